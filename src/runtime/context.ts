@@ -1,0 +1,53 @@
+import type { INVOKE, Invoker } from "./invocation.js";
+
+/**
+ * Every context a handler receives, and the external one a client creates.
+ * A context is what a ref's methods take as their first argument: it decides
+ * how the call travels (in-process or over the network) and what the caller
+ * may call (DESIGN.md §2):
+ *
+ * - readers may call readers;
+ * - writers may call readers;
+ * - transactions and workflows may call anything (their own issues);
+ * - external callers may call anything.
+ */
+export interface Context {
+  readonly kind: "external" | "reader" | "writer" | "transaction" | "workflow";
+  /** Runtime internals: how refs reach this context's transport. */
+  readonly [INVOKE]: Invoker;
+}
+
+/** What every handler's context knows about the call it serves. */
+export interface ActorContext extends Context {
+  /** Fully qualified state type name, e.g. "bank.v1.Account". */
+  readonly stateType: string;
+  /** The id of the actor this call runs on. */
+  readonly actorId: string;
+  /** The local method name, e.g. "withdraw". */
+  readonly method: string;
+  /** Whether the call came from inside this application (not a client). */
+  readonly internal: boolean;
+}
+
+/** A reader runs on the last durable state; it can only read. */
+export interface ReaderContext extends ActorContext {
+  readonly kind: "reader";
+}
+
+/** A writer runs alone on its actor; its state changes commit atomically. */
+export interface WriterContext extends ActorContext {
+  readonly kind: "writer";
+}
+
+/** A transaction may call writers and transactions on other actors. */
+export interface TransactionContext extends ActorContext {
+  readonly kind: "transaction";
+}
+
+/** A workflow runs as a durable task. */
+export interface WorkflowContext extends ActorContext {
+  readonly kind: "workflow";
+  readonly taskId: string;
+  /** 0 on the first run; +1 each time the workflow returns a Loop. */
+  readonly iteration: number;
+}

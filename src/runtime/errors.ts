@@ -1,0 +1,27 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Message } from "@bufbuild/protobuf";
+
+/**
+ * A declared error: thrown by a handler to abort with one of the messages
+ * listed in its method's `errors`, and thrown at the caller as the method's
+ * generated subclass (e.g. `WithdrawAborted`). Nothing the handler did is
+ * persisted.
+ */
+export class Aborted<E extends Message = Message> extends Error {
+  override readonly name: string = "Aborted";
+  constructor(
+    readonly error: E,
+    message?: string,
+  ) {
+    super(message ?? `aborted with ${error.$typeName}`);
+  }
+}
+
+/** Errors with a status code use connect's ConnectError; these build them. */
+export const notFound = (what: string) => new ConnectError(what, Code.NotFound);
+export const invalidArgument = (what: string) => new ConnectError(what, Code.InvalidArgument);
+export const alreadyExists = (what: string) => new ConnectError(what, Code.AlreadyExists);
+export const failedPrecondition = (what: string) => new ConnectError(what, Code.FailedPrecondition);
+export const unimplemented = (what: string) => new ConnectError(what, Code.Unimplemented);
+export const internal = (what: string) => new ConnectError(what, Code.Internal);
+export const permissionDenied = (what: string) => new ConnectError(what, Code.PermissionDenied);

@@ -1,0 +1,64 @@
+/**
+ * The storage face the runtime sees. Actors, idempotency and (later) tasks
+ * are written through this interface only, so another store can replace
+ * LMDB without touching the runtime.
+ *
+ * Reads are synchronous: the embedded store answers from memory-mapped
+ * pages in microseconds, and the runtime's hot paths rely on that.
+ */
+export interface StoredState {
+  /** Monotonic per actor; 1 after the constructor's commit. */
+  readonly version: number;
+  readonly bytes: Uint8Array;
+}
+
+export type StoredOutcome =
+  | { readonly kind: "response"; readonly bytes: Uint8Array }
+  | {
+      readonly kind: "aborted";
+      readonly typeName: string;
+      readonly bytes: Uint8Array;
+      readonly message: string;
+    };
+
+/** What an idempotency key was first used for, and what it answered. */
+export interface IdempotencyRecord {
+  readonly stateType: string;
+  readonly actorId: string;
+  readonly method: string;
+  readonly requestHash: string;
+  readonly outcome: StoredOutcome;
+}
+
+export interface StateWrite {
+  readonly stateType: string;
+  readonly actorId: string;
+  /** The version this write was computed from (0: the actor did not exist). */
+  readonly baseVersion: number;
+  readonly state: StoredState;
+}
+
+/** Everything one mutation makes durable, atomically. */
+export interface CommitBatch {
+  readonly states: readonly StateWrite[];
+  readonly idempotency: ReadonlyArray<{ readonly key: string; readonly record: IdempotencyRecord }>;
+}
+
+/** A commit whose base version no longer matches what is stored. */
+export class CommitConflictError extends Error {
+  constructor(stateType: string, actorId: string) {
+    super(`commit conflict on ${stateType}/${actorId}: an earlier commit it built on failed`);
+  }
+}
+
+export interface Store {
+  getState(stateType: string, actorId: string): StoredState | undefined;
+  getIdempotency(key: string): IdempotencyRecord | undefined;
+  /**
+   * Applies the batch atomically if every state write's base version is
+   * the stored one, and resolves once it is durable. Rejects with
+   * CommitConflictError (nothing written) otherwise.
+   */
+  commit(batch: CommitBatch): Promise<void>;
+  close(): Promise<void>;
+}
