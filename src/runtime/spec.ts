@@ -4,14 +4,19 @@ import type { Aborted } from "./errors.js";
 export type MethodKind = "reader" | "writer" | "transaction" | "workflow";
 
 /** The constructor of a method's typed `…Aborted` error class. */
-export type AbortedClass = new (error: Message, message?: string) => Aborted;
+// `error: never` so every subclass fits; the runtime passes a message of
+// one of the method's declared error types.
+export interface AbortedClass {
+  new (error: never, message?: string): Aborted;
+}
 
 /** What the generator knows about one method, as the runtime needs it. */
 export interface MethodSpec {
   /** The local (camelCase) name: the servicer method and the ref method. */
   readonly name: string;
   readonly kind: MethodKind;
-  readonly constructor: boolean;
+  /** Creates the actor (a `constructor` writer or transaction). */
+  readonly isConstructor: boolean;
   readonly errors: readonly DescMessage[];
   readonly aborted?: AbortedClass;
   readonly desc: DescMethod;
@@ -29,7 +34,7 @@ export interface StateSpec<S extends DescMessage = DescMessage> {
 
 export interface MethodDeclaration {
   readonly kind: MethodKind;
-  readonly constructor?: boolean;
+  readonly isConstructor?: boolean;
   readonly errors?: readonly DescMessage[];
   readonly aborted?: AbortedClass;
 }
@@ -48,7 +53,7 @@ export function defineState<S extends DescMessage>(decl: {
     methods[name] = {
       name,
       kind: m.kind,
-      constructor: m.constructor ?? false,
+      isConstructor: m.isConstructor ?? false,
       errors: m.errors ?? [],
       aborted: m.aborted,
       desc,

@@ -1,0 +1,64 @@
+import type { Message } from "@bufbuild/protobuf";
+
+/** A state version, decoded. `state` is shared: nobody may mutate it. */
+export interface Snapshot {
+  readonly version: number;
+  readonly state: Message;
+}
+
+/**
+ * A run of versions built on one load from the store. When a commit in it
+ * fails, the whole lineage is marked broken so the next writer reloads
+ * instead of building on a version that never became durable.
+ */
+export interface Lineage {
+  broken: boolean;
+}
+
+/** In-memory life of one actor: its snapshots and its writer queue. */
+export class ActorCell {
+  /** Last durable version; `null` once the store said the actor is absent. */
+  durable: Snapshot | null | undefined = undefined;
+  /** Newest version, possibly not yet durable; writers build on it. */
+  latest: (Snapshot & { readonly lineage: Lineage }) | null | undefined = undefined;
+  /** Tail of the FIFO writer queue. */
+  queue: Promise<void> = Promise.resolve();
+  /** Writers queued, running or awaiting durability: a busy cell stays cached. */
+  busy = 0;
+}
+
+/**
+ * Bounded LRU of actor cells. Map iteration order is insertion order, so
+ * re-inserting on access keeps the least recently used first. Busy cells are
+ * never evicted: their pending writes must see the same cell.
+ */
+export class ActorCache {
+  readonly #cells = new Map<string, ActorCell>();
+
+  constructor(private readonly capacity: number) {}
+
+  get size(): number {
+    return this.#cells.size;
+  }
+
+  cell(stateType: string, actorId: string): ActorCell {
+    const key = `${stateType}\u0000${actorId}`;
+    let cell = this.#cells.get(key);
+    if (cell) {
+      this.#cells.delete(key);
+    } else {
+      cell = new ActorCell();
+      this.#evict();
+    }
+    this.#cells.set(key, cell);
+    return cell;
+  }
+
+  #evict(): void {
+    if (this.#cells.size < this.capacity) return;
+    for (const [key, cell] of this.#cells) {
+      if (this.#cells.size < this.capacity) return;
+      if (cell.busy === 0) this.#cells.delete(key);
+    }
+  }
+}

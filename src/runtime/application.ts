@@ -1,0 +1,83 @@
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { LmdbStore, type Durability } from "../store/lmdb-store.js";
+import { registerActorRoutes } from "../transport/routes.js";
+import { listen, type Listener } from "../transport/server.js";
+import { Runtime } from "./runtime.js";
+import type { ServicerClass } from "./servicer.js";
+
+export interface ApplicationOptions {
+  servicers: readonly ServicerClass[];
+  /** LMDB environment folder. Default "./.cairn". */
+  dataDir?: string;
+  /** Default "127.0.0.1". */
+  host?: string;
+  /** Default 9991; 0 picks a free port. */
+  port?: number;
+  /** Largest request accepted; larger ones get RESOURCE_EXHAUSTED. Default 4 MiB. */
+  maxMessageBytes?: number;
+  /** "relaxed" replies before fsync: faster, and loses acknowledged writes on a crash. */
+  durability?: Durability;
+  /** Decoded actor states kept in memory. Default 10,000. */
+  maxCachedActors?: number;
+}
+
+/** A Cairn application: servicers, their store, and one port serving them. */
+export class Application {
+  readonly #options: ApplicationOptions;
+  #runtime: Runtime | undefined;
+  #store: LmdbStore | undefined;
+  #listener: Listener | undefined;
+
+  constructor(options: ApplicationOptions) {
+    this.#options = options;
+  }
+
+  /** The listening URL, once started. */
+  get url(): string {
+    if (!this.#listener) throw new Error("the application is not started");
+    return `http://${this.#listener.host}:${this.#listener.port}`;
+  }
+
+  get port(): number {
+    if (!this.#listener) throw new Error("the application is not started");
+    return this.#listener.port;
+  }
+
+  /** Opens the store and starts listening; resolves once ready. */
+  async start(): Promise<this> {
+    const o = this.#options;
+    if (o.durability === "relaxed") {
+      console.warn("cairn: durability is RELAXED: acknowledged writes can be lost on a crash");
+    }
+    this.#store = new LmdbStore({ path: o.dataDir ?? ".cairn", durability: o.durability });
+    this.#runtime = new Runtime(this.#store, o.servicers, { maxCachedActors: o.maxCachedActors });
+    const runtime = this.#runtime;
+    const maxBytes = o.maxMessageBytes ?? 4 * 1024 * 1024;
+    const handler = connectNodeAdapter({
+      routes: (router) => registerActorRoutes(router, runtime),
+      readMaxBytes: maxBytes,
+    });
+    this.#listener = await listen(handler, o.host ?? "127.0.0.1", o.port ?? 9991);
+    return this;
+  }
+
+  /** Starts, then serves until SIGINT or SIGTERM. */
+  async run(): Promise<void> {
+    await this.start();
+    console.log(`cairn: serving on ${this.url}`);
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    });
+    await this.stop();
+  }
+
+  /** Stops listening and closes the store after pending commits. */
+  async stop(): Promise<void> {
+    await this.#listener?.close();
+    await this.#store?.close();
+    this.#listener = undefined;
+    this.#store = undefined;
+    this.#runtime = undefined;
+  }
+}

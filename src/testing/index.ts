@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Application, type ApplicationOptions } from "../runtime/application.js";
+import { ExternalContext, type ExternalContextOptions } from "../runtime/external-context.js";
+
+export type TestApplicationOptions = Omit<ApplicationOptions, "dataDir" | "port" | "host">;
+
+/**
+ * An application for tests: a real server on a free loopback port with a
+ * real LMDB store in a temporary folder, removed by `stop()`.
+ */
+export class TestApplication {
+  #app: Application;
+  readonly #contexts = new Set<ExternalContext>();
+
+  private constructor(
+    private readonly options: TestApplicationOptions,
+    readonly dataDir: string,
+  ) {
+    this.#app = this.#create(0);
+  }
+
+  static async start(options: TestApplicationOptions): Promise<TestApplication> {
+    const t = new TestApplication(options, mkdtempSync(join(tmpdir(), "cairn-test-")));
+    await t.#app.start();
+    return t;
+  }
+
+  get url(): string {
+    return this.#app.url;
+  }
+
+  /** An ExternalContext wired to this application, closed by `stop()`. */
+  context(options: Omit<ExternalContextOptions, "url"> = {}): ExternalContext {
+    const ctx = new ExternalContext({ url: this.url, ...options });
+    this.#contexts.add(ctx);
+    return ctx;
+  }
+
+  /** Stops the runtime and starts a new one on the same data and port. */
+  async restart(): Promise<void> {
+    const port = this.#app.port;
+    await this.#app.stop();
+    this.#app = this.#create(port);
+    await this.#app.start();
+  }
+
+  /** Stops the application and removes its data. */
+  async stop(): Promise<void> {
+    for (const ctx of this.#contexts) ctx.close();
+    await this.#app.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  #create(port: number): Application {
+    return new Application({ ...this.options, dataDir: this.dataDir, host: "127.0.0.1", port });
+  }
+}

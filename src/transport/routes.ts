@@ -1,0 +1,51 @@
+import type { DescMethod, Message } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { EXTERNAL_CALLER } from "../runtime/context-impl.js";
+import { Aborted } from "../runtime/errors.js";
+import type { Runtime } from "../runtime/runtime.js";
+import type { MethodSpec, StateSpec } from "../runtime/spec.js";
+import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER } from "./headers.js";
+
+type UnaryImpl = (request: Message, context: HandlerContext) => Promise<Message>;
+
+/** Serves every `<State>Methods` service of the runtime under its proto name. */
+export function registerActorRoutes(router: ConnectRouter, runtime: Runtime): void {
+  for (const spec of runtime.specs) {
+    for (const method of Object.values(spec.methods)) {
+      const impl: UnaryImpl = (request, context) => serve(runtime, spec, method, request, context);
+      router.rpc(method.desc as DescMethod & { methodKind: "unary" }, impl as never);
+    }
+  }
+}
+
+async function serve(
+  runtime: Runtime,
+  spec: StateSpec,
+  method: MethodSpec,
+  request: Message,
+  context: HandlerContext,
+): Promise<Message> {
+  const key = context.requestHeader.get(IDEMPOTENCY_KEY_HEADER);
+  try {
+    return await runtime.execute(
+      {
+        spec,
+        method,
+        actorId: context.requestHeader.get(ACTOR_ID_HEADER) ?? "",
+        request,
+        idempotencyKey: key || undefined,
+      },
+      EXTERNAL_CALLER,
+    );
+  } catch (e) {
+    throw toConnectError(e, method);
+  }
+}
+
+/** Declared errors travel as ABORTED with the error message as a detail. */
+function toConnectError(e: unknown, method: MethodSpec): unknown {
+  if (!(e instanceof Aborted)) return e;
+  const desc = method.errors.find((s) => s.typeName === e.error.$typeName);
+  if (!desc) return new ConnectError(e.message, Code.Internal);
+  return new ConnectError(e.message, Code.Aborted, undefined, [{ desc, value: e.error }]);
+}
