@@ -65,11 +65,6 @@ function emitState(f: GeneratedFile, model: StateModel, aborted: Map<DescMethod,
     f.print(f.jsDoc(`Declared errors of ${service.typeName}.${m.desc.name}: ${m.errors.map((e) => e.name).join(", ")}.`));
     f.print(f.export("class", name), " extends ", rt("Aborted"), "<", ...union, "> {");
     f.print(`  override readonly name: string = "${name}";`);
-    // Declared (not inherited) so that TypeScript checks the parameter
-    // bivariantly and the class fits the runtime's AbortedClass.
-    f.print("  constructor(error: ", ...union, ", message?: string) {");
-    f.print("    super(error, message);");
-    f.print("  }");
     f.print("}");
     f.print();
   }
@@ -83,7 +78,7 @@ function emitState(f: GeneratedFile, model: StateModel, aborted: Map<DescMethod,
   f.print("  methods: {");
   for (const m of model.methods) {
     const parts: Printable[] = [`kind: "${m.kind}"`];
-    if (m.constructor) parts.push(", isConstructor: true");
+    if (m.isConstructor) parts.push(", isConstructor: true");
     if (m.errors.length > 0) {
       parts.push(", errors: [", ...m.errors.flatMap((e, i) => (i === 0 ? [f.importSchema(e)] : [", ", f.importSchema(e)])), "]");
       parts.push(", aborted: ", aborted.get(m.desc)!);
@@ -128,7 +123,7 @@ function emitState(f: GeneratedFile, model: StateModel, aborted: Map<DescMethod,
   f.print("    return new ", refClass, "(", spec, ", id);");
   f.print("  },");
   // With several constructors `create` would have to guess which to call.
-  const ctors = model.methods.filter((m) => m.constructor);
+  const ctors = model.methods.filter((m) => m.isConstructor);
   if (ctors.length === 1) {
     const c = ctors[0]!;
     f.print(f.jsDoc(`Creates actor \`id\` with its constructor \`${c.desc.localName}\`.`, "  "));
@@ -150,8 +145,8 @@ function methodDoc(m: MethodModel, abortedName: string | undefined): string {
   const lines: string[] = [];
   const leading = getComments(m.desc).leading?.trim();
   if (leading) lines.push(leading, "");
-  const ctor = m.constructor ? " (constructor)" : "";
-  lines.push(`${KIND_TITLE[m.kind]}${ctor}: ${KIND_DOC[m.kind]}${m.constructor ? "; creates it." : "."}`);
+  const ctor = m.isConstructor ? " (constructor)" : "";
+  lines.push(`${KIND_TITLE[m.kind]}${ctor}: ${KIND_DOC[m.kind]}${m.isConstructor ? "; creates it." : "."}`);
   if (abortedName) lines.push(`Throws ${abortedName} to abort with a declared error.`);
   return lines.join("\n");
 }

@@ -20,7 +20,7 @@ export type MethodKind = "reader" | "writer" | "transaction" | "workflow";
 export interface MethodOption {
   /** Undefined when the option is present but no `kind` was chosen. */
   readonly kind: MethodKind | undefined;
-  readonly constructor: boolean;
+  readonly isConstructor: boolean;
   readonly errors: readonly string[];
 }
 
@@ -78,20 +78,20 @@ export function readCairnOptions(schema: Schema<object>): CairnOptions {
       if (!r) return undefined;
       const oneof = r.desc.oneofs.find((o) => o.name === "kind");
       const chosen = oneof ? r.oneofCase(oneof) : undefined;
-      let constructor = false;
+      let isConstructor = false;
       if (chosen?.fieldKind === "message") {
         // writer/transaction have a `constructor` message field: presence of
         // that field (even empty, `constructor: {}`) is the flag.
         const kindMsg = r.get(chosen);
         const ctorField = chosen.message.fields.find((f) => f.name === "constructor");
-        if (ctorField && kindMsg) constructor = kindMsg.isSet(ctorField);
+        if (ctorField && kindMsg) isConstructor = kindMsg.isSet(ctorField);
       }
       const errorsList = r.get(field(r.desc, "errors"));
       const errors: string[] = [];
       if (typeof errorsList === "object" && errorsList !== null && Symbol.iterator in errorsList) {
         for (const e of errorsList as Iterable<unknown>) errors.push(String(e));
       }
-      return { kind: chosen?.name as MethodKind | undefined, constructor, errors };
+      return { kind: chosen?.name as MethodKind | undefined, isConstructor, errors };
     },
   };
 }

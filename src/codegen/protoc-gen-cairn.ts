@@ -1,4 +1,3 @@
-#!/usr/bin/env -S npx tsx
 // buf plugin: turns `<State>Methods` services annotated with cairn options
 // into typed servicer base classes, refs and specs (DESIGN.md §2). Runs next
 // to protoc-gen-es, whose `_pb.ts` output the generated code imports.
@@ -34,7 +33,7 @@ export const plugin = createEcmaScriptPlugin<CairnPluginOptions>({
       if (models.length > 0) perFile.push([file, models]);
     }
     if (problems.length > 0) {
-      throw new Error(`protoc-gen-cairn: ${problems.length} problem(s):\n${problems.join("\n")}`);
+      throw new Error(`${problems.length} problem(s):\n${problems.join("\n")}`);
     }
     for (const [file, models] of perFile) emitFile(schema, file, models, { runtime: schema.options.runtime });
   },

@@ -10,7 +10,7 @@ import { where } from "./source-location.js";
 export interface MethodModel {
   readonly desc: DescMethod;
   readonly kind: MethodKind;
-  readonly constructor: boolean;
+  readonly isConstructor: boolean;
   readonly errors: readonly DescMessage[];
 }
 
@@ -22,6 +22,10 @@ export interface StateModel {
 }
 
 const SUFFIX = "Methods";
+
+// Members of the runtime's Ref (and its planned modifiers, DESIGN.md §2): a
+// generated ref method with one of these names would shadow it.
+const RESERVED = new Set(["call", "spec", "id", "idempotently", "unidempotently", "schedule", "spawn", "reactively", "constructor"]);
 
 /** Every message in the request, by fully qualified name (no leading dot). */
 export function indexMessages(files: readonly DescFile[]): Map<string, DescMessage> {
@@ -111,6 +115,10 @@ function validateMethod(
     problems.push(`${where(method)}: streaming RPCs are not supported by Cairn; make it unary`);
     ok = false;
   }
+  if (RESERVED.has(method.localName)) {
+    problems.push(`${where(method)}: the name "${method.localName}" clashes with a member of Ref; rename the RPC`);
+    ok = false;
+  }
   const errors: DescMessage[] = [];
   for (const name of opt.errors) {
     const msg = resolve(name, file, messages);
@@ -123,5 +131,5 @@ function validateMethod(
       errors.push(msg);
     }
   }
-  return ok && opt.kind ? { desc: method, kind: opt.kind, constructor: opt.constructor, errors } : undefined;
+  return ok && opt.kind ? { desc: method, kind: opt.kind, isConstructor: opt.isConstructor, errors } : undefined;
 }

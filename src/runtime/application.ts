@@ -1,5 +1,6 @@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { LmdbStore, type Durability } from "../store/lmdb-store.js";
+import { reportParseErrorsAsInvalid } from "../transport/invalid-input.js";
 import { registerActorRoutes } from "../transport/routes.js";
 import { listen, type Listener } from "../transport/server.js";
 import { Runtime } from "./runtime.js";
@@ -54,8 +55,13 @@ export class Application {
     const runtime = this.#runtime;
     const maxBytes = o.maxMessageBytes ?? 4 * 1024 * 1024;
     const handler = connectNodeAdapter({
-      routes: (router) => registerActorRoutes(router, runtime),
+      routes: (router) => {
+        registerActorRoutes(router, runtime);
+        reportParseErrorsAsInvalid(router);
+      },
       readMaxBytes: maxBytes,
+      // Protobuf JSON parsers reject unknown fields: a typo is not a no-op.
+      jsonOptions: { ignoreUnknownFields: false },
     });
     this.#listener = await listen(handler, o.host ?? "127.0.0.1", o.port ?? 9991);
     return this;

@@ -34,8 +34,13 @@ export async function listen(handler: NodeHandler, host: string, port: number): 
       socket.pause();
       socket.unshift(first);
       const isH2 = first.subarray(0, H2_PREFACE.length).equals(H2_PREFACE.subarray(0, Math.min(first.length, H2_PREFACE.length)));
-      // No resume(): each server takes over reading (http2 from the handle).
-      (isH2 ? h2 : h1).emit("connection", socket);
+      if (isH2) {
+        // http2 reads from the handle and drains what we unshifted itself.
+        h2.emit("connection", socket);
+      } else {
+        h1.emit("connection", socket);
+        socket.resume();
+      }
     });
   });
   await new Promise<void>((resolve, reject) => {

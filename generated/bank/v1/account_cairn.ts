@@ -13,9 +13,6 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
  */
 export class WithdrawAborted extends Aborted<OverdraftError> {
   override readonly name: string = "WithdrawAborted";
-  constructor(error: OverdraftError, message?: string) {
-    super(error, message);
-  }
 }
 
 /**

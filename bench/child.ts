@@ -1,0 +1,108 @@
+/** Starting bench/server.ts in a child process and talking to it. */
+import { fork, type ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { FromServer, ServerMode, ToServer } from "./server.js";
+
+export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+export const REPO_DIR = dirname(BENCH_DIR);
+
+export interface ServerStats {
+  cpuUs: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+  at: number;
+}
+
+export interface ServerChild {
+  readonly pid: number;
+  readonly url: string;
+  stats(): Promise<ServerStats>;
+  stop(): Promise<void>;
+}
+
+/** Node flags for a bench child: tsx, plus `--cpu-prof` into $TMPDIR/cairn-bench-profiles/ when BENCH_CPU_PROF is set. */
+export function childExecArgv(name: string, extra: readonly string[] = []): string[] {
+  const argv = ["--import", "tsx", ...extra];
+  if (process.env.BENCH_CPU_PROF) {
+    // One folder per child: node writes one profile per thread (tsx's loader
+    // runs in a worker), named by pid and thread id; the biggest is the main thread.
+    const dir = join(tmpdir(), "cairn-bench-profiles", `${name}-${Date.now()}`);
+    mkdirSync(dir, { recursive: true });
+    argv.push("--cpu-prof", `--cpu-prof-dir=${dir}`);
+  }
+  return argv;
+}
+
+/** Forks a child with an IPC channel; its stdout goes to our stderr so our stdout stays JSON only. */
+export function forkBenchChild(script: string, args: readonly string[], name: string, extraNodeFlags: readonly string[] = []): ChildProcess {
+  return fork(join(BENCH_DIR, script), [...args], {
+    cwd: REPO_DIR,
+    execArgv: childExecArgv(name, extraNodeFlags),
+    stdio: ["ignore", 2, 2, "ipc"],
+  });
+}
+
+export async function startServer(mode: ServerMode, timeoutMs = 30_000): Promise<ServerChild> {
+  const child = forkBenchChild("server.ts", [mode], `server-${mode}`);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error("could not fork the bench server");
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`bench server (${mode}) not ready after ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on("message", (m: FromServer) => {
+      if (m.type === "ready") {
+        clearTimeout(timer);
+        resolve(m.port);
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`bench server (${mode}) exited with ${code} before it was ready`));
+    });
+  });
+  const send = (m: ToServer): void => {
+    child.send(m);
+  };
+  return {
+    pid,
+    url: `http://127.0.0.1:${port}`,
+    stats: () =>
+      new Promise<ServerStats>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("bench server did not answer stats")), 5_000);
+        const on = (m: FromServer): void => {
+          if (m.type !== "stats") return;
+          clearTimeout(timer);
+          child.off("message", on);
+          resolve({ cpuUs: m.cpuUserUs + m.cpuSystemUs, rssBytes: m.rssBytes, heapUsedBytes: m.heapUsedBytes, at: performance.now() });
+        };
+        child.on("message", on);
+        send({ type: "stats" });
+      }),
+    stop: () => stopChild(child, pid, () => send({ type: "stop" })),
+  };
+}
+
+/** Asks the child to stop; kills it by PID if it has not exited within 10 s. */
+export function stopChild(child: ChildProcess, pid: number, ask: () => void): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      process.stderr.write(`bench: child ${pid} did not stop; killing it\n`);
+      process.kill(pid, "SIGKILL");
+    }, 10_000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    try {
+      ask();
+    } catch {
+      process.kill(pid, "SIGTERM");
+    }
+  });
+}

@@ -1,0 +1,106 @@
+// The bank example's client: drives a running bank server through the
+// generated, typed references.
+//
+//   npx tsx examples/bank/client.ts [http://127.0.0.1:9991]
+//
+// Account ids carry a unique suffix, so it can run again and again against
+// the same data dir.
+import { randomBytes } from "node:crypto";
+import { pathToFileURL } from "node:url";
+import { Code, ConnectError, ExternalContext, type TransportKind } from "cairn";
+import { Account, WithdrawAborted } from "../../generated/bank/v1/account_cairn.js";
+
+function check(ok: boolean, what: string): asserts ok {
+  if (!ok) throw new Error(`bank example: expected ${what}`);
+}
+
+/** Runs the whole tour against `url`; throws on the first surprise. */
+export async function driveBank(url: string, log: (line: string) => void = console.log): Promise<void> {
+  const suffix = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
+  const aliceId = `alice-${suffix}`;
+  const bobId = `bob-${suffix}`;
+  const ctx = new ExternalContext({ url, transport: "connect", timeoutMs: 10_000 });
+  try {
+    // Constructors create actors; every other method needs one to exist.
+    const [alice] = await Account.create(ctx, aliceId, { owner: "alice", initial: 100n });
+    log(`open      ${aliceId}: owner alice, initial 100`);
+    const bob = Account.ref(bobId);
+    await bob.open(ctx, { owner: "bob", initial: 20n });
+    log(`open      ${bobId}: owner bob, initial 20`);
+
+    try {
+      await alice.open(ctx, { owner: "mallory" });
+      check(false, "a second open to fail with ALREADY_EXISTS");
+    } catch (e) {
+      check(e instanceof ConnectError && e.code === Code.AlreadyExists, `ALREADY_EXISTS, got ${String(e)}`);
+      log(`open      ${aliceId} again: ALREADY_EXISTS, as it should`);
+    }
+
+    const deposited = await alice.deposit(ctx, { amount: 50n });
+    check(deposited.balance === 150n, `alice at 150 after depositing 50, got ${deposited.balance}`);
+    log(`deposit   ${aliceId} +50: balance ${deposited.balance}`);
+
+    const a = await alice.balance(ctx);
+    const b = await bob.balance(ctx);
+    check(a.balance === 150n && b.balance === 20n, `balances 150 and 20, got ${a.balance} and ${b.balance}`);
+    log(`balance   ${aliceId} (${a.owner}): ${a.balance}; ${bobId} (${b.owner}): ${b.balance}`);
+
+    // A declared error arrives as the method's typed …Aborted.
+    try {
+      await bob.withdraw(ctx, { amount: 500n });
+      check(false, "withdrawing 500 from bob to fail");
+    } catch (e) {
+      if (!(e instanceof WithdrawAborted)) throw e;
+      check(e.error.shortBy === 480n, `shortBy 480, got ${e.error.shortBy}`);
+      log(`withdraw  ${bobId} -500: WithdrawAborted, shortBy ${e.error.shortBy} ("${e.message}")`);
+    }
+    const afterAbort = await bob.balance(ctx);
+    check(afterAbort.balance === 20n, `bob untouched at 20 after the abort, got ${afterAbort.balance}`);
+    log(`balance   ${bobId}: ${afterAbort.balance} (the aborted withdrawal changed nothing)`);
+
+    const withdrawn = await bob.withdraw(ctx, { amount: 5n });
+    check(withdrawn.balance === 15n, `bob at 15 after withdrawing 5, got ${withdrawn.balance}`);
+    log(`withdraw  ${bobId} -5: balance ${withdrawn.balance}`);
+
+    // The same idempotency key twice: the second call replays the first answer.
+    const key = `bonus-${suffix}`;
+    const first = await alice.idempotently({ key }).deposit(ctx, { amount: 7n });
+    const retry = await alice.idempotently({ key }).deposit(ctx, { amount: 7n });
+    const afterRetry = await alice.balance(ctx);
+    check(first.balance === 157n, `alice at 157 after the bonus, got ${first.balance}`);
+    check(retry.balance === first.balance, `the retry to replay balance ${first.balance}, got ${retry.balance}`);
+    check(afterRetry.balance === 157n, `alice credited once (157), got ${afterRetry.balance}`);
+    log(
+      `deposit   ${aliceId} +7 with key ${key}, twice: answers ${first.balance} and ${retry.balance}; ` +
+        `balance ${afterRetry.balance} (applied once)`,
+    );
+
+    // Every method is served over Connect, gRPC and gRPC-Web on the same port.
+    let expected = afterRetry.balance;
+    for (const transport of ["connect", "grpc", "grpc-web"] satisfies TransportKind[]) {
+      const over = new ExternalContext({ url, transport, timeoutMs: 10_000 });
+      try {
+        const r = await Account.ref(aliceId).deposit(over, { amount: 1n });
+        const { balance } = await Account.ref(aliceId).balance(over);
+        expected += 1n;
+        check(r.balance === expected && balance === expected, `alice at ${expected} over ${transport}`);
+        log(`${transport.padEnd(9)} ${aliceId} +1: balance ${balance}`);
+      } finally {
+        over.close();
+      }
+    }
+  } finally {
+    ctx.close();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const url = process.argv[2] ?? process.env.CAIRN_URL ?? "http://127.0.0.1:9991";
+  driveBank(url).then(
+    () => console.log("bank example: all steps passed"),
+    (e: unknown) => {
+      console.error(e instanceof Error ? e.message : e);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,57 @@
+// Shared helpers for tests that run real server processes. The spawn code
+// lives in examples/bank/spawn.ts (npm start uses it too); this re-exports it
+// and adds what tests need on top.
+import { mkdtemp, rm } from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export {
+  freePort,
+  spawnServer,
+  stopServer,
+  type ServerExit,
+  type SpawnServerOptions,
+  type SpawnedServer,
+} from "../../examples/bank/spawn.js";
+
+/** A fresh, empty data directory under the OS temp folder. */
+export function tempDataDir(prefix = "cairn-e2e-"): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+export function removeDir(dir: string): Promise<void> {
+  return rm(dir, { recursive: true, force: true });
+}
+
+/** Resolves with `promise`, or rejects after `ms` saying what was waited for. */
+export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no result after ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs `work` over `items` with at most `limit` at once; stops on the first error. */
+export async function forEachLimit<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
