@@ -9,9 +9,15 @@ export type {
   TransactionContext,
   WorkflowContext,
 } from "./runtime/context.js";
-export { Ref } from "./runtime/ref.js";
+export { Ref, Task, Spawner, Scheduler } from "./runtime/ref.js";
+export type { TaskTiming } from "./runtime/invocation.js";
 export { Servicer, type ServicerClass } from "./runtime/servicer.js";
 export { defineState, type StateSpec, type MethodSpec, type MethodKind, type AbortedClass } from "./runtime/spec.js";
-export { Aborted } from "./runtime/errors.js";
-export { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER } from "./transport/headers.js";
+export { Aborted, AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, FatalError } from "./runtime/errors.js";
+export { Loop } from "./runtime/workflow/loop.js";
+export { until, atLeastOnce, atMostOnce } from "./runtime/workflow/steps.js";
+export { WorkflowState, type StateWriter } from "./runtime/workflow/state-handle.js";
+export { MemoValidationError, type MemoOptions, type StandardSchema } from "./runtime/workflow/memo-codec.js";
+export type { RetryPolicy } from "./runtime/tasks/dispatcher.js";
+export { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "./transport/headers.js";
 export { Code, ConnectError } from "@connectrpc/connect";

@@ -97,19 +97,56 @@ function emitState(f: GeneratedFile, model: StateModel, aborted: Map<DescMethod,
     f.print(f.jsDoc(methodDoc(m, aborted.get(m.desc)), "  "));
     const ctx = rt(`${KIND_TITLE[m.kind]}Context`, true);
     const stateParam = m.kind === "workflow" ? "" : m.kind === "reader" ? `state: Readonly<${S}>, ` : `state: ${S}, `;
+    // A workflow may also return a Loop: run again as the next iteration.
+    const loop: Printable[] = m.kind === "workflow" ? [" | ", rt("Loop", true)] : [];
     f.print("  abstract ", m.desc.localName, "(ctx: ", ctx, ", ", stateParam, "request: ", f.importShape(m.desc.input),
-      "): Promise<", ...reqInitOf(mis, outSchema(m)), ">;");
+      "): Promise<", ...reqInitOf(mis, outSchema(m)), ...loop, ">;");
   }
   f.print("}");
   f.print();
 
-  // What callers hold: one typed method per RPC, whatever its kind.
+  // Methods that can run as durable tasks: workflows, and writers.
+  const taskMethods = model.methods.filter((m) => m.kind === "workflow" || m.kind === "writer");
   const ctxType = rt("Context", true);
+  const timing = rt("TaskTiming", true);
+  if (taskMethods.length > 0) {
+    f.print(f.jsDoc(`\`ref.spawn()\`: starts ${S} methods as durable tasks.`));
+    f.print(f.export("class", `${S}Spawner`), " extends ", rt("Spawner"), "<typeof ", stateSchemaType, "> {");
+    for (const m of taskMethods) {
+      f.print("  ", m.desc.localName, "(ctx: ", ctxType, ", request?: ", ...reqInit(m), "): Promise<", rt("Task", true), "<",
+        f.importShape(m.desc.output), ">> {");
+      f.print("    return this.spawnCall<", ...outSchema(m), ">(", f.string(m.desc.localName), ", ctx, request);");
+      f.print("  }");
+    }
+    f.print("}");
+    f.print();
+    f.print(f.jsDoc(`\`ref.schedule()\` from a writer: tasks that exist only if the writer commits.`));
+    f.print(f.export("class", `${S}Scheduler`), " extends ", rt("Scheduler"), "<typeof ", stateSchemaType, "> {");
+    for (const m of taskMethods) {
+      f.print("  ", m.desc.localName, "(ctx: ", ctxType, ", request?: ", ...reqInit(m), "): string {");
+      f.print("    return this.scheduleCall(", f.string(m.desc.localName), ", ctx, request);");
+      f.print("  }");
+    }
+    f.print("}");
+    f.print();
+  }
+
+  // What callers hold: one typed method per RPC, whatever its kind.
   f.print(f.jsDoc(`A typed reference to one ${S} actor.`));
   f.print(f.export("class", refClass), " extends ", rt("Ref"), "<typeof ", stateSchemaType, "> {");
   for (const m of model.methods) {
     f.print("  ", m.desc.localName, "(ctx: ", ctxType, ", request?: ", ...reqInit(m), "): Promise<", f.importShape(m.desc.output), "> {");
     f.print("    return this.call<", ...outSchema(m), ">(", f.string(m.desc.localName), ", ctx, request);");
+    f.print("  }");
+  }
+  if (taskMethods.length > 0) {
+    f.print(f.jsDoc("Starts a method as a durable task (now, or `when`); await the Task for its result.", "  "));
+    f.print("  spawn(timing?: ", timing, "): ", `${S}Spawner`, " {");
+    f.print("    return new ", `${S}Spawner`, "(this, timing);");
+    f.print("  }");
+    f.print(f.jsDoc("From a writer: schedules a task in the writer's own commit.", "  "));
+    f.print("  schedule(timing?: ", timing, "): ", `${S}Scheduler`, " {");
+    f.print("    return new ", `${S}Scheduler`, "(this, timing);");
     f.print("  }");
   }
   f.print("}");

@@ -41,6 +41,11 @@ export class ActorCache {
     return this.#cells.size;
   }
 
+  /** The cell under a `Watchers.key`, if cached; never loads or evicts. */
+  peek(key: string): ActorCell | undefined {
+    return this.#cells.get(key);
+  }
+
   cell(stateType: string, actorId: string): ActorCell {
     const key = `${stateType}\u0000${actorId}`;
     let cell = this.#cells.get(key);

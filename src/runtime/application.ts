@@ -2,8 +2,10 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { LmdbStore, type Durability } from "../store/lmdb-store.js";
 import { reportParseErrorsAsInvalid } from "../transport/invalid-input.js";
 import { registerActorRoutes } from "../transport/routes.js";
+import { registerTaskRoutes } from "../transport/tasks-routes.js";
 import { listen, type Listener } from "../transport/server.js";
 import { Runtime } from "./runtime.js";
+import type { RetryPolicy } from "./tasks/dispatcher.js";
 import type { ServicerClass } from "./servicer.js";
 
 export interface ApplicationOptions {
@@ -20,6 +22,8 @@ export interface ApplicationOptions {
   durability?: Durability;
   /** Decoded actor states kept in memory. Default 10,000. */
   maxCachedActors?: number;
+  /** Workflow retry backoff for unexpected errors. Default 1 s, x2, capped at 60 s. */
+  retry?: Partial<RetryPolicy>;
 }
 
 /** A Cairn application: servicers, their store, and one port serving them. */
@@ -51,12 +55,13 @@ export class Application {
       console.warn("cairn: durability is RELAXED: acknowledged writes can be lost on a crash");
     }
     this.#store = new LmdbStore({ path: o.dataDir ?? ".cairn", durability: o.durability });
-    this.#runtime = new Runtime(this.#store, o.servicers, { maxCachedActors: o.maxCachedActors });
+    this.#runtime = new Runtime(this.#store, o.servicers, { maxCachedActors: o.maxCachedActors, retry: o.retry });
     const runtime = this.#runtime;
     const maxBytes = o.maxMessageBytes ?? 4 * 1024 * 1024;
     const handler = connectNodeAdapter({
       routes: (router) => {
         registerActorRoutes(router, runtime);
+        registerTaskRoutes(router, runtime);
         reportParseErrorsAsInvalid(router);
       },
       readMaxBytes: maxBytes,
@@ -64,6 +69,7 @@ export class Application {
       jsonOptions: { ignoreUnknownFields: false },
     });
     this.#listener = await listen(handler, o.host ?? "127.0.0.1", o.port ?? 9991);
+    await runtime.start();
     return this;
   }
 
@@ -81,6 +87,7 @@ export class Application {
   /** Stops listening and closes the store after pending commits. */
   async stop(): Promise<void> {
     await this.#listener?.close();
+    await this.#runtime?.stop();
     await this.#store?.close();
     this.#listener = undefined;
     this.#store = undefined;

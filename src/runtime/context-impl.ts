@@ -1,8 +1,9 @@
 import type { Message } from "@bufbuild/protobuf";
 import type { ActorContext, Context } from "./context.js";
-import { INVOKE, type Invocation, type Invoker } from "./invocation.js";
-import type { MethodKind } from "./spec.js";
-import type { Call, Runtime } from "./runtime.js";
+import { INVOKE, type Invocation, type Invoker, type TaskTiming } from "./invocation.js";
+import type { MethodKind, MethodSpec } from "./spec.js";
+import type { Call, Runtime, WriteEffects } from "./runtime.js";
+import { toMillis } from "./tasks/task-record.js";
 
 /** Who is calling: a client over the network, or a handler in this process. */
 export interface Caller {
@@ -13,7 +14,7 @@ export interface Caller {
 export const EXTERNAL_CALLER: Caller = { kind: "external", internal: false };
 
 /** What each context kind may call (DESIGN.md §2). */
-const MAY_CALL: Record<Context["kind"], readonly MethodKind[]> = {
+export const MAY_CALL: Record<Context["kind"], readonly MethodKind[]> = {
   reader: ["reader"],
   writer: ["reader"],
   transaction: ["reader", "writer", "transaction"],
@@ -21,6 +22,18 @@ const MAY_CALL: Record<Context["kind"], readonly MethodKind[]> = {
   external: ["reader", "writer", "transaction", "workflow"],
 };
 
+export function refuse(from: string, kind: Context["kind"], inv: Invocation, what = "call"): Error {
+  return new Error(
+    `a ${kind} (${from}) may not ${what} the ${inv.method.kind} ${inv.spec.typeName}.${inv.method.name}; ` +
+      `${kind}s may call: ${MAY_CALL[kind].join(", ")}`,
+  );
+}
+
+export function toCall(inv: Invocation, idempotencyKey?: string): Call {
+  return { spec: inv.spec, method: inv.method, actorId: inv.actorId, request: inv.request, idempotencyKey };
+}
+
+/** The context of a reader or writer handler. */
 class HandlerContext implements ActorContext, Invoker {
   readonly stateType: string;
   readonly actorId: string;
@@ -32,6 +45,7 @@ class HandlerContext implements ActorContext, Invoker {
     readonly kind: "reader" | "writer",
     call: Call,
     caller: Caller,
+    private readonly effects: WriteEffects | undefined,
   ) {
     this.stateType = call.spec.typeName;
     this.actorId = call.actorId;
@@ -45,20 +59,35 @@ class HandlerContext implements ActorContext, Invoker {
 
   invoke(inv: Invocation): Promise<Message> {
     if (!MAY_CALL[this.kind].includes(inv.method.kind)) {
-      return Promise.reject(
-        new Error(
-          `a ${this.kind} (${this.stateType}.${this.method}) may not call the ${inv.method.kind} ` +
-            `${inv.spec.typeName}.${inv.method.name}; ${this.kind}s may call: ${MAY_CALL[this.kind].join(", ")}`,
-        ),
-      );
+      return Promise.reject(refuse(`${this.stateType}.${this.method}`, this.kind, inv));
     }
-    return this.runtime.execute(
-      { spec: inv.spec, method: inv.method, actorId: inv.actorId, request: inv.request },
-      { kind: this.kind, internal: true },
+    return this.runtime.execute(toCall(inv), { kind: this.kind, internal: true });
+  }
+
+  spawn(inv: Invocation): Promise<string> {
+    return Promise.reject(
+      new Error(`a ${this.kind} may not spawn ${inv.method.name}; use .schedule() from a writer, or spawn from a workflow`),
     );
+  }
+
+  schedule(inv: Invocation, timing: TaskTiming): string {
+    if (!this.effects) throw new Error(`a ${this.kind} may not schedule tasks; writers and transactions may`);
+    const task = this.runtime.scheduledTask(toCall(inv), toMillis(timing.when));
+    this.effects.scheduled.push(task);
+    return task.taskId;
+  }
+
+  wait(_taskId: string, _method: MethodSpec): Promise<Message> {
+    return Promise.reject(new Error(`a ${this.kind} may not wait for tasks: it would hold its actor`));
   }
 }
 
-export function contextFor(runtime: Runtime, kind: "reader" | "writer", call: Call, caller: Caller): ActorContext {
-  return new HandlerContext(runtime, kind, call, caller);
+export function contextFor(
+  runtime: Runtime,
+  kind: "reader" | "writer",
+  call: Call,
+  caller: Caller,
+  effects?: WriteEffects,
+): ActorContext {
+  return new HandlerContext(runtime, kind, call, caller, effects);
 }

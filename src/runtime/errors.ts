@@ -25,3 +25,35 @@ export const failedPrecondition = (what: string) => new ConnectError(what, Code.
 export const unimplemented = (what: string) => new ConnectError(what, Code.Unimplemented);
 export const internal = (what: string) => new ConnectError(what, Code.Internal);
 export const permissionDenied = (what: string) => new ConnectError(what, Code.PermissionDenied);
+
+/**
+ * Thrown by `atMostOnce` when an earlier run started the step and never
+ * recorded its end (the process died mid-step): it may or may not have
+ * happened, and it will not be tried again.
+ */
+export class AtMostOnceFailedBeforeCompleting extends Error {
+  override readonly name = "AtMostOnceFailedBeforeCompleting";
+  constructor(readonly alias: string) {
+    super(`step ${JSON.stringify(alias)} started in an earlier run and never completed; it is not retried`);
+  }
+}
+
+/** An error `atMostOnce` stored on an earlier run, thrown again. */
+export class AtMostOnceFailed extends Error {
+  constructor(
+    readonly alias: string,
+    name: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/**
+ * Ends a workflow as FAILED instead of retrying it: for errors a retry
+ * cannot fix (a bug in the workflow, a corrupt memo, a permanent refusal).
+ */
+export class FatalError extends Error {
+  override readonly name: string = "FatalError";
+}

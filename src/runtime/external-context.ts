@@ -1,8 +1,11 @@
 import { randomUUID } from "node:crypto";
-import type { Message } from "@bufbuild/protobuf";
+import { create, fromBinary, type DescMethod, type Message } from "@bufbuild/protobuf";
+import { Tasks, TaskStatus, WaitTaskRequestSchema, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createClientTransport, type ClientTransport, type TransportKind } from "../transport/client-transport.js";
-import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER } from "../transport/headers.js";
+import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "../transport/headers.js";
+import { Aborted } from "./errors.js";
+import { toMillis } from "./tasks/task-record.js";
 import type { Context } from "./context.js";
 import { deriveKey } from "./idempotency.js";
 import { INVOKE, type Invocation, type Invoker } from "./invocation.js";
@@ -41,7 +44,14 @@ export class ExternalContext implements Context {
   }
 
   get [INVOKE](): Invoker {
-    return { invoke: (inv) => this.#invoke(inv) };
+    return {
+      invoke: (inv) => this.#invoke(inv, undefined).then((r) => r.message),
+      spawn: (inv, timing) => this.#spawn(inv, toMillis(timing.when)),
+      schedule: (inv) => {
+        throw new Error(`schedule ${inv.method.name} from a writer; external callers use .spawn({ when })`);
+      },
+      wait: (taskId, method) => this.#wait(taskId, method),
+    };
   }
 
   /** Closes the connection; calls after this fail. */
@@ -49,20 +59,30 @@ export class ExternalContext implements Context {
     this.#client.close();
   }
 
-  async #invoke(inv: Invocation): Promise<Message> {
+  async #spawn(inv: Invocation, runAt: number | undefined): Promise<string> {
+    const response = await this.#invoke(inv, runAt === undefined ? "now" : String(runAt));
+    const taskId = response.header.get(TASK_ID_HEADER);
+    if (!taskId) throw new ConnectError("the server did not answer with a task id", Code.Internal);
+    return taskId;
+  }
+
+  async #wait(taskId: string, method: MethodSpec): Promise<Message> {
+    const info = await this.#unary(Tasks.method.wait, create(WaitTaskRequestSchema, { taskId }), new Headers());
+    return fromTaskInfo(info.message as TaskInfo, method);
+  }
+
+  #unary(desc: DescMethod, request: Message, header: Headers) {
+    return this.#client.transport.unary(desc as never, undefined, this.#options.timeoutMs, header, request as never);
+  }
+
+  async #invoke(inv: Invocation, spawn: string | undefined) {
     const header = new Headers({ [ACTOR_ID_HEADER]: inv.actorId });
+    if (spawn !== undefined) header.set(SPAWN_HEADER, spawn);
     if (this.#options.bearerToken) header.set("authorization", `Bearer ${this.#options.bearerToken}`);
     const key = this.#keyFor(inv);
     if (key !== undefined) header.set(IDEMPOTENCY_KEY_HEADER, key);
     try {
-      const response = await this.#client.transport.unary(
-        inv.method.desc as never,
-        undefined,
-        this.#options.timeoutMs,
-        header,
-        inv.request as never,
-      );
-      return response.message as Message;
+      return await this.#unary(inv.method.desc, inv.request, header);
     } catch (e) {
       throw typedError(e, inv.method);
     }
@@ -78,6 +98,17 @@ export class ExternalContext implements Context {
         return undefined;
     }
   }
+}
+
+/** A task's outcome as a typed response, or its typed error thrown. */
+function fromTaskInfo(info: TaskInfo, method: MethodSpec): Message {
+  if (info.status === TaskStatus.COMPLETED) return fromBinary(method.desc.output, info.response);
+  const declared = info.error && method.errors.find((d) => d.typeName === info.error!.typeName);
+  if (info.status === TaskStatus.ABORTED && info.error && declared) {
+    const AbortedClass = method.aborted ?? Aborted;
+    throw new AbortedClass(fromBinary(declared, info.error.value) as never, info.error.message);
+  }
+  throw new ConnectError(`task ${info.taskId} failed: ${info.lastError}`, Code.Internal);
 }
 
 /** An ABORTED reply carrying a declared error becomes the method's `…Aborted`. */

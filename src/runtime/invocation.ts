@@ -17,9 +17,21 @@ export interface Invocation {
   readonly idempotency: IdempotencyChoice;
 }
 
+/** When a spawned or scheduled task may first run. */
+export interface TaskTiming {
+  readonly when?: Date | number;
+}
+
 /** Symbol under which every context carries the means to call methods. */
 export const INVOKE: unique symbol = Symbol("cairn.invoke");
 
+/** What a context does with the calls made through refs. */
 export interface Invoker {
   invoke(invocation: Invocation): Promise<Message>;
+  /** Starts a task now; resolves with its id once it is durable. */
+  spawn(invocation: Invocation, timing: TaskTiming): Promise<string>;
+  /** Adds a task to the caller's own commit; it exists only if that commits. */
+  schedule(invocation: Invocation, timing: TaskTiming): string;
+  /** Waits for a task to end. */
+  wait(taskId: string, method: MethodSpec): Promise<Message>;
 }

@@ -1,6 +1,7 @@
-import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { create, type DescMessage, type Message, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { Context } from "./context.js";
-import { INVOKE, type IdempotencyChoice } from "./invocation.js";
+import { INVOKE, type IdempotencyChoice, type Invocation, type TaskTiming } from "./invocation.js";
+import type { MethodSpec } from "./spec.js";
 import type { StateSpec } from "./spec.js";
 
 /**
@@ -40,19 +41,77 @@ export class Ref<S extends DescMessage = DescMessage> {
     ctx: Context,
     request: MessageInitShape<DescMessage> | undefined,
   ): Promise<MessageShape<O>> {
+    return ctx[INVOKE].invoke(this.invocation(method, request)) as Promise<MessageShape<O>>;
+  }
+
+  /** Runtime internals: the call a ref method describes. */
+  invocation(method: string, request: MessageInitShape<DescMessage> | undefined): Invocation {
     const spec = this.spec.methods[method];
     if (!spec) throw new Error(`${this.spec.typeName} has no method ${method}`);
-    return ctx[INVOKE].invoke({
+    return {
       spec: this.spec,
       method: spec,
       actorId: this.id,
       request: create(spec.desc.input, request ?? {}),
       idempotency: this.#idempotency,
-    }) as Promise<MessageShape<O>>;
+    };
   }
 
   #with(idempotency: IdempotencyChoice): this {
     const Ctor = this.constructor as new (spec: StateSpec<S>, id: string, i: IdempotencyChoice) => this;
     return new Ctor(this.spec, this.id, idempotency);
+  }
+}
+
+/**
+ * A durable task started by `ref.spawn()`: `await` it for the method's
+ * response (or its typed error), from this process or, by id, another.
+ */
+export class Task<R extends Message = Message> implements PromiseLike<R> {
+  #result: Promise<R> | undefined;
+
+  constructor(
+    readonly taskId: string,
+    private readonly ctx: Context,
+    private readonly method: MethodSpec,
+  ) {}
+
+  then<A = R, B = never>(
+    onfulfilled?: ((value: R) => A | PromiseLike<A>) | null,
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    this.#result ??= this.ctx[INVOKE].wait(this.taskId, this.method) as Promise<R>;
+    return this.#result.then(onfulfilled, onrejected);
+  }
+}
+
+/** Base of generated `<State>Spawner`s: `ref.spawn()` starts tasks. */
+export class Spawner<S extends DescMessage = DescMessage> {
+  constructor(
+    protected readonly ref: Ref<S>,
+    protected readonly timing: TaskTiming = {},
+  ) {}
+
+  protected async spawnCall<O extends DescMessage>(
+    method: string,
+    ctx: Context,
+    request: MessageInitShape<DescMessage> | undefined,
+  ): Promise<Task<MessageShape<O>>> {
+    const invocation = this.ref.invocation(method, request);
+    const taskId = await ctx[INVOKE].spawn(invocation, this.timing);
+    return new Task(taskId, ctx, invocation.method);
+  }
+}
+
+/** Base of generated `<State>Scheduler`s: `ref.schedule()` from a writer. */
+export class Scheduler<S extends DescMessage = DescMessage> {
+  constructor(
+    protected readonly ref: Ref<S>,
+    protected readonly timing: TaskTiming = {},
+  ) {}
+
+  /** Returns the task id; the task exists only if the calling writer commits. */
+  protected scheduleCall(method: string, ctx: Context, request: MessageInitShape<DescMessage> | undefined): string {
+    return ctx[INVOKE].schedule(this.ref.invocation(method, request), this.timing);
   }
 }

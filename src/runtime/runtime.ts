@@ -1,12 +1,16 @@
-import { clone, create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
+import { clone, create, fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
-import type { Store, CommitBatch, StoredOutcome } from "../store/store.js";
+import type { CommitBatch, IdempotencyRecord, Store, StoredOutcome, TaskRecord } from "../store/store.js";
 import { ActorCache, type ActorCell, type Snapshot } from "./actor-cache.js";
 import { contextFor, type Caller } from "./context-impl.js";
-import { Aborted, alreadyExists, internal, invalidArgument, notFound, unimplemented } from "./errors.js";
+import { Aborted, alreadyExists, failedPrecondition, internal, invalidArgument, notFound, unimplemented } from "./errors.js";
 import { checkSameCall, hashRequest, type CallIdentity } from "./idempotency.js";
+import { recordRead } from "./read-tracking.js";
 import type { Servicer, ServicerClass } from "./servicer.js";
 import type { MethodSpec, StateSpec } from "./spec.js";
+import { Dispatcher, type RetryPolicy } from "./tasks/dispatcher.js";
+import { newTaskRecord } from "./tasks/task-record.js";
+import { Watchers } from "./watchers.js";
 
 /** A call as the runtime executes it: the key is already derived. */
 export interface Call {
@@ -20,13 +24,35 @@ export interface Call {
 export interface RuntimeOptions {
   /** Decoded actor states kept in memory (LRU). */
   maxCachedActors?: number;
+  /** Default workflow retry policy. */
+  retry?: Partial<RetryPolicy>;
+}
+
+/** What a mutation may add to its commit besides the new state. */
+export interface WriteEffects {
+  readonly scheduled: TaskRecord[];
+}
+
+/**
+ * One state change on one actor: a writer method, or a workflow's inline
+ * `state.write`. `apply` mutates the draft and returns the result and its
+ * bytes (stored under the idempotency key); `decode` reads them back.
+ */
+export interface Mutation<T> {
+  readonly method: string;
+  readonly isConstructor: boolean;
+  readonly requestBytes: Uint8Array;
+  apply(draft: Message, effects: WriteEffects): Promise<{ value: T; bytes: Uint8Array }>;
+  decode(bytes: Uint8Array): T;
+  /** Declared errors, stored as results under the key. */
+  readonly errors: readonly DescMessage[];
 }
 
 const MAX_ACTOR_ID_BYTES = 512;
 
 type Handler = (this: Servicer, ...args: unknown[]) => Promise<unknown>;
 
-interface Bound {
+export interface Bound {
   readonly spec: StateSpec;
   readonly servicer: Servicer;
 }
@@ -34,13 +60,16 @@ interface Bound {
 /**
  * Executes calls on actors: finds the servicer, loads the state, runs
  * readers concurrently on the last durable snapshot and writers one at a
- * time per actor, and makes every writer's effect durable before replying.
+ * time per actor, makes every writer's effect durable before replying, and
+ * owns the task dispatcher that runs workflows.
  */
 export class Runtime {
   readonly #bound = new Map<string, Bound>();
   readonly #cache: ActorCache;
   /** Keys whose first call is still running: duplicates wait for it. */
   readonly #pendingKeys = new Map<string, { identity: CallIdentity; settled: Promise<void> }>();
+  readonly watchers = new Watchers();
+  readonly tasks: Dispatcher;
 
   constructor(
     readonly store: Store,
@@ -52,6 +81,7 @@ export class Runtime {
       if (this.#bound.has(S.spec.typeName)) throw new Error(`two servicers for ${S.spec.typeName}`);
       this.#bound.set(S.spec.typeName, { spec: S.spec, servicer: new S() });
     }
+    this.tasks = new Dispatcher(this, options.retry);
   }
 
   get specs(): StateSpec[] {
@@ -62,20 +92,24 @@ export class Runtime {
     return this.#cache.size;
   }
 
+  bound(typeName: string): Bound {
+    const bound = this.#bound.get(typeName);
+    if (!bound) throw unimplemented(`this application serves no ${typeName}`);
+    return bound;
+  }
+
   async execute(call: Call, caller: Caller): Promise<Message> {
-    if (!call.actorId) throw invalidArgument("missing actor id: every call needs the x-cairn-actor-id header");
-    if (Buffer.byteLength(call.actorId) > MAX_ACTOR_ID_BYTES) {
-      throw invalidArgument(`actor id longer than ${MAX_ACTOR_ID_BYTES} bytes`);
-    }
-    const bound = this.#bound.get(call.spec.typeName);
-    if (!bound) throw unimplemented(`this application serves no ${call.spec.typeName}`);
+    const bound = this.#validate(call);
     switch (call.method.kind) {
       case "reader":
         return this.#read(bound, call, caller);
       case "writer":
-        return call.idempotencyKey !== undefined
-          ? this.#writeIdempotently(bound, call, caller, call.idempotencyKey)
-          : this.#write(bound, call, caller, undefined);
+        return this.mutate(bound.spec, call.actorId, this.#writerMutation(bound, call, caller), call.idempotencyKey);
+      case "workflow": {
+        // A direct call spawns the workflow and waits for its outcome.
+        const taskId = await this.spawn(call, undefined);
+        return this.waitTask(taskId, call.method);
+      }
       default:
         throw unimplemented(
           `${call.spec.service.typeName}.${call.method.desc.name} is a ${call.method.kind} method;` +
@@ -84,30 +118,84 @@ export class Runtime {
     }
   }
 
+  #validate(call: Call): Bound {
+    if (!call.actorId) throw invalidArgument("missing actor id: every call needs the x-cairn-actor-id header");
+    if (Buffer.byteLength(call.actorId) > MAX_ACTOR_ID_BYTES) {
+      throw invalidArgument(`actor id longer than ${MAX_ACTOR_ID_BYTES} bytes`);
+    }
+    return this.bound(call.spec.typeName);
+  }
+
+  // ---- readers ----------------------------------------------------------
+
   async #read(bound: Bound, call: Call, caller: Caller): Promise<Message> {
-    const cell = this.#cache.cell(bound.spec.typeName, call.actorId);
-    const snapshot = this.#durable(cell, bound.spec, call.actorId);
-    const state = snapshot?.state ?? this.#absent(bound.spec, call);
+    const state = this.readState(bound.spec, call.actorId);
     return this.#handle(bound, call, contextFor(this, "reader", call, caller), state);
   }
 
-  #durable(cell: ActorCell, spec: StateSpec, actorId: string): Snapshot | null {
+  /** The last durable state, recorded for `until`; NOT_FOUND if absent. */
+  readState(spec: StateSpec, actorId: string): Message {
+    const cell = this.#cache.cell(spec.typeName, actorId);
     if (cell.durable === undefined) cell.durable = this.#loadFromStore(spec, actorId);
-    return cell.durable;
+    recordRead(Watchers.key(spec.typeName, actorId), cell.durable?.version ?? 0);
+    return cell.durable?.state ?? this.#absent(spec, actorId);
   }
 
-  #absent(spec: StateSpec, call: Call): Message {
+  /** Durable version of an actor (0: absent), without loading its state. */
+  durableVersion(key: string): number {
+    const cell = this.#cache.peek(key);
+    if (cell?.durable !== undefined) return cell.durable?.version ?? 0;
+    const [stateType, actorId] = key.split("\u0000") as [string, string];
+    return this.store.getState(stateType, actorId)?.version ?? 0;
+  }
+
+  #absent(spec: StateSpec, actorId: string): Message {
     if (spec.defaultConstructible) return create(spec.state);
-    throw notFound(`${spec.typeName} ${JSON.stringify(call.actorId)} does not exist; call a constructor first`);
+    throw notFound(`${spec.typeName} ${JSON.stringify(actorId)} does not exist; call a constructor first`);
   }
 
-  async #writeIdempotently(bound: Bound, call: Call, caller: Caller, key: string): Promise<Message> {
-    const identity: CallIdentity = {
-      stateType: bound.spec.typeName,
-      actorId: call.actorId,
-      method: call.method.name,
-      requestHash: hashRequest(toBinary(call.method.desc.input, call.request)),
+  // ---- writers ----------------------------------------------------------
+
+  #writerMutation(bound: Bound, call: Call, caller: Caller): Mutation<Message> {
+    const { method } = call;
+    return {
+      method: method.name,
+      isConstructor: method.isConstructor,
+      requestBytes: toBinary(method.desc.input, call.request),
+      errors: method.errors,
+      apply: async (draft, effects) => {
+        const ctx = contextFor(this, "writer", call, caller, effects);
+        const value = await this.#handle(bound, call, ctx, draft);
+        return { value, bytes: toBinary(method.desc.output, value) };
+      },
+      decode: (bytes) => fromBinary(method.desc.output, bytes),
     };
+  }
+
+  /** Runs a mutation on an actor, once per idempotency key if one is given. */
+  mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined): Promise<T> {
+    if (key === undefined) return this.#write(spec, actorId, mutation, undefined);
+    const identity: CallIdentity = {
+      stateType: spec.typeName,
+      actorId,
+      method: mutation.method,
+      requestHash: hashRequest(mutation.requestBytes),
+    };
+    return this.#once(key, identity, (outcome) => this.#replayMutation(mutation, outcome), () =>
+      this.#write(spec, actorId, mutation, { key, identity }),
+    );
+  }
+
+  /**
+   * Runs `run` at most once per key: a duplicate waits for the first, then
+   * replays its stored outcome; a key used for another call is refused.
+   */
+  async #once<T>(
+    key: string,
+    identity: CallIdentity,
+    replay: (outcome: StoredOutcome) => T | Promise<T>,
+    run: () => Promise<T>,
+  ): Promise<T> {
     for (;;) {
       const pending = this.#pendingKeys.get(key);
       if (pending) {
@@ -118,41 +206,46 @@ export class Runtime {
       const stored = this.store.getIdempotency(key);
       if (stored) {
         checkSameCall(key, stored, identity);
-        return this.#replay(call.method, stored.outcome);
+        return replay(stored.outcome);
       }
       break;
     }
     let settle!: () => void;
     this.#pendingKeys.set(key, { identity, settled: new Promise<void>((r) => (settle = r)) });
     try {
-      return await this.#write(bound, call, caller, { key, identity });
+      return await run();
     } finally {
       this.#pendingKeys.delete(key);
       settle();
     }
   }
 
-  #replay(method: MethodSpec, outcome: StoredOutcome): Message {
-    if (outcome.kind === "response") return fromBinary(method.desc.output, outcome.bytes);
-    const schema = method.errors.find((e) => e.typeName === outcome.typeName);
-    if (!schema) throw internal(`stored error ${outcome.typeName} is no longer declared by ${method.name}`);
-    const AbortedClass = method.aborted ?? Aborted;
-    throw new AbortedClass(fromBinary(schema, outcome.bytes) as never, outcome.message);
+  #replayMutation<T>(mutation: Mutation<T>, outcome: StoredOutcome): T {
+    if (outcome.kind === "response") return mutation.decode(outcome.bytes);
+    if (outcome.kind === "aborted") throw this.#abortedFrom(outcome, mutation.errors, undefined);
+    throw failedPrecondition("idempotency key was used to spawn a task, not for this call");
   }
 
-  async #write(
-    bound: Bound,
-    call: Call,
-    caller: Caller,
+  #abortedFrom(outcome: Extract<StoredOutcome, { kind: "aborted" }>, errors: readonly DescMessage[], method?: MethodSpec) {
+    const schema = errors.find((e) => e.typeName === outcome.typeName);
+    if (!schema) return internal(`stored error ${outcome.typeName} is no longer declared`);
+    const AbortedClass = method?.aborted ?? Aborted;
+    return new AbortedClass(fromBinary(schema, outcome.bytes) as never, outcome.message);
+  }
+
+  async #write<T>(
+    spec: StateSpec,
+    actorId: string,
+    mutation: Mutation<T>,
     idempotency: { key: string; identity: CallIdentity } | undefined,
-  ): Promise<Message> {
-    const cell = this.#cache.cell(bound.spec.typeName, call.actorId);
+  ): Promise<T> {
+    const cell = this.#cache.cell(spec.typeName, actorId);
     cell.busy++;
     try {
       // The queue advances once the handler ran and its commit was issued;
       // durability is awaited outside it, so a hot actor is not limited to
       // one fsync per writer.
-      const ran = cell.queue.then(() => this.#runWriter(bound, cell, call, caller, idempotency));
+      const ran = cell.queue.then(() => this.#runWriter(spec, actorId, cell, mutation, idempotency));
       cell.queue = ran.then(
         () => undefined,
         () => undefined,
@@ -164,38 +257,40 @@ export class Runtime {
     }
   }
 
-  async #runWriter(
-    bound: Bound,
+  async #runWriter<T>(
+    spec: StateSpec,
+    actorId: string,
     cell: ActorCell,
-    call: Call,
-    caller: Caller,
+    mutation: Mutation<T>,
     idempotency: { key: string; identity: CallIdentity } | undefined,
-  ): Promise<{ reply: Promise<Message> }> {
-    const { spec } = bound;
+  ): Promise<{ reply: Promise<T> }> {
     if (cell.latest === undefined || cell.latest?.lineage.broken) {
-      const loaded = this.#loadFromStore(spec, call.actorId);
+      const loaded = this.#loadFromStore(spec, actorId);
       if (cell.durable === undefined) cell.durable = loaded;
       cell.latest = loaded && { ...loaded, lineage: { broken: false } };
     }
     const base = cell.latest;
-    if (base === null && !call.method.isConstructor && !spec.defaultConstructible) this.#absent(spec, call);
-    if (base !== null && call.method.isConstructor) {
-      throw alreadyExists(`${spec.typeName} ${JSON.stringify(call.actorId)} already exists`);
+    if (base === null && !mutation.isConstructor && !spec.defaultConstructible) this.#absent(spec, actorId);
+    if (base !== null && mutation.isConstructor) {
+      throw alreadyExists(`${spec.typeName} ${JSON.stringify(actorId)} already exists`);
     }
     const draft = base ? clone(spec.state, base.state) : create(spec.state);
-    const record = (outcome: StoredOutcome) =>
+    const record = (outcome: StoredOutcome): Array<{ key: string; record: IdempotencyRecord }> =>
       idempotency ? [{ key: idempotency.key, record: { ...idempotency.identity, outcome } }] : [];
-    let response: Message;
+    const effects: WriteEffects = { scheduled: [] };
+    let result: { value: T; bytes: Uint8Array };
     try {
-      response = await this.#handle(bound, call, contextFor(this, "writer", call, caller), draft);
+      result = await mutation.apply(draft, effects);
     } catch (e) {
-      if (!(e instanceof Aborted) || !idempotency) throw e;
+      const schema = e instanceof Aborted && mutation.errors.find((s) => s.typeName === e.error.$typeName);
+      if (!idempotency || !schema) throw e;
       // A declared error is a result: remember it under the key.
+      const aborted = e as Aborted;
       const outcome: StoredOutcome = {
         kind: "aborted",
-        typeName: e.error.$typeName,
-        bytes: toBinary(call.method.errors.find((s) => s.typeName === e.error.$typeName)!, e.error),
-        message: e.message,
+        typeName: aborted.error.$typeName,
+        bytes: toBinary(schema, aborted.error),
+        message: aborted.message,
       };
       return { reply: this.store.commit({ states: [], idempotency: record(outcome) }).then(() => Promise.reject(e)) };
     }
@@ -205,19 +300,17 @@ export class Runtime {
     cell.latest = { ...snapshot, lineage };
     const batch: CommitBatch = {
       states: [
-        {
-          stateType: spec.typeName,
-          actorId: call.actorId,
-          baseVersion,
-          state: { version: snapshot.version, bytes: toBinary(spec.state, draft) },
-        },
+        { stateType: spec.typeName, actorId, baseVersion, state: { version: snapshot.version, bytes: toBinary(spec.state, draft) } },
       ],
-      idempotency: record({ kind: "response", bytes: toBinary(call.method.desc.output, response) }),
+      idempotency: record({ kind: "response", bytes: result.bytes }),
+      tasks: effects.scheduled,
     };
     const reply = this.store.commit(batch).then(
       () => {
         if (!cell.durable || cell.durable.version < snapshot.version) cell.durable = snapshot;
-        return response;
+        this.watchers.committed(Watchers.key(spec.typeName, actorId), snapshot.version);
+        for (const task of effects.scheduled) this.tasks.arm(task);
+        return result.value;
       },
       (err: unknown) => {
         lineage.broken = true;
@@ -232,23 +325,96 @@ export class Runtime {
     return stored ? { version: stored.version, state: fromBinary(spec.state, stored.bytes) } : null;
   }
 
+  // ---- tasks ------------------------------------------------------------
+
+  /** Durably creates a task for a workflow (or writer) call; returns its id. */
+  spawn(call: Call, runAt: number | undefined): Promise<string> {
+    this.#validate(call);
+    if (call.method.kind !== "workflow" && call.method.kind !== "writer") {
+      throw invalidArgument(`${call.method.name} is a ${call.method.kind}; only workflows and writers run as tasks`);
+    }
+    const task = newTaskRecord(call, runAt);
+    const key = call.idempotencyKey;
+    const commit = async (keyed?: { key: string; identity: CallIdentity }) => {
+      const idempotency = keyed
+        ? [{ key: keyed.key, record: { ...keyed.identity, outcome: { kind: "task", taskId: task.taskId } as const } }]
+        : [];
+      await this.store.commit({ states: [], idempotency, tasks: [task] });
+      this.tasks.arm(task);
+      return task.taskId;
+    };
+    if (key === undefined) return commit();
+    const identity: CallIdentity = {
+      stateType: call.spec.typeName,
+      actorId: call.actorId,
+      method: call.method.name,
+      requestHash: hashRequest(task.request),
+    };
+    return this.#once(
+      key,
+      identity,
+      (outcome) => {
+        if (outcome.kind !== "task") throw failedPrecondition(`idempotency key ${JSON.stringify(key)} was not used to start a task`);
+        return outcome.taskId;
+      },
+      () => commit({ key, identity }),
+    );
+  }
+
+  /** A task for a writer or transaction to include in its commit. */
+  scheduledTask(call: Call, runAt: number | undefined): TaskRecord {
+    this.#validate(call);
+    return newTaskRecord(call, runAt);
+  }
+
+  /** Waits for a task to end; its response, or its declared error thrown. */
+  async waitTask(taskId: string, method: MethodSpec): Promise<Message> {
+    const task = await this.tasks.waitFinal(taskId);
+    return this.taskOutcome(task, method);
+  }
+
+  taskOutcome(task: TaskRecord, method: MethodSpec): Message {
+    const outcome = task.outcome;
+    if (task.status === "completed" && outcome?.kind === "response") return fromBinary(method.desc.output, outcome.bytes);
+    if (task.status === "aborted" && outcome?.kind === "aborted") throw this.#abortedFrom(outcome, method.errors, method);
+    throw internal(`task ${task.taskId} ${task.status}: ${task.lastError ?? "no result"}`);
+  }
+
+  // ---- handlers ---------------------------------------------------------
+
   async #handle(bound: Bound, call: Call, ctx: unknown, state: Message): Promise<Message> {
-    const { method } = call;
-    const fn = (bound.servicer as unknown as Record<string, Handler | undefined>)[method.name];
-    if (typeof fn !== "function") {
-      throw unimplemented(`${bound.servicer.constructor.name} does not implement ${method.name}`);
-    }
-    let result: unknown;
-    try {
-      result = await fn.call(bound.servicer, ctx, state, call.request);
-    } catch (e) {
-      throw classify(e, bound.spec, method);
-    }
-    return create(method.desc.output, (result ?? {}) as Record<string, unknown>);
+    const result = await invokeHandler(bound, call.method, [ctx, state, call.request]);
+    return create(call.method.desc.output, (result ?? {}) as Record<string, unknown>);
+  }
+
+  async start(): Promise<void> {
+    this.tasks.recover();
+  }
+
+  async stop(): Promise<void> {
+    await this.tasks.stop();
   }
 }
 
-/** What a handler's throw becomes for the caller (DESIGN.md §3). */
+/** The servicer's implementation of a method. */
+export function handlerOf(bound: Bound, method: MethodSpec): (...args: unknown[]) => Promise<unknown> {
+  const fn = (bound.servicer as unknown as Record<string, Handler | undefined>)[method.name];
+  if (typeof fn !== "function") {
+    throw unimplemented(`${bound.servicer.constructor.name} does not implement ${method.name}`);
+  }
+  return (...args) => fn.apply(bound.servicer, args);
+}
+
+/** Calls a servicer method and classifies what it throws (DESIGN.md §3). */
+async function invokeHandler(bound: Bound, method: MethodSpec, args: unknown[]): Promise<unknown> {
+  const fn = handlerOf(bound, method);
+  try {
+    return await fn(...args);
+  } catch (e) {
+    throw classify(e, bound.spec, method);
+  }
+}
+
 function classify(e: unknown, spec: StateSpec, method: MethodSpec): Error {
   const where = `${spec.service.typeName}.${method.desc.name}`;
   if (e instanceof Aborted) {

@@ -1,16 +1,20 @@
-import type { DescMessage } from "@bufbuild/protobuf";
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { StateSpec } from "./spec.js";
+import { WorkflowState } from "./workflow/state-handle.js";
 
 /**
  * Base of every generated `<State>Servicer`. Users extend the generated
  * class and implement one method per RPC; the runtime creates one instance
- * per application.
+ * per application, shared by all actors of the state type.
  */
 export abstract class Servicer<S extends DescMessage = DescMessage> {
   /** Set by the generated subclass. */
   static readonly spec: StateSpec;
-  /** Type-level link to the state message; never read at run time. */
-  declare protected readonly __state?: S;
+
+  /** Inside a workflow: the state of the actor the workflow runs on. */
+  get state(): WorkflowState<MessageShape<S>> {
+    return new WorkflowState((this.constructor as ServicerClass).spec);
+  }
 }
 
 /** What `Application` accepts: a concrete servicer class. */

@@ -3,7 +3,10 @@ import {
   CommitConflictError,
   type CommitBatch,
   type IdempotencyRecord,
+  type MemoKey,
+  type MemoRecord,
   type Store,
+  type TaskRecord,
   type StoredState,
 } from "./store.js";
 
@@ -26,6 +29,8 @@ export class LmdbStore implements Store {
   private readonly root: RootDatabase;
   private readonly states: Database<StoredState, StateKey>;
   private readonly idempotency: Database<IdempotencyRecord, string>;
+  private readonly taskDb: Database<TaskRecord, string>;
+  private readonly memoDb: Database<MemoRecord, MemoKey>;
   private readonly durability: Durability;
 
   constructor(options: LmdbStoreOptions) {
@@ -33,9 +38,8 @@ export class LmdbStore implements Store {
     this.root = open({ path: options.path, maxDbs: 16, compression: false });
     this.states = this.root.openDB<StoredState, StateKey>({ name: "state" });
     this.idempotency = this.root.openDB<IdempotencyRecord, string>({ name: "idempotency" });
-    // Reserved for the workflow engine; opened now so the layout is stable.
-    this.root.openDB({ name: "tasks" });
-    this.root.openDB({ name: "memo" });
+    this.taskDb = this.root.openDB<TaskRecord, string>({ name: "tasks" });
+    this.memoDb = this.root.openDB<MemoRecord, MemoKey>({ name: "memo" });
     this.root.openDB({ name: "meta" });
   }
 
@@ -45,6 +49,18 @@ export class LmdbStore implements Store {
 
   getIdempotency(key: string): IdempotencyRecord | undefined {
     return this.idempotency.get(key);
+  }
+
+  getTask(taskId: string): TaskRecord | undefined {
+    return this.taskDb.get(taskId);
+  }
+
+  *tasks(): Iterable<TaskRecord> {
+    for (const { value } of this.taskDb.getRange()) yield value;
+  }
+
+  getMemo(key: MemoKey): MemoRecord | undefined {
+    return this.memoDb.get(key);
   }
 
   async commit(batch: CommitBatch): Promise<void> {
@@ -62,6 +78,8 @@ export class LmdbStore implements Store {
         });
       }
       for (const { key, record } of batch.idempotency) this.idempotency.put(key, record);
+      for (const task of batch.tasks ?? []) this.taskDb.put(task.taskId, task);
+      for (const { key, record } of batch.memos ?? []) this.memoDb.put(key, record);
       return undefined;
     });
     if (applied instanceof Error) throw applied;

@@ -14,6 +14,8 @@ export interface StoredState {
 
 export type StoredOutcome =
   | { readonly kind: "response"; readonly bytes: Uint8Array }
+  /** The key started a task (a spawn): replays wait for that task. */
+  | { readonly kind: "task"; readonly taskId: string }
   | {
       readonly kind: "aborted";
       readonly typeName: string;
@@ -38,10 +40,44 @@ export interface StateWrite {
   readonly state: StoredState;
 }
 
+export type TaskStatus = "scheduled" | "running" | "completed" | "aborted" | "failed";
+
+/** A durable task: one workflow (or writer) call and where it stands. */
+export interface TaskRecord {
+  readonly taskId: string;
+  readonly stateType: string;
+  readonly actorId: string;
+  readonly method: string;
+  readonly request: Uint8Array;
+  readonly status: TaskStatus;
+  /** Loop iteration: 0, then +1 per `Loop`. */
+  readonly iteration: number;
+  /** Failed runs since the last success or iteration; drives backoff. */
+  readonly attempts: number;
+  /** When the next run may start (ms since epoch). */
+  readonly runAt: number;
+  readonly createdAt: number;
+  /** Set once the task ends: its response or declared error. */
+  readonly outcome?: StoredOutcome;
+  /** The last unexpected error, for operators. */
+  readonly lastError?: string;
+}
+
+/** A memoized workflow step: its value, or that it started, or its error. */
+export type MemoRecord =
+  | { readonly kind: "value"; readonly json: string }
+  | { readonly kind: "started" }
+  | { readonly kind: "error"; readonly name: string; readonly message: string };
+
+/** Memo keys: [taskId, iteration, step kind, alias]. */
+export type MemoKey = [string, number, string, string];
+
 /** Everything one mutation makes durable, atomically. */
 export interface CommitBatch {
   readonly states: readonly StateWrite[];
   readonly idempotency: ReadonlyArray<{ readonly key: string; readonly record: IdempotencyRecord }>;
+  readonly tasks?: readonly TaskRecord[];
+  readonly memos?: ReadonlyArray<{ readonly key: MemoKey; readonly record: MemoRecord }>;
 }
 
 /** A commit whose base version no longer matches what is stored. */
@@ -54,6 +90,10 @@ export class CommitConflictError extends Error {
 export interface Store {
   getState(stateType: string, actorId: string): StoredState | undefined;
   getIdempotency(key: string): IdempotencyRecord | undefined;
+  getTask(taskId: string): TaskRecord | undefined;
+  /** Every task, in task id order (ids sort by creation time). */
+  tasks(): Iterable<TaskRecord>;
+  getMemo(key: MemoKey): MemoRecord | undefined;
   /**
    * Applies the batch atomically if every state write's base version is
    * the stored one, and resolves once it is durable. Rejects with

@@ -1,10 +1,10 @@
-import type { DescMethod, Message } from "@bufbuild/protobuf";
+import { create, type DescMethod, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { EXTERNAL_CALLER } from "../runtime/context-impl.js";
-import { Aborted } from "../runtime/errors.js";
+import { Aborted, invalidArgument } from "../runtime/errors.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { MethodSpec, StateSpec } from "../runtime/spec.js";
-import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER } from "./headers.js";
+import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "./headers.js";
 
 type UnaryImpl = (request: Message, context: HandlerContext) => Promise<Message>;
 
@@ -26,17 +26,21 @@ async function serve(
   context: HandlerContext,
 ): Promise<Message> {
   const key = context.requestHeader.get(IDEMPOTENCY_KEY_HEADER);
+  const call = {
+    spec,
+    method,
+    actorId: context.requestHeader.get(ACTOR_ID_HEADER) ?? "",
+    request,
+    idempotencyKey: key || undefined,
+  };
   try {
-    return await runtime.execute(
-      {
-        spec,
-        method,
-        actorId: context.requestHeader.get(ACTOR_ID_HEADER) ?? "",
-        request,
-        idempotencyKey: key || undefined,
-      },
-      EXTERNAL_CALLER,
-    );
+    const spawn = context.requestHeader.get(SPAWN_HEADER);
+    if (spawn === null) return await runtime.execute(call, EXTERNAL_CALLER);
+    // Started as a task: the answer is its id, in a header.
+    const runAt = spawn === "now" ? undefined : Number(spawn);
+    if (runAt !== undefined && !Number.isFinite(runAt)) throw invalidArgument(`${SPAWN_HEADER} must be "now" or epoch ms`);
+    context.responseHeader.set(TASK_ID_HEADER, await runtime.spawn(call, runAt));
+    return create(method.desc.output);
   } catch (e) {
     throw toConnectError(e, method);
   }

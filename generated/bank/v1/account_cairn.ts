@@ -2,8 +2,8 @@
 // @generated from file bank/v1/account.proto (package bank.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Context, ReaderContext, TransactionContext, WorkflowContext, WriterContext } from "cairn";
-import { Aborted, defineState, Ref, Servicer } from "cairn";
+import type { Context, Loop, ReaderContext, Task, TaskTiming, TransactionContext, WorkflowContext, WriterContext } from "cairn";
+import { Aborted, defineState, Ref, Scheduler, Servicer, Spawner } from "cairn";
 import type { Account as Account$1, AccrueRequest, AccrueRequestSchema, AccrueResponse, AccrueResponseSchema, BalanceRequest, BalanceRequestSchema, BalanceResponse, BalanceResponseSchema, DepositRequest, DepositRequestSchema, DepositResponse, DepositResponseSchema, OpenRequest, OpenRequestSchema, OpenResponse, OpenResponseSchema, OverdraftError, TransferRequest, TransferRequestSchema, TransferResponse, TransferResponseSchema, WithdrawRequest, WithdrawRequestSchema, WithdrawResponse, WithdrawResponseSchema } from "./account_pb.js";
 import { AccountMethods, AccountSchema, OverdraftErrorSchema } from "./account_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -61,7 +61,43 @@ export abstract class AccountServicer extends Servicer<typeof AccountSchema> {
   /**
    * Workflow: runs as a durable task; retried until it returns.
    */
-  abstract accrueInterest(ctx: WorkflowContext, request: AccrueRequest): Promise<MessageInitShape<typeof AccrueResponseSchema>>;
+  abstract accrueInterest(ctx: WorkflowContext, request: AccrueRequest): Promise<MessageInitShape<typeof AccrueResponseSchema> | Loop>;
+}
+
+/**
+ * `ref.spawn()`: starts Account methods as durable tasks.
+ */
+export class AccountSpawner extends Spawner<typeof AccountSchema> {
+  open(ctx: Context, request?: MessageInitShape<typeof OpenRequestSchema>): Promise<Task<OpenResponse>> {
+    return this.spawnCall<typeof OpenResponseSchema>("open", ctx, request);
+  }
+  deposit(ctx: Context, request?: MessageInitShape<typeof DepositRequestSchema>): Promise<Task<DepositResponse>> {
+    return this.spawnCall<typeof DepositResponseSchema>("deposit", ctx, request);
+  }
+  withdraw(ctx: Context, request?: MessageInitShape<typeof WithdrawRequestSchema>): Promise<Task<WithdrawResponse>> {
+    return this.spawnCall<typeof WithdrawResponseSchema>("withdraw", ctx, request);
+  }
+  accrueInterest(ctx: Context, request?: MessageInitShape<typeof AccrueRequestSchema>): Promise<Task<AccrueResponse>> {
+    return this.spawnCall<typeof AccrueResponseSchema>("accrueInterest", ctx, request);
+  }
+}
+
+/**
+ * `ref.schedule()` from a writer: tasks that exist only if the writer commits.
+ */
+export class AccountScheduler extends Scheduler<typeof AccountSchema> {
+  open(ctx: Context, request?: MessageInitShape<typeof OpenRequestSchema>): string {
+    return this.scheduleCall("open", ctx, request);
+  }
+  deposit(ctx: Context, request?: MessageInitShape<typeof DepositRequestSchema>): string {
+    return this.scheduleCall("deposit", ctx, request);
+  }
+  withdraw(ctx: Context, request?: MessageInitShape<typeof WithdrawRequestSchema>): string {
+    return this.scheduleCall("withdraw", ctx, request);
+  }
+  accrueInterest(ctx: Context, request?: MessageInitShape<typeof AccrueRequestSchema>): string {
+    return this.scheduleCall("accrueInterest", ctx, request);
+  }
 }
 
 /**
@@ -85,6 +121,18 @@ export class AccountRef extends Ref<typeof AccountSchema> {
   }
   accrueInterest(ctx: Context, request?: MessageInitShape<typeof AccrueRequestSchema>): Promise<AccrueResponse> {
     return this.call<typeof AccrueResponseSchema>("accrueInterest", ctx, request);
+  }
+  /**
+   * Starts a method as a durable task (now, or `when`); await the Task for its result.
+   */
+  spawn(timing?: TaskTiming): AccountSpawner {
+    return new AccountSpawner(this, timing);
+  }
+  /**
+   * From a writer: schedules a task in the writer's own commit.
+   */
+  schedule(timing?: TaskTiming): AccountScheduler {
+    return new AccountScheduler(this, timing);
   }
 }
 

@@ -1,0 +1,112 @@
+import type { TaskRecord } from "../../store/store.js";
+import { notFound } from "../errors.js";
+import type { Runtime } from "../runtime.js";
+import { runTask } from "./run-task.js";
+import { isFinal } from "./task-record.js";
+
+/** Exponential backoff for unexpected workflow errors (DESIGN.md §5). */
+export interface RetryPolicy {
+  initialMs: number;
+  multiplier: number;
+  maxMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { initialMs: 1000, multiplier: 2, maxMs: 60_000 };
+
+/** The delay before retry number `attempts` (1-based), with ±25% jitter. */
+export function backoff(policy: RetryPolicy, attempts: number): number {
+  const base = Math.min(policy.maxMs, policy.initialMs * policy.multiplier ** Math.max(0, attempts - 1));
+  return Math.round(base * (0.75 + Math.random() * 0.5));
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Runs durable tasks when they are due: one timer per waiting task, one run
+ * at a time per task, and every pending task re-armed after a restart.
+ */
+export class Dispatcher {
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #waiters = new Map<string, Array<(task: TaskRecord) => void>>();
+  readonly #stopping = new AbortController();
+  readonly retry: RetryPolicy;
+
+  constructor(
+    private readonly runtime: Runtime,
+    retry: Partial<RetryPolicy> | undefined,
+  ) {
+    this.retry = { ...DEFAULT_RETRY, ...retry };
+  }
+
+  /** Fired when the application stops: running workflows unwind. */
+  get signal(): AbortSignal {
+    return this.#stopping.signal;
+  }
+
+  isRunning(taskId: string): boolean {
+    return this.#running.has(taskId);
+  }
+
+  /** Re-arms every task that had not ended when the process last stopped. */
+  recover(): void {
+    for (const task of this.runtime.store.tasks()) if (!isFinal(task)) this.arm(task);
+  }
+
+  /** Runs `task` at its `runAt` (at once if due). */
+  arm(task: TaskRecord): void {
+    if (this.#stopping.signal.aborted) return;
+    clearTimeout(this.#timers.get(task.taskId));
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, task.runAt - Date.now()));
+    this.#timers.set(
+      task.taskId,
+      setTimeout(() => {
+        this.#timers.delete(task.taskId);
+        this.#run(task.taskId);
+      }, delay),
+    );
+  }
+
+  #run(taskId: string): void {
+    if (this.#running.has(taskId)) return;
+    const task = this.runtime.store.getTask(taskId);
+    if (!task || isFinal(task)) return;
+    if (task.runAt > Date.now()) return this.arm(task); // beyond one timer's reach
+    const run = runTask(this.runtime, this, task)
+      .then((next) => {
+        if (!next) return;
+        if (isFinal(next)) this.#settled(next);
+        else this.arm(next);
+      })
+      .catch((e: unknown) => console.error(`cairn: task ${taskId} could not be recorded`, e))
+      .finally(() => this.#running.delete(taskId));
+    this.#running.set(taskId, run);
+  }
+
+  /** Resolves with the task once it has ended. */
+  waitFinal(taskId: string): Promise<TaskRecord> {
+    const task = this.runtime.store.getTask(taskId);
+    if (!task) return Promise.reject(notFound(`no task ${JSON.stringify(taskId)}`));
+    if (isFinal(task)) return Promise.resolve(task);
+    return new Promise((resolve) => {
+      const list = this.#waiters.get(taskId) ?? [];
+      list.push(resolve);
+      this.#waiters.set(taskId, list);
+    });
+  }
+
+  #settled(task: TaskRecord): void {
+    const list = this.#waiters.get(task.taskId);
+    this.#waiters.delete(task.taskId);
+    for (const resolve of list ?? []) resolve(task);
+  }
+
+  /** Stops timers and unwinds running workflows; they resume on restart. */
+  async stop(): Promise<void> {
+    this.#stopping.abort(new Error("the application is stopping"));
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    const grace = new Promise((resolve) => setTimeout(resolve, 2_000).unref());
+    await Promise.race([Promise.allSettled(this.#running.values()), grace]);
+  }
+}

@@ -1,0 +1,66 @@
+import { create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
+import type { StoredOutcome, TaskRecord } from "../../store/store.js";
+import { Aborted, FatalError } from "../errors.js";
+import { handlerOf, type Runtime } from "../runtime.js";
+import { Loop } from "../workflow/loop.js";
+import { WorkflowContextImpl } from "../workflow/workflow-context.js";
+import { backoff, type Dispatcher } from "./dispatcher.js";
+
+/**
+ * Runs a task once (a workflow from the top, or a writer) and returns the
+ * record it leaves behind, already durable: ended, looped, or scheduled for
+ * a retry. Returns undefined if the application stopped meanwhile: the task
+ * stays as it was and resumes on restart.
+ */
+export async function runTask(runtime: Runtime, dispatcher: Dispatcher, task: TaskRecord): Promise<TaskRecord | undefined> {
+  let next: TaskRecord;
+  try {
+    const bound = runtime.bound(task.stateType);
+    const method = bound.spec.methods[task.method];
+    if (!method) throw new FatalError(`${task.stateType} has no method ${task.method} any more`);
+    const request = fromBinary(method.desc.input, task.request);
+    let response: Message;
+    if (method.kind === "writer") {
+      const call = { spec: bound.spec, method, actorId: task.actorId, request, idempotencyKey: `task:${task.taskId}` };
+      response = await runtime.execute(call, { kind: "workflow", internal: true });
+    } else {
+      const ctx = new WorkflowContextImpl(runtime, bound.spec, method, task, dispatcher.signal);
+      const result = await handlerOf(bound, method)(ctx, request);
+      if (result instanceof Loop) {
+        const runAt = result.when?.getTime() ?? Date.now();
+        next = { ...task, status: "scheduled", iteration: task.iteration + 1, attempts: 0, runAt };
+        await runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
+        return next;
+      }
+      response = create(method.desc.output, (result ?? {}) as Record<string, unknown>);
+    }
+    const outcome: StoredOutcome = { kind: "response", bytes: toBinary(method.desc.output, response) };
+    next = { ...task, status: "completed", outcome };
+  } catch (e) {
+    if (dispatcher.signal.aborted) return undefined;
+    next = afterError(runtime, dispatcher, task, e);
+  }
+  await runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
+  return next;
+}
+
+function afterError(runtime: Runtime, dispatcher: Dispatcher, task: TaskRecord, e: unknown): TaskRecord {
+  const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  if (e instanceof Aborted) {
+    const method = runtime.bound(task.stateType).spec.methods[task.method];
+    const schema = method?.errors.find((s) => s.typeName === e.error.$typeName);
+    if (schema) {
+      const outcome: StoredOutcome = {
+        kind: "aborted",
+        typeName: e.error.$typeName,
+        bytes: toBinary(schema, e.error),
+        message: e.message,
+      };
+      return { ...task, status: "aborted", outcome, lastError: message };
+    }
+  }
+  // A corrupt memo or a bug in the workflow will not heal by retrying.
+  if (e instanceof FatalError) return { ...task, status: "failed", lastError: message };
+  const attempts = task.attempts + 1;
+  return { ...task, status: "scheduled", attempts, runAt: Date.now() + backoff(dispatcher.retry, attempts), lastError: message };
+}

@@ -1,0 +1,88 @@
+import type { WorkflowContext } from "../context.js";
+import { AtMostOnceFailed, AtMostOnceFailedBeforeCompleting } from "../errors.js";
+import { ReadSet, trackReads } from "../read-tracking.js";
+import { decodeMemo, encodeMemo, type MemoOptions } from "./memo-codec.js";
+import { workflowRun, type WorkflowContextImpl } from "./workflow-context.js";
+
+type Falsy = false | 0 | 0n | "" | null | undefined;
+
+function claimStep(run: WorkflowContextImpl, step: string, alias: string): void {
+  run.claim(`${step}:${alias}`, () => `${step}(${JSON.stringify(alias)}) is used twice in one run: aliases must be unique`);
+}
+
+/**
+ * Runs `fn` until it returns a non-falsy value, re-running it only when a
+ * state it read commits a new version; memoized under `alias` once it has.
+ */
+export async function until<T>(
+  alias: string,
+  ctx: WorkflowContext,
+  fn: () => Promise<T | Falsy> | T | Falsy,
+  options?: MemoOptions<T>,
+): Promise<T> {
+  const run = workflowRun(ctx, "until");
+  claimStep(run, "until", alias);
+  const memo = run.memo("until", alias);
+  if (memo?.kind === "value") return decodeMemo(memo.json, options, alias);
+  for (;;) {
+    const reads = new ReadSet();
+    const value = await trackReads(reads, async () => fn());
+    if (value) {
+      await run.remember("until", alias, { kind: "value", json: encodeMemo(value as T, options) });
+      return value as T;
+    }
+    if (reads.size === 0) {
+      throw new Error(`until(${JSON.stringify(alias)}) read no actor state, so nothing could ever wake it`);
+    }
+    await run.runtime.watchers.waitForAny(reads, (key) => run.runtime.durableVersion(key), run.signal);
+  }
+}
+
+/**
+ * Runs `fn` until it returns, then stores its result: later runs return the
+ * stored result without calling `fn`. A throw stores nothing.
+ */
+export async function atLeastOnce<T>(
+  alias: string,
+  ctx: WorkflowContext,
+  fn: () => Promise<T> | T,
+  options?: MemoOptions<T>,
+): Promise<T> {
+  const run = workflowRun(ctx, "atLeastOnce");
+  claimStep(run, "atLeastOnce", alias);
+  const memo = run.memo("atLeastOnce", alias);
+  if (memo?.kind === "value") return decodeMemo(memo.json, options, alias);
+  const value = await fn();
+  await run.remember("atLeastOnce", alias, { kind: "value", json: encodeMemo(value, options) });
+  return value;
+}
+
+/**
+ * Calls `fn` at most once, ever: the start is made durable first. A throw is
+ * stored and re-thrown on every later run; a run after a crash mid-step
+ * throws AtMostOnceFailedBeforeCompleting. Neither calls `fn` again.
+ */
+export async function atMostOnce<T>(
+  alias: string,
+  ctx: WorkflowContext,
+  fn: () => Promise<T> | T,
+  options?: MemoOptions<T>,
+): Promise<T> {
+  const run = workflowRun(ctx, "atMostOnce");
+  claimStep(run, "atMostOnce", alias);
+  const memo = run.memo("atMostOnce", alias);
+  if (memo?.kind === "value") return decodeMemo(memo.json, options, alias);
+  if (memo?.kind === "error") throw new AtMostOnceFailed(alias, memo.name, memo.message);
+  if (memo?.kind === "started") throw new AtMostOnceFailedBeforeCompleting(alias);
+  await run.remember("atMostOnce", alias, { kind: "started" });
+  let value: T;
+  try {
+    value = await fn();
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    await run.remember("atMostOnce", alias, { kind: "error", name: err.name, message: err.message });
+    throw e;
+  }
+  await run.remember("atMostOnce", alias, { kind: "value", json: encodeMemo(value, options) });
+  return value;
+}

@@ -1,0 +1,129 @@
+import type { Message } from "@bufbuild/protobuf";
+import type { MemoKey, MemoRecord, TaskRecord } from "../../store/store.js";
+import { MAY_CALL, refuse, toCall, type Caller } from "../context-impl.js";
+import type { WorkflowContext } from "../context.js";
+import { FatalError } from "../errors.js";
+import { deriveKey } from "../idempotency.js";
+import { INVOKE, type IdempotencyChoice, type Invocation, type Invoker, type TaskTiming } from "../invocation.js";
+import type { Runtime } from "../runtime.js";
+import type { MethodSpec, StateSpec } from "../spec.js";
+import { toMillis } from "../tasks/task-record.js";
+
+/**
+ * The context of one run of a workflow. Besides what a handler sees, it
+ * carries what the step helpers need: memo access scoped to (task,
+ * iteration), deterministic idempotency keys, and the stop signal.
+ */
+export class WorkflowContextImpl implements WorkflowContext, Invoker {
+  readonly kind = "workflow" as const;
+  readonly internal = true;
+  readonly stateType: string;
+  readonly actorId: string;
+  readonly method: string;
+  readonly taskId: string;
+  readonly iteration: number;
+  /** Keys and step aliases used in this run: reuse is a bug in the workflow. */
+  readonly #used = new Set<string>();
+  readonly #caller: Caller = { kind: "workflow", internal: true };
+
+  constructor(
+    readonly runtime: Runtime,
+    readonly spec: StateSpec,
+    method: MethodSpec,
+    task: TaskRecord,
+    readonly signal: AbortSignal,
+  ) {
+    this.stateType = spec.typeName;
+    this.actorId = task.actorId;
+    this.method = method.name;
+    this.taskId = task.taskId;
+    this.iteration = task.iteration;
+  }
+
+  get [INVOKE](): Invoker {
+    return this;
+  }
+
+  // ---- calls through refs ---------------------------------------------
+
+  invoke(inv: Invocation): Promise<Message> {
+    if (!MAY_CALL.workflow.includes(inv.method.kind)) return Promise.reject(refuse(this.method, "workflow", inv));
+    if (inv.method.kind === "reader") return this.runtime.execute(toCall(inv), this.#caller);
+    const key = this.#keyFor(inv);
+    if (inv.method.kind === "workflow") {
+      // A child workflow: spawned once per key, its outcome awaited.
+      return this.runtime.spawn(toCall(inv, key), undefined).then((id) => this.runtime.waitTask(id, inv.method));
+    }
+    return this.runtime.execute(toCall(inv, key), this.#caller);
+  }
+
+  async spawn(inv: Invocation, timing: TaskTiming): Promise<string> {
+    return this.runtime.spawn(toCall(inv, this.#keyFor(inv)), toMillis(timing.when));
+  }
+
+  schedule(inv: Invocation): string {
+    throw new Error(`a workflow schedules ${inv.method.name} with .spawn({ when }), not .schedule()`);
+  }
+
+  wait(taskId: string, method: MethodSpec): Promise<Message> {
+    return this.runtime.waitTask(taskId, method);
+  }
+
+  #keyFor(inv: Invocation): string | undefined {
+    return this.keyFor(inv.spec.typeName, inv.actorId, inv.method.name, inv.idempotency);
+  }
+
+  /**
+   * The key of a mutation made by this run: derived from (task, iteration,
+   * target, method, alias), so a re-run re-issues the same keys.
+   */
+  keyFor(stateType: string, actorId: string, method: string, choice: IdempotencyChoice): string | undefined {
+    switch (choice.kind) {
+      case "unset":
+        throw new FatalError(
+          `${stateType}.${method} changes state: inside a workflow call it through ` +
+            `.idempotently(alias?) (once per workflow run) or .unidempotently() (on every run)`,
+        );
+      case "none":
+        return undefined;
+      case "key":
+        return choice.key;
+      case "alias": {
+        const key = deriveKey(`task:${this.taskId}:${this.iteration}`, stateType, actorId, method, choice.alias);
+        this.claim(`key:${key}`, () =>
+          `${stateType}(${JSON.stringify(actorId)}).${method} was called twice in one run with the alias ` +
+          `${JSON.stringify(choice.alias)}: give each call its own alias`,
+        );
+        return key;
+      }
+    }
+  }
+
+  // ---- memoized steps ---------------------------------------------------
+
+  /** Refuses a second use of the same name in this run. */
+  claim(name: string, why: () => string): void {
+    if (this.#used.has(name)) throw new FatalError(why());
+    this.#used.add(name);
+  }
+
+  memoKey(step: string, alias: string): MemoKey {
+    return [this.taskId, this.iteration, step, alias];
+  }
+
+  memo(step: string, alias: string): MemoRecord | undefined {
+    return this.runtime.store.getMemo(this.memoKey(step, alias));
+  }
+
+  remember(step: string, alias: string, record: MemoRecord): Promise<void> {
+    return this.runtime.store.commit({ states: [], idempotency: [], memos: [{ key: this.memoKey(step, alias), record }] });
+  }
+}
+
+/** The run behind a context handed to a step helper; only workflows have one. */
+export function workflowRun(ctx: WorkflowContext, helper: string): WorkflowContextImpl {
+  if (!(ctx instanceof WorkflowContextImpl)) {
+    throw new Error(`${helper} may only be called with the context of a running workflow`);
+  }
+  return ctx;
+}
