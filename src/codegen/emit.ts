@@ -113,8 +113,8 @@ function emitState(f: GeneratedFile, model: StateModel, aborted: Map<DescMethod,
     f.print(f.jsDoc(`\`ref.spawn()\`: starts ${S} methods as durable tasks.`));
     f.print(f.export("class", `${S}Spawner`), " extends ", rt("Spawner"), "<typeof ", stateSchemaType, "> {");
     for (const m of taskMethods) {
-      f.print("  ", m.desc.localName, "(ctx: ", ctxType, ", request?: ", ...reqInit(m), "): Promise<", rt("Task", true), "<",
-        f.importShape(m.desc.output), ">> {");
+      f.print("  ", m.desc.localName, "(ctx: ", ctxType, ", request?: ", ...reqInit(m), "): ", rt("Task", true), "<",
+        f.importShape(m.desc.output), "> {");
       f.print("    return this.spawnCall<", ...outSchema(m), ">(", f.string(m.desc.localName), ", ctx, request);");
       f.print("  }");
     }

@@ -64,10 +64,8 @@ class HandlerContext implements ActorContext, Invoker {
     return this.runtime.execute(toCall(inv), { kind: this.kind, internal: true });
   }
 
-  spawn(inv: Invocation): Promise<string> {
-    return Promise.reject(
-      new Error(`a ${this.kind} may not spawn ${inv.method.name}; use .schedule() from a writer, or spawn from a workflow`),
-    );
+  spawn(inv: Invocation): { taskId: string; started: Promise<void> } {
+    throw new Error(`a ${this.kind} may not spawn ${inv.method.name}; use .schedule() from a writer, or spawn from a workflow`);
   }
 
   schedule(inv: Invocation, timing: TaskTiming): string {

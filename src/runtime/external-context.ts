@@ -5,7 +5,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { createClientTransport, type ClientTransport, type TransportKind } from "../transport/client-transport.js";
 import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "../transport/headers.js";
 import { Aborted } from "./errors.js";
-import { toMillis } from "./tasks/task-record.js";
+import { taskIdFor, toMillis } from "./tasks/task-record.js";
 import type { Context } from "./context.js";
 import { deriveKey } from "./idempotency.js";
 import { INVOKE, type Invocation, type Invoker } from "./invocation.js";
@@ -45,8 +45,12 @@ export class ExternalContext implements Context {
 
   get [INVOKE](): Invoker {
     return {
-      invoke: (inv) => this.#invoke(inv, undefined).then((r) => r.message),
-      spawn: (inv, timing) => this.#spawn(inv, toMillis(timing.when)),
+      invoke: (inv) => this.#invoke(inv).then((r) => r.message),
+      spawn: (inv, timing) => {
+        const key = this.#keyFor(inv);
+        const taskId = taskIdFor(key);
+        return { taskId, started: this.#spawn(inv, toMillis(timing.when), taskId, key) };
+      },
       schedule: (inv) => {
         throw new Error(`schedule ${inv.method.name} from a writer; external callers use .spawn({ when })`);
       },
@@ -59,11 +63,9 @@ export class ExternalContext implements Context {
     this.#client.close();
   }
 
-  async #spawn(inv: Invocation, runAt: number | undefined): Promise<string> {
-    const response = await this.#invoke(inv, runAt === undefined ? "now" : String(runAt));
-    const taskId = response.header.get(TASK_ID_HEADER);
-    if (!taskId) throw new ConnectError("the server did not answer with a task id", Code.Internal);
-    return taskId;
+  async #spawn(inv: Invocation, runAt: number | undefined, taskId: string, key: string | undefined): Promise<void> {
+    const spawn = { when: runAt === undefined ? "now" : String(runAt), taskId };
+    await this.#invoke(inv, spawn, key);
   }
 
   async #wait(taskId: string, method: MethodSpec): Promise<Message> {
@@ -75,11 +77,13 @@ export class ExternalContext implements Context {
     return this.#client.transport.unary(desc as never, undefined, this.#options.timeoutMs, header, request as never);
   }
 
-  async #invoke(inv: Invocation, spawn: string | undefined) {
+  async #invoke(inv: Invocation, spawn?: { when: string; taskId: string }, key = this.#keyFor(inv)) {
     const header = new Headers({ [ACTOR_ID_HEADER]: inv.actorId });
-    if (spawn !== undefined) header.set(SPAWN_HEADER, spawn);
+    if (spawn) {
+      header.set(SPAWN_HEADER, spawn.when);
+      header.set(TASK_ID_HEADER, spawn.taskId);
+    }
     if (this.#options.bearerToken) header.set("authorization", `Bearer ${this.#options.bearerToken}`);
-    const key = this.#keyFor(inv);
     if (key !== undefined) header.set(IDEMPOTENCY_KEY_HEADER, key);
     try {
       return await this.#unary(inv.method.desc, inv.request, header);

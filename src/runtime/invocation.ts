@@ -28,8 +28,12 @@ export const INVOKE: unique symbol = Symbol("cairn.invoke");
 /** What a context does with the calls made through refs. */
 export interface Invoker {
   invoke(invocation: Invocation): Promise<Message>;
-  /** Starts a task now; resolves with its id once it is durable. */
-  spawn(invocation: Invocation, timing: TaskTiming): Promise<string>;
+  /**
+   * Starts a task. Its id is chosen at once (from the idempotency key when
+   * there is one), so a handle exists before the server answers; `started`
+   * settles once the task is durable, or with why it could not start.
+   */
+  spawn(invocation: Invocation, timing: TaskTiming): { taskId: string; started: Promise<void> };
   /** Adds a task to the caller's own commit; it exists only if that commits. */
   schedule(invocation: Invocation, timing: TaskTiming): string;
   /** Waits for a task to end. */

@@ -70,17 +70,25 @@ export class Ref<S extends DescMessage = DescMessage> {
 export class Task<R extends Message = Message> implements PromiseLike<R> {
   #result: Promise<R> | undefined;
 
+  /**
+   * @param started settles once the task is durable (or with why it could
+   *   not start); omit it for a task started elsewhere.
+   */
   constructor(
     readonly taskId: string,
     private readonly ctx: Context,
     private readonly method: MethodSpec,
-  ) {}
+    readonly started: Promise<void> = Promise.resolve(),
+  ) {
+    // Awaiting the task reports a failed start; don't also report it unhandled.
+    started.catch(() => undefined);
+  }
 
   then<A = R, B = never>(
     onfulfilled?: ((value: R) => A | PromiseLike<A>) | null,
     onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
   ): Promise<A | B> {
-    this.#result ??= this.ctx[INVOKE].wait(this.taskId, this.method) as Promise<R>;
+    this.#result ??= this.started.then(() => this.ctx[INVOKE].wait(this.taskId, this.method) as Promise<R>);
     return this.#result.then(onfulfilled, onrejected);
   }
 }
@@ -92,14 +100,15 @@ export class Spawner<S extends DescMessage = DescMessage> {
     protected readonly timing: TaskTiming = {},
   ) {}
 
-  protected async spawnCall<O extends DescMessage>(
+  /** Returns the handle at once; `await task.started` to know it is durable. */
+  protected spawnCall<O extends DescMessage>(
     method: string,
     ctx: Context,
     request: MessageInitShape<DescMessage> | undefined,
-  ): Promise<Task<MessageShape<O>>> {
+  ): Task<MessageShape<O>> {
     const invocation = this.ref.invocation(method, request);
-    const taskId = await ctx[INVOKE].spawn(invocation, this.timing);
-    return new Task(taskId, ctx, invocation.method);
+    const { taskId, started } = ctx[INVOKE].spawn(invocation, this.timing);
+    return new Task(taskId, ctx, invocation.method, started);
   }
 }
 

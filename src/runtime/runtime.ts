@@ -9,7 +9,7 @@ import { recordRead } from "./read-tracking.js";
 import type { Servicer, ServicerClass } from "./servicer.js";
 import type { MethodSpec, StateSpec } from "./spec.js";
 import { Dispatcher, type RetryPolicy } from "./tasks/dispatcher.js";
-import { newTaskRecord } from "./tasks/task-record.js";
+import { isValidTaskId, newTaskRecord, taskIdForKey } from "./tasks/task-record.js";
 import { Watchers } from "./watchers.js";
 
 /** A call as the runtime executes it: the key is already derived. */
@@ -327,14 +327,31 @@ export class Runtime {
 
   // ---- tasks ------------------------------------------------------------
 
-  /** Durably creates a task for a workflow (or writer) call; returns its id. */
-  spawn(call: Call, runAt: number | undefined): Promise<string> {
+  /**
+   * Durably creates a task for a workflow (or writer) call; returns its id.
+   * The id comes from the idempotency key, or the caller, or is fresh; a
+   * second spawn of the same call under the same id is a replay.
+   */
+  async spawn(call: Call, runAt: number | undefined, proposedId?: string): Promise<string> {
     this.#validate(call);
     if (call.method.kind !== "workflow" && call.method.kind !== "writer") {
       throw invalidArgument(`${call.method.name} is a ${call.method.kind}; only workflows and writers run as tasks`);
     }
-    const task = newTaskRecord(call, runAt);
+    if (proposedId !== undefined && !isValidTaskId(proposedId)) {
+      throw invalidArgument(`task id ${JSON.stringify(proposedId)} is not 1-128 letters, digits, '-' or '_'`);
+    }
+    if (call.method.kind === "workflow" && !call.spec.defaultConstructible) {
+      this.readState(call.spec, call.actorId); // NOT_FOUND before anything is stored
+    }
     const key = call.idempotencyKey;
+    const task = newTaskRecord(call, runAt, key !== undefined ? taskIdForKey(key) : proposedId);
+    const existing = this.store.getTask(task.taskId);
+    if (existing) {
+      const same = existing.stateType === task.stateType && existing.actorId === task.actorId &&
+        existing.method === task.method && Buffer.compare(existing.request, task.request) === 0;
+      if (!same) throw failedPrecondition(`task id ${JSON.stringify(task.taskId)} is taken by another call`);
+      return existing.taskId;
+    }
     const commit = async (keyed?: { key: string; identity: CallIdentity }) => {
       const idempotency = keyed
         ? [{ key: keyed.key, record: { ...keyed.identity, outcome: { kind: "task", taskId: task.taskId } as const } }]

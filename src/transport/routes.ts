@@ -36,10 +36,11 @@ async function serve(
   try {
     const spawn = context.requestHeader.get(SPAWN_HEADER);
     if (spawn === null) return await runtime.execute(call, EXTERNAL_CALLER);
-    // Started as a task: the answer is its id, in a header.
+    // Started as a task, under the id the client chose (or one of ours).
     const runAt = spawn === "now" ? undefined : Number(spawn);
     if (runAt !== undefined && !Number.isFinite(runAt)) throw invalidArgument(`${SPAWN_HEADER} must be "now" or epoch ms`);
-    context.responseHeader.set(TASK_ID_HEADER, await runtime.spawn(call, runAt));
+    const taskId = await runtime.spawn(call, runAt, context.requestHeader.get(TASK_ID_HEADER) ?? undefined);
+    context.responseHeader.set(TASK_ID_HEADER, taskId);
     return create(method.desc.output);
   } catch (e) {
     throw toConnectError(e, method);

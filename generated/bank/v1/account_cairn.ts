@@ -68,16 +68,16 @@ export abstract class AccountServicer extends Servicer<typeof AccountSchema> {
  * `ref.spawn()`: starts Account methods as durable tasks.
  */
 export class AccountSpawner extends Spawner<typeof AccountSchema> {
-  open(ctx: Context, request?: MessageInitShape<typeof OpenRequestSchema>): Promise<Task<OpenResponse>> {
+  open(ctx: Context, request?: MessageInitShape<typeof OpenRequestSchema>): Task<OpenResponse> {
     return this.spawnCall<typeof OpenResponseSchema>("open", ctx, request);
   }
-  deposit(ctx: Context, request?: MessageInitShape<typeof DepositRequestSchema>): Promise<Task<DepositResponse>> {
+  deposit(ctx: Context, request?: MessageInitShape<typeof DepositRequestSchema>): Task<DepositResponse> {
     return this.spawnCall<typeof DepositResponseSchema>("deposit", ctx, request);
   }
-  withdraw(ctx: Context, request?: MessageInitShape<typeof WithdrawRequestSchema>): Promise<Task<WithdrawResponse>> {
+  withdraw(ctx: Context, request?: MessageInitShape<typeof WithdrawRequestSchema>): Task<WithdrawResponse> {
     return this.spawnCall<typeof WithdrawResponseSchema>("withdraw", ctx, request);
   }
-  accrueInterest(ctx: Context, request?: MessageInitShape<typeof AccrueRequestSchema>): Promise<Task<AccrueResponse>> {
+  accrueInterest(ctx: Context, request?: MessageInitShape<typeof AccrueRequestSchema>): Task<AccrueResponse> {
     return this.spawnCall<typeof AccrueResponseSchema>("accrueInterest", ctx, request);
   }
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { toBinary } from "@bufbuild/protobuf";
 import type { TaskRecord } from "../../store/store.js";
 import type { Call } from "../runtime.js";
@@ -8,10 +8,26 @@ export function newTaskId(now = Date.now()): string {
   return `${now.toString(36).padStart(10, "0")}-${randomBytes(6).toString("hex")}`;
 }
 
-export function newTaskRecord(call: Call, runAt: number | undefined): TaskRecord {
+/** A spawn with an idempotency key always names the same task. */
+export function taskIdForKey(key: string): string {
+  return `k-${createHash("sha256").update(key).digest("hex").slice(0, 32)}`;
+}
+
+/** The id a spawn uses: from its key, or fresh. */
+export function taskIdFor(key: string | undefined): string {
+  return key === undefined ? newTaskId() : taskIdForKey(key);
+}
+
+const TASK_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+export function isValidTaskId(id: string): boolean {
+  return TASK_ID.test(id);
+}
+
+export function newTaskRecord(call: Call, runAt: number | undefined, taskId?: string): TaskRecord {
   const now = Date.now();
   return {
-    taskId: newTaskId(now),
+    taskId: taskId ?? newTaskId(now),
     stateType: call.spec.typeName,
     actorId: call.actorId,
     method: call.method.name,

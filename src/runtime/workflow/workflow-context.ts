@@ -7,7 +7,7 @@ import { deriveKey } from "../idempotency.js";
 import { INVOKE, type IdempotencyChoice, type Invocation, type Invoker, type TaskTiming } from "../invocation.js";
 import type { Runtime } from "../runtime.js";
 import type { MethodSpec, StateSpec } from "../spec.js";
-import { toMillis } from "../tasks/task-record.js";
+import { taskIdFor, toMillis } from "../tasks/task-record.js";
 
 /**
  * The context of one run of a workflow. Besides what a handler sees, it
@@ -57,8 +57,10 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
     return this.runtime.execute(toCall(inv, key), this.#caller);
   }
 
-  async spawn(inv: Invocation, timing: TaskTiming): Promise<string> {
-    return this.runtime.spawn(toCall(inv, this.#keyFor(inv)), toMillis(timing.when));
+  spawn(inv: Invocation, timing: TaskTiming): { taskId: string; started: Promise<void> } {
+    const key = this.#keyFor(inv);
+    const taskId = taskIdFor(key);
+    return { taskId, started: this.runtime.spawn(toCall(inv, key), toMillis(timing.when), taskId).then(() => undefined) };
   }
 
   schedule(inv: Invocation): string {
