@@ -6,6 +6,8 @@
 // Account ids carry a unique suffix, so it can run again and again against
 // the same data dir.
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 import { Code, ConnectError, ExternalContext, type TransportKind } from "cairn";
 import { Account, WithdrawAborted } from "../../generated/bank/v1/account_cairn.js";
@@ -89,8 +91,56 @@ export async function driveBank(url: string, log: (line: string) => void = conso
         over.close();
       }
     }
+
+    await accrueInterestTour(ctx, aliceId, log);
   } finally {
     ctx.close();
+  }
+}
+
+/**
+ * The workflow: accrue 1% interest three times, 150 ms apart, once the
+ * account is approved; each period notifies a ledger (a local fake HTTP
+ * service) at most once.
+ */
+async function accrueInterestTour(ctx: ExternalContext, accountId: string, log: (line: string) => void) {
+  const ledgerCalls: string[] = [];
+  const ledger = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString()));
+    req.on("end", () => {
+      ledgerCalls.push(body);
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ receipt: `r${ledgerCalls.length}` }));
+    });
+  });
+  await new Promise<void>((resolve) => ledger.listen(0, "127.0.0.1", resolve));
+  try {
+    const { port } = ledger.address() as AddressInfo;
+    const account = Account.ref(accountId);
+    const before = (await account.balance(ctx)).balance;
+    const task = account.spawn().accrueInterest(ctx, {
+      rateBps: 100n,
+      periods: 3,
+      periodMs: 150n,
+      ledgerUrl: `http://127.0.0.1:${port}/ledger`,
+    });
+    await task.started;
+    log(`workflow  accrueInterest on ${accountId}: task ${task.taskId}, waiting for approval`);
+    await new Promise((r) => setTimeout(r, 300));
+    check(ledgerCalls.length === 0, `no ledger call before approval, got ${ledgerCalls.length}`);
+    log(`workflow  300 ms later: still waiting in until("approved"), ledger called ${ledgerCalls.length} times`);
+    await account.approveInterest(ctx, {});
+    log(`approve   ${accountId}: interest approved`);
+    const done = await task;
+    let expected = before;
+    for (let i = 0; i < 3; i++) expected += expected / 100n;
+    check(done.balance === expected, `balance ${expected} after 3 periods of 1%, got ${done.balance}`);
+    const calls = ledgerCalls.length as number; // the workflow pushed to it meanwhile
+    check(calls === 3, `3 ledger calls, got ${calls}`);
+    log(`workflow  done: balance ${before} -> ${done.balance} over 3 periods; receipts ${done.receipts.join(", ")}`);
+  } finally {
+    ledger.close();
   }
 }
 

@@ -1,9 +1,10 @@
 import { create } from "@bufbuild/protobuf";
-import type { ReaderContext, TransactionContext, WorkflowContext, WriterContext } from "cairn";
+import { Loop, atMostOnce, until, type ReaderContext, type TransactionContext, type WorkflowContext, type WriterContext } from "cairn";
 import { Account, AccountServicer, WithdrawAborted } from "../../generated/bank/v1/account_cairn.js";
 import {
   OverdraftErrorSchema,
   type AccrueRequest,
+  type ApproveInterestRequest,
   type BalanceRequest,
   type DepositRequest,
   type OpenRequest,
@@ -51,8 +52,58 @@ export class AccountServicerImpl extends AccountServicer {
     return {};
   }
 
-  // Served once the workflow engine lands (issue 3).
-  async accrueInterest(_ctx: WorkflowContext, _req: AccrueRequest): Promise<never> {
-    throw new Error("workflows are not served by this version of Cairn yet");
+  async approveInterest(_ctx: WriterContext, state: Account, _req: ApproveInterestRequest) {
+    state.interestApproved = true;
+    state.history.push("interest approved");
+    return {};
   }
+
+  /**
+   * A workflow: waits for approval, then once per period adds interest and
+   * tells the ledger, looping `periods` times. Each step is safe to re-run:
+   * the write applies once per alias and iteration, the ledger is called at
+   * most once per iteration, and a crash anywhere resumes where it was.
+   */
+  async accrueInterest(ctx: WorkflowContext, req: AccrueRequest) {
+    await until("approved", ctx, async () => (await this.state.read(ctx)).interestApproved);
+    const interest = await this.state.write("add interest", ctx, (state) => {
+      const interest = (state.balance * req.rateBps) / 10_000n;
+      state.balance += interest;
+      state.history.push(`interest +${interest} (period ${ctx.iteration + 1})`);
+      return interest;
+    });
+    const { receipt } = await atMostOnce(
+      "notify ledger",
+      ctx,
+      () => notifyLedger(req.ledgerUrl, ctx.actorId, ctx.iteration, interest),
+      { validate: isReceipt },
+    );
+    await this.state.write("keep receipt", ctx, (state) => {
+      state.history.push(`receipt ${receipt}`);
+    });
+    if (ctx.iteration + 1 < req.periods) return new Loop({ when: Date.now() + Number(req.periodMs) });
+    const { balance, history } = await this.state.read(ctx);
+    return { balance, receipts: history.filter((h) => h.startsWith("receipt ")) };
+  }
+}
+
+interface Receipt {
+  receipt: string;
+}
+
+function isReceipt(x: unknown): x is Receipt {
+  return typeof x === "object" && x !== null && typeof (x as Receipt).receipt === "string";
+}
+
+/** The side effect the workflow must not repeat: a POST to the ledger. */
+async function notifyLedger(url: string, account: string, period: number, interest: bigint): Promise<Receipt> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ account, period, interest: String(interest) }),
+  });
+  if (!res.ok) throw new Error(`ledger answered ${res.status}`);
+  const body: unknown = await res.json();
+  if (!isReceipt(body)) throw new Error("ledger answered without a receipt");
+  return body;
 }

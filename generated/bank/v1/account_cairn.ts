@@ -4,7 +4,7 @@
 
 import type { Context, Loop, ReaderContext, Task, TaskTiming, TransactionContext, WorkflowContext, WriterContext } from "cairn";
 import { Aborted, defineState, Ref, Scheduler, Servicer, Spawner } from "cairn";
-import type { Account as Account$1, AccrueRequest, AccrueRequestSchema, AccrueResponse, AccrueResponseSchema, BalanceRequest, BalanceRequestSchema, BalanceResponse, BalanceResponseSchema, DepositRequest, DepositRequestSchema, DepositResponse, DepositResponseSchema, OpenRequest, OpenRequestSchema, OpenResponse, OpenResponseSchema, OverdraftError, TransferRequest, TransferRequestSchema, TransferResponse, TransferResponseSchema, WithdrawRequest, WithdrawRequestSchema, WithdrawResponse, WithdrawResponseSchema } from "./account_pb.js";
+import type { Account as Account$1, AccrueRequest, AccrueRequestSchema, AccrueResponse, AccrueResponseSchema, ApproveInterestRequest, ApproveInterestRequestSchema, ApproveInterestResponse, ApproveInterestResponseSchema, BalanceRequest, BalanceRequestSchema, BalanceResponse, BalanceResponseSchema, DepositRequest, DepositRequestSchema, DepositResponse, DepositResponseSchema, OpenRequest, OpenRequestSchema, OpenResponse, OpenResponseSchema, OverdraftError, TransferRequest, TransferRequestSchema, TransferResponse, TransferResponseSchema, WithdrawRequest, WithdrawRequestSchema, WithdrawResponse, WithdrawResponseSchema } from "./account_pb.js";
 import { AccountMethods, AccountSchema, OverdraftErrorSchema } from "./account_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 
@@ -27,6 +27,7 @@ export const AccountSpec = defineState({
     balance: { kind: "reader" },
     deposit: { kind: "writer" },
     withdraw: { kind: "writer", errors: [OverdraftErrorSchema], aborted: WithdrawAborted },
+    approveInterest: { kind: "writer" },
     transfer: { kind: "transaction" },
     accrueInterest: { kind: "workflow" },
   },
@@ -55,6 +56,10 @@ export abstract class AccountServicer extends Servicer<typeof AccountSchema> {
    */
   abstract withdraw(ctx: WriterContext, state: Account, request: WithdrawRequest): Promise<MessageInitShape<typeof WithdrawResponseSchema>>;
   /**
+   * Writer: runs alone on its actor.
+   */
+  abstract approveInterest(ctx: WriterContext, state: Account, request: ApproveInterestRequest): Promise<MessageInitShape<typeof ApproveInterestResponseSchema>>;
+  /**
    * Transaction: may call writers and transactions on other actors.
    */
   abstract transfer(ctx: TransactionContext, state: Account, request: TransferRequest): Promise<MessageInitShape<typeof TransferResponseSchema>>;
@@ -77,6 +82,9 @@ export class AccountSpawner extends Spawner<typeof AccountSchema> {
   withdraw(ctx: Context, request?: MessageInitShape<typeof WithdrawRequestSchema>): Task<WithdrawResponse> {
     return this.spawnCall<typeof WithdrawResponseSchema>("withdraw", ctx, request);
   }
+  approveInterest(ctx: Context, request?: MessageInitShape<typeof ApproveInterestRequestSchema>): Task<ApproveInterestResponse> {
+    return this.spawnCall<typeof ApproveInterestResponseSchema>("approveInterest", ctx, request);
+  }
   accrueInterest(ctx: Context, request?: MessageInitShape<typeof AccrueRequestSchema>): Task<AccrueResponse> {
     return this.spawnCall<typeof AccrueResponseSchema>("accrueInterest", ctx, request);
   }
@@ -94,6 +102,9 @@ export class AccountScheduler extends Scheduler<typeof AccountSchema> {
   }
   withdraw(ctx: Context, request?: MessageInitShape<typeof WithdrawRequestSchema>): string {
     return this.scheduleCall("withdraw", ctx, request);
+  }
+  approveInterest(ctx: Context, request?: MessageInitShape<typeof ApproveInterestRequestSchema>): string {
+    return this.scheduleCall("approveInterest", ctx, request);
   }
   accrueInterest(ctx: Context, request?: MessageInitShape<typeof AccrueRequestSchema>): string {
     return this.scheduleCall("accrueInterest", ctx, request);
@@ -115,6 +126,9 @@ export class AccountRef extends Ref<typeof AccountSchema> {
   }
   withdraw(ctx: Context, request?: MessageInitShape<typeof WithdrawRequestSchema>): Promise<WithdrawResponse> {
     return this.call<typeof WithdrawResponseSchema>("withdraw", ctx, request);
+  }
+  approveInterest(ctx: Context, request?: MessageInitShape<typeof ApproveInterestRequestSchema>): Promise<ApproveInterestResponse> {
+    return this.call<typeof ApproveInterestResponseSchema>("approveInterest", ctx, request);
   }
   transfer(ctx: Context, request?: MessageInitShape<typeof TransferRequestSchema>): Promise<TransferResponse> {
     return this.call<typeof TransferResponseSchema>("transfer", ctx, request);

@@ -11,7 +11,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bank/v1/account.proto.
  */
 export const file_bank_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("ChViYW5rL3YxL2FjY291bnQucHJvdG8SB2JhbmsudjEiQAoHQWNjb3VudBINCgVvd25lchgBIAEoCRIPCgdiYWxhbmNlGAIgASgDEg8KB2hpc3RvcnkYAyADKAk6BMKlGQAiIgoOT3ZlcmRyYWZ0RXJyb3ISEAoIc2hvcnRfYnkYASABKAMiLQoLT3BlblJlcXVlc3QSDQoFb3duZXIYASABKAkSDwoHaW5pdGlhbBgCIAEoAyIOCgxPcGVuUmVzcG9uc2UiEAoOQmFsYW5jZVJlcXVlc3QiMQoPQmFsYW5jZVJlc3BvbnNlEg8KB2JhbGFuY2UYASABKAMSDQoFb3duZXIYAiABKAkiIAoORGVwb3NpdFJlcXVlc3QSDgoGYW1vdW50GAEgASgDIiIKD0RlcG9zaXRSZXNwb25zZRIPCgdiYWxhbmNlGAEgASgDIiEKD1dpdGhkcmF3UmVxdWVzdBIOCgZhbW91bnQYASABKAMiIwoQV2l0aGRyYXdSZXNwb25zZRIPCgdiYWxhbmNlGAEgASgDIi0KD1RyYW5zZmVyUmVxdWVzdBIKCgJ0bxgBIAEoCRIOCgZhbW91bnQYAiABKAMiEgoQVHJhbnNmZXJSZXNwb25zZSIPCg1BY2NydWVSZXF1ZXN0IhAKDkFjY3J1ZVJlc3BvbnNlMsgDCg5BY2NvdW50TWV0aG9kcxI9CgRPcGVuEhQuYmFuay52MS5PcGVuUmVxdWVzdBoVLmJhbmsudjEuT3BlblJlc3BvbnNlIgjCpRkEEgIKABJECgdCYWxhbmNlEhcuYmFuay52MS5CYWxhbmNlUmVxdWVzdBoYLmJhbmsudjEuQmFsYW5jZVJlc3BvbnNlIgbCpRkCCgASRAoHRGVwb3NpdBIXLmJhbmsudjEuRGVwb3NpdFJlcXVlc3QaGC5iYW5rLnYxLkRlcG9zaXRSZXNwb25zZSIGwqUZAhIAElcKCFdpdGhkcmF3EhguYmFuay52MS5XaXRoZHJhd1JlcXVlc3QaGS5iYW5rLnYxLldpdGhkcmF3UmVzcG9uc2UiFsKlGRIqDk92ZXJkcmFmdEVycm9yEgASRwoIVHJhbnNmZXISGC5iYW5rLnYxLlRyYW5zZmVyUmVxdWVzdBoZLmJhbmsudjEuVHJhbnNmZXJSZXNwb25zZSIGwqUZAhoAEkkKDkFjY3J1ZUludGVyZXN0EhYuYmFuay52MS5BY2NydWVSZXF1ZXN0GhcuYmFuay52MS5BY2NydWVSZXNwb25zZSIGwqUZAiIAYgZwcm90bzM", [file_cairn_v1_options]);
+  fileDesc("ChViYW5rL3YxL2FjY291bnQucHJvdG8SB2JhbmsudjEiWwoHQWNjb3VudBINCgVvd25lchgBIAEoCRIPCgdiYWxhbmNlGAIgASgDEg8KB2hpc3RvcnkYAyADKAkSGQoRaW50ZXJlc3RfYXBwcm92ZWQYBCABKAg6BMKlGQAiIgoOT3ZlcmRyYWZ0RXJyb3ISEAoIc2hvcnRfYnkYASABKAMiLQoLT3BlblJlcXVlc3QSDQoFb3duZXIYASABKAkSDwoHaW5pdGlhbBgCIAEoAyIOCgxPcGVuUmVzcG9uc2UiEAoOQmFsYW5jZVJlcXVlc3QiMQoPQmFsYW5jZVJlc3BvbnNlEg8KB2JhbGFuY2UYASABKAMSDQoFb3duZXIYAiABKAkiIAoORGVwb3NpdFJlcXVlc3QSDgoGYW1vdW50GAEgASgDIiIKD0RlcG9zaXRSZXNwb25zZRIPCgdiYWxhbmNlGAEgASgDIiEKD1dpdGhkcmF3UmVxdWVzdBIOCgZhbW91bnQYASABKAMiIwoQV2l0aGRyYXdSZXNwb25zZRIPCgdiYWxhbmNlGAEgASgDIi0KD1RyYW5zZmVyUmVxdWVzdBIKCgJ0bxgBIAEoCRIOCgZhbW91bnQYAiABKAMiEgoQVHJhbnNmZXJSZXNwb25zZSIYChZBcHByb3ZlSW50ZXJlc3RSZXF1ZXN0IhkKF0FwcHJvdmVJbnRlcmVzdFJlc3BvbnNlIlkKDUFjY3J1ZVJlcXVlc3QSEAoIcmF0ZV9icHMYASABKAMSDwoHcGVyaW9kcxgCIAEoBRIRCglwZXJpb2RfbXMYAyABKAMSEgoKbGVkZ2VyX3VybBgEIAEoCSIzCg5BY2NydWVSZXNwb25zZRIPCgdiYWxhbmNlGAEgASgDEhAKCHJlY2VpcHRzGAIgAygJMqYECg5BY2NvdW50TWV0aG9kcxI9CgRPcGVuEhQuYmFuay52MS5PcGVuUmVxdWVzdBoVLmJhbmsudjEuT3BlblJlc3BvbnNlIgjCpRkEEgIKABJECgdCYWxhbmNlEhcuYmFuay52MS5CYWxhbmNlUmVxdWVzdBoYLmJhbmsudjEuQmFsYW5jZVJlc3BvbnNlIgbCpRkCCgASRAoHRGVwb3NpdBIXLmJhbmsudjEuRGVwb3NpdFJlcXVlc3QaGC5iYW5rLnYxLkRlcG9zaXRSZXNwb25zZSIGwqUZAhIAElcKCFdpdGhkcmF3EhguYmFuay52MS5XaXRoZHJhd1JlcXVlc3QaGS5iYW5rLnYxLldpdGhkcmF3UmVzcG9uc2UiFsKlGRIqDk92ZXJkcmFmdEVycm9yEgASXAoPQXBwcm92ZUludGVyZXN0Eh8uYmFuay52MS5BcHByb3ZlSW50ZXJlc3RSZXF1ZXN0GiAuYmFuay52MS5BcHByb3ZlSW50ZXJlc3RSZXNwb25zZSIGwqUZAhIAEkcKCFRyYW5zZmVyEhguYmFuay52MS5UcmFuc2ZlclJlcXVlc3QaGS5iYW5rLnYxLlRyYW5zZmVyUmVzcG9uc2UiBsKlGQIaABJJCg5BY2NydWVJbnRlcmVzdBIWLmJhbmsudjEuQWNjcnVlUmVxdWVzdBoXLmJhbmsudjEuQWNjcnVlUmVzcG9uc2UiBsKlGQIiAGIGcHJvdG8z", [file_cairn_v1_options]);
 
 /**
  * @generated from message bank.v1.Account
@@ -31,6 +31,13 @@ export type Account = Message<"bank.v1.Account"> & {
    * @generated from field: repeated string history = 3;
    */
   history: string[];
+
+  /**
+   * Set by ApproveInterest; AccrueInterest waits for it.
+   *
+   * @generated from field: bool interest_approved = 4;
+   */
+  interestApproved: boolean;
 };
 
 /**
@@ -231,9 +238,60 @@ export const TransferResponseSchema: GenMessage<TransferResponse> = /*@__PURE__*
   messageDesc(file_bank_v1_account, 11);
 
 /**
+ * @generated from message bank.v1.ApproveInterestRequest
+ */
+export type ApproveInterestRequest = Message<"bank.v1.ApproveInterestRequest"> & {
+};
+
+/**
+ * Describes the message bank.v1.ApproveInterestRequest.
+ * Use `create(ApproveInterestRequestSchema)` to create a new message.
+ */
+export const ApproveInterestRequestSchema: GenMessage<ApproveInterestRequest> = /*@__PURE__*/
+  messageDesc(file_bank_v1_account, 12);
+
+/**
+ * @generated from message bank.v1.ApproveInterestResponse
+ */
+export type ApproveInterestResponse = Message<"bank.v1.ApproveInterestResponse"> & {
+};
+
+/**
+ * Describes the message bank.v1.ApproveInterestResponse.
+ * Use `create(ApproveInterestResponseSchema)` to create a new message.
+ */
+export const ApproveInterestResponseSchema: GenMessage<ApproveInterestResponse> = /*@__PURE__*/
+  messageDesc(file_bank_v1_account, 13);
+
+/**
  * @generated from message bank.v1.AccrueRequest
  */
 export type AccrueRequest = Message<"bank.v1.AccrueRequest"> & {
+  /**
+   * Interest per period, in basis points (1/100 of a percent).
+   *
+   * @generated from field: int64 rate_bps = 1;
+   */
+  rateBps: bigint;
+
+  /**
+   * How many periods to accrue: the workflow loops this many times.
+   *
+   * @generated from field: int32 periods = 2;
+   */
+  periods: number;
+
+  /**
+   * @generated from field: int64 period_ms = 3;
+   */
+  periodMs: bigint;
+
+  /**
+   * Where to notify the bank's ledger (POST, JSON); answers {"receipt": "..."}.
+   *
+   * @generated from field: string ledger_url = 4;
+   */
+  ledgerUrl: string;
 };
 
 /**
@@ -241,12 +299,21 @@ export type AccrueRequest = Message<"bank.v1.AccrueRequest"> & {
  * Use `create(AccrueRequestSchema)` to create a new message.
  */
 export const AccrueRequestSchema: GenMessage<AccrueRequest> = /*@__PURE__*/
-  messageDesc(file_bank_v1_account, 12);
+  messageDesc(file_bank_v1_account, 14);
 
 /**
  * @generated from message bank.v1.AccrueResponse
  */
 export type AccrueResponse = Message<"bank.v1.AccrueResponse"> & {
+  /**
+   * @generated from field: int64 balance = 1;
+   */
+  balance: bigint;
+
+  /**
+   * @generated from field: repeated string receipts = 2;
+   */
+  receipts: string[];
 };
 
 /**
@@ -254,7 +321,7 @@ export type AccrueResponse = Message<"bank.v1.AccrueResponse"> & {
  * Use `create(AccrueResponseSchema)` to create a new message.
  */
 export const AccrueResponseSchema: GenMessage<AccrueResponse> = /*@__PURE__*/
-  messageDesc(file_bank_v1_account, 13);
+  messageDesc(file_bank_v1_account, 15);
 
 /**
  * @generated from service bank.v1.AccountMethods
@@ -291,6 +358,14 @@ export const AccountMethods: GenService<{
     methodKind: "unary";
     input: typeof WithdrawRequestSchema;
     output: typeof WithdrawResponseSchema;
+  },
+  /**
+   * @generated from rpc bank.v1.AccountMethods.ApproveInterest
+   */
+  approveInterest: {
+    methodKind: "unary";
+    input: typeof ApproveInterestRequestSchema;
+    output: typeof ApproveInterestResponseSchema;
   },
   /**
    * @generated from rpc bank.v1.AccountMethods.Transfer
