@@ -1,5 +1,6 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { StateSpec } from "./spec.js";
+import type { RetryPolicy } from "./tasks/dispatcher.js";
 import { WorkflowState } from "./workflow/state-handle.js";
 
 /**
@@ -10,6 +11,8 @@ import { WorkflowState } from "./workflow/state-handle.js";
 export abstract class Servicer<S extends DescMessage = DescMessage> {
   /** Set by the generated subclass. */
   static readonly spec: StateSpec;
+  /** Per workflow method: retry backoff overriding the application's. */
+  static readonly retry?: Readonly<Record<string, Partial<RetryPolicy>>>;
 
   /** Inside a workflow: the state of the actor the workflow runs on. */
   get state(): WorkflowState<MessageShape<S>> {

@@ -2,6 +2,7 @@ import { create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import type { StoredOutcome, TaskRecord } from "../../store/store.js";
 import { Aborted, FatalError } from "../errors.js";
 import { handlerOf, type Runtime } from "../runtime.js";
+import type { Servicer } from "../servicer.js";
 import { Loop } from "../workflow/loop.js";
 import { WorkflowContextImpl } from "../workflow/workflow-context.js";
 import { backoff, type Dispatcher } from "./dispatcher.js";
@@ -62,5 +63,7 @@ function afterError(runtime: Runtime, dispatcher: Dispatcher, task: TaskRecord, 
   // A corrupt memo or a bug in the workflow will not heal by retrying.
   if (e instanceof FatalError) return { ...task, status: "failed", lastError: message };
   const attempts = task.attempts + 1;
-  return { ...task, status: "scheduled", attempts, runAt: Date.now() + backoff(dispatcher.retry, attempts), lastError: message };
+  const servicer = runtime.bound(task.stateType).servicer.constructor as typeof Servicer;
+  const policy = { ...dispatcher.retry, ...servicer.retry?.[task.method] };
+  return { ...task, status: "scheduled", attempts, runAt: Date.now() + backoff(policy, attempts), lastError: message };
 }
