@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { Loop, atMostOnce, until, type ReaderContext, type TransactionContext, type WorkflowContext, type WriterContext } from "cairn";
-import { Account, AccountServicer, WithdrawAborted } from "../../generated/bank/v1/account_cairn.js";
+import { Account, AccountServicer, TransferAborted, WithdrawAborted } from "../../generated/bank/v1/account_cairn.js";
 import {
   OverdraftErrorSchema,
   type AccrueRequest,
@@ -41,11 +41,16 @@ export class AccountServicerImpl extends AccountServicer {
     return { balance: state.balance };
   }
 
-  // Served once transactions land (issue 4); the runtime answers
-  // UNIMPLEMENTED until then, without calling this.
+  /**
+   * A transaction: the withdrawal here and the deposit on `to` commit
+   * together or not at all, and no reader sees one without the other.
+   */
   async transfer(ctx: TransactionContext, state: Account, req: TransferRequest) {
     if (req.amount > state.balance) {
-      throw new Error(`balance ${state.balance} is short of ${req.amount}`);
+      throw new TransferAborted(
+        create(OverdraftErrorSchema, { shortBy: req.amount - state.balance }),
+        `balance ${state.balance} is short of ${req.amount}`,
+      );
     }
     state.balance -= req.amount;
     await Account.ref(req.to).deposit(ctx, { amount: req.amount });

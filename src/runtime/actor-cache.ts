@@ -1,4 +1,5 @@
 import type { Message } from "@bufbuild/protobuf";
+import { ActorLock } from "./actor-lock.js";
 
 /** A state version, decoded. `state` is shared: nobody may mutate it. */
 export interface Snapshot {
@@ -21,8 +22,8 @@ export class ActorCell {
   durable: Snapshot | null | undefined = undefined;
   /** Newest version, possibly not yet durable; writers build on it. */
   latest: (Snapshot & { readonly lineage: Lineage }) | null | undefined = undefined;
-  /** Tail of the FIFO writer queue. */
-  queue: Promise<void> = Promise.resolve();
+  /** Held by one writer, or one transaction, at a time. */
+  readonly lock = new ActorLock();
   /** Writers queued, running or awaiting durability: a busy cell stays cached. */
   busy = 0;
 }

@@ -11,6 +11,7 @@ import type { MethodSpec, StateSpec } from "./spec.js";
 import { Dispatcher, type RetryPolicy } from "./tasks/dispatcher.js";
 import { isValidTaskId, newTaskRecord, taskIdForKey } from "./tasks/task-record.js";
 import { Watchers } from "./watchers.js";
+import { LockConflict, Transaction, nextAge, outcomeRecord, runInTransaction } from "./transaction.js";
 
 /** A call as the runtime executes it: the key is already derived. */
 export interface Call {
@@ -105,16 +106,75 @@ export class Runtime {
         return this.#read(bound, call, caller);
       case "writer":
         return this.mutate(bound.spec, call.actorId, this.#writerMutation(bound, call, caller), call.idempotencyKey);
+      case "transaction":
+        return this.#transact(bound, call, caller);
       case "workflow": {
         // A direct call spawns the workflow and waits for its outcome.
         const taskId = await this.spawn(call, undefined);
         return this.waitTask(taskId, call.method);
       }
-      default:
-        throw unimplemented(
-          `${call.spec.service.typeName}.${call.method.desc.name} is a ${call.method.kind} method;` +
-            ` ${call.method.kind}s are not served by this version of Cairn yet`,
-        );
+    }
+  }
+
+  // ---- transactions -------------------------------------------------------
+
+  #transact(bound: Bound, call: Call, caller: Caller): Promise<Message> {
+    const key = call.idempotencyKey;
+    if (key === undefined) return this.#transactOnce(bound, call, caller, undefined);
+    const identity: CallIdentity = {
+      stateType: bound.spec.typeName,
+      actorId: call.actorId,
+      method: call.method.name,
+      requestHash: hashRequest(toBinary(call.method.desc.input, call.request)),
+    };
+    const replay = (outcome: StoredOutcome): Message => {
+      if (outcome.kind === "response") return fromBinary(call.method.desc.output, outcome.bytes);
+      if (outcome.kind === "aborted") throw this.#abortedFrom(outcome, call.method.errors, call.method);
+      throw failedPrecondition("idempotency key was used to spawn a task, not for this call");
+    };
+    return this.#once(key, identity, replay, () => this.#transactOnce(bound, call, caller, { key, identity }));
+  }
+
+  /**
+   * Runs the transaction, retrying it from the top when wait-die makes it
+   * give way to an older one (nothing of a failed attempt is kept).
+   */
+  async #transactOnce(
+    bound: Bound,
+    call: Call,
+    caller: Caller,
+    keyed: { key: string; identity: CallIdentity } | undefined,
+  ): Promise<Message> {
+    const age = nextAge();
+    for (let attempt = 1; ; attempt++) {
+      const txn = new Transaction(this, age);
+      let committed: Promise<void> | undefined;
+      try {
+        const response = await runInTransaction(this, txn, call, caller);
+        const bytes = toBinary(call.method.desc.output, response);
+        committed = txn.commit(outcomeRecord(keyed, { kind: "response", bytes }));
+        await committed;
+        return response;
+      } catch (e) {
+        if (committed) throw e;
+        txn.abort();
+        if (e instanceof LockConflict && attempt < 10_000) {
+          await new Promise((r) => setTimeout(r, Math.random() * Math.min(20, attempt)));
+          continue;
+        }
+        const schema = e instanceof Aborted && call.method.errors.find((s) => s.typeName === e.error.$typeName);
+        if (keyed && schema) {
+          const aborted = e as Aborted;
+          const outcome: StoredOutcome = {
+            kind: "aborted",
+            typeName: aborted.error.$typeName,
+            bytes: toBinary(schema, aborted.error),
+            message: aborted.message,
+          };
+          await this.store.commit({ states: [], idempotency: outcomeRecord(keyed, outcome) });
+        }
+        throw e;
+      }
     }
   }
 
@@ -130,7 +190,7 @@ export class Runtime {
 
   async #read(bound: Bound, call: Call, caller: Caller): Promise<Message> {
     const state = this.readState(bound.spec, call.actorId);
-    return this.#handle(bound, call, contextFor(this, "reader", call, caller), state);
+    return this.runHandler(bound, call, contextFor(this, "reader", call, caller), state);
   }
 
   /** The last durable state, recorded for `until`; NOT_FOUND if absent. */
@@ -138,7 +198,7 @@ export class Runtime {
     const cell = this.#cache.cell(spec.typeName, actorId);
     if (cell.durable === undefined) cell.durable = this.#loadFromStore(spec, actorId);
     recordRead(Watchers.key(spec.typeName, actorId), cell.durable?.version ?? 0);
-    return cell.durable?.state ?? this.#absent(spec, actorId);
+    return cell.durable?.state ?? this.absent(spec, actorId);
   }
 
   /** Durable version of an actor (0: absent), without loading its state. */
@@ -149,7 +209,7 @@ export class Runtime {
     return this.store.getState(stateType, actorId)?.version ?? 0;
   }
 
-  #absent(spec: StateSpec, actorId: string): Message {
+  absent(spec: StateSpec, actorId: string): Message {
     if (spec.defaultConstructible) return create(spec.state);
     throw notFound(`${spec.typeName} ${JSON.stringify(actorId)} does not exist; call a constructor first`);
   }
@@ -165,7 +225,7 @@ export class Runtime {
       errors: method.errors,
       apply: async (draft, effects) => {
         const ctx = contextFor(this, "writer", call, caller, effects);
-        const value = await this.#handle(bound, call, ctx, draft);
+        const value = await this.runHandler(bound, call, ctx, draft);
         return { value, bytes: toBinary(method.desc.output, value) };
       },
       decode: (bytes) => fromBinary(method.desc.output, bytes),
@@ -242,15 +302,16 @@ export class Runtime {
     const cell = this.#cache.cell(spec.typeName, actorId);
     cell.busy++;
     try {
-      // The queue advances once the handler ran and its commit was issued;
+      // The lock is released once the handler ran and its commit was issued;
       // durability is awaited outside it, so a hot actor is not limited to
       // one fsync per writer.
-      const ran = cell.queue.then(() => this.#runWriter(spec, actorId, cell, mutation, idempotency));
-      cell.queue = ran.then(
-        () => undefined,
-        () => undefined,
-      );
-      const { reply } = await ran;
+      await cell.lock.acquire();
+      let reply: Promise<T>;
+      try {
+        ({ reply } = await this.#runWriter(spec, actorId, cell, mutation, idempotency));
+      } finally {
+        cell.lock.release();
+      }
       return await reply;
     } finally {
       cell.busy--;
@@ -264,13 +325,8 @@ export class Runtime {
     mutation: Mutation<T>,
     idempotency: { key: string; identity: CallIdentity } | undefined,
   ): Promise<{ reply: Promise<T> }> {
-    if (cell.latest === undefined || cell.latest?.lineage.broken) {
-      const loaded = this.#loadFromStore(spec, actorId);
-      if (cell.durable === undefined) cell.durable = loaded;
-      cell.latest = loaded && { ...loaded, lineage: { broken: false } };
-    }
-    const base = cell.latest;
-    if (base === null && !mutation.isConstructor && !spec.defaultConstructible) this.#absent(spec, actorId);
+    const base = this.latestOf(spec, actorId, cell);
+    if (base === null && !mutation.isConstructor && !spec.defaultConstructible) this.absent(spec, actorId);
     if (base !== null && mutation.isConstructor) {
       throw alreadyExists(`${spec.typeName} ${JSON.stringify(actorId)} already exists`);
     }
@@ -294,30 +350,59 @@ export class Runtime {
       };
       return { reply: this.store.commit({ states: [], idempotency: record(outcome) }).then(() => Promise.reject(e)) };
     }
-    const baseVersion = base?.version ?? 0;
-    const lineage = base?.lineage ?? { broken: false };
-    const snapshot: Snapshot = { version: baseVersion + 1, state: draft };
-    cell.latest = { ...snapshot, lineage };
-    const batch: CommitBatch = {
-      states: [
-        { stateType: spec.typeName, actorId, baseVersion, state: { version: snapshot.version, bytes: toBinary(spec.state, draft) } },
-      ],
-      idempotency: record({ kind: "response", bytes: result.bytes }),
-      tasks: effects.scheduled,
-    };
-    const reply = this.store.commit(batch).then(
+    const durable = this.commitDrafts(
+      [{ spec, actorId, cell, base, draft }],
+      record({ kind: "response", bytes: result.bytes }),
+      effects.scheduled,
+    );
+    return { reply: durable.then(() => result.value) };
+  }
+
+  /** The newest state writers build on; reloaded after a failed commit. */
+  latestOf(spec: StateSpec, actorId: string, cell: ActorCell): ActorCell["latest"] & {} | null {
+    if (cell.latest === undefined || cell.latest?.lineage.broken) {
+      const loaded = this.#loadFromStore(spec, actorId);
+      if (cell.durable === undefined) cell.durable = loaded;
+      cell.latest = loaded && { ...loaded, lineage: { broken: false } };
+    }
+    return cell.latest;
+  }
+
+  cellOf(spec: StateSpec, actorId: string): ActorCell {
+    return this.#cache.cell(spec.typeName, actorId);
+  }
+
+  /**
+   * Issues one atomic commit of new versions of the given actors (plus
+   * idempotency records and tasks) and publishes them to later writers at
+   * once; resolves when durable, when readers and watchers see them.
+   */
+  commitDrafts(
+    drafts: ReadonlyArray<{ spec: StateSpec; actorId: string; cell: ActorCell; base: ActorCell["latest"] & {} | null; draft: Message }>,
+    idempotency: CommitBatch["idempotency"],
+    scheduled: readonly TaskRecord[],
+  ): Promise<void> {
+    const published = drafts.map(({ spec, actorId, cell, base, draft }) => {
+      const snapshot: Snapshot = { version: (base?.version ?? 0) + 1, state: draft };
+      const lineage = base?.lineage ?? { broken: false };
+      cell.latest = { ...snapshot, lineage };
+      const bytes = toBinary(spec.state, draft);
+      return { spec, actorId, cell, snapshot, lineage, write: { stateType: spec.typeName, actorId, baseVersion: base?.version ?? 0, state: { version: snapshot.version, bytes } } };
+    });
+    const batch: CommitBatch = { states: published.map((p) => p.write), idempotency, tasks: scheduled };
+    return this.store.commit(batch).then(
       () => {
-        if (!cell.durable || cell.durable.version < snapshot.version) cell.durable = snapshot;
-        this.watchers.committed(Watchers.key(spec.typeName, actorId), snapshot.version);
-        for (const task of effects.scheduled) this.tasks.arm(task);
-        return result.value;
+        for (const { spec, actorId, cell, snapshot } of published) {
+          if (!cell.durable || cell.durable.version < snapshot.version) cell.durable = snapshot;
+          this.watchers.committed(Watchers.key(spec.typeName, actorId), snapshot.version);
+        }
+        for (const task of scheduled) this.tasks.arm(task);
       },
       (err: unknown) => {
-        lineage.broken = true;
+        for (const p of published) p.lineage.broken = true;
         throw internal(`commit failed, nothing was written: ${String(err)}`);
       },
     );
-    return { reply };
   }
 
   #loadFromStore(spec: StateSpec, actorId: string): Snapshot | null {
@@ -399,7 +484,7 @@ export class Runtime {
 
   // ---- handlers ---------------------------------------------------------
 
-  async #handle(bound: Bound, call: Call, ctx: unknown, state: Message): Promise<Message> {
+  async runHandler(bound: Bound, call: Call, ctx: unknown, state: Message): Promise<Message> {
     const result = await invokeHandler(bound, call.method, [ctx, state, call.request]);
     return create(call.method.desc.output, (result ?? {}) as Record<string, unknown>);
   }
@@ -441,7 +526,7 @@ function classify(e: unknown, spec: StateSpec, method: MethodSpec): Error {
     const isTyped = !Typed || e instanceof Typed;
     return isTyped ? e : new Typed((e as Aborted).error as never, (e as Aborted).message);
   }
-  if (e instanceof ConnectError) return e;
+  if (e instanceof ConnectError || e instanceof LockConflict) return e;
   console.error(`cairn: ${where} threw`, e);
   return internal(`${where} failed: ${e instanceof Error ? e.message : String(e)}`);
 }

@@ -16,6 +16,13 @@ export class WithdrawAborted extends Aborted<OverdraftError> {
 }
 
 /**
+ * Declared errors of bank.v1.AccountMethods.Transfer: OverdraftError.
+ */
+export class TransferAborted extends Aborted<OverdraftError> {
+  override readonly name: string = "TransferAborted";
+}
+
+/**
  * What the runtime needs to know about Account and its methods.
  */
 export const AccountSpec = defineState({
@@ -28,7 +35,7 @@ export const AccountSpec = defineState({
     deposit: { kind: "writer" },
     withdraw: { kind: "writer", errors: [OverdraftErrorSchema], aborted: WithdrawAborted },
     approveInterest: { kind: "writer" },
-    transfer: { kind: "transaction" },
+    transfer: { kind: "transaction", errors: [OverdraftErrorSchema], aborted: TransferAborted },
     accrueInterest: { kind: "workflow" },
   },
 });
@@ -61,6 +68,7 @@ export abstract class AccountServicer extends Servicer<typeof AccountSchema> {
   abstract approveInterest(ctx: WriterContext, state: Account, request: ApproveInterestRequest): Promise<MessageInitShape<typeof ApproveInterestResponseSchema>>;
   /**
    * Transaction: may call writers and transactions on other actors.
+   * Throws TransferAborted to abort with a declared error.
    */
   abstract transfer(ctx: TransactionContext, state: Account, request: TransferRequest): Promise<MessageInitShape<typeof TransferResponseSchema>>;
   /**

@@ -1,0 +1,67 @@
+/** A transaction's lock identity: its age decides who waits (wait-die). */
+export interface LockOwner {
+  /** Taken from a counter at the transaction's first attempt; lower is older. */
+  readonly age: number;
+}
+
+/** Thrown to a younger transaction that must not wait: it retries. */
+export class LockConflict extends Error {
+  override readonly name = "LockConflict";
+}
+
+interface Waiter {
+  readonly owner: LockOwner | undefined;
+  readonly grant: () => void;
+  readonly refuse: (e: Error) => void;
+}
+
+/**
+ * The exclusive lock of one actor, granted in FIFO order. Plain writers
+ * hold it briefly and never wait while holding it; transactions hold it
+ * until they commit, and avoid deadlock by wait-die: a transaction waits
+ * only for a younger one (or a plain writer), never for an older one, and
+ * each hand-over refuses the waiting transactions younger than the new
+ * holder, so waits-for edges always point from older to younger.
+ */
+export class ActorLock {
+  #held = false;
+  #holder: LockOwner | undefined;
+  readonly #waiters: Waiter[] = [];
+
+  get idle(): boolean {
+    return !this.#held && this.#waiters.length === 0;
+  }
+
+  acquire(owner?: LockOwner): Promise<void> {
+    if (!this.#held) {
+      this.#held = true;
+      this.#holder = owner;
+      return Promise.resolve();
+    }
+    if (owner && this.#holder && owner.age > this.#holder.age) {
+      return Promise.reject(new LockConflict("an older transaction holds this actor"));
+    }
+    return new Promise<void>((grant, refuse) => this.#waiters.push({ owner, grant, refuse }));
+  }
+
+  release(): void {
+    const next = this.#waiters.shift();
+    if (!next) {
+      this.#held = false;
+      this.#holder = undefined;
+      return;
+    }
+    this.#holder = next.owner;
+    if (next.owner) {
+      const holder = next.owner;
+      for (let i = this.#waiters.length - 1; i >= 0; i--) {
+        const w = this.#waiters[i]!;
+        if (w.owner && w.owner.age > holder.age) {
+          this.#waiters.splice(i, 1);
+          w.refuse(new LockConflict("an older transaction took this actor"));
+        }
+      }
+    }
+    next.grant();
+  }
+}

@@ -1,0 +1,210 @@
+import { clone, create, type Message } from "@bufbuild/protobuf";
+import type { IdempotencyRecord, StoredOutcome } from "../store/store.js";
+import type { ActorCell } from "./actor-cache.js";
+import { LockConflict, type LockOwner } from "./actor-lock.js";
+import { contextFor, MAY_CALL, refuse, toCall, type Caller } from "./context-impl.js";
+import type { TransactionContext } from "./context.js";
+import { Aborted, alreadyExists, invalidArgument } from "./errors.js";
+import { INVOKE, type Invocation, type Invoker, type TaskTiming } from "./invocation.js";
+import type { Call, Runtime, WriteEffects } from "./runtime.js";
+import type { MethodSpec, StateSpec } from "./spec.js";
+import { toMillis } from "./tasks/task-record.js";
+import { Watchers } from "./watchers.js";
+
+type Latest = NonNullable<ActorCell["latest"]>;
+
+/** One actor a transaction holds: its lock, its base version and its draft. */
+interface Participant {
+  readonly spec: StateSpec;
+  readonly actorId: string;
+  readonly cell: ActorCell;
+  readonly base: Latest | null;
+  draft: Message;
+  exists: boolean;
+  dirty: boolean;
+}
+
+let ages = 0;
+
+/** A fresh age for a new transaction; kept across its retries. */
+export function nextAge(): number {
+  return ages++;
+}
+
+/**
+ * The state of one attempt of a transaction: every actor it touched, locked
+ * until it commits (strict two-phase locking, so it is serializable), with
+ * its own drafts. Nothing is visible to anyone else before `commit`.
+ */
+export class Transaction {
+  readonly #participants = new Map<string, Participant>();
+  readonly effects: WriteEffects = { scheduled: [] };
+  readonly owner: LockOwner;
+
+  constructor(
+    private readonly runtime: Runtime,
+    age: number,
+  ) {
+    this.owner = { age };
+  }
+
+  /** Locks the actor for this transaction (wait-die) and returns its draft. */
+  async participant(spec: StateSpec, actorId: string): Promise<Participant> {
+    const key = Watchers.key(spec.typeName, actorId);
+    const known = this.#participants.get(key);
+    if (known) return known;
+    const cell = this.runtime.cellOf(spec, actorId);
+    cell.busy++;
+    try {
+      await cell.lock.acquire(this.owner);
+    } catch (e) {
+      cell.busy--;
+      throw e;
+    }
+    const base = this.runtime.latestOf(spec, actorId, cell);
+    const p: Participant = {
+      spec,
+      actorId,
+      cell,
+      base,
+      draft: base ? clone(spec.state, base.state) : create(spec.state),
+      exists: base !== null,
+      dirty: false,
+    };
+    this.#participants.set(key, p);
+    return p;
+  }
+
+  /** Undo for a nested transaction: restores every draft as it is now. */
+  savepoint(): () => void {
+    const saved = [...this.#participants.values()].map((p) => ({
+      p,
+      draft: clone(p.spec.state, p.draft),
+      exists: p.exists,
+      dirty: p.dirty,
+    }));
+    const scheduled = this.effects.scheduled.length;
+    return () => {
+      const known = new Set(saved.map((s) => s.p));
+      for (const s of saved) Object.assign(s.p, { draft: s.draft, exists: s.exists, dirty: s.dirty });
+      for (const p of this.#participants.values()) {
+        if (known.has(p)) continue;
+        // Locked since the savepoint: keep the lock (2PL), drop the changes.
+        p.draft = p.base ? clone(p.spec.state, p.base.state) : create(p.spec.state);
+        p.exists = p.base !== null;
+        p.dirty = false;
+      }
+      this.effects.scheduled.length = scheduled;
+    };
+  }
+
+  /** Issues the one atomic commit, releases the locks, resolves when durable. */
+  commit(idempotency: Array<{ key: string; record: IdempotencyRecord }>): Promise<void> {
+    const all = [...this.#participants.values()];
+    const drafts = all.filter((p) => p.dirty);
+    const durable = this.runtime.commitDrafts(drafts, idempotency, this.effects.scheduled);
+    for (const p of all) p.cell.lock.release();
+    return durable.finally(() => {
+      for (const p of all) p.cell.busy--;
+    });
+  }
+
+  abort(): void {
+    for (const p of this.#participants.values()) {
+      p.cell.lock.release();
+      p.cell.busy--;
+    }
+    this.#participants.clear();
+  }
+}
+
+/** Runs a method inside `txn` on its participant's draft. */
+export async function runInTransaction(
+  runtime: Runtime,
+  txn: Transaction,
+  call: Call,
+  caller: Caller,
+): Promise<Message> {
+  if (!call.actorId) throw invalidArgument("missing actor id");
+  const bound = runtime.bound(call.spec.typeName);
+  const p = await txn.participant(call.spec, call.actorId);
+  const { method } = call;
+  if (!p.exists && !method.isConstructor && !call.spec.defaultConstructible) runtime.absent(call.spec, call.actorId);
+  if (p.exists && method.isConstructor) {
+    throw alreadyExists(`${call.spec.typeName} ${JSON.stringify(call.actorId)} already exists`);
+  }
+  if (method.kind === "reader") {
+    return runtime.runHandler(bound, call, contextFor(runtime, "reader", call, caller), p.draft);
+  }
+  if (method.kind === "writer") {
+    const response = await runtime.runHandler(bound, call, contextFor(runtime, "writer", call, caller, txn.effects), p.draft);
+    p.exists = p.dirty = true;
+    return response;
+  }
+  const restore = txn.savepoint();
+  try {
+    const response = await runtime.runHandler(bound, call, new TransactionContextImpl(runtime, txn, call, caller), p.draft);
+    p.exists = p.dirty = true;
+    return response;
+  } catch (e) {
+    // A nested transaction's declared error undoes only its own changes.
+    if (e instanceof Aborted) restore();
+    throw e;
+  }
+}
+
+/** The context of a transaction handler: calls join the same transaction. */
+export class TransactionContextImpl implements TransactionContext, Invoker {
+  readonly kind = "transaction" as const;
+  readonly stateType: string;
+  readonly actorId: string;
+  readonly method: string;
+  readonly internal: boolean;
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly txn: Transaction,
+    call: Call,
+    caller: Caller,
+  ) {
+    this.stateType = call.spec.typeName;
+    this.actorId = call.actorId;
+    this.method = call.method.name;
+    this.internal = caller.internal;
+  }
+
+  get [INVOKE](): Invoker {
+    return this;
+  }
+
+  invoke(inv: Invocation): Promise<Message> {
+    if (!MAY_CALL.transaction.includes(inv.method.kind)) {
+      return Promise.reject(refuse(`${this.stateType}.${this.method}`, "transaction", inv));
+    }
+    return runInTransaction(this.runtime, this.txn, toCall(inv), { kind: "transaction", internal: true });
+  }
+
+  spawn(inv: Invocation): { taskId: string; started: Promise<void> } {
+    throw new Error(`a transaction schedules ${inv.method.name} with .schedule(), which commits with it`);
+  }
+
+  schedule(inv: Invocation, timing: TaskTiming): string {
+    const task = this.runtime.scheduledTask(toCall(inv), toMillis(timing.when));
+    this.txn.effects.scheduled.push(task);
+    return task.taskId;
+  }
+
+  wait(_taskId: string, _method: MethodSpec): Promise<Message> {
+    return Promise.reject(new Error("a transaction may not wait for tasks: it would hold its actors"));
+  }
+}
+
+/** Outcome records for a transaction's idempotency key. */
+export function outcomeRecord(
+  key: { key: string; identity: Omit<IdempotencyRecord, "outcome"> } | undefined,
+  outcome: StoredOutcome,
+): Array<{ key: string; record: IdempotencyRecord }> {
+  return key ? [{ key: key.key, record: { ...key.identity, outcome } }] : [];
+}
+
+export { LockConflict };

@@ -1,0 +1,231 @@
+// Workflow durability across SIGKILL (DESIGN.md §5), from the outside: a real
+// server process (test/fixtures/probe-server.ts) runs probe workflows whose
+// external side effects are lines appended to files (probe-scenarios.ts);
+// the test kills it by PID mid-workflow, restarts it on the same data dir
+// and port, and checks what the outside world saw.
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient, type Client } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ExternalContext } from "cairn";
+import { Tasks, TaskStatus, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
+import { Probe } from "../../generated/probe/v1/probe_cairn.js";
+import { createClientTransport, type ClientTransport } from "../../src/transport/client-transport.js";
+import { forEachLimit, freePort, removeDir, spawnServer, tempDataDir, within, type SpawnedServer } from "./helpers.js";
+
+const SCRIPT = fileURLToPath(new URL("../fixtures/probe-server.ts", import.meta.url));
+const PROBE_TYPE = "probe.v1.Probe";
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` every `everyMs` until it returns a non-undefined value, or fails after `ms`. */
+async function waitFor<T>(what: string, ms: number, check: () => Promise<T | undefined> | T | undefined, everyMs = 50): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`${what}: not after ${ms} ms`);
+    await sleep(everyMs);
+  }
+}
+
+describe("workflows across SIGKILL of the server", () => {
+  const servers: SpawnedServer[] = [];
+  const closers: Array<() => void> = [];
+  const dirs: string[] = [];
+  let effectsDir = "";
+
+  beforeAll(async () => {
+    effectsDir = await tempDataDir("cairn-wf-effects-");
+    dirs.push(effectsDir);
+    // The server processes inherit this (spawnServer copies process.env).
+    process.env.CAIRN_EFFECTS_DIR = effectsDir;
+  });
+
+  afterAll(async () => {
+    for (const close of closers) close();
+    for (const server of servers) {
+      if (!server.hasExited) {
+        server.kill("SIGKILL");
+        await within(10_000, `exit of server ${server.pid}`, server.exited).catch(() => {});
+      }
+    }
+    delete process.env.CAIRN_EFFECTS_DIR;
+    for (const dir of dirs) await removeDir(dir);
+  });
+
+  /** Effects lines of a scenario, split into words. */
+  const effects = (scenario: string): string[][] => {
+    const file = path.join(effectsDir, `${scenario}.log`);
+    if (!existsSync(file)) return [];
+    return readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => l.length > 0)
+      .map((l) => l.split(" "));
+  };
+
+  /** A server on a fresh (or the given) data dir, with a client context and a Tasks client. */
+  const start = async (dataDir: string, port: number) => {
+    const server = await spawnServer({ dataDir, port, script: SCRIPT });
+    servers.push(server);
+    const ctx = new ExternalContext({ url: server.url, timeoutMs: 20_000 });
+    const transport: ClientTransport = createClientTransport(server.url, "connect");
+    closers.push(() => ctx.close(), () => transport.close());
+    const tasks: Client<typeof Tasks> = createClient(Tasks, transport.transport);
+    return { server, ctx, tasks };
+  };
+
+  const kill9 = async (server: SpawnedServer) => {
+    server.kill("SIGKILL");
+    const exit = await within(10_000, `exit of server ${server.pid}`, server.exited);
+    expect(exit.signal).toBe("SIGKILL");
+  };
+
+  const fresh = async () => {
+    const dataDir = await tempDataDir("cairn-wf-crash-");
+    dirs.push(dataDir);
+    mkdirSync(dataDir, { recursive: true });
+    return { dataDir, port: await freePort() };
+  };
+
+  it("atMostOnce: a kill inside the step makes every later run throw AtMostOnceFailedBeforeCompleting, fn never runs again", async () => {
+    const { dataDir, port } = await fresh();
+    const first = await start(dataDir, port);
+    const task = Probe.ref("amo-1").spawn().run(first.ctx, { scenario: "amo-slow" });
+    await task.started;
+    const charges = () => effects("amo-slow").filter(([what, id]) => what === "charge" && id === task.taskId).length;
+    // fn is running (it then sleeps 3 s): kill inside it.
+    await waitFor("the charge effect", 10_000, () => (charges() > 0 ? true : undefined), 20);
+    await kill9(first.server);
+    expect(charges()).toBe(1);
+
+    const second = await start(dataDir, port);
+    const failing = await waitFor("AtMostOnceFailedBeforeCompleting on the task", 10_000, async () => {
+      const info = await second.tasks.get({ taskId: task.taskId });
+      return info.lastError.includes("AtMostOnceFailedBeforeCompleting") ? info : undefined;
+    });
+    expect(failing.status).not.toBe(TaskStatus.COMPLETED);
+    // It keeps retrying with backoff (50 ms .. 500 ms), never calling fn again.
+    const attempts = await waitFor("a few more retries", 10_000, async () => {
+      const info = await second.tasks.get({ taskId: task.taskId });
+      return info.attempts >= failing.attempts + 2 ? info.attempts : undefined;
+    });
+    expect(attempts).toBeGreaterThanOrEqual(failing.attempts + 2);
+    const last = await second.tasks.get({ taskId: task.taskId });
+    expect(last.lastError).toContain("AtMostOnceFailedBeforeCompleting");
+    expect(last.status).not.toBe(TaskStatus.COMPLETED);
+    expect(charges()).toBe(1);
+    await kill9(second.server);
+  });
+
+  it("Loop: a kill during iteration 1 re-runs it without re-applying its write", async () => {
+    const { dataDir, port } = await fresh();
+    const first = await start(dataDir, port);
+    const actor = Probe.ref("loop-1");
+    const task = actor.spawn().run(first.ctx, { scenario: "loop3" });
+    await task.started;
+    // Iteration 1's tick is applied and it is in its 400 ms pause.
+    await waitFor("iteration 1's tick", 10_000, async () => {
+      const view = await actor.get(first.ctx);
+      return view.log.includes("it1") ? view : undefined;
+    }, 20);
+    await kill9(first.server);
+
+    const second = await start(dataDir, port);
+    const done = await within(15_000, "the loop to finish", second.tasks.wait({ taskId: task.taskId }));
+    expect(done.status).toBe(TaskStatus.COMPLETED);
+    expect(done.iteration).toBe(2);
+    const view = await actor.get(second.ctx);
+    expect(view.counter).toBe(3n);
+    expect(view.log).toEqual(["it0", "it1", "it2"]);
+    await kill9(second.server);
+  });
+
+  it("recovery: 1,000 workflows (running, waiting in until, scheduled) all complete after a kill, each side effect once", async () => {
+    const TOTAL = 1_000;
+    const LATER_MS = 4_000;
+    const { dataDir, port } = await fresh();
+    const first = await start(dataDir, port);
+    const gate = Probe.ref("gate");
+
+    interface Spawned {
+      readonly taskId: string;
+      readonly kind: "scheduled" | "gated" | "free";
+      readonly when?: number;
+    }
+    const spawned: Spawned[] = [];
+    const t0 = Date.now();
+    await forEachLimit(
+      Array.from({ length: TOTAL }, (_, i) => i),
+      64,
+      async (i) => {
+        const ref = Probe.ref(`mixed-${i}`);
+        const kind = i % 5 === 0 ? "scheduled" : i % 5 <= 2 ? "gated" : "free";
+        const req = { scenario: "mixed", target: kind === "gated" ? "gate" : "", n: 1_500n };
+        if (kind === "scheduled") {
+          const when = Date.now() + LATER_MS;
+          const task = ref.spawn({ when }).run(first.ctx, req);
+          await task.started;
+          spawned.push({ taskId: task.taskId, kind, when });
+        } else {
+          const task = ref.spawn().run(first.ctx, req);
+          await task.started;
+          spawned.push({ taskId: task.taskId, kind });
+        }
+      },
+    );
+    const spawnMs = Date.now() - t0;
+    expect(spawned.length).toBe(TOTAL);
+    await sleep(1_000);
+    const beforeKill = effects("mixed");
+    await kill9(first.server);
+    const step1BeforeKill = new Set(beforeKill.filter(([w]) => w === "step1").map(([, id]) => id));
+    const step2BeforeKill = new Set(beforeKill.filter(([w]) => w === "step2").map(([, id]) => id));
+
+    const second = await start(dataDir, port);
+    await gate.setFlag(second.ctx, { flag: true });
+    const t1 = Date.now();
+    const completed = await waitFor(
+      "all 1,000 workflows COMPLETED",
+      40_000,
+      async () => {
+        const { tasks } = await second.tasks.list({ stateType: PROBE_TYPE, limit: 10_000 });
+        const mine = tasks.filter((t) => t.actorId.startsWith("mixed-"));
+        return mine.length === TOTAL && mine.every((t) => t.status === TaskStatus.COMPLETED) ? mine : undefined;
+      },
+      250,
+    );
+    const recoverMs = Date.now() - t1;
+    expect(new Set(completed.map((t: TaskInfo) => t.taskId))).toEqual(new Set(spawned.map((s) => s.taskId)));
+
+    const lines = effects("mixed");
+    const count = (what: string) => {
+      const n = new Map<string, number>();
+      for (const [w, id] of lines) if (w === what) n.set(id!, (n.get(id!) ?? 0) + 1);
+      return n;
+    };
+    const step1 = count("step1");
+    const step2 = count("step2");
+    const firstStep1At = new Map<string, number>();
+    for (const [w, id, at] of lines) if (w === "step1" && !firstStep1At.has(id!)) firstStep1At.set(id!, Number(at));
+
+    const twiceStep1 = spawned.filter((s) => (step1.get(s.taskId) ?? 0) === 2).length;
+    const early = spawned.filter((s) => s.kind === "scheduled" && firstStep1At.get(s.taskId)! < s.when!);
+    console.log(
+      `recovery: spawned ${TOTAL} in ${spawnMs} ms; at the kill ${step1BeforeKill.size} had run step1 and ` +
+        `${step2BeforeKill.size} step2; all completed ${recoverMs} ms after the restart; ` +
+        `${twiceStep1} ran step1 twice; ${early.length} scheduled ones ran early`,
+    );
+    for (const s of spawned) {
+      expect(step2.get(s.taskId) ?? 0, `step2 of ${s.taskId}`).toBe(1);
+      expect(step1.get(s.taskId) ?? 0, `step1 of ${s.taskId}`).toBeGreaterThanOrEqual(1);
+      expect(step1.get(s.taskId) ?? 0, `step1 of ${s.taskId}`).toBeLessThanOrEqual(2);
+    }
+    // Gated ones could not pass until before the gate opened, after the restart.
+    expect(spawned.filter((s) => s.kind === "gated" && step2BeforeKill.has(s.taskId))).toEqual([]);
+    // Scheduled ones ran no earlier than their `when`.
+    expect(early).toEqual([]);
+    expect(twiceStep1).toBe(0);
+    await kill9(second.server);
+  });
+});
