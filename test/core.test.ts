@@ -99,13 +99,6 @@ describe("constructors and missing actors", () => {
     expect((await Account.ref("once").balance(ctx)).owner).toBe("ann");
     expect(await codeOf(Account.ref("ghost").balance(ctx))).toBe(Code.NotFound);
   });
-
-  it("answers UNIMPLEMENTED for transactions and workflows, saying so", async () => {
-    const ctx = app.context();
-    const err = await Account.ref("once").transfer(ctx, { to: "x", amount: 1n }).catch((e: unknown) => e);
-    expect(ConnectError.from(err).code).toBe(Code.Unimplemented);
-    expect(String(err)).toMatch(/transaction/);
-  });
 });
 
 describe("errors", () => {
