@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { Application } from "../src/index.js";
+import { Application, hmacTokenVerifier } from "../src/index.js";
 import { listen } from "../src/transport/server.js";
-import { AccountServicerImpl } from "../examples/bank/servicer.js";
+import { AccountServicerImpl, BANK_TOKEN_SECRET } from "../examples/bank/servicer.js";
 import { AccountMethods } from "../generated/bank/v1/account_pb.js";
 
 export type ServerMode = "baseline" | "cairn";
@@ -44,7 +44,15 @@ async function main(): Promise<void> {
     close = () => listener.close();
   } else if (mode === "cairn") {
     const dataDir = mkdtempSync(join(tmpdir(), "cairn-bench-"));
-    const app = new Application({ servicers: [AccountServicerImpl], dataDir, host: "127.0.0.1", port: 0 });
+    // The bank's authorizer lets only an account's owner transfer out of it:
+    // the transaction scenario presents a token signed with the example's secret.
+    const app = new Application({
+      servicers: [AccountServicerImpl],
+      dataDir,
+      host: "127.0.0.1",
+      port: 0,
+      tokenVerifier: hmacTokenVerifier(BANK_TOKEN_SECRET),
+    });
     await app.start();
     port = app.port;
     close = async () => {

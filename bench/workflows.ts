@@ -53,6 +53,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 async function serve(): Promise<void> {
   if (!process.send) throw new Error("`bench/workflows.ts server` must be forked by bench/workflows.ts");
   const dataDir = mkdtempSync(join(tmpdir(), "cairn-bench-wf-"));
+  // The probe servicer has no authorizer; a loopback benchmark.
   const app = new Application({ servicers: [ProbeServicerImpl], dataDir, host: "127.0.0.1", port: 0 });
   await app.start();
   let stopping = false;

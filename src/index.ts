@@ -12,6 +12,20 @@ export type {
 export { Ref, Task, Spawner, Scheduler } from "./runtime/ref.js";
 export type { TaskTiming } from "./runtime/invocation.js";
 export { Servicer, type ServicerClass } from "./runtime/servicer.js";
+export {
+  Authorizer,
+  allow,
+  deny,
+  allowIf,
+  isAuthenticated,
+  type AuthorizationContext,
+  type Claims,
+  type Predicate,
+  type PredicateInput,
+  type Rule,
+  type TokenVerifier,
+} from "./runtime/authorization.js";
+export { signHmacToken, hmacTokenVerifier } from "./runtime/hmac-token.js";
 export { defineState, type StateSpec, type MethodSpec, type MethodKind, type AbortedClass } from "./runtime/spec.js";
 export { Aborted, AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, FatalError } from "./runtime/errors.js";
 export { Loop } from "./runtime/workflow/loop.js";

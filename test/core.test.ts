@@ -2,7 +2,7 @@
 // real clients (DESIGN.md §3-4).
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code, ConnectError, type ReaderContext, type WriterContext } from "cairn";
+import { Authorizer, Code, ConnectError, allow, type ReaderContext, type WriterContext } from "cairn";
 import { TestApplication } from "cairn/testing";
 import { Account, WithdrawAborted } from "../generated/bank/v1/account_cairn.js";
 import { OverdraftErrorSchema, type Account as AccountState } from "../generated/bank/v1/account_pb.js";
@@ -14,6 +14,11 @@ const runs = { deposit: 0 };
 let releaseSlowWriter: (() => void) | undefined;
 
 class InstrumentedAccount extends AccountServicerImpl {
+  // These tests are about actor semantics; authorization has its own.
+  override authorizer() {
+    return new Authorizer<AccountState>({ default: allow() });
+  }
+
   override async deposit(ctx: WriterContext, state: AccountState, req: DepositRequest) {
     runs.deposit++;
     if (req.amount === 777n) {

@@ -9,8 +9,9 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
-import { Code, ConnectError, ExternalContext, type TransportKind } from "cairn";
-import { Account, WithdrawAborted } from "../../generated/bank/v1/account_cairn.js";
+import { Code, ConnectError, ExternalContext, signHmacToken, type TransportKind } from "cairn";
+import { Account, WithdrawAborted, type AccountRef } from "../../generated/bank/v1/account_cairn.js";
+import { BANK_TOKEN_SECRET } from "./servicer.js";
 
 function check(ok: boolean, what: string): asserts ok {
   if (!ok) throw new Error(`bank example: expected ${what}`);
@@ -47,22 +48,24 @@ export async function driveBank(url: string, log: (line: string) => void = conso
     check(a.balance === 150n && b.balance === 20n, `balances 150 and 20, got ${a.balance} and ${b.balance}`);
     log(`balance   ${aliceId} (${a.owner}): ${a.balance}; ${bobId} (${b.owner}): ${b.balance}`);
 
-    // A declared error arrives as the method's typed …Aborted.
+    // Only an account's owner may withdraw: the authorizer checks the
+    // `sub` claim of the caller's signed bearer token.
+    const asBob = new ExternalContext({ url, bearerToken: signHmacToken({ sub: "bob" }, BANK_TOKEN_SECRET) });
+    const asAlice = new ExternalContext({ url, bearerToken: signHmacToken({ sub: "alice" }, BANK_TOKEN_SECRET) });
     try {
-      await bob.withdraw(ctx, { amount: 500n });
-      check(false, "withdrawing 500 from bob to fail");
-    } catch (e) {
-      if (!(e instanceof WithdrawAborted)) throw e;
-      check(e.error.shortBy === 480n, `shortBy 480, got ${e.error.shortBy}`);
-      log(`withdraw  ${bobId} -500: WithdrawAborted, shortBy ${e.error.shortBy} ("${e.message}")`);
+      for (const [who, as, code] of [
+        ["no token", ctx, Code.Unauthenticated],
+        ["alice's token", asAlice, Code.PermissionDenied],
+      ] as const) {
+        const denied = await bob.withdraw(as, { amount: 1n }).catch((e: unknown) => ConnectError.from(e));
+        check(denied instanceof ConnectError && denied.code === code, `${Code[code]} for ${who}, got ${String(denied)}`);
+        log(`withdraw  ${bobId} -1 with ${who}: ${Code[code]}`);
+      }
+      await bobWithdrawals(bob, asBob, log);
+    } finally {
+      asBob.close();
+      asAlice.close();
     }
-    const afterAbort = await bob.balance(ctx);
-    check(afterAbort.balance === 20n, `bob untouched at 20 after the abort, got ${afterAbort.balance}`);
-    log(`balance   ${bobId}: ${afterAbort.balance} (the aborted withdrawal changed nothing)`);
-
-    const withdrawn = await bob.withdraw(ctx, { amount: 5n });
-    check(withdrawn.balance === 15n, `bob at 15 after withdrawing 5, got ${withdrawn.balance}`);
-    log(`withdraw  ${bobId} -5: balance ${withdrawn.balance}`);
 
     // The same idempotency key twice: the second call replays the first answer.
     const key = `bonus-${suffix}`;
@@ -96,6 +99,27 @@ export async function driveBank(url: string, log: (line: string) => void = conso
   } finally {
     ctx.close();
   }
+}
+
+/** Bob, with his own token: a declared error, then a withdrawal. */
+async function bobWithdrawals(bob: AccountRef, asBob: ExternalContext, log: (line: string) => void) {
+  const bobId = bob.id;
+  // A declared error arrives as the method's typed …Aborted.
+  try {
+    await bob.withdraw(asBob, { amount: 500n });
+    check(false, "withdrawing 500 from bob to fail");
+  } catch (e) {
+    if (!(e instanceof WithdrawAborted)) throw e;
+    check(e.error.shortBy === 480n, `shortBy 480, got ${e.error.shortBy}`);
+    log(`withdraw  ${bobId} -500: WithdrawAborted, shortBy ${e.error.shortBy} ("${e.message}")`);
+  }
+  const afterAbort = await bob.balance(asBob);
+  check(afterAbort.balance === 20n, `bob untouched at 20 after the abort, got ${afterAbort.balance}`);
+  log(`balance   ${bobId}: ${afterAbort.balance} (the aborted withdrawal changed nothing)`);
+
+  const withdrawn = await bob.withdraw(asBob, { amount: 5n });
+  check(withdrawn.balance === 15n, `bob at 15 after withdrawing 5, got ${withdrawn.balance}`);
+  log(`withdraw  ${bobId} -5: balance ${withdrawn.balance}`);
 }
 
 /**

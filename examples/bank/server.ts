@@ -6,8 +6,8 @@
 // Prints `cairn: serving on http://HOST:PORT` once ready and serves until
 // SIGINT or SIGTERM, then closes the store after pending commits.
 import { parseArgs } from "node:util";
-import { Application } from "cairn";
-import { AccountServicerImpl } from "./servicer.js";
+import { Application, hmacTokenVerifier } from "cairn";
+import { AccountServicerImpl, BANK_TOKEN_SECRET } from "./servicer.js";
 
 function options(argv: string[]) {
   const { values } = parseArgs({
@@ -31,7 +31,13 @@ function options(argv: string[]) {
 
 try {
   const { dataDir, host, port } = options(process.argv.slice(2));
-  const app = new Application({ servicers: [AccountServicerImpl], dataDir, host, port });
+  const app = new Application({
+    servicers: [AccountServicerImpl],
+    dataDir,
+    host,
+    port,
+    tokenVerifier: hmacTokenVerifier(BANK_TOKEN_SECRET),
+  });
   await app.run();
 } catch (e) {
   console.error(`cairn: ${e instanceof Error ? e.message : String(e)}`);

@@ -1,5 +1,17 @@
 import { create } from "@bufbuild/protobuf";
-import { Loop, atMostOnce, until, type ReaderContext, type TransactionContext, type WorkflowContext, type WriterContext } from "cairn";
+import {
+  Authorizer,
+  Loop,
+  allow,
+  allowIf,
+  atMostOnce,
+  until,
+  type Predicate,
+  type ReaderContext,
+  type TransactionContext,
+  type WorkflowContext,
+  type WriterContext,
+} from "cairn";
 import { Account, AccountServicer, TransferAborted, WithdrawAborted } from "../../generated/bank/v1/account_cairn.js";
 import {
   OverdraftErrorSchema,
@@ -12,8 +24,23 @@ import {
   type WithdrawRequest,
 } from "../../generated/bank/v1/account_pb.js";
 
+/** The secret the example signs and verifies its bearer tokens with. */
+export const BANK_TOKEN_SECRET = process.env.CAIRN_BANK_SECRET ?? "bank-example-secret";
+
+/** The caller's token names the account's owner (claim `sub`). */
+const isOwner: Predicate<Account> = ({ context, state }) =>
+  state !== undefined && context.claims?.sub === state.owner;
+
 /** A bank account: opened once, then deposits and withdrawals. */
 export class AccountServicerImpl extends AccountServicer {
+  /** Anyone may open, read and deposit; only the owner may take money out. */
+  override authorizer() {
+    return new Authorizer<Account>({
+      methods: { withdraw: allowIf({ all: [isOwner] }), transfer: allowIf({ all: [isOwner] }) },
+      default: allow(),
+    });
+  }
+
   async open(_ctx: WriterContext, state: Account, req: OpenRequest) {
     state.owner = req.owner;
     state.balance = req.initial;

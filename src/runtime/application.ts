@@ -6,6 +6,7 @@ import { registerTaskRoutes } from "../transport/tasks-routes.js";
 import { listen, type Listener } from "../transport/server.js";
 import { Runtime } from "./runtime.js";
 import type { RetryPolicy } from "./tasks/dispatcher.js";
+import type { TokenVerifier } from "./authorization.js";
 import type { ServicerClass } from "./servicer.js";
 
 export interface ApplicationOptions {
@@ -22,6 +23,13 @@ export interface ApplicationOptions {
   durability?: Durability;
   /** Decoded actor states kept in memory. Default 10,000. */
   maxCachedActors?: number;
+  /** Verifies bearer tokens into claims for authorizers (an HMAC or JWT check). */
+  tokenVerifier?: TokenVerifier;
+  /**
+   * Lets external callers reach servicers that have no authorizer. For
+   * development only: the server says so loudly at start.
+   */
+  insecureDevelopmentMode?: boolean;
   /** Workflow retry backoff for unexpected errors. Default 1 s, x2, capped at 60 s. */
   retry?: Partial<RetryPolicy>;
 }
@@ -55,7 +63,17 @@ export class Application {
       console.warn("cairn: durability is RELAXED: acknowledged writes can be lost on a crash");
     }
     this.#store = new LmdbStore({ path: o.dataDir ?? ".cairn", durability: o.durability });
-    this.#runtime = new Runtime(this.#store, o.servicers, { maxCachedActors: o.maxCachedActors, retry: o.retry });
+    if (o.insecureDevelopmentMode) {
+      console.warn(
+        "cairn: INSECURE DEVELOPMENT MODE: external callers may call every method of servicers without an authorizer",
+      );
+    }
+    this.#runtime = new Runtime(this.#store, o.servicers, {
+      maxCachedActors: o.maxCachedActors,
+      retry: o.retry,
+      tokenVerifier: o.tokenVerifier,
+      insecureDevelopmentMode: o.insecureDevelopmentMode,
+    });
     const runtime = this.#runtime;
     const maxBytes = o.maxMessageBytes ?? 4 * 1024 * 1024;
     const handler = connectNodeAdapter({

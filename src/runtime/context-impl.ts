@@ -9,6 +9,8 @@ import { toMillis } from "./tasks/task-record.js";
 export interface Caller {
   readonly kind: Context["kind"];
   readonly internal: boolean;
+  /** An external caller's bearer token, unverified. */
+  readonly bearerToken?: string;
 }
 
 export const EXTERNAL_CALLER: Caller = { kind: "external", internal: false };

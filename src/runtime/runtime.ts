@@ -1,9 +1,10 @@
 import { clone, create, fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { enforce, type Authorizer, type Claims, type TokenVerifier } from "./authorization.js";
 import type { CommitBatch, IdempotencyRecord, Store, StoredOutcome, TaskRecord } from "../store/store.js";
 import { ActorCache, type ActorCell, type Snapshot } from "./actor-cache.js";
 import { contextFor, type Caller } from "./context-impl.js";
-import { Aborted, alreadyExists, failedPrecondition, internal, invalidArgument, notFound, unimplemented } from "./errors.js";
+import { Aborted, alreadyExists, failedPrecondition, internal, invalidArgument, notFound, permissionDenied, unimplemented } from "./errors.js";
 import { checkSameCall, hashRequest, type CallIdentity } from "./idempotency.js";
 import { recordRead } from "./read-tracking.js";
 import type { Servicer, ServicerClass } from "./servicer.js";
@@ -23,6 +24,10 @@ export interface Call {
 }
 
 export interface RuntimeOptions {
+  /** Verifies external callers' bearer tokens into claims. */
+  tokenVerifier?: TokenVerifier;
+  /** Allows external calls to servicers without an authorizer. Never in production. */
+  insecureDevelopmentMode?: boolean;
   /** Decoded actor states kept in memory (LRU). */
   maxCachedActors?: number;
   /** Default workflow retry policy. */
@@ -56,6 +61,7 @@ type Handler = (this: Servicer, ...args: unknown[]) => Promise<unknown>;
 export interface Bound {
   readonly spec: StateSpec;
   readonly servicer: Servicer;
+  readonly authorizer: Authorizer | undefined;
 }
 
 /**
@@ -71,6 +77,7 @@ export class Runtime {
   readonly #pendingKeys = new Map<string, { identity: CallIdentity; settled: Promise<void> }>();
   readonly watchers = new Watchers();
   readonly tasks: Dispatcher;
+  readonly #options: RuntimeOptions;
 
   constructor(
     readonly store: Store,
@@ -80,8 +87,10 @@ export class Runtime {
     this.#cache = new ActorCache(options.maxCachedActors ?? 10_000);
     for (const S of servicers) {
       if (this.#bound.has(S.spec.typeName)) throw new Error(`two servicers for ${S.spec.typeName}`);
-      this.#bound.set(S.spec.typeName, { spec: S.spec, servicer: new S() });
+      const servicer = new S() as Servicer;
+      this.#bound.set(S.spec.typeName, { spec: S.spec, servicer, authorizer: servicer.authorizer() as Authorizer | undefined });
     }
+    this.#options = options;
     this.tasks = new Dispatcher(this, options.retry);
   }
 
@@ -101,6 +110,7 @@ export class Runtime {
 
   async execute(call: Call, caller: Caller): Promise<Message> {
     const bound = this.#validate(call);
+    if (!caller.internal) await this.#authorize(bound, call, caller);
     switch (call.method.kind) {
       case "reader":
         return this.#read(bound, call, caller);
@@ -110,7 +120,7 @@ export class Runtime {
         return this.#transact(bound, call, caller);
       case "workflow": {
         // A direct call spawns the workflow and waits for its outcome.
-        const taskId = await this.spawn(call, undefined);
+        const taskId = await this.spawn(call, undefined, undefined, { kind: caller.kind, internal: true });
         return this.waitTask(taskId, call.method);
       }
     }
@@ -176,6 +186,34 @@ export class Runtime {
         throw e;
       }
     }
+  }
+
+  /** External calls only: the servicer's authorizer decides (DESIGN.md §7). */
+  async #authorize(bound: Bound, call: Call, caller: Caller): Promise<void> {
+    let claims: Claims | undefined;
+    const verifier = this.#options.tokenVerifier;
+    if (caller.bearerToken !== undefined && verifier) {
+      claims = await Promise.resolve()
+        .then(() => verifier(caller.bearerToken!))
+        .catch(() => undefined);
+      if (!claims) throw new ConnectError("the bearer token is not valid", Code.Unauthenticated);
+    }
+    const context = { internal: false, claims, stateType: bound.spec.typeName, actorId: call.actorId, method: call.method.name };
+    if (!bound.authorizer) {
+      if (this.#options.insecureDevelopmentMode) return;
+      throw permissionDenied(
+        `${bound.spec.typeName} has no authorizer, so external calls are denied: override authorizer() ` +
+          `in its servicer (or start the Application with insecureDevelopmentMode, for development only)`,
+      );
+    }
+    const rule = bound.authorizer.ruleFor(call.method.name);
+    let state: Message | undefined;
+    if (rule.kind === "allowIf") {
+      const cell = this.#cache.cell(bound.spec.typeName, call.actorId);
+      if (cell.durable === undefined) cell.durable = this.#loadFromStore(bound.spec, call.actorId);
+      state = cell.durable?.state;
+    }
+    await enforce(rule, { context, state, request: call.request });
   }
 
   #validate(call: Call): Bound {
@@ -417,8 +455,9 @@ export class Runtime {
    * The id comes from the idempotency key, or the caller, or is fresh; a
    * second spawn of the same call under the same id is a replay.
    */
-  async spawn(call: Call, runAt: number | undefined, proposedId?: string): Promise<string> {
-    this.#validate(call);
+  async spawn(call: Call, runAt: number | undefined, proposedId: string | undefined, caller: Caller): Promise<string> {
+    const bound = this.#validate(call);
+    if (!caller.internal) await this.#authorize(bound, call, caller);
     if (call.method.kind !== "workflow" && call.method.kind !== "writer") {
       throw invalidArgument(`${call.method.name} is a ${call.method.kind}; only workflows and writers run as tasks`);
     }

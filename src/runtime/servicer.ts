@@ -1,4 +1,5 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import type { Authorizer } from "./authorization.js";
 import type { StateSpec } from "./spec.js";
 import type { RetryPolicy } from "./tasks/dispatcher.js";
 import { WorkflowState } from "./workflow/state-handle.js";
@@ -14,14 +15,28 @@ export abstract class Servicer<S extends DescMessage = DescMessage> {
   /** Per workflow method: retry backoff overriding the application's. */
   static readonly retry?: Readonly<Record<string, Partial<RetryPolicy>>>;
 
+  /**
+   * Rules for external callers, per method. Without an authorizer every
+   * external call is denied (unless the application runs in
+   * `insecureDevelopmentMode`); calls from inside the application are
+   * always allowed.
+   */
+  authorizer(): Authorizer<MessageShape<S>> | undefined {
+    return undefined;
+  }
+
   /** Inside a workflow: the state of the actor the workflow runs on. */
   get state(): WorkflowState<MessageShape<S>> {
     return new WorkflowState((this.constructor as ServicerClass).spec);
   }
 }
 
-/** What `Application` accepts: a concrete servicer class. */
+/**
+ * What `Application` accepts: a concrete servicer class. Its instance type
+ * is left open because a `Servicer<S>` is invariant in S (authorizer
+ * predicates take the state); the generated `spec` is what binds it.
+ */
 export interface ServicerClass {
   readonly spec: StateSpec;
-  new (): Servicer;
+  new (): object;
 }

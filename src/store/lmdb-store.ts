@@ -63,7 +63,7 @@ export class LmdbStore implements Store {
     return this.memoDb.get(key);
   }
 
-  async commit(batch: CommitBatch): Promise<void> {
+  async commit(batch: CommitBatch, options: { visibleOnly?: boolean } = {}): Promise<void> {
     const applied = await this.root.transaction(() => {
       for (const w of batch.states) {
         const stored = this.states.get([w.stateType, w.actorId]);
@@ -83,7 +83,7 @@ export class LmdbStore implements Store {
       return undefined;
     });
     if (applied instanceof Error) throw applied;
-    if (this.durability === "durable") await this.root.flushed;
+    if (this.durability === "durable" && !options.visibleOnly) await this.root.flushed;
   }
 
   async close(): Promise<void> {

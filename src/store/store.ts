@@ -96,9 +96,11 @@ export interface Store {
   getMemo(key: MemoKey): MemoRecord | undefined;
   /**
    * Applies the batch atomically if every state write's base version is
-   * the stored one, and resolves once it is durable. Rejects with
-   * CommitConflictError (nothing written) otherwise.
+   * the stored one, and resolves once it is durable (or, with `visibleOnly`,
+   * once later reads see it: for records whose loss only repeats work, and
+   * which any later durable commit makes durable too, as commits are
+   * ordered). Rejects with CommitConflictError (nothing written) otherwise.
    */
-  commit(batch: CommitBatch): Promise<void>;
+  commit(batch: CommitBatch, options?: { visibleOnly?: boolean }): Promise<void>;
   close(): Promise<void>;
 }

@@ -34,12 +34,15 @@ async function serve(
     idempotencyKey: key || undefined,
   };
   try {
+    const auth = context.requestHeader.get("authorization");
+    const bearerToken = auth?.match(/^Bearer\s+(.+)$/i)?.[1];
+    const caller = bearerToken === undefined ? EXTERNAL_CALLER : { ...EXTERNAL_CALLER, bearerToken };
     const spawn = context.requestHeader.get(SPAWN_HEADER);
-    if (spawn === null) return await runtime.execute(call, EXTERNAL_CALLER);
+    if (spawn === null) return await runtime.execute(call, caller);
     // Started as a task, under the id the client chose (or one of ours).
     const runAt = spawn === "now" ? undefined : Number(spawn);
     if (runAt !== undefined && !Number.isFinite(runAt)) throw invalidArgument(`${SPAWN_HEADER} must be "now" or epoch ms`);
-    const taskId = await runtime.spawn(call, runAt, context.requestHeader.get(TASK_ID_HEADER) ?? undefined);
+    const taskId = await runtime.spawn(call, runAt, context.requestHeader.get(TASK_ID_HEADER) ?? undefined, caller);
     context.responseHeader.set(TASK_ID_HEADER, taskId);
     return create(method.desc.output);
   } catch (e) {

@@ -155,13 +155,18 @@ describe("workflows across SIGKILL of the server", () => {
     }
     const spawned: Spawned[] = [];
     const t0 = Date.now();
+    const kindOf = (i: number): Spawned["kind"] => (i % 5 === 0 ? "scheduled" : i % 5 <= 2 ? "gated" : "free");
+    // Gated, then free, then scheduled: the scheduled ones' `when` is still
+    // ahead at the kill, and the free ones spawned last are mid-pause.
+    const rank = { gated: 0, free: 1, scheduled: 2 } as const;
+    const order = Array.from({ length: TOTAL }, (_, i) => i).sort((a, b) => rank[kindOf(a)] - rank[kindOf(b)]);
     await forEachLimit(
-      Array.from({ length: TOTAL }, (_, i) => i),
+      order,
       64,
       async (i) => {
         const ref = Probe.ref(`mixed-${i}`);
-        const kind = i % 5 === 0 ? "scheduled" : i % 5 <= 2 ? "gated" : "free";
-        const req = { scenario: "mixed", target: kind === "gated" ? "gate" : "", n: 1_500n };
+        const kind = kindOf(i);
+        const req = { scenario: "mixed", target: kind === "gated" ? "gate" : "", n: 3_000n };
         if (kind === "scheduled") {
           const when = Date.now() + LATER_MS;
           const task = ref.spawn({ when }).run(first.ctx, req);
@@ -213,7 +218,8 @@ describe("workflows across SIGKILL of the server", () => {
     const early = spawned.filter((s) => s.kind === "scheduled" && firstStep1At.get(s.taskId)! < s.when!);
     console.log(
       `recovery: spawned ${TOTAL} in ${spawnMs} ms; at the kill ${step1BeforeKill.size} had run step1 and ` +
-        `${step2BeforeKill.size} step2; all completed ${recoverMs} ms after the restart; ` +
+        `${step2BeforeKill.size} step2 (${spawned.filter((x) => x.kind === "scheduled" && step1BeforeKill.has(x.taskId)).length} ` +
+        `scheduled ones had run step1); all completed ${recoverMs} ms after the restart; ` +
         `${twiceStep1} ran step1 twice; ${early.length} scheduled ones ran early`,
     );
     for (const s of spawned) {

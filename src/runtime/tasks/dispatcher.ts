@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { TaskRecord } from "../../store/store.js";
 import { notFound } from "../errors.js";
 import type { Runtime } from "../runtime.js";
@@ -37,6 +38,8 @@ export class Dispatcher {
     retry: Partial<RetryPolicy> | undefined,
   ) {
     this.retry = { ...DEFAULT_RETRY, ...retry };
+    // Every waiting `until` listens for the stop: thousands is normal.
+    setMaxListeners(0, this.#stopping.signal);
   }
 
   /** Fired when the application stops: running workflows unwind. */

@@ -35,7 +35,13 @@ export async function runTask(runtime: Runtime, dispatcher: Dispatcher, task: Ta
       }
       response = create(method.desc.output, (result ?? {}) as Record<string, unknown>);
     }
-    const outcome: StoredOutcome = { kind: "response", bytes: toBinary(method.desc.output, response) };
+    let bytes: Uint8Array;
+    try {
+      bytes = toBinary(method.desc.output, response);
+    } catch (e) {
+      throw new FatalError(`the workflow's result is not a valid ${method.desc.output.typeName}: ${String(e)}`);
+    }
+    const outcome: StoredOutcome = { kind: "response", bytes };
     next = { ...task, status: "completed", outcome };
   } catch (e) {
     if (dispatcher.signal.aborted) return undefined;

@@ -1,5 +1,5 @@
 import type { WorkflowContext } from "../context.js";
-import { AtMostOnceFailed, AtMostOnceFailedBeforeCompleting } from "../errors.js";
+import { AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, FatalError } from "../errors.js";
 import { ReadSet, trackReads } from "../read-tracking.js";
 import { decodeMemo, encodeMemo, type MemoOptions } from "./memo-codec.js";
 import { workflowRun, type WorkflowContextImpl } from "./workflow-context.js";
@@ -28,11 +28,11 @@ export async function until<T>(
     const reads = new ReadSet();
     const value = await trackReads(reads, async () => fn());
     if (value) {
-      await run.remember("until", alias, { kind: "value", json: encodeMemo(value as T, options) });
+      await run.remember("until", alias, { kind: "value", json: encodeMemo(value as T, options) }, true);
       return value as T;
     }
     if (reads.size === 0) {
-      throw new Error(`until(${JSON.stringify(alias)}) read no actor state, so nothing could ever wake it`);
+      throw new FatalError(`until(${JSON.stringify(alias)}) read no actor state, so nothing could ever wake it`);
     }
     await run.runtime.watchers.waitForAny(reads, (key) => run.runtime.durableVersion(key), run.signal);
   }
@@ -53,7 +53,7 @@ export async function atLeastOnce<T>(
   const memo = run.memo("atLeastOnce", alias);
   if (memo?.kind === "value") return decodeMemo(memo.json, options, alias);
   const value = await fn();
-  await run.remember("atLeastOnce", alias, { kind: "value", json: encodeMemo(value, options) });
+  await run.remember("atLeastOnce", alias, { kind: "value", json: encodeMemo(value, options) }, true);
   return value;
 }
 

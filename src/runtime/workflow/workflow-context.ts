@@ -52,7 +52,7 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
     const key = this.#keyFor(inv);
     if (inv.method.kind === "workflow") {
       // A child workflow: spawned once per key, its outcome awaited.
-      return this.runtime.spawn(toCall(inv, key), undefined).then((id) => this.runtime.waitTask(id, inv.method));
+      return this.runtime.spawn(toCall(inv, key), undefined, undefined, this.#caller).then((id) => this.runtime.waitTask(id, inv.method));
     }
     return this.runtime.execute(toCall(inv, key), this.#caller);
   }
@@ -60,7 +60,7 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
   spawn(inv: Invocation, timing: TaskTiming): { taskId: string; started: Promise<void> } {
     const key = this.#keyFor(inv);
     const taskId = taskIdFor(key);
-    return { taskId, started: this.runtime.spawn(toCall(inv, key), toMillis(timing.when), taskId).then(() => undefined) };
+    return { taskId, started: this.runtime.spawn(toCall(inv, key), toMillis(timing.when), taskId, this.#caller).then(() => undefined) };
   }
 
   schedule(inv: Invocation): string {
@@ -117,8 +117,14 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
     return this.runtime.store.getMemo(this.memoKey(step, alias));
   }
 
-  remember(step: string, alias: string, record: MemoRecord): Promise<void> {
-    return this.runtime.store.commit({ states: [], idempotency: [], memos: [{ key: this.memoKey(step, alias), record }] });
+  /**
+   * Stores a step's memo. `repeatable` memos (atLeastOnce, until) need not
+   * wait for fsync: losing one in a crash only runs the step again, which
+   * their contract allows, and the task's next durable commit covers them.
+   */
+  remember(step: string, alias: string, record: MemoRecord, repeatable = false): Promise<void> {
+    const batch = { states: [], idempotency: [], memos: [{ key: this.memoKey(step, alias), record }] };
+    return this.runtime.store.commit(batch, { visibleOnly: repeatable });
   }
 }
 
