@@ -12,10 +12,14 @@
  * BENCH_SLICES (5),
  * BENCH_CPU_PROF=1 (server .cpuprofile files in $TMPDIR/cairn-bench-profiles/),
  * BENCH_ONLY=comma,separated,scenarios, BENCH_CACHE_ACTORS (100000).
+ *
+ * Scenarios: baseline, writer-1000-actors, writer-hot-actor, reader,
+ * transaction (bench/transactions.ts), cache-bound.
  */
 import { once } from "node:events";
 import { loadavg } from "node:os";
 import { ExternalContext } from "../src/index.js";
+import { measureTransactions } from "./transactions.js";
 import { Account } from "../generated/bank/v1/account_cairn.js";
 import { forkBenchChild, startServer, type ServerChild, type ServerStats } from "./child.js";
 import { mergeLoads, round, runLoad, type LoadResult } from "./load.js";
@@ -39,14 +43,14 @@ const emit = (line: object): void => {
 };
 const accountId = (n: number): string => `acct-${n}`;
 
-interface Measured extends LoadResult {
+export interface Measured extends LoadResult {
   serverCpuPct: number;
   serverRssMB: number;
   serverHeapUsedMB: number;
 }
 
 /** What one side of a comparison calls; `call` gets a counter that runs across slices. */
-interface Side {
+export interface Side {
   readonly name: string;
   readonly server: ServerChild;
   readonly call: (n: number) => Promise<unknown>;
@@ -198,7 +202,7 @@ async function runCacheBound(): Promise<void> {
  * the baseline (see measureInterleaved); its line carries that baseline.
  */
 async function runNetwork(): Promise<void> {
-  const cairnScenarios = ["writer-1000-actors", "writer-hot-actor", "reader"].filter(wanted);
+  const cairnScenarios = ["writer-1000-actors", "writer-hot-actor", "reader", "transaction"].filter(wanted);
   let base: Awaited<ReturnType<typeof startWithContext>> | undefined;
   let cairn: Awaited<ReturnType<typeof startWithContext>> | undefined;
   try {
@@ -280,6 +284,9 @@ async function runNetwork(): Promise<void> {
       ])) as [Measured, Measured];
       emit(line("reader", r, baseline, { text: ">= 0.8x baseline throughput, p99 <= 2x baseline p99", minRatio: 0.8 }));
     }
+    if (wanted("transaction")) {
+      emit(await measureTransactions({ server, url: server.url, baselineSide, measureInterleaved, line, log }));
+    }
   } finally {
     await stopWithContext(cairn);
     await stopWithContext(base);
@@ -287,7 +294,7 @@ async function runNetwork(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  if (["baseline", "writer-1000-actors", "writer-hot-actor", "reader"].some(wanted)) await runNetwork();
+  if (["baseline", "writer-1000-actors", "writer-hot-actor", "reader", "transaction"].some(wanted)) await runNetwork();
   if (wanted("cache-bound")) await runCacheBound();
 }
 

@@ -4,7 +4,7 @@ import type { ActorCell } from "./actor-cache.js";
 import { LockConflict, type LockOwner } from "./actor-lock.js";
 import { contextFor, MAY_CALL, refuse, toCall, type Caller } from "./context-impl.js";
 import type { TransactionContext } from "./context.js";
-import { Aborted, alreadyExists, invalidArgument } from "./errors.js";
+import { alreadyExists, invalidArgument } from "./errors.js";
 import { INVOKE, type Invocation, type Invoker, type TaskTiming } from "./invocation.js";
 import type { Call, Runtime, WriteEffects } from "./runtime.js";
 import type { MethodSpec, StateSpec } from "./spec.js";
@@ -84,13 +84,19 @@ export class Transaction {
       dirty: p.dirty,
     }));
     const scheduled = this.effects.scheduled.length;
+    // Restores write into the same draft objects: handlers up the call
+    // stack hold them as their `state` and keep using them.
     return () => {
       const known = new Set(saved.map((s) => s.p));
-      for (const s of saved) Object.assign(s.p, { draft: s.draft, exists: s.exists, dirty: s.dirty });
+      for (const s of saved) {
+        overwrite(s.p.draft, s.draft);
+        s.p.exists = s.exists;
+        s.p.dirty = s.dirty;
+      }
       for (const p of this.#participants.values()) {
         if (known.has(p)) continue;
         // Locked since the savepoint: keep the lock (2PL), drop the changes.
-        p.draft = p.base ? clone(p.spec.state, p.base.state) : create(p.spec.state);
+        overwrite(p.draft, p.base ? clone(p.spec.state, p.base.state) : create(p.spec.state));
         p.exists = p.base !== null;
         p.dirty = false;
       }
@@ -118,7 +124,17 @@ export class Transaction {
   }
 }
 
-/** Runs a method inside `txn` on its participant's draft. */
+/** Makes `target` equal to `source`, keeping its identity. */
+function overwrite(target: Message, source: Message): void {
+  for (const key of Object.keys(target)) delete (target as unknown as Record<string, unknown>)[key];
+  Object.assign(target, source);
+}
+
+/**
+ * Runs a method inside `txn` on its participant's draft. A call that throws
+ * leaves nothing behind (DESIGN.md §3), even when its caller catches the
+ * error and commits: every call runs under a savepoint.
+ */
 export async function runInTransaction(
   runtime: Runtime,
   txn: Transaction,
@@ -136,19 +152,17 @@ export async function runInTransaction(
   if (method.kind === "reader") {
     return runtime.runHandler(bound, call, contextFor(runtime, "reader", call, caller), p.draft);
   }
-  if (method.kind === "writer") {
-    const response = await runtime.runHandler(bound, call, contextFor(runtime, "writer", call, caller, txn.effects), p.draft);
-    p.exists = p.dirty = true;
-    return response;
-  }
   const restore = txn.savepoint();
+  const ctx =
+    method.kind === "writer"
+      ? contextFor(runtime, "writer", call, caller, txn.effects)
+      : new TransactionContextImpl(runtime, txn, call, caller);
   try {
-    const response = await runtime.runHandler(bound, call, new TransactionContextImpl(runtime, txn, call, caller), p.draft);
+    const response = await runtime.runHandler(bound, call, ctx, p.draft);
     p.exists = p.dirty = true;
     return response;
   } catch (e) {
-    // A nested transaction's declared error undoes only its own changes.
-    if (e instanceof Aborted) restore();
+    restore();
     throw e;
   }
 }
