@@ -28,7 +28,7 @@ export async function until<T>(
     const reads = new ReadSet();
     const value = await trackReads(reads, async () => fn());
     if (value) {
-      await run.remember("until", alias, { kind: "value", json: encodeMemo(value as T, options) }, true);
+      run.rememberLazily("until", alias, { kind: "value", json: encodeMemo(value as T, options) });
       return value as T;
     }
     if (reads.size === 0) {
@@ -53,7 +53,7 @@ export async function atLeastOnce<T>(
   const memo = run.memo("atLeastOnce", alias);
   if (memo?.kind === "value") return decodeMemo(memo.json, options, alias);
   const value = await fn();
-  await run.remember("atLeastOnce", alias, { kind: "value", json: encodeMemo(value, options) }, true);
+  run.rememberLazily("atLeastOnce", alias, { kind: "value", json: encodeMemo(value, options) });
   return value;
 }
 

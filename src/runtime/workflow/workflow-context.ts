@@ -117,14 +117,23 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
     return this.runtime.store.getMemo(this.memoKey(step, alias));
   }
 
+  /** Stores a step's memo durably before the step's result is used. */
+  remember(step: string, alias: string, record: MemoRecord): Promise<void> {
+    return this.runtime.store.commit({ states: [], idempotency: [], memos: [{ key: this.memoKey(step, alias), record }] });
+  }
+
   /**
-   * Stores a step's memo. `repeatable` memos (atLeastOnce, until) need not
-   * wait for fsync: losing one in a crash only runs the step again, which
-   * their contract allows, and the task's next durable commit covers them.
+   * Stores the memo of a repeatable step (atLeastOnce, until) without
+   * waiting at all: losing it in a crash only runs the step again, which
+   * their contract allows; commits are ordered, so the task's next durable
+   * commit makes it durable too. Aliases are unique per run, so nothing in
+   * this run reads it back.
    */
-  remember(step: string, alias: string, record: MemoRecord, repeatable = false): Promise<void> {
+  rememberLazily(step: string, alias: string, record: MemoRecord): void {
     const batch = { states: [], idempotency: [], memos: [{ key: this.memoKey(step, alias), record }] };
-    return this.runtime.store.commit(batch, { visibleOnly: repeatable });
+    this.runtime.store.commit(batch, { visibleOnly: true }).catch((e: unknown) => {
+      console.error(`cairn: task ${this.taskId}: the memo of ${step}(${JSON.stringify(alias)}) was not stored; it will run again`, e);
+    });
   }
 }
 
