@@ -20,11 +20,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
-import { Application, ExternalContext } from "../src/index.js";
+import { Application, ExternalContext, hmacTokenVerifier } from "../src/index.js";
 import { createClientTransport } from "../src/transport/client-transport.js";
 import { Tasks, TaskStatus } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
-import { ProbeServicerImpl } from "../test/fixtures/probe-servicer.js";
+import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, ProbeServicerImpl } from "../test/fixtures/probe-servicer.js";
 import { nowMicros } from "../test/fixtures/probe-scenarios.js";
 import { forkBenchChild, stopChild, type ServerChild, type ServerStats } from "./child.js";
 import { mergeLoads, percentile, round, runLoad, type LoadResult } from "./load.js";
@@ -54,7 +54,13 @@ async function serve(): Promise<void> {
   if (!process.send) throw new Error("`bench/workflows.ts server` must be forked by bench/workflows.ts");
   const dataDir = mkdtempSync(join(tmpdir(), "cairn-bench-wf-"));
   // The probe servicer has no authorizer; a loopback benchmark.
-  const app = new Application({ servicers: [ProbeServicerImpl], dataDir, host: "127.0.0.1", port: 0 });
+  const app = new Application({
+    servicers: [ProbeServicerImpl],
+    dataDir,
+    host: "127.0.0.1",
+    port: 0,
+    tokenVerifier: hmacTokenVerifier(PROBE_TOKEN_SECRET),
+  });
   await app.start();
   let stopping = false;
   const stop = async (): Promise<void> => {
@@ -262,7 +268,10 @@ async function untilWake(server: ServerChild, ctx: ExternalContext, wakeInFlight
     // Wait until every one runs (i.e. waits in until), then let it settle.
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const { tasks: infos } = await tasksClient.list({ stateType: "probe.v1.Probe", limit: 100_000 });
+      const { tasks: infos } = await tasksClient.list(
+        { stateType: "probe.v1.Probe", limit: 100_000 },
+        { headers: { authorization: `Bearer ${PROBE_ADMIN_TOKEN}` } },
+      );
       const waiting = infos.filter((t) => t.actorId.startsWith(`wake${wakeInFlight}-`) && t.status === TaskStatus.RUNNING).length;
       if (waiting >= WAKES) break;
       if (Date.now() > deadline) throw new Error(`only ${waiting}/${WAKES} workflows waiting after 60 s`);

@@ -9,7 +9,7 @@ export type {
   TransactionContext,
   WorkflowContext,
 } from "./runtime/context.js";
-export { Ref, Task, Spawner, Scheduler } from "./runtime/ref.js";
+export { Ref, Task, Spawner, Scheduler, Reactive } from "./runtime/ref.js";
 export type { TaskTiming } from "./runtime/invocation.js";
 export { Servicer, type ServicerClass } from "./runtime/servicer.js";
 export {
@@ -27,9 +27,20 @@ export {
 } from "./runtime/authorization.js";
 export { signHmacToken, hmacTokenVerifier } from "./runtime/hmac-token.js";
 export { defineState, type StateSpec, type MethodSpec, type MethodKind, type AbortedClass } from "./runtime/spec.js";
-export { Aborted, AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, FatalError } from "./runtime/errors.js";
+export {
+  Aborted,
+  AtMostOnceFailed,
+  AtMostOnceFailedBeforeCompleting,
+  FatalError,
+  RetryableError,
+  StepRetriesExhausted,
+  StepTimedOut,
+} from "./runtime/errors.js";
 export { Loop } from "./runtime/workflow/loop.js";
-export { until, atLeastOnce, atMostOnce } from "./runtime/workflow/steps.js";
+export { until, atLeastOnce, atMostOnce, type StepAttempt, type StepOptions, type StepRetry } from "./runtime/workflow/steps.js";
+export { sleep } from "./runtime/workflow/sleep.js";
+export { parseDuration, type Duration } from "./runtime/workflow/duration.js";
+export { Suspended } from "./runtime/workflow/suspended.js";
 export { WorkflowState, type StateWriter } from "./runtime/workflow/state-handle.js";
 export { MemoValidationError, type MemoOptions, type StandardSchema } from "./runtime/workflow/memo-codec.js";
 export type { RetryPolicy } from "./runtime/tasks/dispatcher.js";

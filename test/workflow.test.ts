@@ -3,7 +3,7 @@
 // writes inside workflows, memoized steps (until, atLeastOnce, atMostOnce),
 // Loop, tasks scheduled by writers, and resuming after a restart.
 import { create, fromBinary } from "@bufbuild/protobuf";
-import { createClient, type Client } from "@connectrpc/connect";
+import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -14,6 +14,8 @@ import {
   Task,
   atLeastOnce,
   atMostOnce,
+  hmacTokenVerifier,
+  signHmacToken,
   until,
   type ExternalContext,
   type StandardSchema,
@@ -323,12 +325,20 @@ let app: TestApplication;
 let ctx: ExternalContext;
 let tasks: Client<typeof Tasks>;
 
+/** Listing tasks is an operator call: the client carries an admin token. */
+const ADMIN_SECRET = "workflow-test-secret";
 function tasksClient(url: string): Client<typeof Tasks> {
-  return createClient(Tasks, createConnectTransport({ baseUrl: url, httpVersion: "2" }));
+  const token = signHmacToken({ sub: "ops", cairn_admin: true }, ADMIN_SECRET);
+  const interceptors: Interceptor[] = [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))];
+  return createClient(Tasks, createConnectTransport({ baseUrl: url, httpVersion: "2", interceptors }));
 }
 
 beforeAll(async () => {
-  app = await TestApplication.start({ servicers: [ProbeWithFailingSchedule], retry: RETRY });
+  app = await TestApplication.start({
+    servicers: [ProbeWithFailingSchedule],
+    retry: RETRY,
+    tokenVerifier: hmacTokenVerifier(ADMIN_SECRET),
+  });
   ctx = app.context();
   tasks = tasksClient(app.url);
 });

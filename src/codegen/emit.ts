@@ -131,12 +131,33 @@ function emitState(f: GeneratedFile, model: StateModel, aborted: Map<DescMethod,
     f.print();
   }
 
+  // Readers can be watched: `ref.reactively().balance(ctx)`.
+  const readers = model.methods.filter((m) => m.kind === "reader");
+  if (readers.length > 0) {
+    f.print(f.jsDoc(`\`ref.reactively()\`: ${S} readers as live streams of responses.`));
+    f.print(f.export("class", `${S}Reactive`), " extends ", rt("Reactive"), "<typeof ", stateSchemaType, "> {");
+    for (const m of readers) {
+      f.print("  ", m.desc.localName, "(ctx: ", ctxType, ", request?: ", ...reqInit(m), "): AsyncIterable<",
+        f.importShape(m.desc.output), "> {");
+      f.print("    return this.watchCall<", ...outSchema(m), ">(", f.string(m.desc.localName), ", ctx, request);");
+      f.print("  }");
+    }
+    f.print("}");
+    f.print();
+  }
+
   // What callers hold: one typed method per RPC, whatever its kind.
   f.print(f.jsDoc(`A typed reference to one ${S} actor.`));
   f.print(f.export("class", refClass), " extends ", rt("Ref"), "<typeof ", stateSchemaType, "> {");
   for (const m of model.methods) {
     f.print("  ", m.desc.localName, "(ctx: ", ctxType, ", request?: ", ...reqInit(m), "): Promise<", f.importShape(m.desc.output), "> {");
     f.print("    return this.call<", ...outSchema(m), ">(", f.string(m.desc.localName), ", ctx, request);");
+    f.print("  }");
+  }
+  if (readers.length > 0) {
+    f.print(f.jsDoc("Readers as live streams: each response, then one per change of what it read.", "  "));
+    f.print("  reactively(signal?: AbortSignal): ", `${S}Reactive`, " {");
+    f.print("    return new ", `${S}Reactive`, "(this, signal);");
     f.print("  }");
   }
   if (taskMethods.length > 0) {

@@ -3,6 +3,7 @@ import { LmdbStore, type Durability } from "../store/lmdb-store.js";
 import { reportParseErrorsAsInvalid } from "../transport/invalid-input.js";
 import { registerActorRoutes } from "../transport/routes.js";
 import { registerTaskRoutes } from "../transport/tasks-routes.js";
+import { registerReactiveRoutes } from "../transport/reactive-routes.js";
 import { listen, type Listener } from "../transport/server.js";
 import { Runtime } from "./runtime.js";
 import type { RetryPolicy } from "./tasks/dispatcher.js";
@@ -80,6 +81,7 @@ export class Application {
       routes: (router) => {
         registerActorRoutes(router, runtime);
         registerTaskRoutes(router, runtime);
+        registerReactiveRoutes(router, runtime);
         reportParseErrorsAsInvalid(router);
       },
       readMaxBytes: maxBytes,

@@ -80,6 +80,10 @@ class HandlerContext implements ActorContext, Invoker {
   wait(_taskId: string, _method: MethodSpec): Promise<Message> {
     return Promise.reject(new Error(`a ${this.kind} may not wait for tasks: it would hold its actor`));
   }
+
+  watch(inv: Invocation): AsyncIterable<Message> {
+    throw new Error(`a ${this.kind} may not watch ${inv.method.name}: it would never return`);
+  }
 }
 
 export function contextFor(

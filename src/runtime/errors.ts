@@ -57,3 +57,41 @@ export class AtMostOnceFailed extends Error {
 export class FatalError extends Error {
   override readonly name: string = "FatalError";
 }
+
+/**
+ * Thrown from inside a step (`atLeastOnce` with a `retry` policy) to retry
+ * it after `retryAfterMs` instead of the policy's backoff: for a remote
+ * that said when to come back (an HTTP 429 with Retry-After).
+ */
+export class RetryableError extends Error {
+  override readonly name: string = "RetryableError";
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options: { retryAfterMs?: number; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** A step with a `retry` policy failed on every allowed attempt: the task ends FAILED. */
+export class StepRetriesExhausted extends FatalError {
+  override readonly name: string = "StepRetriesExhausted";
+  constructor(
+    readonly alias: string,
+    readonly attempts: number,
+    cause: unknown,
+  ) {
+    const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    super(`step ${JSON.stringify(alias)} failed after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${why}`, { cause });
+  }
+}
+
+/** One attempt of a step ran past its `timeoutMs`: it counts as failed. */
+export class StepTimedOut extends Error {
+  override readonly name: string = "StepTimedOut";
+  constructor(
+    readonly alias: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`step ${JSON.stringify(alias)} did not finish within ${timeoutMs} ms`);
+  }
+}

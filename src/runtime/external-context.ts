@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { create, fromBinary, type DescMethod, type Message } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescMethod, type Message } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
+import { Reactive } from "../../generated/cairn/v1/reactive_pb.js";
 import { Tasks, TaskStatus, WaitTaskRequestSchema, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createClientTransport, type ClientTransport, type TransportKind } from "../transport/client-transport.js";
@@ -55,6 +57,7 @@ export class ExternalContext implements Context {
         throw new Error(`schedule ${inv.method.name} from a writer; external callers use .spawn({ when })`);
       },
       wait: (taskId, method) => this.#wait(taskId, method),
+      watch: (inv, signal) => this.#watch(inv, signal),
     };
   }
 
@@ -73,17 +76,36 @@ export class ExternalContext implements Context {
     return fromTaskInfo(info.message as TaskInfo, method);
   }
 
+  async *#watch(inv: Invocation, signal: AbortSignal | undefined): AsyncGenerator<Message, void, undefined> {
+    const stream = createClient(Reactive, this.#client.transport).watch(
+      {
+        stateType: inv.spec.typeName,
+        actorId: inv.actorId,
+        method: inv.method.name,
+        request: toBinary(inv.method.desc.input, inv.request),
+      },
+      { headers: this.#authHeader(), signal },
+    );
+    for await (const { response } of stream) yield fromBinary(inv.method.desc.output, response);
+  }
+
+  #authHeader(): Headers {
+    const header = new Headers();
+    if (this.#options.bearerToken) header.set("authorization", `Bearer ${this.#options.bearerToken}`);
+    return header;
+  }
+
   #unary(desc: DescMethod, request: Message, header: Headers) {
     return this.#client.transport.unary(desc as never, undefined, this.#options.timeoutMs, header, request as never);
   }
 
   async #invoke(inv: Invocation, spawn?: { when: string; taskId: string }, key = this.#keyFor(inv)) {
-    const header = new Headers({ [ACTOR_ID_HEADER]: inv.actorId });
+    const header = this.#authHeader();
+    header.set(ACTOR_ID_HEADER, inv.actorId);
     if (spawn) {
       header.set(SPAWN_HEADER, spawn.when);
       header.set(TASK_ID_HEADER, spawn.taskId);
     }
-    if (this.#options.bearerToken) header.set("authorization", `Bearer ${this.#options.bearerToken}`);
     if (key !== undefined) header.set(IDEMPOTENCY_KEY_HEADER, key);
     try {
       return await this.#unary(inv.method.desc, inv.request, header);

@@ -38,4 +38,6 @@ export interface Invoker {
   schedule(invocation: Invocation, timing: TaskTiming): string;
   /** Waits for a task to end. */
   wait(taskId: string, method: MethodSpec): Promise<Message>;
+  /** A reader's response now and after each change of what it read. */
+  watch(invocation: Invocation, signal?: AbortSignal): AsyncIterable<Message>;
 }

@@ -124,3 +124,20 @@ export class Scheduler<S extends DescMessage = DescMessage> {
     return ctx[INVOKE].schedule(this.ref.invocation(method, request), this.timing);
   }
 }
+
+/** Base of generated `<State>Reactive`s: `ref.reactively()` watches readers. */
+export class Reactive<S extends DescMessage = DescMessage> {
+  constructor(
+    protected readonly ref: Ref<S>,
+    protected readonly signal?: AbortSignal,
+  ) {}
+
+  /** Responses now and after each change; `break` (or the signal) ends it. */
+  protected watchCall<O extends DescMessage>(
+    method: string,
+    ctx: Context,
+    request: MessageInitShape<DescMessage> | undefined,
+  ): AsyncIterable<MessageShape<O>> {
+    return ctx[INVOKE].watch(this.ref.invocation(method, request), this.signal) as AsyncIterable<MessageShape<O>>;
+  }
+}

@@ -188,16 +188,32 @@ export class Runtime {
     }
   }
 
+  /** The verified claims of a caller's token; UNAUTHENTICATED if it is not valid. */
+  async #claimsOf(caller: Caller): Promise<Claims | undefined> {
+    const verifier = this.#options.tokenVerifier;
+    if (caller.bearerToken === undefined || !verifier) return undefined;
+    const claims = await Promise.resolve()
+      .then(() => verifier(caller.bearerToken!))
+      .catch(() => undefined);
+    if (!claims) throw new ConnectError("the bearer token is not valid", Code.Unauthenticated);
+    return claims;
+  }
+
+  /**
+   * Operator calls (listing every task): for tokens whose claims say
+   * `cairn_admin: true`, or anyone in insecure development mode.
+   */
+  async authorizeAdmin(caller: Caller): Promise<void> {
+    if (caller.internal || this.#options.insecureDevelopmentMode) return;
+    const claims = await this.#claimsOf(caller);
+    if (claims?.cairn_admin === true) return;
+    if (!claims) throw new ConnectError("operator calls need a bearer token with cairn_admin: true", Code.Unauthenticated);
+    throw permissionDenied("operator calls need cairn_admin: true in the token's claims");
+  }
+
   /** External calls only: the servicer's authorizer decides (DESIGN.md §7). */
   async #authorize(bound: Bound, call: Call, caller: Caller): Promise<void> {
-    let claims: Claims | undefined;
-    const verifier = this.#options.tokenVerifier;
-    if (caller.bearerToken !== undefined && verifier) {
-      claims = await Promise.resolve()
-        .then(() => verifier(caller.bearerToken!))
-        .catch(() => undefined);
-      if (!claims) throw new ConnectError("the bearer token is not valid", Code.Unauthenticated);
-    }
+    const claims = await this.#claimsOf(caller);
     const context = { internal: false, claims, stateType: bound.spec.typeName, actorId: call.actorId, method: call.method.name };
     if (!bound.authorizer) {
       if (this.#options.insecureDevelopmentMode) return;

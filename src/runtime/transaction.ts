@@ -211,6 +211,10 @@ export class TransactionContextImpl implements TransactionContext, Invoker {
   wait(_taskId: string, _method: MethodSpec): Promise<Message> {
     return Promise.reject(new Error("a transaction may not wait for tasks: it would hold its actors"));
   }
+
+  watch(inv: Invocation): AsyncIterable<Message> {
+    throw new Error(`a transaction may not watch ${inv.method.name}: it would hold its actors`);
+  }
 }
 
 /** Outcome records for a transaction's idempotency key. */

@@ -4,6 +4,7 @@ import { EXTERNAL_CALLER } from "../runtime/context-impl.js";
 import { Aborted, invalidArgument } from "../runtime/errors.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { MethodSpec, StateSpec } from "../runtime/spec.js";
+import { bearerTokenOf } from "./bearer-token.js";
 import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "./headers.js";
 
 type UnaryImpl = (request: Message, context: HandlerContext) => Promise<Message>;
@@ -34,8 +35,7 @@ async function serve(
     idempotencyKey: key || undefined,
   };
   try {
-    const auth = context.requestHeader.get("authorization");
-    const bearerToken = auth?.match(/^Bearer\s+(.+)$/i)?.[1];
+    const bearerToken = bearerTokenOf(context.requestHeader);
     const caller = bearerToken === undefined ? EXTERNAL_CALLER : { ...EXTERNAL_CALLER, bearerToken };
     const spawn = context.requestHeader.get(SPAWN_HEADER);
     if (spawn === null) return await runtime.execute(call, caller);

@@ -1,6 +1,8 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Tasks } from "../../generated/cairn/v1/tasks_pb.js";
+import { EXTERNAL_CALLER } from "../runtime/context-impl.js";
 import { notFound } from "../runtime/errors.js";
+import { bearerTokenOf } from "./bearer-token.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { statusName, toTaskInfo } from "./task-info.js";
 
@@ -14,7 +16,11 @@ export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime): voi
   router.service(Tasks, {
     get: (req) => info(req.taskId),
     wait: async (req) => toTaskInfo(await runtime.tasks.waitFinal(req.taskId), false),
-    list: (req) => {
+    // Task ids are unguessable, so knowing one is enough to read it; listing
+    // every task is for operators.
+    list: async (req, context) => {
+      const bearerToken = bearerTokenOf(context.requestHeader);
+      await runtime.authorizeAdmin(bearerToken === undefined ? EXTERNAL_CALLER : { ...EXTERNAL_CALLER, bearerToken });
       const status = statusName(req.status);
       const limit = req.limit || 1000;
       const tasks = [];

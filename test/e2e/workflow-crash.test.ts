@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { createClient, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExternalContext } from "cairn";
+import { PROBE_ADMIN_TOKEN } from "../fixtures/probe-servicer.js";
 import { Tasks, TaskStatus, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../../generated/probe/v1/probe_cairn.js";
 import { createClientTransport, type ClientTransport } from "../../src/transport/client-transport.js";
@@ -194,7 +195,10 @@ describe("workflows across SIGKILL of the server", () => {
       "all 1,000 workflows COMPLETED",
       40_000,
       async () => {
-        const { tasks } = await second.tasks.list({ stateType: PROBE_TYPE, limit: 10_000 });
+        const { tasks } = await second.tasks.list(
+          { stateType: PROBE_TYPE, limit: 10_000 },
+          { headers: { authorization: `Bearer ${PROBE_ADMIN_TOKEN}` } },
+        );
         const mine = tasks.filter((t) => t.actorId.startsWith("mixed-"));
         return mine.length === TOTAL && mine.every((t) => t.status === TaskStatus.COMPLETED) ? mine : undefined;
       },

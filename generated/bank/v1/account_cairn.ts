@@ -3,7 +3,7 @@
 /* eslint-disable */
 
 import type { Context, Loop, ReaderContext, Task, TaskTiming, TransactionContext, WorkflowContext, WriterContext } from "cairn";
-import { Aborted, defineState, Ref, Scheduler, Servicer, Spawner } from "cairn";
+import { Aborted, defineState, Reactive, Ref, Scheduler, Servicer, Spawner } from "cairn";
 import type { Account as Account$1, AccrueRequest, AccrueRequestSchema, AccrueResponse, AccrueResponseSchema, ApproveInterestRequest, ApproveInterestRequestSchema, ApproveInterestResponse, ApproveInterestResponseSchema, BalanceRequest, BalanceRequestSchema, BalanceResponse, BalanceResponseSchema, DepositRequest, DepositRequestSchema, DepositResponse, DepositResponseSchema, OpenRequest, OpenRequestSchema, OpenResponse, OpenResponseSchema, OverdraftError, TransferRequest, TransferRequestSchema, TransferResponse, TransferResponseSchema, WithdrawRequest, WithdrawRequestSchema, WithdrawResponse, WithdrawResponseSchema } from "./account_pb.js";
 import { AccountMethods, AccountSchema, OverdraftErrorSchema } from "./account_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -120,6 +120,15 @@ export class AccountScheduler extends Scheduler<typeof AccountSchema> {
 }
 
 /**
+ * `ref.reactively()`: Account readers as live streams of responses.
+ */
+export class AccountReactive extends Reactive<typeof AccountSchema> {
+  balance(ctx: Context, request?: MessageInitShape<typeof BalanceRequestSchema>): AsyncIterable<BalanceResponse> {
+    return this.watchCall<typeof BalanceResponseSchema>("balance", ctx, request);
+  }
+}
+
+/**
  * A typed reference to one Account actor.
  */
 export class AccountRef extends Ref<typeof AccountSchema> {
@@ -143,6 +152,12 @@ export class AccountRef extends Ref<typeof AccountSchema> {
   }
   accrueInterest(ctx: Context, request?: MessageInitShape<typeof AccrueRequestSchema>): Promise<AccrueResponse> {
     return this.call<typeof AccrueResponseSchema>("accrueInterest", ctx, request);
+  }
+  /**
+   * Readers as live streams: each response, then one per change of what it read.
+   */
+  reactively(signal?: AbortSignal): AccountReactive {
+    return new AccountReactive(this, signal);
   }
   /**
    * Starts a method as a durable task (now, or `when`); await the Task for its result.

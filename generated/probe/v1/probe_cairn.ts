@@ -6,8 +6,8 @@
 // workflow whose behaviour each test chooses by scenario name.
 
 import type { Context, Loop, ReaderContext, Task, TaskTiming, WorkflowContext, WriterContext } from "cairn";
-import { Aborted, defineState, Ref, Scheduler, Servicer, Spawner } from "cairn";
-import type { AddRequest, AddRequestSchema, GetRequest, GetRequestSchema, Probe as Probe$1, ProbeError, ProbeView, ProbeViewSchema, RunRequest, RunRequestSchema, RunResponse, RunResponseSchema, ScheduleRunRequest, ScheduleRunRequestSchema, ScheduleRunResponse, ScheduleRunResponseSchema, SetFlagRequest, SetFlagRequestSchema } from "./probe_pb.js";
+import { Aborted, defineState, Reactive, Ref, Scheduler, Servicer, Spawner } from "cairn";
+import type { AddRequest, AddRequestSchema, GetRequest, GetRequestSchema, GetWithRequest, GetWithRequestSchema, Probe as Probe$1, ProbeError, ProbeView, ProbeViewSchema, RunRequest, RunRequestSchema, RunResponse, RunResponseSchema, ScheduleRunRequest, ScheduleRunRequestSchema, ScheduleRunResponse, ScheduleRunResponseSchema, SetFlagRequest, SetFlagRequestSchema } from "./probe_pb.js";
 import { ProbeErrorSchema, ProbeMethods, ProbeSchema } from "./probe_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 
@@ -27,6 +27,7 @@ export const ProbeSpec = defineState({
   defaultConstructible: true,
   methods: {
     get: { kind: "reader" },
+    getWith: { kind: "reader" },
     add: { kind: "writer" },
     setFlag: { kind: "writer" },
     run: { kind: "workflow", errors: [ProbeErrorSchema], aborted: RunAborted },
@@ -43,6 +44,13 @@ export abstract class ProbeServicer extends Servicer<typeof ProbeSchema> {
    * Reader: runs on the last durable state.
    */
   abstract get(ctx: ReaderContext, state: Readonly<Probe>, request: GetRequest): Promise<MessageInitShape<typeof ProbeViewSchema>>;
+  /**
+   * A reader that also reads another probe (through its reader): counter is
+   *  the sum, log the concatenation.
+   *
+   * Reader: runs on the last durable state.
+   */
+  abstract getWith(ctx: ReaderContext, state: Readonly<Probe>, request: GetWithRequest): Promise<MessageInitShape<typeof ProbeViewSchema>>;
   /**
    * Writer: runs alone on its actor.
    */
@@ -101,11 +109,26 @@ export class ProbeScheduler extends Scheduler<typeof ProbeSchema> {
 }
 
 /**
+ * `ref.reactively()`: Probe readers as live streams of responses.
+ */
+export class ProbeReactive extends Reactive<typeof ProbeSchema> {
+  get(ctx: Context, request?: MessageInitShape<typeof GetRequestSchema>): AsyncIterable<ProbeView> {
+    return this.watchCall<typeof ProbeViewSchema>("get", ctx, request);
+  }
+  getWith(ctx: Context, request?: MessageInitShape<typeof GetWithRequestSchema>): AsyncIterable<ProbeView> {
+    return this.watchCall<typeof ProbeViewSchema>("getWith", ctx, request);
+  }
+}
+
+/**
  * A typed reference to one Probe actor.
  */
 export class ProbeRef extends Ref<typeof ProbeSchema> {
   get(ctx: Context, request?: MessageInitShape<typeof GetRequestSchema>): Promise<ProbeView> {
     return this.call<typeof ProbeViewSchema>("get", ctx, request);
+  }
+  getWith(ctx: Context, request?: MessageInitShape<typeof GetWithRequestSchema>): Promise<ProbeView> {
+    return this.call<typeof ProbeViewSchema>("getWith", ctx, request);
   }
   add(ctx: Context, request?: MessageInitShape<typeof AddRequestSchema>): Promise<ProbeView> {
     return this.call<typeof ProbeViewSchema>("add", ctx, request);
@@ -118,6 +141,12 @@ export class ProbeRef extends Ref<typeof ProbeSchema> {
   }
   scheduleRun(ctx: Context, request?: MessageInitShape<typeof ScheduleRunRequestSchema>): Promise<ScheduleRunResponse> {
     return this.call<typeof ScheduleRunResponseSchema>("scheduleRun", ctx, request);
+  }
+  /**
+   * Readers as live streams: each response, then one per change of what it read.
+   */
+  reactively(signal?: AbortSignal): ProbeReactive {
+    return new ProbeReactive(this, signal);
   }
   /**
    * Starts a method as a durable task (now, or `when`); await the Task for its result.

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file probe/v1/probe.proto.
  */
 export const file_probe_v1_probe: GenFile = /*@__PURE__*/
-  fileDesc("ChRwcm9iZS92MS9wcm9iZS5wcm90bxIIcHJvYmUudjEiOQoFUHJvYmUSDwoHY291bnRlchgBIAEoAxILCgNsb2cYAiADKAkSDAoEZmxhZxgDIAEoCDoEwqUZACIcCgpQcm9iZUVycm9yEg4KBnJlYXNvbhgBIAEoCSIMCgpHZXRSZXF1ZXN0IjcKCVByb2JlVmlldxIPCgdjb3VudGVyGAEgASgDEgsKA2xvZxgCIAMoCRIMCgRmbGFnGAMgASgIIioKCkFkZFJlcXVlc3QSDgoGYW1vdW50GAEgASgDEgwKBG5vdGUYAiABKAkiHgoOU2V0RmxhZ1JlcXVlc3QSDAoEZmxhZxgBIAEoCCI5CgpSdW5SZXF1ZXN0EhAKCHNjZW5hcmlvGAEgASgJEg4KBnRhcmdldBgCIAEoCRIJCgFuGAMgASgDIiwKC1J1blJlc3BvbnNlEg4KBnJlc3VsdBgBIAEoCRINCgV2YWx1ZRgCIAEoAyJJChJTY2hlZHVsZVJ1blJlcXVlc3QSIQoDcnVuGAEgASgLMhQucHJvYmUudjEuUnVuUmVxdWVzdBIQCghkZWxheV9tcxgCIAEoAyImChNTY2hlZHVsZVJ1blJlc3BvbnNlEg8KB3Rhc2tfaWQYASABKAky6AIKDFByb2JlTWV0aG9kcxI4CgNHZXQSFC5wcm9iZS52MS5HZXRSZXF1ZXN0GhMucHJvYmUudjEuUHJvYmVWaWV3IgbCpRkCCgASOAoDQWRkEhQucHJvYmUudjEuQWRkUmVxdWVzdBoTLnByb2JlLnYxLlByb2JlVmlldyIGwqUZAhIAEkAKB1NldEZsYWcSGC5wcm9iZS52MS5TZXRGbGFnUmVxdWVzdBoTLnByb2JlLnYxLlByb2JlVmlldyIGwqUZAhIAEkYKA1J1bhIULnByb2JlLnYxLlJ1blJlcXVlc3QaFS5wcm9iZS52MS5SdW5SZXNwb25zZSISwqUZDioKUHJvYmVFcnJvciIAElIKC1NjaGVkdWxlUnVuEhwucHJvYmUudjEuU2NoZWR1bGVSdW5SZXF1ZXN0Gh0ucHJvYmUudjEuU2NoZWR1bGVSdW5SZXNwb25zZSIGwqUZAhIAGgbCpRkCEAFiBnByb3RvMw", [file_cairn_v1_options]);
+  fileDesc("ChRwcm9iZS92MS9wcm9iZS5wcm90bxIIcHJvYmUudjEiOQoFUHJvYmUSDwoHY291bnRlchgBIAEoAxILCgNsb2cYAiADKAkSDAoEZmxhZxgDIAEoCDoEwqUZACIcCgpQcm9iZUVycm9yEg4KBnJlYXNvbhgBIAEoCSIMCgpHZXRSZXF1ZXN0IjcKCVByb2JlVmlldxIPCgdjb3VudGVyGAEgASgDEgsKA2xvZxgCIAMoCRIMCgRmbGFnGAMgASgIIh8KDkdldFdpdGhSZXF1ZXN0Eg0KBW90aGVyGAEgASgJIioKCkFkZFJlcXVlc3QSDgoGYW1vdW50GAEgASgDEgwKBG5vdGUYAiABKAkiHgoOU2V0RmxhZ1JlcXVlc3QSDAoEZmxhZxgBIAEoCCI5CgpSdW5SZXF1ZXN0EhAKCHNjZW5hcmlvGAEgASgJEg4KBnRhcmdldBgCIAEoCRIJCgFuGAMgASgDIiwKC1J1blJlc3BvbnNlEg4KBnJlc3VsdBgBIAEoCRINCgV2YWx1ZRgCIAEoAyJJChJTY2hlZHVsZVJ1blJlcXVlc3QSIQoDcnVuGAEgASgLMhQucHJvYmUudjEuUnVuUmVxdWVzdBIQCghkZWxheV9tcxgCIAEoAyImChNTY2hlZHVsZVJ1blJlc3BvbnNlEg8KB3Rhc2tfaWQYASABKAkyqgMKDFByb2JlTWV0aG9kcxI4CgNHZXQSFC5wcm9iZS52MS5HZXRSZXF1ZXN0GhMucHJvYmUudjEuUHJvYmVWaWV3IgbCpRkCCgASQAoHR2V0V2l0aBIYLnByb2JlLnYxLkdldFdpdGhSZXF1ZXN0GhMucHJvYmUudjEuUHJvYmVWaWV3IgbCpRkCCgASOAoDQWRkEhQucHJvYmUudjEuQWRkUmVxdWVzdBoTLnByb2JlLnYxLlByb2JlVmlldyIGwqUZAhIAEkAKB1NldEZsYWcSGC5wcm9iZS52MS5TZXRGbGFnUmVxdWVzdBoTLnByb2JlLnYxLlByb2JlVmlldyIGwqUZAhIAEkYKA1J1bhIULnByb2JlLnYxLlJ1blJlcXVlc3QaFS5wcm9iZS52MS5SdW5SZXNwb25zZSISwqUZDioKUHJvYmVFcnJvciIAElIKC1NjaGVkdWxlUnVuEhwucHJvYmUudjEuU2NoZWR1bGVSdW5SZXF1ZXN0Gh0ucHJvYmUudjEuU2NoZWR1bGVSdW5SZXNwb25zZSIGwqUZAhIAGgbCpRkCEAFiBnByb3RvMw", [file_cairn_v1_options]);
 
 /**
  * @generated from message probe.v1.Probe
@@ -101,6 +101,23 @@ export const ProbeViewSchema: GenMessage<ProbeView> = /*@__PURE__*/
   messageDesc(file_probe_v1_probe, 3);
 
 /**
+ * @generated from message probe.v1.GetWithRequest
+ */
+export type GetWithRequest = Message<"probe.v1.GetWithRequest"> & {
+  /**
+   * @generated from field: string other = 1;
+   */
+  other: string;
+};
+
+/**
+ * Describes the message probe.v1.GetWithRequest.
+ * Use `create(GetWithRequestSchema)` to create a new message.
+ */
+export const GetWithRequestSchema: GenMessage<GetWithRequest> = /*@__PURE__*/
+  messageDesc(file_probe_v1_probe, 4);
+
+/**
  * @generated from message probe.v1.AddRequest
  */
 export type AddRequest = Message<"probe.v1.AddRequest"> & {
@@ -120,7 +137,7 @@ export type AddRequest = Message<"probe.v1.AddRequest"> & {
  * Use `create(AddRequestSchema)` to create a new message.
  */
 export const AddRequestSchema: GenMessage<AddRequest> = /*@__PURE__*/
-  messageDesc(file_probe_v1_probe, 4);
+  messageDesc(file_probe_v1_probe, 5);
 
 /**
  * @generated from message probe.v1.SetFlagRequest
@@ -137,7 +154,7 @@ export type SetFlagRequest = Message<"probe.v1.SetFlagRequest"> & {
  * Use `create(SetFlagRequestSchema)` to create a new message.
  */
 export const SetFlagRequestSchema: GenMessage<SetFlagRequest> = /*@__PURE__*/
-  messageDesc(file_probe_v1_probe, 5);
+  messageDesc(file_probe_v1_probe, 6);
 
 /**
  * @generated from message probe.v1.RunRequest
@@ -166,7 +183,7 @@ export type RunRequest = Message<"probe.v1.RunRequest"> & {
  * Use `create(RunRequestSchema)` to create a new message.
  */
 export const RunRequestSchema: GenMessage<RunRequest> = /*@__PURE__*/
-  messageDesc(file_probe_v1_probe, 6);
+  messageDesc(file_probe_v1_probe, 7);
 
 /**
  * @generated from message probe.v1.RunResponse
@@ -188,7 +205,7 @@ export type RunResponse = Message<"probe.v1.RunResponse"> & {
  * Use `create(RunResponseSchema)` to create a new message.
  */
 export const RunResponseSchema: GenMessage<RunResponse> = /*@__PURE__*/
-  messageDesc(file_probe_v1_probe, 7);
+  messageDesc(file_probe_v1_probe, 8);
 
 /**
  * @generated from message probe.v1.ScheduleRunRequest
@@ -210,7 +227,7 @@ export type ScheduleRunRequest = Message<"probe.v1.ScheduleRunRequest"> & {
  * Use `create(ScheduleRunRequestSchema)` to create a new message.
  */
 export const ScheduleRunRequestSchema: GenMessage<ScheduleRunRequest> = /*@__PURE__*/
-  messageDesc(file_probe_v1_probe, 8);
+  messageDesc(file_probe_v1_probe, 9);
 
 /**
  * @generated from message probe.v1.ScheduleRunResponse
@@ -227,7 +244,7 @@ export type ScheduleRunResponse = Message<"probe.v1.ScheduleRunResponse"> & {
  * Use `create(ScheduleRunResponseSchema)` to create a new message.
  */
 export const ScheduleRunResponseSchema: GenMessage<ScheduleRunResponse> = /*@__PURE__*/
-  messageDesc(file_probe_v1_probe, 9);
+  messageDesc(file_probe_v1_probe, 10);
 
 /**
  * @generated from service probe.v1.ProbeMethods
@@ -239,6 +256,17 @@ export const ProbeMethods: GenService<{
   get: {
     methodKind: "unary";
     input: typeof GetRequestSchema;
+    output: typeof ProbeViewSchema;
+  },
+  /**
+   * A reader that also reads another probe (through its reader): counter is
+   * the sum, log the concatenation.
+   *
+   * @generated from rpc probe.v1.ProbeMethods.GetWith
+   */
+  getWith: {
+    methodKind: "unary";
+    input: typeof GetWithRequestSchema;
     output: typeof ProbeViewSchema;
   },
   /**

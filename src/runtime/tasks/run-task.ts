@@ -4,6 +4,7 @@ import { Aborted, FatalError } from "../errors.js";
 import { handlerOf, type Runtime } from "../runtime.js";
 import type { Servicer } from "../servicer.js";
 import { Loop } from "../workflow/loop.js";
+import { Suspended } from "../workflow/suspended.js";
 import { WorkflowContextImpl } from "../workflow/workflow-context.js";
 import { backoff, type Dispatcher } from "./dispatcher.js";
 
@@ -15,6 +16,7 @@ import { backoff, type Dispatcher } from "./dispatcher.js";
  */
 export async function runTask(runtime: Runtime, dispatcher: Dispatcher, task: TaskRecord): Promise<TaskRecord | undefined> {
   let next: TaskRecord;
+  let ctx: WorkflowContextImpl | undefined;
   try {
     const bound = runtime.bound(task.stateType);
     const method = bound.spec.methods[task.method];
@@ -25,8 +27,10 @@ export async function runTask(runtime: Runtime, dispatcher: Dispatcher, task: Ta
       const call = { spec: bound.spec, method, actorId: task.actorId, request, idempotencyKey: `task:${task.taskId}` };
       response = await runtime.execute(call, { kind: "workflow", internal: true });
     } else {
-      const ctx = new WorkflowContextImpl(runtime, bound.spec, method, task, dispatcher.signal);
+      ctx = new WorkflowContextImpl(runtime, bound.spec, method, task, dispatcher.signal);
       const result = await handlerOf(bound, method)(ctx, request);
+      // A sleep that has not elapsed wins even if its signal was swallowed.
+      if (ctx.suspendedUntil !== undefined) throw new Suspended(ctx.suspendedUntil);
       if (result instanceof Loop) {
         const runAt = result.when?.getTime() ?? Date.now();
         next = { ...task, status: "scheduled", iteration: task.iteration + 1, attempts: 0, runAt };
@@ -45,7 +49,10 @@ export async function runTask(runtime: Runtime, dispatcher: Dispatcher, task: Ta
     next = { ...task, status: "completed", outcome };
   } catch (e) {
     if (dispatcher.signal.aborted) return undefined;
-    next = afterError(runtime, dispatcher, task, e);
+    // Suspended (a durable sleep) is a wait, not a failure: no attempt, no
+    // error. The run's record of it counts, whatever the workflow threw.
+    const until = ctx?.suspendedUntil;
+    next = until !== undefined ? { ...task, status: "scheduled", runAt: until } : afterError(runtime, dispatcher, task, e);
   }
   await runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
   return next;

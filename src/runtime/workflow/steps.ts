@@ -2,11 +2,15 @@ import type { WorkflowContext } from "../context.js";
 import { AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, FatalError } from "../errors.js";
 import { ReadSet, trackReads } from "../read-tracking.js";
 import { decodeMemo, encodeMemo, type MemoOptions } from "./memo-codec.js";
+import { runWithPolicy, type StepAttempt, type StepOptions } from "./step-retry.js";
 import { workflowRun, type WorkflowContextImpl } from "./workflow-context.js";
+
+export type { StepAttempt, StepOptions, StepRetry } from "./step-retry.js";
 
 type Falsy = false | 0 | 0n | "" | null | undefined;
 
-function claimStep(run: WorkflowContextImpl, step: string, alias: string): void {
+/** Refuses a step alias used twice in one run (shared by every step helper). */
+export function claimStep(run: WorkflowContextImpl, step: string, alias: string): void {
   run.claim(`${step}:${alias}`, () => `${step}(${JSON.stringify(alias)}) is used twice in one run: aliases must be unique`);
 }
 
@@ -40,19 +44,21 @@ export async function until<T>(
 
 /**
  * Runs `fn` until it returns, then stores its result: later runs return the
- * stored result without calling `fn`. A throw stores nothing.
+ * stored result without calling `fn`. A throw stores nothing. With
+ * `retry`, a throw is retried in place (FatalError and declared errors
+ * are not); `timeoutMs` bounds each attempt.
  */
 export async function atLeastOnce<T>(
   alias: string,
   ctx: WorkflowContext,
-  fn: () => Promise<T> | T,
-  options?: MemoOptions<T>,
+  fn: (attempt: StepAttempt) => Promise<T> | T,
+  options?: MemoOptions<T> & StepOptions,
 ): Promise<T> {
   const run = workflowRun(ctx, "atLeastOnce");
   claimStep(run, "atLeastOnce", alias);
   const memo = run.memo("atLeastOnce", alias);
   if (memo?.kind === "value") return decodeMemo(memo.json, options, alias);
-  const value = await fn();
+  const value = await runWithPolicy(alias, fn, options, run.signal);
   run.rememberLazily("atLeastOnce", alias, { kind: "value", json: encodeMemo(value, options) });
   return value;
 }

@@ -6,8 +6,10 @@ import { FatalError } from "../errors.js";
 import { deriveKey } from "../idempotency.js";
 import { INVOKE, type IdempotencyChoice, type Invocation, type Invoker, type TaskTiming } from "../invocation.js";
 import type { Runtime } from "../runtime.js";
+import { watchReader } from "../reactive.js";
 import type { MethodSpec, StateSpec } from "../spec.js";
 import { taskIdFor, toMillis } from "../tasks/task-record.js";
+import { Suspended } from "./suspended.js";
 
 /**
  * The context of one run of a workflow. Besides what a handler sees, it
@@ -25,6 +27,8 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
   /** Keys and step aliases used in this run: reuse is a bug in the workflow. */
   readonly #used = new Set<string>();
   readonly #caller: Caller = { kind: "workflow", internal: true };
+  /** The earliest time a `sleep` in this run asked to be woken at, if any. */
+  #suspendedUntil: number | undefined;
 
   constructor(
     readonly runtime: Runtime,
@@ -71,6 +75,10 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
     return this.runtime.waitTask(taskId, method);
   }
 
+  watch(inv: Invocation, signal?: AbortSignal): AsyncIterable<Message> {
+    return watchReader(this.runtime, toCall(inv), this.#caller, AbortSignal.any([this.signal, ...(signal ? [signal] : [])]));
+  }
+
   #keyFor(inv: Invocation): string | undefined {
     return this.keyFor(inv.spec.typeName, inv.actorId, inv.method.name, inv.idempotency);
   }
@@ -99,6 +107,22 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
         return key;
       }
     }
+  }
+
+  // ---- suspension -------------------------------------------------------
+
+  /**
+   * Ends this run, to run again from the top at `until`. Recorded here as
+   * well as thrown, so a run that swallowed the signal is still suspended
+   * rather than carrying on past a sleep that has not elapsed.
+   */
+  suspend(until: number): Suspended {
+    this.#suspendedUntil = Math.min(until, this.#suspendedUntil ?? Infinity);
+    return new Suspended(this.#suspendedUntil);
+  }
+
+  get suspendedUntil(): number | undefined {
+    return this.#suspendedUntil;
   }
 
   // ---- memoized steps ---------------------------------------------------

@@ -1,0 +1,33 @@
+import type { WorkflowContext } from "../context.js";
+import { FatalError } from "../errors.js";
+import { wakeTime, type Duration } from "./duration.js";
+import { claimStep } from "./steps.js";
+import { workflowRun } from "./workflow-context.js";
+
+/**
+ * A durable timer: returns once `duration` has passed since this step was
+ * first reached (or at the given Date). The wake time is stored under
+ * `alias` the first time; until it comes, the run is suspended (nothing
+ * stays in memory) and the workflow re-runs from the top at that time, its
+ * memoized steps returning at once. Survives restarts and fires once.
+ */
+export async function sleep(alias: string, ctx: WorkflowContext, duration: Duration): Promise<void> {
+  const run = workflowRun(ctx, "sleep");
+  claimStep(run, "sleep", alias);
+  const memo = run.memo("sleep", alias);
+  let wakeAt: number;
+  if (memo?.kind === "value") {
+    wakeAt = Number(memo.json);
+    if (!Number.isFinite(wakeAt)) throw new FatalError(`the stored wake time of sleep(${JSON.stringify(alias)}) is corrupt`);
+  } else {
+    try {
+      wakeAt = wakeTime(duration, Date.now());
+    } catch (e) {
+      // A malformed duration is a bug in the workflow: retrying cannot fix it.
+      throw new FatalError(`sleep(${JSON.stringify(alias)}): ${e instanceof Error ? e.message : String(e)}`);
+    }
+    // Durable before suspending: a re-run must find the same wake time.
+    await run.remember("sleep", alias, { kind: "value", json: String(wakeAt) });
+  }
+  if (Date.now() < wakeAt) throw run.suspend(wakeAt);
+}

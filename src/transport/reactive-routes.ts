@@ -1,0 +1,27 @@
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { Reactive, WatchResponseSchema } from "../../generated/cairn/v1/reactive_pb.js";
+import { EXTERNAL_CALLER } from "../runtime/context-impl.js";
+import { notFound } from "../runtime/errors.js";
+import { watchReader } from "../runtime/reactive.js";
+import type { Runtime } from "../runtime/runtime.js";
+import { bearerTokenOf } from "./bearer-token.js";
+
+/** Serves `cairn.v1.Reactive/Watch` for every reader of the runtime. */
+export function registerReactiveRoutes(router: ConnectRouter, runtime: Runtime): void {
+  router.service(Reactive, {
+    async *watch(req, context) {
+      const spec = runtime.specs.find((s) => s.typeName === req.stateType);
+      if (!spec) throw notFound(`this application serves no ${req.stateType}`);
+      const method = Object.values(spec.methods).find((m) => m.name === req.method || m.desc.name === req.method);
+      if (!method) throw notFound(`${req.stateType} has no method ${req.method}`);
+      const request = fromBinary(method.desc.input, req.request);
+      const bearerToken = bearerTokenOf(context.requestHeader);
+      const caller = bearerToken === undefined ? EXTERNAL_CALLER : { ...EXTERNAL_CALLER, bearerToken };
+      const call = { spec, method, actorId: req.actorId, request };
+      for await (const response of watchReader(runtime, call, caller, context.signal)) {
+        yield create(WatchResponseSchema, { response: toBinary(method.desc.output, response) });
+      }
+    },
+  });
+}
