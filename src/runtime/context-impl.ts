@@ -35,13 +35,27 @@ export function toCall(inv: Invocation, idempotencyKey?: string): Call {
   return { spec: inv.spec, method: inv.method, actorId: inv.actorId, request: inv.request, idempotencyKey };
 }
 
-/** The context of a reader or writer handler. */
-class HandlerContext implements ActorContext, Invoker {
+/** What every handler context knows about its call; it is its own invoker. */
+export abstract class CallContext {
   readonly stateType: string;
   readonly actorId: string;
   readonly method: string;
   readonly internal: boolean;
 
+  constructor(call: Call, caller: Caller) {
+    this.stateType = call.spec.typeName;
+    this.actorId = call.actorId;
+    this.method = call.method.name;
+    this.internal = caller.internal;
+  }
+
+  get [INVOKE](): this {
+    return this;
+  }
+}
+
+/** The context of a reader or writer handler. */
+class HandlerContext extends CallContext implements ActorContext, Invoker {
   constructor(
     private readonly runtime: Runtime,
     readonly kind: "reader" | "writer",
@@ -49,14 +63,7 @@ class HandlerContext implements ActorContext, Invoker {
     caller: Caller,
     private readonly effects: WriteEffects | undefined,
   ) {
-    this.stateType = call.spec.typeName;
-    this.actorId = call.actorId;
-    this.method = call.method.name;
-    this.internal = caller.internal;
-  }
-
-  get [INVOKE](): Invoker {
-    return this;
+    super(call, caller);
   }
 
   invoke(inv: Invocation): Promise<Message> {

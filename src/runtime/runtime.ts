@@ -4,7 +4,7 @@ import { enforce, type Authorizer, type Claims, type TokenVerifier } from "./aut
 import type { CommitBatch, IdempotencyRecord, Store, StoredOutcome, TaskRecord } from "../store/store.js";
 import { ActorCache, type ActorCell, type Snapshot } from "./actor-cache.js";
 import { contextFor, type Caller } from "./context-impl.js";
-import { Aborted, alreadyExists, failedPrecondition, internal, invalidArgument, notFound, permissionDenied, unimplemented } from "./errors.js";
+import { Aborted, alreadyExists, declaredOutcome, failedPrecondition, internal, invalidArgument, notFound, permissionDenied, unimplemented } from "./errors.js";
 import { checkSameCall, hashRequest, type CallIdentity } from "./idempotency.js";
 import { recordRead } from "./read-tracking.js";
 import type { Servicer, ServicerClass } from "./servicer.js";
@@ -172,17 +172,8 @@ export class Runtime {
           await new Promise((r) => setTimeout(r, Math.random() * Math.min(20, attempt)));
           continue;
         }
-        const schema = e instanceof Aborted && call.method.errors.find((s) => s.typeName === e.error.$typeName);
-        if (keyed && schema) {
-          const aborted = e as Aborted;
-          const outcome: StoredOutcome = {
-            kind: "aborted",
-            typeName: aborted.error.$typeName,
-            bytes: toBinary(schema, aborted.error),
-            message: aborted.message,
-          };
-          await this.store.commit({ states: [], idempotency: outcomeRecord(keyed, outcome) });
-        }
+        const outcome = declaredOutcome(e, call.method.errors);
+        if (keyed && outcome) await this.store.commit({ states: [], idempotency: outcomeRecord(keyed, outcome) });
         throw e;
       }
     }
@@ -392,16 +383,9 @@ export class Runtime {
     try {
       result = await mutation.apply(draft, effects);
     } catch (e) {
-      const schema = e instanceof Aborted && mutation.errors.find((s) => s.typeName === e.error.$typeName);
-      if (!idempotency || !schema) throw e;
+      const outcome = declaredOutcome(e, mutation.errors);
+      if (!idempotency || !outcome) throw e;
       // A declared error is a result: remember it under the key.
-      const aborted = e as Aborted;
-      const outcome: StoredOutcome = {
-        kind: "aborted",
-        typeName: aborted.error.$typeName,
-        bytes: toBinary(schema, aborted.error),
-        message: aborted.message,
-      };
       return { reply: this.store.commit({ states: [], idempotency: record(outcome) }).then(() => Promise.reject(e)) };
     }
     const durable = this.commitDrafts(

@@ -2,10 +2,10 @@ import { clone, create, type Message } from "@bufbuild/protobuf";
 import type { IdempotencyRecord, StoredOutcome } from "../store/store.js";
 import type { ActorCell } from "./actor-cache.js";
 import { LockConflict, type LockOwner } from "./actor-lock.js";
-import { contextFor, MAY_CALL, refuse, toCall, type Caller } from "./context-impl.js";
+import { CallContext, contextFor, MAY_CALL, refuse, toCall, type Caller } from "./context-impl.js";
 import type { TransactionContext } from "./context.js";
 import { alreadyExists, invalidArgument } from "./errors.js";
-import { INVOKE, type Invocation, type Invoker, type TaskTiming } from "./invocation.js";
+import type { Invocation, Invoker, TaskTiming } from "./invocation.js";
 import type { Call, Runtime, WriteEffects } from "./runtime.js";
 import type { MethodSpec, StateSpec } from "./spec.js";
 import { toMillis } from "./tasks/task-record.js";
@@ -168,12 +168,8 @@ export async function runInTransaction(
 }
 
 /** The context of a transaction handler: calls join the same transaction. */
-export class TransactionContextImpl implements TransactionContext, Invoker {
+export class TransactionContextImpl extends CallContext implements TransactionContext, Invoker {
   readonly kind = "transaction" as const;
-  readonly stateType: string;
-  readonly actorId: string;
-  readonly method: string;
-  readonly internal: boolean;
 
   constructor(
     private readonly runtime: Runtime,
@@ -181,14 +177,7 @@ export class TransactionContextImpl implements TransactionContext, Invoker {
     call: Call,
     caller: Caller,
   ) {
-    this.stateType = call.spec.typeName;
-    this.actorId = call.actorId;
-    this.method = call.method.name;
-    this.internal = caller.internal;
-  }
-
-  get [INVOKE](): Invoker {
-    return this;
+    super(call, caller);
   }
 
   invoke(inv: Invocation): Promise<Message> {
