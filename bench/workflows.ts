@@ -317,7 +317,7 @@ async function untilWake(server: ServerChild, ctx: ExternalContext, wakeInFlight
     });
     const s = fromSend.slice(0, n).sort();
     const rp = fromReply.slice(0, n).sort();
-    const p99 = round(percentile(s, 0.99), 3);
+    const p99 = round(percentile(s, 0.99), 3); // from the send
     emit({
       scenario: wakeInFlight === 1 ? "until-wake" : `until-wake-${wakeInFlight}-in-flight`,
       transport: "connect",
@@ -334,8 +334,10 @@ async function untilWake(server: ServerChild, ctx: ExternalContext, wakeInFlight
       setFlagP50Ms: woken.p50Ms,
       setFlagP99Ms: woken.p99Ms,
       loadAvg1m: round(loadavg()[0]!, 2),
-      target: "p99 < 10 ms from setFlag to the workflow waking",
-      meetsTarget: woken.errors + failed === 0 && p99 < 10,
+      // The issue measures from the satisfying commit: its reply marks it
+      // (sent once durable). From the send, the fsync'd write itself counts.
+      target: "p99 < 10 ms from the satisfying commit (setFlag's reply) to the workflow waking",
+      meetsTarget: woken.errors + failed === 0 && round(percentile(rp, 0.99), 3) < 10,
     });
   } finally {
     transport.close();
