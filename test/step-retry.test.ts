@@ -104,6 +104,11 @@ defineScenario("slowStep", async (ctx) => {
   return { result: "ok", value: BigInt(n) };
 });
 
+defineScenario("badPolicy", async (ctx) => {
+  await atLeastOnce("call", ctx, () => note(`call:${ctx.actorId}`), { retry: { maxAttempts: 0 } });
+  return { result: "should not get here" };
+});
+
 let app: TestApplication;
 let ctx: ExternalContext;
 let tasks: Client<typeof Tasks>;
@@ -168,5 +173,14 @@ describe("atLeastOnce retry policy", () => {
     expect(performance.now() - start).toBeGreaterThanOrEqual(100);
     expect(abortedFirst.has("slow")).toBe(true);
     expect(timesOf("call:slow")).toHaveLength(2);
+  });
+
+  it("a nonsensical policy fails the task without calling fn", async () => {
+    const task = Probe.ref("badPolicy").spawn().run(ctx, { scenario: "badPolicy" });
+    await expect(task).rejects.toThrow();
+    const info = await waitInfo(task.taskId);
+    expect(info.status).toBe(TaskStatus.FAILED);
+    expect(info.lastError).toContain("retry.maxAttempts must be a whole number >= 1, not 0");
+    expect(timesOf("call:badPolicy")).toHaveLength(0);
   });
 });

@@ -31,7 +31,3 @@ export function toTaskInfo(task: TaskRecord, running: boolean): TaskInfo {
     lastError: task.lastError ?? "",
   });
 }
-
-export function statusName(status: TaskStatus): TaskRecord["status"] | undefined {
-  return (Object.keys(STATUS) as Array<TaskRecord["status"]>).find((k) => STATUS[k] === status);
-}

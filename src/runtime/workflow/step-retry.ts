@@ -49,6 +49,7 @@ export async function runWithPolicy<T>(
   options: StepOptions | undefined,
   stop: AbortSignal,
 ): Promise<T> {
+  checkPolicy(alias, options);
   if (!options?.retry) return attemptOnce(alias, fn, 1, options?.timeoutMs, stop);
   const policy = { ...DEFAULT_STEP_RETRY, ...options.retry };
   for (let attempt = 1; ; attempt++) {
@@ -60,6 +61,21 @@ export async function runWithPolicy<T>(
       const delay = e instanceof RetryableError && e.retryAfterMs !== undefined ? e.retryAfterMs : backoff(policy, attempt);
       await pause(delay, stop);
     }
+  }
+}
+
+/** A nonsensical policy is a bug in the workflow: fail the task rather than loop or never run. */
+function checkPolicy(alias: string, options: StepOptions | undefined): void {
+  const bad = (what: string) => new FatalError(`step ${JSON.stringify(alias)}: ${what}`);
+  const { retry, timeoutMs } = options ?? {};
+  if (timeoutMs !== undefined && !(timeoutMs > 0)) throw bad(`timeoutMs must be > 0, not ${timeoutMs}`);
+  if (!retry) return;
+  if (retry.maxAttempts !== undefined && !(Number.isInteger(retry.maxAttempts) && retry.maxAttempts >= 1)) {
+    throw bad(`retry.maxAttempts must be a whole number >= 1, not ${retry.maxAttempts}`);
+  }
+  for (const key of ["initialMs", "multiplier", "maxMs"] as const) {
+    const v = retry[key];
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw bad(`retry.${key} must be a finite number >= 0, not ${v}`);
   }
 }
 

@@ -1,0 +1,59 @@
+// The `cairn` command line: operates a running application over its
+// cairn.v1 framework services.
+//
+//   cairn tasks list|show|wait …      (see `cairn --help`)
+import { pathToFileURL } from "node:url";
+import { connectionFrom, describeCallError } from "./connection.js";
+import { EXIT, UsageError } from "./exit.js";
+import { GLOBAL_HELP, globalValues, parseCommand, splitCommand } from "./options.js";
+import { tasksCommand } from "./tasks-command.js";
+
+const HELP = `Usage: cairn <group> <command> [options]
+
+Groups:
+  tasks    durable tasks: list, show, wait (cancel, pause, resume, watch: not yet)
+  actors   not yet (get, watch)
+
+Run "cairn <group> --help" or "cairn <group> <command> --help" for more.
+
+${GLOBAL_HELP}
+
+Exit codes: 0 ok; 1 not found, refused, or a waited task ended ABORTED or
+FAILED; 2 usage error; 3 cannot connect.`;
+
+/** Runs one command line; resolves with the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const { path, rest } = splitCommand(argv, 2);
+  const [group, command] = path;
+  try {
+    switch (group) {
+      case undefined:
+      case "help": {
+        const { values } = parseCommand(rest, {}, "");
+        console.log(HELP);
+        return values.help || group === "help" ? EXIT.ok : EXIT.usage;
+      }
+      case "tasks":
+        return await tasksCommand(command, rest);
+      case "actors":
+        throw new UsageError("cairn actors is not yet available");
+      default:
+        throw new UsageError(`unknown command group ${JSON.stringify(group)}`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`cairn: ${e.message}\nRun "cairn ${e.command ? `${e.command} ` : ""}--help" for usage.`);
+      return EXIT.usage;
+    }
+    const { message, code } = describeCallError(e, connectionFrom(globalValues(rest)).url);
+    console.error(`cairn: ${message}`);
+    return code;
+  }
+}
+
+// Run when executed (node src/cli/main.ts, or bin/cairn.mjs), not when imported by a test.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const code = await main(process.argv.slice(2));
+  // Exit now: an idle HTTP/2 session would otherwise keep the process alive.
+  process.exit(code);
+}

@@ -1,0 +1,99 @@
+import { toJsonString } from "@bufbuild/protobuf";
+import { ListTasksResponseSchema, TaskInfoSchema, TaskStatus, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
+import { connectionFrom, tasksClient } from "./connection.js";
+import { EXIT, UsageError } from "./exit.js";
+import { STATES, formatTask, formatTaskTable } from "./format-task.js";
+import { GLOBAL_HELP, parseCommand } from "./options.js";
+
+/** `cairn tasks …`: durable tasks through the cairn.v1.Tasks service. */
+
+export const TASKS_HELP = `Usage: cairn tasks <command> [options]
+
+Commands:
+  list         list tasks (operators: needs a token with cairn_admin)
+  show ID      one task: status, iteration, attempts, run at, errors, result
+  wait ID      wait until a task ends; exit 1 if it ended ABORTED or FAILED
+  cancel, pause, resume, watch   not yet
+
+${GLOBAL_HELP}`;
+
+const HELP: Record<string, string> = {
+  list: `Usage: cairn tasks list [--state STATE] [--actor ID] [--type TYPE] [--limit N] [--json]
+
+  --state STATE  scheduled | running | completed | aborted | failed
+  --actor ID     only tasks of this actor
+  --type TYPE    only tasks of this state type (e.g. bank.v1.Account)
+  --limit N      at most N tasks (default 1000)
+  --json         print cairn.v1.ListTasksResponse as JSON
+
+${GLOBAL_HELP}`,
+  show: `Usage: cairn tasks show ID [--json]
+
+  Exit 1 if there is no such task.
+  --json  print cairn.v1.TaskInfo as JSON
+
+${GLOBAL_HELP}`,
+  wait: `Usage: cairn tasks wait ID [--json]
+
+  Waits until the task ends, then shows it. Exit 0 if it COMPLETED, 1 if it
+  ended ABORTED or FAILED or does not exist.
+  --json  print cairn.v1.TaskInfo as JSON
+
+${GLOBAL_HELP}`,
+};
+
+const NOT_YET = new Set(["cancel", "pause", "resume", "watch"]);
+
+export async function tasksCommand(command: string | undefined, args: readonly string[]): Promise<number> {
+  if (command === undefined || command === "help") {
+    const { values } = parseCommand(args, {}, "tasks");
+    console.log(TASKS_HELP);
+    return values.help || command === "help" ? EXIT.ok : EXIT.usage;
+  }
+  if (NOT_YET.has(command)) throw new UsageError(`cairn tasks ${command} is not yet available`, "tasks");
+  const help = HELP[command];
+  if (!help) throw new UsageError(`unknown command: tasks ${command}`, "tasks");
+  const { values, positionals } = parseCommand(
+    args,
+    {
+      json: { type: "boolean" },
+      ...(command === "list"
+        ? { state: { type: "string" }, actor: { type: "string" }, type: { type: "string" }, limit: { type: "string" } }
+        : {}),
+    },
+    `tasks ${command}`,
+  );
+  if (values.help) {
+    console.log(help);
+    return EXIT.ok;
+  }
+  const client = tasksClient(connectionFrom(values));
+  const json = values.json === true;
+
+  if (command === "list") {
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`, "tasks list");
+    const v = values as { state?: string; actor?: string; type?: string; limit?: string };
+    const status = v.state === undefined ? TaskStatus.UNSPECIFIED : STATES[v.state.toLowerCase()];
+    if (status === undefined) {
+      throw new UsageError(`--state must be one of ${Object.keys(STATES).join(", ")}, not ${JSON.stringify(v.state)}`, "tasks list");
+    }
+    const limit = v.limit === undefined ? 0 : Number(v.limit);
+    if (v.limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 0xffff_ffff)) {
+      throw new UsageError(`--limit must be a positive whole number, not ${JSON.stringify(v.limit)}`, "tasks list");
+    }
+    const res = await client.list({ status, actorId: v.actor ?? "", stateType: v.type ?? "", limit });
+    console.log(json ? toJsonString(ListTasksResponseSchema, res, { prettySpaces: 2 }) : formatTaskTable(res.tasks));
+    return EXIT.ok;
+  }
+
+  if (positionals.length !== 1) throw new UsageError(`expected one task ID, got ${positionals.length}`, `tasks ${command}`);
+  const taskId = positionals[0]!;
+  const print = (info: TaskInfo) => console.log(json ? toJsonString(TaskInfoSchema, info, { prettySpaces: 2 }) : formatTask(info));
+  if (command === "show") {
+    print(await client.get({ taskId }));
+    return EXIT.ok;
+  }
+  const info = await client.wait({ taskId });
+  print(info);
+  return info.status === TaskStatus.COMPLETED ? EXIT.ok : EXIT.failed;
+}
