@@ -1,6 +1,6 @@
 import { create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import type { StoredOutcome, TaskRecord } from "../../store/store.js";
-import { Aborted, FatalError } from "../errors.js";
+import { FatalError, declaredOutcome } from "../errors.js";
 import { handlerOf, type Runtime } from "../runtime.js";
 import type { Servicer } from "../servicer.js";
 import { Loop } from "../workflow/loop.js";
@@ -60,19 +60,8 @@ export async function runTask(runtime: Runtime, dispatcher: Dispatcher, task: Ta
 
 function afterError(runtime: Runtime, dispatcher: Dispatcher, task: TaskRecord, e: unknown): TaskRecord {
   const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  if (e instanceof Aborted) {
-    const method = runtime.bound(task.stateType).spec.methods[task.method];
-    const schema = method?.errors.find((s) => s.typeName === e.error.$typeName);
-    if (schema) {
-      const outcome: StoredOutcome = {
-        kind: "aborted",
-        typeName: e.error.$typeName,
-        bytes: toBinary(schema, e.error),
-        message: e.message,
-      };
-      return { ...task, status: "aborted", outcome, lastError: message };
-    }
-  }
+  const outcome = declaredOutcome(e, runtime.bound(task.stateType).spec.methods[task.method]?.errors ?? []);
+  if (outcome) return { ...task, status: "aborted", outcome, lastError: message };
   // A corrupt memo or a bug in the workflow will not heal by retrying.
   if (e instanceof FatalError) return { ...task, status: "failed", lastError: message };
   const attempts = task.attempts + 1;
