@@ -5,6 +5,8 @@ export default defineConfig({
   resolve: {
     alias: {
       "cairn/testing": fileURLToPath(new URL("./src/testing/index.ts", import.meta.url)),
+      "cairn/web": fileURLToPath(new URL("./src/web/index.ts", import.meta.url)),
+      "cairn/react": fileURLToPath(new URL("./src/react/index.tsx", import.meta.url)),
       cairn: fileURLToPath(new URL("./src/index.ts", import.meta.url)),
     },
   },

@@ -10,6 +10,12 @@ import type { StateModel, MethodModel } from "./validate.js";
 export interface EmitOptions {
   /** Module the generated code imports the runtime from ("cairn"). */
   readonly runtime: string;
+  /**
+   * The browser variant: `<name>_cairn_web.ts`, importing only `<runtime>/web`:
+   * declared errors, the spec, refs, reactives and spawners, but no servicer
+   * and no scheduler (those run inside the application, under Node).
+   */
+  readonly web?: boolean;
 }
 
 const KIND_TITLE = { reader: "Reader", writer: "Writer", transaction: "Transaction", workflow: "Workflow" } as const;
@@ -21,12 +27,14 @@ const KIND_DOC = {
 } as const;
 
 export function emitFile(schema: Schema<object>, file: DescFile, models: readonly StateModel[], opts: EmitOptions): void {
-  const f = schema.generateFile(file.name + "_cairn.ts");
+  const web = opts.web ?? false;
+  const f = schema.generateFile(file.name + (web ? "_cairn_web.ts" : "_cairn.ts"));
   f.preamble(file);
-  const rt = (name: string, typeOnly = false) => f.import(name, opts.runtime, typeOnly);
+  const runtime = web ? `${opts.runtime}/web` : opts.runtime;
+  const rt = (name: string, typeOnly = false) => f.import(name, runtime, typeOnly);
   const mis = f.import("MessageInitShape", "@bufbuild/protobuf", true);
   const aborted = abortedNames(models);
-  for (const model of models) emitState(f, model, aborted, rt, mis);
+  for (const model of models) emitState(f, model, aborted, rt, mis, web);
 }
 
 type Rt = (name: string, typeOnly?: boolean) => ImportSymbol;
@@ -47,7 +55,14 @@ function abortedNames(models: readonly StateModel[]): Map<DescMethod, string> {
   );
 }
 
-function emitState(f: GeneratedFile, model: StateModel, aborted: Map<DescMethod, string>, rt: Rt, mis: ImportSymbol) {
+function emitState(
+  f: GeneratedFile,
+  model: StateModel,
+  aborted: Map<DescMethod, string>,
+  rt: Rt,
+  mis: ImportSymbol,
+  web: boolean,
+) {
   const { state, service } = model;
   const S = state.name;
   const stateSchema = f.importSchema(state);
@@ -90,20 +105,22 @@ function emitState(f: GeneratedFile, model: StateModel, aborted: Map<DescMethod,
   f.print();
 
   // What users implement. The state type is the exported alias `S` below.
-  f.print(f.jsDoc(`Implement one method per RPC of ${service.typeName}.`));
-  f.print(f.export("abstract class", `${S}Servicer`), " extends ", rt("Servicer"), "<typeof ", stateSchemaType, "> {");
-  f.print("  static override readonly spec = ", spec, ";");
-  for (const m of model.methods) {
-    f.print(f.jsDoc(methodDoc(m, aborted.get(m.desc)), "  "));
-    const ctx = rt(`${KIND_TITLE[m.kind]}Context`, true);
-    const stateParam = m.kind === "workflow" ? "" : m.kind === "reader" ? `state: Readonly<${S}>, ` : `state: ${S}, `;
-    // A workflow may also return a Loop: run again as the next iteration.
-    const loop: Printable[] = m.kind === "workflow" ? [" | ", rt("Loop", true)] : [];
-    f.print("  abstract ", m.desc.localName, "(ctx: ", ctx, ", ", stateParam, "request: ", f.importShape(m.desc.input),
-      "): Promise<", ...reqInitOf(mis, outSchema(m)), ...loop, ">;");
+  if (!web) {
+    f.print(f.jsDoc(`Implement one method per RPC of ${service.typeName}.`));
+    f.print(f.export("abstract class", `${S}Servicer`), " extends ", rt("Servicer"), "<typeof ", stateSchemaType, "> {");
+    f.print("  static override readonly spec = ", spec, ";");
+    for (const m of model.methods) {
+      f.print(f.jsDoc(methodDoc(m, aborted.get(m.desc)), "  "));
+      const ctx = rt(`${KIND_TITLE[m.kind]}Context`, true);
+      const stateParam = m.kind === "workflow" ? "" : m.kind === "reader" ? `state: Readonly<${S}>, ` : `state: ${S}, `;
+      // A workflow may also return a Loop: run again as the next iteration.
+      const loop: Printable[] = m.kind === "workflow" ? [" | ", rt("Loop", true)] : [];
+      f.print("  abstract ", m.desc.localName, "(ctx: ", ctx, ", ", stateParam, "request: ", f.importShape(m.desc.input),
+        "): Promise<", ...reqInitOf(mis, outSchema(m)), ...loop, ">;");
+    }
+    f.print("}");
+    f.print();
   }
-  f.print("}");
-  f.print();
 
   // Methods that can run as durable tasks: workflows, and writers.
   const taskMethods = model.methods.filter((m) => m.kind === "workflow" || m.kind === "writer");
@@ -120,6 +137,8 @@ function emitState(f: GeneratedFile, model: StateModel, aborted: Map<DescMethod,
     }
     f.print("}");
     f.print();
+  }
+  if (taskMethods.length > 0 && !web) {
     f.print(f.jsDoc(`\`ref.schedule()\` from a writer: tasks that exist only if the writer commits.`));
     f.print(f.export("class", `${S}Scheduler`), " extends ", rt("Scheduler"), "<typeof ", stateSchemaType, "> {");
     for (const m of taskMethods) {
@@ -165,6 +184,8 @@ function emitState(f: GeneratedFile, model: StateModel, aborted: Map<DescMethod,
     f.print("  spawn(timing?: ", timing, "): ", `${S}Spawner`, " {");
     f.print("    return new ", `${S}Spawner`, "(this, timing);");
     f.print("  }");
+  }
+  if (taskMethods.length > 0 && !web) {
     f.print(f.jsDoc("From a writer: schedules a task in the writer's own commit.", "  "));
     f.print("  schedule(timing?: ", timing, "): ", `${S}Scheduler`, " {");
     f.print("    return new ", `${S}Scheduler`, "(this, timing);");

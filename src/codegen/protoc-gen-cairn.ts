@@ -8,15 +8,18 @@ import { indexMessages, validateFile, type StateModel } from "./validate.js";
 
 interface CairnPluginOptions {
   runtime: string;
+  /** `web=true`: also emit `<name>_cairn_web.ts` for browsers (imports `<runtime>/web`). */
+  web: boolean;
 }
 
 export const plugin = createEcmaScriptPlugin<CairnPluginOptions>({
   name: "protoc-gen-cairn",
   version: "v0.1.0",
   parseOptions(raw) {
-    const options: CairnPluginOptions = { runtime: "cairn" };
+    const options: CairnPluginOptions = { runtime: "cairn", web: false };
     for (const { key, value } of raw) {
       if (key === "runtime" && value) options.runtime = value;
+      else if (key === "web" && (value === "true" || value === "false")) options.web = value === "true";
       else throw new Error(`protoc-gen-cairn: unknown option ${key}=${value}`);
     }
     return options;
@@ -35,7 +38,10 @@ export const plugin = createEcmaScriptPlugin<CairnPluginOptions>({
     if (problems.length > 0) {
       throw new Error(`${problems.length} problem(s):\n${problems.join("\n")}`);
     }
-    for (const [file, models] of perFile) emitFile(schema, file, models, { runtime: schema.options.runtime });
+    for (const [file, models] of perFile) {
+      emitFile(schema, file, models, { runtime: schema.options.runtime });
+      if (schema.options.web) emitFile(schema, file, models, { runtime: schema.options.runtime, web: true });
+    }
   },
 });
 

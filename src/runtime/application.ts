@@ -4,6 +4,7 @@ import { reportParseErrorsAsInvalid } from "../transport/invalid-input.js";
 import { registerActorRoutes } from "../transport/routes.js";
 import { registerTaskRoutes } from "../transport/tasks-routes.js";
 import { registerReactiveRoutes } from "../transport/reactive-routes.js";
+import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
 import { Runtime } from "./runtime.js";
 import type { RetryPolicy } from "./tasks/dispatcher.js";
@@ -33,6 +34,11 @@ export interface ApplicationOptions {
   insecureDevelopmentMode?: boolean;
   /** Workflow retry backoff for unexpected errors. Default 1 s, x2, capped at 60 s. */
   retry?: Partial<RetryPolicy>;
+  /**
+   * A folder (e.g. a built web page) served for GET requests no RPC matches,
+   * from the same port and origin as the API.
+   */
+  staticDir?: string;
 }
 
 /** A Cairn application: servicers, their store, and one port serving them. */
@@ -87,6 +93,7 @@ export class Application {
       readMaxBytes: maxBytes,
       // Protobuf JSON parsers reject unknown fields: a typo is not a no-op.
       jsonOptions: { ignoreUnknownFields: false },
+      fallback: o.staticDir === undefined ? undefined : staticFiles(o.staticDir),
     });
     this.#listener = await listen(handler, o.host ?? "127.0.0.1", o.port ?? 9991);
     await runtime.start();

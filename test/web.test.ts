@@ -1,0 +1,255 @@
+// The browser entry (`cairn/web`) exercised from Node against a real
+// Application: Node 20's fetch is what connect-web runs on in a browser too.
+// The page itself is driven by test/e2e/browser.test.ts.
+import { randomBytes, createHash } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Application, ExternalContext, hmacTokenVerifier, signHmacToken } from "cairn";
+import { LiveQuery, WebContext } from "cairn/web";
+import { deriveKey as nodeDeriveKey } from "../src/runtime/idempotency.js";
+import { taskIdForKey as nodeTaskIdForKey } from "../src/runtime/tasks/task-record.js";
+import { deriveKey, taskIdForKey } from "../src/web/web-context.js";
+import { sha256, toBase64Url, toHex } from "../src/web/sha256.js";
+import { resolveFile } from "../src/transport/static-files.js";
+import { CounterServicerImpl } from "../examples/counter/servicer.js";
+import { AccountServicerImpl, BANK_TOKEN_SECRET } from "../examples/bank/servicer.js";
+import { Counter as NodeCounter } from "../generated/counter/v1/counter_cairn.js";
+import { Counter } from "../generated/counter/v1/counter_cairn_web.js";
+import { Account, WithdrawAborted } from "../generated/bank/v1/account_cairn_web.js";
+import type { ValueResponse } from "../generated/counter/v1/counter_pb.js";
+
+const REPO = fileURLToPath(new URL("../", import.meta.url));
+
+describe("cairn/web imports nothing Node-only", () => {
+  it("walks the import graph of src/web and src/react", async () => {
+    const seen = new Set<string>();
+    const external = new Set<string>();
+    const visit = async (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = await readFile(file, "utf8");
+      // Type-only imports vanish at build time; everything else is bundled.
+      const re = /^\s*(?:import|export)\s+(?!type\s)(?:[^"';]*?\sfrom\s+)?["']([^"']+)["']/gm;
+      for (const [, spec] of text.matchAll(re)) {
+        if (spec!.startsWith(".")) {
+          const target = path.resolve(path.dirname(file), spec!);
+          const candidates = [target.replace(/\.js$/, ".ts"), target.replace(/\.js$/, ".tsx"), target];
+          const found = (await Promise.all(candidates.map((c) => readFile(c).then(() => c, () => undefined)))).find(Boolean);
+          if (!found) throw new Error(`${file}: cannot resolve ${spec}`);
+          await visit(found);
+        } else external.add(spec!);
+      }
+    };
+    await visit(path.join(REPO, "src/web/index.ts"));
+    await visit(path.join(REPO, "src/react/index.tsx"));
+    expect([...seen].some((f) => f.endsWith("runtime/ref.ts"))).toBe(true);
+    const allowed = ["@bufbuild/protobuf", "@bufbuild/protobuf/codegenv2", "@connectrpc/connect", "@connectrpc/connect-web", "react"];
+    expect([...external].filter((s) => !allowed.includes(s))).toEqual([]);
+  });
+
+  it("generated _cairn_web.ts files import only cairn/web, protobuf and their _pb files", async () => {
+    for (const file of ["generated/counter/v1/counter_cairn_web.ts", "generated/bank/v1/account_cairn_web.ts"]) {
+      const text = await readFile(path.join(REPO, file), "utf8");
+      const specs = [...text.matchAll(/from\s+"([^"]+)"/g)].map((m) => m[1]!);
+      expect(specs.filter((s) => s !== "cairn/web" && s !== "@bufbuild/protobuf" && !s.endsWith("_pb.js"))).toEqual([]);
+      expect(text).not.toMatch(/Servicer|Scheduler/);
+    }
+  });
+});
+
+describe("sha256 and keys match the Node client byte for byte", () => {
+  it("hashes like node:crypto", () => {
+    for (let n = 0; n < 200; n++) {
+      const bytes = randomBytes(n);
+      expect(toHex(sha256(bytes))).toBe(createHash("sha256").update(bytes).digest("hex"));
+      expect(toBase64Url(sha256(bytes))).toBe(createHash("sha256").update(bytes).digest("base64url"));
+    }
+    expect(toHex(sha256("héllo ☃ 𝄞"))).toBe(createHash("sha256").update("héllo ☃ 𝄞").digest("hex"));
+  });
+
+  it("derives the same idempotency keys and task ids", () => {
+    const args = ["seed", "counter.v1.Counter", "a/b", "increment", "first ☃"] as const;
+    expect(deriveKey(...args)).toBe(nodeDeriveKey(...args));
+    expect(taskIdForKey("some key")).toBe(nodeTaskIdForKey("some key"));
+  });
+});
+
+describe("static files next to the API", () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), "cairn-static-"));
+    await mkdir(path.join(root, "site/sub"), { recursive: true });
+    await writeFile(path.join(root, "secret.txt"), "outside");
+    await writeFile(path.join(root, "site/index.html"), "<p>hi</p>");
+    await writeFile(path.join(root, "site/sub/a.js"), "1");
+    await writeFile(path.join(root, "site/.env"), "x");
+    await symlink(path.join(root, "secret.txt"), path.join(root, "site/link.txt"));
+  });
+  afterAll(() => rm(root, { recursive: true, force: true }));
+
+  it("serves files and folder indexes, and nothing outside the folder", async () => {
+    const site = path.join(root, "site");
+    expect(await resolveFile(site, "/")).toBe(path.join(site, "index.html"));
+    expect(await resolveFile(site, "/sub/a.js?v=1")).toBe(path.join(site, "sub/a.js"));
+    for (const bad of [
+      "/../secret.txt",
+      "/%2e%2e/secret.txt",
+      "/sub/..%2f..%2fsecret.txt",
+      "/sub%5c..%5c..%5csecret.txt",
+      "/.env",
+      "/link.txt",
+      "/missing",
+      "/%zz",
+      "/a%00.js",
+    ]) {
+      expect(await resolveFile(site, bad), bad).toBeUndefined();
+    }
+  });
+});
+
+describe("WebContext against an application", () => {
+  let app: Application;
+  let dataDir: string;
+  let staticDir: string;
+  let node: ExternalContext;
+  let url: string;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), "cairn-web-"));
+    staticDir = path.join(dataDir, "www");
+    await mkdir(staticDir);
+    await writeFile(path.join(staticDir, "index.html"), "<!doctype html><p>counter</p>");
+    app = await new Application({
+      servicers: [CounterServicerImpl, AccountServicerImpl],
+      dataDir: path.join(dataDir, "db"),
+      port: 0,
+      tokenVerifier: hmacTokenVerifier(BANK_TOKEN_SECRET),
+      staticDir,
+    }).start();
+    url = app.url;
+    node = new ExternalContext({ url });
+  });
+  afterAll(async () => {
+    node?.close();
+    await app?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("serves the page on the RPC port, and RPCs still win", async () => {
+    const page = await fetch(`${url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(await page.text()).toContain("counter");
+    expect((await fetch(`${url}/nope.js`)).status).toBe(404);
+    expect((await fetch(`${url}/`, { method: "POST" })).status).toBe(404);
+    const rpc = await fetch(`${url}/counter.v1.CounterMethods/Value`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-cairn-actor-id": "static-check" },
+      body: "{}",
+    });
+    expect(rpc.status).toBe(200);
+  });
+
+  it("invokes, watches, and replays idempotent calls like the Node client", async () => {
+    const ctx = new WebContext({ url, idempotencySeed: "shared-seed" });
+    const ref = Counter.ref("web-invoke");
+    expect((await ref.increment(ctx, { by: 2n, who: "web" })).value).toBe(2n);
+
+    const seen: bigint[] = [];
+    const abort = new AbortController();
+    const watching = (async () => {
+      for await (const r of ref.reactively(abort.signal).value(ctx)) {
+        seen.push(r.value);
+        if (r.value === 5n) break;
+      }
+    })();
+    await expect.poll(() => seen.length).toBeGreaterThan(0);
+    await NodeCounter.ref("web-invoke").increment(node, { by: 3n, who: "node" });
+    await watching;
+    expect(seen).toEqual([2n, 5n]);
+
+    // Same seed and alias from a Node client: the same key, so a replay.
+    const nodeSameSeed = new ExternalContext({ url, idempotencySeed: "shared-seed" });
+    try {
+      const first = await ref.idempotently("once").increment(ctx, { by: 10n });
+      const again = await NodeCounter.ref("web-invoke").idempotently("once").increment(nodeSameSeed, { by: 10n });
+      expect(again.value).toBe(first.value);
+      expect((await ref.value(ctx)).value).toBe(15n);
+    } finally {
+      nodeSameSeed.close();
+    }
+  });
+
+  it("throws the method's typed Aborted, and spawns and waits for tasks", async () => {
+    const alice = new WebContext({ url, bearerToken: signHmacToken({ sub: "alice" }, BANK_TOKEN_SECRET) });
+    const [account] = await Account.create(alice, `alice-${Date.now()}`, { owner: "alice", initial: 10n });
+    const err = await account.withdraw(alice, { amount: 25n }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WithdrawAborted);
+    expect((err as WithdrawAborted).error.shortBy).toBe(15n);
+
+    const task = account.idempotently({ key: `dep-${Date.now()}` }).spawn().deposit(alice, { amount: 5n });
+    expect(task.taskId).toMatch(/^k-[0-9a-f]{32}$/);
+    expect((await task).balance).toBe(15n);
+    const unkeyed = account.spawn().deposit(alice, { amount: 1n });
+    expect((await unkeyed).balance).toBe(16n);
+  });
+
+  it("LiveQuery: live, and read-your-writes after each mutation through the same context", async () => {
+    const ctx = new WebContext({ url });
+    const other = new ExternalContext({ url });
+    const ref = Counter.ref(`ryw-${Date.now()}`);
+    const query = new LiveQuery<ValueResponse>(ctx, ref.invocation("value", {}));
+    expect(query.getSnapshot()).toMatchObject({ isLoading: true, response: undefined });
+    let renders = 0;
+    const unsubscribe = query.subscribe(() => renders++);
+    try {
+      await expect.poll(() => query.getSnapshot().isLoading).toBe(false);
+      expect(query.getSnapshot().response?.value).toBe(0n);
+
+      // Another client's write shows up on its own.
+      await NodeCounter.ref(ref.id).increment(other, { by: 100n });
+      await expect.poll(() => query.getSnapshot().response?.value).toBe(100n);
+
+      // Our own writes: the snapshot is fresh the moment the promise resolves,
+      // even with another client writing concurrently.
+      let racing = true;
+      const noise = (async () => {
+        while (racing) await NodeCounter.ref(ref.id).increment(other, { by: 1n });
+      })();
+      for (let i = 0; i < 25; i++) {
+        const { value } = await ref.increment(ctx, { by: 1000n });
+        const shown = query.getSnapshot().response!.value;
+        expect(shown >= value, `after increment #${i} returned ${value}, the query showed ${shown}`).toBe(true);
+      }
+      racing = false;
+      await noise;
+      expect(query.getSnapshot().error).toBeUndefined();
+      expect(renders).toBeGreaterThan(0);
+    } finally {
+      unsubscribe();
+      other.close();
+    }
+    // Unsubscribed: nothing held, and writes no longer wait for it.
+    expect(query.getSnapshot().isLoading).toBe(true);
+    await ref.increment(ctx, { by: 1n });
+  });
+
+  it("LiveQuery reports a failing stream as an error and keeps retrying", async () => {
+    const ctx = new WebContext({ url });
+    // Not a reader: refused up front.
+    expect(() => new LiveQuery(ctx, Counter.ref("x").invocation("increment", {}))).toThrow(/only readers/);
+    // A token the verifier rejects: the stream fails; the query says so and keeps retrying.
+    const bad = new WebContext({ url, bearerToken: "not-a-valid-token" });
+    const query = new LiveQuery(bad, Account.ref("nobody").invocation("balance", {}), { retryMs: 20, maxRetryMs: 40 });
+    const unsubscribe = query.subscribe(() => undefined);
+    try {
+      await expect.poll(() => query.getSnapshot().error).toBeDefined();
+      expect(query.getSnapshot().isLoading).toBe(false);
+    } finally {
+      unsubscribe();
+    }
+  });
+});
