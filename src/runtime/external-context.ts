@@ -77,6 +77,12 @@ export class ExternalContext implements Context {
   }
 
   async *#watch(inv: Invocation, signal: AbortSignal | undefined): AsyncGenerator<Message, void, undefined> {
+    // connect-es streams ignore return(): only aborting cancels the HTTP/2
+    // stream, so `break` must abort it here.
+    const ac = new AbortController();
+    const onAbort = () => ac.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
     const stream = createClient(Reactive, this.#client.transport).watch(
       {
         stateType: inv.spec.typeName,
@@ -84,9 +90,45 @@ export class ExternalContext implements Context {
         method: inv.method.name,
         request: toBinary(inv.method.desc.input, inv.request),
       },
-      { headers: this.#authHeader(), signal },
+      { headers: this.#authHeader(), signal: ac.signal },
     );
-    for await (const { response } of stream) yield fromBinary(inv.method.desc.output, response);
+    // Read eagerly and keep only the newest response: a slow consumer gets
+    // the latest state on its next pull, not a backlog buffered by HTTP/2.
+    let latest: Uint8Array | undefined;
+    let ended = false;
+    let failure: unknown;
+    let wake: (() => void) | undefined;
+    const pump = (async () => {
+      try {
+        for await (const { response } of stream) {
+          latest = response;
+          wake?.();
+        }
+      } catch (e) {
+        failure = e;
+      } finally {
+        ended = true;
+        wake?.();
+      }
+    })();
+    try {
+      for (;;) {
+        while (latest === undefined && !ended) await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        if (latest !== undefined) {
+          const bytes = latest;
+          latest = undefined;
+          yield fromBinary(inv.method.desc.output, bytes);
+          continue;
+        }
+        if (failure !== undefined) throw failure;
+        return;
+      }
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      ac.abort();
+      await pump;
+    }
   }
 
   #authHeader(): Headers {

@@ -4,7 +4,6 @@
  * whoever waits for a version newer than the one they read.
  */
 export class Watchers {
-  readonly #versions = new Map<string, number>();
   readonly #waiting = new Map<string, Set<() => void>>();
 
   static key(stateType: string, actorId: string): string {
@@ -15,7 +14,6 @@ export class Watchers {
   committed(key: string, version: number): void {
     const waiting = this.#waiting.get(key);
     if (!waiting) return;
-    this.#versions.set(key, version);
     this.#waiting.delete(key);
     for (const wake of waiting) wake();
   }
@@ -30,15 +28,23 @@ export class Watchers {
     current: (key: string) => number,
     signal?: AbortSignal,
   ): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     for (const [key, seen] of reads) if (current(key) > seen) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
+      const forget = () => {
+        for (const key of reads.keys()) {
+          const set = this.#waiting.get(key);
+          set?.delete(wake);
+          if (set?.size === 0) this.#waiting.delete(key);
+        }
+      };
       const wake = () => {
-        for (const key of reads.keys()) this.#waiting.get(key)?.delete(wake);
+        forget();
         signal?.removeEventListener("abort", onAbort);
         resolve();
       };
       const onAbort = () => {
-        for (const key of reads.keys()) this.#waiting.get(key)?.delete(wake);
+        forget();
         reject(signal?.reason);
       };
       signal?.addEventListener("abort", onAbort, { once: true });

@@ -2,7 +2,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Reactive, WatchResponseSchema } from "../../generated/cairn/v1/reactive_pb.js";
 import { EXTERNAL_CALLER } from "../runtime/context-impl.js";
-import { notFound } from "../runtime/errors.js";
+import { invalidArgument, notFound } from "../runtime/errors.js";
 import { watchReader } from "../runtime/reactive.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { bearerTokenOf } from "./bearer-token.js";
@@ -15,7 +15,12 @@ export function registerReactiveRoutes(router: ConnectRouter, runtime: Runtime):
       if (!spec) throw notFound(`this application serves no ${req.stateType}`);
       const method = Object.values(spec.methods).find((m) => m.name === req.method || m.desc.name === req.method);
       if (!method) throw notFound(`${req.stateType} has no method ${req.method}`);
-      const request = fromBinary(method.desc.input, req.request);
+      let request;
+      try {
+        request = fromBinary(method.desc.input, req.request);
+      } catch (e) {
+        throw invalidArgument(`request is not a valid ${method.desc.input.typeName}: ${e instanceof Error ? e.message : String(e)}`);
+      }
       const bearerToken = bearerTokenOf(context.requestHeader);
       const caller = bearerToken === undefined ? EXTERNAL_CALLER : { ...EXTERNAL_CALLER, bearerToken };
       const call = { spec, method, actorId: req.actorId, request };
