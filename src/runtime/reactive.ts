@@ -1,18 +1,85 @@
-import { toBinary, type Message } from "@bufbuild/protobuf";
+import { fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import type { Caller } from "./context-impl.js";
 import { invalidArgument } from "./errors.js";
 import { ReadSet, trackReads } from "./read-tracking.js";
 import type { Call, Runtime } from "./runtime.js";
 
 /**
+ * One reader re-run for every subscriber of the same (actor, reader,
+ * request): a commit costs one reader run however many clients watch it.
+ * `seq` counts distinct responses; subscribers read `latest` when they pull,
+ * so a slow one skips to the newest.
+ */
+class SharedWatch {
+  readonly subscribers = new Set<() => void>();
+  latest: Uint8Array | undefined;
+  failure: unknown;
+  seq = 0;
+  readonly #stop = new AbortController();
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly call: Call,
+    private readonly onIdle: () => void,
+  ) {
+    void this.#run();
+  }
+
+  leave(wake: () => void): void {
+    this.subscribers.delete(wake);
+    if (this.subscribers.size === 0) {
+      this.#stop.abort();
+      this.onIdle();
+    }
+  }
+
+  async #run(): Promise<void> {
+    const internal: Caller = { kind: "reader", internal: true };
+    try {
+      while (!this.#stop.signal.aborted) {
+        const reads = new ReadSet();
+        const response = await trackReads(reads, () => this.runtime.execute(this.call, internal));
+        const bytes = toBinary(this.call.method.desc.output, response);
+        if (!this.latest || Buffer.compare(bytes, this.latest) !== 0) {
+          this.latest = bytes;
+          this.seq++;
+          for (const wake of this.subscribers) wake();
+        }
+        const current = (key: string) => this.runtime.durableVersion(key);
+        await this.runtime.watchers.waitForAny(reads, current, this.#stop.signal);
+      }
+    } catch (e) {
+      if (this.#stop.signal.aborted) return;
+      this.failure = e;
+      this.seq++;
+      for (const wake of this.subscribers) wake();
+    }
+  }
+}
+
+const shared = new WeakMap<Runtime, Map<string, SharedWatch>>();
+
+function sharedWatch(runtime: Runtime, call: Call): SharedWatch {
+  let watches = shared.get(runtime);
+  if (!watches) shared.set(runtime, (watches = new Map()));
+  const request = Buffer.from(toBinary(call.method.desc.input, call.request)).toString("base64");
+  const key = [call.spec.typeName, call.actorId, call.method.name, request].join("\u0000");
+  let watch = watches.get(key);
+  if (!watch || watch.failure !== undefined) {
+    watch = new SharedWatch(runtime, call, () => watches.delete(key));
+    watches.set(key, watch);
+  }
+  return watch;
+}
+
+/**
  * A reactive reader: the reader's response now, then again each time a
  * state it read (its own, or another actor's through reader calls) commits
  * a new version, skipping responses equal to the last one.
  *
- * Pull-based: the next response is computed only when the consumer asks for
- * it, from the latest durable state, so a slow consumer coalesces to the
- * newest response and holds nothing but one read set. Ending the iteration
- * or aborting `signal` frees everything.
+ * Pull-based: a subscriber takes the newest response when it asks for the
+ * next, so a slow consumer coalesces and holds nothing but a position.
+ * Ending the iteration or aborting `signal` frees everything.
  */
 export async function* watchReader(
   runtime: Runtime,
@@ -20,29 +87,48 @@ export async function* watchReader(
   caller: Caller,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<Message, void, undefined> {
-  if (call.method.kind !== "reader") {
-    throw invalidArgument(`${call.method.name} is a ${call.method.kind}; only readers can be watched`);
-  }
-  // The first call is checked like any other; re-runs are ours.
-  let first = true;
-  let last: Uint8Array | undefined;
-  while (!signal?.aborted) {
-    const reads = new ReadSet();
-    const response = await trackReads(reads, () => runtime.execute(call, first ? caller : { ...caller, internal: true }));
-    first = false;
-    const bytes = toBinary(call.method.desc.output, response);
-    if (!last || !sameBytes(bytes, last)) {
-      last = bytes;
-      yield response;
-    }
-    try {
-      await runtime.watchers.waitForAny(reads, (key) => runtime.durableVersion(key), signal);
-    } catch {
-      return; // aborted: the subscriber went away
-    }
+  for await (const bytes of watchReaderBytes(runtime, call, caller, signal)) {
+    yield fromBinary(call.method.desc.output, bytes);
   }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
+/** `watchReader` as encoded responses: the transport sends them as they are. */
+export async function* watchReaderBytes(
+  runtime: Runtime,
+  call: Call,
+  caller: Caller,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  if (call.method.kind !== "reader") {
+    throw invalidArgument(`${call.method.name} is a ${call.method.kind}; only readers can be watched`);
+  }
+  // Checked like a call by this caller (authorization, a missing actor);
+  // the shared re-runs after it are the application's own.
+  await runtime.execute(call, caller);
+  const watch = sharedWatch(runtime, call);
+  let wake: (() => void) | undefined;
+  const notify = () => wake?.();
+  watch.subscribers.add(notify);
+  const onAbort = () => wake?.();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  let seen = 0;
+  let last: Uint8Array | undefined;
+  try {
+    while (!signal?.aborted) {
+      if (watch.seq === seen) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        continue;
+      }
+      seen = watch.seq;
+      if (watch.failure !== undefined) throw watch.failure;
+      // A subscriber that skipped ahead may land on what it saw last.
+      if (last && Buffer.compare(last, watch.latest!) === 0) continue;
+      last = watch.latest!;
+      yield last;
+    }
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    watch.leave(notify);
+  }
 }

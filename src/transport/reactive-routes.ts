@@ -1,9 +1,9 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Reactive, WatchResponseSchema } from "../../generated/cairn/v1/reactive_pb.js";
 import { EXTERNAL_CALLER } from "../runtime/context-impl.js";
 import { invalidArgument, notFound } from "../runtime/errors.js";
-import { watchReader } from "../runtime/reactive.js";
+import { watchReaderBytes } from "../runtime/reactive.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { bearerTokenOf } from "./bearer-token.js";
 
@@ -24,8 +24,8 @@ export function registerReactiveRoutes(router: ConnectRouter, runtime: Runtime):
       const bearerToken = bearerTokenOf(context.requestHeader);
       const caller = bearerToken === undefined ? EXTERNAL_CALLER : { ...EXTERNAL_CALLER, bearerToken };
       const call = { spec, method, actorId: req.actorId, request };
-      for await (const response of watchReader(runtime, call, caller, context.signal)) {
-        yield create(WatchResponseSchema, { response: toBinary(method.desc.output, response) });
+      for await (const response of watchReaderBytes(runtime, call, caller, context.signal)) {
+        yield create(WatchResponseSchema, { response });
       }
     },
   });
