@@ -2,16 +2,13 @@
 // (src/runtime/external-context.ts), over `@connectrpc/connect-web` (fetch),
 // with no Node-only import. Everything in src/web must stay that way: the
 // page bundles it.
-import { create, fromBinary, toBinary, type DescMethod, type Message } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import type { Message } from "@bufbuild/protobuf";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
-import { Reactive } from "../../generated/cairn/v1/reactive_pb.js";
-import { Tasks, TaskStatus, WaitTaskRequestSchema, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
 import type { Context } from "../runtime/context.js";
 import { Aborted } from "../runtime/errors.js";
 import { INVOKE, type Invocation, type Invoker } from "../runtime/invocation.js";
 import type { MethodSpec } from "../runtime/spec.js";
-import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "../transport/headers.js";
+import { RemoteCalls } from "../transport/remote-calls.js";
 import { sha256, toBase64Url, toHex } from "./sha256.js";
 
 export interface WebContextOptions {
@@ -50,35 +47,32 @@ export class WebContext implements Context {
   readonly kind = "external" as const;
   readonly idempotencySeed: string;
   readonly url: string;
-  readonly #transport: Transport;
-  readonly #options: WebContextOptions;
+  readonly #calls: RemoteCalls;
   readonly #afterWriteListeners = new Set<AfterWriteListener>();
 
   constructor(options: WebContextOptions = {}) {
-    this.#options = options;
     const url = options.url ?? (globalThis as { location?: { origin?: string } }).location?.origin;
     if (!url) throw new Error("WebContext: no url given and no page origin (globalThis.location) to default to");
     this.url = url;
     this.idempotencySeed = options.idempotencySeed ?? randomHex(16);
     const common = { baseUrl: url, useBinaryFormat: true, fetch: options.fetch };
-    this.#transport =
+    const transport =
       options.transport === "grpc-web" ? createGrpcWebTransport(common) : createConnectTransport(common);
+    this.#calls = new RemoteCalls(
+      transport,
+      { idempotencySeed: this.idempotencySeed, bearerToken: options.bearerToken, timeoutMs: options.timeoutMs },
+      { deriveKey, taskIdFor: (key) => (key === undefined ? newTaskId() : taskIdForKey(key)) },
+    );
   }
 
   get [INVOKE](): Invoker {
+    const calls = this.#calls;
     return {
       invoke: (inv) => this.#invokeAndRefresh(inv),
-      spawn: (inv, timing) => {
-        const key = this.#keyFor(inv);
-        const taskId = key === undefined ? newTaskId() : taskIdForKey(key);
-        const when = timing.when === undefined ? undefined : typeof timing.when === "number" ? timing.when : timing.when.getTime();
-        return { taskId, started: this.#spawn(inv, when, taskId, key) };
-      },
-      schedule: (inv) => {
-        throw new Error(`schedule ${inv.method.name} from a writer; browser callers use .spawn({ when })`);
-      },
+      spawn: (inv, timing) => calls.spawn(inv, timing),
+      schedule: (inv) => calls.schedule(inv),
       wait: (taskId, method) => this.#waitAndRefresh(taskId, method),
-      watch: (inv, signal) => this.#watch(inv, signal),
+      watch: (inv, signal) => calls.watch(inv, signal),
     };
   }
 
@@ -93,10 +87,10 @@ export class WebContext implements Context {
   }
 
   async #invokeAndRefresh(inv: Invocation): Promise<Message> {
-    if (inv.method.kind === "reader") return (await this.#invoke(inv)).message;
-    let reply;
+    if (inv.method.kind === "reader") return this.#calls.invoke(inv);
+    let reply: Message;
     try {
-      reply = await this.#invoke(inv);
+      reply = await this.#calls.invoke(inv);
     } catch (e) {
       // A declared error committed nothing. Any other failure may have
       // committed (the reply was lost): refresh, but don't hold the error.
@@ -104,79 +98,20 @@ export class WebContext implements Context {
       throw e;
     }
     await this.#afterWrite();
-    return reply.message;
+    return reply;
   }
 
   async #waitAndRefresh(taskId: string, method: MethodSpec): Promise<Message> {
-    const info = await this.#unary(Tasks.method.wait, create(WaitTaskRequestSchema, { taskId }), this.#authHeader());
-    const task = info.message as TaskInfo;
-    // The task ended (however): what it wrote is committed; show it before returning.
-    await this.#afterWrite();
-    return fromTaskInfo(task, method);
+    try {
+      return await this.#calls.wait(taskId, method);
+    } finally {
+      // The task ended (however): what it wrote is committed; show it first.
+      await this.#afterWrite();
+    }
   }
 
   async #afterWrite(): Promise<void> {
     await Promise.allSettled([...this.#afterWriteListeners].map(async (listener) => listener()));
-  }
-
-  async #spawn(inv: Invocation, runAt: number | undefined, taskId: string, key: string | undefined): Promise<void> {
-    const header = this.#callHeader(inv, key);
-    header.set(SPAWN_HEADER, runAt === undefined ? "now" : String(runAt));
-    header.set(TASK_ID_HEADER, taskId);
-    try {
-      await this.#unary(inv.method.desc, inv.request, header);
-    } catch (e) {
-      throw typedError(e, inv.method);
-    }
-  }
-
-  async *#watch(inv: Invocation, signal: AbortSignal | undefined): AsyncGenerator<Message, void, undefined> {
-    const stream = createClient(Reactive, this.#transport).watch(
-      {
-        stateType: inv.spec.typeName,
-        actorId: inv.actorId,
-        method: inv.method.name,
-        request: toBinary(inv.method.desc.input, inv.request),
-      },
-      { headers: this.#authHeader(), signal },
-    );
-    for await (const { response } of stream) yield fromBinary(inv.method.desc.output, response);
-  }
-
-  async #invoke(inv: Invocation) {
-    try {
-      return await this.#unary(inv.method.desc, inv.request, this.#callHeader(inv, this.#keyFor(inv)));
-    } catch (e) {
-      throw typedError(e, inv.method);
-    }
-  }
-
-  #callHeader(inv: Invocation, key: string | undefined): Headers {
-    const header = this.#authHeader();
-    header.set(ACTOR_ID_HEADER, inv.actorId);
-    if (key !== undefined) header.set(IDEMPOTENCY_KEY_HEADER, key);
-    return header;
-  }
-
-  #authHeader(): Headers {
-    const header = new Headers();
-    if (this.#options.bearerToken) header.set("authorization", `Bearer ${this.#options.bearerToken}`);
-    return header;
-  }
-
-  #unary(desc: DescMethod, request: Message, header: Headers) {
-    return this.#transport.unary(desc as never, undefined, this.#options.timeoutMs, header, request as never);
-  }
-
-  #keyFor(inv: Invocation): string | undefined {
-    switch (inv.idempotency.kind) {
-      case "key":
-        return inv.idempotency.key;
-      case "alias":
-        return deriveKey(this.idempotencySeed, inv.spec.typeName, inv.actorId, inv.method.name, inv.idempotency.alias);
-      default:
-        return undefined;
-    }
   }
 }
 
@@ -199,26 +134,4 @@ function newTaskId(now = Date.now()): string {
 
 function randomHex(bytes: number): string {
   return toHex(globalThis.crypto.getRandomValues(new Uint8Array(bytes)));
-}
-
-/** A task's outcome as a typed response, or its typed error thrown. */
-function fromTaskInfo(info: TaskInfo, method: MethodSpec): Message {
-  if (info.status === TaskStatus.COMPLETED) return fromBinary(method.desc.output, info.response);
-  const declared = info.error && method.errors.find((d) => d.typeName === info.error!.typeName);
-  if (info.status === TaskStatus.ABORTED && info.error && declared) {
-    const AbortedClass = method.aborted ?? Aborted;
-    throw new AbortedClass(fromBinary(declared, info.error.value) as never, info.error.message);
-  }
-  throw new ConnectError(`task ${info.taskId} failed: ${info.lastError}`, Code.Internal);
-}
-
-/** An ABORTED reply carrying a declared error becomes the method's `…Aborted`. */
-function typedError(e: unknown, method: MethodSpec): unknown {
-  const err = ConnectError.from(e);
-  if (err.code !== Code.Aborted || !method.aborted) return err;
-  for (const desc of method.errors) {
-    const [detail] = err.findDetails(desc);
-    if (detail) return new method.aborted(detail as never, err.rawMessage);
-  }
-  return err;
 }
