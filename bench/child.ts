@@ -4,7 +4,13 @@ import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { FromServer, ServerMode, ToServer } from "./server.js";
+import type { ServerMode } from "./server.js";
+
+/** Messages between a bench driver and its server child. */
+export type ToServer = { type: "stats" } | { type: "stop" };
+export type FromServer =
+  | { type: "ready"; port: number }
+  | { type: "stats"; cpuUserUs: number; cpuSystemUs: number; rssBytes: number; heapUsedBytes: number };
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const REPO_DIR = dirname(BENCH_DIR);
@@ -45,14 +51,24 @@ export function forkBenchChild(script: string, args: readonly string[], name: st
   });
 }
 
-export async function startServer(mode: ServerMode, timeoutMs = 30_000): Promise<ServerChild> {
-  const child = forkBenchChild("server.ts", [mode], `server-${mode}`);
+export function startServer(mode: ServerMode, timeoutMs = 30_000): Promise<ServerChild> {
+  return startChildServer("server.ts", [mode], `server-${mode}`, timeoutMs);
+}
+
+/** Forks `script args` as a bench server child and waits until it listens. */
+export async function startChildServer(
+  script: string,
+  args: readonly string[],
+  name: string,
+  timeoutMs = 30_000,
+): Promise<ServerChild> {
+  const child = forkBenchChild(script, args, name);
   const pid = child.pid;
   if (pid === undefined) throw new Error("could not fork the bench server");
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`bench server (${mode}) not ready after ${timeoutMs} ms`));
+      reject(new Error(`bench server (${name}) not ready after ${timeoutMs} ms`));
     }, timeoutMs);
     child.on("message", (m: FromServer) => {
       if (m.type === "ready") {
@@ -62,7 +78,7 @@ export async function startServer(mode: ServerMode, timeoutMs = 30_000): Promise
     });
     child.once("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`bench server (${mode}) exited with ${code} before it was ready`));
+      reject(new Error(`bench server (${name}) exited with ${code} before it was ready`));
     });
   });
   const send = (m: ToServer): void => {
@@ -105,4 +121,35 @@ export function stopChild(child: ChildProcess, pid: number, ask: () => void): Pr
       process.kill(pid, "SIGTERM");
     }
   });
+}
+
+/**
+ * The child side: reports `port` as ready, answers stats, and on stop (or
+ * when the driver goes away) runs `close` and exits.
+ */
+export function serveAsBenchChild(port: number, close: () => Promise<void>): void {
+  if (!process.send) throw new Error("a bench server must be forked by its driver (it needs an IPC channel)");
+  const send = (m: FromServer): void => {
+    process.send?.(m);
+  };
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    setTimeout(() => process.exit(2), 5_000).unref();
+    await close();
+    process.exit(0);
+  };
+  process.on("message", (m: ToServer) => {
+    if (m.type === "stats") {
+      const cpu = process.cpuUsage();
+      const mem = process.memoryUsage();
+      send({ type: "stats", cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed });
+    } else if (m.type === "stop") {
+      void stop();
+    }
+  });
+  // The driver went away without saying stop: do not linger.
+  process.on("disconnect", () => void stop());
+  send({ type: "ready", port });
 }

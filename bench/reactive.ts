@@ -28,9 +28,8 @@ import { Application, ExternalContext } from "../src/index.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import type { AddRequest, Probe as ProbeState } from "../generated/probe/v1/probe_pb.js";
 import { ProbeServicerImpl } from "../test/fixtures/probe-servicer.js";
-import { forkBenchChild, stopChild, type ServerChild, type ServerStats } from "./child.js";
+import { serveAsBenchChild, startChildServer, type ServerChild, type ServerStats } from "./child.js";
 import { percentile, round } from "./load.js";
-import type { FromServer, ToServer } from "./server.js";
 
 const SUBSCRIBERS = Number(process.env.BENCH_REACTIVE_SUBSCRIBERS ?? 1_000);
 const RATE = Number(process.env.BENCH_REACTIVE_RATE ?? 100);
@@ -66,69 +65,15 @@ async function serve(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), "cairn-bench-reactive-"));
   const app = new Application({ servicers: [StampingProbe], dataDir, host: "127.0.0.1", port: 0 });
   await app.start();
-  let stopping = false;
-  const stop = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    setTimeout(() => process.exit(2), 5_000).unref();
+  serveAsBenchChild(app.port, async () => {
     await app.stop();
     rmSync(dataDir, { recursive: true, force: true });
-    process.exit(0);
-  };
-  const send = (m: FromServer): void => {
-    process.send?.(m);
-  };
-  process.on("message", (m: ToServer) => {
-    if (m.type === "stats") {
-      const cpu = process.cpuUsage();
-      const mem = process.memoryUsage();
-      send({ type: "stats", cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed });
-    } else if (m.type === "stop") {
-      void stop();
-    }
   });
-  process.on("disconnect", () => void stop());
-  send({ type: "ready", port: app.port });
 }
 
-/** Like child.ts's startServer, with this file's server. */
-async function startReactiveServer(timeoutMs = 30_000): Promise<ServerChild> {
-  const child = forkBenchChild("reactive.ts", ["server"], "server-reactive");
-  const pid = child.pid;
-  if (pid === undefined) throw new Error("could not fork the bench server");
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`bench server not ready after ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on("message", (m: FromServer) => {
-      if (m.type === "ready") {
-        clearTimeout(timer);
-        resolve(m.port);
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`bench server exited with ${code} before it was ready`));
-    });
-  });
-  return {
-    pid,
-    url: `http://127.0.0.1:${port}`,
-    stats: () =>
-      new Promise<ServerStats>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("bench server did not answer stats")), 5_000);
-        const on = (m: FromServer): void => {
-          if (m.type !== "stats") return;
-          clearTimeout(timer);
-          child.off("message", on);
-          resolve({ cpuUs: m.cpuUserUs + m.cpuSystemUs, rssBytes: m.rssBytes, heapUsedBytes: m.heapUsedBytes, at: performance.now() });
-        };
-        child.on("message", on);
-        child.send({ type: "stats" } satisfies ToServer);
-      }),
-    stop: () => stopChild(child, pid, () => child.send({ type: "stop" } satisfies ToServer)),
-  };
+/** This file's server mode, as a bench child. */
+function startReactiveServer(): Promise<ServerChild> {
+  return startChildServer("reactive.ts", ["server"], "server-reactive");
 }
 
 // ---- one scenario -----------------------------------------------------------

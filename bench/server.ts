@@ -13,21 +13,12 @@ import { Application, hmacTokenVerifier } from "../src/index.js";
 import { listen } from "../src/transport/server.js";
 import { AccountServicerImpl, BANK_TOKEN_SECRET } from "../examples/bank/servicer.js";
 import { AccountMethods } from "../generated/bank/v1/account_pb.js";
+import { serveAsBenchChild } from "./child.js";
 
 export type ServerMode = "baseline" | "cairn";
 
-export type ToServer = { type: "stats" } | { type: "stop" };
-export type FromServer =
-  | { type: "ready"; port: number }
-  | { type: "stats"; cpuUserUs: number; cpuSystemUs: number; rssBytes: number; heapUsedBytes: number };
-
-const send = (m: FromServer): void => {
-  process.send?.(m);
-};
-
 async function main(): Promise<void> {
   const mode = process.argv[2] as ServerMode;
-  if (!process.send) throw new Error("bench/server.ts must be started by bench/run.ts (needs an IPC channel)");
   let close: () => Promise<void>;
   let port: number;
   if (mode === "baseline") {
@@ -63,27 +54,7 @@ async function main(): Promise<void> {
     throw new Error(`unknown mode ${String(mode)}; expected baseline or cairn`);
   }
 
-  let stopping = false;
-  const stop = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    const timer = setTimeout(() => process.exit(2), 5_000);
-    timer.unref();
-    await close();
-    process.exit(0);
-  };
-  process.on("message", (m: ToServer) => {
-    if (m.type === "stats") {
-      const cpu = process.cpuUsage();
-      const mem = process.memoryUsage();
-      send({ type: "stats", cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed });
-    } else if (m.type === "stop") {
-      void stop();
-    }
-  });
-  // The parent went away without saying stop: do not linger.
-  process.on("disconnect", () => void stop());
-  send({ type: "ready", port });
+  serveAsBenchChild(port, close);
 }
 
 main().catch((e: unknown) => {
