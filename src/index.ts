@@ -31,6 +31,7 @@ export {
   Aborted,
   AtMostOnceFailed,
   AtMostOnceFailedBeforeCompleting,
+  Cancelled,
   FatalError,
   RetryableError,
   StepRetriesExhausted,

@@ -155,7 +155,8 @@ describe("usage and connection errors", () => {
     const runs = await Promise.all([cairn(["--help"]), cairn(["tasks", "--help"]), cairn(["tasks", "list", "--help"])]);
     for (const r of runs) expect(r.code).toBe(0);
     expect(runs[0]!.stdout).toContain("Usage: cairn <group>");
-    expect(runs[1]!.stdout).toContain("cancel, pause, resume, watch   not yet");
+    expect(runs[1]!.stdout).toContain("cancel ID");
+    expect(runs[1]!.stdout).toContain("watch        not yet");
     expect(runs[2]!.stdout).toContain("--state STATE");
   });
 
@@ -165,7 +166,7 @@ describe("usage and connection errors", () => {
       cairn(["tasks", "frobnicate", ...url]),
       cairn(["tasks", "show", ...url]),
       cairn(["tasks", "list", "--bogus", ...url]),
-      cairn(["tasks", "cancel", done, ...url]),
+      cairn(["tasks", "watch", done, ...url]),
       cairn([]),
     ]);
     for (const r of runs) expect(r.code, r.stderr).toBe(2);
@@ -179,5 +180,28 @@ describe("usage and connection errors", () => {
     const { code, stderr } = await cairn(["tasks", "show", done, "--url", `http://127.0.0.1:${port}`]);
     expect(code).toBe(3);
     expect(stderr).toContain(`cannot connect to http://127.0.0.1:${port}`);
+  });
+});
+
+describe("cairn tasks cancel|pause|resume", () => {
+  it("pauses, resumes and cancels a task (operators); refuses an ended one or a caller without a token", async () => {
+    const t = Probe.ref("cli-e").spawn({ when: Date.now() + 3_600_000 }).run(ctx, { scenario: "cli-echo" });
+    await t.started;
+    const paused = await cairn(["tasks", "pause", t.taskId, ...admin()]);
+    expect(paused.code, paused.stderr).toBe(0);
+    expect(paused.stdout).toMatch(/status\s+PAUSED/);
+    const resumed = await cairn(["tasks", "resume", t.taskId, ...admin()]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/status\s+SCHEDULED/);
+    const [anonymous, ended] = await Promise.all([
+      cairn(["tasks", "cancel", t.taskId, ...url]),
+      cairn(["tasks", "cancel", done, ...admin()]),
+    ]);
+    expect(anonymous.code).toBe(1);
+    expect(ended.code).toBe(1);
+    expect(ended.stderr).toContain("has ended");
+    const cancelled = await cairn(["tasks", "cancel", t.taskId, "--json", ...admin()]);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(JSON.parse(cancelled.stdout).status).toBe("TASK_STATUS_CANCELLED");
   });
 });

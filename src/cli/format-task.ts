@@ -8,6 +8,8 @@ export const STATES: Record<string, TaskStatus> = {
   completed: TaskStatus.COMPLETED,
   aborted: TaskStatus.ABORTED,
   failed: TaskStatus.FAILED,
+  cancelled: TaskStatus.CANCELLED,
+  paused: TaskStatus.PAUSED,
 };
 
 export function statusLabel(status: TaskStatus): string {
@@ -49,7 +51,8 @@ export function formatTask(info: TaskInfo, now = Date.now()): string {
     ["attempts", String(info.attempts)],
     ["created at", when(info.createdAtMs, now)],
   ];
-  const ended = info.status === TaskStatus.COMPLETED || info.status === TaskStatus.ABORTED || info.status === TaskStatus.FAILED;
+  const ended = info.status === TaskStatus.COMPLETED || info.status === TaskStatus.ABORTED || info.status === TaskStatus.FAILED ||
+    info.status === TaskStatus.CANCELLED;
   if (!ended) rows.push(["run at", when(info.runAtMs, now)]);
   if (info.status === TaskStatus.COMPLETED) rows.push(["result", result(info.response)]);
   if (info.error) rows.push(["error", `${info.error.typeName}: ${info.error.message} (${result(info.error.value)})`]);

@@ -13,7 +13,10 @@ Commands:
   list         list tasks (operators: needs a token with cairn_admin)
   show ID      one task: status, iteration, attempts, run at, errors, result
   wait ID      wait until a task ends; exit 1 if it ended ABORTED or FAILED
-  cancel, pause, resume, watch   not yet
+  cancel ID    end a task as CANCELLED (operators)
+  pause ID     hold a task: it does not run, or parks at its next checkpoint (operators)
+  resume ID    let a paused task go on (operators)
+  watch        not yet
 
 ${GLOBAL_HELP}`;
 
@@ -42,7 +45,18 @@ ${GLOBAL_HELP}`,
 ${GLOBAL_HELP}`,
 };
 
-const NOT_YET = new Set(["cancel", "pause", "resume", "watch"]);
+const CONTROL_HELP = (verb: string, what: string) => `Usage: cairn tasks ${verb} ID [--json]
+
+  ${what} Operators only: needs a token with cairn_admin.
+  Exit 1 if there is no such task or it has already ended.
+  --json  print cairn.v1.TaskInfo as JSON
+
+${GLOBAL_HELP}`;
+HELP.cancel = CONTROL_HELP("cancel", "Ends the task as CANCELLED; a running workflow's ctx.signal fires.");
+HELP.pause = CONTROL_HELP("pause", "Holds the task (PAUSED) until resumed; a running workflow parks at its next checkpoint.");
+HELP.resume = CONTROL_HELP("resume", "Lets a paused task go on.");
+
+const NOT_YET = new Set(["watch"]);
 
 export async function tasksCommand(command: string | undefined, args: readonly string[]): Promise<number> {
   if (command === undefined || command === "help") {
@@ -91,6 +105,10 @@ export async function tasksCommand(command: string | undefined, args: readonly s
   const print = (info: TaskInfo) => console.log(json ? toJsonString(TaskInfoSchema, info, { prettySpaces: 2 }) : formatTask(info));
   if (command === "show") {
     print(await client.get({ taskId }));
+    return EXIT.ok;
+  }
+  if (command === "cancel" || command === "pause" || command === "resume") {
+    print(await client[command]({ taskId }));
     return EXIT.ok;
   }
   const info = await client.wait({ taskId });

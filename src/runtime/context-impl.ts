@@ -88,6 +88,10 @@ class HandlerContext extends CallContext implements ActorContext, Invoker {
     return Promise.reject(new Error(`a ${this.kind} may not wait for tasks: it would hold its actor`));
   }
 
+  control(taskId: string): Promise<void> {
+    return Promise.reject(new Error(`a ${this.kind} may not control task ${taskId}: that does not commit with it; use a workflow`));
+  }
+
   watch(inv: Invocation): AsyncIterable<Message> {
     throw new Error(`a ${this.kind} may not watch ${inv.method.name}: it would never return`);
   }

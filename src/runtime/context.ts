@@ -50,4 +50,15 @@ export interface WorkflowContext extends ActorContext {
   readonly taskId: string;
   /** 0 on the first run; +1 each time the workflow returns a Loop. */
   readonly iteration: number;
+  /**
+   * Fired when the task is cancelled (Tasks.Cancel) or the application
+   * stops: pass it to fetches and timers; `finally` blocks still run.
+   */
+  readonly signal: AbortSignal;
+  /**
+   * Resolves at once normally; parks while the task is paused (resolving
+   * on resume); throws Cancelled once it is cancelled. Durable steps make
+   * the same check.
+   */
+  checkpoint(): Promise<void>;
 }

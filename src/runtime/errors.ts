@@ -60,6 +60,18 @@ export class FatalError extends Error {
 }
 
 /**
+ * Thrown inside a workflow whose task an operator cancelled (Tasks.Cancel):
+ * by `await ctx.checkpoint()` and at the next durable step. Let it
+ * propagate (`finally` blocks run); the task ends as CANCELLED either way.
+ */
+export class Cancelled extends Error {
+  override readonly name: string = "Cancelled";
+  constructor(readonly taskId: string) {
+    super(`task ${taskId} was cancelled`);
+  }
+}
+
+/**
  * Thrown from inside a step (`atLeastOnce` with a `retry` policy) to retry
  * it after `retryAfterMs` instead of the policy's backoff: for a remote
  * that said when to come back (an HTTP 429 with Retry-After).

@@ -22,6 +22,9 @@ export interface TaskTiming {
   readonly when?: Date | number;
 }
 
+/** What an operator may do to a running or waiting task. */
+export type TaskControl = "cancel" | "pause" | "resume";
+
 /** Symbol under which every context carries the means to call methods. */
 export const INVOKE: unique symbol = Symbol("cairn.invoke");
 
@@ -38,6 +41,8 @@ export interface Invoker {
   schedule(invocation: Invocation, timing: TaskTiming): string;
   /** Waits for a task to end. */
   wait(taskId: string, method: MethodSpec): Promise<Message>;
+  /** Cancels, pauses or resumes a task (`cairn.v1.Tasks`). */
+  control(taskId: string, action: TaskControl): Promise<void>;
   /** A reader's response now and after each change of what it read. */
   watch(invocation: Invocation, signal?: AbortSignal): AsyncIterable<Message>;
 }

@@ -91,6 +91,20 @@ export class Task<R extends Message = Message> implements PromiseLike<R> {
     this.#result ??= this.started.then(() => this.ctx[INVOKE].wait(this.taskId, this.method) as Promise<R>);
     return this.#result.then(onfulfilled, onrejected);
   }
+
+  /** Ends the task as CANCELLED; awaiting it then rejects with CANCELED. */
+  cancel(): Promise<void> {
+    return this.started.then(() => this.ctx[INVOKE].control(this.taskId, "cancel"));
+  }
+
+  /** Holds the task until `resume()`: it parks at its next checkpoint or durable step. */
+  pause(): Promise<void> {
+    return this.started.then(() => this.ctx[INVOKE].control(this.taskId, "pause"));
+  }
+
+  resume(): Promise<void> {
+    return this.started.then(() => this.ctx[INVOKE].control(this.taskId, "resume"));
+  }
 }
 
 /** Base of generated `<State>Spawner`s: `ref.spawn()` starts tasks. */

@@ -518,6 +518,7 @@ export class Runtime {
     const outcome = task.outcome;
     if (task.status === "completed" && outcome?.kind === "response") return fromBinary(method.desc.output, outcome.bytes);
     if (task.status === "aborted" && outcome?.kind === "aborted") throw this.#abortedFrom(outcome, method.errors, method);
+    if (task.status === "cancelled") throw new ConnectError(`task ${task.taskId} was cancelled`, Code.Canceled);
     throw internal(`task ${task.taskId} ${task.status}: ${task.lastError ?? "no result"}`);
   }
 

@@ -201,6 +201,10 @@ export class TransactionContextImpl extends CallContext implements TransactionCo
     return Promise.reject(new Error("a transaction may not wait for tasks: it would hold its actors"));
   }
 
+  control(taskId: string): Promise<void> {
+    return Promise.reject(new Error(`a transaction may not control task ${taskId}: that does not commit with it; use a workflow`));
+  }
+
   watch(inv: Invocation): AsyncIterable<Message> {
     throw new Error(`a transaction may not watch ${inv.method.name}: it would hold its actors`);
   }

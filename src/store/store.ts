@@ -40,7 +40,8 @@ export interface StateWrite {
   readonly state: StoredState;
 }
 
-export type TaskStatus = "scheduled" | "running" | "completed" | "aborted" | "failed";
+/** "cancelled" is final; "paused" waits for an operator's resume. */
+export type TaskStatus = "scheduled" | "running" | "completed" | "aborted" | "failed" | "cancelled" | "paused";
 
 /** A durable task: one workflow (or writer) call and where it stands. */
 export interface TaskRecord {

@@ -5,9 +5,9 @@
 import { create, fromBinary, toBinary, type DescMethod, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { Reactive } from "../../generated/cairn/v1/reactive_pb.js";
-import { Tasks, TaskStatus, WaitTaskRequestSchema, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
+import { CancelTaskRequestSchema, Tasks, TaskStatus, WaitTaskRequestSchema, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
 import { Aborted } from "../runtime/errors.js";
-import type { Invocation, Invoker, TaskTiming } from "../runtime/invocation.js";
+import type { Invocation, Invoker, TaskControl, TaskTiming } from "../runtime/invocation.js";
 import type { MethodSpec } from "../runtime/spec.js";
 import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "./headers.js";
 
@@ -50,6 +50,12 @@ export class RemoteCalls implements Invoker {
   async wait(taskId: string, method: MethodSpec): Promise<Message> {
     const info = await this.#unary(Tasks.method.wait, create(WaitTaskRequestSchema, { taskId }), this.#authHeader());
     return fromTaskInfo(info.message as TaskInfo, method);
+  }
+
+  async control(taskId: string, action: TaskControl): Promise<void> {
+    // Cancel, Pause and Resume requests all carry just the task id.
+    const method = Tasks.method[action];
+    await this.#unary(method, create(method.input as typeof CancelTaskRequestSchema, { taskId }), this.#authHeader());
   }
 
   /**
@@ -156,6 +162,7 @@ function fromTaskInfo(info: TaskInfo, method: MethodSpec): Message {
     const AbortedClass = method.aborted ?? Aborted;
     throw new AbortedClass(fromBinary(declared, info.error.value) as never, info.error.message);
   }
+  if (info.status === TaskStatus.CANCELLED) throw new ConnectError(`task ${info.taskId} was cancelled`, Code.Canceled);
   throw new ConnectError(`task ${info.taskId} failed: ${info.lastError}`, Code.Internal);
 }
 

@@ -8,6 +8,8 @@ const STATUS: Record<TaskRecord["status"], TaskStatus> = {
   completed: TaskStatus.COMPLETED,
   aborted: TaskStatus.ABORTED,
   failed: TaskStatus.FAILED,
+  cancelled: TaskStatus.CANCELLED,
+  paused: TaskStatus.PAUSED,
 };
 
 /** A stored task as the `cairn.v1.Tasks` service shows it. */

@@ -4,13 +4,24 @@ import { EXTERNAL_CALLER } from "../runtime/context-impl.js";
 import { notFound } from "../runtime/errors.js";
 import { bearerTokenOf } from "./bearer-token.js";
 import type { Runtime } from "../runtime/runtime.js";
+import type { TaskRecord } from "../store/store.js";
 import { toTaskInfo } from "./task-info.js";
 
-/** Serves `cairn.v1.Tasks`: look up, wait for and list durable tasks. */
+/** Serves `cairn.v1.Tasks`: look up, wait for, list, cancel, pause and resume durable tasks. */
 export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime): void {
   const info = (taskId: string) => {
     const task = runtime.store.getTask(taskId);
     if (!task) throw notFound(`no task ${JSON.stringify(taskId)}`);
+    return toTaskInfo(task, runtime.tasks.isRunning(taskId));
+  };
+  const operator = async (requestHeader: Headers) => {
+    const bearerToken = bearerTokenOf(requestHeader);
+    await runtime.authorizeAdmin(bearerToken === undefined ? EXTERNAL_CALLER : { ...EXTERNAL_CALLER, bearerToken });
+  };
+  // Process control is for operators too.
+  const control = async (taskId: string, requestHeader: Headers, act: (taskId: string) => Promise<TaskRecord>) => {
+    await operator(requestHeader);
+    const task = await act(taskId);
     return toTaskInfo(task, runtime.tasks.isRunning(taskId));
   };
   router.service(Tasks, {
@@ -19,8 +30,7 @@ export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime): voi
     // Task ids are unguessable, so knowing one is enough to read it; listing
     // every task is for operators.
     list: async (req, context) => {
-      const bearerToken = bearerTokenOf(context.requestHeader);
-      await runtime.authorizeAdmin(bearerToken === undefined ? EXTERNAL_CALLER : { ...EXTERNAL_CALLER, bearerToken });
+      await operator(context.requestHeader);
       const limit = req.limit || 1000;
       const tasks = [];
       for (const task of runtime.store.tasks()) {
@@ -34,5 +44,8 @@ export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime): voi
       }
       return { tasks };
     },
+    cancel: (req, context) => control(req.taskId, context.requestHeader, (id) => runtime.tasks.cancel(id)),
+    pause: (req, context) => control(req.taskId, context.requestHeader, (id) => runtime.tasks.pause(id)),
+    resume: (req, context) => control(req.taskId, context.requestHeader, (id) => runtime.tasks.resume(id)),
   });
 }

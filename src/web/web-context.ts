@@ -72,6 +72,7 @@ export class WebContext implements Context {
       spawn: (inv, timing) => calls.spawn(inv, timing),
       schedule: (inv) => calls.schedule(inv),
       wait: (taskId, method) => this.#waitAndRefresh(taskId, method),
+      control: (taskId, action) => calls.control(taskId, action),
       watch: (inv, signal) => calls.watch(inv, signal),
     };
   }

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cairn/v1/tasks.proto.
  */
 export const file_cairn_v1_tasks: GenFile = /*@__PURE__*/
-  fileDesc("ChRjYWlybi92MS90YXNrcy5wcm90bxIIY2Fpcm4udjEiPgoJVGFza0Vycm9yEhEKCXR5cGVfbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoDBIPCgdtZXNzYWdlGAMgASgJIpACCghUYXNrSW5mbxIPCgd0YXNrX2lkGAEgASgJEhIKCnN0YXRlX3R5cGUYAiABKAkSEAoIYWN0b3JfaWQYAyABKAkSDgoGbWV0aG9kGAQgASgJEiQKBnN0YXR1cxgFIAEoDjIULmNhaXJuLnYxLlRhc2tTdGF0dXMSEQoJaXRlcmF0aW9uGAYgASgNEhAKCGF0dGVtcHRzGAcgASgNEhEKCXJ1bl9hdF9tcxgIIAEoAxIVCg1jcmVhdGVkX2F0X21zGAkgASgDEhAKCHJlc3BvbnNlGAogASgMEiIKBWVycm9yGAsgASgLMhMuY2Fpcm4udjEuVGFza0Vycm9yEhIKCmxhc3RfZXJyb3IYDCABKAkiIQoOR2V0VGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSIiCg9XYWl0VGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSJtChBMaXN0VGFza3NSZXF1ZXN0EiQKBnN0YXR1cxgBIAEoDjIULmNhaXJuLnYxLlRhc2tTdGF0dXMSEgoKc3RhdGVfdHlwZRgCIAEoCRIQCghhY3Rvcl9pZBgDIAEoCRINCgVsaW1pdBgEIAEoDSI2ChFMaXN0VGFza3NSZXNwb25zZRIhCgV0YXNrcxgBIAMoCzISLmNhaXJuLnYxLlRhc2tJbmZvKqkBCgpUYXNrU3RhdHVzEhsKF1RBU0tfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVVEFTS19TVEFUVVNfU0NIRURVTEVEEAESFwoTVEFTS19TVEFUVVNfUlVOTklORxACEhkKFVRBU0tfU1RBVFVTX0NPTVBMRVRFRBADEhcKE1RBU0tfU1RBVFVTX0FCT1JURUQQBBIWChJUQVNLX1NUQVRVU19GQUlMRUQQBTK0AQoFVGFza3MSMwoDR2V0EhguY2Fpcm4udjEuR2V0VGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mbxI1CgRXYWl0EhkuY2Fpcm4udjEuV2FpdFRhc2tSZXF1ZXN0GhIuY2Fpcm4udjEuVGFza0luZm8SPwoETGlzdBIaLmNhaXJuLnYxLkxpc3RUYXNrc1JlcXVlc3QaGy5jYWlybi52MS5MaXN0VGFza3NSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChRjYWlybi92MS90YXNrcy5wcm90bxIIY2Fpcm4udjEiPgoJVGFza0Vycm9yEhEKCXR5cGVfbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoDBIPCgdtZXNzYWdlGAMgASgJIpACCghUYXNrSW5mbxIPCgd0YXNrX2lkGAEgASgJEhIKCnN0YXRlX3R5cGUYAiABKAkSEAoIYWN0b3JfaWQYAyABKAkSDgoGbWV0aG9kGAQgASgJEiQKBnN0YXR1cxgFIAEoDjIULmNhaXJuLnYxLlRhc2tTdGF0dXMSEQoJaXRlcmF0aW9uGAYgASgNEhAKCGF0dGVtcHRzGAcgASgNEhEKCXJ1bl9hdF9tcxgIIAEoAxIVCg1jcmVhdGVkX2F0X21zGAkgASgDEhAKCHJlc3BvbnNlGAogASgMEiIKBWVycm9yGAsgASgLMhMuY2Fpcm4udjEuVGFza0Vycm9yEhIKCmxhc3RfZXJyb3IYDCABKAkiIQoOR2V0VGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSIiCg9XYWl0VGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSJtChBMaXN0VGFza3NSZXF1ZXN0EiQKBnN0YXR1cxgBIAEoDjIULmNhaXJuLnYxLlRhc2tTdGF0dXMSEgoKc3RhdGVfdHlwZRgCIAEoCRIQCghhY3Rvcl9pZBgDIAEoCRINCgVsaW1pdBgEIAEoDSI2ChFMaXN0VGFza3NSZXNwb25zZRIhCgV0YXNrcxgBIAMoCzISLmNhaXJuLnYxLlRhc2tJbmZvIiQKEUNhbmNlbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiIwoQUGF1c2VUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiQKEVJlc3VtZVRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkq3AEKClRhc2tTdGF0dXMSGwoXVEFTS19TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVUQVNLX1NUQVRVU19TQ0hFRFVMRUQQARIXChNUQVNLX1NUQVRVU19SVU5OSU5HEAISGQoVVEFTS19TVEFUVVNfQ09NUExFVEVEEAMSFwoTVEFTS19TVEFUVVNfQUJPUlRFRBAEEhYKElRBU0tfU1RBVFVTX0ZBSUxFRBAFEhkKFVRBU0tfU1RBVFVTX0NBTkNFTExFRBAGEhYKElRBU0tfU1RBVFVTX1BBVVNFRBAHMuMCCgVUYXNrcxIzCgNHZXQSGC5jYWlybi52MS5HZXRUYXNrUmVxdWVzdBoSLmNhaXJuLnYxLlRhc2tJbmZvEjUKBFdhaXQSGS5jYWlybi52MS5XYWl0VGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mbxI/CgRMaXN0EhouY2Fpcm4udjEuTGlzdFRhc2tzUmVxdWVzdBobLmNhaXJuLnYxLkxpc3RUYXNrc1Jlc3BvbnNlEjkKBkNhbmNlbBIbLmNhaXJuLnYxLkNhbmNlbFRhc2tSZXF1ZXN0GhIuY2Fpcm4udjEuVGFza0luZm8SNwoFUGF1c2USGi5jYWlybi52MS5QYXVzZVRhc2tSZXF1ZXN0GhIuY2Fpcm4udjEuVGFza0luZm8SOQoGUmVzdW1lEhsuY2Fpcm4udjEuUmVzdW1lVGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mb2IGcHJvdG8z");
 
 /**
  * A declared error a task ended with.
@@ -209,6 +209,57 @@ export const ListTasksResponseSchema: GenMessage<ListTasksResponse> = /*@__PURE_
   messageDesc(file_cairn_v1_tasks, 5);
 
 /**
+ * @generated from message cairn.v1.CancelTaskRequest
+ */
+export type CancelTaskRequest = Message<"cairn.v1.CancelTaskRequest"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+};
+
+/**
+ * Describes the message cairn.v1.CancelTaskRequest.
+ * Use `create(CancelTaskRequestSchema)` to create a new message.
+ */
+export const CancelTaskRequestSchema: GenMessage<CancelTaskRequest> = /*@__PURE__*/
+  messageDesc(file_cairn_v1_tasks, 6);
+
+/**
+ * @generated from message cairn.v1.PauseTaskRequest
+ */
+export type PauseTaskRequest = Message<"cairn.v1.PauseTaskRequest"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+};
+
+/**
+ * Describes the message cairn.v1.PauseTaskRequest.
+ * Use `create(PauseTaskRequestSchema)` to create a new message.
+ */
+export const PauseTaskRequestSchema: GenMessage<PauseTaskRequest> = /*@__PURE__*/
+  messageDesc(file_cairn_v1_tasks, 7);
+
+/**
+ * @generated from message cairn.v1.ResumeTaskRequest
+ */
+export type ResumeTaskRequest = Message<"cairn.v1.ResumeTaskRequest"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+};
+
+/**
+ * Describes the message cairn.v1.ResumeTaskRequest.
+ * Use `create(ResumeTaskRequestSchema)` to create a new message.
+ */
+export const ResumeTaskRequestSchema: GenMessage<ResumeTaskRequest> = /*@__PURE__*/
+  messageDesc(file_cairn_v1_tasks, 8);
+
+/**
  * @generated from enum cairn.v1.TaskStatus
  */
 export enum TaskStatus {
@@ -241,6 +292,20 @@ export enum TaskStatus {
    * @generated from enum value: TASK_STATUS_FAILED = 5;
    */
   FAILED = 5,
+
+  /**
+   * Ended by an operator (Tasks.Cancel): final.
+   *
+   * @generated from enum value: TASK_STATUS_CANCELLED = 6;
+   */
+  CANCELLED = 6,
+
+  /**
+   * Held by an operator (Tasks.Pause) until Tasks.Resume.
+   *
+   * @generated from enum value: TASK_STATUS_PAUSED = 7;
+   */
+  PAUSED = 7,
 }
 
 /**
@@ -278,6 +343,38 @@ export const Tasks: GenService<{
     methodKind: "unary";
     input: typeof ListTasksRequestSchema;
     output: typeof ListTasksResponseSchema;
+  },
+  /**
+   * Operator calls (cairn_admin). Cancel ends the task as CANCELLED: a
+   * running workflow's ctx.signal fires. FAILED_PRECONDITION if it has ended.
+   *
+   * @generated from rpc cairn.v1.Tasks.Cancel
+   */
+  cancel: {
+    methodKind: "unary";
+    input: typeof CancelTaskRequestSchema;
+    output: typeof TaskInfoSchema;
+  },
+  /**
+   * Holds the task: a scheduled one does not run, a running one parks at its
+   * next checkpoint or durable step.
+   *
+   * @generated from rpc cairn.v1.Tasks.Pause
+   */
+  pause: {
+    methodKind: "unary";
+    input: typeof PauseTaskRequestSchema;
+    output: typeof TaskInfoSchema;
+  },
+  /**
+   * Lets a paused task go on.
+   *
+   * @generated from rpc cairn.v1.Tasks.Resume
+   */
+  resume: {
+    methodKind: "unary";
+    input: typeof ResumeTaskRequestSchema;
+    output: typeof TaskInfoSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_cairn_v1_tasks, 0);

@@ -1,7 +1,8 @@
 import { setMaxListeners } from "node:events";
 import type { TaskRecord } from "../../store/store.js";
-import { notFound } from "../errors.js";
+import { failedPrecondition, notFound } from "../errors.js";
 import type { Runtime } from "../runtime.js";
+import { RunControl } from "./run-control.js";
 import { runTask } from "./run-task.js";
 import { isFinal } from "./task-record.js";
 
@@ -29,6 +30,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class Dispatcher {
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #running = new Map<string, Promise<void>>();
+  /** Process control of each running task (cancel, pause). */
+  readonly #controls = new Map<string, RunControl>();
   readonly #waiters = new Map<string, Array<(task: TaskRecord) => void>>();
   readonly #stopping = new AbortController();
   readonly retry: RetryPolicy;
@@ -53,7 +56,7 @@ export class Dispatcher {
 
   /** Re-arms every task that had not ended when the process last stopped. */
   recover(): void {
-    for (const task of this.runtime.store.tasks()) if (!isFinal(task)) this.arm(task);
+    for (const task of this.runtime.store.tasks()) if (!isFinal(task) && task.status !== "paused") this.arm(task);
   }
 
   /** Runs `task` at its `runAt` (at once if due). */
@@ -73,17 +76,75 @@ export class Dispatcher {
   #run(taskId: string): void {
     if (this.#running.has(taskId)) return;
     const task = this.runtime.store.getTask(taskId);
-    if (!task || isFinal(task)) return;
+    if (!task || isFinal(task) || task.status === "paused") return;
     if (task.runAt > Date.now()) return this.arm(task); // beyond one timer's reach
-    const run = runTask(this.runtime, this, task)
+    const control = new RunControl(taskId, this.#stopping.signal);
+    const run = runTask(this.runtime, this, task, control)
       .then((next) => {
         if (!next) return;
         if (isFinal(next)) this.#settled(next);
-        else this.arm(next);
+        else if (next.status === "scheduled") this.arm(next);
       })
       .catch((e: unknown) => console.error(`cairn: task ${taskId} could not be recorded`, e))
-      .finally(() => this.#running.delete(taskId));
+      .finally(() => {
+        this.#running.delete(taskId);
+        this.#controls.delete(taskId);
+      });
+    this.#controls.set(taskId, control);
     this.#running.set(taskId, run);
+  }
+
+  // ---- process control (operators) -------------------------------------
+
+  /** The task as an operator call finds it: once a run recording its outcome has. */
+  async #current(taskId: string, verb: string): Promise<TaskRecord> {
+    if (this.#controls.get(taskId)?.ending) await this.#running.get(taskId);
+    const task = this.runtime.store.getTask(taskId);
+    if (!task) throw notFound(`no task ${JSON.stringify(taskId)}`);
+    if (isFinal(task)) throw failedPrecondition(`task ${taskId} has ended (${task.status}): it cannot be ${verb}`);
+    return task;
+  }
+
+  #disarm(taskId: string): void {
+    clearTimeout(this.#timers.get(taskId));
+    this.#timers.delete(taskId);
+  }
+
+  /**
+   * Ends the task as CANCELLED, durably; a running workflow's signal fires
+   * and its next checkpoint or durable step throws Cancelled.
+   */
+  async cancel(taskId: string): Promise<TaskRecord> {
+    const task = await this.#current(taskId, "cancelled");
+    this.#disarm(taskId);
+    this.#controls.get(taskId)?.cancel();
+    const next: TaskRecord = { ...task, status: "cancelled" };
+    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
+    this.#settled(next);
+    return next;
+  }
+
+  /** Holds the task: not run while PAUSED; a running one parks at its next checkpoint. */
+  async pause(taskId: string): Promise<TaskRecord> {
+    const task = await this.#current(taskId, "paused");
+    if (task.status === "paused") return task;
+    this.#disarm(taskId);
+    this.#controls.get(taskId)?.pause();
+    const next: TaskRecord = { ...task, status: "paused" };
+    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
+    return next;
+  }
+
+  /** Lets a paused task go on: a parked run continues, a waiting one is re-armed. */
+  async resume(taskId: string): Promise<TaskRecord> {
+    const task = await this.#current(taskId, "resumed");
+    if (task.status !== "paused") return task;
+    const next: TaskRecord = { ...task, status: "scheduled" };
+    // Before the commit: a run ending meanwhile must not record PAUSED.
+    this.#controls.get(taskId)?.resume();
+    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
+    if (!this.#controls.has(taskId)) this.arm(next);
+    return next;
   }
 
   /** Resolves with the task once it has ended. */

@@ -1,20 +1,35 @@
 import { create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import type { StoredOutcome, TaskRecord } from "../../store/store.js";
-import { FatalError, declaredOutcome } from "../errors.js";
+import { Cancelled, FatalError, declaredOutcome } from "../errors.js";
 import { handlerOf, type Runtime } from "../runtime.js";
 import type { Servicer } from "../servicer.js";
 import { Loop } from "../workflow/loop.js";
 import { Suspended } from "../workflow/suspended.js";
 import { WorkflowContextImpl } from "../workflow/workflow-context.js";
 import { backoff, type Dispatcher } from "./dispatcher.js";
+import type { RunControl } from "./run-control.js";
 
 /**
  * Runs a task once (a workflow from the top, or a writer) and returns the
  * record it leaves behind, already durable: ended, looped, or scheduled for
  * a retry. Returns undefined if the application stopped meanwhile: the task
- * stays as it was and resumes on restart.
+ * stays as it was and resumes on restart. A task cancelled meanwhile ends
+ * CANCELLED whatever the run did; one paused meanwhile is left PAUSED
+ * rather than re-scheduled.
  */
-export async function runTask(runtime: Runtime, dispatcher: Dispatcher, task: TaskRecord): Promise<TaskRecord | undefined> {
+export async function runTask(
+  runtime: Runtime,
+  dispatcher: Dispatcher,
+  task: TaskRecord,
+  control: RunControl,
+): Promise<TaskRecord | undefined> {
+  // Decided at the moment of recording: operators wait for a run that is.
+  const settle = (next: TaskRecord): TaskRecord => {
+    control.ending = true;
+    if (control.cancelled) return { ...task, status: "cancelled" };
+    if (control.paused && next.status === "scheduled") return { ...next, status: "paused" };
+    return next;
+  };
   let next: TaskRecord;
   let ctx: WorkflowContextImpl | undefined;
   try {
@@ -27,13 +42,13 @@ export async function runTask(runtime: Runtime, dispatcher: Dispatcher, task: Ta
       const call = { spec: bound.spec, method, actorId: task.actorId, request, idempotencyKey: `task:${task.taskId}` };
       response = await runtime.execute(call, { kind: "workflow", internal: true });
     } else {
-      ctx = new WorkflowContextImpl(runtime, bound.spec, method, task, dispatcher.signal);
+      ctx = new WorkflowContextImpl(runtime, bound.spec, method, task, control);
       const result = await handlerOf(bound, method)(ctx, request);
       // A sleep that has not elapsed wins even if its signal was swallowed.
       if (ctx.suspendedUntil !== undefined) throw new Suspended(ctx.suspendedUntil);
       if (result instanceof Loop) {
         const runAt = result.when?.getTime() ?? Date.now();
-        next = { ...task, status: "scheduled", iteration: task.iteration + 1, attempts: 0, runAt };
+        next = settle({ ...task, status: "scheduled", iteration: task.iteration + 1, attempts: 0, runAt });
         await runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
         return next;
       }
@@ -48,12 +63,19 @@ export async function runTask(runtime: Runtime, dispatcher: Dispatcher, task: Ta
     const outcome: StoredOutcome = { kind: "response", bytes };
     next = { ...task, status: "completed", outcome };
   } catch (e) {
+    if (control.cancelled || e instanceof Cancelled) {
+      next = { ...task, status: "cancelled" };
+      control.ending = true;
+      await runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
+      return next;
+    }
     if (dispatcher.signal.aborted) return undefined;
     // Suspended (a durable sleep) is a wait, not a failure: no attempt, no
     // error. The run's record of it counts, whatever the workflow threw.
     const until = ctx?.suspendedUntil;
     next = until !== undefined ? { ...task, status: "scheduled", runAt: until } : afterError(runtime, dispatcher, task, e);
   }
+  next = settle(next);
   await runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
   return next;
 }

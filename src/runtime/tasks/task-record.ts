@@ -41,7 +41,7 @@ export function newTaskRecord(call: Call, runAt: number | undefined, taskId?: st
 }
 
 export function isFinal(task: TaskRecord): boolean {
-  return task.status === "completed" || task.status === "aborted" || task.status === "failed";
+  return task.status === "completed" || task.status === "aborted" || task.status === "failed" || task.status === "cancelled";
 }
 
 export function toMillis(when: Date | number | undefined): number | undefined {

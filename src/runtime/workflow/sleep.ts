@@ -1,7 +1,7 @@
 import type { WorkflowContext } from "../context.js";
 import { FatalError } from "../errors.js";
 import { wakeTime, type Duration } from "./duration.js";
-import { claimStep } from "./steps.js";
+import { checkpointOf, claimStep } from "./steps.js";
 import { workflowRun } from "./workflow-context.js";
 
 /**
@@ -13,6 +13,7 @@ import { workflowRun } from "./workflow-context.js";
  */
 export async function sleep(alias: string, ctx: WorkflowContext, duration: Duration): Promise<void> {
   const run = workflowRun(ctx, "sleep");
+  await checkpointOf(run);
   claimStep(run, "sleep", alias);
   const memo = run.memo("sleep", alias);
   let wakeAt: number;

@@ -3,6 +3,7 @@ import type { WorkflowContext } from "../context.js";
 import type { IdempotencyChoice } from "../invocation.js";
 import type { StateSpec } from "../spec.js";
 import { parseJson, stringifyJson } from "./memo-codec.js";
+import { checkpointOf } from "./steps.js";
 import { workflowRun } from "./workflow-context.js";
 
 /** An inline writer bound to an idempotency choice. */
@@ -36,8 +37,9 @@ export class WorkflowState<S extends Message> {
     return { write: (ctx, fn) => this.#write({ kind: "none" }, ctx, fn) };
   }
 
-  #write<R>(choice: IdempotencyChoice, ctx: WorkflowContext, fn: (state: S) => R | Promise<R>): Promise<R> {
+  async #write<R>(choice: IdempotencyChoice, ctx: WorkflowContext, fn: (state: S) => R | Promise<R>): Promise<R> {
     const run = workflowRun(ctx, "state.write");
+    await checkpointOf(run);
     const key = run.keyFor(this.spec.typeName, ctx.actorId, "state.write", choice);
     return run.runtime.mutate<R>(
       this.spec,

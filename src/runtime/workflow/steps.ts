@@ -15,6 +15,15 @@ export function claimStep(run: WorkflowContextImpl, step: string, alias: string)
 }
 
 /**
+ * Process control at a durable step: parks while the task is paused, throws
+ * Cancelled once it is cancelled. Costs one flag check otherwise.
+ */
+export async function checkpointOf(run: WorkflowContextImpl): Promise<void> {
+  const wait = run.runControl.check();
+  if (wait) await wait;
+}
+
+/**
  * Runs `fn` until it returns a non-falsy value, re-running it only when a
  * state it read commits a new version; memoized under `alias` once it has.
  */
@@ -25,6 +34,7 @@ export async function until<T>(
   options?: MemoOptions<T>,
 ): Promise<T> {
   const run = workflowRun(ctx, "until");
+  await checkpointOf(run);
   claimStep(run, "until", alias);
   const memo = run.memo("until", alias);
   if (memo?.kind === "value") return decodeMemo(memo.json, options, alias);
@@ -39,6 +49,7 @@ export async function until<T>(
       throw new FatalError(`until(${JSON.stringify(alias)}) read no actor state, so nothing could ever wake it`);
     }
     await run.runtime.watchers.waitForAny(reads, (key) => run.runtime.durableVersion(key), run.signal);
+    await checkpointOf(run);
   }
 }
 
@@ -55,6 +66,7 @@ export async function atLeastOnce<T>(
   options?: MemoOptions<T> & StepOptions,
 ): Promise<T> {
   const run = workflowRun(ctx, "atLeastOnce");
+  await checkpointOf(run);
   claimStep(run, "atLeastOnce", alias);
   const memo = run.memo("atLeastOnce", alias);
   if (memo?.kind === "value") return decodeMemo(memo.json, options, alias);
@@ -75,6 +87,7 @@ export async function atMostOnce<T>(
   options?: MemoOptions<T>,
 ): Promise<T> {
   const run = workflowRun(ctx, "atMostOnce");
+  await checkpointOf(run);
   claimStep(run, "atMostOnce", alias);
   const memo = run.memo("atMostOnce", alias);
   if (memo?.kind === "value") return decodeMemo(memo.json, options, alias);

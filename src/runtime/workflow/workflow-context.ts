@@ -4,17 +4,19 @@ import { MAY_CALL, refuse, toCall, type Caller } from "../context-impl.js";
 import type { WorkflowContext } from "../context.js";
 import { FatalError } from "../errors.js";
 import { deriveKey } from "../idempotency.js";
-import { INVOKE, type IdempotencyChoice, type Invocation, type Invoker, type TaskTiming } from "../invocation.js";
+import { INVOKE, type IdempotencyChoice, type Invocation, type Invoker, type TaskControl, type TaskTiming } from "../invocation.js";
 import type { Runtime } from "../runtime.js";
 import { watchReader } from "../reactive.js";
 import type { MethodSpec, StateSpec } from "../spec.js";
+import type { RunControl } from "../tasks/run-control.js";
 import { taskIdFor, toMillis } from "../tasks/task-record.js";
 import { Suspended } from "./suspended.js";
 
 /**
  * The context of one run of a workflow. Besides what a handler sees, it
  * carries what the step helpers need: memo access scoped to (task,
- * iteration), deterministic idempotency keys, and the stop signal.
+ * iteration), deterministic idempotency keys, and process control (the
+ * signal fired on cancel or stop, the pause).
  */
 export class WorkflowContextImpl implements WorkflowContext, Invoker {
   readonly kind = "workflow" as const;
@@ -27,6 +29,8 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
   /** Keys and step aliases used in this run: reuse is a bug in the workflow. */
   readonly #used = new Set<string>();
   readonly #caller: Caller = { kind: "workflow", internal: true };
+  /** Fired when the task is cancelled or the application stops. */
+  readonly signal: AbortSignal;
   /** The earliest time a `sleep` in this run asked to be woken at, if any. */
   #suspendedUntil: number | undefined;
 
@@ -35,8 +39,9 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
     readonly spec: StateSpec,
     method: MethodSpec,
     task: TaskRecord,
-    readonly signal: AbortSignal,
+    readonly runControl: RunControl,
   ) {
+    this.signal = runControl.signal;
     this.stateType = spec.typeName;
     this.actorId = task.actorId;
     this.method = method.name;
@@ -51,6 +56,12 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
   // ---- calls through refs ---------------------------------------------
 
   invoke(inv: Invocation): Promise<Message> {
+    // A call is a durable step: it parks while paused, stops once cancelled.
+    const parked = this.runControl.check();
+    return parked ? parked.then(() => this.#invoke(inv)) : this.#invoke(inv);
+  }
+
+  #invoke(inv: Invocation): Promise<Message> {
     if (!MAY_CALL.workflow.includes(inv.method.kind)) return Promise.reject(refuse(this.method, "workflow", inv));
     if (inv.method.kind === "reader") return this.runtime.execute(toCall(inv), this.#caller);
     const key = this.#keyFor(inv);
@@ -73,6 +84,10 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
 
   wait(taskId: string, method: MethodSpec): Promise<Message> {
     return this.runtime.waitTask(taskId, method);
+  }
+
+  async control(taskId: string, action: TaskControl): Promise<void> {
+    await this.runtime.tasks[action](taskId);
   }
 
   watch(inv: Invocation, signal?: AbortSignal): AsyncIterable<Message> {
@@ -107,6 +122,12 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
         return key;
       }
     }
+  }
+
+  // ---- process control --------------------------------------------------
+
+  checkpoint(): Promise<void> {
+    return this.runControl.check() ?? Promise.resolve();
   }
 
   // ---- suspension -------------------------------------------------------

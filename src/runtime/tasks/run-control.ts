@@ -1,0 +1,80 @@
+import { setMaxListeners } from "node:events";
+import { Cancelled } from "../errors.js";
+
+/**
+ * The in-memory process control of one running task: whether an operator
+ * cancelled or paused it. `signal` fires on cancel or when the application
+ * stops; `check()` is the cheap test the step helpers make.
+ */
+export class RunControl {
+  readonly #cancel = new AbortController();
+  readonly signal: AbortSignal;
+  #cancelled = false;
+  #paused: { promise: Promise<void>; resolve: () => void } | undefined;
+  /** Set once the run is recording its outcome: operators wait for it. */
+  ending = false;
+
+  constructor(
+    readonly taskId: string,
+    stop: AbortSignal,
+  ) {
+    this.signal = AbortSignal.any([stop, this.#cancel.signal]);
+    // Every waiting `until` listens for the stop: thousands is normal.
+    setMaxListeners(0, this.signal);
+  }
+
+  get cancelled(): boolean {
+    return this.#cancelled;
+  }
+
+  get paused(): boolean {
+    return this.#paused !== undefined;
+  }
+
+  cancel(): void {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    this.#cancel.abort(new Cancelled(this.taskId));
+    this.resume();
+  }
+
+  pause(): void {
+    if (this.#paused || this.#cancelled) return;
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    this.#paused = { promise, resolve };
+  }
+
+  resume(): void {
+    const paused = this.#paused;
+    this.#paused = undefined;
+    paused?.resolve();
+  }
+
+  /**
+   * Undefined (at once, nothing to await) unless the run must stop or park:
+   * then a promise that rejects with Cancelled (or the stop's reason), or
+   * resolves on resume.
+   */
+  check(): Promise<void> | undefined {
+    if (!this.#cancelled && !this.#paused && !this.signal.aborted) return undefined;
+    return this.#park();
+  }
+
+  async #park(): Promise<void> {
+    for (;;) {
+      if (this.#cancelled) throw new Cancelled(this.taskId);
+      if (this.signal.aborted) throw this.signal.reason;
+      const paused = this.#paused;
+      if (!paused) return;
+      await new Promise<void>((resolve) => {
+        const onAbort = () => resolve();
+        this.signal.addEventListener("abort", onAbort, { once: true });
+        void paused.promise.then(() => {
+          this.signal.removeEventListener("abort", onAbort);
+          resolve();
+        });
+      });
+    }
+  }
+}

@@ -1,0 +1,242 @@
+// Process control (DESIGN.md §5, "Beyond the reference"): Tasks.Cancel,
+// Pause and Resume; ctx.signal fires on cancel, ctx.checkpoint() parks while
+// paused and throws Cancelled once cancelled; durable steps check too; a
+// paused task stays paused across a restart.
+import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { atLeastOnce, hmacTokenVerifier, sleep, until, type ExternalContext } from "cairn";
+import { TestApplication } from "cairn/testing";
+import { Tasks, TaskStatus } from "../generated/cairn/v1/tasks_pb.js";
+import { Probe } from "../generated/probe/v1/probe_cairn.js";
+import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function eventually(check: () => boolean, ms = 5_000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await pause(5);
+  }
+}
+
+async function rejectionOf(p: PromiseLike<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error("expected a rejection");
+}
+
+const counts = new Map<string, number>();
+const bump = (name: string) => counts.set(name, (counts.get(name) ?? 0) + 1).get(name)!;
+const countOf = (name: string) => counts.get(name) ?? 0;
+
+/** Gates the scenarios wait at, opened by the tests. */
+const gates = new Map<string, () => void>();
+const gate = (name: string) => new Promise<void>((resolve) => gates.set(name, resolve));
+const open = (name: string) => gates.get(name)?.();
+
+// A step whose fn awaits a long operation that honours ctx.signal.
+defineScenario("pcLong", async (ctx) => {
+  await atLeastOnce("long", ctx, async () => {
+    bump(`started:${ctx.actorId}`);
+    try {
+      await new Promise((_, reject) => {
+        const timer = setTimeout(() => reject(new Error("should have been cancelled")), 60_000);
+        ctx.signal.addEventListener("abort", () => (clearTimeout(timer), reject(ctx.signal.reason)), { once: true });
+      });
+    } finally {
+      bump(`finally:${ctx.actorId}`);
+    }
+  });
+  bump(`after:${ctx.actorId}`);
+  return { result: "should not get here" };
+});
+
+// Waits in until for a flag nobody sets.
+defineScenario("pcUntil", async (ctx, _req, self) => {
+  bump(`runs:${ctx.actorId}`);
+  await until("flag", ctx, async () => (await self.state.read(ctx)).flag);
+  return { result: "should not get here" };
+});
+
+// Sleeps for an hour.
+defineScenario("pcSleep", async (ctx) => {
+  bump(`runs:${ctx.actorId}`);
+  await sleep("nap", ctx, "1h");
+  return { result: "should not get here" };
+});
+
+defineScenario("pcEcho", async (ctx) => {
+  bump(`runs:${ctx.actorId}`);
+  return { result: "ran" };
+});
+
+// Waits at a gate, then checkpoints.
+defineScenario("pcCheckpoint", async (ctx) => {
+  bump(`runs:${ctx.actorId}`);
+  await gate(ctx.actorId);
+  await ctx.checkpoint();
+  bump(`after:${ctx.actorId}`);
+  return { result: "done" };
+});
+
+// Waits at a gate, then takes a durable step without checkpointing.
+defineScenario("pcStep", async (ctx) => {
+  await gate(ctx.actorId);
+  await atLeastOnce("next", ctx, () => bump(`step:${ctx.actorId}`));
+  return { result: "done" };
+});
+
+let app: TestApplication;
+let ctx: ExternalContext;
+let tasks: Client<typeof Tasks>;
+
+function tasksClient(url: string, token: string | null = PROBE_ADMIN_TOKEN): Client<typeof Tasks> {
+  const interceptors: Interceptor[] = token
+    ? [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))]
+    : [];
+  return createClient(Tasks, createConnectTransport({ baseUrl: url, httpVersion: "2", interceptors }));
+}
+
+beforeAll(async () => {
+  app = await TestApplication.start({
+    servicers: [ProbeServicerImpl],
+    retry: { initialMs: 20, maxMs: 200 },
+    tokenVerifier: hmacTokenVerifier(PROBE_TOKEN_SECRET),
+  });
+  ctx = app.context();
+  tasks = tasksClient(app.url);
+});
+afterAll(async () => {
+  await app?.stop();
+});
+
+const statusOf = async (taskId: string) => (await tasks.get({ taskId })).status;
+
+describe("cancel", () => {
+  it("during an atLeastOnce step: the signal fires, finally runs, the task ends CANCELLED, awaiting gets CANCELED", async () => {
+    const task = Probe.ref("pc1").spawn().run(ctx, { scenario: "pcLong" });
+    await task.started;
+    await eventually(() => countOf("started:pc1") === 1, 5_000, "the step to start");
+    expect(await statusOf(task.taskId)).toBe(TaskStatus.RUNNING);
+
+    const info = await tasks.cancel({ taskId: task.taskId });
+    expect(info.status).toBe(TaskStatus.CANCELLED);
+    const err = ConnectError.from(await rejectionOf(task));
+    expect(err.code).toBe(Code.Canceled);
+    await eventually(() => countOf("finally:pc1") === 1, 5_000, "the finally block");
+    expect(countOf("after:pc1")).toBe(0);
+    expect((await tasks.wait({ taskId: task.taskId })).status).toBe(TaskStatus.CANCELLED);
+    // Not retried.
+    await pause(200);
+    expect(countOf("started:pc1")).toBe(1);
+    expect(await statusOf(task.taskId)).toBe(TaskStatus.CANCELLED);
+
+    // Cancelled is final; unknown ids are NOT_FOUND; operators only.
+    expect(ConnectError.from(await rejectionOf(tasks.cancel({ taskId: task.taskId }))).code).toBe(Code.FailedPrecondition);
+    expect(ConnectError.from(await rejectionOf(tasks.pause({ taskId: task.taskId }))).code).toBe(Code.FailedPrecondition);
+    expect(ConnectError.from(await rejectionOf(tasks.cancel({ taskId: "no-such-task" }))).code).toBe(Code.NotFound);
+    const anonymous = tasksClient(app.url, null);
+    expect(ConnectError.from(await rejectionOf(anonymous.cancel({ taskId: "no-such-task" }))).code).toBe(Code.Unauthenticated);
+  });
+
+  it("during until: the wait stops and the task ends CANCELLED", async () => {
+    const task = Probe.ref("pc2").spawn().run(ctx, { scenario: "pcUntil" });
+    await task.started;
+    await eventually(() => countOf("runs:pc2") === 1, 5_000, "the run to reach until");
+    await pause(50);
+    await tasks.cancel({ taskId: task.taskId });
+    expect(ConnectError.from(await rejectionOf(task)).code).toBe(Code.Canceled);
+    await pause(100);
+    expect(await statusOf(task.taskId)).toBe(TaskStatus.CANCELLED);
+    expect(countOf("runs:pc2")).toBe(1);
+  });
+
+  it("during sleep: the timer is cleared and the task ends CANCELLED", async () => {
+    const task = Probe.ref("pc3").spawn().run(ctx, { scenario: "pcSleep" });
+    await task.started;
+    await eventually(() => countOf("runs:pc3") === 1, 5_000, "the run to reach sleep");
+    for (let i = 0; Number((await tasks.get({ taskId: task.taskId })).runAtMs) < Date.now() + 60_000; i++) {
+      if (i > 500) throw new Error("the task never suspended");
+      await pause(5);
+    }
+    expect(await statusOf(task.taskId)).toBe(TaskStatus.SCHEDULED);
+    const info = await tasks.cancel({ taskId: task.taskId });
+    expect(info.status).toBe(TaskStatus.CANCELLED);
+    expect(ConnectError.from(await rejectionOf(task)).code).toBe(Code.Canceled);
+  });
+
+  it("a workflow that never checkpoints stops at its next durable step", async () => {
+    const task = Probe.ref("pc4").spawn().run(ctx, { scenario: "pcStep" });
+    await task.started;
+    await eventually(() => gates.has("pc4"), 5_000, "the run to reach the gate");
+    await tasks.cancel({ taskId: task.taskId });
+    open("pc4");
+    expect(ConnectError.from(await rejectionOf(task)).code).toBe(Code.Canceled);
+    await pause(100);
+    expect(countOf("step:pc4")).toBe(0);
+    expect(await statusOf(task.taskId)).toBe(TaskStatus.CANCELLED);
+  });
+});
+
+describe("pause and resume", () => {
+  it("a paused scheduled task does not run, stays paused across a restart, and runs once resumed", async () => {
+    const task = Probe.ref("pc5").spawn({ when: Date.now() + 300 }).run(ctx, { scenario: "pcEcho" });
+    await task.started;
+    const paused = await tasks.pause({ taskId: task.taskId });
+    expect(paused.status).toBe(TaskStatus.PAUSED);
+    await pause(400);
+    expect(countOf("runs:pc5")).toBe(0);
+
+    await app.restart();
+    tasks = tasksClient(app.url);
+    await pause(200);
+    expect(countOf("runs:pc5")).toBe(0);
+    expect(await statusOf(task.taskId)).toBe(TaskStatus.PAUSED);
+
+    const resumed = await tasks.resume({ taskId: task.taskId });
+    expect(resumed.status).toBe(TaskStatus.SCHEDULED);
+    const done = await tasks.wait({ taskId: task.taskId });
+    expect(done.status).toBe(TaskStatus.COMPLETED);
+    expect(countOf("runs:pc5")).toBe(1);
+  });
+
+  it("a running workflow parks at its checkpoint while paused and completes once resumed", async () => {
+    const ctx2 = app.context();
+    const task = Probe.ref("pc6").spawn().run(ctx2, { scenario: "pcCheckpoint" });
+    await task.started;
+    await eventually(() => gates.has("pc6"), 5_000, "the run to reach the gate");
+    expect((await tasks.pause({ taskId: task.taskId })).status).toBe(TaskStatus.PAUSED);
+    open("pc6");
+    await pause(200);
+    expect(countOf("after:pc6")).toBe(0);
+    expect(await statusOf(task.taskId)).toBe(TaskStatus.PAUSED);
+
+    expect((await tasks.resume({ taskId: task.taskId })).status).not.toBe(TaskStatus.PAUSED);
+    expect((await task).result).toBe("done");
+    expect(countOf("after:pc6")).toBe(1);
+    expect(countOf("runs:pc6")).toBe(1);
+    expect(await statusOf(task.taskId)).toBe(TaskStatus.COMPLETED);
+  });
+
+  it("the Task handle pauses, resumes and cancels (with an operator's token)", async () => {
+    const admin = app.context({ bearerToken: PROBE_ADMIN_TOKEN });
+    const task = Probe.ref("pc7").spawn({ when: Date.now() + 3_600_000 }).run(admin, { scenario: "pcEcho" });
+    await task.pause();
+    expect(await statusOf(task.taskId)).toBe(TaskStatus.PAUSED);
+    await task.resume();
+    expect(await statusOf(task.taskId)).toBe(TaskStatus.SCHEDULED);
+    await task.cancel();
+    expect(await statusOf(task.taskId)).toBe(TaskStatus.CANCELLED);
+    const err = await rejectionOf(task);
+    expect(ConnectError.from(err).code).toBe(Code.Canceled);
+    // Without the operator's token the handle is refused.
+    const anonymous = Probe.ref("pc8").spawn({ when: Date.now() + 3_600_000 }).run(ctx, { scenario: "pcEcho" });
+    expect(ConnectError.from(await rejectionOf(anonymous.cancel())).code).toBe(Code.Unauthenticated);
+    expect(await statusOf(anonymous.taskId)).toBe(TaskStatus.SCHEDULED);
+  });
+});
