@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cairn/v1/tasks.proto.
  */
 export const file_cairn_v1_tasks: GenFile = /*@__PURE__*/
-  fileDesc("ChRjYWlybi92MS90YXNrcy5wcm90bxIIY2Fpcm4udjEiPgoJVGFza0Vycm9yEhEKCXR5cGVfbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoDBIPCgdtZXNzYWdlGAMgASgJIpACCghUYXNrSW5mbxIPCgd0YXNrX2lkGAEgASgJEhIKCnN0YXRlX3R5cGUYAiABKAkSEAoIYWN0b3JfaWQYAyABKAkSDgoGbWV0aG9kGAQgASgJEiQKBnN0YXR1cxgFIAEoDjIULmNhaXJuLnYxLlRhc2tTdGF0dXMSEQoJaXRlcmF0aW9uGAYgASgNEhAKCGF0dGVtcHRzGAcgASgNEhEKCXJ1bl9hdF9tcxgIIAEoAxIVCg1jcmVhdGVkX2F0X21zGAkgASgDEhAKCHJlc3BvbnNlGAogASgMEiIKBWVycm9yGAsgASgLMhMuY2Fpcm4udjEuVGFza0Vycm9yEhIKCmxhc3RfZXJyb3IYDCABKAkiIQoOR2V0VGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSIiCg9XYWl0VGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSJtChBMaXN0VGFza3NSZXF1ZXN0EiQKBnN0YXR1cxgBIAEoDjIULmNhaXJuLnYxLlRhc2tTdGF0dXMSEgoKc3RhdGVfdHlwZRgCIAEoCRIQCghhY3Rvcl9pZBgDIAEoCRINCgVsaW1pdBgEIAEoDSI2ChFMaXN0VGFza3NSZXNwb25zZRIhCgV0YXNrcxgBIAMoCzISLmNhaXJuLnYxLlRhc2tJbmZvIiQKEUNhbmNlbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiIwoQUGF1c2VUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiQKEVJlc3VtZVRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkq3AEKClRhc2tTdGF0dXMSGwoXVEFTS19TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVUQVNLX1NUQVRVU19TQ0hFRFVMRUQQARIXChNUQVNLX1NUQVRVU19SVU5OSU5HEAISGQoVVEFTS19TVEFUVVNfQ09NUExFVEVEEAMSFwoTVEFTS19TVEFUVVNfQUJPUlRFRBAEEhYKElRBU0tfU1RBVFVTX0ZBSUxFRBAFEhkKFVRBU0tfU1RBVFVTX0NBTkNFTExFRBAGEhYKElRBU0tfU1RBVFVTX1BBVVNFRBAHMuMCCgVUYXNrcxIzCgNHZXQSGC5jYWlybi52MS5HZXRUYXNrUmVxdWVzdBoSLmNhaXJuLnYxLlRhc2tJbmZvEjUKBFdhaXQSGS5jYWlybi52MS5XYWl0VGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mbxI/CgRMaXN0EhouY2Fpcm4udjEuTGlzdFRhc2tzUmVxdWVzdBobLmNhaXJuLnYxLkxpc3RUYXNrc1Jlc3BvbnNlEjkKBkNhbmNlbBIbLmNhaXJuLnYxLkNhbmNlbFRhc2tSZXF1ZXN0GhIuY2Fpcm4udjEuVGFza0luZm8SNwoFUGF1c2USGi5jYWlybi52MS5QYXVzZVRhc2tSZXF1ZXN0GhIuY2Fpcm4udjEuVGFza0luZm8SOQoGUmVzdW1lEhsuY2Fpcm4udjEuUmVzdW1lVGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mb2IGcHJvdG8z");
+  fileDesc("ChRjYWlybi92MS90YXNrcy5wcm90bxIIY2Fpcm4udjEiPgoJVGFza0Vycm9yEhEKCXR5cGVfbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoDBIPCgdtZXNzYWdlGAMgASgJIpIDCghUYXNrSW5mbxIPCgd0YXNrX2lkGAEgASgJEhIKCnN0YXRlX3R5cGUYAiABKAkSEAoIYWN0b3JfaWQYAyABKAkSDgoGbWV0aG9kGAQgASgJEiQKBnN0YXR1cxgFIAEoDjIULmNhaXJuLnYxLlRhc2tTdGF0dXMSEQoJaXRlcmF0aW9uGAYgASgNEhAKCGF0dGVtcHRzGAcgASgNEhEKCXJ1bl9hdF9tcxgIIAEoAxIVCg1jcmVhdGVkX2F0X21zGAkgASgDEhAKCHJlc3BvbnNlGAogASgMEiIKBWVycm9yGAsgASgLMhMuY2Fpcm4udjEuVGFza0Vycm9yEhIKCmxhc3RfZXJyb3IYDCABKAkSKAoIcHJvZ3Jlc3MYDSABKAsyFi5jYWlybi52MS5UYXNrUHJvZ3Jlc3MSJAoHaGlzdG9yeRgOIAMoCzITLmNhaXJuLnYxLlRhc2tFdmVudBIbChNyZW1vdGVfc3RhdHVzX2lucHV0GA8gASgJEhMKC3NjaGVkdWxlX2lkGBAgASgJIocBCgxUYXNrUHJvZ3Jlc3MSEAoIbG9jYXRpb24YASABKAkSFQoIZnJhY3Rpb24YAiABKAFIAIgBARIZCgxyZW1haW5pbmdfbXMYAyABKANIAYgBARIVCg11cGRhdGVkX2F0X21zGAQgASgDQgsKCV9mcmFjdGlvbkIPCg1fcmVtYWluaW5nX21zIjgKCVRhc2tFdmVudBINCgVhdF9tcxgBIAEoAxIMCgRraW5kGAIgASgJEg4KBmRldGFpbBgDIAEoCSIhCg5HZXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiIKD1dhaXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIm0KEExpc3RUYXNrc1JlcXVlc3QSJAoGc3RhdHVzGAEgASgOMhQuY2Fpcm4udjEuVGFza1N0YXR1cxISCgpzdGF0ZV90eXBlGAIgASgJEhAKCGFjdG9yX2lkGAMgASgJEg0KBWxpbWl0GAQgASgNIjYKEUxpc3RUYXNrc1Jlc3BvbnNlEiEKBXRhc2tzGAEgAygLMhIuY2Fpcm4udjEuVGFza0luZm8iIwoQV2F0Y2hUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiQKEUNhbmNlbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiIwoQUGF1c2VUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiQKEVJlc3VtZVRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkq3AEKClRhc2tTdGF0dXMSGwoXVEFTS19TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVUQVNLX1NUQVRVU19TQ0hFRFVMRUQQARIXChNUQVNLX1NUQVRVU19SVU5OSU5HEAISGQoVVEFTS19TVEFUVVNfQ09NUExFVEVEEAMSFwoTVEFTS19TVEFUVVNfQUJPUlRFRBAEEhYKElRBU0tfU1RBVFVTX0ZBSUxFRBAFEhkKFVRBU0tfU1RBVFVTX0NBTkNFTExFRBAGEhYKElRBU0tfU1RBVFVTX1BBVVNFRBAHMp4DCgVUYXNrcxIzCgNHZXQSGC5jYWlybi52MS5HZXRUYXNrUmVxdWVzdBoSLmNhaXJuLnYxLlRhc2tJbmZvEjUKBFdhaXQSGS5jYWlybi52MS5XYWl0VGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mbxI/CgRMaXN0EhouY2Fpcm4udjEuTGlzdFRhc2tzUmVxdWVzdBobLmNhaXJuLnYxLkxpc3RUYXNrc1Jlc3BvbnNlEjkKBVdhdGNoEhouY2Fpcm4udjEuV2F0Y2hUYXNrUmVxdWVzdBoSLmNhaXJuLnYxLlRhc2tJbmZvMAESOQoGQ2FuY2VsEhsuY2Fpcm4udjEuQ2FuY2VsVGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mbxI3CgVQYXVzZRIaLmNhaXJuLnYxLlBhdXNlVGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mbxI5CgZSZXN1bWUSGy5jYWlybi52MS5SZXN1bWVUYXNrUmVxdWVzdBoSLmNhaXJuLnYxLlRhc2tJbmZvYgZwcm90bzM");
 
 /**
  * A declared error a task ended with.
@@ -112,6 +112,35 @@ export type TaskInfo = Message<"cairn.v1.TaskInfo"> & {
    * @generated from field: string last_error = 12;
    */
   lastError: string;
+
+  /**
+   * The latest ctx.progress() of the workflow, if it reported any.
+   *
+   * @generated from field: cairn.v1.TaskProgress progress = 13;
+   */
+  progress?: TaskProgress | undefined;
+
+  /**
+   * The newest events, oldest first (bounded: older ones are dropped).
+   *
+   * @generated from field: repeated cairn.v1.TaskEvent history = 14;
+   */
+  history: TaskEvent[];
+
+  /**
+   * While waiting in awaitRemote: the remote job's current status input
+   * (JSON), e.g. its job id.
+   *
+   * @generated from field: string remote_status_input = 15;
+   */
+  remoteStatusInput: string;
+
+  /**
+   * Set when a cron schedule started this task.
+   *
+   * @generated from field: string schedule_id = 16;
+   */
+  scheduleId: string;
 };
 
 /**
@@ -120,6 +149,74 @@ export type TaskInfo = Message<"cairn.v1.TaskInfo"> & {
  */
 export const TaskInfoSchema: GenMessage<TaskInfo> = /*@__PURE__*/
   messageDesc(file_cairn_v1_tasks, 1);
+
+/**
+ * What ctx.progress({ location, fraction, remainingMs }) reported.
+ *
+ * @generated from message cairn.v1.TaskProgress
+ */
+export type TaskProgress = Message<"cairn.v1.TaskProgress"> & {
+  /**
+   * @generated from field: string location = 1;
+   */
+  location: string;
+
+  /**
+   * 0..1; absent if not reported.
+   *
+   * @generated from field: optional double fraction = 2;
+   */
+  fraction?: number | undefined;
+
+  /**
+   * @generated from field: optional int64 remaining_ms = 3;
+   */
+  remainingMs?: bigint | undefined;
+
+  /**
+   * @generated from field: int64 updated_at_ms = 4;
+   */
+  updatedAtMs: bigint;
+};
+
+/**
+ * Describes the message cairn.v1.TaskProgress.
+ * Use `create(TaskProgressSchema)` to create a new message.
+ */
+export const TaskProgressSchema: GenMessage<TaskProgress> = /*@__PURE__*/
+  messageDesc(file_cairn_v1_tasks, 2);
+
+/**
+ * One entry of a task's history: spawned, started, step, retried, paused,
+ * resumed, progress, completed, aborted, failed, cancelled, ...
+ *
+ * @generated from message cairn.v1.TaskEvent
+ */
+export type TaskEvent = Message<"cairn.v1.TaskEvent"> & {
+  /**
+   * @generated from field: int64 at_ms = 1;
+   */
+  atMs: bigint;
+
+  /**
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * Human-readable: the step's alias, the retry's reason, ...
+   *
+   * @generated from field: string detail = 3;
+   */
+  detail: string;
+};
+
+/**
+ * Describes the message cairn.v1.TaskEvent.
+ * Use `create(TaskEventSchema)` to create a new message.
+ */
+export const TaskEventSchema: GenMessage<TaskEvent> = /*@__PURE__*/
+  messageDesc(file_cairn_v1_tasks, 3);
 
 /**
  * @generated from message cairn.v1.GetTaskRequest
@@ -136,7 +233,7 @@ export type GetTaskRequest = Message<"cairn.v1.GetTaskRequest"> & {
  * Use `create(GetTaskRequestSchema)` to create a new message.
  */
 export const GetTaskRequestSchema: GenMessage<GetTaskRequest> = /*@__PURE__*/
-  messageDesc(file_cairn_v1_tasks, 2);
+  messageDesc(file_cairn_v1_tasks, 4);
 
 /**
  * @generated from message cairn.v1.WaitTaskRequest
@@ -153,7 +250,7 @@ export type WaitTaskRequest = Message<"cairn.v1.WaitTaskRequest"> & {
  * Use `create(WaitTaskRequestSchema)` to create a new message.
  */
 export const WaitTaskRequestSchema: GenMessage<WaitTaskRequest> = /*@__PURE__*/
-  messageDesc(file_cairn_v1_tasks, 3);
+  messageDesc(file_cairn_v1_tasks, 5);
 
 /**
  * @generated from message cairn.v1.ListTasksRequest
@@ -189,7 +286,7 @@ export type ListTasksRequest = Message<"cairn.v1.ListTasksRequest"> & {
  * Use `create(ListTasksRequestSchema)` to create a new message.
  */
 export const ListTasksRequestSchema: GenMessage<ListTasksRequest> = /*@__PURE__*/
-  messageDesc(file_cairn_v1_tasks, 4);
+  messageDesc(file_cairn_v1_tasks, 6);
 
 /**
  * @generated from message cairn.v1.ListTasksResponse
@@ -206,7 +303,24 @@ export type ListTasksResponse = Message<"cairn.v1.ListTasksResponse"> & {
  * Use `create(ListTasksResponseSchema)` to create a new message.
  */
 export const ListTasksResponseSchema: GenMessage<ListTasksResponse> = /*@__PURE__*/
-  messageDesc(file_cairn_v1_tasks, 5);
+  messageDesc(file_cairn_v1_tasks, 7);
+
+/**
+ * @generated from message cairn.v1.WatchTaskRequest
+ */
+export type WatchTaskRequest = Message<"cairn.v1.WatchTaskRequest"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+};
+
+/**
+ * Describes the message cairn.v1.WatchTaskRequest.
+ * Use `create(WatchTaskRequestSchema)` to create a new message.
+ */
+export const WatchTaskRequestSchema: GenMessage<WatchTaskRequest> = /*@__PURE__*/
+  messageDesc(file_cairn_v1_tasks, 8);
 
 /**
  * @generated from message cairn.v1.CancelTaskRequest
@@ -223,7 +337,7 @@ export type CancelTaskRequest = Message<"cairn.v1.CancelTaskRequest"> & {
  * Use `create(CancelTaskRequestSchema)` to create a new message.
  */
 export const CancelTaskRequestSchema: GenMessage<CancelTaskRequest> = /*@__PURE__*/
-  messageDesc(file_cairn_v1_tasks, 6);
+  messageDesc(file_cairn_v1_tasks, 9);
 
 /**
  * @generated from message cairn.v1.PauseTaskRequest
@@ -240,7 +354,7 @@ export type PauseTaskRequest = Message<"cairn.v1.PauseTaskRequest"> & {
  * Use `create(PauseTaskRequestSchema)` to create a new message.
  */
 export const PauseTaskRequestSchema: GenMessage<PauseTaskRequest> = /*@__PURE__*/
-  messageDesc(file_cairn_v1_tasks, 7);
+  messageDesc(file_cairn_v1_tasks, 10);
 
 /**
  * @generated from message cairn.v1.ResumeTaskRequest
@@ -257,7 +371,7 @@ export type ResumeTaskRequest = Message<"cairn.v1.ResumeTaskRequest"> & {
  * Use `create(ResumeTaskRequestSchema)` to create a new message.
  */
 export const ResumeTaskRequestSchema: GenMessage<ResumeTaskRequest> = /*@__PURE__*/
-  messageDesc(file_cairn_v1_tasks, 8);
+  messageDesc(file_cairn_v1_tasks, 11);
 
 /**
  * @generated from enum cairn.v1.TaskStatus
@@ -343,6 +457,17 @@ export const Tasks: GenService<{
     methodKind: "unary";
     input: typeof ListTasksRequestSchema;
     output: typeof ListTasksResponseSchema;
+  },
+  /**
+   * The task now, then again on each change (status, progress, history),
+   * coalesced to the newest for a slow reader; ends once the task has ended.
+   *
+   * @generated from rpc cairn.v1.Tasks.Watch
+   */
+  watch: {
+    methodKind: "server_streaming";
+    input: typeof WatchTaskRequestSchema;
+    output: typeof TaskInfoSchema;
   },
   /**
    * Operator calls (cairn_admin). Cancel ends the task as CANCELLED: a
