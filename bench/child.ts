@@ -7,10 +7,17 @@ import { fileURLToPath } from "node:url";
 import type { ServerMode } from "./server.js";
 
 /** Messages between a bench driver and its server child. */
-export type ToServer = { type: "stats" } | { type: "stop" };
+export type ToServer = { type: "stats"; gc?: boolean } | { type: "stop" };
 export type FromServer =
   | { type: "ready"; port: number }
-  | { type: "stats"; cpuUserUs: number; cpuSystemUs: number; rssBytes: number; heapUsedBytes: number };
+  | {
+      type: "stats";
+      cpuUserUs: number;
+      cpuSystemUs: number;
+      rssBytes: number;
+      heapUsedBytes: number;
+      counters: Record<string, number>;
+    };
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const REPO_DIR = dirname(BENCH_DIR);
@@ -19,13 +26,16 @@ export interface ServerStats {
   cpuUs: number;
   rssBytes: number;
   heapUsedBytes: number;
+  /** Whatever the server child counts (serveAsBenchChild's `counters`). */
+  counters: Record<string, number>;
   at: number;
 }
 
 export interface ServerChild {
   readonly pid: number;
   readonly url: string;
-  stats(): Promise<ServerStats>;
+  /** With `gc`, the child collects garbage first (it must run with --expose-gc). */
+  stats(gc?: boolean): Promise<ServerStats>;
   stop(): Promise<void>;
 }
 
@@ -61,8 +71,9 @@ export async function startChildServer(
   args: readonly string[],
   name: string,
   timeoutMs = 30_000,
+  nodeFlags: readonly string[] = [],
 ): Promise<ServerChild> {
-  const child = forkBenchChild(script, args, name);
+  const child = forkBenchChild(script, args, name, nodeFlags);
   const pid = child.pid;
   if (pid === undefined) throw new Error("could not fork the bench server");
   const port = await new Promise<number>((resolve, reject) => {
@@ -87,17 +98,23 @@ export async function startChildServer(
   return {
     pid,
     url: `http://127.0.0.1:${port}`,
-    stats: () =>
+    stats: (gc?: boolean) =>
       new Promise<ServerStats>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error("bench server did not answer stats")), 5_000);
         const on = (m: FromServer): void => {
           if (m.type !== "stats") return;
           clearTimeout(timer);
           child.off("message", on);
-          resolve({ cpuUs: m.cpuUserUs + m.cpuSystemUs, rssBytes: m.rssBytes, heapUsedBytes: m.heapUsedBytes, at: performance.now() });
+          resolve({
+            cpuUs: m.cpuUserUs + m.cpuSystemUs,
+            rssBytes: m.rssBytes,
+            heapUsedBytes: m.heapUsedBytes,
+            counters: m.counters,
+            at: performance.now(),
+          });
         };
         child.on("message", on);
-        send({ type: "stats" });
+        send({ type: "stats", gc });
       }),
     stop: () => stopChild(child, pid, () => send({ type: "stop" })),
   };
@@ -124,10 +141,11 @@ export function stopChild(child: ChildProcess, pid: number, ask: () => void): Pr
 }
 
 /**
- * The child side: reports `port` as ready, answers stats, and on stop (or
+ * The child side: reports `port` as ready, answers stats (with `counters`,
+ * for scenarios that count what happens in the server), and on stop (or
  * when the driver goes away) runs `close` and exits.
  */
-export function serveAsBenchChild(port: number, close: () => Promise<void>): void {
+export function serveAsBenchChild(port: number, close: () => Promise<void>, counters: () => Record<string, number> = () => ({})): void {
   if (!process.send) throw new Error("a bench server must be forked by its driver (it needs an IPC channel)");
   const send = (m: FromServer): void => {
     process.send?.(m);
@@ -142,9 +160,17 @@ export function serveAsBenchChild(port: number, close: () => Promise<void>): voi
   };
   process.on("message", (m: ToServer) => {
     if (m.type === "stats") {
+      if (m.gc) (globalThis as { gc?: () => void }).gc?.();
       const cpu = process.cpuUsage();
       const mem = process.memoryUsage();
-      send({ type: "stats", cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed });
+      send({
+        type: "stats",
+        cpuUserUs: cpu.user,
+        cpuSystemUs: cpu.system,
+        rssBytes: mem.rss,
+        heapUsedBytes: mem.heapUsed,
+        counters: counters(),
+      });
     } else if (m.type === "stop") {
       void stop();
     }

@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import type { TaskRecord } from "../../store/store.js";
 import { failedPrecondition, notFound } from "../errors.js";
 import type { Runtime } from "../runtime.js";
+import type { ChangeWaiter } from "../watchers.js";
 import { RunControl } from "./run-control.js";
 import { runTask } from "./run-task.js";
 import { isFinal } from "./task-record.js";
@@ -23,6 +24,19 @@ export function backoff(policy: RetryPolicy, attempts: number): number {
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** A task suspended in `until`: all the memory it holds while it waits. */
+class TaskWait implements ChangeWaiter {
+  constructor(
+    readonly taskId: string,
+    readonly reads: ReadonlyMap<string, number>,
+    private readonly dispatcher: Dispatcher,
+  ) {}
+
+  wake(): void {
+    this.dispatcher.woken(this);
+  }
+}
+
 /**
  * Runs durable tasks when they are due: one timer per waiting task, one run
  * at a time per task, and every pending task re-armed after a restart.
@@ -33,6 +47,10 @@ export class Dispatcher {
   /** Process control of each running task (cancel, pause). */
   readonly #controls = new Map<string, RunControl>();
   readonly #waiters = new Map<string, Array<(task: TaskRecord) => void>>();
+  /** Tasks suspended in `until`: what their run read, until it ends. */
+  readonly #pendingWaits = new Map<string, ReadonlyMap<string, number>>();
+  /** Tasks suspended in `until`, with their waits. */
+  readonly #watching = new Map<string, TaskWait>();
   readonly #stopping = new AbortController();
   readonly retry: RetryPolicy;
 
@@ -50,8 +68,42 @@ export class Dispatcher {
     return this.#stopping.signal;
   }
 
+  /** Running, or suspended in `until`: for operators both are RUNNING. */
   isRunning(taskId: string): boolean {
-    return this.#running.has(taskId);
+    return this.#running.has(taskId) || this.#watching.has(taskId);
+  }
+
+  /**
+   * Runs the task again when one of `reads` changes. Called by a run that
+   * suspended in `until`; the wait starts once that run has finished.
+   */
+  waitForChange(taskId: string, reads: ReadonlyMap<string, number>): void {
+    this.#pendingWaits.set(taskId, reads);
+  }
+
+  #watch(taskId: string): void {
+    const reads = this.#pendingWaits.get(taskId);
+    this.#pendingWaits.delete(taskId);
+    if (!reads || this.#stopping.signal.aborted) return;
+    // Paused or cancelled meanwhile: the operator's record wins.
+    if (this.runtime.store.getTask(taskId)?.status !== "scheduled") return;
+    const wait = new TaskWait(taskId, reads, this);
+    this.#watching.set(taskId, wait);
+    this.runtime.watchers.watch(wait, (key) => this.runtime.durableVersion(key));
+  }
+
+  /** A watched state changed: run the suspended task again. */
+  woken(wait: TaskWait): void {
+    if (this.#watching.get(wait.taskId) !== wait) return;
+    this.#watching.delete(wait.taskId);
+    this.#run(wait.taskId);
+  }
+
+  #unwatch(taskId: string): void {
+    const wait = this.#watching.get(taskId);
+    if (!wait) return;
+    this.#watching.delete(taskId);
+    this.runtime.watchers.unwatch(wait);
   }
 
   /** Re-arms every task that had not ended when the process last stopped. */
@@ -74,11 +126,15 @@ export class Dispatcher {
   }
 
   #run(taskId: string): void {
-    if (this.#running.has(taskId)) return;
+    if (this.#running.has(taskId) || this.#stopping.signal.aborted) return;
+    // Whatever woke it first, the timer or a watched change, the other is moot.
+    this.#unwatch(taskId);
+    clearTimeout(this.#timers.get(taskId));
+    this.#timers.delete(taskId);
     const task = this.runtime.store.getTask(taskId);
     if (!task || isFinal(task) || task.status === "paused") return;
     if (task.runAt > Date.now()) return this.arm(task); // beyond one timer's reach
-    const control = new RunControl(taskId, this.#stopping.signal);
+    const control = new RunControl(taskId);
     const run = runTask(this.runtime, this, task, control)
       .then((next) => {
         if (!next) return;
@@ -89,6 +145,7 @@ export class Dispatcher {
       .finally(() => {
         this.#running.delete(taskId);
         this.#controls.delete(taskId);
+        this.#watch(taskId);
       });
     this.#controls.set(taskId, control);
     this.#running.set(taskId, run);
@@ -108,6 +165,7 @@ export class Dispatcher {
   #disarm(taskId: string): void {
     clearTimeout(this.#timers.get(taskId));
     this.#timers.delete(taskId);
+    this.#unwatch(taskId);
   }
 
   /**
@@ -167,9 +225,12 @@ export class Dispatcher {
 
   /** Stops timers and unwinds running workflows; they resume on restart. */
   async stop(): Promise<void> {
-    this.#stopping.abort(new Error("the application is stopping"));
+    const reason = new Error("the application is stopping");
+    this.#stopping.abort(reason);
+    for (const control of this.#controls.values()) control.stop(reason);
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
+    for (const taskId of [...this.#watching.keys()]) this.#unwatch(taskId);
     const grace = new Promise((resolve) => setTimeout(resolve, 2_000).unref());
     await Promise.race([Promise.allSettled(this.#running.values()), grace]);
   }

@@ -7,20 +7,24 @@ import { Cancelled } from "../errors.js";
  * stops; `check()` is the cheap test the step helpers make.
  */
 export class RunControl {
-  readonly #cancel = new AbortController();
-  readonly signal: AbortSignal;
+  readonly #abort = new AbortController();
+  /** Fired on cancel, or by the dispatcher when the application stops. */
+  readonly signal: AbortSignal = this.#abort.signal;
   #cancelled = false;
   #paused: { promise: Promise<void>; resolve: () => void } | undefined;
   /** Set once the run is recording its outcome: operators wait for it. */
   ending = false;
 
-  constructor(
-    readonly taskId: string,
-    stop: AbortSignal,
-  ) {
-    this.signal = AbortSignal.any([stop, this.#cancel.signal]);
-    // Every waiting `until` listens for the stop: thousands is normal.
+  // Not AbortSignal.any([stop, …]): on Node 20 every composite signal stays
+  // referenced from the long-lived stop signal, a leak per run.
+  constructor(readonly taskId: string) {
     setMaxListeners(0, this.signal);
+  }
+
+  /** The application is stopping: the run unwinds and resumes on restart. */
+  stop(reason: unknown): void {
+    this.#abort.abort(reason);
+    this.resume();
   }
 
   get cancelled(): boolean {
@@ -34,7 +38,7 @@ export class RunControl {
   cancel(): void {
     if (this.#cancelled) return;
     this.#cancelled = true;
-    this.#cancel.abort(new Cancelled(this.taskId));
+    this.#abort.abort(new Cancelled(this.taskId));
     this.resume();
   }
 

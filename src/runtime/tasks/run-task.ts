@@ -45,7 +45,7 @@ export async function runTask(
       ctx = new WorkflowContextImpl(runtime, bound.spec, method, task, control);
       const result = await handlerOf(bound, method)(ctx, request);
       // A sleep that has not elapsed wins even if its signal was swallowed.
-      if (ctx.suspendedUntil !== undefined) throw new Suspended(ctx.suspendedUntil);
+      if (ctx.suspendedUntil !== undefined || ctx.waitingOn) throw new Suspended(ctx.suspendedUntil);
       if (result instanceof Loop) {
         const runAt = result.when?.getTime() ?? Date.now();
         next = settle({ ...task, status: "scheduled", iteration: task.iteration + 1, attempts: 0, runAt });
@@ -70,9 +70,15 @@ export async function runTask(
       return next;
     }
     if (dispatcher.signal.aborted) return undefined;
-    // Suspended (a durable sleep) is a wait, not a failure: no attempt, no
-    // error. The run's record of it counts, whatever the workflow threw.
+    // Suspended (a durable sleep, a waiting until) is a wait, not a failure:
+    // no attempt, no error. The run's record of it counts, whatever the
+    // workflow threw. An until-wait alone changes nothing durable: the
+    // dispatcher watches what it read; after a restart it runs again.
     const until = ctx?.suspendedUntil;
+    if (ctx?.waitingOn) {
+      dispatcher.waitForChange(task.taskId, ctx.waitingOn);
+      if (until === undefined) return undefined;
+    }
     next = until !== undefined ? { ...task, status: "scheduled", runAt: until } : afterError(runtime, dispatcher, task, e);
   }
   next = settle(next);

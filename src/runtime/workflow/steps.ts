@@ -38,19 +38,18 @@ export async function until<T>(
   claimStep(run, "until", alias);
   const memo = run.memo("until", alias);
   if (memo?.kind === "value") return decodeMemo(memo.json, options, alias);
-  for (;;) {
-    const reads = new ReadSet();
-    const value = await trackReads(reads, async () => fn());
-    if (value) {
-      run.rememberLazily("until", alias, { kind: "value", json: encodeMemo(value as T, options) });
-      return value as T;
-    }
-    if (reads.size === 0) {
-      throw new FatalError(`until(${JSON.stringify(alias)}) read no actor state, so nothing could ever wake it`);
-    }
-    await run.runtime.watchers.waitForAny(reads, (key) => run.runtime.durableVersion(key), run.signal);
-    await checkpointOf(run);
+  const reads = new ReadSet();
+  const value = await trackReads(reads, async () => fn());
+  if (value) {
+    run.rememberLazily("until", alias, { kind: "value", json: encodeMemo(value as T, options) });
+    return value as T;
   }
+  if (reads.size === 0) {
+    throw new FatalError(`until(${JSON.stringify(alias)}) read no actor state, so nothing could ever wake it`);
+  }
+  // Not yet: end the run and hold nothing but what it read. The dispatcher
+  // re-runs the workflow from the top when one of those states changes.
+  throw run.suspendOn(reads);
 }
 
 /**

@@ -33,6 +33,8 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
   readonly signal: AbortSignal;
   /** The earliest time a `sleep` in this run asked to be woken at, if any. */
   #suspendedUntil: number | undefined;
+  /** The states a suspended `until` in this run read, with the versions seen. */
+  #waitingOn: ReadonlyMap<string, number> | undefined;
 
   constructor(
     readonly runtime: Runtime,
@@ -144,6 +146,23 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
 
   get suspendedUntil(): number | undefined {
     return this.#suspendedUntil;
+  }
+
+  /**
+   * Ends this run, to run again from the top when any of `reads` (actor key
+   * → version seen) commits a newer version: a waiting `until` holds no
+   * memory but this small map, kept by the dispatcher.
+   */
+  suspendOn(reads: ReadonlyMap<string, number>): Suspended {
+    const all = new Map(this.#waitingOn);
+    for (const [key, version] of reads) all.set(key, Math.min(version, all.get(key) ?? Infinity));
+    this.#waitingOn = all;
+    return new Suspended(this.#suspendedUntil);
+  }
+
+  /** What a suspended `until` in this run waits to change, if any. */
+  get waitingOn(): ReadonlyMap<string, number> | undefined {
+    return this.#waitingOn;
   }
 
   // ---- memoized steps ---------------------------------------------------

@@ -1,0 +1,144 @@
+/**
+ * Suspended waiting: `npx tsx bench/suspended.ts` (one JSON line per
+ * scenario on stdout, progress on stderr).
+ *
+ * BENCH_WAITING workflows (100,000) are spawned over 127.0.0.1 against a
+ * server child; each waits in `until` for the flag of one shared gate actor
+ * (read through its reader). Once all of them wait, the server's RSS and
+ * heap are read: the baseline is the same server, idle, before the first
+ * spawn. Then one `setFlag` commit on the gate wakes them all; the line
+ * gives the time from that commit's reply until every workflow has come out
+ * of its `until`, and until every task has COMPLETED.
+ *
+ * Env: BENCH_WAITING (100000), BENCH_SPAWN_IN_FLIGHT (256).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Application, ExternalContext, hmacTokenVerifier, until } from "../src/index.js";
+import { Probe } from "../generated/probe/v1/probe_cairn.js";
+import { PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "../test/fixtures/probe-servicer.js";
+import { serveAsBenchChild, startChildServer, type ServerChild, type ServerStats } from "./child.js";
+import { round, runLoad } from "./load.js";
+
+const WAITING = Number(process.env.BENCH_WAITING ?? 100_000);
+const SPAWN_IN_FLIGHT = Number(process.env.BENCH_SPAWN_IN_FLIGHT ?? 256);
+const GATE = "gate";
+/** Bounds every wait of the driver. */
+const DEADLINE_MS = 20 * 60_000;
+
+const log = (s: string): void => {
+  process.stderr.write(`bench: ${s}\n`);
+};
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const mb = (bytes: number) => round(bytes / 2 ** 20, 1);
+
+// ---- the server child -----------------------------------------------------
+
+/** Counted in the server child, reported with its stats. */
+const counters = { runs: 0, woken: 0, completed: 0 };
+
+defineScenario("benchGate", async (ctx) => {
+  counters.runs++;
+  await until(GATE, ctx, async () => (await Probe.ref(GATE).get(ctx)).flag);
+  counters.woken++;
+  return { result: "through" };
+});
+
+async function serve(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), "cairn-bench-suspended-"));
+  const app = new Application({
+    servicers: [ProbeServicerImpl],
+    dataDir,
+    host: "127.0.0.1",
+    port: 0,
+    tokenVerifier: hmacTokenVerifier(PROBE_TOKEN_SECRET),
+  });
+  await app.start();
+  serveAsBenchChild(
+    app.port,
+    async () => {
+      await app.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+    () => ({ ...counters }),
+  );
+}
+
+// ---- the driver -------------------------------------------------------------
+
+async function until_(server: ServerChild, what: string, done: (s: ServerStats) => boolean): Promise<ServerStats> {
+  const deadline = performance.now() + DEADLINE_MS;
+  for (;;) {
+    const s = await server.stats();
+    if (done(s)) return s;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(s.counters)}`);
+    await sleep(20);
+  }
+}
+
+async function drive(): Promise<void> {
+  const server = await startChildServer("suspended.ts", ["server"], "server-suspended", 30_000, ["--expose-gc"]);
+  const ctx = new ExternalContext({ url: server.url });
+  try {
+    await Probe.ref(GATE).unidempotently().setFlag(ctx, { flag: false });
+    await sleep(500);
+    const idle = await server.stats(true);
+    log(`idle server: rss ${mb(idle.rssBytes)} MB; spawning ${WAITING} waiting workflows`);
+
+    const spawnStart = performance.now();
+    const spawns = await runLoad({
+      inFlight: SPAWN_IN_FLIGHT,
+      warmupSeconds: 0,
+      seconds: DEADLINE_MS / 1000,
+      maxCalls: WAITING,
+      call: (i) => Probe.ref(`waiter-${i}`).spawn().run(ctx, { scenario: "benchGate" }).started,
+    });
+    if (spawns.errors > 0) throw new Error(`${spawns.errors} spawns failed: ${spawns.firstError}`);
+    const spawnSeconds = (performance.now() - spawnStart) / 1000;
+    log(`spawned in ${round(spawnSeconds, 1)} s; waiting for every first run to reach until`);
+    await until_(server, "every workflow to reach until", (s) => s.counters.runs! >= WAITING);
+    await sleep(2_000); // let the last runs unwind and the heap settle
+    const waiting = await server.stats(true);
+
+    const t0 = performance.now();
+    await Probe.ref(GATE).unidempotently().setFlag(ctx, { flag: true });
+    const woken = await until_(server, "every workflow to wake", (s) => s.counters.woken! >= WAITING);
+    const wakeMs = woken.at - t0;
+    const after = await server.stats(true);
+    log(`woken in ${round(wakeMs, 0)} ms`);
+
+    process.stdout.write(
+      `${JSON.stringify({
+        scenario: "suspended-until",
+        waiting: WAITING,
+        spawn_per_s: round(WAITING / spawnSeconds, 0),
+        idle_rss_mb: mb(idle.rssBytes),
+        idle_heap_mb: mb(idle.heapUsedBytes),
+        waiting_rss_mb: mb(waiting.rssBytes),
+        waiting_heap_mb: mb(waiting.heapUsedBytes),
+        bytes_per_waiting_task: round((waiting.rssBytes - idle.rssBytes) / WAITING, 0),
+        target_rss_mb: 200,
+        wake_all_ms: round(wakeMs, 0),
+        wake_per_s: round(WAITING / (wakeMs / 1000), 0),
+        rss_after_wake_mb: mb(after.rssBytes),
+        reruns_per_task: round((woken.counters.runs! - WAITING) / WAITING, 2),
+      })}\n`,
+    );
+  } finally {
+    ctx.close();
+    await server.stop();
+  }
+}
+
+if (process.argv[2] === "server") {
+  serve().catch((e: unknown) => {
+    console.error("bench server:", e);
+    process.exit(1);
+  });
+} else {
+  drive().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
