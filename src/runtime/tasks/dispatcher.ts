@@ -1,5 +1,6 @@
 import { setMaxListeners } from "node:events";
 import type { TaskRecord } from "../../store/store.js";
+import type { Timer } from "../clock.js";
 import { failedPrecondition, notFound } from "../errors.js";
 import type { Runtime } from "../runtime.js";
 import { RunControl } from "./run-control.js";
@@ -28,7 +29,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * at a time per task, and every pending task re-armed after a restart.
  */
 export class Dispatcher {
-  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #timers = new Map<string, Timer>();
   readonly #running = new Map<string, Promise<void>>();
   /** Process control of each running task (cancel, pause). */
   readonly #controls = new Map<string, RunControl>();
@@ -62,11 +63,12 @@ export class Dispatcher {
   /** Runs `task` at its `runAt` (at once if due). */
   arm(task: TaskRecord): void {
     if (this.#stopping.signal.aborted) return;
-    clearTimeout(this.#timers.get(task.taskId));
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, task.runAt - Date.now()));
+    const clock = this.runtime.clock;
+    clock.clearTimer(this.#timers.get(task.taskId));
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, task.runAt - clock.now()));
     this.#timers.set(
       task.taskId,
-      setTimeout(() => {
+      clock.setTimer(() => {
         this.#timers.delete(task.taskId);
         this.#run(task.taskId);
       }, delay),
@@ -77,7 +79,7 @@ export class Dispatcher {
     if (this.#running.has(taskId)) return;
     const task = this.runtime.store.getTask(taskId);
     if (!task || isFinal(task) || task.status === "paused") return;
-    if (task.runAt > Date.now()) return this.arm(task); // beyond one timer's reach
+    if (task.runAt > this.runtime.clock.now()) return this.arm(task); // beyond one timer's reach
     const control = new RunControl(taskId, this.#stopping.signal);
     const run = runTask(this.runtime, this, task, control)
       .then((next) => {
@@ -106,7 +108,7 @@ export class Dispatcher {
   }
 
   #disarm(taskId: string): void {
-    clearTimeout(this.#timers.get(taskId));
+    this.runtime.clock.clearTimer(this.#timers.get(taskId));
     this.#timers.delete(taskId);
   }
 
@@ -168,7 +170,7 @@ export class Dispatcher {
   /** Stops timers and unwinds running workflows; they resume on restart. */
   async stop(): Promise<void> {
     this.#stopping.abort(new Error("the application is stopping"));
-    for (const timer of this.#timers.values()) clearTimeout(timer);
+    for (const timer of this.#timers.values()) this.runtime.clock.clearTimer(timer);
     this.#timers.clear();
     const grace = new Promise((resolve) => setTimeout(resolve, 2_000).unref());
     await Promise.race([Promise.allSettled(this.#running.values()), grace]);
