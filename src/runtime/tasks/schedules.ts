@@ -77,6 +77,8 @@ export function defineSchedule(runtime: Runtime, call: Call, timing: CronTiming)
     return { scheduleId };
   }
   // A new definition under a known id replaces it, keeping its run history.
+  // (A fire committing at the same moment may write the old definition back:
+  // re-defining a schedule in the instant it is due is left at that.)
   const record: ScheduleRecord = {
     scheduleId,
     stateType: spec.typeName,
