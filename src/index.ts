@@ -10,7 +10,8 @@ export type {
   WorkflowContext,
 } from "./runtime/context.js";
 export { Ref, Task, Spawner, Scheduler, Reactive } from "./runtime/ref.js";
-export type { TaskTiming } from "./runtime/invocation.js";
+export type { TaskTiming, OnceTiming, CronTiming } from "./runtime/invocation.js";
+export { systemClock, AdjustableClock, type Clock, type Timer } from "./runtime/clock.js";
 export { Servicer, type ServicerClass } from "./runtime/servicer.js";
 export {
   Authorizer,

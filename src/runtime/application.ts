@@ -3,12 +3,14 @@ import { LmdbStore, type Durability } from "../store/lmdb-store.js";
 import { reportParseErrorsAsInvalid } from "../transport/invalid-input.js";
 import { registerActorRoutes } from "../transport/routes.js";
 import { registerTaskRoutes } from "../transport/tasks-routes.js";
+import { registerScheduleRoutes } from "../transport/schedules-routes.js";
 import { registerReactiveRoutes } from "../transport/reactive-routes.js";
 import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
 import { Runtime } from "./runtime.js";
 import type { RetryPolicy } from "./tasks/dispatcher.js";
 import type { TokenVerifier } from "./authorization.js";
+import type { Clock } from "./clock.js";
 import type { ServicerClass } from "./servicer.js";
 
 export interface ApplicationOptions {
@@ -39,6 +41,8 @@ export interface ApplicationOptions {
    * from the same port and origin as the API.
    */
   staticDir?: string;
+  /** Time for timers, Loop, sleep, backoff and cron schedules. Default the system clock. */
+  clock?: Clock;
 }
 
 /** A Cairn application: servicers, their store, and one port serving them. */
@@ -80,6 +84,7 @@ export class Application {
       retry: o.retry,
       tokenVerifier: o.tokenVerifier,
       insecureDevelopmentMode: o.insecureDevelopmentMode,
+      clock: o.clock,
     });
     const runtime = this.#runtime;
     const maxBytes = o.maxMessageBytes ?? 4 * 1024 * 1024;
@@ -87,6 +92,7 @@ export class Application {
       routes: (router) => {
         registerActorRoutes(router, runtime);
         registerTaskRoutes(router, runtime);
+        registerScheduleRoutes(router, runtime);
         registerReactiveRoutes(router, runtime);
         reportParseErrorsAsInvalid(router);
       },

@@ -3,6 +3,7 @@ import type { ActorContext, Context } from "./context.js";
 import { INVOKE, type Invocation, type Invoker, type TaskTiming } from "./invocation.js";
 import type { MethodKind, MethodSpec } from "./spec.js";
 import type { Call, Runtime, WriteEffects } from "./runtime.js";
+import { addCronSchedule, isCronTiming } from "./tasks/schedules.js";
 import { toMillis } from "./tasks/task-record.js";
 
 /** Who is calling: a client over the network, or a handler in this process. */
@@ -79,6 +80,7 @@ class HandlerContext extends CallContext implements ActorContext, Invoker {
 
   schedule(inv: Invocation, timing: TaskTiming): string {
     if (!this.effects) throw new Error(`a ${this.kind} may not schedule tasks; writers and transactions may`);
+    if (isCronTiming(timing)) return addCronSchedule(this.runtime, this.effects, toCall(inv), timing);
     const task = this.runtime.scheduledTask(toCall(inv), toMillis(timing.when));
     this.effects.scheduled.push(task);
     return task.taskId;

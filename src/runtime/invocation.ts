@@ -17,9 +17,31 @@ export interface Invocation {
   readonly idempotency: IdempotencyChoice;
 }
 
-/** When a spawned or scheduled task may first run. */
-export interface TaskTiming {
+/**
+ * When a spawned or scheduled task may first run: once (`when`, default
+ * now), or, for `ref.schedule()` of a workflow, at every time a cron
+ * expression matches.
+ */
+export type TaskTiming = OnceTiming | CronTiming;
+
+export interface OnceTiming {
   readonly when?: Date | number;
+  readonly cron?: undefined;
+}
+
+/**
+ * A cron schedule (`ref.schedule({ cron })`, workflows only): "0 9 * * MON",
+ * five fields, or six with seconds first. A run due while the previous one
+ * has not ended is skipped; runs missed while the server was down are
+ * caught up with one run at most.
+ */
+export interface CronTiming {
+  readonly cron: string;
+  /** IANA zone the expression is read in, e.g. "Europe/Paris". Default UTC. */
+  readonly timezone?: string;
+  /** The schedule id; default derived from the target, method, cron and zone, so re-scheduling is idempotent. */
+  readonly id?: string;
+  readonly when?: undefined;
 }
 
 /** What an operator may do to a running or waiting task. */

@@ -121,6 +121,9 @@ export class Spawner<S extends DescMessage = DescMessage> {
     request: MessageInitShape<DescMessage> | undefined,
   ): Task<MessageShape<O>> {
     const invocation = this.ref.invocation(method, request);
+    if (this.timing.cron !== undefined) {
+      throw new Error(`spawn() starts one task; cron schedules are made with ref.schedule({ cron }) from a writer or transaction`);
+    }
     const { taskId, started } = ctx[INVOKE].spawn(invocation, this.timing);
     return new Task(taskId, ctx, invocation.method, started);
   }

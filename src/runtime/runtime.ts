@@ -1,7 +1,10 @@
 import { clone, create, fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { enforce, type Authorizer, type Claims, type TokenVerifier } from "./authorization.js";
-import type { CommitBatch, IdempotencyRecord, Store, StoredOutcome, TaskRecord } from "../store/store.js";
+import type { CommitBatch, IdempotencyRecord, ScheduleRecord, Store, StoredOutcome, TaskRecord } from "../store/store.js";
+import { systemClock, type Clock } from "./clock.js";
+import type { CronTiming } from "./invocation.js";
+import { CronSchedules, defineSchedule } from "./tasks/schedules.js";
 import { ActorCache, type ActorCell, type Snapshot } from "./actor-cache.js";
 import { contextFor, type Caller } from "./context-impl.js";
 import { Aborted, alreadyExists, declaredOutcome, failedPrecondition, internal, invalidArgument, notFound, permissionDenied, unimplemented } from "./errors.js";
@@ -32,11 +35,15 @@ export interface RuntimeOptions {
   maxCachedActors?: number;
   /** Default workflow retry policy. */
   retry?: Partial<RetryPolicy>;
+  /** Time for task timers, Loop, sleep, backoff and cron; tests pass an AdjustableClock. */
+  clock?: Clock;
 }
 
 /** What a mutation may add to its commit besides the new state. */
 export interface WriteEffects {
   readonly scheduled: TaskRecord[];
+  /** Cron schedules (`ref.schedule({ cron })`). */
+  schedules?: ScheduleRecord[];
 }
 
 /**
@@ -77,6 +84,8 @@ export class Runtime {
   readonly #pendingKeys = new Map<string, { identity: CallIdentity; settled: Promise<void> }>();
   readonly watchers = new Watchers();
   readonly tasks: Dispatcher;
+  readonly schedules: CronSchedules;
+  readonly clock: Clock;
   readonly #options: RuntimeOptions;
 
   constructor(
@@ -91,7 +100,9 @@ export class Runtime {
       this.#bound.set(S.spec.typeName, { spec: S.spec, servicer, authorizer: servicer.authorizer() as Authorizer | undefined });
     }
     this.#options = options;
+    this.clock = options.clock ?? systemClock;
     this.tasks = new Dispatcher(this, options.retry);
+    this.schedules = new CronSchedules(this);
   }
 
   get specs(): StateSpec[] {
@@ -392,6 +403,7 @@ export class Runtime {
       [{ spec, actorId, cell, base, draft }],
       record({ kind: "response", bytes: result.bytes }),
       effects.scheduled,
+      effects.schedules,
     );
     return { reply: durable.then(() => result.value) };
   }
@@ -419,6 +431,7 @@ export class Runtime {
     drafts: ReadonlyArray<{ spec: StateSpec; actorId: string; cell: ActorCell; base: ActorCell["latest"] & {} | null; draft: Message }>,
     idempotency: CommitBatch["idempotency"],
     scheduled: readonly TaskRecord[],
+    schedules: readonly ScheduleRecord[] = [],
   ): Promise<void> {
     const published = drafts.map(({ spec, actorId, cell, base, draft }) => {
       const snapshot: Snapshot = { version: (base?.version ?? 0) + 1, state: draft };
@@ -427,7 +440,7 @@ export class Runtime {
       const bytes = toBinary(spec.state, draft);
       return { spec, actorId, cell, snapshot, lineage, write: { stateType: spec.typeName, actorId, baseVersion: base?.version ?? 0, state: { version: snapshot.version, bytes } } };
     });
-    const batch: CommitBatch = { states: published.map((p) => p.write), idempotency, tasks: scheduled };
+    const batch: CommitBatch = { states: published.map((p) => p.write), idempotency, tasks: scheduled, schedules };
     return this.store.commit(batch).then(
       () => {
         for (const { spec, actorId, cell, snapshot } of published) {
@@ -435,6 +448,7 @@ export class Runtime {
           this.watchers.committed(Watchers.key(spec.typeName, actorId), snapshot.version);
         }
         for (const task of scheduled) this.tasks.arm(task);
+        for (const schedule of schedules) this.schedules.arm(schedule);
       },
       (err: unknown) => {
         for (const p of published) p.lineage.broken = true;
@@ -508,6 +522,12 @@ export class Runtime {
     return newTaskRecord(call, runAt);
   }
 
+  /** A cron schedule for a writer or transaction to include in its commit. */
+  cronSchedule(call: Call, timing: CronTiming): { scheduleId: string; record?: ScheduleRecord } {
+    this.#validate(call);
+    return defineSchedule(this, call, timing);
+  }
+
   /** Waits for a task to end; its response, or its declared error thrown. */
   async waitTask(taskId: string, method: MethodSpec): Promise<Message> {
     const task = await this.tasks.waitFinal(taskId);
@@ -531,9 +551,11 @@ export class Runtime {
 
   async start(): Promise<void> {
     this.tasks.recover();
+    this.schedules.recover();
   }
 
   async stop(): Promise<void> {
+    await this.schedules.stop();
     await this.tasks.stop();
   }
 }

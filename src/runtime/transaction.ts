@@ -8,6 +8,7 @@ import { alreadyExists, invalidArgument } from "./errors.js";
 import type { Invocation, Invoker, TaskTiming } from "./invocation.js";
 import type { Call, Runtime, WriteEffects } from "./runtime.js";
 import type { MethodSpec, StateSpec } from "./spec.js";
+import { addCronSchedule, isCronTiming } from "./tasks/schedules.js";
 import { toMillis } from "./tasks/task-record.js";
 import { Watchers } from "./watchers.js";
 
@@ -84,6 +85,7 @@ export class Transaction {
       dirty: p.dirty,
     }));
     const scheduled = this.effects.scheduled.length;
+    const schedules = this.effects.schedules?.length ?? 0;
     // Restores write into the same draft objects: handlers up the call
     // stack hold them as their `state` and keep using them.
     return () => {
@@ -101,6 +103,7 @@ export class Transaction {
         p.dirty = false;
       }
       this.effects.scheduled.length = scheduled;
+      if (this.effects.schedules) this.effects.schedules.length = schedules;
     };
   }
 
@@ -108,7 +111,7 @@ export class Transaction {
   commit(idempotency: Array<{ key: string; record: IdempotencyRecord }>): Promise<void> {
     const all = [...this.#participants.values()];
     const drafts = all.filter((p) => p.dirty);
-    const durable = this.runtime.commitDrafts(drafts, idempotency, this.effects.scheduled);
+    const durable = this.runtime.commitDrafts(drafts, idempotency, this.effects.scheduled, this.effects.schedules);
     for (const p of all) p.cell.lock.release();
     return durable.finally(() => {
       for (const p of all) p.cell.busy--;
@@ -192,6 +195,7 @@ export class TransactionContextImpl extends CallContext implements TransactionCo
   }
 
   schedule(inv: Invocation, timing: TaskTiming): string {
+    if (isCronTiming(timing)) return addCronSchedule(this.runtime, this.txn.effects, toCall(inv), timing);
     const task = this.runtime.scheduledTask(toCall(inv), toMillis(timing.when));
     this.txn.effects.scheduled.push(task);
     return task.taskId;

@@ -5,6 +5,7 @@ import {
   type IdempotencyRecord,
   type MemoKey,
   type MemoRecord,
+  type ScheduleRecord,
   type Store,
   type TaskRecord,
   type StoredState,
@@ -31,6 +32,7 @@ export class LmdbStore implements Store {
   private readonly idempotency: Database<IdempotencyRecord, string>;
   private readonly taskDb: Database<TaskRecord, string>;
   private readonly memoDb: Database<MemoRecord, MemoKey>;
+  private readonly scheduleDb: Database<ScheduleRecord, string>;
   private readonly durability: Durability;
 
   constructor(options: LmdbStoreOptions) {
@@ -40,6 +42,7 @@ export class LmdbStore implements Store {
     this.idempotency = this.root.openDB<IdempotencyRecord, string>({ name: "idempotency" });
     this.taskDb = this.root.openDB<TaskRecord, string>({ name: "tasks" });
     this.memoDb = this.root.openDB<MemoRecord, MemoKey>({ name: "memo" });
+    this.scheduleDb = this.root.openDB<ScheduleRecord, string>({ name: "schedules" });
     this.root.openDB({ name: "meta" });
   }
 
@@ -63,6 +66,14 @@ export class LmdbStore implements Store {
     return this.memoDb.get(key);
   }
 
+  getSchedule(scheduleId: string): ScheduleRecord | undefined {
+    return this.scheduleDb.get(scheduleId);
+  }
+
+  *schedules(): Iterable<ScheduleRecord> {
+    for (const { value } of this.scheduleDb.getRange()) yield value;
+  }
+
   async commit(batch: CommitBatch, options: { visibleOnly?: boolean } = {}): Promise<void> {
     const applied = await this.root.transaction(() => {
       for (const w of batch.states) {
@@ -80,6 +91,8 @@ export class LmdbStore implements Store {
       for (const { key, record } of batch.idempotency) this.idempotency.put(key, record);
       for (const task of batch.tasks ?? []) this.taskDb.put(task.taskId, task);
       for (const { key, record } of batch.memos ?? []) this.memoDb.put(key, record);
+      for (const schedule of batch.schedules ?? []) this.scheduleDb.put(schedule.scheduleId, schedule);
+      for (const id of batch.deletedSchedules ?? []) this.scheduleDb.remove(id);
       return undefined;
     });
     if (applied instanceof Error) throw applied;

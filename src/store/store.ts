@@ -62,6 +62,27 @@ export interface TaskRecord {
   readonly outcome?: StoredOutcome;
   /** The last unexpected error, for operators. */
   readonly lastError?: string;
+  /** The cron schedule that started this task, if one did. */
+  readonly scheduleId?: string;
+}
+
+/** A cron schedule: starts a workflow each time `cron` matches. */
+export interface ScheduleRecord {
+  readonly scheduleId: string;
+  readonly stateType: string;
+  readonly actorId: string;
+  readonly method: string;
+  readonly request: Uint8Array;
+  readonly cron: string;
+  /** IANA zone the expression is read in; "" is UTC. */
+  readonly timezone: string;
+  /** The next due time (ms since epoch). */
+  readonly nextRunAt: number;
+  /** The task of the latest run, if any. */
+  readonly lastTaskId?: string;
+  /** Runs skipped because the previous one had not ended. */
+  readonly skipped: number;
+  readonly createdAt: number;
 }
 
 /** A memoized workflow step: its value, or that it started, or its error. */
@@ -79,6 +100,10 @@ export interface CommitBatch {
   readonly idempotency: ReadonlyArray<{ readonly key: string; readonly record: IdempotencyRecord }>;
   readonly tasks?: readonly TaskRecord[];
   readonly memos?: ReadonlyArray<{ readonly key: MemoKey; readonly record: MemoRecord }>;
+  /** Cron schedules created or updated. */
+  readonly schedules?: readonly ScheduleRecord[];
+  /** Ids of cron schedules deleted. */
+  readonly deletedSchedules?: readonly string[];
 }
 
 /** A commit whose base version no longer matches what is stored. */
@@ -95,6 +120,9 @@ export interface Store {
   /** Every task, in task id order (ids sort by creation time). */
   tasks(): Iterable<TaskRecord>;
   getMemo(key: MemoKey): MemoRecord | undefined;
+  getSchedule(scheduleId: string): ScheduleRecord | undefined;
+  /** Every cron schedule, in id order. */
+  schedules(): Iterable<ScheduleRecord>;
   /**
    * Applies the batch atomically if every state write's base version is
    * the stored one, and resolves once it is durable (or, with `visibleOnly`,

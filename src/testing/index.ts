@@ -2,9 +2,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Application, type ApplicationOptions } from "../runtime/application.js";
+import { AdjustableClock } from "../runtime/clock.js";
 import { ExternalContext, type ExternalContextOptions } from "../runtime/external-context.js";
 
-export type TestApplicationOptions = Omit<ApplicationOptions, "dataDir" | "port" | "host">;
+export type TestApplicationOptions = Omit<ApplicationOptions, "dataDir" | "port" | "host" | "clock">;
+
+export { AdjustableClock };
 
 /**
  * An application for tests: a real server on a free loopback port with a
@@ -13,6 +16,12 @@ export type TestApplicationOptions = Omit<ApplicationOptions, "dataDir" | "port"
 export class TestApplication {
   #app: Application;
   readonly #contexts = new Set<ExternalContext>();
+  /**
+   * The application's time: real time until `app.clock.advance("1h")`
+   * moves it forward, firing the task timers, sleeps, Loop and backoff
+   * waits and cron schedules it made due. Kept across `restart()`.
+   */
+  readonly clock = new AdjustableClock();
 
   private constructor(
     private readonly options: TestApplicationOptions,
@@ -54,6 +63,6 @@ export class TestApplication {
   }
 
   #create(port: number): Application {
-    return new Application({ ...this.options, dataDir: this.dataDir, host: "127.0.0.1", port });
+    return new Application({ ...this.options, dataDir: this.dataDir, host: "127.0.0.1", port, clock: this.clock });
   }
 }

@@ -31,5 +31,6 @@ export function toTaskInfo(task: TaskRecord, running: boolean): TaskInfo {
         ? create(TaskErrorSchema, { typeName: outcome.typeName, value: outcome.bytes, message: outcome.message })
         : undefined,
     lastError: task.lastError ?? "",
+    scheduleId: task.scheduleId ?? "",
   });
 }

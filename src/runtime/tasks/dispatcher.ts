@@ -1,5 +1,6 @@
 import { setMaxListeners } from "node:events";
 import type { TaskRecord } from "../../store/store.js";
+import type { Timer } from "../clock.js";
 import { failedPrecondition, notFound } from "../errors.js";
 import type { Runtime } from "../runtime.js";
 import type { ChangeWaiter } from "../watchers.js";
@@ -42,7 +43,7 @@ class TaskWait implements ChangeWaiter {
  * at a time per task, and every pending task re-armed after a restart.
  */
 export class Dispatcher {
-  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #timers = new Map<string, Timer>();
   readonly #running = new Map<string, Promise<void>>();
   /** Process control of each running task (cancel, pause). */
   readonly #controls = new Map<string, RunControl>();
@@ -114,11 +115,12 @@ export class Dispatcher {
   /** Runs `task` at its `runAt` (at once if due). */
   arm(task: TaskRecord): void {
     if (this.#stopping.signal.aborted) return;
-    clearTimeout(this.#timers.get(task.taskId));
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, task.runAt - Date.now()));
+    const clock = this.runtime.clock;
+    clock.clearTimer(this.#timers.get(task.taskId));
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, task.runAt - clock.now()));
     this.#timers.set(
       task.taskId,
-      setTimeout(() => {
+      clock.setTimer(() => {
         this.#timers.delete(task.taskId);
         this.#run(task.taskId);
       }, delay),
@@ -129,11 +131,11 @@ export class Dispatcher {
     if (this.#running.has(taskId) || this.#stopping.signal.aborted) return;
     // Whatever woke it first, the timer or a watched change, the other is moot.
     this.#unwatch(taskId);
-    clearTimeout(this.#timers.get(taskId));
+    this.runtime.clock.clearTimer(this.#timers.get(taskId));
     this.#timers.delete(taskId);
     const task = this.runtime.store.getTask(taskId);
     if (!task || isFinal(task) || task.status === "paused") return;
-    if (task.runAt > Date.now()) return this.arm(task); // beyond one timer's reach
+    if (task.runAt > this.runtime.clock.now()) return this.arm(task); // beyond one timer's reach
     const control = new RunControl(taskId);
     const run = runTask(this.runtime, this, task, control)
       .then((next) => {
@@ -163,7 +165,7 @@ export class Dispatcher {
   }
 
   #disarm(taskId: string): void {
-    clearTimeout(this.#timers.get(taskId));
+    this.runtime.clock.clearTimer(this.#timers.get(taskId));
     this.#timers.delete(taskId);
     this.#unwatch(taskId);
   }
@@ -228,7 +230,7 @@ export class Dispatcher {
     const reason = new Error("the application is stopping");
     this.#stopping.abort(reason);
     for (const control of this.#controls.values()) control.stop(reason);
-    for (const timer of this.#timers.values()) clearTimeout(timer);
+    for (const timer of this.#timers.values()) this.runtime.clock.clearTimer(timer);
     this.#timers.clear();
     for (const taskId of [...this.#watching.keys()]) this.#unwatch(taskId);
     const grace = new Promise((resolve) => setTimeout(resolve, 2_000).unref());

@@ -47,7 +47,7 @@ export async function runTask(
       // A sleep that has not elapsed wins even if its signal was swallowed.
       if (ctx.suspendedUntil !== undefined || ctx.waitingOn) throw new Suspended(ctx.suspendedUntil);
       if (result instanceof Loop) {
-        const runAt = result.when?.getTime() ?? Date.now();
+        const runAt = result.when?.getTime() ?? runtime.clock.now();
         next = settle({ ...task, status: "scheduled", iteration: task.iteration + 1, attempts: 0, runAt });
         await runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
         return next;
@@ -95,5 +95,5 @@ function afterError(runtime: Runtime, dispatcher: Dispatcher, task: TaskRecord, 
   const attempts = task.attempts + 1;
   const servicer = runtime.bound(task.stateType).servicer.constructor as typeof Servicer;
   const policy = { ...dispatcher.retry, ...servicer.retry?.[task.method] };
-  return { ...task, status: "scheduled", attempts, runAt: Date.now() + backoff(policy, attempts), lastError: message };
+  return { ...task, status: "scheduled", attempts, runAt: runtime.clock.now() + backoff(policy, attempts), lastError: message };
 }

@@ -22,7 +22,7 @@ export async function sleep(alias: string, ctx: WorkflowContext, duration: Durat
     if (!Number.isFinite(wakeAt)) throw new FatalError(`the stored wake time of sleep(${JSON.stringify(alias)}) is corrupt`);
   } else {
     try {
-      wakeAt = wakeTime(duration, Date.now());
+      wakeAt = wakeTime(duration, run.runtime.clock.now());
     } catch (e) {
       // A malformed duration is a bug in the workflow: retrying cannot fix it.
       throw new FatalError(`sleep(${JSON.stringify(alias)}): ${e instanceof Error ? e.message : String(e)}`);
@@ -30,5 +30,5 @@ export async function sleep(alias: string, ctx: WorkflowContext, duration: Durat
     // Durable before suspending: a re-run must find the same wake time.
     await run.remember("sleep", alias, { kind: "value", json: String(wakeAt) });
   }
-  if (Date.now() < wakeAt) throw run.suspend(wakeAt);
+  if (run.runtime.clock.now() < wakeAt) throw run.suspend(wakeAt);
 }

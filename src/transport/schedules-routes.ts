@@ -1,0 +1,48 @@
+import { create } from "@bufbuild/protobuf";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { ScheduleInfoSchema, Schedules, type ScheduleInfo } from "../../generated/cairn/v1/schedules_pb.js";
+import { EXTERNAL_CALLER } from "../runtime/context-impl.js";
+import type { Runtime } from "../runtime/runtime.js";
+import type { ScheduleRecord } from "../store/store.js";
+import { bearerTokenOf } from "./bearer-token.js";
+
+/** A stored schedule as `cairn.v1.Schedules` shows it. */
+export function toScheduleInfo(s: ScheduleRecord): ScheduleInfo {
+  return create(ScheduleInfoSchema, {
+    scheduleId: s.scheduleId,
+    stateType: s.stateType,
+    actorId: s.actorId,
+    method: s.method,
+    cron: s.cron,
+    timezone: s.timezone,
+    nextRunAtMs: BigInt(s.nextRunAt),
+    lastTaskId: s.lastTaskId ?? "",
+    skipped: s.skipped,
+    createdAtMs: BigInt(s.createdAt),
+  });
+}
+
+/** Serves `cairn.v1.Schedules`: list and delete cron schedules, for operators only. */
+export function registerScheduleRoutes(router: ConnectRouter, runtime: Runtime): void {
+  const operator = async (requestHeader: Headers) => {
+    const bearerToken = bearerTokenOf(requestHeader);
+    await runtime.authorizeAdmin(bearerToken === undefined ? EXTERNAL_CALLER : { ...EXTERNAL_CALLER, bearerToken });
+  };
+  router.service(Schedules, {
+    list: async (req, context) => {
+      await operator(context.requestHeader);
+      const schedules = [];
+      for (const s of runtime.store.schedules()) {
+        if (req.stateType && s.stateType !== req.stateType) continue;
+        if (req.actorId && s.actorId !== req.actorId) continue;
+        schedules.push(toScheduleInfo(s));
+      }
+      return { schedules };
+    },
+    delete: async (req, context) => {
+      await operator(context.requestHeader);
+      await runtime.schedules.delete(req.scheduleId);
+      return {};
+    },
+  });
+}
