@@ -62,6 +62,8 @@ export interface TaskRecord {
   readonly outcome?: StoredOutcome;
   /** The last unexpected error, for operators. */
   readonly lastError?: string;
+  /** While suspended in awaitRemote: the remote job's status input (JSON). */
+  readonly remoteStatusInput?: string;
 }
 
 /** A memoized workflow step: its value, or that it started, or its error. */

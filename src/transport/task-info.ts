@@ -20,7 +20,8 @@ export function toTaskInfo(task: TaskRecord, running: boolean): TaskInfo {
     stateType: task.stateType,
     actorId: task.actorId,
     method: task.method,
-    status: running && task.status === "scheduled" ? TaskStatus.RUNNING : STATUS[task.status],
+    // Waiting on a remote job is running, though no run is in memory.
+    status: (running || task.remoteStatusInput !== undefined) && task.status === "scheduled" ? TaskStatus.RUNNING : STATUS[task.status],
     iteration: task.iteration,
     attempts: task.attempts,
     runAtMs: BigInt(task.runAt),
@@ -31,5 +32,6 @@ export function toTaskInfo(task: TaskRecord, running: boolean): TaskInfo {
         ? create(TaskErrorSchema, { typeName: outcome.typeName, value: outcome.bytes, message: outcome.message })
         : undefined,
     lastError: task.lastError ?? "",
+    remoteStatusInput: task.remoteStatusInput ?? "",
   });
 }

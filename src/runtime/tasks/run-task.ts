@@ -23,6 +23,11 @@ export async function runTask(
   task: TaskRecord,
   control: RunControl,
 ): Promise<TaskRecord | undefined> {
+  // Only a run that suspends in awaitRemote again keeps showing a status input.
+  if (task.remoteStatusInput !== undefined) {
+    const { remoteStatusInput: _shown, ...rest } = task;
+    task = rest;
+  }
   // Decided at the moment of recording: operators wait for a run that is.
   const settle = (next: TaskRecord): TaskRecord => {
     control.ending = true;
@@ -73,7 +78,7 @@ export async function runTask(
     // Suspended (a durable sleep) is a wait, not a failure: no attempt, no
     // error. The run's record of it counts, whatever the workflow threw.
     const until = ctx?.suspendedUntil;
-    next = until !== undefined ? { ...task, status: "scheduled", runAt: until } : afterError(runtime, dispatcher, task, e);
+    next = until !== undefined ? { ...task, status: "scheduled", runAt: until, ...ctx?.remoteWait } : afterError(runtime, dispatcher, task, e);
   }
   next = settle(next);
   await runtime.store.commit({ states: [], idempotency: [], tasks: [next] });

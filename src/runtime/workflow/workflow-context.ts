@@ -33,6 +33,8 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
   readonly signal: AbortSignal;
   /** The earliest time a `sleep` in this run asked to be woken at, if any. */
   #suspendedUntil: number | undefined;
+  /** Set by awaitRemote when it suspends: shown on the task while it waits. */
+  remoteWait: Pick<TaskRecord, "remoteStatusInput" | "lastError"> | undefined;
 
   constructor(
     readonly runtime: Runtime,
