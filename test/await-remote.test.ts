@@ -275,6 +275,20 @@ describe("awaitRemote", () => {
     await tasks.cancel({ taskId: task.taskId });
   });
 
+  it("a task cancelled while it waits is not checked again", async () => {
+    configs.set("cancel", { checks: 5, initialMs: 200 });
+    const task = Probe.ref("cancel").spawn().run(ctx, { scenario: "remote" });
+    await task.started;
+    await eventually("a suspension after the first check", async () =>
+      (await tasks.get({ taskId: task.taskId })).remoteStatusInput.includes('"cursor":1'),
+    );
+    const cancelled = await tasks.cancel({ taskId: task.taskId });
+    expect(cancelled.status).toBe(TaskStatus.CANCELLED);
+    await pause(400);
+    expect(getsOf("cancel").length).toBe(1);
+    expect((await tasks.get({ taskId: task.taskId })).status).toBe(TaskStatus.CANCELLED);
+  });
+
   it("a nonsensical backoff fails the task", async () => {
     const task = Probe.ref("badBackoff").spawn().run(ctx, { scenario: "remoteBadBackoff" });
     await expect(task).rejects.toThrow();

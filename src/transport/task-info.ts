@@ -32,6 +32,7 @@ export function toTaskInfo(task: TaskRecord, running: boolean): TaskInfo {
         ? create(TaskErrorSchema, { typeName: outcome.typeName, value: outcome.bytes, message: outcome.message })
         : undefined,
     lastError: task.lastError ?? "",
+    // Kept on a task cancelled while waiting: the operator may need the job id.
     remoteStatusInput: task.remoteStatusInput ?? "",
   });
 }
