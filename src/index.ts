@@ -41,6 +41,18 @@ export {
 export { Loop } from "./runtime/workflow/loop.js";
 export { until, atLeastOnce, atMostOnce, type StepAttempt, type StepOptions, type StepRetry } from "./runtime/workflow/steps.js";
 export { sleep } from "./runtime/workflow/sleep.js";
+export {
+  awaitRemote,
+  done,
+  running,
+  DEFAULT_REMOTE_BACKOFF,
+  type AwaitRemoteOptions,
+  type RemoteBackoff,
+  type RemoteCheck,
+  type RemoteDone,
+  type RemoteRunning,
+  type RemoteStatus,
+} from "./runtime/workflow/await-remote.js";
 export { parseDuration, type Duration } from "./runtime/workflow/duration.js";
 export { Suspended } from "./runtime/workflow/suspended.js";
 export { WorkflowState, type StateWriter } from "./runtime/workflow/state-handle.js";

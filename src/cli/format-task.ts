@@ -57,6 +57,7 @@ export function formatTask(info: TaskInfo, now = Date.now()): string {
   if (info.status === TaskStatus.COMPLETED) rows.push(["result", result(info.response)]);
   if (info.error) rows.push(["error", `${info.error.typeName}: ${info.error.message} (${result(info.error.value)})`]);
   if (info.lastError) rows.push(["last error", info.lastError]);
+  if (info.remoteStatusInput) rows.push(["remote status", info.remoteStatusInput]);
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n");
 }

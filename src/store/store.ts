@@ -64,6 +64,8 @@ export interface TaskRecord {
   readonly lastError?: string;
   /** The cron schedule that started this task, if one did. */
   readonly scheduleId?: string;
+  /** While suspended in awaitRemote: the remote job's status input (JSON). */
+  readonly remoteStatusInput?: string;
 }
 
 /** A cron schedule: starts a workflow each time `cron` matches. */

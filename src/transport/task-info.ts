@@ -20,7 +20,8 @@ export function toTaskInfo(task: TaskRecord, running: boolean): TaskInfo {
     stateType: task.stateType,
     actorId: task.actorId,
     method: task.method,
-    status: running && task.status === "scheduled" ? TaskStatus.RUNNING : STATUS[task.status],
+    // Waiting on a remote job is running, though no run is in memory.
+    status: (running || task.remoteStatusInput !== undefined) && task.status === "scheduled" ? TaskStatus.RUNNING : STATUS[task.status],
     iteration: task.iteration,
     attempts: task.attempts,
     runAtMs: BigInt(task.runAt),
@@ -32,5 +33,7 @@ export function toTaskInfo(task: TaskRecord, running: boolean): TaskInfo {
         : undefined,
     lastError: task.lastError ?? "",
     scheduleId: task.scheduleId ?? "",
+    // Kept on a task cancelled while waiting: the operator may need the job id.
+    remoteStatusInput: task.remoteStatusInput ?? "",
   });
 }

@@ -23,6 +23,11 @@ export async function runTask(
   task: TaskRecord,
   control: RunControl,
 ): Promise<TaskRecord | undefined> {
+  // Only a run that suspends in awaitRemote again keeps showing a status input.
+  if (task.remoteStatusInput !== undefined) {
+    const { remoteStatusInput: _shown, ...rest } = task;
+    task = rest;
+  }
   // Decided at the moment of recording: operators wait for a run that is.
   const settle = (next: TaskRecord): TaskRecord => {
     control.ending = true;
@@ -79,7 +84,7 @@ export async function runTask(
       dispatcher.waitForChange(task.taskId, ctx.waitingOn);
       if (until === undefined) return undefined;
     }
-    next = until !== undefined ? { ...task, status: "scheduled", runAt: until } : afterError(runtime, dispatcher, task, e);
+    next = until !== undefined ? { ...task, status: "scheduled", runAt: until, ...ctx?.remoteWait } : afterError(runtime, dispatcher, task, e);
   }
   next = settle(next);
   await runtime.store.commit({ states: [], idempotency: [], tasks: [next] });

@@ -35,6 +35,8 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
   #suspendedUntil: number | undefined;
   /** The states a suspended `until` in this run read, with the versions seen. */
   #waitingOn: ReadonlyMap<string, number> | undefined;
+  /** Set by awaitRemote when it suspends: shown on the task while it waits. */
+  remoteWait: Pick<TaskRecord, "remoteStatusInput" | "lastError"> | undefined;
 
   constructor(
     readonly runtime: Runtime,

@@ -1,0 +1,192 @@
+import type { WorkflowContext } from "../context.js";
+import { Aborted, AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, Cancelled, FatalError } from "../errors.js";
+import { decodeMemo, encodeMemo, parseJson, stringifyJson, type MemoOptions } from "./memo-codec.js";
+import { checkpointOf, claimStep } from "./steps.js";
+import { Suspended } from "./suspended.js";
+import { workflowRun, type WorkflowContextImpl } from "./workflow-context.js";
+
+/**
+ * Remote jobs, the status-check protocol (DESIGN.md §5, "Beyond the
+ * reference"): `start` launches a job elsewhere, at most once, and returns
+ * its status input (e.g. a job id); `check` is then called with it at
+ * growing intervals until it answers `done(value)`. Between checks the run
+ * is suspended like `sleep`: the waiting task is its record and memos only.
+ */
+
+/** How long to wait between checks: min(initialMs × multiplier^n, maxMs) before re-check n+1. */
+export interface RemoteBackoff {
+  /** Wait before the second check. Default 1 s. */
+  initialMs?: number;
+  /** Growth of the wait per check. Default 2. */
+  multiplier?: number;
+  /** Cap on the wait. Default 5 min. */
+  maxMs?: number;
+}
+
+export const DEFAULT_REMOTE_BACKOFF: Readonly<Required<RemoteBackoff>> = { initialMs: 1_000, multiplier: 2, maxMs: 300_000 };
+
+/** The remote job has finished with `value`. */
+export interface RemoteDone<T> {
+  readonly kind: "done";
+  readonly value: T;
+}
+
+/** The remote job is still running; `input`, if given, replaces the status input for later checks. */
+export interface RemoteRunning<I> {
+  readonly kind: "running";
+  readonly input?: I;
+}
+
+export type RemoteStatus<T, I> = RemoteDone<T> | RemoteRunning<I>;
+
+export function done<T>(value: T): RemoteDone<T> {
+  return { kind: "done", value };
+}
+
+export function running<I = never>(input?: I): RemoteRunning<I> {
+  return input === undefined ? { kind: "running" } : { kind: "running", input };
+}
+
+/** What `check` is told besides the status input. */
+export interface RemoteCheck {
+  /** 1-based count of calls to `check` for this step, failed ones included. */
+  readonly check: number;
+  /** Fired when the task is cancelled or the application stops: pass it to fetch. */
+  readonly signal: AbortSignal;
+}
+
+export interface AwaitRemoteOptions<T, I> {
+  /**
+   * Starts the remote job; called at most once, ever. Returns its status
+   * input: JSON (BigInt and Uint8Array safe), stored durably.
+   */
+  start: (attempt: { readonly signal: AbortSignal }) => Promise<I> | I;
+  /**
+   * Asks how the job is doing. `FatalError` (or a declared error) ends the
+   * task; any other throw is retried on the same growing schedule.
+   */
+  check: (input: I, info: RemoteCheck) => Promise<RemoteStatus<T, I>> | RemoteStatus<T, I>;
+  backoff?: RemoteBackoff;
+}
+
+/** The step's memo while it polls; `done` once it has its value (encoded with the step's MemoOptions). */
+type RemoteMemo =
+  | { readonly input: string; readonly checks: number; readonly errors: number; readonly nextAt: number }
+  | { readonly done: string };
+
+const STEP = "awaitRemote";
+
+/**
+ * Starts a remote job at most once and waits, durably and without holding
+ * memory, until `check` reports it done; returns (and memoizes) its value.
+ * The first check follows `start` at once. While waiting, `Tasks.get` shows
+ * the task RUNNING with its current status input. A crash inside `start`
+ * makes later runs throw AtMostOnceFailedBeforeCompleting, as atMostOnce.
+ */
+export async function awaitRemote<T, I>(
+  alias: string,
+  ctx: WorkflowContext,
+  options: AwaitRemoteOptions<T, I> & MemoOptions<T>,
+): Promise<T> {
+  const run = workflowRun(ctx, "awaitRemote");
+  await checkpointOf(run);
+  claimStep(run, STEP, alias);
+  const policy = backoffOf(alias, options.backoff);
+  const memo = run.memo(STEP, alias);
+  if (memo?.kind === "error") throw new AtMostOnceFailed(alias, memo.name, memo.message);
+  if (memo?.kind === "started") throw new AtMostOnceFailedBeforeCompleting(alias);
+  let state: RemoteMemo;
+  if (memo?.kind === "value") {
+    state = readMemo(alias, memo.json);
+    if ("done" in state) return decodeMemo(state.done, options, alias);
+  } else {
+    state = { input: stringifyJson(await startOnce(run, alias, options.start)), checks: 0, errors: 0, nextAt: Date.now() };
+    await run.remember(STEP, alias, { kind: "value", json: JSON.stringify(state) });
+  }
+  // Woken early (another step's timer): wait on.
+  if (Date.now() < state.nextAt) throw suspend(run, state);
+
+  const checks = state.checks + 1;
+  let next: RemoteMemo;
+  try {
+    const status = await options.check(parseJson(state.input) as I, { check: checks, signal: run.signal });
+    if (status.kind === "done") {
+      await run.remember(STEP, alias, { kind: "value", json: JSON.stringify({ done: encodeMemo(status.value, options) }) });
+      return status.value;
+    }
+    const input = status.input === undefined ? state.input : stringifyJson(status.input);
+    next = { input, checks, errors: state.errors, nextAt: Date.now() + delayAfter(policy, checks) };
+  } catch (e) {
+    if (run.signal.aborted || endsTheStep(e)) throw e;
+    // A failed check is retried on the same schedule, its error shown on the task.
+    next = { ...state, checks, errors: state.errors + 1, nextAt: Date.now() + delayAfter(policy, checks) };
+    run.remoteWait = { lastError: `${STEP}(${JSON.stringify(alias)}) check ${checks} failed: ${describe(e)}` };
+  }
+  // Durable before suspending: the next run must check with the newest input.
+  await run.remember(STEP, alias, { kind: "value", json: JSON.stringify(next) });
+  throw suspend(run, next);
+}
+
+/** The atMostOnce protocol: "started" is durable before `start` runs. */
+async function startOnce<I>(run: WorkflowContextImpl, alias: string, start: AwaitRemoteOptions<unknown, I>["start"]): Promise<I> {
+  await run.remember(STEP, alias, { kind: "started" });
+  try {
+    return await start({ signal: run.signal });
+  } catch (e) {
+    // Stopping mid-start leaves it "started": whether the job began is unknown.
+    if (run.signal.aborted) throw e;
+    const err = e instanceof Error ? e : new Error(String(e));
+    await run.remember(STEP, alias, { kind: "error", name: err.name, message: err.message });
+    throw e;
+  }
+}
+
+function suspend(run: WorkflowContextImpl, state: { input: string; nextAt: number }): Suspended {
+  run.remoteWait = { ...run.remoteWait, remoteStatusInput: state.input };
+  return run.suspend(state.nextAt);
+}
+
+/** Errors no retry of `check` can change, or that are not failures at all. */
+function endsTheStep(e: unknown): boolean {
+  return e instanceof FatalError || e instanceof Aborted || e instanceof Cancelled || e instanceof Suspended;
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+/** Wait after check number `checks` (1-based). No jitter: polling one job needs none. */
+export function delayAfter(policy: Required<RemoteBackoff>, checks: number): number {
+  return Math.min(policy.maxMs, policy.initialMs * policy.multiplier ** (checks - 1));
+}
+
+/** A nonsensical policy is a bug in the workflow: fail the task rather than poll in a hot loop. */
+function backoffOf(alias: string, backoff: RemoteBackoff | undefined): Required<RemoteBackoff> {
+  const policy = { ...DEFAULT_REMOTE_BACKOFF, ...backoff };
+  for (const key of ["initialMs", "maxMs"] as const) {
+    if (!(Number.isFinite(policy[key]) && policy[key] >= 0)) {
+      throw new FatalError(`awaitRemote(${JSON.stringify(alias)}): backoff.${key} must be a finite number >= 0, not ${policy[key]}`);
+    }
+  }
+  if (!(Number.isFinite(policy.multiplier) && policy.multiplier >= 1)) {
+    throw new FatalError(`awaitRemote(${JSON.stringify(alias)}): backoff.multiplier must be a finite number >= 1, not ${policy.multiplier}`);
+  }
+  return policy;
+}
+
+function readMemo(alias: string, json: string): RemoteMemo {
+  let state: unknown;
+  try {
+    state = JSON.parse(json);
+  } catch {
+    state = undefined;
+  }
+  const s = state as Partial<Record<string, unknown>> | undefined;
+  const ok =
+    s !== null &&
+    typeof s === "object" &&
+    (typeof s.done === "string" ||
+      (typeof s.input === "string" && typeof s.checks === "number" && typeof s.errors === "number" && typeof s.nextAt === "number"));
+  if (!ok) throw new FatalError(`the stored state of awaitRemote(${JSON.stringify(alias)}) is corrupt`);
+  return state as RemoteMemo;
+}
