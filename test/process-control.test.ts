@@ -63,6 +63,17 @@ defineScenario("pcUntil", async (ctx, _req, self) => {
   return { result: "should not get here" };
 });
 
+// Waits in until for its flag; counts runs, finally blocks and wakes.
+defineScenario("pcUntilFinally", async (ctx, _req, self) => {
+  bump(`runs:${ctx.actorId}`);
+  try {
+    await until("flag", ctx, async () => (await self.state.read(ctx)).flag);
+  } finally {
+    bump(`finally:${ctx.actorId}`);
+  }
+  return { result: "through" };
+});
+
 // Sleeps for an hour.
 defineScenario("pcSleep", async (ctx) => {
   bump(`runs:${ctx.actorId}`);
@@ -238,5 +249,37 @@ describe("pause and resume", () => {
     const anonymous = Probe.ref("pc8").spawn({ when: Date.now() + 3_600_000 }).run(ctx, { scenario: "pcEcho" });
     expect(ConnectError.from(await rejectionOf(anonymous.cancel())).code).toBe(Code.Unauthenticated);
     expect(await statusOf(anonymous.taskId)).toBe(TaskStatus.SCHEDULED);
+  });
+});
+
+describe("suspended until", () => {
+  it("a waiting until ends its run (finally runs), shows RUNNING, and a change re-runs it from the top", async () => {
+    const task = Probe.ref("pc9").spawn().run(ctx, { scenario: "pcUntilFinally" });
+    await task.started;
+    await eventually(() => countOf("finally:pc9") === 1, 5_000, "the run to suspend in until");
+    // Nothing in memory runs it now, yet for operators it is still RUNNING.
+    expect(countOf("runs:pc9")).toBe(1);
+    expect(await statusOf(task.taskId)).toBe(TaskStatus.RUNNING);
+    // A change that does not satisfy it re-runs it once and suspends again.
+    await Probe.ref("pc9").unidempotently().add(ctx, { amount: 1n });
+    await eventually(() => countOf("finally:pc9") === 2, 5_000, "the re-run after an unrelated change");
+    expect(countOf("runs:pc9")).toBe(2);
+    await Probe.ref("pc9").unidempotently().setFlag(ctx, { flag: true });
+    expect((await task).result).toBe("through");
+    expect(countOf("runs:pc9")).toBe(3);
+  });
+
+  it("paused while suspended in until: a change does not run it, resume does", async () => {
+    const task = Probe.ref("pc10").spawn().run(ctx, { scenario: "pcUntilFinally" });
+    await task.started;
+    await eventually(() => countOf("finally:pc10") === 1, 5_000, "the run to suspend in until");
+    expect((await tasks.pause({ taskId: task.taskId })).status).toBe(TaskStatus.PAUSED);
+    await Probe.ref("pc10").unidempotently().setFlag(ctx, { flag: true });
+    await pause(200);
+    expect(countOf("runs:pc10")).toBe(1);
+    expect(await statusOf(task.taskId)).toBe(TaskStatus.PAUSED);
+    await tasks.resume({ taskId: task.taskId });
+    expect((await task).result).toBe("through");
+    expect(countOf("runs:pc10")).toBe(2);
   });
 });
