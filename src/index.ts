@@ -11,6 +11,7 @@ export type {
 } from "./runtime/context.js";
 export { Ref, Task, Spawner, Scheduler, Reactive } from "./runtime/ref.js";
 export type { TaskTiming } from "./runtime/invocation.js";
+export type { TaskProgressReport } from "./runtime/tasks/progress.js";
 export { Servicer, type ServicerClass } from "./runtime/servicer.js";
 export {
   Authorizer,

@@ -3,6 +3,7 @@ import { LmdbStore, type Durability } from "../store/lmdb-store.js";
 import { reportParseErrorsAsInvalid } from "../transport/invalid-input.js";
 import { registerActorRoutes } from "../transport/routes.js";
 import { registerTaskRoutes } from "../transport/tasks-routes.js";
+import { registerActorsServiceRoutes } from "../transport/actors-routes.js";
 import { registerReactiveRoutes } from "../transport/reactive-routes.js";
 import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
@@ -87,6 +88,7 @@ export class Application {
       routes: (router) => {
         registerActorRoutes(router, runtime);
         registerTaskRoutes(router, runtime);
+        registerActorsServiceRoutes(router, runtime);
         registerReactiveRoutes(router, runtime);
         reportParseErrorsAsInvalid(router);
       },

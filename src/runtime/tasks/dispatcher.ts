@@ -4,6 +4,7 @@ import { failedPrecondition, notFound } from "../errors.js";
 import type { Runtime } from "../runtime.js";
 import { RunControl } from "./run-control.js";
 import { runTask } from "./run-task.js";
+import { taskEvent } from "./task-events.js";
 import { isFinal } from "./task-record.js";
 
 /** Exponential backoff for unexpected workflow errors (DESIGN.md §5). */
@@ -119,7 +120,7 @@ export class Dispatcher {
     this.#disarm(taskId);
     this.#controls.get(taskId)?.cancel();
     const next: TaskRecord = { ...task, status: "cancelled" };
-    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
+    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next], events: [taskEvent(taskId, "cancelled")] });
     this.#settled(next);
     return next;
   }
@@ -131,7 +132,7 @@ export class Dispatcher {
     this.#disarm(taskId);
     this.#controls.get(taskId)?.pause();
     const next: TaskRecord = { ...task, status: "paused" };
-    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
+    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next], events: [taskEvent(taskId, "paused")] });
     return next;
   }
 
@@ -142,7 +143,7 @@ export class Dispatcher {
     const next: TaskRecord = { ...task, status: "scheduled" };
     // Before the commit: a run ending meanwhile must not record PAUSED.
     this.#controls.get(taskId)?.resume();
-    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
+    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next], events: [taskEvent(taskId, "resumed")] });
     if (!this.#controls.has(taskId)) this.arm(next);
     return next;
   }
