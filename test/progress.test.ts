@@ -37,8 +37,10 @@ const gates = new Map<string, () => void>();
 const gate = (name: string) => new Promise<void>((resolve) => gates.set(name, resolve));
 const open = (name: string) => gates.get(name)?.();
 
-// Twenty progress reports, a few milliseconds apart, ending at 1.
+// Twenty progress reports, a few milliseconds apart, ending at 1; "pr1"
+// first waits for its watcher.
 defineScenario("prSteps", async (ctx) => {
+  if (ctx.actorId === "pr1") await gate("pr1");
   for (let i = 1; i <= 20; i++) {
     ctx.progress({ location: `step ${i}`, fraction: i / 20, remainingMs: (20 - i) * 15 });
     await pause(15);
@@ -90,9 +92,12 @@ function tasksClient(url: string, token: string | null = PROBE_ADMIN_TOKEN): Cli
   return createClient(Tasks, createConnectTransport({ baseUrl: url, httpVersion: "2", interceptors }));
 }
 
-async function collect(stream: AsyncIterable<TaskInfo>): Promise<TaskInfo[]> {
+async function collect(stream: AsyncIterable<TaskInfo>, onFirst?: () => void): Promise<TaskInfo[]> {
   const seen: TaskInfo[] = [];
-  for await (const info of stream) seen.push(info);
+  for await (const info of stream) {
+    seen.push(info);
+    if (seen.length === 1) onFirst?.();
+  }
   return seen;
 }
 
@@ -113,11 +118,12 @@ afterAll(async () => {
 
 describe("progress and Tasks.Watch", () => {
   it("streams progress in order to a watcher, and the stream ends when the task completes", async () => {
-    const task = Probe.ref("pr1").spawn({ when: Date.now() + 200 }).run(ctx, { scenario: "prSteps" });
+    const task = Probe.ref("pr1").spawn().run(ctx, { scenario: "prSteps" });
     await task.started;
     // An anonymous caller may watch: knowing the id is enough.
-    const seen = await collect(tasksClient(app.url, null).watch({ taskId: task.taskId }));
-    expect(seen[0]!.status).toBe(TaskStatus.SCHEDULED);
+    const seen = await collect(tasksClient(app.url, null).watch({ taskId: task.taskId }), () => open("pr1"));
+    expect([TaskStatus.SCHEDULED, TaskStatus.RUNNING]).toContain(seen[0]!.status);
+    expect(seen[0]!.progress).toBeUndefined();
     expect(seen.at(-1)!.status).toBe(TaskStatus.COMPLETED);
     expect(seen.slice(0, -1).every((i) => i.status !== TaskStatus.COMPLETED)).toBe(true);
     const fractions = seen.filter((i) => i.progress?.fraction !== undefined).map((i) => i.progress!.fraction!);
