@@ -4,6 +4,7 @@ import { failedPrecondition, notFound } from "../errors.js";
 import type { Runtime } from "../runtime.js";
 import { RunControl } from "./run-control.js";
 import { runTask } from "./run-task.js";
+import { taskChanged } from "./progress.js";
 import { taskEvent } from "./task-events.js";
 import { isFinal } from "./task-record.js";
 
@@ -90,6 +91,8 @@ export class Dispatcher {
       .finally(() => {
         this.#running.delete(taskId);
         this.#controls.delete(taskId);
+        // RUNNING is shown from #running: watchers see it end.
+        taskChanged(this.runtime, taskId);
       });
     this.#controls.set(taskId, control);
     this.#running.set(taskId, run);

@@ -100,6 +100,10 @@ export class TaskHub {
     };
   }
 
+  changed(taskId: string): void {
+    this.#wake(taskId);
+  }
+
   #wake(taskId: string): void {
     for (const wake of this.#subscribers.get(taskId) ?? []) wake();
   }
@@ -156,6 +160,11 @@ export function describeProgress(p: TaskProgressRecord): string {
 }
 
 const hubs = new WeakMap<Runtime, TaskHub>();
+
+/** Wakes the task's watchers (if anyone watches): e.g. it stopped running without a commit. */
+export function taskChanged(runtime: Runtime, taskId: string): void {
+  hubs.get(runtime)?.changed(taskId);
+}
 
 /** The runtime's TaskHub, created on first use. */
 export function taskHub(runtime: Runtime): TaskHub {
