@@ -12,6 +12,7 @@ export type {
 export { Ref, Task, Spawner, Scheduler, Reactive } from "./runtime/ref.js";
 export type { TaskTiming, OnceTiming, CronTiming } from "./runtime/invocation.js";
 export { systemClock, AdjustableClock, type Clock, type Timer } from "./runtime/clock.js";
+export type { TaskProgressReport } from "./runtime/tasks/progress.js";
 export { Servicer, type ServicerClass } from "./runtime/servicer.js";
 export {
   Authorizer,

@@ -1,5 +1,5 @@
 // The `cairn` CLI, run as a child process against a live application:
-// tasks list/show/wait, exit codes (0 ok, 1 not found or failed, 2 usage,
+// tasks list/show/wait/watch, actors get, exit codes (0 ok, 1 not found or failed, 2 usage,
 // 3 unreachable), --json, --token and CAIRN_URL.
 import { execFile } from "node:child_process";
 import { createServer } from "node:net";
@@ -7,12 +7,26 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FatalError, hmacTokenVerifier, type ExternalContext } from "cairn";
 import { TestApplication } from "cairn/testing";
+import { create } from "@bufbuild/protobuf";
+import { TaskInfoSchema, TaskStatus, type TaskInfo } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
+import { renderWatch } from "../src/cli/watch-task.js";
 import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 defineScenario("cli-echo", async (_ctx, req) => ({ result: `echo ${req.target}`, value: req.n }));
+/** Opened by the test once `tasks watch` printed its first line. */
+let openWatched: () => void = () => undefined;
+const watched = () => new Promise<void>((resolve) => (openWatched = resolve));
+defineScenario("cli-progress", async (ctx) => {
+  await watched();
+  for (let i = 1; i <= 5; i++) {
+    ctx.progress({ location: `copying part ${i}`, fraction: i / 5, remainingMs: (5 - i) * 1_000 });
+    await new Promise((resolve) => setTimeout(resolve, 60));
+  }
+  return { result: "copied" };
+});
 defineScenario("cli-fatal", async () => {
   throw new FatalError("the sky fell");
 });
@@ -24,9 +38,9 @@ interface Run {
 }
 
 /** Runs the CLI from source, as `node --import tsx src/cli/main.ts …`. */
-function cairn(args: string[], env: Record<string, string> = {}): Promise<Run> {
+function cairn(args: string[], env: Record<string, string> = {}, onStdout?: (chunk: string) => void): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       ["--import", "tsx", "src/cli/main.ts", ...args],
       { cwd: ROOT, env: { ...process.env, CAIRN_URL: "", CAIRN_TOKEN: "", ...env }, timeout: 30_000 },
@@ -35,6 +49,7 @@ function cairn(args: string[], env: Record<string, string> = {}): Promise<Run> {
         resolve({ code, stdout, stderr });
       },
     );
+    if (onStdout) child.stdout?.on("data", (chunk: Buffer | string) => onStdout(String(chunk)));
   });
 }
 
@@ -119,6 +134,8 @@ describe("cairn tasks show", () => {
     expect(stdout).toMatch(/iteration\s+0/);
     expect(stdout).toMatch(/attempts\s+0/);
     expect(stdout).toContain('fields by number: { 1: "echo hello", 2: 7 }');
+    // The history, oldest first.
+    expect(stdout).toMatch(/history\n\s+\S+Z\s+spawned\s+probe\.v1\.Probe\("cli-a"\)\.run\n\s+\S+Z\s+started\s+iteration 0, attempt 1\n\s+\S+Z\s+completed/);
   });
 
   it("shows when a scheduled task runs, and why a failed one failed", async () => {
@@ -156,7 +173,14 @@ describe("usage and connection errors", () => {
     for (const r of runs) expect(r.code).toBe(0);
     expect(runs[0]!.stdout).toContain("Usage: cairn <group>");
     expect(runs[1]!.stdout).toContain("cancel ID");
-    expect(runs[1]!.stdout).toContain("watch        not yet");
+    expect(runs[1]!.stdout).toContain("watch ID");
+    expect(runs[1]!.stdout).not.toContain("not yet");
+    expect(runs[0]!.stdout).not.toContain("not yet");
+    const more = await Promise.all([cairn(["tasks", "watch", "--help"]), cairn(["actors", "--help"]), cairn(["actors", "get", "--help"])]);
+    for (const r of more) expect(r.code).toBe(0);
+    expect(more[0]!.stdout).toContain("Usage: cairn tasks watch ID");
+    expect(more[1]!.stdout).toContain("get TYPE ID");
+    expect(more[2]!.stdout).toContain("Usage: cairn actors get TYPE ID");
     expect(runs[2]!.stdout).toContain("--state STATE");
   });
 
@@ -166,13 +190,14 @@ describe("usage and connection errors", () => {
       cairn(["tasks", "frobnicate", ...url]),
       cairn(["tasks", "show", ...url]),
       cairn(["tasks", "list", "--bogus", ...url]),
-      cairn(["tasks", "watch", done, ...url]),
+      cairn(["actors", "get", "probe.v1.Probe", ...admin()]),
       cairn([]),
     ]);
     for (const r of runs) expect(r.code, r.stderr).toBe(2);
     expect(runs[0]!.stderr).toContain("--state must be one of");
     expect(runs[0]!.stderr).toContain('Run "cairn tasks list --help"');
-    expect(runs[4]!.stderr).toContain("not yet");
+    expect(runs[4]!.stderr).toContain("expected a state TYPE and an actor ID");
+    expect(runs[4]!.stderr).toContain('Run "cairn actors get --help"');
   });
 
   it("an unreachable server exits 3", async () => {
@@ -203,5 +228,92 @@ describe("cairn tasks cancel|pause|resume", () => {
     const cancelled = await cairn(["tasks", "cancel", t.taskId, "--json", ...admin()]);
     expect(cancelled.code, cancelled.stderr).toBe(0);
     expect(JSON.parse(cancelled.stdout).status).toBe("TASK_STATUS_CANCELLED");
+  });
+});
+
+describe("cairn tasks watch", () => {
+  it("shows progress as it changes until the task completes: exit 0; plain lines when not a terminal", async () => {
+    const t = Probe.ref("cli-w").spawn().run(ctx, { scenario: "cli-progress" });
+    await t.started;
+    const { code, stdout, stderr } = await cairn(["tasks", "watch", t.taskId, ...url], {}, () => openWatched());
+    expect(code, stderr).toBe(0);
+    const lines = stdout.split("\n");
+    expect(lines[0]).toMatch(/^(SCHEDULED|RUNNING)\s+no progress reported$/);
+    // Progress lines, in order: the location, a bar for the fraction, the time left.
+    expect(stdout).toMatch(/RUNNING\s+copying part \d\s+\[#+-*\]\s+\d+\.\d%\s+\ds left/);
+    expect(stdout).toMatch(/copying part 5\s+\[#{20}\] 100\.0%\s+0s left/);
+    expect(stdout).not.toContain("\r");
+    // Then the task as `tasks show` prints it.
+    expect(stdout).toMatch(/status\s+COMPLETED/);
+    expect(stdout).toMatch(/progress\s+copying part 5/);
+  });
+
+  it("exits 1 for a task that ended otherwise, or an unknown one; --json prints TaskInfo lines", async () => {
+    const [bad, unknown, json] = await Promise.all([
+      cairn(["tasks", "watch", failed, ...url]),
+      cairn(["tasks", "watch", "no-such-task", ...url]),
+      cairn(["tasks", "watch", done, "--json", ...url]),
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/status\s+FAILED/);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("not found");
+    expect(json.code).toBe(0);
+    const infos = json.stdout.trim().split("\n").map((l) => JSON.parse(l) as { taskId: string; status: string });
+    expect(infos).toEqual([expect.objectContaining({ taskId: done, status: "TASK_STATUS_COMPLETED" })]);
+  });
+});
+
+describe("tasks watch on a terminal", () => {
+  it("rewrites one line in place, cut to the terminal's width, then prints the task", async () => {
+    const info = (status: TaskStatus, fraction?: number): TaskInfo =>
+      create(TaskInfoSchema, {
+        taskId: "t1",
+        status,
+        progress: fraction === undefined ? undefined : { location: "loading", fraction, remainingMs: 2_000n, updatedAtMs: 1n },
+      });
+    async function* updates() {
+      yield info(TaskStatus.RUNNING);
+      yield info(TaskStatus.RUNNING, 0.5);
+      yield info(TaskStatus.RUNNING, 0.5); // unchanged: not redrawn
+      yield info(TaskStatus.COMPLETED, 1);
+    }
+    let written = "";
+    const out = { isTTY: true, columns: 40, write: (text: string) => (written += text) };
+    const last = await renderWatch(updates(), out, false);
+    expect(last?.status).toBe(TaskStatus.COMPLETED);
+    const [live, ...rest] = written.split("\n");
+    expect(live!.split("\r\x1b[K")).toEqual([
+      "",
+      "RUNNING    no progress reported",
+      "RUNNING    loading  [##########--------",
+      "COMPLETED  loading  [##################",
+    ]);
+    expect(rest.join("\n")).toMatch(/^task\s+t1\nstatus\s+COMPLETED/);
+  });
+});
+
+describe("cairn actors get", () => {
+  it("prints the actor's state as JSON (operators); unknown actors and types exit 1; no admin token exits 1", async () => {
+    await Probe.ref("cli-state").add(ctx, { amount: 5n, note: "hi" });
+    const [got, json, missing, badType, anonymous] = await Promise.all([
+      cairn(["actors", "get", "probe.v1.Probe", "cli-state", ...admin()]),
+      cairn(["actors", "get", "probe.v1.Probe", "cli-state", "--json", ...admin()]),
+      cairn(["actors", "get", "probe.v1.Probe", "nobody", ...admin()]),
+      cairn(["actors", "get", "no.such.Type", "cli-state", ...admin()]),
+      cairn(["actors", "get", "probe.v1.Probe", "cli-state", ...url]),
+    ]);
+    expect(got.code, got.stderr).toBe(0);
+    expect(JSON.parse(got.stdout)).toEqual({ counter: "5", log: ["hi"], flag: false });
+    expect(json.code).toBe(0);
+    const res = JSON.parse(json.stdout) as { stateJson: string; version: string };
+    expect(JSON.parse(res.stateJson)).toEqual({ counter: "5", log: ["hi"], flag: false });
+    expect(res.version).toBe("1");
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("not found");
+    expect(badType.code).toBe(1);
+    expect(badType.stderr).toContain("not found");
+    expect(anonymous.code).toBe(1);
+    expect(anonymous.stderr).toContain("unauthenticated");
   });
 });

@@ -1,5 +1,6 @@
-import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { Actors } from "../../generated/cairn/v1/actors_pb.js";
 import { Tasks } from "../../generated/cairn/v1/tasks_pb.js";
 import { EXIT } from "./exit.js";
 
@@ -16,16 +17,25 @@ export function connectionFrom(values: { url?: string; token?: string }, env = p
 }
 
 /**
- * A client of cairn.v1.Tasks. HTTP/2, because `tasks wait` may wait far
- * longer than an HTTP/1.1 server lets a request live.
+ * HTTP/2, because `tasks wait` and `tasks watch` may last far longer than
+ * an HTTP/1.1 server lets a request live.
  */
-export function tasksClient(connection: Connection): Client<typeof Tasks> {
+function transportFor(connection: Connection): Transport {
   const bearer: Interceptor = (next) => (req) => {
     if (connection.token) req.header.set("authorization", `Bearer ${connection.token}`);
     return next(req);
   };
-  const transport = createConnectTransport({ baseUrl: connection.url, httpVersion: "2", interceptors: [bearer] });
-  return createClient(Tasks, transport);
+  return createConnectTransport({ baseUrl: connection.url, httpVersion: "2", interceptors: [bearer] });
+}
+
+/** A client of cairn.v1.Tasks. */
+export function tasksClient(connection: Connection): Client<typeof Tasks> {
+  return createClient(Tasks, transportFor(connection));
+}
+
+/** A client of cairn.v1.Actors (operators). */
+export function actorsClient(connection: Connection): Client<typeof Actors> {
+  return createClient(Actors, transportFor(connection));
 }
 
 /** How a failed call ends the command: the message to print and the exit code. */

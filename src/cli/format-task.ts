@@ -1,4 +1,4 @@
-import { TaskStatus, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
+import { TaskStatus, type TaskInfo, type TaskProgress } from "../../generated/cairn/v1/tasks_pb.js";
 import { dumpMessage } from "./wire-dump.js";
 
 /** Lower-case status names, as `--state` takes them. */
@@ -24,12 +24,29 @@ function when(ms: bigint, now: number): string {
   return `${new Date(t).toISOString()} (${rel})`;
 }
 
-function human(ms: number): string {
+export function human(ms: number): string {
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : ""}`;
   if (s < 86_400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60) ? `${Math.floor((s % 3600) / 60)}m` : ""}`;
   return `${Math.floor(s / 86_400)}d`;
+}
+
+const BAR_WIDTH = 20;
+
+/** "[#######-------------]  35.0%": a bar for the fraction. */
+export function progressBar(fraction: number): string {
+  const filled = Math.round(Math.min(1, Math.max(0, fraction)) * BAR_WIDTH);
+  return `[${"#".repeat(filled)}${"-".repeat(BAR_WIDTH - filled)}] ${(fraction * 100).toFixed(1).padStart(5)}%`;
+}
+
+/** Location, fraction and time left, as far as the workflow reported them. */
+export function describeProgress(p: TaskProgress | undefined): string {
+  if (!p) return "no progress reported";
+  const parts = [p.location || "-"];
+  if (p.fraction !== undefined) parts.push(progressBar(p.fraction));
+  if (p.remainingMs !== undefined) parts.push(`${human(Number(p.remainingMs))} left`);
+  return parts.join("  ");
 }
 
 /** The response as far as it can be read without the application's schema. */
@@ -58,8 +75,17 @@ export function formatTask(info: TaskInfo, now = Date.now()): string {
   if (info.error) rows.push(["error", `${info.error.typeName}: ${info.error.message} (${result(info.error.value)})`]);
   if (info.lastError) rows.push(["last error", info.lastError]);
   if (info.remoteStatusInput) rows.push(["remote status", info.remoteStatusInput]);
+  if (info.progress) rows.push(["progress", `${describeProgress(info.progress)} (updated ${when(info.progress.updatedAtMs, now)})`]);
   const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n");
+  const lines = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
+  if (info.history.length > 0) {
+    lines.push("history");
+    const kindWidth = Math.max(...info.history.map((e) => e.kind.length));
+    for (const e of info.history) {
+      lines.push(`  ${new Date(Number(e.atMs)).toISOString()}  ${e.kind.padEnd(kindWidth)}  ${e.detail}`.trimEnd());
+    }
+  }
+  return lines.join("\n");
 }
 
 /** `tasks list`: one task per line, columns aligned. */

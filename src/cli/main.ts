@@ -1,25 +1,27 @@
 // The `cairn` command line: operates a running application over its
 // cairn.v1 framework services.
 //
-//   cairn tasks list|show|wait …      (see `cairn --help`)
+//   cairn tasks list|show|wait|watch|cancel|pause|resume …
+//   cairn actors get TYPE ID          (see `cairn --help`)
 import { pathToFileURL } from "node:url";
 import { connectionFrom, describeCallError } from "./connection.js";
 import { EXIT, UsageError } from "./exit.js";
 import { GLOBAL_HELP, globalValues, parseCommand, splitCommand } from "./options.js";
+import { actorsCommand } from "./actors-command.js";
 import { tasksCommand } from "./tasks-command.js";
 
 const HELP = `Usage: cairn <group> <command> [options]
 
 Groups:
-  tasks    durable tasks: list, show, wait (cancel, pause, resume, watch: not yet)
-  actors   not yet (get, watch)
+  tasks    durable tasks: list, show, wait, watch, cancel, pause, resume
+  actors   actors' state: get (operators)
 
 Run "cairn <group> --help" or "cairn <group> <command> --help" for more.
 
 ${GLOBAL_HELP}
 
-Exit codes: 0 ok; 1 not found, refused, or a waited task ended ABORTED or
-FAILED; 2 usage error; 3 cannot connect.`;
+Exit codes: 0 ok; 1 not found, refused, or a waited or watched task did not
+COMPLETE; 2 usage error; 3 cannot connect.`;
 
 /** Runs one command line; resolves with the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -36,7 +38,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case "tasks":
         return await tasksCommand(command, rest);
       case "actors":
-        throw new UsageError("cairn actors is not yet available");
+        return await actorsCommand(command, rest);
       default:
         throw new UsageError(`unknown command group ${JSON.stringify(group)}`);
     }

@@ -4,6 +4,7 @@ import { connectionFrom, tasksClient } from "./connection.js";
 import { EXIT, UsageError } from "./exit.js";
 import { STATES, formatTask, formatTaskTable } from "./format-task.js";
 import { GLOBAL_HELP, parseCommand } from "./options.js";
+import { renderWatch } from "./watch-task.js";
 
 /** `cairn tasks …`: durable tasks through the cairn.v1.Tasks service. */
 
@@ -11,12 +12,13 @@ export const TASKS_HELP = `Usage: cairn tasks <command> [options]
 
 Commands:
   list         list tasks (operators: needs a token with cairn_admin)
-  show ID      one task: status, iteration, attempts, run at, errors, result
+  show ID      one task: status, iteration, attempts, run at, errors, result,
+               progress and history
   wait ID      wait until a task ends; exit 1 if it ended ABORTED or FAILED
+  watch ID     show a task's progress live until it ends; exits like wait
   cancel ID    end a task as CANCELLED (operators)
   pause ID     hold a task: it does not run, or parks at its next checkpoint (operators)
   resume ID    let a paused task go on (operators)
-  watch        not yet
 
 ${GLOBAL_HELP}`;
 
@@ -32,6 +34,8 @@ const HELP: Record<string, string> = {
 ${GLOBAL_HELP}`,
   show: `Usage: cairn tasks show ID [--json]
 
+  Shows the task, its latest progress and its history (the newest 100
+  events: spawned, started, step, retried, paused, resumed, progress, ...).
   Exit 1 if there is no such task.
   --json  print cairn.v1.TaskInfo as JSON
 
@@ -41,6 +45,15 @@ ${GLOBAL_HELP}`,
   Waits until the task ends, then shows it. Exit 0 if it COMPLETED, 1 if it
   ended ABORTED or FAILED or does not exist.
   --json  print cairn.v1.TaskInfo as JSON
+
+${GLOBAL_HELP}`,
+  watch: `Usage: cairn tasks watch ID [--json]
+
+  Shows the task's progress as it changes (location, a bar for the fraction,
+  the time left) until it ends, then the task as "tasks show" prints it. On a
+  terminal one line is updated in place; otherwise a line per change.
+  Exit 0 if it COMPLETED, 1 if it ended otherwise or does not exist.
+  --json  print each cairn.v1.TaskInfo as one line of JSON
 
 ${GLOBAL_HELP}`,
 };
@@ -56,15 +69,12 @@ HELP.cancel = CONTROL_HELP("cancel", "Ends the task as CANCELLED; a running work
 HELP.pause = CONTROL_HELP("pause", "Holds the task (PAUSED) until resumed; a running workflow parks at its next checkpoint.");
 HELP.resume = CONTROL_HELP("resume", "Lets a paused task go on.");
 
-const NOT_YET = new Set(["watch"]);
-
 export async function tasksCommand(command: string | undefined, args: readonly string[]): Promise<number> {
   if (command === undefined || command === "help") {
     const { values } = parseCommand(args, {}, "tasks");
     console.log(TASKS_HELP);
     return values.help || command === "help" ? EXIT.ok : EXIT.usage;
   }
-  if (NOT_YET.has(command)) throw new UsageError(`cairn tasks ${command} is not yet available`, "tasks");
   const help = HELP[command];
   if (!help) throw new UsageError(`unknown command: tasks ${command}`, "tasks");
   const { values, positionals } = parseCommand(
@@ -110,6 +120,10 @@ export async function tasksCommand(command: string | undefined, args: readonly s
   if (command === "cancel" || command === "pause" || command === "resume") {
     print(await client[command]({ taskId }));
     return EXIT.ok;
+  }
+  if (command === "watch") {
+    const last = await renderWatch(client.watch({ taskId }), process.stdout, json);
+    return last?.status === TaskStatus.COMPLETED ? EXIT.ok : EXIT.failed;
   }
   const info = await client.wait({ taskId });
   print(info);

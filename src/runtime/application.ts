@@ -4,6 +4,7 @@ import { reportParseErrorsAsInvalid } from "../transport/invalid-input.js";
 import { registerActorRoutes } from "../transport/routes.js";
 import { registerTaskRoutes } from "../transport/tasks-routes.js";
 import { registerScheduleRoutes } from "../transport/schedules-routes.js";
+import { registerActorsServiceRoutes } from "../transport/actors-routes.js";
 import { registerReactiveRoutes } from "../transport/reactive-routes.js";
 import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
@@ -93,6 +94,7 @@ export class Application {
         registerActorRoutes(router, runtime);
         registerTaskRoutes(router, runtime);
         registerScheduleRoutes(router, runtime);
+        registerActorsServiceRoutes(router, runtime);
         registerReactiveRoutes(router, runtime);
         reportParseErrorsAsInvalid(router);
       },

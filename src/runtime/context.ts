@@ -1,4 +1,5 @@
 import type { INVOKE, Invoker } from "./invocation.js";
+import type { TaskProgressReport } from "./tasks/progress.js";
 
 /**
  * Every context a handler receives, and the external one a client creates.
@@ -61,4 +62,10 @@ export interface WorkflowContext extends ActorContext {
    * the same check.
    */
   checkpoint(): Promise<void>;
+  /**
+   * Reports how far the workflow is: shown by Tasks.Get and streamed to
+   * Tasks.Watch at once. Cheap to call often: the newest report is written
+   * at most once a second and when the run ends.
+   */
+  progress(report: TaskProgressReport): void;
 }

@@ -14,6 +14,7 @@ import type { Servicer, ServicerClass } from "./servicer.js";
 import type { MethodSpec, StateSpec } from "./spec.js";
 import { Dispatcher, type RetryPolicy } from "./tasks/dispatcher.js";
 import { isValidTaskId, newTaskRecord, taskIdForKey } from "./tasks/task-record.js";
+import { spawnedEvents } from "./tasks/task-events.js";
 import { Watchers } from "./watchers.js";
 import { LockConflict, Transaction, nextAge, outcomeRecord, runInTransaction } from "./transaction.js";
 
@@ -440,7 +441,7 @@ export class Runtime {
       const bytes = toBinary(spec.state, draft);
       return { spec, actorId, cell, snapshot, lineage, write: { stateType: spec.typeName, actorId, baseVersion: base?.version ?? 0, state: { version: snapshot.version, bytes } } };
     });
-    const batch: CommitBatch = { states: published.map((p) => p.write), idempotency, tasks: scheduled, schedules };
+    const batch: CommitBatch = { states: published.map((p) => p.write), idempotency, tasks: scheduled, schedules, events: spawnedEvents(scheduled) };
     return this.store.commit(batch).then(
       () => {
         for (const { spec, actorId, cell, snapshot } of published) {
@@ -494,7 +495,7 @@ export class Runtime {
       const idempotency = keyed
         ? [{ key: keyed.key, record: { ...keyed.identity, outcome: { kind: "task", taskId: task.taskId } as const } }]
         : [];
-      await this.store.commit({ states: [], idempotency, tasks: [task] });
+      await this.store.commit({ states: [], idempotency, tasks: [task], events: spawnedEvents([task]) });
       this.tasks.arm(task);
       return task.taskId;
     };

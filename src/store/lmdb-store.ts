@@ -9,6 +9,9 @@ import {
   type Store,
   type TaskRecord,
   type StoredState,
+  type TaskEventRecord,
+  type TaskProgressRecord,
+  TASK_HISTORY_LIMIT,
 } from "./store.js";
 
 export type Durability = "durable" | "relaxed";
@@ -20,6 +23,8 @@ export interface LmdbStoreOptions {
 }
 
 type StateKey = [string, string];
+/** [taskId, seq]: seq counts a task's events from 0, without gaps. */
+type EventKey = [string, number];
 
 /**
  * One LMDB environment per partition. Writes issued in the same event turn
@@ -33,7 +38,10 @@ export class LmdbStore implements Store {
   private readonly taskDb: Database<TaskRecord, string>;
   private readonly memoDb: Database<MemoRecord, MemoKey>;
   private readonly scheduleDb: Database<ScheduleRecord, string>;
+  private readonly eventDb: Database<TaskEventRecord, EventKey>;
+  private readonly progressDb: Database<TaskProgressRecord, string>;
   private readonly durability: Durability;
+  readonly #taskListeners = new Set<(taskIds: ReadonlySet<string>) => void>();
 
   constructor(options: LmdbStoreOptions) {
     this.durability = options.durability ?? "durable";
@@ -43,6 +51,8 @@ export class LmdbStore implements Store {
     this.taskDb = this.root.openDB<TaskRecord, string>({ name: "tasks" });
     this.memoDb = this.root.openDB<MemoRecord, MemoKey>({ name: "memo" });
     this.scheduleDb = this.root.openDB<ScheduleRecord, string>({ name: "schedules" });
+    this.eventDb = this.root.openDB<TaskEventRecord, EventKey>({ name: "events" });
+    this.progressDb = this.root.openDB<TaskProgressRecord, string>({ name: "progress" });
     this.root.openDB({ name: "meta" });
   }
 
@@ -74,6 +84,30 @@ export class LmdbStore implements Store {
     for (const { value } of this.scheduleDb.getRange()) yield value;
   }
 
+  taskEvents(taskId: string): TaskEventRecord[] {
+    const range = this.eventDb.getRange({ start: [taskId, 0], end: [taskId, Number.MAX_SAFE_INTEGER] });
+    return [...range].map(({ value }) => value);
+  }
+
+  getProgress(taskId: string): TaskProgressRecord | undefined {
+    return this.progressDb.get(taskId);
+  }
+
+  onTasksChanged(listener: (taskIds: ReadonlySet<string>) => void): () => void {
+    this.#taskListeners.add(listener);
+    return () => this.#taskListeners.delete(listener);
+  }
+
+  /** Inside a write transaction: appends after the task's last event and drops the one past the bound. */
+  #appendEvent(taskId: string, event: TaskEventRecord): void {
+    let seq = 0;
+    const last = this.eventDb.getKeys({ start: [taskId, Number.MAX_SAFE_INTEGER], end: [taskId, -1], reverse: true, limit: 1 });
+    for (const key of last) seq = key[1] + 1;
+    this.eventDb.put([taskId, seq], event);
+    // Seqs have no gaps, so exactly one event falls out of the window.
+    if (seq >= TASK_HISTORY_LIMIT) this.eventDb.remove([taskId, seq - TASK_HISTORY_LIMIT]);
+  }
+
   async commit(batch: CommitBatch, options: { visibleOnly?: boolean } = {}): Promise<void> {
     const applied = await this.root.transaction(() => {
       for (const w of batch.states) {
@@ -93,10 +127,29 @@ export class LmdbStore implements Store {
       for (const { key, record } of batch.memos ?? []) this.memoDb.put(key, record);
       for (const schedule of batch.schedules ?? []) this.scheduleDb.put(schedule.scheduleId, schedule);
       for (const id of batch.deletedSchedules ?? []) this.scheduleDb.remove(id);
+      for (const { taskId, event } of batch.events ?? []) this.#appendEvent(taskId, event);
+      for (const { taskId, progress } of batch.progress ?? []) this.progressDb.put(taskId, progress);
       return undefined;
     });
     if (applied instanceof Error) throw applied;
+    this.#notifyTasks(batch);
     if (this.durability === "durable" && !options.visibleOnly) await this.root.flushed;
+  }
+
+  #notifyTasks(batch: CommitBatch): void {
+    if (this.#taskListeners.size === 0) return;
+    const ids = new Set<string>();
+    for (const task of batch.tasks ?? []) ids.add(task.taskId);
+    for (const { taskId } of batch.events ?? []) ids.add(taskId);
+    for (const { taskId } of batch.progress ?? []) ids.add(taskId);
+    if (ids.size === 0) return;
+    for (const listener of this.#taskListeners) {
+      try {
+        listener(ids);
+      } catch (e) {
+        console.error("cairn: a task listener threw", e);
+      }
+    }
   }
 
   async close(): Promise<void> {

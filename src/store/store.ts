@@ -96,6 +96,24 @@ export type MemoRecord =
 /** Memo keys: [taskId, iteration, step kind, alias]. */
 export type MemoKey = [string, number, string, string];
 
+/** One entry of a task's history (spawned, started, step, retried, ...). */
+export interface TaskEventRecord {
+  readonly at: number;
+  readonly kind: string;
+  readonly detail?: string;
+}
+
+/** What `ctx.progress()` last reported, kept apart from the task record. */
+export interface TaskProgressRecord {
+  readonly location: string;
+  readonly fraction?: number;
+  readonly remainingMs?: number;
+  readonly updatedAt: number;
+}
+
+/** Events kept per task: appending one more drops the oldest. */
+export const TASK_HISTORY_LIMIT = 100;
+
 /** Everything one mutation makes durable, atomically. */
 export interface CommitBatch {
   readonly states: readonly StateWrite[];
@@ -106,6 +124,9 @@ export interface CommitBatch {
   readonly schedules?: readonly ScheduleRecord[];
   /** Ids of cron schedules deleted. */
   readonly deletedSchedules?: readonly string[];
+  /** Appended to the tasks' histories, in order (bounded: TASK_HISTORY_LIMIT). */
+  readonly events?: ReadonlyArray<{ readonly taskId: string; readonly event: TaskEventRecord }>;
+  readonly progress?: ReadonlyArray<{ readonly taskId: string; readonly progress: TaskProgressRecord }>;
 }
 
 /** A commit whose base version no longer matches what is stored. */
@@ -125,6 +146,14 @@ export interface Store {
   getSchedule(scheduleId: string): ScheduleRecord | undefined;
   /** Every cron schedule, in id order. */
   schedules(): Iterable<ScheduleRecord>;
+  /** The task's newest events (at most TASK_HISTORY_LIMIT), oldest first. */
+  taskEvents(taskId: string): TaskEventRecord[];
+  getProgress(taskId: string): TaskProgressRecord | undefined;
+  /**
+   * Calls `listener` after each commit that wrote a task's record, events
+   * or progress (once visible), with those task ids; returns the unsubscribe.
+   */
+  onTasksChanged(listener: (taskIds: ReadonlySet<string>) => void): () => void;
   /**
    * Applies the batch atomically if every state write's base version is
    * the stored one, and resolves once it is durable (or, with `visibleOnly`,

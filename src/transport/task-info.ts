@@ -1,6 +1,15 @@
 import { create } from "@bufbuild/protobuf";
-import { TaskErrorSchema, TaskInfoSchema, TaskStatus, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
-import type { TaskRecord } from "../store/store.js";
+import {
+  TaskErrorSchema,
+  TaskEventSchema,
+  TaskInfoSchema,
+  TaskProgressSchema,
+  TaskStatus,
+  type TaskInfo,
+} from "../../generated/cairn/v1/tasks_pb.js";
+import type { Runtime } from "../runtime/runtime.js";
+import { taskHub } from "../runtime/tasks/progress.js";
+import type { TaskEventRecord, TaskProgressRecord, TaskRecord } from "../store/store.js";
 
 const STATUS: Record<TaskRecord["status"], TaskStatus> = {
   scheduled: TaskStatus.SCHEDULED,
@@ -13,7 +22,12 @@ const STATUS: Record<TaskRecord["status"], TaskStatus> = {
 };
 
 /** A stored task as the `cairn.v1.Tasks` service shows it. */
-export function toTaskInfo(task: TaskRecord, running: boolean): TaskInfo {
+export function toTaskInfo(
+  task: TaskRecord,
+  running: boolean,
+  extras: { progress?: TaskProgressRecord; history?: readonly TaskEventRecord[] } = {},
+): TaskInfo {
+  const { progress, history = [] } = extras;
   const outcome = task.outcome;
   return create(TaskInfoSchema, {
     taskId: task.taskId,
@@ -35,5 +49,20 @@ export function toTaskInfo(task: TaskRecord, running: boolean): TaskInfo {
     scheduleId: task.scheduleId ?? "",
     // Kept on a task cancelled while waiting: the operator may need the job id.
     remoteStatusInput: task.remoteStatusInput ?? "",
+    progress: progress && create(TaskProgressSchema, {
+      location: progress.location,
+      fraction: progress.fraction,
+      remainingMs: progress.remainingMs === undefined ? undefined : BigInt(progress.remainingMs),
+      updatedAtMs: BigInt(progress.updatedAt),
+    }),
+    history: history.map((e) => create(TaskEventSchema, { atMs: BigInt(e.at), kind: e.kind, detail: e.detail ?? "" })),
+  });
+}
+
+/** The task with its newest progress (live while it runs) and its history. */
+export function describeTask(runtime: Runtime, task: TaskRecord): TaskInfo {
+  return toTaskInfo(task, runtime.tasks.isRunning(task.taskId), {
+    progress: taskHub(runtime).progress(task.taskId),
+    history: runtime.store.taskEvents(task.taskId),
   });
 }

@@ -5,14 +5,15 @@ import { notFound } from "../runtime/errors.js";
 import { bearerTokenOf } from "./bearer-token.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { TaskRecord } from "../store/store.js";
-import { toTaskInfo } from "./task-info.js";
+import { describeTask, toTaskInfo } from "./task-info.js";
+import { watchTask } from "./task-watch.js";
 
 /** Serves `cairn.v1.Tasks`: look up, wait for, list, cancel, pause and resume durable tasks. */
 export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime): void {
   const info = (taskId: string) => {
     const task = runtime.store.getTask(taskId);
     if (!task) throw notFound(`no task ${JSON.stringify(taskId)}`);
-    return toTaskInfo(task, runtime.tasks.isRunning(taskId));
+    return describeTask(runtime, task);
   };
   const operator = async (requestHeader: Headers) => {
     const bearerToken = bearerTokenOf(requestHeader);
@@ -26,7 +27,9 @@ export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime): voi
   };
   router.service(Tasks, {
     get: (req) => info(req.taskId),
-    wait: async (req) => toTaskInfo(await runtime.tasks.waitFinal(req.taskId), false),
+    wait: async (req) => describeTask(runtime, await runtime.tasks.waitFinal(req.taskId)),
+    // Like get: knowing the id is enough.
+    watch: (req, context) => watchTask(runtime, req.taskId, context.signal),
     // Task ids are unguessable, so knowing one is enough to read it; listing
     // every task is for operators.
     list: async (req, context) => {

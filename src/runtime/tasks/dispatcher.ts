@@ -6,6 +6,8 @@ import type { Runtime } from "../runtime.js";
 import type { ChangeWaiter } from "../watchers.js";
 import { RunControl } from "./run-control.js";
 import { runTask } from "./run-task.js";
+import { taskChanged } from "./progress.js";
+import { taskEvent } from "./task-events.js";
 import { isFinal } from "./task-record.js";
 
 /** Exponential backoff for unexpected workflow errors (DESIGN.md §5). */
@@ -147,6 +149,8 @@ export class Dispatcher {
       .finally(() => {
         this.#running.delete(taskId);
         this.#controls.delete(taskId);
+        // RUNNING is shown from #running: watchers see it end.
+        taskChanged(this.runtime, taskId);
         this.#watch(taskId);
       });
     this.#controls.set(taskId, control);
@@ -179,7 +183,7 @@ export class Dispatcher {
     this.#disarm(taskId);
     this.#controls.get(taskId)?.cancel();
     const next: TaskRecord = { ...task, status: "cancelled" };
-    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
+    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next], events: [taskEvent(taskId, "cancelled")] });
     this.#settled(next);
     return next;
   }
@@ -191,7 +195,7 @@ export class Dispatcher {
     this.#disarm(taskId);
     this.#controls.get(taskId)?.pause();
     const next: TaskRecord = { ...task, status: "paused" };
-    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
+    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next], events: [taskEvent(taskId, "paused")] });
     return next;
   }
 
@@ -202,7 +206,7 @@ export class Dispatcher {
     const next: TaskRecord = { ...task, status: "scheduled" };
     // Before the commit: a run ending meanwhile must not record PAUSED.
     this.#controls.get(taskId)?.resume();
-    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
+    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next], events: [taskEvent(taskId, "resumed")] });
     if (!this.#controls.has(taskId)) this.arm(next);
     return next;
   }

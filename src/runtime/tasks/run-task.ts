@@ -8,6 +8,7 @@ import { Suspended } from "../workflow/suspended.js";
 import { WorkflowContextImpl } from "../workflow/workflow-context.js";
 import { backoff, type Dispatcher } from "./dispatcher.js";
 import type { RunControl } from "./run-control.js";
+import { endOfRun, recordStarted } from "./task-events.js";
 
 /**
  * Runs a task once (a workflow from the top, or a writer) and returns the
@@ -37,6 +38,7 @@ export async function runTask(
   };
   let next: TaskRecord;
   let ctx: WorkflowContextImpl | undefined;
+  recordStarted(runtime, task);
   try {
     const bound = runtime.bound(task.stateType);
     const method = bound.spec.methods[task.method];
@@ -54,7 +56,7 @@ export async function runTask(
       if (result instanceof Loop) {
         const runAt = result.when?.getTime() ?? runtime.clock.now();
         next = settle({ ...task, status: "scheduled", iteration: task.iteration + 1, attempts: 0, runAt });
-        await runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
+        await runtime.store.commit({ states: [], idempotency: [], tasks: [next], ...endOfRun(runtime, task, next) });
         return next;
       }
       response = create(method.desc.output, (result ?? {}) as Record<string, unknown>);
@@ -71,10 +73,14 @@ export async function runTask(
     if (control.cancelled || e instanceof Cancelled) {
       next = { ...task, status: "cancelled" };
       control.ending = true;
-      await runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
+      await runtime.store.commit({ states: [], idempotency: [], tasks: [next], ...endOfRun(runtime, task, next) });
       return next;
     }
-    if (dispatcher.signal.aborted) return undefined;
+    if (dispatcher.signal.aborted) {
+      // The task stays as it was; its newest progress is kept.
+      await runtime.store.commit({ states: [], idempotency: [], ...endOfRun(runtime, task, task) });
+      return undefined;
+    }
     // Suspended (a durable sleep, a waiting until) is a wait, not a failure:
     // no attempt, no error. The run's record of it counts, whatever the
     // workflow threw. An until-wait alone changes nothing durable: the
@@ -87,7 +93,7 @@ export async function runTask(
     next = until !== undefined ? { ...task, status: "scheduled", runAt: until, ...ctx?.remoteWait } : afterError(runtime, dispatcher, task, e);
   }
   next = settle(next);
-  await runtime.store.commit({ states: [], idempotency: [], tasks: [next] });
+  await runtime.store.commit({ states: [], idempotency: [], tasks: [next], ...endOfRun(runtime, task, next) });
   return next;
 }
 

@@ -2,6 +2,8 @@ import type { Message } from "@bufbuild/protobuf";
 import type { MemoKey, MemoRecord, TaskRecord } from "../../store/store.js";
 import { MAY_CALL, refuse, toCall, type Caller } from "../context-impl.js";
 import type { WorkflowContext } from "../context.js";
+import { taskHub, type TaskProgressReport } from "../tasks/progress.js";
+import { stepEvent } from "../tasks/task-events.js";
 import { FatalError } from "../errors.js";
 import { deriveKey } from "../idempotency.js";
 import { INVOKE, type IdempotencyChoice, type Invocation, type Invoker, type TaskControl, type TaskTiming } from "../invocation.js";
@@ -134,6 +136,10 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
     return this.runControl.check() ?? Promise.resolve();
   }
 
+  progress(report: TaskProgressReport): void {
+    taskHub(this.runtime).report(this.taskId, report);
+  }
+
   // ---- suspension -------------------------------------------------------
 
   /**
@@ -185,7 +191,8 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
 
   /** Stores a step's memo durably before the step's result is used. */
   remember(step: string, alias: string, record: MemoRecord): Promise<void> {
-    return this.runtime.store.commit({ states: [], idempotency: [], memos: [{ key: this.memoKey(step, alias), record }] });
+    const events = [stepEvent(this.taskId, step, alias, record)];
+    return this.runtime.store.commit({ states: [], idempotency: [], memos: [{ key: this.memoKey(step, alias), record }], events });
   }
 
   /**
@@ -196,7 +203,8 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
    * this run reads it back.
    */
   rememberLazily(step: string, alias: string, record: MemoRecord): void {
-    const batch = { states: [], idempotency: [], memos: [{ key: this.memoKey(step, alias), record }] };
+    const events = [stepEvent(this.taskId, step, alias, record)];
+    const batch = { states: [], idempotency: [], memos: [{ key: this.memoKey(step, alias), record }], events };
     this.runtime.store.commit(batch, { visibleOnly: true }).catch((e: unknown) => {
       console.error(`cairn: task ${this.taskId}: the memo of ${step}(${JSON.stringify(alias)}) was not stored; it will run again`, e);
     });

@@ -1,0 +1,174 @@
+import type { CommitBatch, TaskEventRecord, TaskProgressRecord } from "../../store/store.js";
+import type { Runtime } from "../runtime.js";
+
+/** What a workflow passes to `ctx.progress()`. */
+export interface TaskProgressReport {
+  /** Where the workflow is, in words: "copying files", "page 3 of 10". */
+  readonly location?: string;
+  /** 0..1 (clamped); omit if unknown. */
+  readonly fraction?: number;
+  /** The workflow's estimate of the time left; omit if unknown. */
+  readonly remainingMs?: number;
+}
+
+/** Durable progress writes per task: at most one per this interval (plus one at the run's end). */
+export const PROGRESS_WRITE_INTERVAL_MS = 1_000;
+/** A history "progress" event is added when the location changes, else at most once per this interval. */
+export const PROGRESS_EVENT_INTERVAL_MS = 10_000;
+
+/** Counts durable progress writes, so tests can see that reports are coalesced. */
+export const progressStats = { writes: 0 };
+
+interface Entry {
+  /** The newest report: what watchers and Tasks.Get see. */
+  latest: TaskProgressRecord;
+  /** Not yet handed to the store. */
+  dirty: boolean;
+  timer: NodeJS.Timeout | undefined;
+  lastWriteAt: number;
+  lastEvent: { location: string; at: number } | undefined;
+  /** The run ended: the entry goes once the store shows its last write. */
+  ended: boolean;
+}
+
+/**
+ * The live side of tasks, per runtime: the newest progress of each running
+ * task (reported many times a second: kept in memory, streamed at once to
+ * in-process watchers, written at most once a second and at the run's end)
+ * and wake-ups for watchers whenever a task's record, history or progress
+ * changes.
+ */
+export class TaskHub {
+  readonly #entries = new Map<string, Entry>();
+  readonly #subscribers = new Map<string, Set<() => void>>();
+
+  constructor(private readonly runtime: Runtime) {
+    runtime.store.onTasksChanged((ids) => {
+      for (const id of ids) {
+        const entry = this.#entries.get(id);
+        if (entry?.ended && !entry.dirty) this.#entries.delete(id);
+        this.#wake(id);
+      }
+    });
+  }
+
+  report(taskId: string, report: TaskProgressReport): void {
+    const progress = normalize(report);
+    let entry = this.#entries.get(taskId);
+    if (!entry) {
+      entry = { latest: progress, dirty: true, timer: undefined, lastWriteAt: 0, lastEvent: undefined, ended: false };
+      const stored = this.runtime.store.getProgress(taskId);
+      // A re-run (retry, loop, restart) carries on the coalescing of history events.
+      if (stored) entry.lastEvent = { location: stored.location, at: 0 };
+      this.#entries.set(taskId, entry);
+    }
+    entry.latest = progress;
+    entry.dirty = true;
+    entry.ended = false;
+    if (!entry.timer) {
+      const wait = Math.max(0, entry.lastWriteAt + PROGRESS_WRITE_INTERVAL_MS - Date.now());
+      entry.timer = setTimeout(() => this.#write(taskId), wait);
+      entry.timer.unref();
+    }
+    this.#wake(taskId);
+  }
+
+  /** The newest progress: in memory while a run reports it, else stored. */
+  progress(taskId: string): TaskProgressRecord | undefined {
+    return this.#entries.get(taskId)?.latest ?? this.runtime.store.getProgress(taskId);
+  }
+
+  /**
+   * The unwritten progress (and its history event) for the commit that
+   * records the end of a run; the entry is dropped once that is visible.
+   */
+  takeForEndOfRun(taskId: string): Pick<CommitBatch, "progress" | "events"> {
+    const entry = this.#entries.get(taskId);
+    if (!entry) return {};
+    entry.ended = true;
+    return this.#take(taskId, entry);
+  }
+
+  /** Calls `wake` on every change of the task; returns the unsubscribe. */
+  subscribe(taskId: string, wake: () => void): () => void {
+    let set = this.#subscribers.get(taskId);
+    if (!set) this.#subscribers.set(taskId, (set = new Set()));
+    set.add(wake);
+    return () => {
+      set.delete(wake);
+      if (set.size === 0 && this.#subscribers.get(taskId) === set) this.#subscribers.delete(taskId);
+    };
+  }
+
+  changed(taskId: string): void {
+    this.#wake(taskId);
+  }
+
+  #wake(taskId: string): void {
+    for (const wake of this.#subscribers.get(taskId) ?? []) wake();
+  }
+
+  #take(taskId: string, entry: Entry): Pick<CommitBatch, "progress" | "events"> {
+    clearTimeout(entry.timer);
+    entry.timer = undefined;
+    if (!entry.dirty) return {};
+    entry.dirty = false;
+    entry.lastWriteAt = Date.now();
+    progressStats.writes++;
+    const p = entry.latest;
+    const events: Array<{ taskId: string; event: TaskEventRecord }> = [];
+    const last = entry.lastEvent;
+    if (!last || last.location !== p.location || p.updatedAt - last.at >= PROGRESS_EVENT_INTERVAL_MS) {
+      entry.lastEvent = { location: p.location, at: p.updatedAt };
+      events.push({ taskId, event: { at: p.updatedAt, kind: "progress", detail: describeProgress(p) } });
+    }
+    return { progress: [{ taskId, progress: p }], events };
+  }
+
+  #write(taskId: string): void {
+    const entry = this.#entries.get(taskId);
+    if (!entry) return;
+    const parts = this.#take(taskId, entry);
+    if (!parts.progress) return;
+    // Losing the newest progress in a crash is harmless: no fsync wait.
+    this.runtime.store.commit({ states: [], idempotency: [], ...parts }, { visibleOnly: true }).catch((e: unknown) => {
+      console.error(`cairn: task ${taskId}: its progress was not stored`, e);
+    });
+  }
+}
+
+function normalize(report: TaskProgressReport): TaskProgressRecord {
+  const fraction = typeof report.fraction === "number" && Number.isFinite(report.fraction)
+    ? Math.min(1, Math.max(0, report.fraction))
+    : undefined;
+  const remainingMs = typeof report.remainingMs === "number" && Number.isFinite(report.remainingMs)
+    ? Math.max(0, Math.round(report.remainingMs))
+    : undefined;
+  return {
+    location: String(report.location ?? ""),
+    ...(fraction === undefined ? {} : { fraction }),
+    ...(remainingMs === undefined ? {} : { remainingMs }),
+    updatedAt: Date.now(),
+  };
+}
+
+export function describeProgress(p: TaskProgressRecord): string {
+  const parts = [p.location || "-"];
+  if (p.fraction !== undefined) parts.push(`${Math.round(p.fraction * 1000) / 10}%`);
+  if (p.remainingMs !== undefined) parts.push(`${Math.round(p.remainingMs / 1000)}s left`);
+  return parts.join(", ");
+}
+
+const hubs = new WeakMap<Runtime, TaskHub>();
+
+/** Wakes the task's watchers (if anyone watches): e.g. it stopped running without a commit. */
+export function taskChanged(runtime: Runtime, taskId: string): void {
+  hubs.get(runtime)?.changed(taskId);
+}
+
+/** The runtime's TaskHub, created on first use. */
+export function taskHub(runtime: Runtime): TaskHub {
+  let hub = hubs.get(runtime);
+  if (!hub) hubs.set(runtime, (hub = new TaskHub(runtime)));
+  return hub;
+}

@@ -1,0 +1,89 @@
+import type { CommitBatch, MemoRecord, TaskEventRecord, TaskRecord } from "../../store/store.js";
+import type { Runtime } from "../runtime.js";
+import { taskHub } from "./progress.js";
+
+/**
+ * A task's history: the events worth showing an operator, each appended in
+ * the commit of what it describes where there is one. The store keeps the
+ * newest TASK_HISTORY_LIMIT (100) per task.
+ */
+export type TaskEventKind =
+  | "spawned"
+  | "started"
+  | "step"
+  | "retried"
+  | "looped"
+  | "suspended"
+  | "paused"
+  | "resumed"
+  | "progress"
+  | "completed"
+  | "aborted"
+  | "failed"
+  | "cancelled";
+
+export type TaskEvents = NonNullable<CommitBatch["events"]>;
+
+export function taskEvent(taskId: string, kind: TaskEventKind, detail?: string): TaskEvents[number] {
+  const event: TaskEventRecord = detail === undefined ? { at: Date.now(), kind } : { at: Date.now(), kind, detail };
+  return { taskId, event };
+}
+
+/** For the commit that creates the tasks. */
+export function spawnedEvents(tasks: readonly TaskRecord[]): TaskEvents {
+  return tasks.map((t) => taskEvent(t.taskId, "spawned", `${t.stateType}(${JSON.stringify(t.actorId)}).${t.method}`));
+}
+
+/** For the commit of a memoized step. */
+export function stepEvent(taskId: string, step: string, alias: string, record: MemoRecord): TaskEvents[number] {
+  const what = record.kind === "value" ? "stored" : record.kind === "started" ? "started" : `failed (${record.name}: ${record.message})`;
+  return taskEvent(taskId, "step", `${step} ${JSON.stringify(alias)} ${what}`);
+}
+
+/** A run starts: recorded without waiting, as losing it in a crash loses nothing else. */
+export function recordStarted(runtime: Runtime, task: TaskRecord): void {
+  const event = taskEvent(task.taskId, "started", `iteration ${task.iteration}, attempt ${task.attempts + 1}`);
+  runtime.store.commit({ states: [], idempotency: [], events: [event] }, { visibleOnly: true }).catch((e: unknown) => {
+    console.error(`cairn: task ${task.taskId}: its history was not stored`, e);
+  });
+}
+
+/**
+ * What the commit recording the end of a run adds: the unwritten progress
+ * and the events saying how it ended (`task` as the run started, `next` as
+ * it is recorded). Operators' cancel and pause record their own event.
+ */
+export function endOfRun(runtime: Runtime, task: TaskRecord, next: TaskRecord): Pick<CommitBatch, "events" | "progress"> {
+  const { progress, events: progressEvents = [] } = taskHub(runtime).takeForEndOfRun(task.taskId);
+  const events: Array<TaskEvents[number]> = [...progressEvents];
+  const id = task.taskId;
+  if (next.attempts > task.attempts) {
+    const delay = Math.max(0, next.runAt - Date.now());
+    events.push(taskEvent(id, "retried", `${next.lastError ?? "error"} (attempt ${next.attempts}, next in ${delay} ms)`));
+  }
+  const stored = runtime.store.getTask(id)?.status;
+  switch (next.status) {
+    case "completed":
+      events.push(taskEvent(id, "completed"));
+      break;
+    case "aborted":
+      events.push(taskEvent(id, "aborted", next.outcome?.kind === "aborted" ? `${next.outcome.typeName}: ${next.outcome.message}` : next.lastError));
+      break;
+    case "failed":
+      events.push(taskEvent(id, "failed", next.lastError));
+      break;
+    case "cancelled":
+      if (stored !== "cancelled") events.push(taskEvent(id, "cancelled"));
+      break;
+    case "scheduled":
+      if (next.iteration > task.iteration) events.push(taskEvent(id, "looped", `iteration ${next.iteration}`));
+      else if (next.attempts <= task.attempts && next.runAt > Date.now()) {
+        events.push(taskEvent(id, "suspended", `until ${new Date(next.runAt).toISOString()}`));
+      }
+      break;
+    case "paused":
+    case "running":
+      break;
+  }
+  return { ...(progress ? { progress } : {}), events };
+}

@@ -1,0 +1,49 @@
+import { toBinary } from "@bufbuild/protobuf";
+import { TaskInfoSchema, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
+import { notFound } from "../runtime/errors.js";
+import type { Runtime } from "../runtime/runtime.js";
+import { taskHub } from "../runtime/tasks/progress.js";
+import { isFinal } from "../runtime/tasks/task-record.js";
+import { describeTask } from "./task-info.js";
+
+/**
+ * `Tasks.Watch`: the task now, then again on each change of its record,
+ * history or progress, until it has ended. Pull-based like reactive
+ * readers: the task is described when the subscriber asks for the next
+ * update, so a slow one skips to the newest and holds nothing queued.
+ */
+export async function* watchTask(runtime: Runtime, taskId: string, signal: AbortSignal | undefined): AsyncGenerator<TaskInfo, void, undefined> {
+  if (!runtime.store.getTask(taskId)) throw notFound(`no task ${JSON.stringify(taskId)}`);
+  let changed = true;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    changed = true;
+    wake?.();
+  };
+  // Subscribed before the first read, so no change falls between.
+  const unsubscribe = taskHub(runtime).subscribe(taskId, notify);
+  const onAbort = () => wake?.();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  let last: Uint8Array | undefined;
+  try {
+    while (!signal?.aborted) {
+      if (!changed) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        continue;
+      }
+      changed = false;
+      const task = runtime.store.getTask(taskId)!;
+      const info = describeTask(runtime, task);
+      const bytes = toBinary(TaskInfoSchema, info);
+      if (!last || Buffer.compare(bytes, last) !== 0) {
+        last = bytes;
+        yield info;
+      }
+      if (isFinal(task)) return;
+    }
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    unsubscribe();
+  }
+}
