@@ -137,6 +137,17 @@ describe("atLeastOnce retry policy", () => {
     expect(g2!).toBeGreaterThan(g1!);
   });
 
+  it("each failed attempt is in the task's history, with its reason", async () => {
+    const task = Probe.ref("flaky-history").spawn().run(ctx, { scenario: "flakyStep" });
+    await task;
+    const info = await tasks.get({ taskId: task.taskId });
+    const retried = info.history.filter((e) => e.kind === "retried" && e.detail.startsWith("atLeastOnce"));
+    expect(retried.map((e) => e.detail)).toEqual([
+      expect.stringMatching(/^atLeastOnce "call" attempt 1 failed \(Error: attempt 1 failed\), next in \d+ ms$/),
+      expect.stringMatching(/^atLeastOnce "call" attempt 2 failed \(Error: attempt 2 failed\), next in \d+ ms$/),
+    ]);
+  });
+
   it("a RetryableError's retryAfterMs sets the delay", async () => {
     await Probe.ref("later").run(ctx, { scenario: "retryAfter" });
     expect(timesOf("call:later")).toHaveLength(2);

@@ -40,12 +40,18 @@ export function stepEvent(taskId: string, step: string, alias: string, record: M
   return taskEvent(taskId, "step", `${step} ${JSON.stringify(alias)} ${what}`);
 }
 
-/** A run starts: recorded without waiting, as losing it in a crash loses nothing else. */
-export function recordStarted(runtime: Runtime, task: TaskRecord): void {
-  const event = taskEvent(task.taskId, "started", `iteration ${task.iteration}, attempt ${task.attempts + 1}`);
+/**
+ * An event with no commit of its own (a run starts, a step attempt failed):
+ * recorded without waiting, as losing it in a crash loses nothing else.
+ */
+export function recordEvent(runtime: Runtime, event: TaskEvents[number]): void {
   runtime.store.commit({ states: [], idempotency: [], events: [event] }, { visibleOnly: true }).catch((e: unknown) => {
-    console.error(`cairn: task ${task.taskId}: its history was not stored`, e);
+    console.error(`cairn: task ${event.taskId}: its history was not stored`, e);
   });
+}
+
+export function recordStarted(runtime: Runtime, task: TaskRecord): void {
+  recordEvent(runtime, taskEvent(task.taskId, "started", `iteration ${task.iteration}, attempt ${task.attempts + 1}`));
 }
 
 /**

@@ -48,6 +48,7 @@ export async function runWithPolicy<T>(
   fn: (attempt: StepAttempt) => Promise<T> | T,
   options: StepOptions | undefined,
   stop: AbortSignal,
+  onRetry?: (attempt: number, error: unknown, delayMs: number) => void,
 ): Promise<T> {
   checkPolicy(alias, options);
   if (!options?.retry) return attemptOnce(alias, fn, 1, options?.timeoutMs, stop);
@@ -59,6 +60,7 @@ export async function runWithPolicy<T>(
       if (stop.aborted || isFinalError(e)) throw e;
       if (attempt >= policy.maxAttempts) throw new StepRetriesExhausted(alias, attempt, e);
       const delay = e instanceof RetryableError && e.retryAfterMs !== undefined ? e.retryAfterMs : backoff(policy, attempt);
+      onRetry?.(attempt, e, delay);
       await pause(delay, stop);
     }
   }

@@ -2,6 +2,7 @@ import type { WorkflowContext } from "../context.js";
 import { AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, FatalError } from "../errors.js";
 import { ReadSet, trackReads } from "../read-tracking.js";
 import { decodeMemo, encodeMemo, type MemoOptions } from "./memo-codec.js";
+import { recordEvent, taskEvent } from "../tasks/task-events.js";
 import { runWithPolicy, type StepAttempt, type StepOptions } from "./step-retry.js";
 import { workflowRun, type WorkflowContextImpl } from "./workflow-context.js";
 
@@ -69,7 +70,13 @@ export async function atLeastOnce<T>(
   claimStep(run, "atLeastOnce", alias);
   const memo = run.memo("atLeastOnce", alias);
   if (memo?.kind === "value") return decodeMemo(memo.json, options, alias);
-  const value = await runWithPolicy(alias, fn, options, run.signal);
+  // Each failed attempt is in the task's history.
+  const onRetry = (attempt: number, e: unknown, delayMs: number) => {
+    const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    const detail = `atLeastOnce ${JSON.stringify(alias)} attempt ${attempt} failed (${why}), next in ${delayMs} ms`;
+    recordEvent(run.runtime, taskEvent(run.taskId, "retried", detail));
+  };
+  const value = await runWithPolicy(alias, fn, options, run.signal, onRetry);
   run.rememberLazily("atLeastOnce", alias, { kind: "value", json: encodeMemo(value, options) });
   return value;
 }
