@@ -12,25 +12,7 @@ import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { progressStats } from "../src/runtime/tasks/progress.js";
 import { TASK_HISTORY_LIMIT } from "../src/store/store.js";
 import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function eventually(check: () => boolean | Promise<boolean>, ms = 5_000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await pause(5);
-  }
-}
-
-async function rejectionOf(p: PromiseLike<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected a rejection");
-}
+import { pause, eventually, rejectionOf } from "./fixtures/waiting.js";
 
 const attempts = new Map<string, number>();
 const gates = new Map<string, () => void>();

@@ -32,36 +32,9 @@ import {
   type ScheduleRunRequest,
 } from "../generated/probe/v1/probe_pb.js";
 import { ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
+import { pause as sleep, eventually, within, rejectionOf } from "./fixtures/waiting.js";
 
 const RETRY = { initialMs: 20, multiplier: 2, maxMs: 200 };
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it holds, failing after `ms`. */
-async function eventually(check: () => boolean, ms = 5_000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-/** Awaits `p`, failing after `ms` instead of hanging the file. */
-function within<T>(p: PromiseLike<T>, ms = 10_000, what = "promise"): Promise<T> {
-  return Promise.race([
-    Promise.resolve(p),
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms).unref()),
-  ]);
-}
-
-async function rejectionOf(p: PromiseLike<unknown>): Promise<unknown> {
-  try {
-    await within(p);
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected a rejection");
-}
 
 /** Per-scenario counters and timestamps, keyed by the test's own names. */
 const count = new Map<string, number>();

@@ -38,6 +38,11 @@ export interface ApplicationOptions {
   /** Workflow retry backoff for unexpected errors. Default 1 s, x2, capped at 60 s. */
   retry?: Partial<RetryPolicy>;
   /**
+   * Task runs in progress at once (a workflow awaiting a child task does not
+   * count); more due tasks wait their turn. Default 1,000.
+   */
+  maxRunningTasks?: number;
+  /**
    * A folder (e.g. a built web page) served for GET requests no RPC matches,
    * from the same port and origin as the API.
    */
@@ -83,6 +88,7 @@ export class Application {
     this.#runtime = new Runtime(this.#store, o.servicers, {
       maxCachedActors: o.maxCachedActors,
       retry: o.retry,
+      maxRunningTasks: o.maxRunningTasks,
       tokenVerifier: o.tokenVerifier,
       insecureDevelopmentMode: o.insecureDevelopmentMode,
       clock: o.clock,

@@ -36,6 +36,8 @@ export interface RuntimeOptions {
   maxCachedActors?: number;
   /** Default workflow retry policy. */
   retry?: Partial<RetryPolicy>;
+  /** Task runs at once; more due tasks queue. Default 1,000. */
+  maxRunningTasks?: number;
   /** Time for task timers, Loop, sleep, backoff and cron; tests pass an AdjustableClock. */
   clock?: Clock;
 }
@@ -102,7 +104,7 @@ export class Runtime {
     }
     this.#options = options;
     this.clock = options.clock ?? systemClock;
-    this.tasks = new Dispatcher(this, options.retry);
+    this.tasks = new Dispatcher(this, options.retry, options.maxRunningTasks);
     this.schedules = new CronSchedules(this);
   }
 

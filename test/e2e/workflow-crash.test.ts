@@ -119,6 +119,28 @@ describe("workflows across SIGKILL of the server", () => {
     await kill9(second.server);
   });
 
+  it("sleep: a 2-second durable sleep across a kill -9 fires once, not before its time", async () => {
+    const { dataDir, port } = await fresh();
+    const first = await start(dataDir, port);
+    const task = Probe.ref("nap-1").spawn().run(first.ctx, { scenario: "nap2s" });
+    await task.started;
+    const lines = (what: string) => effects("nap2s").filter(([w, id]) => w === what && id === task.taskId);
+    await waitFor("the first run to reach the sleep", 10_000, () => (lines("run").length > 0 ? true : undefined), 20);
+    const startedAt = Number(lines("run")[0]![2]);
+    await sleep(300);
+    await kill9(first.server);
+    expect(lines("fired")).toHaveLength(0);
+
+    const second = await start(dataDir, port);
+    const done = await within(15_000, "the sleep to fire", second.tasks.wait({ taskId: task.taskId }));
+    expect(done.status).toBe(TaskStatus.COMPLETED);
+    const fired = lines("fired");
+    expect(fired).toHaveLength(1);
+    // The wake time was stored before the kill: not reset by the restart, not early.
+    expect(Number(fired[0]![2]) - startedAt).toBeGreaterThanOrEqual(2_000);
+    await kill9(second.server);
+  });
+
   it("Loop: a kill during iteration 1 re-runs it without re-applying its write", async () => {
     const { dataDir, port } = await fresh();
     const first = await start(dataDir, port);

@@ -27,6 +27,8 @@ export function backoff(policy: RetryPolicy, attempts: number): number {
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+export const DEFAULT_MAX_RUNNING = 1_000;
+
 /** A task suspended in `until`: all the memory it holds while it waits. */
 class TaskWait implements ChangeWaiter {
   constructor(
@@ -57,9 +59,20 @@ export class Dispatcher {
   readonly #stopping = new AbortController();
   readonly retry: RetryPolicy;
 
+  /** Due tasks waiting for a free run slot, oldest first. */
+  readonly #ready = new Set<string>();
+  /** Runs holding a slot: running, and not blocked on another task. */
+  #active = 0;
+
   constructor(
     private readonly runtime: Runtime,
     retry: Partial<RetryPolicy> | undefined,
+    /**
+     * Runs at once; more due tasks queue (a set entry each). Without a bound,
+     * 100,000 tasks due together (a recovery, a burst of spawns) would all
+     * hold a run's memory at the same time.
+     */
+    readonly maxRunning = DEFAULT_MAX_RUNNING,
   ) {
     this.retry = { ...DEFAULT_RETRY, ...retry };
     // Every waiting `until` listens for the stop: thousands is normal.
@@ -135,10 +148,15 @@ export class Dispatcher {
     this.#unwatch(taskId);
     this.runtime.clock.clearTimer(this.#timers.get(taskId));
     this.#timers.delete(taskId);
+    if (this.#active >= this.maxRunning) {
+      this.#ready.add(taskId);
+      return;
+    }
     const task = this.runtime.store.getTask(taskId);
     if (!task || isFinal(task) || task.status === "paused") return;
     if (task.runAt > this.runtime.clock.now()) return this.arm(task); // beyond one timer's reach
     const control = new RunControl(taskId);
+    this.#active++;
     const run = runTask(this.runtime, this, task, control)
       .then((next) => {
         if (!next) return;
@@ -149,12 +167,37 @@ export class Dispatcher {
       .finally(() => {
         this.#running.delete(taskId);
         this.#controls.delete(taskId);
+        this.#active--;
+        this.#admit();
         // RUNNING is shown from #running: watchers see it end.
         taskChanged(this.runtime, taskId);
         this.#watch(taskId);
       });
     this.#controls.set(taskId, control);
     this.#running.set(taskId, run);
+  }
+
+  /** Starts queued due tasks while there are free slots. */
+  #admit(): void {
+    for (const taskId of this.#ready) {
+      if (this.#active >= this.maxRunning) return;
+      this.#ready.delete(taskId);
+      this.#run(taskId);
+    }
+  }
+
+  /**
+   * A run awaiting another task (a child workflow) gives up its slot meanwhile:
+   * parents filling every slot must not starve the children they wait for.
+   */
+  async blockedOn<T>(wait: Promise<T>): Promise<T> {
+    this.#active--;
+    this.#admit();
+    try {
+      return await wait;
+    } finally {
+      this.#active++;
+    }
   }
 
   // ---- process control (operators) -------------------------------------
@@ -171,6 +214,7 @@ export class Dispatcher {
   #disarm(taskId: string): void {
     this.runtime.clock.clearTimer(this.#timers.get(taskId));
     this.#timers.delete(taskId);
+    this.#ready.delete(taskId);
     this.#unwatch(taskId);
   }
 
@@ -236,6 +280,7 @@ export class Dispatcher {
     for (const control of this.#controls.values()) control.stop(reason);
     for (const timer of this.#timers.values()) this.runtime.clock.clearTimer(timer);
     this.#timers.clear();
+    this.#ready.clear();
     for (const taskId of [...this.#watching.keys()]) this.#unwatch(taskId);
     const grace = new Promise((resolve) => setTimeout(resolve, 2_000).unref());
     await Promise.race([Promise.allSettled(this.#running.values()), grace]);
