@@ -1,6 +1,6 @@
 /** Starting bench/server.ts in a child process and talking to it. */
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,8 +16,19 @@ export type FromServer =
       cpuSystemUs: number;
       rssBytes: number;
       heapUsedBytes: number;
+      memory: MemoryBreakdown;
       counters: Record<string, number>;
     };
+
+/** Where a server child's memory is (bytes; the /proc fields are 0 off Linux). */
+export interface MemoryBreakdown {
+  heapTotal: number;
+  external: number;
+  /** Private memory: JS heap, native allocations, buffers. */
+  rssAnon: number;
+  /** Mapped files: the node binary, libraries, and LMDB's memory map (the kernel can drop these). */
+  rssFile: number;
+}
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const REPO_DIR = dirname(BENCH_DIR);
@@ -26,6 +37,7 @@ export interface ServerStats {
   cpuUs: number;
   rssBytes: number;
   heapUsedBytes: number;
+  memory: MemoryBreakdown;
   /** Whatever the server child counts (serveAsBenchChild's `counters`). */
   counters: Record<string, number>;
   at: number;
@@ -109,6 +121,7 @@ export async function startChildServer(
             cpuUs: m.cpuUserUs + m.cpuSystemUs,
             rssBytes: m.rssBytes,
             heapUsedBytes: m.heapUsedBytes,
+            memory: m.memory,
             counters: m.counters,
             at: performance.now(),
           });
@@ -169,6 +182,7 @@ export function serveAsBenchChild(port: number, close: () => Promise<void>, coun
         cpuSystemUs: cpu.system,
         rssBytes: mem.rss,
         heapUsedBytes: mem.heapUsed,
+        memory: memoryBreakdown(mem),
         counters: counters(),
       });
     } else if (m.type === "stop") {
@@ -178,4 +192,15 @@ export function serveAsBenchChild(port: number, close: () => Promise<void>, coun
   // The driver went away without saying stop: do not linger.
   process.on("disconnect", () => void stop());
   send({ type: "ready", port });
+}
+
+function memoryBreakdown(mem: NodeJS.MemoryUsage): MemoryBreakdown {
+  const kb = (field: string, status: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0) * 1024;
+  let status = "";
+  try {
+    status = readFileSync("/proc/self/status", "utf8");
+  } catch {
+    // not Linux: the /proc fields stay 0
+  }
+  return { heapTotal: mem.heapTotal, external: mem.external, rssAnon: kb("RssAnon", status), rssFile: kb("RssFile", status) };
 }

@@ -10,7 +10,9 @@
  * gives the time from that commit's reply until every workflow has come out
  * of its `until`, and until every task has COMPLETED.
  *
- * Env: BENCH_WAITING (100000), BENCH_SPAWN_IN_FLIGHT (256).
+ * Env: BENCH_WAITING (100000), BENCH_SPAWN_IN_FLIGHT (256), BENCH_MAX_RUNNING (the
+ * application's maxRunningTasks; default its default), BENCH_SETTLE_MS (10000: idle
+ * time before the memory is read).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,6 +25,7 @@ import { round, runLoad } from "./load.js";
 
 const WAITING = Number(process.env.BENCH_WAITING ?? 100_000);
 const SPAWN_IN_FLIGHT = Number(process.env.BENCH_SPAWN_IN_FLIGHT ?? 256);
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 10_000);
 const GATE = "gate";
 /** Bounds every wait of the driver. */
 const DEADLINE_MS = 20 * 60_000;
@@ -53,6 +56,7 @@ async function serve(): Promise<void> {
     host: "127.0.0.1",
     port: 0,
     tokenVerifier: hmacTokenVerifier(PROBE_TOKEN_SECRET),
+    maxRunningTasks: process.env.BENCH_MAX_RUNNING ? Number(process.env.BENCH_MAX_RUNNING) : undefined,
   });
   await app.start();
   serveAsBenchChild(
@@ -98,7 +102,11 @@ async function drive(): Promise<void> {
     const spawnSeconds = (performance.now() - spawnStart) / 1000;
     log(`spawned in ${round(spawnSeconds, 1)} s; waiting for every first run to reach until`);
     await until_(server, "every workflow to reach until", (s) => s.counters.runs! >= WAITING);
-    await sleep(2_000); // let the last runs unwind and the heap settle
+    // Let the last runs unwind and V8's memory reducer give back what the
+    // spawn burst grew (it acts on idle time after full collections).
+    await sleep(SETTLE_MS / 2);
+    await server.stats(true);
+    await sleep(SETTLE_MS / 2);
     const waiting = await server.stats(true);
 
     const t0 = performance.now();
@@ -117,6 +125,11 @@ async function drive(): Promise<void> {
         idle_heap_mb: mb(idle.heapUsedBytes),
         waiting_rss_mb: mb(waiting.rssBytes),
         waiting_heap_mb: mb(waiting.heapUsedBytes),
+        waiting_heap_total_mb: mb(waiting.memory.heapTotal),
+        waiting_rss_anon_mb: mb(waiting.memory.rssAnon),
+        waiting_rss_file_mb: mb(waiting.memory.rssFile),
+        idle_rss_anon_mb: mb(idle.memory.rssAnon),
+        idle_rss_file_mb: mb(idle.memory.rssFile),
         bytes_per_waiting_task: round((waiting.rssBytes - idle.rssBytes) / WAITING, 0),
         target_rss_mb: 200,
         wake_all_ms: round(wakeMs, 0),
