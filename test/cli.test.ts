@@ -1,5 +1,5 @@
 // The `cairn` CLI, run as a child process against a live application:
-// tasks list/show/wait/watch, actors get, exit codes (0 ok, 1 not found or failed, 2 usage,
+// tasks list/show/wait/watch, actors get, schedules list/delete, exit codes (0 ok, 1 not found or failed, 2 usage,
 // 3 unreachable), --json, --token and CAIRN_URL.
 import { execFile } from "node:child_process";
 import { createServer } from "node:net";
@@ -11,7 +11,8 @@ import { create } from "@bufbuild/protobuf";
 import { TaskInfoSchema, TaskStatus, type TaskInfo } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { renderWatch } from "../src/cli/watch-task.js";
-import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
+import { CronProbe, cronNote, type CronCommand } from "./fixtures/cron-probe.js";
+import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, defineScenario } from "./fixtures/probe-servicer.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -72,7 +73,7 @@ let url: string[];
 const admin = () => ["--url", app.url, "--token", PROBE_ADMIN_TOKEN];
 
 beforeAll(async () => {
-  app = await TestApplication.start({ servicers: [ProbeServicerImpl], tokenVerifier: hmacTokenVerifier(PROBE_TOKEN_SECRET) });
+  app = await TestApplication.start({ servicers: [CronProbe], tokenVerifier: hmacTokenVerifier(PROBE_TOKEN_SECRET) });
   ctx = app.context();
   url = ["--url", app.url];
   const d = Probe.ref("cli-a").spawn().run(ctx, { scenario: "cli-echo", target: "hello", n: 7n });
@@ -182,6 +183,20 @@ describe("usage and connection errors", () => {
     expect(more[1]!.stdout).toContain("get TYPE ID");
     expect(more[2]!.stdout).toContain("Usage: cairn actors get TYPE ID");
     expect(runs[2]!.stdout).toContain("--state STATE");
+    expect(runs[0]!.stdout).toMatch(/schedules\s+cron schedules: list, delete/);
+  });
+
+  it("schedules --help and its commands' --help exit 0", async () => {
+    const runs = await Promise.all([
+      cairn(["schedules", "--help"]),
+      cairn(["schedules", "list", "--help"]),
+      cairn(["schedules", "delete", "--help"]),
+    ]);
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    expect(runs[0]!.stdout).toContain("Usage: cairn schedules <command>");
+    expect(runs[0]!.stdout).toContain("delete ID");
+    expect(runs[1]!.stdout).toContain("Usage: cairn schedules list [--type TYPE] [--actor ID] [--json]");
+    expect(runs[2]!.stdout).toContain("Usage: cairn schedules delete ID [--json]");
   });
 
   it("bad usage exits 2 with a pointer to --help", async () => {
@@ -192,12 +207,18 @@ describe("usage and connection errors", () => {
       cairn(["tasks", "list", "--bogus", ...url]),
       cairn(["actors", "get", "probe.v1.Probe", ...admin()]),
       cairn([]),
+      cairn(["schedules", "delete", ...admin()]),
+      cairn(["schedules", "list", "--state", "x", ...admin()]),
+      cairn(["schedules"]),
     ]);
     for (const r of runs) expect(r.code, r.stderr).toBe(2);
     expect(runs[0]!.stderr).toContain("--state must be one of");
     expect(runs[0]!.stderr).toContain('Run "cairn tasks list --help"');
     expect(runs[4]!.stderr).toContain("expected a state TYPE and an actor ID");
     expect(runs[4]!.stderr).toContain('Run "cairn actors get --help"');
+    expect(runs[6]!.stderr).toContain("expected one schedule ID");
+    expect(runs[6]!.stderr).toContain('Run "cairn schedules delete --help"');
+    expect(runs[7]!.stderr).toContain('Run "cairn schedules list --help"');
   });
 
   it("an unreachable server exits 3", async () => {
@@ -315,5 +336,95 @@ describe("cairn actors get", () => {
     expect(badType.stderr).toContain("not found");
     expect(anonymous.code).toBe(1);
     expect(anonymous.stderr).toContain("unauthenticated");
+  });
+});
+
+describe("cairn schedules", () => {
+  /** Schedules a cron from a committed writer on `actor` (CronProbe's `add`); returns the schedule id. */
+  async function scheduleCron(actor: string, cmd: CronCommand): Promise<string> {
+    const view = await Probe.ref(actor).unidempotently().add(ctx, { note: cronNote(cmd) });
+    return view.log[0]!;
+  }
+  interface Listed {
+    schedules: Array<{ scheduleId: string; stateType: string; actorId: string; cron: string; timezone?: string }>;
+  }
+  const ids = (stdout: string) => (JSON.parse(stdout) as Listed).schedules.map((s) => s.scheduleId);
+
+  // New Year's only: nothing fires while the tests run.
+  beforeAll(async () => {
+    expect(await scheduleCron("cli-sa", { cron: "0 0 1 1 *", id: "cli-yearly", scenario: "cli-echo" })).toBe("cli-yearly");
+    const paris = { cron: "30 4 1 1 *", timezone: "Europe/Paris", id: "cli-paris", scenario: "cli-echo" };
+    expect(await scheduleCron("cli-sb", paris)).toBe("cli-paris");
+  });
+
+  it("list prints every schedule in a table", async () => {
+    const { code, stdout, stderr } = await cairn(["schedules", "list", ...admin()]);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^SCHEDULE\s+TYPE\s+ACTOR\s+METHOD\s+CRON\s+TIMEZONE\s+NEXT RUN\s+LAST TASK\s+SKIPPED\n/);
+    expect(stdout).toMatch(/cli-yearly\s+probe\.v1\.Probe\s+cli-sa\s+run\s+0 0 1 1 \*\s+UTC\s+\d{4}-01-01T00:00:00\.000Z \(in \S+\)\s+-\s+0\n/);
+    expect(stdout).toMatch(/cli-paris\s+probe\.v1\.Probe\s+cli-sb\s+run\s+30 4 1 1 \*\s+Europe\/Paris\s+\d{4}-01-01T03:30:00\.000Z \(in \S+\)\s+-\s+0/);
+  });
+
+  it("list filters by --actor and --type; --json prints the response", async () => {
+    const all = await cairn(["schedules", "list", "--json", ...admin()]);
+    expect(all.code, all.stderr).toBe(0);
+    expect(ids(all.stdout)).toEqual(expect.arrayContaining(["cli-yearly", "cli-paris"]));
+    const [byActor, byBoth, byType, none] = await Promise.all([
+      cairn(["schedules", "list", "--actor", "cli-sb", "--json", ...admin()]),
+      cairn(["schedules", "list", "--type", "probe.v1.Probe", "--actor", "cli-sa", "--json", ...admin()]),
+      cairn(["schedules", "list", "--type", "probe.v1.Probe", "--json", ...admin()]),
+      cairn(["schedules", "list", "--type", "no.such.Type", ...admin()]),
+    ]);
+    expect((JSON.parse(byActor.stdout) as Listed).schedules).toEqual([
+      expect.objectContaining({ scheduleId: "cli-paris", actorId: "cli-sb", cron: "30 4 1 1 *", timezone: "Europe/Paris" }),
+    ]);
+    expect(ids(byBoth.stdout)).toEqual(["cli-yearly"]);
+    expect(ids(byType.stdout)).toEqual(expect.arrayContaining(["cli-yearly", "cli-paris"]));
+    expect(none.code).toBe(0);
+    expect(none.stdout.trim()).toBe("no schedules");
+  });
+
+  it("delete removes a schedule and says what it deleted; then list no longer shows it", async () => {
+    await scheduleCron("cli-sc", { cron: "0 0 1 1 *", id: "cli-doomed", scenario: "cli-echo" });
+    await scheduleCron("cli-sc", { cron: "0 0 1 1 *", id: "cli-doomed-too", scenario: "cli-echo" });
+    const deleted = await cairn(["schedules", "delete", "cli-doomed", ...admin()]);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(deleted.stdout.trim()).toBe('deleted schedule cli-doomed: probe.v1.Probe("cli-sc").run at "0 0 1 1 *" UTC');
+    const json = await cairn(["schedules", "delete", "cli-doomed-too", "--json", ...admin()]);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual(expect.objectContaining({ scheduleId: "cli-doomed-too", actorId: "cli-sc", method: "run" }));
+
+    const after = await cairn(["schedules", "list", "--json", ...admin()]);
+    expect(ids(after.stdout)).not.toContain("cli-doomed");
+    expect(ids(after.stdout)).not.toContain("cli-doomed-too");
+    expect(ids(after.stdout)).toContain("cli-yearly");
+    const table = await cairn(["schedules", "list", "--actor", "cli-sc", ...admin()]);
+    expect(table.stdout.trim()).toBe("no schedules");
+  });
+
+  it("delete of an unknown id exits 1 with NOT_FOUND's message", async () => {
+    const [again, unknown] = await Promise.all([
+      cairn(["schedules", "delete", "cli-doomed", ...admin()]),
+      cairn(["schedules", "delete", "no-such-schedule", "--json", ...admin()]),
+    ]);
+    expect(again.code).toBe(1);
+    expect(again.stdout).toBe("");
+    expect(again.stderr).toContain('not found: no schedule "cli-doomed"');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('not found: no schedule "no-such-schedule"');
+  });
+
+  it("is for operators: without an admin token list and delete exit 1, deleting nothing", async () => {
+    const [list, del] = await Promise.all([
+      cairn(["schedules", "list", ...url]),
+      cairn(["schedules", "delete", "cli-yearly", ...url]),
+    ]);
+    expect(list.code).toBe(1);
+    expect(list.stderr).toContain("unauthenticated");
+    expect(del.code).toBe(1);
+    expect(del.stderr).toContain("unauthenticated");
+    const still = await cairn(["schedules", "list", "--actor", "cli-sa", "--json", ...admin()]);
+    expect(ids(still.stdout)).toEqual(["cli-yearly"]);
   });
 });

@@ -6,13 +6,13 @@
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { hmacTokenVerifier, signHmacToken, sleep, type ExternalContext, type WriterContext } from "cairn";
+import { hmacTokenVerifier, signHmacToken, sleep, type ExternalContext } from "cairn";
 import { AdjustableClock, TestApplication } from "cairn/testing";
 import { Schedules, type ScheduleInfo } from "../generated/cairn/v1/schedules_pb.js";
 import { Tasks, TaskStatus, type TaskInfo } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
-import type { AddRequest } from "../generated/probe/v1/probe_pb.js";
-import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
+import { CronProbe, cronNote, type CronCommand } from "./fixtures/cron-probe.js";
+import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, defineScenario } from "./fixtures/probe-servicer.js";
 
 const MINUTE = 60_000;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -54,30 +54,6 @@ defineScenario("cronSleep", async (ctx) => {
   return { result: "woke" };
 });
 
-interface CronCommand {
-  cron: string;
-  timezone?: string;
-  id?: string;
-  scenario?: string;
-  /** Throw after scheduling: the writer does not commit. */
-  fail?: boolean;
-  /** Schedule the writer `add` instead of the workflow `run`. */
-  writer?: boolean;
-}
-
-// The probe's `add` writer, taught to schedule a cron when its note says so.
-class CronProbe extends ProbeServicerImpl {
-  override async add(ctx: WriterContext, state: Probe, req: AddRequest) {
-    if (!req.note.startsWith("cron ")) return super.add(ctx, state, req);
-    const cmd = JSON.parse(req.note.slice(5)) as CronCommand;
-    const scheduler = Probe.ref(ctx.actorId).schedule({ cron: cmd.cron, timezone: cmd.timezone, id: cmd.id });
-    const id = cmd.writer ? scheduler.add(ctx, { amount: 1n }) : scheduler.run(ctx, { scenario: cmd.scenario ?? "cronEcho" });
-    if (cmd.fail) throw new Error("the writer fails after scheduling");
-    state.counter += 1n;
-    return { counter: state.counter, log: [id], flag: state.flag };
-  }
-}
-
 let app: TestApplication;
 let ctx: ExternalContext;
 let schedules: Client<typeof Schedules>;
@@ -111,7 +87,7 @@ afterEach(async () => {
 
 /** Schedules a cron from a committed writer on `actor`; returns the schedule id. */
 async function scheduleCron(actor: string, cmd: CronCommand): Promise<string> {
-  const view = await Probe.ref(actor).unidempotently().add(ctx, { note: `cron ${JSON.stringify(cmd)}` });
+  const view = await Probe.ref(actor).unidempotently().add(ctx, { note: cronNote(cmd) });
   return view.log[0]!;
 }
 

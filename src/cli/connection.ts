@@ -1,6 +1,7 @@
 import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { Actors } from "../../generated/cairn/v1/actors_pb.js";
+import { Schedules } from "../../generated/cairn/v1/schedules_pb.js";
 import { Tasks } from "../../generated/cairn/v1/tasks_pb.js";
 import { EXIT } from "./exit.js";
 
@@ -36,6 +37,11 @@ export function tasksClient(connection: Connection): Client<typeof Tasks> {
 /** A client of cairn.v1.Actors (operators). */
 export function actorsClient(connection: Connection): Client<typeof Actors> {
   return createClient(Actors, transportFor(connection));
+}
+
+/** A client of cairn.v1.Schedules (operators). */
+export function schedulesClient(connection: Connection): Client<typeof Schedules> {
+  return createClient(Schedules, transportFor(connection));
 }
 
 /** How a failed call ends the command: the message to print and the exit code. */

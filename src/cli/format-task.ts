@@ -16,7 +16,8 @@ export function statusLabel(status: TaskStatus): string {
   return (TaskStatus[status] ?? String(status)).toUpperCase();
 }
 
-function when(ms: bigint, now: number): string {
+/** "2025-01-01T09:00:00.000Z (in 5m)"; "-" for 0. */
+export function when(ms: bigint, now: number): string {
   if (ms === 0n) return "-";
   const t = Number(ms);
   const delta = t - now;

@@ -2,19 +2,22 @@
 // cairn.v1 framework services.
 //
 //   cairn tasks list|show|wait|watch|cancel|pause|resume …
-//   cairn actors get TYPE ID          (see `cairn --help`)
+//   cairn actors get TYPE ID
+//   cairn schedules list|delete …     (see `cairn --help`)
 import { pathToFileURL } from "node:url";
 import { connectionFrom, describeCallError } from "./connection.js";
 import { EXIT, UsageError } from "./exit.js";
 import { GLOBAL_HELP, globalValues, parseCommand, splitCommand } from "./options.js";
 import { actorsCommand } from "./actors-command.js";
+import { schedulesCommand } from "./schedules-command.js";
 import { tasksCommand } from "./tasks-command.js";
 
 const HELP = `Usage: cairn <group> <command> [options]
 
 Groups:
-  tasks    durable tasks: list, show, wait, watch, cancel, pause, resume
-  actors   actors' state: get (operators)
+  tasks      durable tasks: list, show, wait, watch, cancel, pause, resume
+  actors     actors' state: get (operators)
+  schedules  cron schedules: list, delete (operators)
 
 Run "cairn <group> --help" or "cairn <group> <command> --help" for more.
 
@@ -39,6 +42,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await tasksCommand(command, rest);
       case "actors":
         return await actorsCommand(command, rest);
+      case "schedules":
+        return await schedulesCommand(command, rest);
       default:
         throw new UsageError(`unknown command group ${JSON.stringify(group)}`);
     }
