@@ -4,11 +4,13 @@
  *
  * BENCH_WAITING workflows (100,000) are spawned over 127.0.0.1 against a
  * server child; each waits in `until` for the flag of one shared gate actor
- * (read through its reader). Once all of them wait, the server's RSS and
- * heap are read: the baseline is the same server, idle, before the first
- * spawn. Then one `setFlag` commit on the gate wakes them all; the line
- * gives the time from that commit's reply until every workflow has come out
- * of its `until`, and until every task has COMPLETED.
+ * (read through its reader). Once all of them wait (and after a settle and a
+ * full GC), the server's memory is read. Baselines: the same server idle
+ * before the first spawn, and, on a fresh server first, the same burst of
+ * spawns of workflows that end at once (what the burst alone leaves in RSS).
+ * Then one `setFlag` commit on the gate wakes them all; the line gives the
+ * time from that commit's reply until every workflow has come out of its
+ * `until`.
  *
  * Env: BENCH_WAITING (100000), BENCH_SPAWN_IN_FLIGHT (256), BENCH_MAX_RUNNING (the
  * application's maxRunningTasks; default its default), BENCH_SETTLE_MS (10000: idle
@@ -48,6 +50,13 @@ defineScenario("benchGate", async (ctx) => {
   return { result: "through" };
 });
 
+// The baseline's workflow: the same spawn, no wait.
+defineScenario("benchDone", async () => {
+  counters.runs++;
+  counters.completed++;
+  return { result: "done" };
+});
+
 async function serve(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), "cairn-bench-suspended-"));
   const app = new Application({
@@ -81,34 +90,61 @@ async function until_(server: ServerChild, what: string, done: (s: ServerStats) 
   }
 }
 
-async function drive(): Promise<void> {
+/** A fresh server child, its idle memory, and N spawns of `scenario` over the network. */
+async function spawnAll(scenario: string): Promise<{ server: ServerChild; ctx: ExternalContext; idle: ServerStats; spawnSeconds: number }> {
   const server = await startChildServer("suspended.ts", ["server"], "server-suspended", 30_000, ["--expose-gc"]);
   const ctx = new ExternalContext({ url: server.url });
+  await Probe.ref(GATE).unidempotently().setFlag(ctx, { flag: false });
+  await sleep(500);
+  const idle = await server.stats(true);
+  log(`${scenario}: idle server rss ${mb(idle.rssBytes)} MB; spawning ${WAITING} workflows`);
+  const spawnStart = performance.now();
+  const spawns = await runLoad({
+    inFlight: SPAWN_IN_FLIGHT,
+    warmupSeconds: 0,
+    seconds: DEADLINE_MS / 1000,
+    maxCalls: WAITING,
+    call: (i) => Probe.ref(`waiter-${i}`).spawn().run(ctx, { scenario }).started,
+  });
+  if (spawns.errors > 0) throw new Error(`${spawns.errors} spawns failed: ${spawns.firstError}`);
+  const spawnSeconds = (performance.now() - spawnStart) / 1000;
+  log(`${scenario}: spawned in ${round(spawnSeconds, 1)} s`);
+  await until_(server, "every first run", (s) => s.counters.runs! >= WAITING);
+  return { server, ctx, idle, spawnSeconds };
+}
+
+/** After a settle: the last runs unwind and V8's memory reducer gives back what the burst grew. */
+async function settled(server: ServerChild): Promise<ServerStats> {
+  await sleep(SETTLE_MS / 2);
+  await server.stats(true);
+  await sleep(SETTLE_MS / 2);
+  return server.stats(true);
+}
+
+const memoryOf = (prefix: string, s: ServerStats) => ({
+  [`${prefix}_rss_mb`]: mb(s.rssBytes),
+  [`${prefix}_heap_mb`]: mb(s.heapUsedBytes),
+  [`${prefix}_heap_total_mb`]: mb(s.memory.heapTotal),
+  [`${prefix}_rss_anon_mb`]: mb(s.memory.rssAnon),
+  [`${prefix}_rss_file_mb`]: mb(s.memory.rssFile),
+});
+
+async function drive(): Promise<void> {
+  // Baseline: the same burst of spawns, each workflow ending at once, on its
+  // own server: what the burst alone leaves in RSS.
+  const base = await spawnAll("benchDone");
+  let burst: ServerStats;
   try {
-    await Probe.ref(GATE).unidempotently().setFlag(ctx, { flag: false });
-    await sleep(500);
-    const idle = await server.stats(true);
-    log(`idle server: rss ${mb(idle.rssBytes)} MB; spawning ${WAITING} waiting workflows`);
+    await until_(base.server, "every baseline workflow to complete", (s) => s.counters.completed! >= WAITING);
+    burst = await settled(base.server);
+  } finally {
+    base.ctx.close();
+    await base.server.stop();
+  }
 
-    const spawnStart = performance.now();
-    const spawns = await runLoad({
-      inFlight: SPAWN_IN_FLIGHT,
-      warmupSeconds: 0,
-      seconds: DEADLINE_MS / 1000,
-      maxCalls: WAITING,
-      call: (i) => Probe.ref(`waiter-${i}`).spawn().run(ctx, { scenario: "benchGate" }).started,
-    });
-    if (spawns.errors > 0) throw new Error(`${spawns.errors} spawns failed: ${spawns.firstError}`);
-    const spawnSeconds = (performance.now() - spawnStart) / 1000;
-    log(`spawned in ${round(spawnSeconds, 1)} s; waiting for every first run to reach until`);
-    await until_(server, "every workflow to reach until", (s) => s.counters.runs! >= WAITING);
-    // Let the last runs unwind and V8's memory reducer give back what the
-    // spawn burst grew (it acts on idle time after full collections).
-    await sleep(SETTLE_MS / 2);
-    await server.stats(true);
-    await sleep(SETTLE_MS / 2);
-    const waiting = await server.stats(true);
-
+  const { server, ctx, idle, spawnSeconds } = await spawnAll("benchGate");
+  try {
+    const waiting = await settled(server);
     const t0 = performance.now();
     await Probe.ref(GATE).unidempotently().setFlag(ctx, { flag: true });
     const woken = await until_(server, "every workflow to wake", (s) => s.counters.woken! >= WAITING);
@@ -121,16 +157,11 @@ async function drive(): Promise<void> {
         scenario: "suspended-until",
         waiting: WAITING,
         spawn_per_s: round(WAITING / spawnSeconds, 0),
-        idle_rss_mb: mb(idle.rssBytes),
-        idle_heap_mb: mb(idle.heapUsedBytes),
-        waiting_rss_mb: mb(waiting.rssBytes),
-        waiting_heap_mb: mb(waiting.heapUsedBytes),
-        waiting_heap_total_mb: mb(waiting.memory.heapTotal),
-        waiting_rss_anon_mb: mb(waiting.memory.rssAnon),
-        waiting_rss_file_mb: mb(waiting.memory.rssFile),
-        idle_rss_anon_mb: mb(idle.memory.rssAnon),
-        idle_rss_file_mb: mb(idle.memory.rssFile),
-        bytes_per_waiting_task: round((waiting.rssBytes - idle.rssBytes) / WAITING, 0),
+        ...memoryOf("idle", idle),
+        ...memoryOf("waiting", waiting),
+        ...memoryOf("baseline_burst", burst),
+        heap_bytes_per_waiting_task: round((waiting.heapUsedBytes - idle.heapUsedBytes) / WAITING, 0),
+        rss_over_baseline_mb: mb(waiting.rssBytes - burst.rssBytes),
         target_rss_mb: 200,
         wake_all_ms: round(wakeMs, 0),
         wake_per_s: round(WAITING / (wakeMs / 1000), 0),
