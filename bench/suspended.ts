@@ -14,12 +14,14 @@
  *
  * Env: BENCH_WAITING (100000), BENCH_SPAWN_IN_FLIGHT (256), BENCH_MAX_RUNNING (the
  * application's maxRunningTasks; default its default), BENCH_SETTLE_MS (10000: idle
- * time before the memory is read).
+ * time before the memory is read), BENCH_WAIT=sleep (they wait in a 1-hour durable
+ * sleep instead: memory only, a `suspended-sleep` line), BENCH_NODE_FLAGS (extra node
+ * flags for the server child, e.g. "--max-semi-space-size=4").
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Application, ExternalContext, hmacTokenVerifier, until } from "../src/index.js";
+import { Application, ExternalContext, hmacTokenVerifier, sleep as durableSleep, until } from "../src/index.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "../test/fixtures/probe-servicer.js";
 import { serveAsBenchChild, startChildServer, type ServerChild, type ServerStats } from "./child.js";
@@ -27,6 +29,8 @@ import { round, runLoad } from "./load.js";
 
 const WAITING = Number(process.env.BENCH_WAITING ?? 100_000);
 const SPAWN_IN_FLIGHT = Number(process.env.BENCH_SPAWN_IN_FLIGHT ?? 256);
+/** "until" (default) or "sleep": what the workflows wait in. A sleep is not woken. */
+const WAIT = process.env.BENCH_WAIT ?? "until";
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 10_000);
 const GATE = "gate";
 /** Bounds every wait of the driver. */
@@ -48,6 +52,14 @@ defineScenario("benchGate", async (ctx) => {
   await until(GATE, ctx, async () => (await Probe.ref(GATE).get(ctx)).flag);
   counters.woken++;
   return { result: "through" };
+});
+
+// Waits in a durable sleep instead (BENCH_WAIT=sleep): its timer, not a watch.
+defineScenario("benchSleep", async (ctx) => {
+  counters.runs++;
+  await durableSleep("nap", ctx, "1h");
+  counters.woken++;
+  return { result: "rested" };
 });
 
 // The baseline's workflow: the same spawn, no wait.
@@ -92,7 +104,10 @@ async function until_(server: ServerChild, what: string, done: (s: ServerStats) 
 
 /** A fresh server child, its idle memory, and N spawns of `scenario` over the network. */
 async function spawnAll(scenario: string): Promise<{ server: ServerChild; ctx: ExternalContext; idle: ServerStats; spawnSeconds: number }> {
-  const server = await startChildServer("suspended.ts", ["server"], "server-suspended", 30_000, ["--expose-gc"]);
+  const server = await startChildServer("suspended.ts", ["server"], "server-suspended", 30_000, [
+    "--expose-gc",
+    ...(process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? []),
+  ]);
   const ctx = new ExternalContext({ url: server.url });
   await Probe.ref(GATE).unidempotently().setFlag(ctx, { flag: false });
   await sleep(500);
@@ -127,6 +142,7 @@ const memoryOf = (prefix: string, s: ServerStats) => ({
   [`${prefix}_heap_total_mb`]: mb(s.memory.heapTotal),
   [`${prefix}_rss_anon_mb`]: mb(s.memory.rssAnon),
   [`${prefix}_rss_file_mb`]: mb(s.memory.rssFile),
+  [`${prefix}_external_mb`]: mb(s.memory.external),
 });
 
 async function drive(): Promise<void> {
@@ -142,9 +158,14 @@ async function drive(): Promise<void> {
     await base.server.stop();
   }
 
-  const { server, ctx, idle, spawnSeconds } = await spawnAll("benchGate");
+  const { server, ctx, idle, spawnSeconds } = await spawnAll(WAIT === "sleep" ? "benchSleep" : "benchGate");
   try {
     const waiting = await settled(server);
+    if (WAIT === "sleep") {
+      const line = { scenario: "suspended-sleep", waiting: WAITING, ...memoryOf("idle", idle), ...memoryOf("waiting", waiting), ...memoryOf("baseline_burst", burst) };
+      process.stdout.write(`${JSON.stringify(line)}\n`);
+      return;
+    }
     const t0 = performance.now();
     await Probe.ref(GATE).unidempotently().setFlag(ctx, { flag: true });
     const woken = await until_(server, "every workflow to wake", (s) => s.counters.woken! >= WAITING);
