@@ -25,6 +25,16 @@ export interface LmdbStoreOptions {
 type StateKey = [string, string];
 /** [taskId, seq]: seq counts a task's events from 0, without gaps. */
 type EventKey = [string, number];
+/** [runAt, taskId] of every task waiting to run. */
+type DueKey = [number, string];
+
+/** Bumped when an index must be rebuilt from the tasks on open. */
+const DUE_INDEX_VERSION = 1;
+
+/** Waiting to run: in the due index. Ended and paused tasks are not. */
+function isDue(task: TaskRecord): boolean {
+  return task.status === "scheduled" || task.status === "running";
+}
 
 /**
  * One LMDB environment per partition. Writes issued in the same event turn
@@ -40,6 +50,7 @@ export class LmdbStore implements Store {
   private readonly scheduleDb: Database<ScheduleRecord, string>;
   private readonly eventDb: Database<TaskEventRecord, EventKey>;
   private readonly progressDb: Database<TaskProgressRecord, string>;
+  private readonly dueDb: Database<true, DueKey>;
   private readonly durability: Durability;
   readonly #taskListeners = new Set<(taskIds: ReadonlySet<string>) => void>();
 
@@ -53,7 +64,20 @@ export class LmdbStore implements Store {
     this.scheduleDb = this.root.openDB<ScheduleRecord, string>({ name: "schedules" });
     this.eventDb = this.root.openDB<TaskEventRecord, EventKey>({ name: "events" });
     this.progressDb = this.root.openDB<TaskProgressRecord, string>({ name: "progress" });
-    this.root.openDB({ name: "meta" });
+    this.dueDb = this.root.openDB<true, DueKey>({ name: "due" });
+    const meta = this.root.openDB<number, string>({ name: "meta" });
+    // A data directory from before the index (or of an older one): build it.
+    if (meta.get("due-index") !== DUE_INDEX_VERSION) {
+      this.root.transactionSync(() => {
+        for (const key of this.dueDb.getKeys()) this.dueDb.remove(key);
+        for (const { value } of this.taskDb.getRange()) if (isDue(value)) this.dueDb.put([value.runAt, value.taskId], true);
+        meta.put("due-index", DUE_INDEX_VERSION);
+      });
+    }
+  }
+
+  *dueTaskIds(from: number, to: number): Iterable<string> {
+    for (const key of this.dueDb.getKeys({ start: [from], end: [to] })) yield key[1];
   }
 
   getState(stateType: string, actorId: string): StoredState | undefined {
@@ -123,7 +147,12 @@ export class LmdbStore implements Store {
         });
       }
       for (const { key, record } of batch.idempotency) this.idempotency.put(key, record);
-      for (const task of batch.tasks ?? []) this.taskDb.put(task.taskId, task);
+      for (const task of batch.tasks ?? []) {
+        const old = this.taskDb.get(task.taskId);
+        if (old && isDue(old)) this.dueDb.remove([old.runAt, old.taskId]);
+        if (isDue(task)) this.dueDb.put([task.runAt, task.taskId], true);
+        this.taskDb.put(task.taskId, task);
+      }
       for (const { key, record } of batch.memos ?? []) this.memoDb.put(key, record);
       for (const schedule of batch.schedules ?? []) this.scheduleDb.put(schedule.scheduleId, schedule);
       for (const id of batch.deletedSchedules ?? []) this.scheduleDb.remove(id);

@@ -143,6 +143,12 @@ export interface Store {
   /** Every task, in task id order (ids sort by creation time). */
   tasks(): Iterable<TaskRecord>;
   getMemo(key: MemoKey): MemoRecord | undefined;
+  /**
+   * Ids of the tasks waiting to run (not ended, not paused) whose `runAt` is
+   * in [from, to), in due order: the dispatcher gives timers only to tasks
+   * due soon and finds the rest here as their time comes near.
+   */
+  dueTaskIds(from: number, to: number): Iterable<string>;
   getSchedule(scheduleId: string): ScheduleRecord | undefined;
   /** Every cron schedule, in id order. */
   schedules(): Iterable<ScheduleRecord>;

@@ -29,6 +29,13 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export const DEFAULT_MAX_RUNNING = 1_000;
 
+/**
+ * Only tasks due within this get a timer; a sweep every half of it finds
+ * the others (in the store's due index) as their time comes near, so a
+ * task sleeping for a day holds no memory but its durable record.
+ */
+export const TIMER_HORIZON_MS = 60_000;
+
 /** A task suspended in `until`: all the memory it holds while it waits. */
 class TaskWait implements ChangeWaiter {
   constructor(
@@ -59,6 +66,9 @@ export class Dispatcher {
   readonly #stopping = new AbortController();
   readonly retry: RetryPolicy;
 
+  /** Tasks due before this have been given timers (see #sweep). */
+  #sweptUntil = 0;
+  #sweepTimer: Timer | undefined;
   /** Due tasks waiting for a free run slot, oldest first. */
   readonly #ready = new Set<string>();
   /** Runs holding a slot: running, and not blocked on another task. */
@@ -122,14 +132,36 @@ export class Dispatcher {
     this.runtime.watchers.unwatch(wait);
   }
 
-  /** Re-arms every task that had not ended when the process last stopped. */
+  /** Re-arms every task that had not ended when the process last stopped and is due soon. */
   recover(): void {
-    for (const task of this.runtime.store.tasks()) if (!isFinal(task) && task.status !== "paused") this.arm(task);
+    this.#sweep(0);
   }
 
-  /** Runs `task` at its `runAt` (at once if due). */
+  /**
+   * Arms the tasks due in [from, now + horizon) that have no timer yet, and
+   * sweeps again in half a horizon: `#sweptUntil` only moves forward, so each
+   * task is found once, when its time comes near.
+   */
+  #sweep(from: number): void {
+    if (this.#stopping.signal.aborted) return;
+    const until = this.runtime.clock.now() + TIMER_HORIZON_MS;
+    this.#sweptUntil = until;
+    for (const taskId of this.runtime.store.dueTaskIds(from, until)) {
+      if (this.#timers.has(taskId) || this.#running.has(taskId) || this.#ready.has(taskId) || this.#watching.has(taskId)) continue;
+      const task = this.runtime.store.getTask(taskId);
+      if (task) this.arm(task);
+    }
+    this.#sweepTimer = this.runtime.clock.setTimer(() => this.#sweep(this.#sweptUntil), TIMER_HORIZON_MS / 2);
+  }
+
+  /** Runs `task` at its `runAt` (at once if due); one due beyond the horizon is left to the sweep. */
   arm(task: TaskRecord): void {
     if (this.#stopping.signal.aborted) return;
+    if (task.runAt >= this.#sweptUntil) {
+      this.runtime.clock.clearTimer(this.#timers.get(task.taskId));
+      this.#timers.delete(task.taskId);
+      return;
+    }
     const clock = this.runtime.clock;
     clock.clearTimer(this.#timers.get(task.taskId));
     const delay = Math.min(MAX_TIMER_MS, Math.max(0, task.runAt - clock.now()));
@@ -280,6 +312,7 @@ export class Dispatcher {
     for (const control of this.#controls.values()) control.stop(reason);
     for (const timer of this.#timers.values()) this.runtime.clock.clearTimer(timer);
     this.#timers.clear();
+    this.runtime.clock.clearTimer(this.#sweepTimer);
     this.#ready.clear();
     for (const taskId of [...this.#watching.keys()]) this.#unwatch(taskId);
     const grace = new Promise((resolve) => setTimeout(resolve, 2_000).unref());
