@@ -1,8 +1,16 @@
 /**
  * Reactive reader fan-out: `npx tsx bench/reactive.ts` (one JSON line per
- * scenario on stdout, progress on stderr). The server runs in a child
- * process (this file, forked with `server`); subscribers and the writer live
- * here, over 127.0.0.1, spread over a few HTTP/2 connections (ExternalContexts).
+ * scenario on stdout, progress on stderr). Three kinds of process, so that
+ * the bench measures the server and not its own client:
+ *
+ * - the server child (this file, forked with `server`);
+ * - BENCH_REACTIVE_CLIENTS subscriber children (this file, forked with
+ *   `subscribers`), each holding its share of the subscriptions over its own
+ *   HTTP/2 connections (ExternalContexts) and decoding their messages;
+ * - this driver, which creates the actors and runs the writer on its own
+ *   connection, so decoding stream messages cannot delay the writer.
+ *
+ * All over 127.0.0.1; the driver stops only the children it forked, by PID.
  *
  * - fanout-1-actor: 1,000 `Probe.ref("hot").reactively().get()` subscribers;
  *   a writer commits to "hot" at 100 commits/s for BENCH_REACTIVE_SECONDS.
@@ -13,12 +21,21 @@
  * counter to its wall clock in µs when the writer runs, just before the
  * commit; each subscriber subtracts that from its wall clock on receipt
  * (same machine, same clock). Also reported: latency from the writer's reply
- * (the commit acknowledged), which can be negative.
+ * (the commit acknowledged), which can be negative. The subscriber children
+ * send their samples back over IPC as histograms (4 significant digits).
+ *
+ * A reactive reader coalesces: a subscriber that falls behind gets the newest
+ * response, not every one, so `deliveries` can be below `expectedDeliveries`
+ * (one per commit per subscriber of its actor); `perSubscriber` gives the
+ * commits each subscriber's actor got vs. what it received.
  *
  * Env: BENCH_REACTIVE_SUBSCRIBERS (1000), BENCH_REACTIVE_RATE (100 /s),
- * BENCH_REACTIVE_SECONDS (5), BENCH_REACTIVE_CONNECTIONS (10),
- * BENCH_ONLY=fanout-1-actor,fanout-1000-actors.
+ * BENCH_REACTIVE_SECONDS (5), BENCH_REACTIVE_CLIENTS (2 subscriber
+ * processes), BENCH_REACTIVE_CONNECTIONS (10, HTTP/2 connections over all
+ * subscriber processes), BENCH_ONLY=fanout-1-actor,fanout-1000-actors,
+ * BENCH_CPU_PROF=1.
  */
+import type { ChildProcess } from "node:child_process";
 import { setMaxListeners } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -28,13 +45,14 @@ import { Application, ExternalContext } from "../src/index.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import type { AddRequest, Probe as ProbeState } from "../generated/probe/v1/probe_pb.js";
 import { ProbeServicerImpl } from "../test/fixtures/probe-servicer.js";
-import { serveAsBenchChild, startChildServer, type ServerChild, type ServerStats } from "./child.js";
-import { percentile, round } from "./load.js";
+import { forkBenchChild, serveAsBenchChild, startChildServer, stopChild, type ServerChild } from "./child.js";
+import { round } from "./load.js";
 
 const SUBSCRIBERS = Number(process.env.BENCH_REACTIVE_SUBSCRIBERS ?? 1_000);
 const RATE = Number(process.env.BENCH_REACTIVE_RATE ?? 100);
 const SECONDS = Number(process.env.BENCH_REACTIVE_SECONDS ?? 5);
-const CONNECTIONS = Number(process.env.BENCH_REACTIVE_CONNECTIONS ?? 10);
+const CLIENTS = Math.max(1, Number(process.env.BENCH_REACTIVE_CLIENTS ?? 2));
+const CONNECTIONS = Math.max(CLIENTS, Number(process.env.BENCH_REACTIVE_CONNECTIONS ?? 10));
 const TARGET_P99_MS = 20;
 const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
 const wanted = (s: string): boolean => !ONLY || ONLY.includes(s);
@@ -48,6 +66,43 @@ const emit = (line: object): void => {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /** Wall clock in µs, comparable across processes on this machine. */
 const nowMicros = (): number => (performance.timeOrigin + performance.now()) * 1000;
+
+// ---- histograms (samples in ms, kept to 4 significant digits) ---------------
+
+/** [value, count] pairs. */
+type Histogram = Array<[number, number]>;
+
+function histogram(samples: readonly number[]): Histogram {
+  const counts = new Map<number, number>();
+  for (const x of samples) {
+    const v = x === 0 || !Number.isFinite(x) ? x : Number(x.toPrecision(4));
+    counts.set(v, (counts.get(v) ?? 0) + 1);
+  }
+  return [...counts];
+}
+
+/** Merged histograms, sorted, with the same rank rule as load.ts's `percentile`. */
+class Merged {
+  readonly #pairs: Histogram;
+  readonly count: number;
+  constructor(histograms: readonly Histogram[]) {
+    this.#pairs = histograms.flat().sort((a, b) => a[0] - b[0]);
+    this.count = this.#pairs.reduce((n, [, c]) => n + c, 0);
+  }
+  percentile(p: number): number {
+    if (this.count === 0) return NaN;
+    const rank = Math.min(this.count - 1, Math.max(0, Math.ceil(p * this.count) - 1));
+    let seen = 0;
+    for (const [v, c] of this.#pairs) {
+      seen += c;
+      if (seen > rank) return v;
+    }
+    return this.#pairs[this.#pairs.length - 1]![0];
+  }
+  get max(): number {
+    return this.count === 0 ? NaN : this.#pairs[this.#pairs.length - 1]![0];
+  }
+}
 
 // ---- the server child -----------------------------------------------------
 
@@ -76,6 +131,228 @@ function startReactiveServer(): Promise<ServerChild> {
   return startChildServer("reactive.ts", ["server"], "server-reactive");
 }
 
+// ---- the subscriber children ------------------------------------------------
+
+/** Driver → subscriber child. Stamps travel as decimal strings (IPC is JSON). */
+type ToSubscribers =
+  | { type: "subscribe"; url: string; actors: string[]; connections: number }
+  | { type: "measure" }
+  | { type: "settle"; last: Array<[string, string]>; timeoutMs: number }
+  | { type: "report"; replyAt: Array<[string, number]> }
+  | { type: "unsubscribe" }
+  | { type: "stop" };
+
+/** Subscriber child → driver. */
+type FromSubscribers =
+  | { type: "started" }
+  | { type: "subscribed"; ready: number; errors: number; firstError?: string }
+  | { type: "measuring" }
+  | { type: "settled"; ok: boolean }
+  | {
+      type: "report";
+      fromStamp: Histogram;
+      fromReply: Histogram;
+      /** Per subscriber (in `actors` order), items received while measuring. */
+      delivered: number[];
+      errors: number;
+      firstError?: string;
+      cpuUs: number;
+      wallMs: number;
+    }
+  | { type: "unsubscribed" };
+
+function subscriberChild(): void {
+  if (!process.send) throw new Error("`bench/reactive.ts subscribers` must be forked by bench/reactive.ts");
+  const send = (m: FromSubscribers): void => {
+    process.send?.(m);
+  };
+  let contexts: ExternalContext[] = [];
+  let stop = new AbortController();
+  let actors: string[] = [];
+  let lastSeen: number[] = [];
+  let delivered: number[] = [];
+  let fromStamp: number[] = [];
+  /** Receipts while measuring: stamp (µs), wall time (µs), interleaved. */
+  let receipts: number[] = [];
+  let measuring = false;
+  let errors = 0;
+  let firstError: string | undefined;
+  let cpuAt = process.cpuUsage();
+  let wallAt = performance.now();
+
+  const subscribe = async (m: Extract<ToSubscribers, { type: "subscribe" }>): Promise<void> => {
+    contexts = Array.from({ length: m.connections }, () => new ExternalContext({ url: m.url, timeoutMs: 60_000 }));
+    stop = new AbortController();
+    setMaxListeners(0, stop.signal); // one signal ends every subscriber
+    actors = m.actors;
+    lastSeen = new Array<number>(actors.length).fill(-1);
+    delivered = new Array<number>(actors.length).fill(0);
+    fromStamp = [];
+    receipts = [];
+    errors = 0;
+    firstError = undefined;
+    let ready = 0;
+    const signal = stop.signal;
+    const allReady = new Promise<void>((resolve) => {
+      if (actors.length === 0) resolve();
+      for (let i = 0; i < actors.length; i++) {
+        const ctx = contexts[i % contexts.length]!;
+        void (async () => {
+          let first = true;
+          try {
+            for await (const v of Probe.ref(actors[i]!).reactively(signal).get(ctx)) {
+              const at = nowMicros();
+              const stamp = Number(v.counter);
+              lastSeen[i] = stamp;
+              if (first) {
+                first = false;
+                if (++ready === actors.length) resolve();
+                continue;
+              }
+              if (!measuring) continue;
+              delivered[i]!++;
+              fromStamp.push((at - stamp) / 1000);
+              receipts.push(stamp, at);
+            }
+          } catch (e) {
+            if (!signal.aborted) {
+              errors++;
+              firstError ??= e instanceof Error ? e.message : String(e);
+              if (first && ++ready === actors.length) resolve();
+            }
+          }
+        })();
+      }
+    });
+    await Promise.race([allReady, sleep(60_000)]);
+    send({ type: "subscribed", ready, errors, ...(firstError !== undefined ? { firstError } : {}) });
+  };
+
+  const settle = async (m: Extract<ToSubscribers, { type: "settle" }>): Promise<void> => {
+    const last = new Map(m.last.map(([actor, stamp]) => [actor, Number(stamp)]));
+    const settled = () => actors.every((a, i) => !last.has(a) || lastSeen[i] === last.get(a));
+    const end = performance.now() + m.timeoutMs;
+    while (!settled() && performance.now() < end) await sleep(20);
+    send({ type: "settled", ok: settled() });
+  };
+
+  const report = (m: Extract<ToSubscribers, { type: "report" }>): void => {
+    measuring = false;
+    const cpu = process.cpuUsage(cpuAt);
+    const wallMs = performance.now() - wallAt;
+    const replyAt = new Map(m.replyAt.map(([stamp, at]) => [Number(stamp), at]));
+    const fromReply: number[] = [];
+    for (let k = 0; k < receipts.length; k += 2) {
+      const reply = replyAt.get(receipts[k]!);
+      if (reply !== undefined) fromReply.push((receipts[k + 1]! - reply) / 1000);
+    }
+    send({
+      type: "report",
+      fromStamp: histogram(fromStamp),
+      fromReply: histogram(fromReply),
+      delivered,
+      errors,
+      ...(firstError !== undefined ? { firstError } : {}),
+      cpuUs: cpu.user + cpu.system,
+      wallMs,
+    });
+  };
+
+  const unsubscribe = async (): Promise<void> => {
+    measuring = false;
+    stop.abort();
+    await sleep(200);
+    for (const c of contexts) c.close();
+    contexts = [];
+    send({ type: "unsubscribed" });
+  };
+
+  process.on("message", (m: ToSubscribers) => {
+    if (m.type === "subscribe") void subscribe(m);
+    else if (m.type === "measure") {
+      fromStamp = [];
+      receipts = [];
+      delivered.fill(0);
+      cpuAt = process.cpuUsage();
+      wallAt = performance.now();
+      measuring = true;
+      send({ type: "measuring" });
+    } else if (m.type === "settle") void settle(m);
+    else if (m.type === "report") report(m);
+    else if (m.type === "unsubscribe") void unsubscribe();
+    else if (m.type === "stop") {
+      stop.abort();
+      for (const c of contexts) c.close();
+      process.exit(0);
+    }
+  });
+  // The driver went away without saying stop: do not linger.
+  process.on("disconnect", () => process.exit(0));
+  setTimeout(() => process.exit(3), 300_000).unref();
+  send({ type: "started" });
+}
+
+/** A forked subscriber child, driven over IPC. */
+class Subscribers {
+  readonly #child: ChildProcess;
+  readonly pid: number;
+
+  private constructor(child: ChildProcess, pid: number) {
+    this.#child = child;
+    this.pid = pid;
+  }
+
+  static async start(index: number): Promise<Subscribers> {
+    const child = forkBenchChild("reactive.ts", ["subscribers"], `subscribers-${index}`);
+    const pid = child.pid;
+    if (pid === undefined) throw new Error("could not fork a subscriber child");
+    const s = new Subscribers(child, pid);
+    try {
+      await s.#next("started", 30_000);
+    } catch (e) {
+      process.kill(pid, "SIGKILL");
+      throw e;
+    }
+    return s;
+  }
+
+  /** Sends `m` and waits (bounded) for the reply of type `reply`. */
+  ask<T extends FromSubscribers["type"]>(m: ToSubscribers, reply: T, timeoutMs: number): Promise<Extract<FromSubscribers, { type: T }>> {
+    const answer = this.#next(reply, timeoutMs);
+    this.#child.send(m);
+    return answer;
+  }
+
+  #next<T extends FromSubscribers["type"]>(type: T, timeoutMs: number): Promise<Extract<FromSubscribers, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`subscriber child ${this.pid}: no ${type} after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onMessage = (m: FromSubscribers): void => {
+        if (m.type !== type) return;
+        cleanup();
+        resolve(m as Extract<FromSubscribers, { type: T }>);
+      };
+      const onExit = (code: number | null): void => {
+        cleanup();
+        reject(new Error(`subscriber child ${this.pid} exited (${code}) waiting for ${type}`));
+      };
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.#child.off("message", onMessage);
+        this.#child.off("exit", onExit);
+      };
+      this.#child.on("message", onMessage);
+      this.#child.once("exit", onExit);
+    });
+  }
+
+  stop(): Promise<void> {
+    return stopChild(this.#child, this.pid, () => this.#child.send({ type: "stop" } satisfies ToSubscribers));
+  }
+}
+
 // ---- one scenario -----------------------------------------------------------
 
 interface Scenario {
@@ -88,161 +365,168 @@ interface Scenario {
   actors: string[];
 }
 
-async function runScenario(server: ServerChild, contexts: ExternalContext[], s: Scenario): Promise<object> {
-  const writer = contexts[0]!;
+async function runScenario(server: ServerChild, writer: ExternalContext, clients: Subscribers[], s: Scenario): Promise<object> {
   log(`${s.name}: creating ${s.actors.length} actors`);
   for (let k = 0; k < s.actors.length; k += 50) {
     await Promise.all(s.actors.slice(k, k + 50).map((id) => Probe.ref(id).add(writer, { amount: 0n, note: "stamp" })));
   }
-  const stop = new AbortController();
-  setMaxListeners(0, stop.signal); // one signal ends every subscriber
-  /** Receipt latencies (ms) from the server's stamp, and receipt wall times with their stamps. */
-  const fromStamp: number[] = [];
-  const receipts: Array<{ stamp: bigint; at: number }> = [];
-  let ready = 0;
-  let subscriberErrors = 0;
-  let firstError: string | undefined;
-  let measuring = false;
-  /** Per subscriber, the stamp of the newest item it received. */
-  const lastSeen: bigint[] = new Array<bigint>(SUBSCRIBERS).fill(-1n);
-  log(`${s.name}: ${SUBSCRIBERS} subscribers over ${contexts.length} connections`);
-  const allReady = new Promise<void>((resolve) => {
-    for (let i = 0; i < SUBSCRIBERS; i++) {
-      const ctx = contexts[i % contexts.length]!;
-      void (async () => {
-        let first = true;
-        try {
-          for await (const v of Probe.ref(s.subscriberActor(i)).reactively(stop.signal).get(ctx)) {
-            const at = nowMicros();
-            lastSeen[i] = v.counter;
-            if (first) {
-              first = false;
-              if (++ready === SUBSCRIBERS) resolve();
-              continue;
-            }
-            if (!measuring) continue;
-            fromStamp.push((at - Number(v.counter)) / 1000);
-            receipts.push({ stamp: v.counter, at });
-          }
-        } catch (e) {
-          if (!stop.signal.aborted) {
-            subscriberErrors++;
-            firstError ??= e instanceof Error ? e.message : String(e);
-            if (first && ++ready === SUBSCRIBERS) resolve();
-          }
-        }
-      })();
-    }
-  });
+  // Subscriber i lives in child i % CLIENTS; connections are split evenly.
+  const shares = clients.map((_, c) => Array.from({ length: SUBSCRIBERS }, (_, i) => i).filter((i) => i % clients.length === c));
+  const connectionsOf = (c: number) => Math.floor(CONNECTIONS / clients.length) + (c < CONNECTIONS % clients.length ? 1 : 0);
+  log(`${s.name}: ${SUBSCRIBERS} subscribers in ${clients.length} processes over ${CONNECTIONS} connections`);
   const t0 = performance.now();
-  await Promise.race([allReady, sleep(60_000)]);
+  const subscribed = await Promise.all(
+    clients.map((client, c) =>
+      client.ask({ type: "subscribe", url: server.url, actors: shares[c]!.map(s.subscriberActor), connections: connectionsOf(c) }, "subscribed", 70_000),
+    ),
+  );
+  const ready = subscribed.reduce((n, r) => n + r.ready, 0);
   log(`${s.name}: ${ready}/${SUBSCRIBERS} subscribers had their first item after ${round(performance.now() - t0, 0)} ms`);
+  await Promise.all(clients.map((client) => client.ask({ type: "measure" }, "measuring", 10_000)));
 
   // The writer: RATE commits/s on schedule, one at a time, for SECONDS.
   const commits = Math.round(RATE * SECONDS);
-  const replyAt = new Map<bigint, number>(); // stamp → writer's reply wall time (µs)
+  const replyAt = new Map<string, number>(); // stamp → writer's reply wall time (µs)
   let writeErrors = 0;
   const writeLatencies: number[] = [];
-  measuring = true;
   const lastCommit = new Map<string, bigint>();
+  /** Commits per actor. */
+  const commitsOn = new Map<string, number>();
   const before = await server.stats();
   const cpuBefore = process.cpuUsage();
   const start = performance.now();
   let late = 0;
   const deadline = start + SECONDS * 1000 + 2_000; // bounded even when commits fall behind
   let committed = 0;
-  for (let n = 0; n < commits && performance.now() < deadline; n++, committed++) {
+  for (let n = 0; n < commits && performance.now() < deadline; n++) {
     const due = start + (n * 1000) / RATE;
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
     else if (wait < -1000 / RATE) late++;
     const sent = performance.now();
+    const actor = s.writeActor(n);
     try {
-      const r = await Probe.ref(s.writeActor(n)).add(writer, { amount: 0n, note: "stamp" });
-      replyAt.set(r.counter, nowMicros());
-      lastCommit.set(s.writeActor(n), r.counter);
+      const r = await Probe.ref(actor).add(writer, { amount: 0n, note: "stamp" });
+      replyAt.set(String(r.counter), nowMicros());
+      lastCommit.set(actor, r.counter);
+      commitsOn.set(actor, (commitsOn.get(actor) ?? 0) + 1);
       writeLatencies.push(performance.now() - sent);
+      committed++;
     } catch {
       writeErrors++;
     }
   }
   const writeSeconds = (performance.now() - start) / 1000;
+  const writerCpu = process.cpuUsage(cpuBefore);
+  const writerWallMs = performance.now() - start;
   // Deliveries in flight: wait (bounded) until the subscribers have the last commit.
-  const settleEnd = performance.now() + 10_000;
-  const settled = () => lastSeen.every((seen, i) => seen === (lastCommit.get(s.subscriberActor(i)) ?? seen));
-  while (!settled() && performance.now() < settleEnd) await sleep(50);
-  const settleMs = round(performance.now() - settleEnd + 10_000, 0);
+  const settleStart = performance.now();
+  const last = [...lastCommit].map(([a, stamp]): [string, string] => [a, String(stamp)]);
+  const settled = (await Promise.all(clients.map((client) => client.ask({ type: "settle", last, timeoutMs: 10_000 }, "settled", 15_000)))).every(
+    (r) => r.ok,
+  );
+  const settleMs = round(performance.now() - settleStart, 0);
   const after = await server.stats();
-  const cpu = process.cpuUsage(cpuBefore);
-  measuring = false;
-  stop.abort();
-  await sleep(200);
+  const replies = [...replyAt];
+  const reports = await Promise.all(clients.map((client) => client.ask({ type: "report", replyAt: replies }, "report", 30_000)));
+  await Promise.all(clients.map((client) => client.ask({ type: "unsubscribe" }, "unsubscribed", 15_000)));
 
-  // Deliveries one would get without coalescing: each commit, times its subscribers.
-  const subsPerActor = new Map<string, number>();
-  for (let i = 0; i < SUBSCRIBERS; i++) subsPerActor.set(s.subscriberActor(i), (subsPerActor.get(s.subscriberActor(i)) ?? 0) + 1);
+  // Per subscriber: commits on its actor (each one a delivery without coalescing) vs. items received.
+  const expectedOf = (i: number) => commitsOn.get(s.subscriberActor(i)) ?? 0;
   let expected = 0;
-  for (let n = 0; n < committed; n++) expected += subsPerActor.get(s.writeActor(n)) ?? 0;
-
-  const sorted = Float64Array.from(fromStamp).sort();
-  const fromReply = Float64Array.from(
-    receipts.flatMap((r) => {
-      const reply = replyAt.get(r.stamp);
-      return reply === undefined ? [] : [(r.at - reply) / 1000];
+  let short = 0;
+  const deliveredEach: number[] = [];
+  const ratios: number[] = [];
+  reports.forEach((r, c) =>
+    shares[c]!.forEach((i, k) => {
+      const e = expectedOf(i);
+      const d = r.delivered[k] ?? 0;
+      expected += e;
+      if (d < e) short++;
+      deliveredEach.push(d);
+      if (e > 0) ratios.push(d / e);
     }),
-  ).sort();
-  const writes = Float64Array.from(writeLatencies).sort();
+  );
+  deliveredEach.sort((a, b) => a - b);
+  ratios.sort((a, b) => a - b);
+  const expectedEach = Array.from({ length: SUBSCRIBERS }, (_, i) => expectedOf(i));
+  const q = (xs: number[], p: number) => (xs.length ? xs[Math.min(xs.length - 1, Math.max(0, Math.ceil(p * xs.length) - 1))]! : NaN);
+
+  const fromStamp = new Merged(reports.map((r) => r.fromStamp));
+  const fromReply = new Merged(reports.map((r) => r.fromReply));
+  const writes = new Merged([histogram(writeLatencies)]);
+  const subscriberErrors = subscribed.reduce((n, r) => n + r.errors, 0) + reports.reduce((n, r) => n + r.errors, 0);
+  const firstError = [...subscribed, ...reports].find((r) => r.firstError !== undefined)?.firstError;
   const wallMs = after.at - before.at;
-  const p99 = round(percentile(sorted, 0.99), 3);
+  const p99 = round(fromStamp.percentile(0.99), 3);
   const line = {
     scenario: s.name,
     transport: "connect",
     subscribers: SUBSCRIBERS,
     actors: s.actors.length,
-    connections: contexts.length,
+    subscriberProcesses: clients.length,
+    connections: CONNECTIONS,
     commitsPlanned: commits,
     commits: committed,
     commitRate: round(committed / writeSeconds, 1),
     lateCommits: late,
     writeErrors,
-    writeP50Ms: round(percentile(writes, 0.5), 3),
-    writeP99Ms: round(percentile(writes, 0.99), 3),
-    deliveries: sorted.length,
+    writeP50Ms: round(writes.percentile(0.5), 3),
+    writeP99Ms: round(writes.percentile(0.99), 3),
+    deliveries: fromStamp.count,
     expectedDeliveries: expected,
-    coalescedOrMissing: expected - sorted.length,
+    coalescedOrMissing: expected - fromStamp.count,
+    perSubscriber: {
+      commitsMin: Math.min(...expectedEach),
+      commitsMax: Math.max(...expectedEach),
+      deliveredMin: q(deliveredEach, 0),
+      deliveredP50: q(deliveredEach, 0.5),
+      deliveredMax: q(deliveredEach, 1),
+      deliveredOfCommitsMin: round(q(ratios, 0), 3),
+      deliveredOfCommitsP50: round(q(ratios, 0.5), 3),
+      subscribersShort: short,
+    },
     subscriberErrors,
-    allSawLastCommit: settled(),
+    allSawLastCommit: settled,
     settleMs,
     ...(firstError !== undefined ? { firstError } : {}),
-    p50Ms: round(percentile(sorted, 0.5), 3),
+    p50Ms: round(fromStamp.percentile(0.5), 3),
     p99Ms: p99,
-    maxMs: round(sorted.length ? sorted[sorted.length - 1]! : NaN, 3),
-    fromReplyP50Ms: round(percentile(fromReply, 0.5), 3),
-    fromReplyP99Ms: round(percentile(fromReply, 0.99), 3),
+    maxMs: round(fromStamp.max, 3),
+    fromReplyP50Ms: round(fromReply.percentile(0.5), 3),
+    fromReplyP99Ms: round(fromReply.percentile(0.99), 3),
     serverCpuPct: round(((after.cpuUs - before.cpuUs) / 1000 / wallMs) * 100, 1),
     serverRssMB: round(after.rssBytes / 2 ** 20, 1),
     serverHeapUsedMB: round(after.heapUsedBytes / 2 ** 20, 1),
-    clientCpuPct: round(((cpu.user + cpu.system) / 1000 / wallMs) * 100, 1),
+    /** Each subscriber child's CPU over its measuring window (writing and settling). */
+    clientCpuPct: reports.map((r) => round((r.cpuUs / 1000 / r.wallMs) * 100, 1)),
+    writerCpuPct: round(((writerCpu.user + writerCpu.system) / 1000 / writerWallMs) * 100, 1),
     loadAvg1m: round(loadavg()[0]!, 2),
     target: `p99 < ${TARGET_P99_MS} ms from commit to each subscriber`,
-    meetsTarget: p99 < TARGET_P99_MS && settled() && committed === commits && writeErrors === 0 && subscriberErrors === 0 && sorted.length > 0,
+    meetsTarget: p99 < TARGET_P99_MS && settled && committed === commits && writeErrors === 0 && subscriberErrors === 0 && fromStamp.count > 0,
   };
-  log(`${s.name}: p50 ${line.p50Ms} ms, p99 ${line.p99Ms} ms, ${line.deliveries}/${expected} deliveries, server CPU ${line.serverCpuPct}%`);
+  log(
+    `${s.name}: p50 ${line.p50Ms} ms, p99 ${line.p99Ms} ms, ${line.deliveries}/${expected} deliveries, ` +
+      `${committed}/${commits} commits, server CPU ${line.serverCpuPct}%, client CPU ${line.clientCpuPct.join("/")}%`,
+  );
   return line;
 }
 
 async function main(): Promise<void> {
   const server = await startReactiveServer();
   log(`reactive server pid ${server.pid} on ${server.url}`);
-  const contexts = Array.from({ length: CONNECTIONS }, () => new ExternalContext({ url: server.url, timeoutMs: 30_000 }));
+  const clients: Subscribers[] = [];
+  const writer = new ExternalContext({ url: server.url, timeoutMs: 30_000 });
   try {
+    for (let c = 0; c < CLIENTS; c++) clients.push(await Subscribers.start(c));
+    log(`subscriber pids ${clients.map((c) => c.pid).join(", ")}`);
     if (wanted("fanout-1-actor")) {
-      emit(await runScenario(server, contexts, { name: "fanout-1-actor", subscriberActor: () => "hot", writeActor: () => "hot", actors: ["hot"] }));
+      emit(await runScenario(server, writer, clients, { name: "fanout-1-actor", subscriberActor: () => "hot", writeActor: () => "hot", actors: ["hot"] }));
     }
     if (wanted("fanout-1000-actors")) {
       const actors = Array.from({ length: SUBSCRIBERS }, (_, i) => `fan-${i}`);
       emit(
-        await runScenario(server, contexts, {
+        await runScenario(server, writer, clients, {
           name: "fanout-1000-actors",
           subscriberActor: (i) => actors[i]!,
           writeActor: (n) => actors[n % actors.length]!,
@@ -251,7 +535,9 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    for (const c of contexts) c.close();
+    writer.close();
+    await Promise.all(clients.map((c) => c.stop()));
+    log(`subscriber pids ${clients.map((c) => c.pid).join(", ")} stopped`);
     await server.stop();
     log(`server pid ${server.pid} stopped`);
   }
@@ -262,11 +548,13 @@ if (process.argv[2] === "server") {
     console.error("bench reactive server:", e);
     process.exit(1);
   });
+} else if (process.argv[2] === "subscribers") {
+  subscriberChild();
 } else {
   const hard = setTimeout(() => {
-    console.error("bench reactive: over 180 s; giving up");
+    console.error("bench reactive: over 240 s; giving up");
     process.exit(1);
-  }, 180_000);
+  }, 240_000);
   hard.unref();
   main().then(
     () => process.exit(0),
