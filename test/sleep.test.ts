@@ -50,6 +50,14 @@ defineScenario("swallow", async (ctx) => {
   return { result: `run ${countOf(`runs:${ctx.actorId}`)}` };
 });
 
+// A sleep of days, counted: for the dispatcher's timer horizon.
+defineScenario("napDays", async (ctx) => {
+  bump(`runs:${ctx.actorId}`);
+  await sleep("days", ctx, "3d");
+  bump(`after:${ctx.actorId}`);
+  return { result: "rested" };
+});
+
 defineScenario("badDuration", async (ctx) => {
   await sleep("nap", ctx, "5 minutes");
   return { result: "should not get here" };
@@ -140,6 +148,32 @@ describe("sleep", () => {
     // Once woken, it stays done: nothing runs again.
     await pause(100);
     expect(countOf("runs:nap3")).toBe(2);
+  });
+});
+
+describe("a long sleep", () => {
+  it("holds no timer while far off; the dispatcher's sweep finds it as its time comes near, also after a restart", async () => {
+    const before = app.clock.pendingTimers;
+    const task = Probe.ref("nap-days").spawn().run(ctx, { scenario: "napDays" });
+    await task.started;
+    await eventually(() => countOf("runs:nap-days") === 1, 5_000, "the run to reach the sleep");
+    // Suspended for 3 days: its record is in the store, no timer is in memory.
+    const dayFromNow = app.clock.now() + 86_400_000;
+    await eventually(async () => Number((await tasks.get({ taskId: task.taskId })).runAtMs) > dayFromNow, 5_000, "the suspension");
+    await pause(50);
+    expect(app.clock.pendingTimers).toBe(before);
+    app.clock.advance("2d");
+    await pause(100);
+    expect(countOf("after:nap-days")).toBe(0);
+
+    await app.restart();
+    tasks = createClient(Tasks, createConnectTransport({ baseUrl: app.url, httpVersion: "2" }));
+    await pause(100);
+    expect(countOf("after:nap-days")).toBe(0);
+    app.clock.advance("1d");
+    const info = await waitInfo(task.taskId);
+    expect(info.status).toBe(TaskStatus.COMPLETED);
+    expect(countOf("after:nap-days")).toBe(1);
   });
 });
 

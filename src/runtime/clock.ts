@@ -50,6 +50,11 @@ export class AdjustableClock implements Clock {
     return Date.now() + this.#offset;
   }
 
+  /** Timers set and not yet fired or cleared: what is waiting on this clock. */
+  get pendingTimers(): number {
+    return this.#timers.size;
+  }
+
   /** How far ahead of real time this clock is, in ms. */
   get offset(): number {
     return this.#offset;
