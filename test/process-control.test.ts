@@ -2,24 +2,23 @@
 // Pause and Resume; ctx.signal fires on cancel, ctx.checkpoint() parks while
 // paused and throws Cancelled once cancelled; durable steps check too; a
 // paused task stays paused across a restart.
-import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { atLeastOnce, hmacTokenVerifier, sleep, until, type ExternalContext } from "cairn";
 import { TestApplication } from "cairn/testing";
 import { Tasks, TaskStatus } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
-import { pause, eventually, rejectionOf } from "./fixtures/waiting.js";
+import { pause, eventually, rejectionOf, gates as makeGates } from "./fixtures/waiting.js";
+import { tasksClient } from "./fixtures/tasks-client.js";
 
 const counts = new Map<string, number>();
 const bump = (name: string) => counts.set(name, (counts.get(name) ?? 0) + 1).get(name)!;
 const countOf = (name: string) => counts.get(name) ?? 0;
 
 /** Gates the scenarios wait at, opened by the tests. */
-const gates = new Map<string, () => void>();
-const gate = (name: string) => new Promise<void>((resolve) => gates.set(name, resolve));
-const open = (name: string) => gates.get(name)?.();
+const gates = makeGates();
+const { gate, open } = gates;
 
 // A step whose fn awaits a long operation that honours ctx.signal.
 defineScenario("pcLong", async (ctx) => {
@@ -88,12 +87,6 @@ let app: TestApplication;
 let ctx: ExternalContext;
 let tasks: Client<typeof Tasks>;
 
-function tasksClient(url: string, token: string | null = PROBE_ADMIN_TOKEN): Client<typeof Tasks> {
-  const interceptors: Interceptor[] = token
-    ? [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))]
-    : [];
-  return createClient(Tasks, createConnectTransport({ baseUrl: url, httpVersion: "2", interceptors }));
-}
 
 beforeAll(async () => {
   app = await TestApplication.start({

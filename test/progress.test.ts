@@ -2,8 +2,7 @@
 // reference"): ctx.progress() is streamed live to watchers, coalesced
 // (written at most about once a second and when the run ends), kept across
 // a restart; each task keeps a bounded history of what happened to it.
-import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { atLeastOnce, hmacTokenVerifier, type ExternalContext } from "cairn";
 import { TestApplication } from "cairn/testing";
@@ -11,13 +10,13 @@ import { Tasks, TaskStatus, type TaskInfo } from "../generated/cairn/v1/tasks_pb
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { progressStats } from "../src/runtime/tasks/progress.js";
 import { TASK_HISTORY_LIMIT } from "../src/store/store.js";
-import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
-import { pause, eventually, rejectionOf } from "./fixtures/waiting.js";
+import { PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
+import { pause, eventually, rejectionOf, gates as makeGates } from "./fixtures/waiting.js";
+import { tasksClient } from "./fixtures/tasks-client.js";
 
 const attempts = new Map<string, number>();
-const gates = new Map<string, () => void>();
-const gate = (name: string) => new Promise<void>((resolve) => gates.set(name, resolve));
-const open = (name: string) => gates.get(name)?.();
+const gates = makeGates();
+const { gate, open } = gates;
 
 // Twenty progress reports, a few milliseconds apart, ending at 1; "pr1"
 // first waits for its watcher.
@@ -67,12 +66,6 @@ let app: TestApplication;
 let ctx: ExternalContext;
 let tasks: Client<typeof Tasks>;
 
-function tasksClient(url: string, token: string | null = PROBE_ADMIN_TOKEN): Client<typeof Tasks> {
-  const interceptors: Interceptor[] = token
-    ? [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))]
-    : [];
-  return createClient(Tasks, createConnectTransport({ baseUrl: url, httpVersion: "2", interceptors }));
-}
 
 async function collect(stream: AsyncIterable<TaskInfo>, onFirst?: () => void): Promise<TaskInfo[]> {
   const seen: TaskInfo[] = [];
