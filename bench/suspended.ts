@@ -18,13 +18,11 @@
  * sleep instead: memory only, a `suspended-sleep` line), BENCH_NODE_FLAGS (extra node
  * flags for the server child, e.g. "--max-semi-space-size=4").
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Application, ExternalContext, hmacTokenVerifier, sleep as durableSleep, until } from "../src/index.js";
+import { ExternalContext, sleep as durableSleep, until } from "../src/index.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
-import { PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "../test/fixtures/probe-servicer.js";
-import { serveAsBenchChild, startChildServer, type ServerChild, type ServerStats } from "./child.js";
+import { defineScenario } from "../test/fixtures/probe-servicer.js";
+import { serveProbeApplication } from "./probe-server.js";
+import { startChildServer, type ServerChild, type ServerStats } from "./child.js";
 import { round, runLoad } from "./load.js";
 
 const WAITING = Number(process.env.BENCH_WAITING ?? 100_000);
@@ -69,25 +67,9 @@ defineScenario("benchDone", async () => {
   return { result: "done" };
 });
 
-async function serve(): Promise<void> {
-  const dataDir = mkdtempSync(join(tmpdir(), "cairn-bench-suspended-"));
-  const app = new Application({
-    servicers: [ProbeServicerImpl],
-    dataDir,
-    host: "127.0.0.1",
-    port: 0,
-    tokenVerifier: hmacTokenVerifier(PROBE_TOKEN_SECRET),
-    maxRunningTasks: process.env.BENCH_MAX_RUNNING ? Number(process.env.BENCH_MAX_RUNNING) : undefined,
-  });
-  await app.start();
-  serveAsBenchChild(
-    app.port,
-    async () => {
-      await app.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-    () => ({ ...counters }),
-  );
+function serve(): Promise<void> {
+  const maxRunningTasks = process.env.BENCH_MAX_RUNNING ? Number(process.env.BENCH_MAX_RUNNING) : undefined;
+  return serveProbeApplication("suspended", { maxRunningTasks }, () => ({ ...counters }));
 }
 
 // ---- the driver -------------------------------------------------------------

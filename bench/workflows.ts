@@ -16,17 +16,16 @@
  * Env: BENCH_WF_UNITS (1000), BENCH_WF_SLICES (5), BENCH_WAKES (1000),
  * BENCH_WAKE_IN_FLIGHT (1,8: one until-wake line each), BENCH_WF_SERIAL_UNITS (100), BENCH_ONLY=workflow-10-steps,until-wake.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { loadavg } from "node:os";
 import { createClient } from "@connectrpc/connect";
-import { Application, ExternalContext, hmacTokenVerifier } from "../src/index.js";
+import { ExternalContext } from "../src/index.js";
 import { createClientTransport } from "../src/transport/client-transport.js";
 import { Tasks, TaskStatus } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
-import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, ProbeServicerImpl } from "../test/fixtures/probe-servicer.js";
+import { PROBE_ADMIN_TOKEN } from "../test/fixtures/probe-servicer.js";
 import { nowMicros } from "../test/fixtures/probe-scenarios.js";
-import { serveAsBenchChild, startChildServer, type ServerChild, type ServerStats } from "./child.js";
+import { serveProbeApplication } from "./probe-server.js";
+import { startChildServer, type ServerChild, type ServerStats } from "./child.js";
 import { mergeLoads, percentile, round, runLoad, type LoadResult } from "./load.js";
 
 const IN_FLIGHT = 64;
@@ -49,22 +48,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 // ---- the server child -----------------------------------------------------
 
-async function serve(): Promise<void> {
+function serve(): Promise<void> {
   if (!process.send) throw new Error("`bench/workflows.ts server` must be forked by bench/workflows.ts");
-  const dataDir = mkdtempSync(join(tmpdir(), "cairn-bench-wf-"));
-  // The probe servicer has no authorizer; a loopback benchmark.
-  const app = new Application({
-    servicers: [ProbeServicerImpl],
-    dataDir,
-    host: "127.0.0.1",
-    port: 0,
-    tokenVerifier: hmacTokenVerifier(PROBE_TOKEN_SECRET),
-  });
-  await app.start();
-  serveAsBenchChild(app.port, async () => {
-    await app.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  return serveProbeApplication("wf");
 }
 
 /** This file's server mode, as a bench child. */

@@ -1,4 +1,4 @@
-import type { DescMessage, DescMethod, DescService, Message } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
 import type { Aborted } from "./errors.js";
 
 export type MethodKind = "reader" | "writer" | "transaction" | "workflow";
