@@ -32,7 +32,7 @@ export function withFastWatch(runtime: Runtime, readMaxBytes: number, fallback: 
       (h["connect-content-encoding"] === undefined || h["connect-content-encoding"] === "identity") &&
       h["connect-timeout-ms"] === undefined;
     if (!fast) return fallback(req, res);
-    void serve(runtime, readMaxBytes, req, res);
+    serve(runtime, readMaxBytes, req, res).catch(() => res.destroy());
   };
 }
 
@@ -60,7 +60,8 @@ async function serve(runtime: Runtime, readMaxBytes: number, req: Request, res: 
       await write(res, framed(response), abort.signal);
     }
   } catch (e) {
-    error = ConnectError.from(e);
+    // As connect's handler: other errors are not shown to the client.
+    error = e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
   }
   if (abort.signal.aborted || res.destroyed) return;
   // Streams answer 200 even for an error: it travels in the end-stream message.
