@@ -467,6 +467,78 @@ describe("plain clients and bad input", () => {
   });
 });
 
+describe("the Connect fast path (src/transport/fast-watch.ts), on the wire", () => {
+  /** POSTs a Watch body over HTTP/1.1 and returns a reader of its envelopes. */
+  const post = async (body: Uint8Array, signal?: AbortSignal, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${app.url}/cairn.v1.Reactive/Watch`, {
+      method: "POST",
+      headers: { "content-type": "application/connect+proto", ...headers },
+      body: new Uint8Array(body),
+      signal,
+    });
+    const reader = res.body!.getReader();
+    let buffered = Buffer.alloc(0);
+    const next = async (): Promise<{ flags: number; data: Buffer } | undefined> => {
+      while (buffered.length < 5 || buffered.length < 5 + buffered.readUInt32BE(1)) {
+        const { done, value } = await reader.read();
+        if (done) return undefined;
+        buffered = Buffer.concat([buffered, value]);
+      }
+      const length = buffered.readUInt32BE(1);
+      const frame = { flags: buffered[0]!, data: buffered.subarray(5, 5 + length) };
+      buffered = buffered.subarray(5 + length);
+      return frame;
+    };
+    return { res, next };
+  };
+  const envelope = (data: Uint8Array) => {
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(data.length, 1);
+    return Buffer.concat([head, data]);
+  };
+  const watchBody = (stateType: string, actorId: string, method = "get") =>
+    envelope(toBinary(WatchRequestSchema, create(WatchRequestSchema, { stateType, actorId, method, request: new Uint8Array() })));
+
+  it("streams one WatchResponse envelope per change, and an abort frees the server side", async () => {
+    const id = fresh("wire");
+    const abort = new AbortController();
+    const { res, next } = await post(watchBody("probe.v1.Probe", id), abort.signal);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/connect+proto");
+    const counter = (f: { flags: number; data: Buffer } | undefined) => {
+      expect(f?.flags).toBe(0);
+      return fromBinary(ProbeViewSchema, fromBinary(WatchResponseSchema, f!.data).response).counter;
+    };
+    expect(counter(await next())).toBe(0n);
+    await Probe.ref(id).add(ctx, { amount: 3n });
+    expect(counter(await next())).toBe(3n);
+    abort.abort();
+    await sleep(100);
+    const before = runsOf(id);
+    await Probe.ref(id).add(ctx, { amount: 1n });
+    await sleep(100);
+    expect(runsOf(id)).toBe(before);
+  });
+
+  it("ends with a Connect end-stream error for bad requests, as connect's own handler does", async () => {
+    const endError = async (body: Uint8Array, headers?: Record<string, string>) => {
+      const { res, next } = await post(body, undefined, headers);
+      expect(res.status).toBe(200);
+      const end = await next();
+      expect(end?.flags).toBe(2);
+      expect(await next()).toBeUndefined();
+      return (JSON.parse(end!.data.toString()) as { error?: { code: string } }).error?.code;
+    };
+    expect(await endError(watchBody("probe.v1.Nope", "x"))).toBe("not_found");
+    expect(await endError(watchBody("probe.v1.Probe", "x", "nope"))).toBe("not_found");
+    expect(await endError(watchBody("probe.v1.Probe", "x", "add"))).toBe("invalid_argument");
+    expect(await endError(Uint8Array.from([1, 2, 3]))).toBe("invalid_argument");
+    expect(await endError(envelope(Uint8Array.from([0x08, 0xff, 0xff, 0xff])))).toBe("invalid_argument");
+    // With a deadline it falls through to connect, which answers alike.
+    expect(await endError(watchBody("probe.v1.Nope", "x"), { "connect-timeout-ms": "5000" })).toBe("not_found");
+  });
+});
+
 describe("1,000 subscriptions", () => {
   it("all see the next change, and closing them returns server memory (child process, --expose-gc)", async () => {
     const out = await new Promise<string>((resolve, reject) => {

@@ -6,6 +6,7 @@ import { registerTaskRoutes } from "../transport/tasks-routes.js";
 import { registerScheduleRoutes } from "../transport/schedules-routes.js";
 import { registerActorsServiceRoutes } from "../transport/actors-routes.js";
 import { registerReactiveRoutes } from "../transport/reactive-routes.js";
+import { withFastWatch } from "../transport/fast-watch.js";
 import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
 import { Runtime } from "./runtime.js";
@@ -109,7 +110,8 @@ export class Application {
       jsonOptions: { ignoreUnknownFields: false },
       fallback: o.staticDir === undefined ? undefined : staticFiles(o.staticDir),
     });
-    this.#listener = await listen(handler, o.host ?? "127.0.0.1", o.port ?? 9991);
+    // Watch over Connect skips connect's per-message pipeline: see fast-watch.ts.
+    this.#listener = await listen(withFastWatch(runtime, maxBytes, handler), o.host ?? "127.0.0.1", o.port ?? 9991);
     await runtime.start();
     return this;
   }

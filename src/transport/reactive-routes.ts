@@ -1,6 +1,6 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { Reactive, WatchResponseSchema } from "../../generated/cairn/v1/reactive_pb.js";
+import { Reactive, WatchResponseSchema, type WatchRequest } from "../../generated/cairn/v1/reactive_pb.js";
 import { EXTERNAL_CALLER } from "../runtime/context-impl.js";
 import { invalidArgument, notFound } from "../runtime/errors.js";
 import { watchReaderBytes } from "../runtime/reactive.js";
@@ -11,22 +11,36 @@ import { bearerTokenOf } from "./bearer-token.js";
 export function registerReactiveRoutes(router: ConnectRouter, runtime: Runtime): void {
   router.service(Reactive, {
     async *watch(req, context) {
-      const spec = runtime.specs.find((s) => s.typeName === req.stateType);
-      if (!spec) throw notFound(`this application serves no ${req.stateType}`);
-      const method = Object.values(spec.methods).find((m) => m.name === req.method || m.desc.name === req.method);
-      if (!method) throw notFound(`${req.stateType} has no method ${req.method}`);
-      let request;
-      try {
-        request = fromBinary(method.desc.input, req.request);
-      } catch (e) {
-        throw invalidArgument(`request is not a valid ${method.desc.input.typeName}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-      const bearerToken = bearerTokenOf(context.requestHeader);
-      const caller = bearerToken === undefined ? EXTERNAL_CALLER : { ...EXTERNAL_CALLER, bearerToken };
-      const call = { spec, method, actorId: req.actorId, request };
-      for await (const response of watchReaderBytes(runtime, call, caller, context.signal)) {
+      for await (const response of watchRequest(runtime, req, context.requestHeader, context.signal)) {
         yield create(WatchResponseSchema, { response });
       }
     },
   });
+}
+
+/**
+ * A Watch request checked and started: the encoded reader responses. Shared
+ * by the connect route and the Connect fast path (fast-watch.ts), so both
+ * answer a request alike.
+ */
+export function watchRequest(
+  runtime: Runtime,
+  req: WatchRequest,
+  requestHeader: Headers,
+  signal: AbortSignal,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const spec = runtime.specs.find((s) => s.typeName === req.stateType);
+  if (!spec) throw notFound(`this application serves no ${req.stateType}`);
+  const method = Object.values(spec.methods).find((m) => m.name === req.method || m.desc.name === req.method);
+  if (!method) throw notFound(`${req.stateType} has no method ${req.method}`);
+  let request;
+  try {
+    request = fromBinary(method.desc.input, req.request);
+  } catch (e) {
+    throw invalidArgument(`request is not a valid ${method.desc.input.typeName}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const bearerToken = bearerTokenOf(requestHeader);
+  const caller = bearerToken === undefined ? EXTERNAL_CALLER : { ...EXTERNAL_CALLER, bearerToken };
+  const call = { spec, method, actorId: req.actorId, request };
+  return watchReaderBytes(runtime, call, caller, signal);
 }
