@@ -6,11 +6,24 @@
  * - the server child (this file, forked with `server`);
  * - BENCH_REACTIVE_CLIENTS subscriber children (this file, forked with
  *   `subscribers`), each holding its share of the subscriptions over its own
- *   HTTP/2 connections (ExternalContexts) and decoding their messages;
+ *   HTTP/2 connections and decoding their messages;
  * - this driver, which creates the actors and runs the writer on its own
  *   connection, so decoding stream messages cannot delay the writer.
  *
  * All over 127.0.0.1; the driver stops only the children it forked, by PID.
+ *
+ * The subscriber client, BENCH_REACTIVE_CLIENT (in each line as `client`):
+ * - `raw` (default): each subscriber is one bare `node:http2` stream on a
+ *   shared session per connection: POST /cairn.v1.Reactive/Watch (Connect,
+ *   binary) with one enveloped WatchRequest; the child splits the response
+ *   stream into envelopes (across chunks; flag 0x02 ends it) and decodes
+ *   WatchResponse → ProbeView for the stamp. Why: 1,000 real subscribers
+ *   would be 1,000 client machines, each paying for its own messages; here
+ *   they share the server's 2 cores, so the bench should spend as little
+ *   client CPU per message as it can, to measure the server.
+ * - `connect`: the real client, `Probe.ref(id).reactively().get()` on
+ *   ExternalContexts (connect-node), ~70 µs of client CPU per message: on 2
+ *   cores the subscriber processes, not the server, are then the limit.
  *
  * - fanout-1-actor: 1,000 `Probe.ref("hot").reactively().get()` subscribers;
  *   a writer commits to "hot" at 100 commits/s for BENCH_REACTIVE_SECONDS.
@@ -29,7 +42,7 @@
  * (one per commit per subscriber of its actor); `perSubscriber` gives the
  * commits each subscriber's actor got vs. what it received.
  *
- * Env: BENCH_REACTIVE_SUBSCRIBERS (1000), BENCH_REACTIVE_RATE (100 /s),
+ * Env: BENCH_REACTIVE_CLIENT (raw | connect), BENCH_REACTIVE_SUBSCRIBERS (1000), BENCH_REACTIVE_RATE (100 /s),
  * BENCH_REACTIVE_SECONDS (5), BENCH_REACTIVE_CLIENTS (2 subscriber
  * processes), BENCH_REACTIVE_CONNECTIONS (10, HTTP/2 connections over all
  * subscriber processes), BENCH_ONLY=fanout-1-actor,fanout-1000-actors,
@@ -37,13 +50,16 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { setMaxListeners } from "node:events";
+import * as http2 from "node:http2";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { WriterContext } from "../src/index.js";
 import { Application, ExternalContext } from "../src/index.js";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { WatchRequestSchema, WatchResponseSchema } from "../generated/cairn/v1/reactive_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
-import type { AddRequest, Probe as ProbeState } from "../generated/probe/v1/probe_pb.js";
+import { GetRequestSchema, ProbeSchema, ProbeViewSchema, type AddRequest, type Probe as ProbeState } from "../generated/probe/v1/probe_pb.js";
 import { ProbeServicerImpl } from "../test/fixtures/probe-servicer.js";
 import { forkBenchChild, serveAsBenchChild, startChildServer, stopChild, type ServerChild } from "./child.js";
 import { round } from "./load.js";
@@ -52,6 +68,8 @@ const SUBSCRIBERS = Number(process.env.BENCH_REACTIVE_SUBSCRIBERS ?? 1_000);
 const RATE = Number(process.env.BENCH_REACTIVE_RATE ?? 100);
 const SECONDS = Number(process.env.BENCH_REACTIVE_SECONDS ?? 5);
 const CLIENTS = Math.max(1, Number(process.env.BENCH_REACTIVE_CLIENTS ?? 2));
+const CLIENT = process.env.BENCH_REACTIVE_CLIENT ?? "raw";
+if (CLIENT !== "raw" && CLIENT !== "connect") throw new Error(`BENCH_REACTIVE_CLIENT must be raw or connect, not ${CLIENT}`);
 const CONNECTIONS = Math.max(CLIENTS, Number(process.env.BENCH_REACTIVE_CONNECTIONS ?? 10));
 const TARGET_P99_MS = 20;
 const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
@@ -167,6 +185,7 @@ function subscriberChild(): void {
     process.send?.(m);
   };
   let contexts: ExternalContext[] = [];
+  let sessions: http2.ClientHttp2Session[] = [];
   let stop = new AbortController();
   let actors: string[] = [];
   let lastSeen: number[] = [];
@@ -180,8 +199,16 @@ function subscriberChild(): void {
   let cpuAt = process.cpuUsage();
   let wallAt = performance.now();
 
+  /** Subscriber i got `stamp` at wall time `at` (µs). */
+  const receive = (i: number, stamp: number, at: number): void => {
+    lastSeen[i] = stamp;
+    if (!measuring) return;
+    delivered[i]!++;
+    fromStamp.push((at - stamp) / 1000);
+    receipts.push(stamp, at);
+  };
+
   const subscribe = async (m: Extract<ToSubscribers, { type: "subscribe" }>): Promise<void> => {
-    contexts = Array.from({ length: m.connections }, () => new ExternalContext({ url: m.url, timeoutMs: 60_000 }));
     stop = new AbortController();
     setMaxListeners(0, stop.signal); // one signal ends every subscriber
     actors = m.actors;
@@ -195,33 +222,47 @@ function subscriberChild(): void {
     const signal = stop.signal;
     const allReady = new Promise<void>((resolve) => {
       if (actors.length === 0) resolve();
-      for (let i = 0; i < actors.length; i++) {
-        const ctx = contexts[i % contexts.length]!;
-        void (async () => {
-          let first = true;
-          try {
-            for await (const v of Probe.ref(actors[i]!).reactively(signal).get(ctx)) {
-              const at = nowMicros();
-              const stamp = Number(v.counter);
-              lastSeen[i] = stamp;
-              if (first) {
-                first = false;
-                if (++ready === actors.length) resolve();
-                continue;
+      const onFirst = () => {
+        if (++ready === actors.length) resolve();
+      };
+      const onError = (first: boolean, e: unknown) => {
+        if (signal.aborted) return;
+        errors++;
+        firstError ??= e instanceof Error ? e.message : String(e);
+        if (first) onFirst();
+      };
+      if (CLIENT === "raw") {
+        sessions = Array.from({ length: m.connections }, () => {
+          const session = http2.connect(m.url);
+          session.on("error", () => {}); // each stream reports its own failure
+          return session;
+        });
+        for (let i = 0; i < actors.length; i++) {
+          rawWatch(sessions[i % sessions.length]!, actors[i]!, signal, onFirst, (stamp, at) => receive(i, stamp, at), onError);
+        }
+      } else {
+        contexts = Array.from({ length: m.connections }, () => new ExternalContext({ url: m.url, timeoutMs: 60_000 }));
+        for (let i = 0; i < actors.length; i++) {
+          const ctx = contexts[i % contexts.length]!;
+          void (async () => {
+            let first = true;
+            try {
+              for await (const v of Probe.ref(actors[i]!).reactively(signal).get(ctx)) {
+                const at = nowMicros();
+                const stamp = Number(v.counter);
+                if (first) {
+                  first = false;
+                  lastSeen[i] = stamp;
+                  onFirst();
+                  continue;
+                }
+                receive(i, stamp, at);
               }
-              if (!measuring) continue;
-              delivered[i]!++;
-              fromStamp.push((at - stamp) / 1000);
-              receipts.push(stamp, at);
+            } catch (e) {
+              onError(first, e);
             }
-          } catch (e) {
-            if (!signal.aborted) {
-              errors++;
-              firstError ??= e instanceof Error ? e.message : String(e);
-              if (first && ++ready === actors.length) resolve();
-            }
-          }
-        })();
+          })();
+        }
       }
     });
     await Promise.race([allReady, sleep(60_000)]);
@@ -264,6 +305,8 @@ function subscriberChild(): void {
     await sleep(200);
     for (const c of contexts) c.close();
     contexts = [];
+    closeSessions(sessions);
+    sessions = [];
     send({ type: "unsubscribed" });
   };
 
@@ -283,6 +326,7 @@ function subscriberChild(): void {
     else if (m.type === "stop") {
       stop.abort();
       for (const c of contexts) c.close();
+      closeSessions(sessions);
       process.exit(0);
     }
   });
@@ -290,6 +334,108 @@ function subscriberChild(): void {
   process.on("disconnect", () => process.exit(0));
   setTimeout(() => process.exit(3), 300_000).unref();
   send({ type: "started" });
+}
+
+// ---- the raw subscriber client ---------------------------------------------
+
+/** `Probe.get` of `actor` as a Connect Watch request body: one envelope. */
+function watchBody(actor: string): Buffer {
+  const request = toBinary(GetRequestSchema, create(GetRequestSchema));
+  const watch = toBinary(WatchRequestSchema, create(WatchRequestSchema, { stateType: ProbeSchema.typeName, actorId: actor, method: "Get", request }));
+  const body = Buffer.allocUnsafe(5 + watch.length);
+  body[0] = 0;
+  body.writeUInt32BE(watch.length, 1);
+  body.set(watch, 5);
+  return body;
+}
+
+/**
+ * One subscriber as a bare HTTP/2 stream on `session`: POST
+ * /cairn.v1.Reactive/Watch (Connect, binary), then each enveloped
+ * WatchResponse → ProbeView → its stamp. `onFirst` once for the first item
+ * (or never, if `onError` comes first: then `onError(true, ...)`).
+ */
+function rawWatch(
+  session: http2.ClientHttp2Session,
+  actor: string,
+  signal: AbortSignal,
+  onFirst: () => void,
+  onItem: (stamp: number, at: number) => void,
+  onError: (first: boolean, e: unknown) => void,
+): void {
+  let first = true;
+  let failed = false;
+  const fail = (e: unknown): void => {
+    if (failed) return;
+    failed = true;
+    onError(first, e);
+  };
+  let stream: http2.ClientHttp2Stream;
+  try {
+    stream = session.request({
+      ":method": "POST",
+      ":path": "/cairn.v1.Reactive/Watch",
+      "content-type": "application/connect+proto",
+      "connect-protocol-version": "1",
+    });
+  } catch (e) {
+    fail(e);
+    return;
+  }
+  const onAbort = () => stream.close(http2.constants.NGHTTP2_CANCEL);
+  signal.addEventListener("abort", onAbort, { once: true });
+  stream.on("response", (headers) => {
+    const status = headers[":status"];
+    if (status !== 200) fail(new Error(`Watch answered HTTP ${status}`));
+  });
+  // Bytes not yet parsed; an envelope may span chunks.
+  let pending: Buffer = Buffer.alloc(0);
+  let ended = false;
+  stream.on("data", (chunk: Buffer) => {
+    const at = nowMicros();
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    let offset = 0;
+    while (pending.length - offset >= 5) {
+      const flags = pending[offset]!;
+      const length = pending.readUInt32BE(offset + 1);
+      if (pending.length - offset - 5 < length) break;
+      const data = pending.subarray(offset + 5, offset + 5 + length);
+      offset += 5 + length;
+      if (flags & 0x02) {
+        ended = true;
+        const end = JSON.parse(data.toString("utf8")) as { error?: { code?: string; message?: string } };
+        if (end.error) fail(new Error(`Watch ended: ${end.error.code ?? "unknown"}: ${end.error.message ?? ""}`));
+        else fail(new Error("Watch ended without an error"));
+        continue;
+      }
+      try {
+        const view = fromBinary(ProbeViewSchema, fromBinary(WatchResponseSchema, data).response);
+        const stamp = Number(view.counter);
+        if (first) {
+          first = false;
+          onItem(stamp, at); // (not measuring yet: only records the stamp)
+          onFirst();
+        } else onItem(stamp, at);
+      } catch (e) {
+        fail(e);
+      }
+    }
+    pending = offset === pending.length ? Buffer.alloc(0) : pending.subarray(offset);
+  });
+  stream.on("error", (e) => fail(e));
+  stream.on("close", () => {
+    signal.removeEventListener("abort", onAbort);
+    if (!signal.aborted && !ended) fail(new Error(`Watch stream closed (code ${stream.rstCode})`));
+  });
+  stream.end(watchBody(actor));
+}
+
+function closeSessions(sessions: readonly http2.ClientHttp2Session[]): void {
+  for (const s of sessions) {
+    if (!s.closed && !s.destroyed) s.close();
+    // Bounded: whatever is still open after a second goes.
+    setTimeout(() => s.destroy(), 1_000).unref();
+  }
 }
 
 /** A forked subscriber child, driven over IPC. */
@@ -462,6 +608,7 @@ async function runScenario(server: ServerChild, writer: ExternalContext, clients
   const line = {
     scenario: s.name,
     transport: "connect",
+    client: CLIENT,
     subscribers: SUBSCRIBERS,
     actors: s.actors.length,
     subscriberProcesses: clients.length,

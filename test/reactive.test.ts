@@ -287,6 +287,36 @@ async function writeBurst(id: string, n: number, concurrency: number): Promise<v
   }
 }
 
+describe("many subscribers on one watch", () => {
+  // More than one wake chunk (SharedWatch wakes them 25 at a time, a turn of
+  // the event loop apart): each still never goes back in time, skips equal
+  // responses, and ends on the final state.
+  it("200 subscribers through a burst: each strictly increasing, each ends on the final state", async () => {
+    const id = fresh("many");
+    const N = 100;
+    const subs = Array.from({ length: 200 }, () => subscribe((signal) => Probe.ref(id).reactively(signal).get(ctx)));
+    try {
+      for (const sub of subs) expect((await sub.next("first item")).counter).toBe(0n);
+      const consumers = subs.map(async (sub) => {
+        const seen: bigint[] = [];
+        for (;;) {
+          const v = await sub.next("item during burst", 15_000);
+          seen.push(v.counter);
+          if (v.counter === BigInt(N)) return seen;
+        }
+      });
+      await writeBurst(id, N, 10);
+      for (const seen of await within(20_000, "every subscriber's final state", Promise.all(consumers))) {
+        for (let k = 1; k < seen.length; k++) expect(seen[k]!).toBeGreaterThan(seen[k - 1]!);
+      }
+      // A new pass wakes everyone again; nothing equal is re-sent.
+      expect(await nextOrNothing(subs[0]!.it.next(), 200)).toBe(NOTHING);
+    } finally {
+      await Promise.all(subs.map((sub) => sub.close()));
+    }
+  });
+});
+
 describe("slow consumers", () => {
   it("one that never pulls does not hold up 1,000 writes, and its next pull is the newest state", async () => {
     const id = fresh("slow");

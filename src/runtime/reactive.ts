@@ -4,6 +4,9 @@ import { invalidArgument } from "./errors.js";
 import { ReadSet, trackReads } from "./read-tracking.js";
 import type { Call, Runtime } from "./runtime.js";
 
+/** Subscribers woken per turn of the event loop (see `SharedWatch.#wakeAll`). */
+const WAKE_CHUNK = 25;
+
 /**
  * One reader re-run for every subscriber of the same (actor, reader,
  * request): a commit costs one reader run however many clients watch it.
@@ -16,6 +19,10 @@ class SharedWatch {
   failure: unknown;
   seq = 0;
   readonly #stop = new AbortController();
+  /** A wake pass is under way (subscribers still to wake, chunk by chunk). */
+  #waking = false;
+  /** `seq` when the current wake pass started. */
+  #wakingSeq = 0;
 
   constructor(
     private readonly runtime: Runtime,
@@ -43,7 +50,7 @@ class SharedWatch {
         if (!this.latest || Buffer.compare(bytes, this.latest) !== 0) {
           this.latest = bytes;
           this.seq++;
-          for (const wake of this.subscribers) wake();
+          this.#wakeAll();
         }
         const current = (key: string) => this.runtime.durableVersion(key);
         await this.runtime.watchers.waitForAny(reads, current, this.#stop.signal);
@@ -52,8 +59,41 @@ class SharedWatch {
       if (this.#stop.signal.aborted) return;
       this.failure = e;
       this.seq++;
-      for (const wake of this.subscribers) wake();
+      this.#wakeAll();
     }
+  }
+
+  /**
+   * Wakes every subscriber, WAKE_CHUNK at a time with `setImmediate` between
+   * chunks, so that with many subscribers other work (commits, the writer's
+   * replies, the next reader run) interleaves with the fan-out instead of
+   * queueing behind it. A woken subscriber reads `latest` when it pulls, so
+   * one woken late gets the newest response (coalescing), never an older one.
+   * A response that arrives during a pass is seen by the rest of that pass;
+   * those already woken get another pass after it.
+   */
+  #wakeAll(): void {
+    if (this.#waking) return; // the current pass ends with another one
+    if (this.subscribers.size <= WAKE_CHUNK) {
+      for (const wake of this.subscribers) wake();
+      return;
+    }
+    this.#waking = true;
+    this.#wakingSeq = this.seq;
+    const pass = [...this.subscribers];
+    let next = 0;
+    const chunk = (): void => {
+      const end = Math.min(pass.length, next + WAKE_CHUNK);
+      for (; next < end; next++) pass[next]!();
+      if (next < pass.length) {
+        setImmediate(chunk);
+        return;
+      }
+      this.#waking = false;
+      // Newer than what the start of this pass was woken for: wake again.
+      if (this.seq !== this.#wakingSeq) this.#wakeAll();
+    };
+    chunk();
   }
 }
 
