@@ -87,7 +87,6 @@ let app: TestApplication;
 let ctx: ExternalContext;
 let tasks: Client<typeof Tasks>;
 
-
 beforeAll(async () => {
   app = await TestApplication.start({
     servicers: [ProbeServicerImpl],
