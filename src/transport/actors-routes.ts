@@ -1,18 +1,16 @@
 import { fromBinary, toJsonString } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Actors } from "../../generated/cairn/v1/actors_pb.js";
-import { EXTERNAL_CALLER } from "../runtime/context-impl.js";
 import { notFound } from "../runtime/errors.js";
 import type { Runtime } from "../runtime/runtime.js";
-import { bearerTokenOf } from "./bearer-token.js";
+import { externalCallerOf } from "./bearer-token.js";
 
 /** Serves `cairn.v1.Actors`: operators read any actor's durable state. */
 export function registerActorsServiceRoutes(router: ConnectRouter, runtime: Runtime): void {
   router.service(Actors, {
     async get(req, context) {
-      const bearerToken = bearerTokenOf(context.requestHeader);
       // It bypasses the servicers' authorizers: operators only.
-      await runtime.authorizeAdmin(bearerToken === undefined ? EXTERNAL_CALLER : { ...EXTERNAL_CALLER, bearerToken });
+      await runtime.authorizeAdmin(externalCallerOf(context.requestHeader));
       const spec = runtime.specs.find((s) => s.typeName === req.stateType);
       if (!spec) throw notFound(`this application serves no ${JSON.stringify(req.stateType)}`);
       const stored = runtime.store.getState(spec.typeName, req.actorId);

@@ -1,11 +1,10 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Reactive, WatchResponseSchema, type WatchRequest } from "../../generated/cairn/v1/reactive_pb.js";
-import { EXTERNAL_CALLER } from "../runtime/context-impl.js";
 import { invalidArgument, notFound } from "../runtime/errors.js";
 import { watchReaderBytes } from "../runtime/reactive.js";
 import type { Runtime } from "../runtime/runtime.js";
-import { bearerTokenOf } from "./bearer-token.js";
+import { externalCallerOf } from "./bearer-token.js";
 
 /** Serves `cairn.v1.Reactive/Watch` for every reader of the runtime. */
 export function registerReactiveRoutes(router: ConnectRouter, runtime: Runtime): void {
@@ -39,8 +38,7 @@ export function watchRequest(
   } catch (e) {
     throw invalidArgument(`request is not a valid ${method.desc.input.typeName}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const bearerToken = bearerTokenOf(requestHeader);
-  const caller = bearerToken === undefined ? EXTERNAL_CALLER : { ...EXTERNAL_CALLER, bearerToken };
+  const caller = externalCallerOf(requestHeader);
   const call = { spec, method, actorId: req.actorId, request };
   return watchReaderBytes(runtime, call, caller, signal);
 }

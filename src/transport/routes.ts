@@ -1,10 +1,9 @@
 import { create, type DescMethod, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
-import { EXTERNAL_CALLER } from "../runtime/context-impl.js";
 import { Aborted, invalidArgument } from "../runtime/errors.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { MethodSpec, StateSpec } from "../runtime/spec.js";
-import { bearerTokenOf } from "./bearer-token.js";
+import { externalCallerOf } from "./bearer-token.js";
 import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "./headers.js";
 
 type UnaryImpl = (request: Message, context: HandlerContext) => Promise<Message>;
@@ -35,8 +34,7 @@ async function serve(
     idempotencyKey: key || undefined,
   };
   try {
-    const bearerToken = bearerTokenOf(context.requestHeader);
-    const caller = bearerToken === undefined ? EXTERNAL_CALLER : { ...EXTERNAL_CALLER, bearerToken };
+    const caller = externalCallerOf(context.requestHeader);
     const spawn = context.requestHeader.get(SPAWN_HEADER);
     if (spawn === null) return await runtime.execute(call, caller);
     // Started as a task, under the id the client chose (or one of ours).

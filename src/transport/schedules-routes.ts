@@ -1,10 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { ScheduleInfoSchema, Schedules, type ScheduleInfo } from "../../generated/cairn/v1/schedules_pb.js";
-import { EXTERNAL_CALLER } from "../runtime/context-impl.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { ScheduleRecord } from "../store/store.js";
-import { bearerTokenOf } from "./bearer-token.js";
+import { externalCallerOf } from "./bearer-token.js";
 
 /** A stored schedule as `cairn.v1.Schedules` shows it. */
 export function toScheduleInfo(s: ScheduleRecord): ScheduleInfo {
@@ -25,8 +24,7 @@ export function toScheduleInfo(s: ScheduleRecord): ScheduleInfo {
 /** Serves `cairn.v1.Schedules`: list and delete cron schedules, for operators only. */
 export function registerScheduleRoutes(router: ConnectRouter, runtime: Runtime): void {
   const operator = async (requestHeader: Headers) => {
-    const bearerToken = bearerTokenOf(requestHeader);
-    await runtime.authorizeAdmin(bearerToken === undefined ? EXTERNAL_CALLER : { ...EXTERNAL_CALLER, bearerToken });
+    await runtime.authorizeAdmin(externalCallerOf(requestHeader));
   };
   router.service(Schedules, {
     list: async (req, context) => {

@@ -1,8 +1,7 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Tasks, TaskStatus } from "../../generated/cairn/v1/tasks_pb.js";
-import { EXTERNAL_CALLER } from "../runtime/context-impl.js";
 import { notFound } from "../runtime/errors.js";
-import { bearerTokenOf } from "./bearer-token.js";
+import { externalCallerOf } from "./bearer-token.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { TaskRecord } from "../store/store.js";
 import { describeTask, toTaskInfo } from "./task-info.js";
@@ -16,8 +15,7 @@ export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime): voi
     return describeTask(runtime, task);
   };
   const operator = async (requestHeader: Headers) => {
-    const bearerToken = bearerTokenOf(requestHeader);
-    await runtime.authorizeAdmin(bearerToken === undefined ? EXTERNAL_CALLER : { ...EXTERNAL_CALLER, bearerToken });
+    await runtime.authorizeAdmin(externalCallerOf(requestHeader));
   };
   // Process control is for operators too.
   const control = async (taskId: string, requestHeader: Headers, act: (taskId: string) => Promise<TaskRecord>) => {

@@ -1,4 +1,3 @@
-import { setMaxListeners } from "node:events";
 import type { TaskRecord } from "../../store/store.js";
 import type { Timer } from "../clock.js";
 import { failedPrecondition, notFound } from "../errors.js";
@@ -50,8 +49,10 @@ class TaskWait implements ChangeWaiter {
 }
 
 /**
- * Runs durable tasks when they are due: one timer per waiting task, one run
- * at a time per task, and every pending task re-armed after a restart.
+ * Runs durable tasks when they are due: a timer per task due within the
+ * horizon (the rest are swept in from the store), a watch per task waiting
+ * in `until`, one run at a time per task and at most `maxRunning` in all,
+ * and every pending task re-armed after a restart.
  */
 export class Dispatcher {
   readonly #timers = new Map<string, Timer>();
@@ -59,8 +60,6 @@ export class Dispatcher {
   /** Process control of each running task (cancel, pause). */
   readonly #controls = new Map<string, RunControl>();
   readonly #waiters = new Map<string, Array<(task: TaskRecord) => void>>();
-  /** Tasks suspended in `until`: what their run read, until it ends. */
-  readonly #pendingWaits = new Map<string, ReadonlyMap<string, number>>();
   /** Tasks suspended in `until`, with their waits. */
   readonly #watching = new Map<string, TaskWait>();
   readonly #stopping = new AbortController();
@@ -85,8 +84,6 @@ export class Dispatcher {
     readonly maxRunning = DEFAULT_MAX_RUNNING,
   ) {
     this.retry = { ...DEFAULT_RETRY, ...retry };
-    // Every waiting `until` listens for the stop: thousands is normal.
-    setMaxListeners(0, this.#stopping.signal);
   }
 
   /** Fired when the application stops: running workflows unwind. */
@@ -99,20 +96,11 @@ export class Dispatcher {
     return this.#running.has(taskId) || this.#watching.has(taskId);
   }
 
-  /**
-   * Runs the task again when one of `reads` changes. Called by a run that
-   * suspended in `until`; the wait starts once that run has finished.
-   */
-  waitForChange(taskId: string, reads: ReadonlyMap<string, number>): void {
-    this.#pendingWaits.set(taskId, reads);
-  }
-
-  #watch(taskId: string): void {
-    const reads = this.#pendingWaits.get(taskId);
-    this.#pendingWaits.delete(taskId);
-    if (!reads || this.#stopping.signal.aborted) return;
-    // Paused or cancelled meanwhile: the operator's record wins.
-    if (this.runtime.store.getTask(taskId)?.status !== "scheduled") return;
+  /** After a run that suspended in `until`: runs the task again when what it read changes. */
+  #watch(taskId: string, control: RunControl): void {
+    const reads = control.waitingOn;
+    // Paused or cancelled during the run: the operator's record wins.
+    if (!reads || control.paused || control.cancelled || this.#stopping.signal.aborted) return;
     const wait = new TaskWait(taskId, reads, this);
     this.#watching.set(taskId, wait);
     this.runtime.watchers.watch(wait, (key) => this.runtime.durableVersion(key));
@@ -203,7 +191,7 @@ export class Dispatcher {
         this.#admit();
         // RUNNING is shown from #running: watchers see it end.
         taskChanged(this.runtime, taskId);
-        this.#watch(taskId);
+        this.#watch(taskId, control);
       });
     this.#controls.set(taskId, control);
     this.#running.set(taskId, run);

@@ -14,6 +14,11 @@ export class RunControl {
   #paused: { promise: Promise<void>; resolve: () => void } | undefined;
   /** Set once the run is recording its outcome: operators wait for it. */
   ending = false;
+  /**
+   * Set by a run that suspended in `until`: what it read, with the versions
+   * seen. The dispatcher starts watching once the run has finished.
+   */
+  waitingOn: ReadonlyMap<string, number> | undefined;
 
   // Not AbortSignal.any([stop, …]): on Node 20 every composite signal stays
   // referenced from the long-lived stop signal, a leak per run.

@@ -87,7 +87,7 @@ export async function runTask(
     // dispatcher watches what it read; after a restart it runs again.
     const until = ctx?.suspendedUntil;
     if (ctx?.waitingOn) {
-      dispatcher.waitForChange(task.taskId, ctx.waitingOn);
+      control.waitingOn = ctx.waitingOn;
       if (until === undefined) return undefined;
     }
     next = until !== undefined ? { ...task, status: "scheduled", runAt: until, ...ctx?.remoteWait } : afterError(runtime, dispatcher, task, e);
