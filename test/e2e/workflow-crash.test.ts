@@ -246,10 +246,16 @@ describe("workflows across SIGKILL of the server", () => {
       `recovery: spawned ${TOTAL} in ${spawnMs} ms; at the kill ${step1BeforeKill.size} had run step1 and ` +
         `${step2BeforeKill.size} step2 (${spawned.filter((x) => x.kind === "scheduled" && step1BeforeKill.has(x.taskId)).length} ` +
         `scheduled ones had run step1); all completed ${recoverMs} ms after the restart; ` +
-        `${twiceStep1} ran step1 twice; ${early.length} scheduled ones ran early`,
+        `${twiceStep1} ran step1 twice, ${spawned.filter((x) => (step2.get(x.taskId) ?? 0) === 2).length} step2 twice ` +
+        `(killed before its memo was stored); ${early.length} scheduled ones ran early`,
     );
     for (const s of spawned) {
-      expect(step2.get(s.taskId) ?? 0, `step2 of ${s.taskId}`).toBe(1);
+      // atLeastOnce stores its memo just after fn returns: a kill in between
+      // may repeat the step once, and only for a step that ran before the
+      // kill. A memoized step never runs again, and nothing runs twice after.
+      const step2Max = step2BeforeKill.has(s.taskId) ? 2 : 1;
+      expect(step2.get(s.taskId) ?? 0, `step2 of ${s.taskId}`).toBeGreaterThanOrEqual(1);
+      expect(step2.get(s.taskId) ?? 0, `step2 of ${s.taskId}`).toBeLessThanOrEqual(step2Max);
       expect(step1.get(s.taskId) ?? 0, `step1 of ${s.taskId}`).toBeGreaterThanOrEqual(1);
       expect(step1.get(s.taskId) ?? 0, `step1 of ${s.taskId}`).toBeLessThanOrEqual(2);
     }
