@@ -138,8 +138,9 @@ describe("AdjustableClock", () => {
     expect(() => clock.advance("soon")).toThrow(/bad duration/);
 
     // Without advancing, timers run on real time.
-    const real = new Promise<number>((resolve) => clock.setTimer(() => resolve(clock.now()), 20));
+    // `before` is read first: the timer is due 20 ms after it was set, not after a later read.
     const before = clock.now();
+    const real = new Promise<number>((resolve) => clock.setTimer(() => resolve(clock.now()), 20));
     expect(await real).toBeGreaterThanOrEqual(before + 20);
   });
 
