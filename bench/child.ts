@@ -1,5 +1,6 @@
 /** Starting bench/server.ts in a child process and talking to it. */
 import { fork, type ChildProcess } from "node:child_process";
+import { buildSync } from "esbuild";
 import { mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -51,9 +52,43 @@ export interface ServerChild {
   stop(): Promise<void>;
 }
 
-/** Node flags for a bench child: tsx, plus `--cpu-prof` into $TMPDIR/cairn-bench-profiles/ when BENCH_CPU_PROF is set. */
+/**
+ * How bench children run (BENCH_CHILD): `bundled` (default) as production
+ * runs, plain node on JavaScript: the child script and our sources bundled
+ * by esbuild, packages loaded from node_modules. `tsx` runs the TypeScript
+ * through tsx's loader, whose thread and caches add ~45 MB to every child's
+ * RSS (measured: an empty script is 43 MB RSS under node, 89 MB under tsx).
+ */
+export const CHILD_RUNTIME = process.env.BENCH_CHILD ?? "bundled";
+if (CHILD_RUNTIME !== "bundled" && CHILD_RUNTIME !== "tsx") throw new Error(`BENCH_CHILD must be bundled or tsx, not ${CHILD_RUNTIME}`);
+
+const bundles = new Map<string, string>();
+
+/** `script` (in bench/) as one ESM file under node_modules/.cache, built once per driver. */
+function bundled(script: string): string {
+  let out = bundles.get(script);
+  if (!out) {
+    out = join(REPO_DIR, "node_modules", ".cache", "cairn-bench", script.replace(/\.ts$/, ".mjs"));
+    buildSync({
+      entryPoints: [join(BENCH_DIR, script)],
+      outfile: out,
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      // Packages stay in node_modules (lmdb is native); our own "cairn" imports are bundled.
+      packages: "external",
+      alias: { cairn: join(REPO_DIR, "src", "index.ts") },
+      logLevel: "warning",
+    });
+    bundles.set(script, out);
+  }
+  return out;
+}
+
+/** Node flags for a bench child: tsx (BENCH_CHILD=tsx), plus `--cpu-prof` into $TMPDIR/cairn-bench-profiles/ when BENCH_CPU_PROF is set. */
 export function childExecArgv(name: string, extra: readonly string[] = []): string[] {
-  const argv = ["--import", "tsx", ...extra];
+  const argv = [...(CHILD_RUNTIME === "tsx" ? ["--import", "tsx"] : []), ...extra];
   if (process.env.BENCH_CPU_PROF) {
     // One folder per child: node writes one profile per thread (tsx's loader
     // runs in a worker), named by pid and thread id; the biggest is the main thread.
@@ -66,7 +101,7 @@ export function childExecArgv(name: string, extra: readonly string[] = []): stri
 
 /** Forks a child with an IPC channel; its stdout goes to our stderr so our stdout stays JSON only. */
 export function forkBenchChild(script: string, args: readonly string[], name: string, extraNodeFlags: readonly string[] = []): ChildProcess {
-  return fork(join(BENCH_DIR, script), [...args], {
+  return fork(CHILD_RUNTIME === "tsx" ? join(BENCH_DIR, script) : bundled(script), [...args], {
     cwd: REPO_DIR,
     execArgv: childExecArgv(name, extraNodeFlags),
     stdio: ["ignore", 2, 2, "ipc"],

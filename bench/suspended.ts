@@ -4,8 +4,10 @@
  *
  * BENCH_WAITING workflows (100,000) are spawned over 127.0.0.1 against a
  * server child; each waits in `until` for the flag of one shared gate actor
- * (read through its reader). Once all of them wait (and after a settle and a
- * full GC), the server's memory is read. Baselines: the same server idle
+ * (read through its reader). Once all of them wait and the server's RSS
+ * has settled (see `settled`), its memory is read. The server child runs
+ * bundled JavaScript on plain node, as production would (BENCH_CHILD=tsx:
+ * under tsx, ~45 MB more; see child.ts). Baselines: the same server idle
  * before the first spawn, and, on a fresh server first, the same burst of
  * spawns of workflows that end at once (what the burst alone leaves in RSS).
  * Then one `setFlag` commit on the gate wakes them all; the line gives the
@@ -13,23 +15,26 @@
  * `until`.
  *
  * Env: BENCH_WAITING (100000), BENCH_SPAWN_IN_FLIGHT (256), BENCH_MAX_RUNNING (the
- * application's maxRunningTasks; default its default), BENCH_SETTLE_MS (10000: idle
- * time before the memory is read), BENCH_WAIT=sleep (they wait in a 1-hour durable
- * sleep instead: memory only, a `suspended-sleep` line), BENCH_NODE_FLAGS (extra node
- * flags for the server child, e.g. "--max-semi-space-size=4").
+ * application's maxRunningTasks; default its default), BENCH_SETTLE_MS (180000:
+ * the longest wait for RSS to settle), BENCH_WAIT=sleep (they wait in a 1-hour
+ * durable sleep instead: memory only, a `suspended-sleep` line), BENCH_BASELINE=0
+ * (skip the baseline burst), BENCH_NODE_FLAGS (extra node flags for the server
+ * child, e.g. "--max-semi-space-size=4"), BENCH_CHILD (bundled | tsx).
  */
 import { ExternalContext, sleep as durableSleep, until } from "../src/index.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { defineScenario } from "../test/fixtures/probe-servicer.js";
 import { serveProbeApplication } from "./probe-server.js";
-import { startChildServer, type ServerChild, type ServerStats } from "./child.js";
+import { CHILD_RUNTIME, startChildServer, type ServerChild, type ServerStats } from "./child.js";
 import { round, runLoad } from "./load.js";
 
 const WAITING = Number(process.env.BENCH_WAITING ?? 100_000);
 const SPAWN_IN_FLIGHT = Number(process.env.BENCH_SPAWN_IN_FLIGHT ?? 256);
 /** "until" (default) or "sleep": what the workflows wait in. A sleep is not woken. */
 const WAIT = process.env.BENCH_WAIT ?? "until";
-const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 10_000);
+/** The longest wait for memory to settle after the spawns. */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 180_000);
+const MIN_SETTLE_MS = Math.min(SETTLE_MS, 60_000);
 const GATE = "gate";
 /** Bounds every wait of the driver. */
 const DEADLINE_MS = 20 * 60_000;
@@ -110,12 +115,27 @@ async function spawnAll(scenario: string): Promise<{ server: ServerChild; ctx: E
   return { server, ctx, idle, spawnSeconds };
 }
 
-/** After a settle: the last runs unwind and V8's memory reducer gives back what the burst grew. */
+/**
+ * The steady state after a burst. V8's memory reducer and the allocator give
+ * back what a burst grew over tens of seconds (measured: 326 MB RSS 10 s
+ * after the last spawn, 212 MB after 120 s; it gives back in steps, the
+ * first often after 10-20 s), so memory is read after at least a minute,
+ * once RSS has stopped falling: four reads 5 s apart, each after a full GC,
+ * within 2 MB of each other; or after BENCH_SETTLE_MS.
+ */
 async function settled(server: ServerChild): Promise<ServerStats> {
-  await sleep(SETTLE_MS / 2);
-  await server.stats(true);
-  await sleep(SETTLE_MS / 2);
-  return server.stats(true);
+  const start = performance.now();
+  const reads: ServerStats[] = [];
+  for (;;) {
+    await sleep(5_000);
+    reads.push(await server.stats(true));
+    const last = reads.slice(-4).map((r) => r.rssBytes);
+    const waited = performance.now() - start;
+    log(`settling: rss ${mb(last[last.length - 1]!)} MB after ${round(waited / 1000, 0)} s`);
+    if (waited >= MIN_SETTLE_MS && last.length === 4 && Math.max(...last) - Math.min(...last) < 2 * 2 ** 20) break;
+    if (waited > SETTLE_MS) break;
+  }
+  return reads[reads.length - 1]!;
 }
 
 const memoryOf = (prefix: string, s: ServerStats) => ({
@@ -127,24 +147,29 @@ const memoryOf = (prefix: string, s: ServerStats) => ({
   [`${prefix}_external_mb`]: mb(s.memory.external),
 });
 
-async function drive(): Promise<void> {
-  // Baseline: the same burst of spawns, each workflow ending at once, on its
-  // own server: what the burst alone leaves in RSS.
+/** The baseline: the same burst of spawns, each workflow ending at once, on its own server. */
+async function baselineBurst(): Promise<ServerStats> {
   const base = await spawnAll("benchDone");
-  let burst: ServerStats;
   try {
     await until_(base.server, "every baseline workflow to complete", (s) => s.counters.completed! >= WAITING);
-    burst = await settled(base.server);
+    return await settled(base.server);
   } finally {
     base.ctx.close();
     await base.server.stop();
   }
+}
+
+async function drive(): Promise<void> {
+  // What the burst alone leaves in RSS (BENCH_BASELINE=0 skips it).
+  let burst: ServerStats | undefined;
+  if (process.env.BENCH_BASELINE !== "0") burst = await baselineBurst();
+
 
   const { server, ctx, idle, spawnSeconds } = await spawnAll(WAIT === "sleep" ? "benchSleep" : "benchGate");
   try {
     const waiting = await settled(server);
     if (WAIT === "sleep") {
-      const line = { scenario: "suspended-sleep", waiting: WAITING, ...memoryOf("idle", idle), ...memoryOf("waiting", waiting), ...memoryOf("baseline_burst", burst) };
+      const line = { scenario: "suspended-sleep", waiting: WAITING, server: CHILD_RUNTIME, ...memoryOf("idle", idle), ...memoryOf("waiting", waiting), ...(burst ? memoryOf("baseline_burst", burst) : {}) };
       process.stdout.write(`${JSON.stringify(line)}\n`);
       return;
     }
@@ -159,12 +184,13 @@ async function drive(): Promise<void> {
       `${JSON.stringify({
         scenario: "suspended-until",
         waiting: WAITING,
+        server: CHILD_RUNTIME,
         spawn_per_s: round(WAITING / spawnSeconds, 0),
         ...memoryOf("idle", idle),
         ...memoryOf("waiting", waiting),
-        ...memoryOf("baseline_burst", burst),
+        ...(burst ? memoryOf("baseline_burst", burst) : {}),
         heap_bytes_per_waiting_task: round((waiting.heapUsedBytes - idle.heapUsedBytes) / WAITING, 0),
-        rss_over_baseline_mb: mb(waiting.rssBytes - burst.rssBytes),
+        ...(burst ? { rss_over_baseline_mb: mb(waiting.rssBytes - burst.rssBytes) } : {}),
         target_rss_mb: 200,
         wake_all_ms: round(wakeMs, 0),
         wake_per_s: round(WAITING / (wakeMs / 1000), 0),

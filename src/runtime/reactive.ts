@@ -132,43 +132,117 @@ export async function* watchReader(
   }
 }
 
-/** `watchReader` as encoded responses: the transport sends them as they are. */
+/** Where a subscription hands its responses (see `openWatch`). */
+export interface ResponseSink {
+  /** Takes the newest response; false if it can take no more until `ready()`. */
+  push(bytes: Uint8Array): boolean;
+  /** The watch failed (the reader threw): nothing more comes. */
+  fail(error: unknown): void;
+}
+
+/**
+ * One subscriber of a shared watch. Push-based, for a transport that
+ * writes straight to a socket: each new response goes to the sink at once,
+ * unless the sink said it was full; then, on `ready()`, only the newest.
+ * So a slow consumer coalesces and holds nothing but a position.
+ */
+export class WatchSubscription {
+  #seen = 0;
+  #last: Uint8Array | undefined;
+  #blocked = false;
+  #closed = false;
+  readonly #wake = (): void => this.#deliver();
+
+  constructor(
+    private readonly watch: SharedWatch,
+    private readonly sink: ResponseSink,
+  ) {
+    watch.subscribers.add(this.#wake);
+    this.#deliver();
+  }
+
+  /** The sink can take responses again. */
+  ready(): void {
+    this.#blocked = false;
+    this.#deliver();
+  }
+
+  /** Frees the subscription (idempotent). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.watch.leave(this.#wake);
+  }
+
+  #deliver(): void {
+    const watch = this.watch;
+    if (this.#closed || this.#blocked || watch.seq === this.#seen) return;
+    this.#seen = watch.seq;
+    if (watch.failure !== undefined) {
+      this.close();
+      this.sink.fail(watch.failure);
+      return;
+    }
+    // A subscriber that skipped ahead may land on what it saw last.
+    const latest = watch.latest!;
+    if (this.#last && (this.#last === latest || Buffer.compare(this.#last, latest) === 0)) return;
+    this.#last = latest;
+    if (!this.sink.push(latest)) this.#blocked = true;
+  }
+}
+
+/**
+ * Checks `call` as a call by `caller` (authorization, a missing actor; the
+ * shared re-runs after it are the application's own), then subscribes
+ * `sink` to the shared watch of that reader and request.
+ */
+export async function openWatch(runtime: Runtime, call: Call, caller: Caller, sink: ResponseSink): Promise<WatchSubscription> {
+  if (call.method.kind !== "reader") {
+    throw invalidArgument(`${call.method.name} is a ${call.method.kind}; only readers can be watched`);
+  }
+  await runtime.execute(call, caller);
+  return new WatchSubscription(sharedWatch(runtime, call), sink);
+}
+
+/** `watchReader` as encoded responses, pulled: the consumer takes the newest when it asks. */
 export async function* watchReaderBytes(
   runtime: Runtime,
   call: Call,
   caller: Caller,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<Uint8Array, void, undefined> {
-  if (call.method.kind !== "reader") {
-    throw invalidArgument(`${call.method.name} is a ${call.method.kind}; only readers can be watched`);
-  }
-  // Checked like a call by this caller (authorization, a missing actor);
-  // the shared re-runs after it are the application's own.
-  await runtime.execute(call, caller);
-  const watch = sharedWatch(runtime, call);
+  let next: Uint8Array | undefined;
+  let failure: { error: unknown } | undefined;
   let wake: (() => void) | undefined;
-  const notify = () => wake?.();
-  watch.subscribers.add(notify);
+  const subscription = await openWatch(runtime, call, caller, {
+    // Full after one: the next is pushed when the consumer asks again.
+    push: (bytes) => {
+      next = bytes;
+      wake?.();
+      return false;
+    },
+    fail: (error) => {
+      failure = { error };
+      wake?.();
+    },
+  });
   const onAbort = () => wake?.();
   signal?.addEventListener("abort", onAbort, { once: true });
-  let seen = 0;
-  let last: Uint8Array | undefined;
   try {
     while (!signal?.aborted) {
-      if (watch.seq === seen) {
+      if (failure) throw failure.error;
+      if (next === undefined) {
         await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
         continue;
       }
-      seen = watch.seq;
-      if (watch.failure !== undefined) throw watch.failure;
-      // A subscriber that skipped ahead may land on what it saw last.
-      if (last && Buffer.compare(last, watch.latest!) === 0) continue;
-      last = watch.latest!;
-      yield last;
+      const bytes = next;
+      next = undefined;
+      yield bytes;
+      subscription.ready();
     }
   } finally {
     signal?.removeEventListener("abort", onAbort);
-    watch.leave(notify);
+    subscription.close();
   }
 }

@@ -5,7 +5,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { createEndStreamSerialization, endStreamFlag } from "@connectrpc/connect/protocol-connect";
 import { WatchRequestSchema, WatchResponseSchema } from "../../generated/cairn/v1/reactive_pb.js";
 import type { Runtime } from "../runtime/runtime.js";
-import { watchRequest } from "./reactive-routes.js";
+import { openWatch, type WatchSubscription } from "../runtime/reactive.js";
+import { watchCall } from "./reactive-routes.js";
 import type { NodeHandler } from "./server.js";
 
 /**
@@ -18,7 +19,7 @@ import type { NodeHandler } from "./server.js";
  * (a chain of async generators per stream: serialize, envelope, compress,
  * join, write). Here an update is framed once (5-byte envelope header +
  * WatchResponse) and the same bytes are written to every subscriber of that
- * shared watch. Requests are checked by the same `watchRequest` as the
+ * shared watch. Requests are checked by the same `watchCall` as the
  * connect route. Every other request, including Watch over gRPC, gRPC-Web,
  * Connect JSON, compression or a deadline, goes to connect unchanged.
  */
@@ -45,29 +46,48 @@ type Response = http.ServerResponse | http2.Http2ServerResponse;
 const endStream = createEndStreamSerialization(undefined);
 
 async function serve(runtime: Runtime, readMaxBytes: number, req: Request, res: Response): Promise<void> {
+  let subscription: WatchSubscription | undefined;
+  let closed = false;
   // Closing (client gone, or we ended) frees the subscription.
-  const abort = new AbortController();
-  res.once("close", () => abort.abort());
+  const close = () => {
+    closed = true;
+    subscription?.close();
+  };
+  res.once("close", close);
   // A write racing a disconnect may error; the close above already cleans up.
-  res.on("error", () => abort.abort());
-  let error: ConnectError | undefined;
+  res.on("error", close);
+  const end = (error: ConnectError | undefined): void => {
+    close();
+    if (res.destroyed || res.writableEnded) return;
+    // Streams answer 200 even for an error: it travels in the end-stream message.
+    writeHead(res);
+    res.end(envelope(endStreamFlag, endStream.serialize({ metadata: new Headers(), error })));
+  };
   try {
     const watchReq = fromEnvelope(await readBody(req, readMaxBytes + 5), readMaxBytes);
     const auth = req.headers.authorization;
-    const header = new Headers(typeof auth === "string" ? { authorization: auth } : {});
-    for await (const response of watchRequest(runtime, watchReq, header, abort.signal)) {
-      if (abort.signal.aborted) break;
-      await write(res, framed(response), abort.signal);
-    }
+    const { call, caller } = watchCall(runtime, watchReq, new Headers(typeof auth === "string" ? { authorization: auth } : {}));
+    if (closed) return;
+    subscription = await openWatch(runtime, call, caller, {
+      // Written as it comes; once the stream's buffer is full, the
+      // subscription holds back and on drain sends only the newest.
+      push: (bytes) => {
+        writeHead(res);
+        // (The cast: the union of both write signatures is not callable.)
+        return (res as http.ServerResponse).write(framed(bytes));
+      },
+      fail: (e) => end(connectErrorOf(e)),
+    });
+    if (closed) subscription.close();
+    else res.on("drain", () => subscription?.ready());
   } catch (e) {
-    // As connect's handler: other errors are not shown to the client.
-    error = e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
+    end(connectErrorOf(e));
   }
-  if (abort.signal.aborted || res.destroyed) return;
-  // Streams answer 200 even for an error: it travels in the end-stream message.
-  const end = endStream.serialize({ metadata: new Headers(), error });
-  writeHead(res);
-  res.end(envelope(endStreamFlag, end));
+}
+
+/** As connect's handler: errors that are not ConnectErrors are not shown to the client. */
+function connectErrorOf(e: unknown): ConnectError {
+  return e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
 }
 
 /** Response bytes (shared by all subscribers of a watch) → their framed WatchResponse. */
@@ -92,23 +112,6 @@ function envelope(flags: number, data: Uint8Array): Uint8Array {
 
 function writeHead(res: Response): void {
   if (!res.headersSent) res.writeHead(200, { "content-type": CONTENT_TYPE });
-}
-
-/** Writes, then waits for the client to take it: a slow one coalesces upstream. */
-async function write(res: Response, bytes: Uint8Array, signal: AbortSignal): Promise<void> {
-  writeHead(res);
-  // (The cast: the union of both write signatures is not callable.)
-  if ((res as http.ServerResponse).write(bytes)) return;
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    res.once("drain", done);
-    signal.addEventListener("abort", done, { once: true });
-    if (signal.aborted) done();
-  });
 }
 
 async function readBody(req: Request, limit: number): Promise<Buffer> {

@@ -3,14 +3,16 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { Reactive, WatchResponseSchema, type WatchRequest } from "../../generated/cairn/v1/reactive_pb.js";
 import { invalidArgument, notFound } from "../runtime/errors.js";
 import { watchReaderBytes } from "../runtime/reactive.js";
-import type { Runtime } from "../runtime/runtime.js";
+import type { Call, Runtime } from "../runtime/runtime.js";
+import type { Caller } from "../runtime/context-impl.js";
 import { externalCallerOf } from "./bearer-token.js";
 
 /** Serves `cairn.v1.Reactive/Watch` for every reader of the runtime. */
 export function registerReactiveRoutes(router: ConnectRouter, runtime: Runtime): void {
   router.service(Reactive, {
     async *watch(req, context) {
-      for await (const response of watchRequest(runtime, req, context.requestHeader, context.signal)) {
+      const { call, caller } = watchCall(runtime, req, context.requestHeader);
+      for await (const response of watchReaderBytes(runtime, call, caller, context.signal)) {
         yield create(WatchResponseSchema, { response });
       }
     },
@@ -18,16 +20,11 @@ export function registerReactiveRoutes(router: ConnectRouter, runtime: Runtime):
 }
 
 /**
- * A Watch request checked and started: the encoded reader responses. Shared
- * by the connect route and the Connect fast path (fast-watch.ts), so both
+ * A Watch request checked: the reader call it names and who asks. Shared by
+ * the connect route and the Connect fast path (fast-watch.ts), so both
  * answer a request alike.
  */
-export function watchRequest(
-  runtime: Runtime,
-  req: WatchRequest,
-  requestHeader: Headers,
-  signal: AbortSignal,
-): AsyncGenerator<Uint8Array, void, undefined> {
+export function watchCall(runtime: Runtime, req: WatchRequest, requestHeader: Headers): { call: Call; caller: Caller } {
   const spec = runtime.specs.find((s) => s.typeName === req.stateType);
   if (!spec) throw notFound(`this application serves no ${req.stateType}`);
   const method = Object.values(spec.methods).find((m) => m.name === req.method || m.desc.name === req.method);
@@ -38,7 +35,5 @@ export function watchRequest(
   } catch (e) {
     throw invalidArgument(`request is not a valid ${method.desc.input.typeName}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const caller = externalCallerOf(requestHeader);
-  const call = { spec, method, actorId: req.actorId, request };
-  return watchReaderBytes(runtime, call, caller, signal);
+  return { call: { spec, method, actorId: req.actorId, request }, caller: externalCallerOf(requestHeader) };
 }
