@@ -3,15 +3,41 @@
  * readers: every durable commit of an actor bumps its version and wakes
  * whoever waits for a version newer than the one they read.
  */
+/**
+ * What a wait read: each actor key then the version seen of it,
+ * `[key, version, key, version, …]`. A flat array, not a Map: a one-entry
+ * Map is ~250 bytes, and 100,000 suspended workflows each hold one.
+ */
+export type ReadVersions = Array<string | number>;
+
 /** One wait for change: woken once, when any of `reads` has a newer version. */
 export interface ChangeWaiter {
-  /** Actor key → the version seen. */
-  readonly reads: ReadonlyMap<string, number>;
+  /** Its key strings are swapped for the ones already waiting (see `watch`). */
+  readonly reads: ReadVersions;
   wake(): void;
 }
 
+/** `reads` as a ReadVersions array. */
+export function readVersions(reads: ReadonlyMap<string, number>): ReadVersions {
+  // Sized up front: `push` would leave room for 17.
+  const flat: ReadVersions = new Array<string | number>(2 * reads.size);
+  let i = 0;
+  for (const [key, version] of reads) {
+    flat[i++] = key;
+    flat[i++] = version;
+  }
+  return flat;
+}
+
+/** The waiters on one actor key, and that key: new waits share the string. */
+class WaitSet extends Set<ChangeWaiter> {
+  constructor(readonly key: string) {
+    super();
+  }
+}
+
 export class Watchers {
-  readonly #waiting = new Map<string, Set<ChangeWaiter>>();
+  readonly #waiting = new Map<string, WaitSet>();
 
   static key(stateType: string, actorId: string): string {
     return `${stateType}\u0000${actorId}`;
@@ -32,22 +58,28 @@ export class Watchers {
    * Wakes `waiter` once, when any of its reads has a newer durable version,
    * or at once if one already has. `current` tells the durable version now,
    * for commits that landed between read and wait. A small object per wait
-   * and no closure: 100,000 suspended workflows wait here.
+   * and no closure: 100,000 suspended workflows wait here, and a key read
+   * by many of them is held once.
    */
   watch(waiter: ChangeWaiter, current: (key: string) => number): void {
-    for (const [key, seen] of waiter.reads) {
-      if (current(key) > seen) return waiter.wake();
+    const reads = waiter.reads;
+    for (let i = 0; i < reads.length; i += 2) {
+      if (current(reads[i] as string) > (reads[i + 1] as number)) return waiter.wake();
     }
-    for (const key of waiter.reads.keys()) {
+    for (let i = 0; i < reads.length; i += 2) {
+      const key = reads[i] as string;
       let set = this.#waiting.get(key);
-      if (!set) this.#waiting.set(key, (set = new Set()));
+      if (!set) this.#waiting.set(key, (set = new WaitSet(key)));
+      reads[i] = set.key;
       set.add(waiter);
     }
   }
 
   /** Forgets a wait (no-op if it was woken or never registered). */
   unwatch(waiter: ChangeWaiter): void {
-    for (const key of waiter.reads.keys()) {
+    const reads = waiter.reads;
+    for (let i = 0; i < reads.length; i += 2) {
+      const key = reads[i] as string;
       const set = this.#waiting.get(key);
       if (!set?.delete(waiter)) continue;
       if (set.size === 0) this.#waiting.delete(key);
@@ -68,7 +100,7 @@ export class Watchers {
         reject(signal?.reason);
       };
       const waiter: ChangeWaiter = {
-        reads,
+        reads: readVersions(reads),
         wake: () => {
           woken = true;
           signal?.removeEventListener("abort", onAbort);

@@ -205,8 +205,9 @@ describe("workflows across SIGKILL of the server", () => {
     const spawnMs = Date.now() - t0;
     expect(spawned.length).toBe(TOTAL);
     await sleep(1_000);
-    const beforeKill = effects("mixed");
     await kill9(first.server);
+    // Read after the kill: effects are appended synchronously, so this is all that ran before it.
+    const beforeKill = effects("mixed");
     const step1BeforeKill = new Set(beforeKill.filter(([w]) => w === "step1").map(([, id]) => id));
     const step2BeforeKill = new Set(beforeKill.filter(([w]) => w === "step2").map(([, id]) => id));
 

@@ -2,7 +2,7 @@ import type { TaskRecord } from "../../store/store.js";
 import type { Timer } from "../clock.js";
 import { failedPrecondition, notFound } from "../errors.js";
 import type { Runtime } from "../runtime.js";
-import type { ChangeWaiter } from "../watchers.js";
+import { readVersions, type ChangeWaiter, type ReadVersions } from "../watchers.js";
 import { RunControl } from "./run-control.js";
 import { runTask } from "./run-task.js";
 import { taskChanged } from "./progress.js";
@@ -39,7 +39,7 @@ export const TIMER_HORIZON_MS = 60_000;
 class TaskWait implements ChangeWaiter {
   constructor(
     readonly taskId: string,
-    readonly reads: ReadonlyMap<string, number>,
+    readonly reads: ReadVersions,
     private readonly dispatcher: Dispatcher,
   ) {}
 
@@ -101,7 +101,7 @@ export class Dispatcher {
     const reads = control.waitingOn;
     // Paused or cancelled during the run: the operator's record wins.
     if (!reads || control.paused || control.cancelled || this.#stopping.signal.aborted) return;
-    const wait = new TaskWait(taskId, reads, this);
+    const wait = new TaskWait(taskId, readVersions(reads), this);
     this.#watching.set(taskId, wait);
     this.runtime.watchers.watch(wait, (key) => this.runtime.durableVersion(key));
   }
