@@ -12,15 +12,18 @@
  *
  * All over 127.0.0.1; the driver stops only the children it forked, by PID.
  *
- * The subscriber client, BENCH_REACTIVE_CLIENT (in each line as `client`):
- * - `raw` (default): each subscriber is one bare `node:http2` stream on a
- *   shared session per connection: POST /cairn.v1.Reactive/Watch (Connect,
- *   binary) with one enveloped WatchRequest; the child splits the response
- *   stream into envelopes (across chunks; flag 0x02 ends it) and decodes
- *   WatchResponse → ProbeView for the stamp. Why: 1,000 real subscribers
- *   would be 1,000 client machines, each paying for its own messages; here
- *   they share the server's 2 cores, so the bench should spend as little
- *   client CPU per message as it can, to measure the server.
+ * The subscriber client, BENCH_REACTIVE_CLIENT (in each line as `client`).
+ * `frames` and `raw` send POST /cairn.v1.Reactive/Watch (Connect, binary)
+ * with one enveloped WatchRequest per subscriber, split the response into
+ * envelopes (across chunks; flag 0x02 ends it) and read the stamp (see
+ * `stampOf`). Why not just the real client: 1,000 real subscribers would be
+ * 1,000 client machines, each paying for its own messages; here they share
+ * the server's 2 cores, so the bench should spend as little client CPU per
+ * message as it can, to measure the server.
+ * - `frames` (default): each subscriber is one stream of bench/h2-frames.ts,
+ *   a minimal HTTP/2 client on a bare socket (one JS loop per socket read).
+ * - `raw`: each subscriber is one bare `node:http2` stream on a shared
+ *   session per connection (~5 µs more client JS per message).
  * - `connect`: the real client, `Probe.ref(id).reactively().get()` on
  *   ExternalContexts (connect-node), ~70 µs of client CPU per message: on 2
  *   cores the subscriber processes, not the server, are then the limit.
@@ -42,7 +45,7 @@
  * (one per commit per subscriber of its actor); `perSubscriber` gives the
  * commits each subscriber's actor got vs. what it received.
  *
- * Env: BENCH_REACTIVE_CLIENT (raw | connect), BENCH_REACTIVE_SUBSCRIBERS (1000), BENCH_REACTIVE_RATE (100 /s),
+ * Env: BENCH_REACTIVE_CLIENT (frames | raw | connect), BENCH_REACTIVE_SUBSCRIBERS (1000), BENCH_REACTIVE_RATE (100 /s),
  * BENCH_REACTIVE_SECONDS (5), BENCH_REACTIVE_CLIENTS (2 subscriber
  * processes), BENCH_REACTIVE_CONNECTIONS (10, HTTP/2 connections over all
  * subscriber processes), BENCH_ONLY=fanout-1-actor,fanout-1000-actors,
@@ -61,6 +64,7 @@ import { WatchRequestSchema, WatchResponseSchema } from "../generated/cairn/v1/r
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { GetRequestSchema, ProbeSchema, ProbeViewSchema, type AddRequest, type Probe as ProbeState } from "../generated/probe/v1/probe_pb.js";
 import { ProbeServicerImpl } from "../test/fixtures/probe-servicer.js";
+import { H2Connection } from "./h2-frames.js";
 import { forkBenchChild, serveAsBenchChild, startChildServer, stopChild, type ServerChild } from "./child.js";
 import { round } from "./load.js";
 
@@ -68,8 +72,10 @@ const SUBSCRIBERS = Number(process.env.BENCH_REACTIVE_SUBSCRIBERS ?? 1_000);
 const RATE = Number(process.env.BENCH_REACTIVE_RATE ?? 100);
 const SECONDS = Number(process.env.BENCH_REACTIVE_SECONDS ?? 5);
 const CLIENTS = Math.max(1, Number(process.env.BENCH_REACTIVE_CLIENTS ?? 2));
-const CLIENT = process.env.BENCH_REACTIVE_CLIENT ?? "raw";
-if (CLIENT !== "raw" && CLIENT !== "connect") throw new Error(`BENCH_REACTIVE_CLIENT must be raw or connect, not ${CLIENT}`);
+const CLIENT = process.env.BENCH_REACTIVE_CLIENT ?? "frames";
+if (CLIENT !== "frames" && CLIENT !== "raw" && CLIENT !== "connect") {
+  throw new Error(`BENCH_REACTIVE_CLIENT must be frames, raw or connect, not ${CLIENT}`);
+}
 const CONNECTIONS = Math.max(CLIENTS, Number(process.env.BENCH_REACTIVE_CONNECTIONS ?? 10));
 const TARGET_P99_MS = 20;
 const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
@@ -186,6 +192,7 @@ function subscriberChild(): void {
   };
   let contexts: ExternalContext[] = [];
   let sessions: http2.ClientHttp2Session[] = [];
+  let connections: H2Connection[] = [];
   let stop = new AbortController();
   let actors: string[] = [];
   let lastSeen: number[] = [];
@@ -231,7 +238,13 @@ function subscriberChild(): void {
         firstError ??= e instanceof Error ? e.message : String(e);
         if (first) onFirst();
       };
-      if (CLIENT === "raw") {
+      if (CLIENT === "frames") {
+        const { hostname, port } = new URL(m.url);
+        connections = Array.from({ length: m.connections }, () => new H2Connection(hostname, Number(port)));
+        for (let i = 0; i < actors.length; i++) {
+          framesWatch(connections[i % connections.length]!, actors[i]!, signal, onFirst, (stamp, at) => receive(i, stamp, at), onError);
+        }
+      } else if (CLIENT === "raw") {
         sessions = Array.from({ length: m.connections }, () => {
           const session = http2.connect(m.url);
           session.on("error", () => {}); // each stream reports its own failure
@@ -307,6 +320,8 @@ function subscriberChild(): void {
     contexts = [];
     closeSessions(sessions);
     sessions = [];
+    for (const c of connections) c.close();
+    connections = [];
     send({ type: "unsubscribed" });
   };
 
@@ -327,6 +342,7 @@ function subscriberChild(): void {
       stop.abort();
       for (const c of contexts) c.close();
       closeSessions(sessions);
+      for (const c of connections) c.close();
       process.exit(0);
     }
   });
@@ -388,10 +404,38 @@ function rawWatch(
     const status = headers[":status"];
     if (status !== 200) fail(new Error(`Watch answered HTTP ${status}`));
   });
-  // Bytes not yet parsed; an envelope may span chunks.
-  let pending: Buffer = Buffer.alloc(0);
   let ended = false;
-  stream.on("data", (chunk: Buffer) => {
+  const read = watchResponses(
+    (stamp, at) => {
+      onItem(stamp, at); // the first only records the stamp (not measuring yet)
+      if (first) {
+        first = false;
+        onFirst();
+      }
+    },
+    (e) => {
+      ended = true;
+      fail(e);
+    },
+  );
+  stream.on("data", read);
+  stream.on("error", (e) => fail(e));
+  stream.on("close", () => {
+    signal.removeEventListener("abort", onAbort);
+    if (!signal.aborted && !ended) fail(new Error(`Watch stream closed (code ${stream.rstCode})`));
+  });
+  stream.end(watchBody(actor));
+}
+
+/**
+ * A Watch response body, chunk by chunk → each item's stamp, with the wall
+ * time (µs) of the chunk it came in. Envelopes may span chunks; the
+ * end-stream envelope (flag 0x02) ends it, with its error if any.
+ */
+function watchResponses(onItem: (stamp: number, at: number) => void, onEnd: (e: Error) => void): (chunk: Buffer) => void {
+  // Bytes not yet parsed.
+  let pending: Buffer = Buffer.alloc(0);
+  return (chunk) => {
     const at = nowMicros();
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     let offset = 0;
@@ -402,33 +446,84 @@ function rawWatch(
       const data = pending.subarray(offset + 5, offset + 5 + length);
       offset += 5 + length;
       if (flags & 0x02) {
-        ended = true;
         const end = JSON.parse(data.toString("utf8")) as { error?: { code?: string; message?: string } };
-        if (end.error) fail(new Error(`Watch ended: ${end.error.code ?? "unknown"}: ${end.error.message ?? ""}`));
-        else fail(new Error("Watch ended without an error"));
+        onEnd(end.error ? new Error(`Watch ended: ${end.error.code ?? "unknown"}: ${end.error.message ?? ""}`) : new Error("Watch ended without an error"));
         continue;
       }
+      let stamp: number;
       try {
-        const view = fromBinary(ProbeViewSchema, fromBinary(WatchResponseSchema, data).response);
-        const stamp = Number(view.counter);
-        if (first) {
-          first = false;
-          onItem(stamp, at); // (not measuring yet: only records the stamp)
-          onFirst();
-        } else onItem(stamp, at);
+        stamp = stampOf(data);
       } catch (e) {
-        fail(e);
+        onEnd(e instanceof Error ? e : new Error(String(e)));
+        continue;
       }
+      onItem(stamp, at);
     }
     pending = offset === pending.length ? Buffer.alloc(0) : pending.subarray(offset);
-  });
-  stream.on("error", (e) => fail(e));
-  stream.on("close", () => {
-    signal.removeEventListener("abort", onAbort);
-    if (!signal.aborted && !ended) fail(new Error(`Watch stream closed (code ${stream.rstCode})`));
-  });
-  stream.end(watchBody(actor));
+  };
 }
+
+/**
+ * The stamp in a WatchResponse: ProbeView.counter (field 1, varint) inside
+ * WatchResponse.response (field 1, bytes), read by hand: protobuf-es's two
+ * decodes were most of the subscriber's CPU per message. Any other shape is
+ * decoded by protobuf-es (and so checked).
+ */
+function stampOf(data: Buffer): number {
+  // 0x0a <len> 0x08 <varint counter> …: response's tag, its length, counter's tag.
+  if (data.length > 3 && data[0] === 0x0a && data[1]! < 0x80 && data[1] === data.length - 2 && data[2] === 0x08) {
+    let value = 0;
+    let scale = 1;
+    for (let i = 3; i < data.length; i++) {
+      const b = data[i]!;
+      value += (b & 0x7f) * scale;
+      if (b < 0x80) return value;
+      scale *= 128;
+    }
+  }
+  return Number(fromBinary(ProbeViewSchema, fromBinary(WatchResponseSchema, data).response).counter);
+}
+
+/** `rawWatch` on a bench/h2-frames.ts connection: the same request, read from frames. */
+function framesWatch(
+  conn: H2Connection,
+  actor: string,
+  signal: AbortSignal,
+  onFirst: () => void,
+  onItem: (stamp: number, at: number) => void,
+  onError: (first: boolean, e: unknown) => void,
+): void {
+  let first = true;
+  let failed = false;
+  const fail = (e: unknown): void => {
+    if (failed || signal.aborted) return;
+    failed = true;
+    onError(first, e);
+  };
+  const read = watchResponses((stamp, at) => {
+    onItem(stamp, at); // the first only records the stamp (not measuring yet)
+    if (first) {
+      first = false;
+      onFirst();
+    }
+  }, fail);
+  let id: number;
+  try {
+    id = conn.post("/cairn.v1.Reactive/Watch", WATCH_HEADERS, watchBody(actor), {
+      data: read,
+      end: (e) => fail(e ?? new Error("Watch stream ended")),
+    });
+  } catch (e) {
+    fail(e);
+    return;
+  }
+  signal.addEventListener("abort", () => conn.cancel(id), { once: true });
+}
+
+const WATCH_HEADERS = [
+  ["content-type", "application/connect+proto"],
+  ["connect-protocol-version", "1"],
+] as const;
 
 function closeSessions(sessions: readonly http2.ClientHttp2Session[]): void {
   for (const s of sessions) {

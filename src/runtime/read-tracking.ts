@@ -9,8 +9,22 @@ export class ReadSet extends Map<string, number> {}
 
 const current = new AsyncLocalStorage<ReadSet>();
 
-export function trackReads<T>(reads: ReadSet, fn: () => Promise<T>): Promise<T> {
-  return current.run(reads, fn);
+/** Tracked runs not yet settled. */
+let tracking = 0;
+
+/**
+ * Runs `fn`, recording in `reads` every actor version it (and the readers
+ * it calls) read. On Node 20 an AsyncLocalStorage in use puts a hook on
+ * every promise and async resource in the process (a few µs on each socket
+ * write), so it is disabled whenever no tracked run is under way.
+ */
+export async function trackReads<T>(reads: ReadSet, fn: () => Promise<T>): Promise<T> {
+  tracking++;
+  try {
+    return await current.run(reads, fn);
+  } finally {
+    if (--tracking === 0) current.disable();
+  }
 }
 
 export function recordRead(key: string, version: number): void {

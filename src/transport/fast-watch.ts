@@ -68,18 +68,18 @@ async function serve(runtime: Runtime, readMaxBytes: number, req: Request, res: 
     const auth = req.headers.authorization;
     const { call, caller } = watchCall(runtime, watchReq, new Headers(typeof auth === "string" ? { authorization: auth } : {}));
     if (closed) return;
+    // Headers now; then responses go straight to the HTTP/2 stream (a
+    // micro-second less per message than through the compat response).
+    writeHead(res);
+    const out: NodeJS.WritableStream = "stream" in res ? res.stream : res;
     subscription = await openWatch(runtime, call, caller, {
       // Written as it comes; once the stream's buffer is full, the
       // subscription holds back and on drain sends only the newest.
-      push: (bytes) => {
-        writeHead(res);
-        // (The cast: the union of both write signatures is not callable.)
-        return (res as http.ServerResponse).write(framed(bytes));
-      },
+      push: (bytes) => out.write(framed(bytes)),
       fail: (e) => end(connectErrorOf(e)),
-    });
+    }, "stream" in res ? res.stream.session : req.socket);
     if (closed) subscription.close();
-    else res.on("drain", () => subscription?.ready());
+    else out.on("drain", () => subscription?.ready());
   } catch (e) {
     end(connectErrorOf(e));
   }
