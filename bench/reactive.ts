@@ -242,7 +242,7 @@ function subscriberChild(): void {
         const { hostname, port } = new URL(m.url);
         connections = Array.from({ length: m.connections }, () => new H2Connection(hostname, Number(port)));
         for (let i = 0; i < actors.length; i++) {
-          framesWatch(connections[i % connections.length]!, actors[i]!, signal, onFirst, (stamp, at) => receive(i, stamp, at), onError);
+          framesWatch(connections[i % connections.length]!, actors[i]!, signal, subscriber(signal, onFirst, (stamp, at) => receive(i, stamp, at), onError));
         }
       } else if (CLIENT === "raw") {
         sessions = Array.from({ length: m.connections }, () => {
@@ -251,7 +251,7 @@ function subscriberChild(): void {
           return session;
         });
         for (let i = 0; i < actors.length; i++) {
-          rawWatch(sessions[i % sessions.length]!, actors[i]!, signal, onFirst, (stamp, at) => receive(i, stamp, at), onError);
+          rawWatch(sessions[i % sessions.length]!, actors[i]!, signal, subscriber(signal, onFirst, (stamp, at) => receive(i, stamp, at), onError));
         }
       } else {
         contexts = Array.from({ length: m.connections }, () => new ExternalContext({ url: m.url, timeoutMs: 60_000 }));
@@ -365,27 +365,46 @@ function watchBody(actor: string): Buffer {
   return body;
 }
 
+interface Subscriber {
+  item(stamp: number, at: number): void;
+  fail(e: unknown): void;
+}
+
 /**
- * One subscriber as a bare HTTP/2 stream on `session`: POST
- * /cairn.v1.Reactive/Watch (Connect, binary), then each enveloped
- * WatchResponse → ProbeView → its stamp. `onFirst` once for the first item
- * (or never, if `onError` comes first: then `onError(true, ...)`).
+ * One subscriber's callbacks: each item goes to `onItem` (the first only
+ * records the stamp: not measuring yet) and the first also to `onFirst`;
+ * the first failure, unless aborted, to `onError` (`first`: before any item).
  */
-function rawWatch(
-  session: http2.ClientHttp2Session,
-  actor: string,
+function subscriber(
   signal: AbortSignal,
   onFirst: () => void,
   onItem: (stamp: number, at: number) => void,
   onError: (first: boolean, e: unknown) => void,
-): void {
+): Subscriber {
   let first = true;
   let failed = false;
-  const fail = (e: unknown): void => {
-    if (failed) return;
-    failed = true;
-    onError(first, e);
+  return {
+    item: (stamp, at) => {
+      onItem(stamp, at);
+      if (first) {
+        first = false;
+        onFirst();
+      }
+    },
+    fail: (e) => {
+      if (failed || signal.aborted) return;
+      failed = true;
+      onError(first, e);
+    },
   };
+}
+
+/**
+ * One subscriber as a bare HTTP/2 stream on `session`: POST
+ * /cairn.v1.Reactive/Watch (Connect, binary), then each enveloped
+ * WatchResponse → ProbeView → its stamp, to `subscriber`'s callbacks.
+ */
+function rawWatch(session: http2.ClientHttp2Session, actor: string, signal: AbortSignal, { item, fail }: Subscriber): void {
   let stream: http2.ClientHttp2Stream;
   try {
     stream = session.request({
@@ -405,19 +424,10 @@ function rawWatch(
     if (status !== 200) fail(new Error(`Watch answered HTTP ${status}`));
   });
   let ended = false;
-  const read = watchResponses(
-    (stamp, at) => {
-      onItem(stamp, at); // the first only records the stamp (not measuring yet)
-      if (first) {
-        first = false;
-        onFirst();
-      }
-    },
-    (e) => {
-      ended = true;
-      fail(e);
-    },
-  );
+  const read = watchResponses(item, (e) => {
+    ended = true;
+    fail(e);
+  });
   stream.on("data", read);
   stream.on("error", (e) => fail(e));
   stream.on("close", () => {
@@ -485,28 +495,8 @@ function stampOf(data: Buffer): number {
 }
 
 /** `rawWatch` on a bench/h2-frames.ts connection: the same request, read from frames. */
-function framesWatch(
-  conn: H2Connection,
-  actor: string,
-  signal: AbortSignal,
-  onFirst: () => void,
-  onItem: (stamp: number, at: number) => void,
-  onError: (first: boolean, e: unknown) => void,
-): void {
-  let first = true;
-  let failed = false;
-  const fail = (e: unknown): void => {
-    if (failed || signal.aborted) return;
-    failed = true;
-    onError(first, e);
-  };
-  const read = watchResponses((stamp, at) => {
-    onItem(stamp, at); // the first only records the stamp (not measuring yet)
-    if (first) {
-      first = false;
-      onFirst();
-    }
-  }, fail);
+function framesWatch(conn: H2Connection, actor: string, signal: AbortSignal, { item, fail }: Subscriber): void {
+  const read = watchResponses(item, fail);
   let id: number;
   try {
     id = conn.post("/cairn.v1.Reactive/Watch", WATCH_HEADERS, watchBody(actor), {
