@@ -59,5 +59,6 @@ export { Suspended } from "./runtime/workflow/suspended.js";
 export { WorkflowState, type StateWriter } from "./runtime/workflow/state-handle.js";
 export { MemoValidationError, type MemoOptions, type StandardSchema } from "./runtime/workflow/memo-codec.js";
 export type { RetryPolicy } from "./runtime/tasks/dispatcher.js";
+export { COMMIT_CHANNEL, type CommitMessage } from "./runtime/commit-channel.js";
 export { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "./transport/headers.js";
 export { Code, ConnectError } from "@connectrpc/connect";

@@ -10,6 +10,7 @@ import { contextFor, type Caller } from "./context-impl.js";
 import { Aborted, alreadyExists, declaredOutcome, failedPrecondition, internal, invalidArgument, notFound, permissionDenied, unimplemented } from "./errors.js";
 import { checkSameCall, hashRequest, type CallIdentity } from "./idempotency.js";
 import { recordRead } from "./read-tracking.js";
+import { publishCommit } from "./commit-channel.js";
 import type { Servicer, ServicerClass } from "./servicer.js";
 import type { MethodSpec, StateSpec } from "./spec.js";
 import { Dispatcher, type RetryPolicy } from "./tasks/dispatcher.js";
@@ -448,6 +449,7 @@ export class Runtime {
       () => {
         for (const { spec, actorId, cell, snapshot } of published) {
           if (!cell.durable || cell.durable.version < snapshot.version) cell.durable = snapshot;
+          publishCommit(() => ({ stateType: spec.typeName, actorId, version: snapshot.version, state: snapshot.state }));
           this.watchers.committed(Watchers.key(spec.typeName, actorId), snapshot.version);
         }
         for (const task of scheduled) this.tasks.arm(task);

@@ -1,0 +1,26 @@
+import { channel } from "node:diagnostics_channel";
+import type { Message } from "@bufbuild/protobuf";
+
+/** The `node:diagnostics_channel` name on which durable commits are published. */
+export const COMMIT_CHANNEL = "cairn:commit";
+
+/**
+ * One actor's new version, published once it is durable, before readers,
+ * watchers and the writer's reply see it: for metrics, tracing and
+ * benchmarks (`diagnostics_channel.subscribe(COMMIT_CHANNEL, (m) => …)`).
+ * Subscribers run inside the commit's callback: keep them short and do not
+ * change `state`.
+ */
+export interface CommitMessage {
+  readonly stateType: string;
+  readonly actorId: string;
+  readonly version: number;
+  readonly state: Readonly<Message>;
+}
+
+const commits = channel(COMMIT_CHANNEL);
+
+/** Publishes `message` if anyone listens (free otherwise). */
+export function publishCommit(message: () => CommitMessage): void {
+  if (commits.hasSubscribers) commits.publish(message());
+}
