@@ -71,6 +71,7 @@ import { ProbeServicerImpl } from "../test/fixtures/probe-servicer.js";
 import { H2Connection } from "./h2-frames.js";
 import { forkBenchChild, serveAsBenchChild, startChildServer, stopChild, type ServerChild } from "./child.js";
 import { round } from "./load.js";
+import { emit, log, sleep, wanted } from "./output.js";
 
 const SUBSCRIBERS = Number(process.env.BENCH_REACTIVE_SUBSCRIBERS ?? 1_000);
 const RATE = Number(process.env.BENCH_REACTIVE_RATE ?? 100);
@@ -82,16 +83,7 @@ if (CLIENT !== "frames" && CLIENT !== "raw" && CLIENT !== "connect") {
 }
 const CONNECTIONS = Math.max(CLIENTS, Number(process.env.BENCH_REACTIVE_CONNECTIONS ?? 10));
 const TARGET_P99_MS = 20;
-const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
-const wanted = (s: string): boolean => !ONLY || ONLY.includes(s);
 
-const log = (s: string): void => {
-  process.stderr.write(`bench: ${s}\n`);
-};
-const emit = (line: object): void => {
-  process.stdout.write(`${JSON.stringify(line)}\n`);
-};
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /** Wall clock in µs, comparable across processes on this machine. */
 const nowMicros = (): number => (performance.timeOrigin + performance.now()) * 1000;
 

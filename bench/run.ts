@@ -23,6 +23,7 @@ import { measureTransactions } from "./transactions.js";
 import { Account } from "../generated/bank/v1/account_cairn.js";
 import { forkBenchChild, startServer, type ServerChild, type ServerStats } from "./child.js";
 import { mergeLoads, round, runLoad, type LoadResult } from "./load.js";
+import { emit, log, wanted } from "./output.js";
 
 const IN_FLIGHT = 64;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -32,15 +33,7 @@ const ACCOUNTS = 1_000;
 const SLICES = Number(process.env.BENCH_SLICES ?? 5);
 /** Far above what 2 cores can do in one slice; only a safety bound. */
 const MAX_CALLS_PER_SLICE = 500_000;
-const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
-const wanted = (s: string): boolean => !ONLY || ONLY.includes(s);
 
-const log = (s: string): void => {
-  process.stderr.write(`bench: ${s}\n`);
-};
-const emit = (line: object): void => {
-  process.stdout.write(`${JSON.stringify(line)}\n`);
-};
 const accountId = (n: number): string => `acct-${n}`;
 
 export interface Measured extends LoadResult {

@@ -27,6 +27,7 @@ import { defineScenario } from "../test/fixtures/probe-servicer.js";
 import { serveProbeApplication } from "./probe-server.js";
 import { CHILD_RUNTIME, startChildServer, type ServerChild, type ServerStats } from "./child.js";
 import { round, runLoad } from "./load.js";
+import { log, sleep } from "./output.js";
 
 const WAITING = Number(process.env.BENCH_WAITING ?? 100_000);
 const SPAWN_IN_FLIGHT = Number(process.env.BENCH_SPAWN_IN_FLIGHT ?? 256);
@@ -39,10 +40,6 @@ const GATE = "gate";
 /** Bounds every wait of the driver. */
 const DEADLINE_MS = 20 * 60_000;
 
-const log = (s: string): void => {
-  process.stderr.write(`bench: ${s}\n`);
-};
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const mb = (bytes: number) => round(bytes / 2 ** 20, 1);
 
 // ---- the server child -----------------------------------------------------
@@ -163,7 +160,6 @@ async function drive(): Promise<void> {
   // What the burst alone leaves in RSS (BENCH_BASELINE=0 skips it).
   let burst: ServerStats | undefined;
   if (process.env.BENCH_BASELINE !== "0") burst = await baselineBurst();
-
 
   const { server, ctx, idle, spawnSeconds } = await spawnAll(WAIT === "sleep" ? "benchSleep" : "benchGate");
   try {

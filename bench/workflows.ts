@@ -27,6 +27,7 @@ import { nowMicros } from "../test/fixtures/probe-scenarios.js";
 import { serveProbeApplication } from "./probe-server.js";
 import { startChildServer, type ServerChild, type ServerStats } from "./child.js";
 import { mergeLoads, percentile, round, runLoad, type LoadResult } from "./load.js";
+import { emit, log, sleep, wanted } from "./output.js";
 
 const IN_FLIGHT = 64;
 const UNITS = Number(process.env.BENCH_WF_UNITS ?? 1_000);
@@ -35,16 +36,6 @@ const WAKES = Number(process.env.BENCH_WAKES ?? 1_000);
 /** One until-wake line per value: the wakes are sent this many at a time. */
 const WAKE_IN_FLIGHT = (process.env.BENCH_WAKE_IN_FLIGHT ?? "1,8").split(",").map(Number);
 const SERIAL_UNITS = Number(process.env.BENCH_WF_SERIAL_UNITS ?? 100);
-const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
-const wanted = (s: string): boolean => !ONLY || ONLY.includes(s);
-
-const log = (s: string): void => {
-  process.stderr.write(`bench: ${s}\n`);
-};
-const emit = (line: object): void => {
-  process.stdout.write(`${JSON.stringify(line)}\n`);
-};
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 // ---- the server child -----------------------------------------------------
 

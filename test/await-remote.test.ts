@@ -5,14 +5,14 @@
 // input meanwhile. The remote side is a real HTTP job API on 127.0.0.1.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { awaitRemote, done, FatalError, hmacTokenVerifier, running, type ExternalContext } from "cairn";
 import { TestApplication } from "cairn/testing";
-import { Tasks, TaskStatus, type TaskInfo } from "../generated/cairn/v1/tasks_pb.js";
+import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
-import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
+import { PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
+import { tasksClient } from "./fixtures/tasks-client.js";
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -134,9 +134,7 @@ let app: TestApplication;
 let ctx: ExternalContext;
 let tasks: Client<typeof Tasks>;
 
-// Operator calls (cancel) need an admin token.
-const admin: Interceptor = (next) => (req) => (req.header.set("authorization", `Bearer ${PROBE_ADMIN_TOKEN}`), next(req));
-const tasksClient = () => createClient(Tasks, createConnectTransport({ baseUrl: app.url, httpVersion: "2", interceptors: [admin] }));
+// Operator calls (cancel) need an admin token: tasksClient sends one.
 
 beforeAll(async () => {
   api = createServer((req, res) => void handle(req, res).catch((e: unknown) => send(res, 500, { error: String(e) })));
@@ -148,7 +146,7 @@ beforeAll(async () => {
     tokenVerifier: hmacTokenVerifier(PROBE_TOKEN_SECRET),
   });
   ctx = app.context();
-  tasks = tasksClient();
+  tasks = tasksClient(app.url);
 });
 afterAll(async () => {
   await app?.stop();
@@ -243,7 +241,7 @@ describe("awaitRemote", () => {
 
     await app.restart();
     // The old clients' HTTP/2 sessions died with the old server.
-    tasks = tasksClient();
+    tasks = tasksClient(app.url);
     ctx = app.context();
     const info = await waitInfo(task.taskId);
     expect(info.status).toBe(TaskStatus.COMPLETED);
@@ -262,7 +260,7 @@ describe("awaitRemote", () => {
 
     // The application goes down inside start: whether the job began is unknown.
     await app.restart();
-    tasks = tasksClient();
+    tasks = tasksClient(app.url);
     ctx = app.context();
     const info = await eventually("the step refusing to start again", async () => {
       const got = await tasks.get({ taskId: task.taskId });

@@ -3,16 +3,16 @@
 // expression computes, read in their time zone, skip a run while the
 // previous one is going, survive restarts, and can be listed and deleted by
 // operators. Time is moved with app.clock.advance: no test waits for minutes.
-import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { hmacTokenVerifier, signHmacToken, sleep, type ExternalContext } from "cairn";
 import { AdjustableClock, TestApplication } from "cairn/testing";
 import { Schedules, type ScheduleInfo } from "../generated/cairn/v1/schedules_pb.js";
-import { Tasks, TaskStatus, type TaskInfo } from "../generated/cairn/v1/tasks_pb.js";
+import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { CronProbe, cronNote, type CronCommand } from "./fixtures/cron-probe.js";
 import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, defineScenario } from "./fixtures/probe-servicer.js";
+import { bearerTransport, tasksClient } from "./fixtures/tasks-client.js";
 
 const MINUTE = 60_000;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -59,17 +59,11 @@ let ctx: ExternalContext;
 let schedules: Client<typeof Schedules>;
 let tasks: Client<typeof Tasks>;
 
-function transport(url: string, token: string | null) {
-  const interceptors: Interceptor[] = token
-    ? [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))]
-    : [];
-  return createConnectTransport({ baseUrl: url, httpVersion: "2", interceptors });
-}
 
 function connect(): void {
   ctx = app.context();
-  schedules = createClient(Schedules, transport(app.url, PROBE_ADMIN_TOKEN));
-  tasks = createClient(Tasks, transport(app.url, PROBE_ADMIN_TOKEN));
+  schedules = createClient(Schedules, bearerTransport(app.url, PROBE_ADMIN_TOKEN));
+  tasks = tasksClient(app.url);
 }
 
 beforeEach(async () => {
@@ -296,10 +290,10 @@ describe("cron schedules", () => {
 
   it("are for operators only", async () => {
     const id = await scheduleCron("ops", { cron: "0 * * * *" });
-    const anonymous = createClient(Schedules, transport(app.url, null));
+    const anonymous = createClient(Schedules, bearerTransport(app.url, null));
     expect((await rejectionOf(anonymous.list({}))).code).toBe(Code.Unauthenticated);
     expect((await rejectionOf(anonymous.delete({ scheduleId: id }))).code).toBe(Code.Unauthenticated);
-    const user = createClient(Schedules, transport(app.url, signHmacToken({ sub: "ann" }, PROBE_TOKEN_SECRET)));
+    const user = createClient(Schedules, bearerTransport(app.url, signHmacToken({ sub: "ann" }, PROBE_TOKEN_SECRET)));
     expect((await rejectionOf(user.list({}))).code).toBe(Code.PermissionDenied);
     expect((await rejectionOf(user.delete({ scheduleId: id }))).code).toBe(Code.PermissionDenied);
     expect(await scheduleOf(id)).toBeDefined();

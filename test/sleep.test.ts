@@ -1,12 +1,12 @@
 // Durable sleep (DESIGN.md §5, "Beyond the reference"): the run suspends
 // until the wake time, re-runs from the top then (memoized steps return at
 // once), survives a restart and fires once. Plus the duration parser.
-import { createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { atLeastOnce, parseDuration, sleep, type ExternalContext } from "cairn";
 import { TestApplication } from "cairn/testing";
-import { Tasks, TaskStatus, type TaskInfo } from "../generated/cairn/v1/tasks_pb.js";
+import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
+import { tasksClient } from "./fixtures/tasks-client.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
 import { pause, eventually } from "./fixtures/waiting.js";
@@ -70,7 +70,7 @@ let tasks: Client<typeof Tasks>;
 beforeAll(async () => {
   app = await TestApplication.start({ servicers: [ProbeServicerImpl], retry: { initialMs: 20, maxMs: 200 } });
   ctx = app.context();
-  tasks = createClient(Tasks, createConnectTransport({ baseUrl: app.url, httpVersion: "2" }));
+  tasks = tasksClient(app.url, null);
 });
 afterAll(async () => {
   await app?.stop();
@@ -138,7 +138,7 @@ describe("sleep", () => {
 
     await app.restart();
     // The old client's HTTP/2 session died with the old server.
-    tasks = createClient(Tasks, createConnectTransport({ baseUrl: app.url, httpVersion: "2" }));
+    tasks = tasksClient(app.url, null);
     const info = await waitInfo(task.taskId);
     expect(info.status).toBe(TaskStatus.COMPLETED);
     expect(times.get("woke:nap3")!).toBeGreaterThanOrEqual(wakeAt);
@@ -167,7 +167,7 @@ describe("a long sleep", () => {
     expect(countOf("after:nap-days")).toBe(0);
 
     await app.restart();
-    tasks = createClient(Tasks, createConnectTransport({ baseUrl: app.url, httpVersion: "2" }));
+    tasks = tasksClient(app.url, null);
     await pause(100);
     expect(countOf("after:nap-days")).toBe(0);
     app.clock.advance("1d");

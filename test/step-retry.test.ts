@@ -2,12 +2,12 @@
 // with { retry, timeoutMs } retries the step in place with backoff;
 // RetryableError sets the delay; FatalError and exhaustion end the task
 // FAILED with the error in last_error.
-import { createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FatalError, RetryableError, atLeastOnce, type ExternalContext } from "cairn";
 import { TestApplication } from "cairn/testing";
-import { Tasks, TaskStatus, type TaskInfo } from "../generated/cairn/v1/tasks_pb.js";
+import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
+import { tasksClient } from "./fixtures/tasks-client.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
 
@@ -116,7 +116,7 @@ let tasks: Client<typeof Tasks>;
 beforeAll(async () => {
   app = await TestApplication.start({ servicers: [ProbeServicerImpl], retry: { initialMs: 20, maxMs: 200 } });
   ctx = app.context();
-  tasks = createClient(Tasks, createConnectTransport({ baseUrl: app.url, httpVersion: "2" }));
+  tasks = tasksClient(app.url, null);
 });
 afterAll(async () => {
   await app?.stop();

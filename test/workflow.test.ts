@@ -3,8 +3,7 @@
 // writes inside workflows, memoized steps (until, atLeastOnce, atMostOnce),
 // Loop, tasks scheduled by writers, and resuming after a restart.
 import { create, fromBinary } from "@bufbuild/protobuf";
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AtMostOnceFailed,
@@ -22,7 +21,8 @@ import {
   type WriterContext,
 } from "cairn";
 import { TestApplication } from "cairn/testing";
-import { Tasks, TaskStatus, type TaskInfo } from "../generated/cairn/v1/tasks_pb.js";
+import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
+import { tasksClient } from "./fixtures/tasks-client.js";
 import { Probe, ProbeSpec, RunAborted } from "../generated/probe/v1/probe_cairn.js";
 import {
   ProbeErrorSchema,
@@ -300,11 +300,7 @@ let tasks: Client<typeof Tasks>;
 
 /** Listing tasks is an operator call: the client carries an admin token. */
 const ADMIN_SECRET = "workflow-test-secret";
-function tasksClient(url: string): Client<typeof Tasks> {
-  const token = signHmacToken({ sub: "ops", cairn_admin: true }, ADMIN_SECRET);
-  const interceptors: Interceptor[] = [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))];
-  return createClient(Tasks, createConnectTransport({ baseUrl: url, httpVersion: "2", interceptors }));
-}
+const adminTasks = (url: string): Client<typeof Tasks> => tasksClient(url, signHmacToken({ sub: "ops", cairn_admin: true }, ADMIN_SECRET));
 
 beforeAll(async () => {
   app = await TestApplication.start({
@@ -313,7 +309,7 @@ beforeAll(async () => {
     tokenVerifier: hmacTokenVerifier(ADMIN_SECRET),
   });
   ctx = app.context();
-  tasks = tasksClient(app.url);
+  tasks = adminTasks(app.url);
 });
 afterAll(async () => {
   await app?.stop();
@@ -729,7 +725,7 @@ describe("restart", () => {
     // Recovered: re-run from the top, back to waiting in until.
     await eventually(() => restartRuns === 2, 5_000, "the recovered run");
     const fresh = app.context();
-    const info = await tasksClient(app.url).get({ taskId: task.taskId });
+    const info = await adminTasks(app.url).get({ taskId: task.taskId });
     expect([TaskStatus.RUNNING, TaskStatus.SCHEDULED]).toContain(info.status);
 
     await Probe.ref("survivor").unidempotently().setFlag(fresh, { flag: true });

@@ -1,17 +1,6 @@
 import { TaskStatus, type TaskInfo, type TaskProgress } from "../../generated/cairn/v1/tasks_pb.js";
 import { dumpMessage } from "./wire-dump.js";
 
-/** Lower-case status names, as `--state` takes them. */
-export const STATES: Record<string, TaskStatus> = {
-  scheduled: TaskStatus.SCHEDULED,
-  running: TaskStatus.RUNNING,
-  completed: TaskStatus.COMPLETED,
-  aborted: TaskStatus.ABORTED,
-  failed: TaskStatus.FAILED,
-  cancelled: TaskStatus.CANCELLED,
-  paused: TaskStatus.PAUSED,
-};
-
 export function statusLabel(status: TaskStatus): string {
   return (TaskStatus[status] ?? String(status)).toUpperCase();
 }

@@ -2,7 +2,8 @@ import { toJsonString } from "@bufbuild/protobuf";
 import { ListTasksResponseSchema, TaskInfoSchema, TaskStatus, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
 import { connectionFrom, tasksClient } from "./connection.js";
 import { EXIT, UsageError } from "./exit.js";
-import { STATES, formatTask, formatTaskTable } from "./format-task.js";
+import { TASK_STATUS, taskStatusNamed } from "../transport/task-status.js";
+import { formatTask, formatTaskTable } from "./format-task.js";
 import { GLOBAL_HELP, parseCommand } from "./options.js";
 import { renderWatch } from "./watch-task.js";
 
@@ -97,9 +98,9 @@ export async function tasksCommand(command: string | undefined, args: readonly s
   if (command === "list") {
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`, "tasks list");
     const v = values as { state?: string; actor?: string; type?: string; limit?: string };
-    const status = v.state === undefined ? TaskStatus.UNSPECIFIED : STATES[v.state.toLowerCase()];
+    const status = v.state === undefined ? TaskStatus.UNSPECIFIED : taskStatusNamed(v.state.toLowerCase());
     if (status === undefined) {
-      throw new UsageError(`--state must be one of ${Object.keys(STATES).join(", ")}, not ${JSON.stringify(v.state)}`, "tasks list");
+      throw new UsageError(`--state must be one of ${Object.keys(TASK_STATUS).join(", ")}, not ${JSON.stringify(v.state)}`, "tasks list");
     }
     const limit = v.limit === undefined ? 0 : Number(v.limit);
     if (v.limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 0xffff_ffff)) {

@@ -20,7 +20,7 @@ export interface CommitMessage {
 
 const commits = channel(COMMIT_CHANNEL);
 
-/** Publishes `message` if anyone listens (free otherwise). */
-export function publishCommit(message: () => CommitMessage): void {
-  if (commits.hasSubscribers) commits.publish(message());
+/** Publishes a commit if anyone listens (nothing is built otherwise). */
+export function publishCommit(stateType: string, actorId: string, version: number, state: Readonly<Message>): void {
+  if (commits.hasSubscribers) commits.publish({ stateType, actorId, version, state } satisfies CommitMessage);
 }

@@ -449,7 +449,7 @@ export class Runtime {
       () => {
         for (const { spec, actorId, cell, snapshot } of published) {
           if (!cell.durable || cell.durable.version < snapshot.version) cell.durable = snapshot;
-          publishCommit(() => ({ stateType: spec.typeName, actorId, version: snapshot.version, state: snapshot.state }));
+          publishCommit(spec.typeName, actorId, snapshot.version, snapshot.state);
           this.watchers.committed(Watchers.key(spec.typeName, actorId), snapshot.version);
         }
         for (const task of scheduled) this.tasks.arm(task);

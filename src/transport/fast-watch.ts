@@ -71,13 +71,14 @@ async function serve(runtime: Runtime, readMaxBytes: number, req: Request, res: 
     // Headers now; then responses go straight to the HTTP/2 stream (a
     // micro-second less per message than through the compat response).
     writeHead(res);
-    const out: NodeJS.WritableStream = "stream" in res ? res.stream : res;
+    // (The connection: subscribers sharing it are woken together.)
+    const [out, connection]: [NodeJS.WritableStream, object | undefined] = "stream" in res ? [res.stream, res.stream.session] : [res, req.socket];
     subscription = await openWatch(runtime, call, caller, {
       // Written as it comes; once the stream's buffer is full, the
       // subscription holds back and on drain sends only the newest.
       push: (bytes) => out.write(framed(bytes)),
       fail: (e) => end(connectErrorOf(e)),
-    }, "stream" in res ? res.stream.session : req.socket);
+    }, connection);
     if (closed) subscription.close();
     else out.on("drain", () => subscription?.ready());
   } catch (e) {

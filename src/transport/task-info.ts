@@ -9,17 +9,8 @@ import {
 } from "../../generated/cairn/v1/tasks_pb.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { taskHub } from "../runtime/tasks/progress.js";
+import { TASK_STATUS } from "./task-status.js";
 import type { TaskEventRecord, TaskProgressRecord, TaskRecord } from "../store/store.js";
-
-const STATUS: Record<TaskRecord["status"], TaskStatus> = {
-  scheduled: TaskStatus.SCHEDULED,
-  running: TaskStatus.RUNNING,
-  completed: TaskStatus.COMPLETED,
-  aborted: TaskStatus.ABORTED,
-  failed: TaskStatus.FAILED,
-  cancelled: TaskStatus.CANCELLED,
-  paused: TaskStatus.PAUSED,
-};
 
 /** A stored task as the `cairn.v1.Tasks` service shows it. */
 export function toTaskInfo(
@@ -35,7 +26,7 @@ export function toTaskInfo(
     actorId: task.actorId,
     method: task.method,
     // Waiting on a remote job is running, though no run is in memory.
-    status: (running || task.remoteStatusInput !== undefined) && task.status === "scheduled" ? TaskStatus.RUNNING : STATUS[task.status],
+    status: (running || task.remoteStatusInput !== undefined) && task.status === "scheduled" ? TaskStatus.RUNNING : TASK_STATUS[task.status],
     iteration: task.iteration,
     attempts: task.attempts,
     runAtMs: BigInt(task.runAt),
