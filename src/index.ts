@@ -1,5 +1,5 @@
 // The public face of Cairn: everything a user or generated code imports.
-export { Application, type ApplicationOptions } from "./runtime/application.js";
+export { Application, type ApplicationOptions, type ApplicationStats } from "./runtime/application.js";
 export { ExternalContext, type ExternalContextOptions, type TransportKind } from "./runtime/external-context.js";
 export type {
   Context,

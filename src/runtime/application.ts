@@ -52,6 +52,14 @@ export interface ApplicationOptions {
   clock?: Clock;
 }
 
+/** Gauges of what the running application holds in memory, for operators and tests. */
+export interface ApplicationStats {
+  /** Callers (Tasks.Wait, direct workflow calls, workflows awaiting a child) waiting for a task to end. */
+  readonly waitingCallers: number;
+  /** Decoded actor states in the cache. */
+  readonly cachedActors: number;
+}
+
 /** A Cairn application: servicers, their store, and one port serving them. */
 export class Application {
   readonly #options: ApplicationOptions;
@@ -72,6 +80,11 @@ export class Application {
   get port(): number {
     if (!this.#listener) throw new Error("the application is not started");
     return this.#listener.port;
+  }
+
+  get stats(): ApplicationStats {
+    if (!this.#runtime) throw new Error("the application is not started");
+    return { waitingCallers: this.#runtime.tasks.waiting, cachedActors: this.#runtime.cachedActors };
   }
 
   /** Opens the store and starts listening; resolves once ready. */

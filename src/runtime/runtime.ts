@@ -26,6 +26,8 @@ export interface Call {
   readonly actorId: string;
   readonly request: Message;
   readonly idempotencyKey?: string;
+  /** Fires when the caller goes away (a client closed the request): stop waiting for it. */
+  readonly signal?: AbortSignal;
 }
 
 export interface RuntimeOptions {
@@ -136,7 +138,7 @@ export class Runtime {
       case "workflow": {
         // A direct call spawns the workflow and waits for its outcome.
         const taskId = await this.spawn(call, undefined, undefined, { kind: caller.kind, internal: true });
-        return this.waitTask(taskId, call.method);
+        return this.waitTask(taskId, call.method, call.signal);
       }
     }
   }
@@ -534,8 +536,8 @@ export class Runtime {
   }
 
   /** Waits for a task to end; its response, or its declared error thrown. */
-  async waitTask(taskId: string, method: MethodSpec): Promise<Message> {
-    const task = await this.tasks.waitFinal(taskId);
+  async waitTask(taskId: string, method: MethodSpec, signal?: AbortSignal): Promise<Message> {
+    const task = await this.tasks.waitFinal(taskId, signal);
     return this.taskOutcome(task, method);
   }
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Application, type ApplicationOptions } from "../runtime/application.js";
+import { Application, type ApplicationOptions, type ApplicationStats } from "../runtime/application.js";
 import { AdjustableClock } from "../runtime/clock.js";
 import { ExternalContext, type ExternalContextOptions } from "../runtime/external-context.js";
 
@@ -38,6 +38,11 @@ export class TestApplication {
 
   get url(): string {
     return this.#app.url;
+  }
+
+  /** What the running application holds in memory (waiting callers, cached actors). */
+  get stats(): ApplicationStats {
+    return this.#app.stats;
   }
 
   /** An ExternalContext wired to this application, closed by `stop()`. */

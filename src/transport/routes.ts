@@ -32,6 +32,7 @@ async function serve(
     actorId: context.requestHeader.get(ACTOR_ID_HEADER) ?? "",
     request,
     idempotencyKey: key || undefined,
+    signal: context.signal,
   };
   try {
     const caller = externalCallerOf(context.requestHeader);

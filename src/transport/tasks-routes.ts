@@ -25,7 +25,7 @@ export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime): voi
   };
   router.service(Tasks, {
     get: (req) => info(req.taskId),
-    wait: async (req) => describeTask(runtime, await runtime.tasks.waitFinal(req.taskId)),
+    wait: async (req, context) => describeTask(runtime, await runtime.tasks.waitFinal(req.taskId, context.signal)),
     // Like get: knowing the id is enough.
     watch: (req, context) => watchTask(runtime, req.taskId, context.signal),
     // Task ids are unguessable, so knowing one is enough to read it; listing

@@ -1,3 +1,4 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { TaskRecord } from "../../store/store.js";
 import type { Timer } from "../clock.js";
 import { failedPrecondition, notFound } from "../errors.js";
@@ -35,6 +36,11 @@ export const DEFAULT_MAX_RUNNING = 1_000;
  */
 export const TIMER_HORIZON_MS = 60_000;
 
+/** Why a wait ended early: the signal's reason, or CANCELED. */
+function abandoned(signal: AbortSignal): unknown {
+  return signal.reason ?? new ConnectError("the caller stopped waiting", Code.Canceled);
+}
+
 /** A task suspended in `until`: all the memory it holds while it waits. */
 class TaskWait implements ChangeWaiter {
   constructor(
@@ -59,7 +65,8 @@ export class Dispatcher {
   readonly #running = new Map<string, Promise<void>>();
   /** Process control of each running task (cancel, pause). */
   readonly #controls = new Map<string, RunControl>();
-  readonly #waiters = new Map<string, Array<(task: TaskRecord) => void>>();
+  /** Callers awaiting a task's end; each leaves when its caller goes away. */
+  readonly #waiters = new Map<string, Set<(task: TaskRecord) => void>>();
   /** Tasks suspended in `until`, with their waits. */
   readonly #watching = new Map<string, TaskWait>();
   readonly #stopping = new AbortController();
@@ -275,22 +282,45 @@ export class Dispatcher {
     return next;
   }
 
-  /** Resolves with the task once it has ended. */
-  waitFinal(taskId: string): Promise<TaskRecord> {
+  /**
+   * Resolves with the task once it has ended. A caller that goes away first
+   * (`signal` fires: a client closed its Wait, a run stopped) is dropped at
+   * once and the promise rejects with the signal's reason: a waiter must
+   * never outlive the one waiting.
+   */
+  waitFinal(taskId: string, signal?: AbortSignal): Promise<TaskRecord> {
     const task = this.runtime.store.getTask(taskId);
     if (!task) return Promise.reject(notFound(`no task ${JSON.stringify(taskId)}`));
     if (isFinal(task)) return Promise.resolve(task);
-    return new Promise((resolve) => {
-      const list = this.#waiters.get(taskId) ?? [];
-      list.push(resolve);
+    if (signal?.aborted) return Promise.reject(abandoned(signal));
+    return new Promise((resolve, reject) => {
+      const list = this.#waiters.get(taskId) ?? new Set();
       this.#waiters.set(taskId, list);
+      const leave = () => {
+        list.delete(settle);
+        if (list.size === 0 && this.#waiters.get(taskId) === list) this.#waiters.delete(taskId);
+        reject(abandoned(signal!));
+      };
+      const settle = (final: TaskRecord) => {
+        signal?.removeEventListener("abort", leave);
+        resolve(final);
+      };
+      list.add(settle);
+      signal?.addEventListener("abort", leave, { once: true });
     });
+  }
+
+  /** Callers waiting for tasks to end, over all tasks. */
+  get waiting(): number {
+    let n = 0;
+    for (const list of this.#waiters.values()) n += list.size;
+    return n;
   }
 
   #settled(task: TaskRecord): void {
     const list = this.#waiters.get(task.taskId);
     this.#waiters.delete(task.taskId);
-    for (const resolve of list ?? []) resolve(task);
+    for (const settle of list ?? []) settle(task);
   }
 
   /** Stops timers and unwinds running workflows; they resume on restart. */

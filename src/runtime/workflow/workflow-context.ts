@@ -74,7 +74,7 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
     if (inv.method.kind === "workflow") {
       // A child workflow: spawned once per key, its outcome awaited.
       const child = this.runtime.spawn(toCall(inv, key), undefined, undefined, this.#caller);
-      return this.runtime.tasks.blockedOn(child.then((id) => this.runtime.waitTask(id, inv.method)));
+      return this.runtime.tasks.blockedOn(child.then((id) => this.runtime.waitTask(id, inv.method, this.runControl.signal)));
     }
     return this.runtime.execute(toCall(inv, key), this.#caller);
   }
@@ -90,7 +90,7 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
   }
 
   wait(taskId: string, method: MethodSpec): Promise<Message> {
-    return this.runtime.tasks.blockedOn(this.runtime.waitTask(taskId, method));
+    return this.runtime.tasks.blockedOn(this.runtime.waitTask(taskId, method, this.runControl.signal));
   }
 
   async control(taskId: string, action: TaskControl): Promise<void> {

@@ -1,0 +1,89 @@
+// Hardening, item 1: a caller that goes away stops being held. Abandoned
+// Tasks.Wait calls and direct workflow calls leave nothing in the server
+// (checked in a child process with --expose-gc, see
+// fixtures/abandoned-waits.ts); a workflow awaiting a child lets go of its
+// wait when it is cancelled.
+import { spawn } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hmacTokenVerifier, until, type ExternalContext } from "cairn";
+import { TestApplication } from "cairn/testing";
+import { TaskStatus } from "../generated/cairn/v1/tasks_pb.js";
+import { Probe } from "../generated/probe/v1/probe_cairn.js";
+import { PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
+import { tasksClient } from "./fixtures/tasks-client.js";
+import { eventually } from "./fixtures/waiting.js";
+
+defineScenario("awChildForever", async (ctx, _req, self) => {
+  await until("never", ctx, async () => (await self.state.read(ctx)).flag);
+  return { result: "flag set" };
+});
+defineScenario("awParent", async (ctx) => {
+  const child = await Probe.ref(`${ctx.actorId}-child`).idempotently("child").run(ctx, { scenario: "awChildForever" });
+  return { result: `child said ${child.result}` };
+});
+
+describe("abandoned waits", () => {
+  it("20,000 abandoned Tasks.Wait calls and 1,000 abandoned direct workflow calls leave the heap where it was", async () => {
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", "test/fixtures/abandoned-waits.ts"], {
+        cwd: new URL("..", import.meta.url).pathname,
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      let stdout = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 240_000);
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        code === 0 ? resolve(stdout) : reject(new Error(`abandoned-waits exited with ${code}: ${stdout}`));
+      });
+    });
+    const r = JSON.parse(out.trim().split("\n").at(-1)!) as {
+      waits: number;
+      heldAtOnce: number;
+      heapBaseMB: number;
+      heapAfterWaitsMB: number;
+      heapAfterDirectMB: number;
+      waitingCallers: number;
+    };
+    console.log("abandoned-waits:", JSON.stringify(r));
+    expect(r.waits).toBe(20_000);
+    expect(r.heldAtOnce).toBe(500); // the server did hold each batch before it was abandoned
+    expect(r.waitingCallers).toBe(0);
+    // ~14 KB per abandoned wait before the fix: 280 MB for 20,000.
+    expect(r.heapAfterWaitsMB - r.heapBaseMB).toBeLessThan(5);
+    expect(r.heapAfterDirectMB - r.heapBaseMB).toBeLessThan(5);
+  }, 300_000);
+
+  describe("in process", () => {
+    let app: TestApplication;
+    let ctx: ExternalContext;
+    beforeAll(async () => {
+      app = await TestApplication.start({ servicers: [ProbeServicerImpl], tokenVerifier: hmacTokenVerifier(PROBE_TOKEN_SECRET) });
+      ctx = app.context();
+    });
+    afterAll(() => app.stop());
+
+    it("a workflow awaiting a child stops waiting when it is cancelled", async () => {
+      const parent = Probe.ref("aw-parent").spawn().run(ctx, { scenario: "awParent" });
+      await parent.started;
+      // Parent and child both wait: the parent for the child's end.
+      await eventually(() => app.stats.waitingCallers === 1, 10_000, "the parent waiting for its child");
+      await tasksClient(app.url).cancel({ taskId: parent.taskId });
+      await eventually(() => app.stats.waitingCallers === 0, 10_000, "the parent's wait released");
+      const info = await tasksClient(app.url).get({ taskId: parent.taskId });
+      expect(info.status).toBe(TaskStatus.CANCELLED);
+    });
+
+    it("a Wait whose task ends is answered, and leaves nothing behind", async () => {
+      const before = app.stats.waitingCallers;
+      const task = Probe.ref("aw-ends").spawn().run(ctx, { scenario: "awChildForever" });
+      await task.started;
+      const waiting = tasksClient(app.url).wait({ taskId: task.taskId });
+      await eventually(() => app.stats.waitingCallers === before + 1, 10_000, "the Wait held");
+      await Probe.ref("aw-ends").setFlag(ctx, { flag: true });
+      const info = await waiting;
+      expect(info.status).toBe(TaskStatus.COMPLETED);
+      expect(app.stats.waitingCallers).toBe(before);
+    });
+  });
+});
