@@ -5,6 +5,7 @@ import type { CommitBatch, IdempotencyRecord, ScheduleRecord, Store, StoredOutco
 import { systemClock, type Clock } from "./clock.js";
 import type { CronTiming } from "./invocation.js";
 import { CronSchedules, defineSchedule } from "./tasks/schedules.js";
+import { checkActorId } from "./actor-id.js";
 import { ActorCache, type ActorCell, type Snapshot } from "./actor-cache.js";
 import { contextFor, type Caller } from "./context-impl.js";
 import { Aborted, alreadyExists, declaredOutcome, failedPrecondition, internal, invalidArgument, notFound, permissionDenied, unimplemented } from "./errors.js";
@@ -14,7 +15,7 @@ import { publishCommit } from "./commit-channel.js";
 import type { Servicer, ServicerClass } from "./servicer.js";
 import type { MethodSpec, StateSpec } from "./spec.js";
 import { Dispatcher, type RetryPolicy } from "./tasks/dispatcher.js";
-import { isValidTaskId, newTaskRecord, taskIdForKey } from "./tasks/task-record.js";
+import { isReservedTaskId, isValidTaskId, newTaskRecord, taskIdForKey } from "./tasks/task-record.js";
 import { spawnedEvents } from "./tasks/task-events.js";
 import { Watchers } from "./watchers.js";
 import { LockConflict, Transaction, nextAge, outcomeRecord, runInTransaction } from "./transaction.js";
@@ -66,8 +67,6 @@ export interface Mutation<T> {
   /** Declared errors, stored as results under the key. */
   readonly errors: readonly DescMessage[];
 }
-
-const MAX_ACTOR_ID_BYTES = 512;
 
 type Handler = (this: Servicer, ...args: unknown[]) => Promise<unknown>;
 
@@ -126,7 +125,7 @@ export class Runtime {
   }
 
   async execute(call: Call, caller: Caller): Promise<Message> {
-    const bound = this.#validate(call);
+    const bound = this.validate(call);
     if (!caller.internal) await this.#authorize(bound, call, caller);
     switch (call.method.kind) {
       case "reader":
@@ -220,8 +219,8 @@ export class Runtime {
   }
 
   /** External calls only: the servicer's authorizer decides (DESIGN.md §7). */
-  async #authorize(bound: Bound, call: Call, caller: Caller): Promise<void> {
-    const claims = await this.#claimsOf(caller);
+  async #authorize(bound: Bound, call: Call, caller: Caller, claims?: Claims): Promise<void> {
+    claims ??= await this.#claimsOf(caller);
     const context = { internal: false, claims, stateType: bound.spec.typeName, actorId: call.actorId, method: call.method.name };
     if (!bound.authorizer) {
       if (this.#options.insecureDevelopmentMode) return;
@@ -240,11 +239,26 @@ export class Runtime {
     await enforce(rule, { context, state, request: call.request });
   }
 
-  #validate(call: Call): Bound {
-    if (!call.actorId) throw invalidArgument("missing actor id: every call needs the x-cairn-actor-id header");
-    if (Buffer.byteLength(call.actorId) > MAX_ACTOR_ID_BYTES) {
-      throw invalidArgument(`actor id longer than ${MAX_ACTOR_ID_BYTES} bytes`);
-    }
+  /**
+   * Who may see a task's status, progress and result (Tasks.Get, Wait,
+   * Watch): operators, and callers its method's authorizer lets call that
+   * method on that actor with that request now. Knowing an id is not enough:
+   * a keyed task's id follows from its key, which may be guessable.
+   */
+  async authorizeTaskRead(task: TaskRecord, caller: Caller): Promise<void> {
+    if (caller.internal) return;
+    const claims = await this.#claimsOf(caller);
+    if (claims?.cairn_admin === true) return;
+    const bound = this.bound(task.stateType);
+    const method = Object.values(bound.spec.methods).find((m) => m.name === task.method);
+    if (!method) throw failedPrecondition(`${task.stateType} no longer has the method ${task.method} of task ${task.taskId}`);
+    const call: Call = { spec: bound.spec, method, actorId: task.actorId, request: fromBinary(method.desc.input, task.request) };
+    await this.#authorize(bound, call, caller, claims);
+  }
+
+  /** The servicer of a call whose actor id is valid. */
+  validate(call: Call): Bound {
+    checkActorId(call.actorId);
     return this.bound(call.spec.typeName);
   }
 
@@ -477,18 +491,17 @@ export class Runtime {
    * second spawn of the same call under the same id is a replay.
    */
   async spawn(call: Call, runAt: number | undefined, proposedId: string | undefined, caller: Caller): Promise<string> {
-    const bound = this.#validate(call);
+    const bound = this.validate(call);
     if (!caller.internal) await this.#authorize(bound, call, caller);
     if (call.method.kind !== "workflow" && call.method.kind !== "writer") {
       throw invalidArgument(`${call.method.name} is a ${call.method.kind}; only workflows and writers run as tasks`);
     }
-    if (proposedId !== undefined && !isValidTaskId(proposedId)) {
-      throw invalidArgument(`task id ${JSON.stringify(proposedId)} is not 1-128 letters, digits, '-' or '_'`);
-    }
+    const key = call.idempotencyKey;
+    // With a key, the id is the key's: whatever the caller proposed is moot.
+    if (key === undefined && proposedId !== undefined) checkProposedTaskId(proposedId);
     if (call.method.kind === "workflow" && !call.spec.defaultConstructible) {
       this.readState(call.spec, call.actorId); // NOT_FOUND before anything is stored
     }
-    const key = call.idempotencyKey;
     const task = newTaskRecord(call, runAt, key !== undefined ? taskIdForKey(key) : proposedId);
     const existing = this.store.getTask(task.taskId);
     if (existing) {
@@ -525,13 +538,13 @@ export class Runtime {
 
   /** A task for a writer or transaction to include in its commit. */
   scheduledTask(call: Call, runAt: number | undefined): TaskRecord {
-    this.#validate(call);
+    this.validate(call);
     return newTaskRecord(call, runAt);
   }
 
   /** A cron schedule for a writer or transaction to include in its commit. */
   cronSchedule(call: Call, timing: CronTiming): { scheduleId: string; record?: ScheduleRecord } {
-    this.#validate(call);
+    this.validate(call);
     return defineSchedule(this, call, timing);
   }
 
@@ -574,6 +587,17 @@ export function handlerOf(bound: Bound, method: MethodSpec): (...args: unknown[]
     throw unimplemented(`${bound.servicer.constructor.name} does not implement ${method.name}`);
   }
   return (...args) => fn.apply(bound.servicer, args);
+}
+
+/** A task id a caller chose: well formed, and not one the server derives. */
+function checkProposedTaskId(id: string): void {
+  if (!isValidTaskId(id)) throw invalidArgument(`task id ${JSON.stringify(id)} is not 1-128 letters, digits, '-' or '_'`);
+  if (isReservedTaskId(id)) {
+    throw invalidArgument(
+      `task id ${JSON.stringify(id)} has a reserved form (k-…: keyed spawns; …-c…: cron runs); ` +
+        "send an idempotency key instead, or let the server choose",
+    );
+  }
 }
 
 /** Calls a servicer method and classifies what it throws (DESIGN.md §3). */

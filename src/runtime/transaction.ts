@@ -4,7 +4,7 @@ import type { ActorCell } from "./actor-cache.js";
 import { LockConflict, type LockOwner } from "./actor-lock.js";
 import { CallContext, contextFor, MAY_CALL, refuse, toCall, type Caller } from "./context-impl.js";
 import type { TransactionContext } from "./context.js";
-import { alreadyExists, invalidArgument } from "./errors.js";
+import { alreadyExists } from "./errors.js";
 import type { Invocation, Invoker, TaskTiming } from "./invocation.js";
 import type { Call, Runtime, WriteEffects } from "./runtime.js";
 import type { MethodSpec, StateSpec } from "./spec.js";
@@ -144,8 +144,7 @@ export async function runInTransaction(
   call: Call,
   caller: Caller,
 ): Promise<Message> {
-  if (!call.actorId) throw invalidArgument("missing actor id");
-  const bound = runtime.bound(call.spec.typeName);
+  const bound = runtime.validate(call);
   const p = await txn.participant(call.spec, call.actorId);
   const { method } = call;
   if (!p.exists && !method.isConstructor && !call.spec.defaultConstructible) runtime.absent(call.spec, call.actorId);

@@ -9,10 +9,12 @@ import { watchTask } from "./task-watch.js";
 
 /** Serves `cairn.v1.Tasks`: look up, wait for, list, cancel, pause and resume durable tasks. */
 export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime): void {
-  const info = (taskId: string) => {
+  /** The task, if the caller may read it (DESIGN.md §7); NOT_FOUND if there is none. */
+  const readable = async (taskId: string, requestHeader: Headers) => {
     const task = runtime.store.getTask(taskId);
     if (!task) throw notFound(`no task ${JSON.stringify(taskId)}`);
-    return describeTask(runtime, task);
+    await runtime.authorizeTaskRead(task, externalCallerOf(requestHeader));
+    return task;
   };
   const operator = async (requestHeader: Headers) => {
     await runtime.authorizeAdmin(externalCallerOf(requestHeader));
@@ -24,12 +26,16 @@ export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime): voi
     return toTaskInfo(task, runtime.tasks.isRunning(taskId));
   };
   router.service(Tasks, {
-    get: (req) => info(req.taskId),
-    wait: async (req, context) => describeTask(runtime, await runtime.tasks.waitFinal(req.taskId, context.signal)),
-    // Like get: knowing the id is enough.
-    watch: (req, context) => watchTask(runtime, req.taskId, context.signal),
-    // Task ids are unguessable, so knowing one is enough to read it; listing
-    // every task is for operators.
+    get: async (req, context) => describeTask(runtime, await readable(req.taskId, context.requestHeader)),
+    wait: async (req, context) => {
+      await readable(req.taskId, context.requestHeader);
+      return describeTask(runtime, await runtime.tasks.waitFinal(req.taskId, context.signal));
+    },
+    watch: async function* (req, context) {
+      await readable(req.taskId, context.requestHeader);
+      yield* watchTask(runtime, req.taskId, context.signal);
+    },
+    // Listing every task is for operators.
     list: async (req, context) => {
       await operator(context.requestHeader);
       const limit = req.limit || 1000;

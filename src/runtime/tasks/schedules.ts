@@ -6,7 +6,7 @@ import type { Timer } from "../clock.js";
 import { invalidArgument, notFound } from "../errors.js";
 import type { CronTiming, TaskTiming } from "../invocation.js";
 import type { Call, Runtime, WriteEffects } from "../runtime.js";
-import { isFinal, isValidTaskId } from "./task-record.js";
+import { isFinal, isValidTaskId, scheduledRunTaskId } from "./task-record.js";
 
 export function isCronTiming(timing: TaskTiming): timing is CronTiming {
   return timing.cron !== undefined;
@@ -38,15 +38,6 @@ export function nextCronRun(cron: string, timezone: string, after: number): numb
 export function scheduleIdFor(stateType: string, actorId: string, method: string, cron: string, timezone: string): string {
   const hash = createHash("sha256").update(JSON.stringify([stateType, actorId, method, cron, timezone])).digest("hex");
   return `c-${hash.slice(0, 32)}`;
-}
-
-/**
- * The task a schedule starts for the run due at `due`: deterministic, so a
- * run is never started twice, and sorted by due time like other task ids.
- */
-export function scheduledRunTaskId(scheduleId: string, due: number): string {
-  const hash = createHash("sha256").update(scheduleId).digest("hex");
-  return `${due.toString(36).padStart(10, "0")}-c${hash.slice(0, 15)}`;
 }
 
 /**

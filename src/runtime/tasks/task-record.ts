@@ -8,9 +8,32 @@ export function newTaskId(now = Date.now()): string {
   return `${now.toString(36).padStart(10, "0")}-${randomBytes(6).toString("hex")}`;
 }
 
+// Task ids come in three forms, and a caller may choose only the first:
+//   fresh        00mwt87qhh-217909e77edb   (time, random)
+//   keyed spawn  k-<32 hex>                (from the idempotency key)
+//   cron run     00mwt87qhh-c<15 hex>      (from the schedule and due time)
+// The derived forms are reserved, so nobody can take the id a later keyed
+// spawn or cron run will need (and make it fail or be skipped).
+
 /** A spawn with an idempotency key always names the same task. */
 export function taskIdForKey(key: string): string {
   return `k-${createHash("sha256").update(key).digest("hex").slice(0, 32)}`;
+}
+
+/**
+ * The task a schedule starts for the run due at `due`: deterministic, so a
+ * run is never started twice, and sorted by due time like other task ids.
+ */
+export function scheduledRunTaskId(scheduleId: string, due: number): string {
+  const hash = createHash("sha256").update(scheduleId).digest("hex");
+  return `${due.toString(36).padStart(10, "0")}-c${hash.slice(0, 15)}`;
+}
+
+const DERIVED_TASK_ID = /^(k-|[0-9a-z]{10}-c[0-9a-f]{15}$)/;
+
+/** Whether `id` has a form reserved for ids the server derives (keyed spawns, cron runs). */
+export function isReservedTaskId(id: string): boolean {
+  return DERIVED_TASK_ID.test(id);
 }
 
 /** The id a spawn uses: from its key, or fresh. */
