@@ -7,6 +7,7 @@ import type { CronTiming } from "./invocation.js";
 import { CronSchedules, defineSchedule } from "./tasks/schedules.js";
 import { ActorCache, type ActorCell, type Snapshot } from "./actor-cache.js";
 import { contextFor, type Caller } from "./context-impl.js";
+import { validateActorId } from "./actor-id.js";
 import { Aborted, alreadyExists, declaredOutcome, failedPrecondition, internal, invalidArgument, notFound, permissionDenied, unimplemented } from "./errors.js";
 import { checkSameCall, hashRequest, type CallIdentity } from "./idempotency.js";
 import { recordRead } from "./read-tracking.js";
@@ -64,8 +65,6 @@ export interface Mutation<T> {
   /** Declared errors, stored as results under the key. */
   readonly errors: readonly DescMessage[];
 }
-
-const MAX_ACTOR_ID_BYTES = 512;
 
 type Handler = (this: Servicer, ...args: unknown[]) => Promise<unknown>;
 
@@ -239,10 +238,7 @@ export class Runtime {
   }
 
   #validate(call: Call): Bound {
-    if (!call.actorId) throw invalidArgument("missing actor id: every call needs the x-cairn-actor-id header");
-    if (Buffer.byteLength(call.actorId) > MAX_ACTOR_ID_BYTES) {
-      throw invalidArgument(`actor id longer than ${MAX_ACTOR_ID_BYTES} bytes`);
-    }
+    validateActorId(call.actorId);
     return this.bound(call.spec.typeName);
   }
 
