@@ -12,7 +12,9 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError, decodeActorIdHeader, encodeActorIdHeader, ExternalContext, type TransportKind } from "cairn";
 import { TestApplication } from "cairn/testing";
+import { WebContext } from "cairn/web";
 import { Account } from "../../generated/bank/v1/account_cairn.js";
+import { Account as WebAccount } from "../../generated/bank/v1/account_cairn_web.js";
 import { BalanceRequestSchema, BalanceResponseSchema } from "../../generated/bank/v1/account_pb.js";
 import { WatchRequestSchema } from "../../generated/cairn/v1/reactive_pb.js";
 import { AccountServicerImpl } from "../../examples/bank/servicer.js";
@@ -108,6 +110,21 @@ describe.each(TRANSPORTS)("the generated client over %s", (transport) => {
     const error = await Account.create(ctx, `${transport}${"é".repeat(260)}`, { owner: "long" }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: Code.InvalidArgument });
   });
+});
+
+it("the browser's WebContext (fetch, Connect and gRPC-Web) names the same actors", async () => {
+  for (const transport of ["connect", "grpc-web"] as const) {
+    const ctx = new WebContext({ url: app.url, transport });
+    for (const base of IDS) {
+      const id = `web-${transport}:${base}`;
+      await WebAccount.create(ctx, id, { owner: base, initial: 3n });
+      expect(await curl("Balance", encodeURIComponent(id), {})).toEqual({ balance: "3", owner: base });
+      expect((await Account.ref(id).balance(context("grpc"))).owner).toBe(base);
+    }
+    const error = await WebAccount.ref("\uD800").balance(ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectError);
+    expect(error).toMatchObject({ code: Code.InvalidArgument });
+  }
 });
 
 describe("curl", () => {
