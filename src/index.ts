@@ -61,4 +61,5 @@ export { MemoValidationError, type MemoOptions, type StandardSchema } from "./ru
 export type { RetryPolicy } from "./runtime/tasks/dispatcher.js";
 export { COMMIT_CHANNEL, type CommitMessage } from "./runtime/commit-channel.js";
 export { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "./transport/headers.js";
+export { decodeActorIdHeader, encodeActorIdHeader } from "./transport/actor-id-header.js";
 export { Code, ConnectError } from "@connectrpc/connect";

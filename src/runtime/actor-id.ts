@@ -1,21 +1,36 @@
 import { invalidArgument } from "./errors.js";
 
-/** Longest actor id, in UTF-8 bytes (DESIGN.md §7). */
+/** The longest actor id, counted in UTF-8 bytes. */
 export const MAX_ACTOR_ID_BYTES = 512;
 
-/** In a `u` regex a surrogate pair is one code point, so this matches only lone halves. */
-const LONE_SURROGATE = /\p{Cs}/u;
-
 /**
- * The one check every path that names an actor makes (direct calls, spawns,
- * schedules, transactions): a non-empty Unicode string of at most 512 UTF-8
- * bytes. A lone surrogate has no UTF-8 form, so it is not an id.
+ * What an actor id may be, whichever way it comes (the x-cairn-actor-id
+ * header, a Watch request's body, a ref in a workflow): a non-empty Unicode
+ * string with one UTF-8 form (no lone surrogates), no control characters
+ * (U+0000–U+001F, U+007F: they cannot travel in a header and NUL separates
+ * our internal keys), and at most 512 bytes in UTF-8. No Node-only imports:
+ * the browser client checks ids with it before sending.
  */
-export function checkActorId(actorId: string): void {
-  if (!actorId) throw invalidArgument("missing actor id: every call needs the x-cairn-actor-id header");
-  if (LONE_SURROGATE.test(actorId)) throw invalidArgument("actor id is not valid Unicode (it has a lone surrogate)");
-  const bytes = Buffer.byteLength(actorId, "utf8");
-  if (bytes > MAX_ACTOR_ID_BYTES) {
-    throw invalidArgument(`actor id is ${bytes} bytes of UTF-8; the limit is ${MAX_ACTOR_ID_BYTES}`);
+export function validateActorId(id: string): void {
+  if (!id) throw invalidArgument("missing actor id: every call needs the x-cairn-actor-id header");
+  let bytes = 0;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) {
+      throw invalidArgument(`actor id ${JSON.stringify(id)} has a control character (U+${c.toString(16).padStart(4, "0").toUpperCase()})`);
+    }
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && isLowSurrogate(id.charCodeAt(i + 1))) {
+      bytes += 4;
+      i++;
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+      throw invalidArgument(`actor id ${JSON.stringify(id)} is not well-formed Unicode (a lone surrogate at ${i})`);
+    } else bytes += 3;
   }
+  if (bytes > MAX_ACTOR_ID_BYTES) throw invalidArgument(`actor id longer than ${MAX_ACTOR_ID_BYTES} bytes in UTF-8 (${bytes})`);
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
 }

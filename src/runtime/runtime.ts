@@ -5,9 +5,9 @@ import type { CommitBatch, IdempotencyRecord, ScheduleRecord, Store, StoredOutco
 import { systemClock, type Clock } from "./clock.js";
 import type { CronTiming } from "./invocation.js";
 import { CronSchedules, defineSchedule } from "./tasks/schedules.js";
-import { checkActorId } from "./actor-id.js";
 import { ActorCache, type ActorCell, type Snapshot } from "./actor-cache.js";
 import { contextFor, type Caller } from "./context-impl.js";
+import { validateActorId } from "./actor-id.js";
 import { Aborted, alreadyExists, declaredOutcome, failedPrecondition, internal, invalidArgument, notFound, permissionDenied, unimplemented } from "./errors.js";
 import { checkSameCall, hashRequest, type CallIdentity } from "./idempotency.js";
 import { recordRead } from "./read-tracking.js";
@@ -258,7 +258,7 @@ export class Runtime {
 
   /** The servicer of a call whose actor id is valid. */
   validate(call: Call): Bound {
-    checkActorId(call.actorId);
+    validateActorId(call.actorId);
     return this.bound(call.spec.typeName);
   }
 

@@ -1,6 +1,7 @@
 import { fromBinary, toJsonString } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Actors } from "../../generated/cairn/v1/actors_pb.js";
+import { validateActorId } from "../runtime/actor-id.js";
 import { notFound } from "../runtime/errors.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { externalCallerOf } from "./bearer-token.js";
@@ -13,6 +14,7 @@ export function registerActorsServiceRoutes(router: ConnectRouter, runtime: Runt
       await runtime.authorizeAdmin(externalCallerOf(context.requestHeader));
       const spec = runtime.specs.find((s) => s.typeName === req.stateType);
       if (!spec) throw notFound(`this application serves no ${JSON.stringify(req.stateType)}`);
+      validateActorId(req.actorId);
       const stored = runtime.store.getState(spec.typeName, req.actorId);
       if (!stored) throw notFound(`${spec.typeName} ${JSON.stringify(req.actorId)} does not exist`);
       const state = fromBinary(spec.state, stored.bytes);

@@ -1,4 +1,4 @@
-/** The actor a call targets (every `<State>Methods` RPC needs it). */
+/** The actor a call targets (every `<State>Methods` RPC needs it), percent-encoded UTF-8: see actor-id-header.ts. */
 export const ACTOR_ID_HEADER = "x-cairn-actor-id";
 /** Optional: a mutation's idempotency key. */
 export const IDEMPOTENCY_KEY_HEADER = "x-cairn-idempotency-key";

@@ -9,6 +9,8 @@ import { CancelTaskRequestSchema, Tasks, TaskStatus, WaitTaskRequestSchema, type
 import { Aborted } from "../runtime/errors.js";
 import type { Invocation, Invoker, TaskControl, TaskTiming } from "../runtime/invocation.js";
 import type { MethodSpec } from "../runtime/spec.js";
+import { validateActorId } from "../runtime/actor-id.js";
+import { encodeActorIdHeader } from "./actor-id-header.js";
 import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "./headers.js";
 
 /** How keys and task ids are derived; both sides must agree byte for byte. */
@@ -65,6 +67,8 @@ export class RemoteCalls implements Invoker {
    * backlog buffered by HTTP/2.
    */
   async *watch(inv: Invocation, signal?: AbortSignal): AsyncGenerator<Message, void, undefined> {
+    // The id travels in the body here: checked before it is encoded, which would mend a lone surrogate silently.
+    validateActorId(inv.actorId);
     const ac = new AbortController();
     const onAbort = () => ac.abort(signal?.reason);
     if (signal?.aborted) onAbort();
@@ -130,7 +134,7 @@ export class RemoteCalls implements Invoker {
 
   async #call(inv: Invocation, key: string | undefined, spawn?: { when: string; taskId: string }) {
     const header = this.#authHeader();
-    header.set(ACTOR_ID_HEADER, inv.actorId);
+    header.set(ACTOR_ID_HEADER, encodeActorIdHeader(inv.actorId));
     if (key !== undefined) header.set(IDEMPOTENCY_KEY_HEADER, key);
     if (spawn) {
       header.set(SPAWN_HEADER, spawn.when);

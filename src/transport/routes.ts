@@ -3,6 +3,7 @@ import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@co
 import { Aborted, invalidArgument } from "../runtime/errors.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { MethodSpec, StateSpec } from "../runtime/spec.js";
+import { decodeActorIdHeader } from "./actor-id-header.js";
 import { externalCallerOf } from "./bearer-token.js";
 import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "./headers.js";
 
@@ -26,15 +27,15 @@ async function serve(
   context: HandlerContext,
 ): Promise<Message> {
   const key = context.requestHeader.get(IDEMPOTENCY_KEY_HEADER);
-  const call = {
-    spec,
-    method,
-    actorId: context.requestHeader.get(ACTOR_ID_HEADER) ?? "",
-    request,
-    idempotencyKey: key || undefined,
-    signal: context.signal,
-  };
   try {
+    const call = {
+      spec,
+      method,
+      actorId: decodeActorIdHeader(context.requestHeader.get(ACTOR_ID_HEADER) ?? ""),
+      request,
+      idempotencyKey: key || undefined,
+      signal: context.signal,
+    };
     const caller = externalCallerOf(context.requestHeader);
     const spawn = context.requestHeader.get(SPAWN_HEADER);
     if (spawn === null) return await runtime.execute(call, caller);

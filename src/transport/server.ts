@@ -2,6 +2,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { AddressInfo } from "node:net";
+import { holdEarlyResponse } from "./early-response.js";
 
 export type NodeHandler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
@@ -23,7 +24,10 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
  * first bytes of each connection and hand it to the matching server.
  */
 export async function listen(handler: NodeHandler, host: string, port: number): Promise<Listener> {
-  const h2 = http2.createServer({}, handler);
+  const h2 = http2.createServer({}, (req, res) => {
+    holdEarlyResponse(req, res);
+    handler(req, res);
+  });
   const h1 = http.createServer(handler);
   h1.keepAliveTimeout = 60_000;
   const sockets = new Set<net.Socket>();

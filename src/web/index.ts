@@ -9,4 +9,5 @@ export type { Invocation, TaskTiming } from "../runtime/invocation.js";
 export { defineState, type StateSpec, type MethodSpec, type MethodKind, type AbortedClass } from "../runtime/spec.js";
 export { Aborted } from "../runtime/errors.js";
 export { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "../transport/headers.js";
+export { decodeActorIdHeader, encodeActorIdHeader } from "../transport/actor-id-header.js";
 export { Code, ConnectError } from "@connectrpc/connect";

@@ -1,0 +1,85 @@
+import * as http2 from "node:http2";
+
+/** How long an answered HTTP/2 request may keep sending its body before it is answered anyway. */
+export const DRAIN_MS = 5_000;
+
+/**
+ * An HTTP/2 answer ready before its request body is all in (a request over
+ * maxMessageBytes, a malformed envelope) must still reach the client whole.
+ * Sent at once, it does not reliably: curl stops uploading when it sees an
+ * error status and ends its stream early, nghttp2 answers that short body
+ * (shorter than its content-length) with RST_STREAM(PROTOCOL_ERROR), and
+ * the client may report the reset instead of the answer; a gRPC client that
+ * keeps uploading stalls for good, because nobody reads the body any more
+ * and the flow-control window never reopens. So such an answer is held
+ * until the rest of the body has been read and thrown away, for at most
+ * `maxMs`; after that it is sent and the stream closed with NO_ERROR, as
+ * RFC 9113 §8.1 lets a server ask a client to stop sending.
+ *
+ * Every route here is unary or server-streaming: an answer that starts
+ * before the request is complete is always such an early one.
+ */
+export function holdEarlyResponse(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse, maxMs = DRAIN_MS): void {
+  const stream = req.stream;
+  const { writeHead, write, end } = res;
+  type Call = [method: (...args: never[]) => unknown, args: unknown[]];
+  let held: Call[] | undefined;
+  const unhook = () => Object.assign(res, { writeHead, write, end });
+  const hold = (method: Call[0], args: unknown[]): unknown => {
+    if (held === undefined) {
+      if (bodyReceived(stream)) {
+        unhook();
+        return method.apply(res, args as never[]);
+      }
+      const calls: Call[] = (held = []);
+      void discardRest(stream, maxMs).then((complete) => {
+        unhook();
+        for (const [m, a] of calls) m.apply(res, a as never[]);
+        if (!complete) closeOnceSent(stream);
+      });
+    }
+    // While held, headersSent stays false, so a caller may write the head twice.
+    if (method !== writeHead || !held.some(([m]) => m === writeHead)) held.push([method, args]);
+    return method === write ? true : res;
+  };
+  res.writeHead = ((...args: unknown[]) => hold(writeHead, args)) as typeof writeHead;
+  res.write = ((...args: unknown[]) => hold(write, args)) as typeof write;
+  res.end = ((...args: unknown[]) => hold(end, args)) as typeof end;
+}
+
+/** The client has sent its END_STREAM (or the stream is gone). */
+function bodyReceived(stream: http2.ServerHttp2Stream): boolean {
+  return stream.destroyed || stream.readableEnded || stream.state.remoteClose === 1;
+}
+
+/** Reads the request body to its end and drops it; false if `maxMs` passed first. */
+function discardRest(stream: http2.ServerHttp2Stream, maxMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (complete: boolean) => {
+      clearTimeout(timer);
+      stream.off("end", onEnd);
+      stream.off("close", onEnd);
+      resolve(complete);
+    };
+    const onEnd = () => done(true);
+    const timer = setTimeout(() => done(false), maxMs);
+    stream.once("end", onEnd);
+    stream.once("close", onEnd);
+    // The request object may be destroyed or paused by a handler that gave
+    // up on it; its listener would pause the stream again on every chunk.
+    stream.removeAllListeners("data");
+    stream.on("data", () => {});
+    stream.resume();
+  });
+}
+
+/** RST_STREAM(NO_ERROR) once our END_STREAM is out, not before (the reset would overtake it). */
+function closeOnceSent(stream: http2.ServerHttp2Stream): void {
+  let tries = 0;
+  const check = () => {
+    if (stream.destroyed || stream.closed) return;
+    if (stream.state.localClose === 1 || ++tries > 1000) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    else setTimeout(check, 5);
+  };
+  check();
+}
