@@ -595,5 +595,6 @@ function classify(e: unknown, spec: StateSpec, method: MethodSpec): Error {
   }
   if (e instanceof ConnectError || e instanceof LockConflict) return e;
   console.error(`cairn: ${where} threw`, e);
-  return internal(`${where} failed: ${e instanceof Error ? e.message : String(e)}`);
+  // The cause lets a task that made this call see a misuse as fatal.
+  return new ConnectError(`${where} failed: ${e instanceof Error ? e.message : String(e)}`, Code.Internal, undefined, undefined, e);
 }

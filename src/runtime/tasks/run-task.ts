@@ -1,6 +1,6 @@
 import { create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import type { StoredOutcome, TaskRecord } from "../../store/store.js";
-import { Cancelled, FatalError, declaredOutcome } from "../errors.js";
+import { Cancelled, FatalError, declaredOutcome, misuseIn } from "../errors.js";
 import { handlerOf, type Runtime } from "../runtime.js";
 import type { Servicer } from "../servicer.js";
 import { Loop } from "../workflow/loop.js";
@@ -101,8 +101,9 @@ function afterError(runtime: Runtime, dispatcher: Dispatcher, task: TaskRecord, 
   const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   const outcome = declaredOutcome(e, runtime.bound(task.stateType).spec.methods[task.method]?.errors ?? []);
   if (outcome) return { ...task, status: "aborted", outcome, lastError: message };
-  // A corrupt memo or a bug in the workflow will not heal by retrying.
-  if (e instanceof FatalError) return { ...task, status: "failed", lastError: message };
+  // A corrupt memo or a bug in the workflow (a misuse, here or in a handler
+  // it called) will not heal by retrying.
+  if (e instanceof FatalError || misuseIn(e)) return { ...task, status: "failed", lastError: message };
   const attempts = task.attempts + 1;
   const servicer = runtime.bound(task.stateType).servicer.constructor as typeof Servicer;
   const policy = { ...dispatcher.retry, ...servicer.retry?.[task.method] };

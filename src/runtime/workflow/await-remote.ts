@@ -1,5 +1,5 @@
 import type { WorkflowContext } from "../context.js";
-import { Aborted, AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, Cancelled, FatalError } from "../errors.js";
+import { Aborted, AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, Cancelled, FatalError, misuseIn } from "../errors.js";
 import { decodeMemo, encodeMemo, parseJson, stringifyJson, type MemoOptions } from "./memo-codec.js";
 import { checkpointOf, claimStep } from "./steps.js";
 import { Suspended } from "./suspended.js";
@@ -148,7 +148,7 @@ function suspend(run: WorkflowContextImpl, state: { input: string; nextAt: numbe
 
 /** Errors no retry of `check` can change, or that are not failures at all. */
 function endsTheStep(e: unknown): boolean {
-  return e instanceof FatalError || e instanceof Aborted || e instanceof Cancelled || e instanceof Suspended;
+  return e instanceof FatalError || e instanceof Aborted || e instanceof Cancelled || e instanceof Suspended || misuseIn(e) !== undefined;
 }
 
 function describe(e: unknown): string {

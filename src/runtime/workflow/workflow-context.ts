@@ -4,7 +4,7 @@ import { MAY_CALL, refuse, toCall, type Caller } from "../context-impl.js";
 import type { WorkflowContext } from "../context.js";
 import { taskHub, type TaskProgressReport } from "../tasks/progress.js";
 import { stepEvent } from "../tasks/task-events.js";
-import { FatalError } from "../errors.js";
+import { ContextMisuse, FatalError } from "../errors.js";
 import { deriveKey } from "../idempotency.js";
 import { INVOKE, type IdempotencyChoice, type Invocation, type Invoker, type TaskControl, type TaskTiming } from "../invocation.js";
 import type { Runtime } from "../runtime.js";
@@ -86,7 +86,10 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
   }
 
   schedule(inv: Invocation): string {
-    throw new Error(`a workflow schedules ${inv.method.name} with .spawn({ when }), not .schedule()`);
+    throw new ContextMisuse(
+      `a workflow may not call .schedule() (writers and transactions may: the task commits with them); ` +
+        `start ${inv.method.name} with .spawn({ when }) instead`,
+    );
   }
 
   wait(taskId: string, method: MethodSpec): Promise<Message> {
@@ -112,7 +115,7 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
   keyFor(stateType: string, actorId: string, method: string, choice: IdempotencyChoice): string | undefined {
     switch (choice.kind) {
       case "unset":
-        throw new FatalError(
+        throw new ContextMisuse(
           `${stateType}.${method} changes state: inside a workflow call it through ` +
             `.idempotently(alias?) (once per workflow run) or .unidempotently() (on every run)`,
         );
@@ -215,7 +218,7 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
 /** The run behind a context handed to a step helper; only workflows have one. */
 export function workflowRun(ctx: WorkflowContext, helper: string): WorkflowContextImpl {
   if (!(ctx instanceof WorkflowContextImpl)) {
-    throw new Error(`${helper} may only be called with the context of a running workflow`);
+    throw new ContextMisuse(`${helper} may only be called with the context of a running workflow`);
   }
   return ctx;
 }
