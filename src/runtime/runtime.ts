@@ -487,7 +487,7 @@ export class Runtime {
       this.readState(call.spec, call.actorId); // NOT_FOUND before anything is stored
     }
     const key = call.idempotencyKey;
-    const task = newTaskRecord(call, runAt, key !== undefined ? taskIdForKey(key) : proposedId);
+    const task = newTaskRecord(call, runAt, this.clock.now(), key !== undefined ? taskIdForKey(key) : proposedId);
     const existing = this.store.getTask(task.taskId);
     if (existing) {
       const same = existing.stateType === task.stateType && existing.actorId === task.actorId &&
@@ -524,7 +524,7 @@ export class Runtime {
   /** A task for a writer or transaction to include in its commit. */
   scheduledTask(call: Call, runAt: number | undefined): TaskRecord {
     this.#validate(call);
-    return newTaskRecord(call, runAt);
+    return newTaskRecord(call, runAt, this.clock.now());
   }
 
   /** A cron schedule for a writer or transaction to include in its commit. */

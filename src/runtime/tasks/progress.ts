@@ -53,7 +53,7 @@ export class TaskHub {
   }
 
   report(taskId: string, report: TaskProgressReport): void {
-    const progress = normalize(report);
+    const progress = normalize(report, this.runtime.clock.now());
     let entry = this.#entries.get(taskId);
     if (!entry) {
       entry = { latest: progress, dirty: true, timer: undefined, lastWriteAt: 0, lastEvent: undefined, ended: false };
@@ -66,6 +66,7 @@ export class TaskHub {
     entry.dirty = true;
     entry.ended = false;
     if (!entry.timer) {
+      // Paces store writes, a real load: real time, not the runtime clock.
       const wait = Math.max(0, entry.lastWriteAt + PROGRESS_WRITE_INTERVAL_MS - Date.now());
       entry.timer = setTimeout(() => this.#write(taskId), wait);
       entry.timer.unref();
@@ -137,7 +138,7 @@ export class TaskHub {
   }
 }
 
-function normalize(report: TaskProgressReport): TaskProgressRecord {
+function normalize(report: TaskProgressReport, now: number): TaskProgressRecord {
   const fraction = typeof report.fraction === "number" && Number.isFinite(report.fraction)
     ? Math.min(1, Math.max(0, report.fraction))
     : undefined;
@@ -148,7 +149,7 @@ function normalize(report: TaskProgressReport): TaskProgressRecord {
     location: String(report.location ?? ""),
     ...(fraction === undefined ? {} : { fraction }),
     ...(remainingMs === undefined ? {} : { remainingMs }),
-    updatedAt: Date.now(),
+    updatedAt: now,
   };
 }
 

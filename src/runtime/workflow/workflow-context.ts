@@ -81,7 +81,7 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
 
   spawn(inv: Invocation, timing: TaskTiming): { taskId: string; started: Promise<void> } {
     const key = this.#keyFor(inv);
-    const taskId = taskIdFor(key);
+    const taskId = taskIdFor(key, this.runtime.clock.now());
     return { taskId, started: this.runtime.spawn(toCall(inv, key), toMillis(timing.when), taskId, this.#caller).then(() => undefined) };
   }
 
@@ -195,7 +195,7 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
 
   /** Stores a step's memo durably before the step's result is used. */
   remember(step: string, alias: string, record: MemoRecord): Promise<void> {
-    const events = [stepEvent(this.taskId, step, alias, record)];
+    const events = [stepEvent(this.runtime.clock.now(), this.taskId, step, alias, record)];
     return this.runtime.store.commit({ states: [], idempotency: [], memos: [{ key: this.memoKey(step, alias), record }], events });
   }
 
@@ -207,7 +207,7 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
    * this run reads it back.
    */
   rememberLazily(step: string, alias: string, record: MemoRecord): void {
-    const events = [stepEvent(this.taskId, step, alias, record)];
+    const events = [stepEvent(this.runtime.clock.now(), this.taskId, step, alias, record)];
     const batch = { states: [], idempotency: [], memos: [{ key: this.memoKey(step, alias), record }], events };
     this.runtime.store.commit(batch, { visibleOnly: true }).catch((e: unknown) => {
       console.error(`cairn: task ${this.taskId}: the memo of ${step}(${JSON.stringify(alias)}) was not stored; it will run again`, e);
