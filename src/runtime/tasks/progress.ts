@@ -74,6 +74,13 @@ export class TaskHub {
     this.#wake(taskId);
   }
 
+  /** A completed task is all done: its progress (if it reported any) shows 100%. */
+  complete(taskId: string): void {
+    const last = this.progress(taskId);
+    if (!last || (last.fraction === 1 && !last.remainingMs)) return;
+    this.report(taskId, { location: last.location, fraction: 1, ...(last.remainingMs === undefined ? {} : { remainingMs: 0 }) });
+  }
+
   /** The newest progress: in memory while a run reports it, else stored. */
   progress(taskId: string): TaskProgressRecord | undefined {
     return this.#entries.get(taskId)?.latest ?? this.runtime.store.getProgress(taskId);

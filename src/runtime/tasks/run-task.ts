@@ -53,6 +53,8 @@ export async function runTask(
       const result = await handlerOf(bound, method)(ctx, request);
       // A sleep that has not elapsed wins even if its signal was swallowed.
       if (ctx.suspendedUntil !== undefined || ctx.waitingOn) throw new Suspended(ctx.suspendedUntil);
+      // No earlier run of this iteration got this far: its last report counts.
+      ctx.live();
       if (result instanceof Loop) {
         const runAt = result.when?.getTime() ?? runtime.clock.now();
         next = settle({ ...task, status: "scheduled", iteration: task.iteration + 1, attempts: 0, runAt });

@@ -61,6 +61,7 @@ export function recordStarted(runtime: Runtime, task: TaskRecord): void {
  * it is recorded). Operators' cancel and pause record their own event.
  */
 export function endOfRun(runtime: Runtime, task: TaskRecord, next: TaskRecord): Pick<CommitBatch, "events" | "progress"> {
+  if (next.status === "completed") taskHub(runtime).complete(task.taskId);
   const { progress, events: progressEvents = [] } = taskHub(runtime).takeForEndOfRun(task.taskId);
   const events: Array<TaskEvents[number]> = [...progressEvents];
   const id = task.taskId;

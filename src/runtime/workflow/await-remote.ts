@@ -107,6 +107,7 @@ export async function awaitRemote<T, I>(
   // Woken early (another step's timer): wait on. The dispatcher's clock
   // decides when the run is due, so the same clock decides here.
   if (clock.now() < state.nextAt) throw suspend(run, state);
+  run.live(); // a check no earlier run made
 
   const checks = state.checks + 1;
   let next: RemoteMemo;
