@@ -34,6 +34,7 @@ export {
   AtMostOnceFailed,
   AtMostOnceFailedBeforeCompleting,
   Cancelled,
+  ContextMisuse,
   FatalError,
   RetryableError,
   StepRetriesExhausted,

@@ -1,7 +1,7 @@
 // The bank example's client: drives a running bank server through the
 // generated, typed references.
 //
-//   npx tsx examples/bank/client.ts [http://127.0.0.1:9991]
+//   npx tsx examples/bank/client.ts [URL | --url URL]     (default CAIRN_URL, else http://127.0.0.1:9991)
 //
 // Account ids carry a unique suffix, so it can run again and again against
 // the same data dir.
@@ -12,6 +12,7 @@ import { pathToFileURL } from "node:url";
 import { Code, ConnectError, ExternalContext, signHmacToken, type TransportKind } from "cairn";
 import { Account, WithdrawAborted, type AccountRef } from "../../generated/bank/v1/account_cairn.js";
 import { BANK_TOKEN_SECRET } from "./servicer.js";
+import { clientArgs } from "../client-args.js";
 
 function check(ok: boolean, what: string): asserts ok {
   if (!ok) throw new Error(`bank example: expected ${what}`);
@@ -169,11 +170,11 @@ async function accrueInterestTour(ctx: ExternalContext, accountId: string, log: 
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const url = process.argv[2] ?? process.env.CAIRN_URL ?? "http://127.0.0.1:9991";
+  const { url } = clientArgs(process.argv.slice(2), "npx tsx examples/bank/client.ts [URL | --url URL]");
   driveBank(url).then(
     () => console.log("bank example: all steps passed"),
     (e: unknown) => {
-      console.error(e instanceof Error ? e.message : e);
+      console.error(`bank example: ${e instanceof Error ? e.message : String(e)}`);
       process.exitCode = 1;
     },
   );

@@ -46,6 +46,15 @@ function result(bytes: Uint8Array): string {
   return dump === undefined ? size : `${size}, fields by number: ${dump}`;
 }
 
+/**
+ * The attempt a task is on (running), will make next, or ended on: 1-based,
+ * as the history's "started … attempt N" says. `TaskInfo.attempts` counts
+ * the iteration's failed runs (a run that suspends did not fail).
+ */
+export function attemptOf(info: TaskInfo): number {
+  return info.attempts + 1;
+}
+
 /** `tasks show` and `tasks wait`: one task, a field per line. */
 export function formatTask(info: TaskInfo, now = Date.now()): string {
   const rows: Array<[string, string]> = [
@@ -55,7 +64,7 @@ export function formatTask(info: TaskInfo, now = Date.now()): string {
     ["actor", info.actorId],
     ["method", info.method],
     ["iteration", String(info.iteration)],
-    ["attempts", String(info.attempts)],
+    ["attempt", String(attemptOf(info))],
     ["created at", when(info.createdAtMs, now)],
   ];
   const ended = info.status === TaskStatus.COMPLETED || info.status === TaskStatus.ABORTED || info.status === TaskStatus.FAILED ||
@@ -81,7 +90,7 @@ export function formatTask(info: TaskInfo, now = Date.now()): string {
 /** `tasks list`: one task per line, columns aligned. */
 export function formatTaskTable(tasks: readonly TaskInfo[], now = Date.now()): string {
   if (tasks.length === 0) return "no tasks";
-  const header = ["TASK", "STATUS", "TYPE", "ACTOR", "METHOD", "ITER", "ATTEMPTS", "RUN AT"];
+  const header = ["TASK", "STATUS", "TYPE", "ACTOR", "METHOD", "ITER", "ATTEMPT", "RUN AT"];
   const rows = tasks.map((t) => [
     t.taskId,
     statusLabel(t.status),
@@ -89,7 +98,7 @@ export function formatTaskTable(tasks: readonly TaskInfo[], now = Date.now()): s
     t.actorId,
     t.method,
     String(t.iteration),
-    String(t.attempts),
+    String(attemptOf(t)),
     t.status === TaskStatus.SCHEDULED || t.status === TaskStatus.RUNNING ? when(t.runAtMs, now) : "-",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -13,7 +13,7 @@ export const TASKS_HELP = `Usage: cairn tasks <command> [options]
 
 Commands:
   list         list tasks (operators: needs a token with cairn_admin)
-  show ID      one task: status, iteration, attempts, run at, errors, result,
+  show ID      one task: status, iteration, attempt, run at, errors, result,
                progress and history
   wait ID      wait until a task ends; exit 1 if it ended ABORTED or FAILED
   watch ID     show a task's progress live until it ends; exits like wait

@@ -94,11 +94,6 @@ export class Application {
       console.warn("cairn: durability is RELAXED: acknowledged writes can be lost on a crash");
     }
     this.#store = new LmdbStore({ path: o.dataDir ?? ".cairn", durability: o.durability });
-    if (o.insecureDevelopmentMode) {
-      console.warn(
-        "cairn: INSECURE DEVELOPMENT MODE: external callers may call every method of servicers without an authorizer",
-      );
-    }
     this.#runtime = new Runtime(this.#store, o.servicers, {
       maxCachedActors: o.maxCachedActors,
       retry: o.retry,
@@ -108,6 +103,7 @@ export class Application {
       clock: o.clock,
     });
     const runtime = this.#runtime;
+    if (o.insecureDevelopmentMode) warnInsecure(runtime);
     const maxBytes = o.maxMessageBytes ?? 4 * 1024 * 1024;
     const handler = connectNodeAdapter({
       routes: (router) => {
@@ -148,5 +144,18 @@ export class Application {
     this.#listener = undefined;
     this.#store = undefined;
     this.#runtime = undefined;
+  }
+}
+
+/** Says what insecureDevelopmentMode opens in this application, naming the servicers it leaves open. */
+function warnInsecure(runtime: Runtime): void {
+  const open = runtime.specs.filter((spec) => !runtime.bound(spec.typeName).authorizer).map((spec) => spec.typeName);
+  if (open.length > 0) {
+    console.warn(
+      `cairn: INSECURE DEVELOPMENT MODE: anyone may call every method of ${open.join(", ")} (no authorizer), ` +
+        `and make operator calls without an admin token`,
+    );
+  } else {
+    console.warn("cairn: insecureDevelopmentMode: every servicer has an authorizer; anyone may still make operator calls (tasks, actors, schedules) without an admin token");
   }
 }

@@ -3,6 +3,7 @@ import type { ActorContext, Context } from "./context.js";
 import { INVOKE, type Invocation, type Invoker, type TaskTiming } from "./invocation.js";
 import type { MethodKind, MethodSpec } from "./spec.js";
 import type { Call, Runtime, WriteEffects } from "./runtime.js";
+import { ContextMisuse } from "./errors.js";
 import { addCronSchedule, isCronTiming } from "./tasks/schedules.js";
 import { toMillis } from "./tasks/task-record.js";
 
@@ -25,8 +26,8 @@ export const MAY_CALL: Record<Context["kind"], readonly MethodKind[]> = {
   external: ["reader", "writer", "transaction", "workflow"],
 };
 
-export function refuse(from: string, kind: Context["kind"], inv: Invocation, what = "call"): Error {
-  return new Error(
+export function refuse(from: string, kind: Context["kind"], inv: Invocation, what = "call"): ContextMisuse {
+  return new ContextMisuse(
     `a ${kind} (${from}) may not ${what} the ${inv.method.kind} ${inv.spec.typeName}.${inv.method.name}; ` +
       `${kind}s may call: ${MAY_CALL[kind].join(", ")}`,
   );
@@ -75,11 +76,11 @@ class HandlerContext extends CallContext implements ActorContext, Invoker {
   }
 
   spawn(inv: Invocation): { taskId: string; started: Promise<void> } {
-    throw new Error(`a ${this.kind} may not spawn ${inv.method.name}; use .schedule() from a writer, or spawn from a workflow`);
+    throw new ContextMisuse(`a ${this.kind} may not spawn ${inv.method.name}; use .schedule() from a writer, or spawn from a workflow`);
   }
 
   schedule(inv: Invocation, timing: TaskTiming): string {
-    if (!this.effects) throw new Error(`a ${this.kind} may not schedule tasks; writers and transactions may`);
+    if (!this.effects) throw new ContextMisuse(`a ${this.kind} may not schedule tasks; writers and transactions may`);
     if (isCronTiming(timing)) return addCronSchedule(this.runtime, this.effects, toCall(inv), timing);
     const task = this.runtime.scheduledTask(toCall(inv), toMillis(timing.when));
     this.effects.scheduled.push(task);
@@ -87,15 +88,15 @@ class HandlerContext extends CallContext implements ActorContext, Invoker {
   }
 
   wait(_taskId: string, _method: MethodSpec): Promise<Message> {
-    return Promise.reject(new Error(`a ${this.kind} may not wait for tasks: it would hold its actor`));
+    return Promise.reject(new ContextMisuse(`a ${this.kind} may not wait for tasks: it would hold its actor`));
   }
 
   control(taskId: string): Promise<void> {
-    return Promise.reject(new Error(`a ${this.kind} may not control task ${taskId}: that does not commit with it; use a workflow`));
+    return Promise.reject(new ContextMisuse(`a ${this.kind} may not control task ${taskId}: that does not commit with it; use a workflow`));
   }
 
   watch(inv: Invocation): AsyncIterable<Message> {
-    throw new Error(`a ${this.kind} may not watch ${inv.method.name}: it would never return`);
+    throw new ContextMisuse(`a ${this.kind} may not watch ${inv.method.name}: it would never return`);
   }
 }
 

@@ -60,6 +60,28 @@ export class FatalError extends Error {
 }
 
 /**
+ * A call its context may not make (DESIGN.md §2, "which context may call
+ * what"), or a step helper used outside a workflow: a bug in the calling
+ * code, so a task that makes it ends FAILED at once, like FatalError,
+ * instead of being retried. The message names the rule.
+ */
+export class ContextMisuse extends FatalError {
+  override readonly name: string = "ContextMisuse";
+}
+
+/**
+ * The ContextMisuse `e` is or carries as its cause: a misuse inside a
+ * handler reaches the handler's caller as INTERNAL, caused by it.
+ */
+export function misuseIn(e: unknown): ContextMisuse | undefined {
+  let c: unknown = e;
+  for (let depth = 0; c instanceof Error && depth < 10; depth++, c = c.cause) {
+    if (c instanceof ContextMisuse) return c;
+  }
+  return undefined;
+}
+
+/**
  * Thrown inside a workflow whose task an operator cancelled (Tasks.Cancel):
  * by `await ctx.checkpoint()` and at the next durable step. Let it
  * propagate (`finally` blocks run); the task ends as CANCELLED either way.

@@ -38,7 +38,8 @@ export class ExternalContext implements Context {
     this.#calls = new RemoteCalls(
       this.#client.transport,
       { idempotencySeed: this.idempotencySeed, bearerToken: options.bearerToken, timeoutMs: options.timeoutMs },
-      { deriveKey, taskIdFor },
+      // A client has no runtime clock: the ids it proposes sort by its own time.
+      { deriveKey, taskIdFor: (key) => taskIdFor(key, Date.now()) },
     );
   }
 

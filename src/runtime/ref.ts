@@ -1,5 +1,6 @@
 import { create, type DescMessage, type Message, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { Context } from "./context.js";
+import { ContextMisuse } from "./errors.js";
 import { INVOKE, type IdempotencyChoice, type Invocation, type TaskTiming } from "./invocation.js";
 import type { MethodSpec } from "./spec.js";
 import type { StateSpec } from "./spec.js";
@@ -122,7 +123,7 @@ export class Spawner<S extends DescMessage = DescMessage> {
   ): Task<MessageShape<O>> {
     const invocation = this.ref.invocation(method, request);
     if (this.timing.cron !== undefined) {
-      throw new Error(`spawn() starts one task; cron schedules are made with ref.schedule({ cron }) from a writer or transaction`);
+      throw new ContextMisuse(`spawn() starts one task; cron schedules are made with ref.schedule({ cron }) from a writer or transaction`);
     }
     const { taskId, started } = ctx[INVOKE].spawn(invocation, this.timing);
     return new Task(taskId, ctx, invocation.method, started);

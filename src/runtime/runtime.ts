@@ -502,7 +502,7 @@ export class Runtime {
     if (call.method.kind === "workflow" && !call.spec.defaultConstructible) {
       this.readState(call.spec, call.actorId); // NOT_FOUND before anything is stored
     }
-    const task = newTaskRecord(call, runAt, key !== undefined ? taskIdForKey(key) : proposedId);
+    const task = newTaskRecord(call, runAt, this.clock.now(), key !== undefined ? taskIdForKey(key) : proposedId);
     const existing = this.store.getTask(task.taskId);
     if (existing) {
       const same = existing.stateType === task.stateType && existing.actorId === task.actorId &&
@@ -539,7 +539,7 @@ export class Runtime {
   /** A task for a writer or transaction to include in its commit. */
   scheduledTask(call: Call, runAt: number | undefined): TaskRecord {
     this.validate(call);
-    return newTaskRecord(call, runAt);
+    return newTaskRecord(call, runAt, this.clock.now());
   }
 
   /** A cron schedule for a writer or transaction to include in its commit. */
@@ -621,5 +621,6 @@ function classify(e: unknown, spec: StateSpec, method: MethodSpec): Error {
   }
   if (e instanceof ConnectError || e instanceof LockConflict) return e;
   console.error(`cairn: ${where} threw`, e);
-  return internal(`${where} failed: ${e instanceof Error ? e.message : String(e)}`);
+  // The cause lets a task that made this call see a misuse as fatal.
+  return new ConnectError(`${where} failed: ${e instanceof Error ? e.message : String(e)}`, Code.Internal, undefined, undefined, e);
 }

@@ -4,7 +4,7 @@ import type { ActorCell } from "./actor-cache.js";
 import { LockConflict, type LockOwner } from "./actor-lock.js";
 import { CallContext, contextFor, MAY_CALL, refuse, toCall, type Caller } from "./context-impl.js";
 import type { TransactionContext } from "./context.js";
-import { alreadyExists } from "./errors.js";
+import { alreadyExists, ContextMisuse } from "./errors.js";
 import type { Invocation, Invoker, TaskTiming } from "./invocation.js";
 import type { Call, Runtime, WriteEffects } from "./runtime.js";
 import type { MethodSpec, StateSpec } from "./spec.js";
@@ -190,7 +190,7 @@ export class TransactionContextImpl extends CallContext implements TransactionCo
   }
 
   spawn(inv: Invocation): { taskId: string; started: Promise<void> } {
-    throw new Error(`a transaction schedules ${inv.method.name} with .schedule(), which commits with it`);
+    throw new ContextMisuse(`a transaction schedules ${inv.method.name} with .schedule(), which commits with it`);
   }
 
   schedule(inv: Invocation, timing: TaskTiming): string {
@@ -201,15 +201,15 @@ export class TransactionContextImpl extends CallContext implements TransactionCo
   }
 
   wait(_taskId: string, _method: MethodSpec): Promise<Message> {
-    return Promise.reject(new Error("a transaction may not wait for tasks: it would hold its actors"));
+    return Promise.reject(new ContextMisuse("a transaction may not wait for tasks: it would hold its actors"));
   }
 
   control(taskId: string): Promise<void> {
-    return Promise.reject(new Error(`a transaction may not control task ${taskId}: that does not commit with it; use a workflow`));
+    return Promise.reject(new ContextMisuse(`a transaction may not control task ${taskId}: that does not commit with it; use a workflow`));
   }
 
   watch(inv: Invocation): AsyncIterable<Message> {
-    throw new Error(`a transaction may not watch ${inv.method.name}: it would hold its actors`);
+    throw new ContextMisuse(`a transaction may not watch ${inv.method.name}: it would hold its actors`);
   }
 }
 

@@ -254,7 +254,7 @@ export class Dispatcher {
     this.#disarm(taskId);
     this.#controls.get(taskId)?.cancel();
     const next: TaskRecord = { ...task, status: "cancelled" };
-    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next], events: [taskEvent(taskId, "cancelled")] });
+    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next], events: [taskEvent(this.runtime.clock.now(), taskId, "cancelled")] });
     this.#settled(next);
     return next;
   }
@@ -266,7 +266,7 @@ export class Dispatcher {
     this.#disarm(taskId);
     this.#controls.get(taskId)?.pause();
     const next: TaskRecord = { ...task, status: "paused" };
-    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next], events: [taskEvent(taskId, "paused")] });
+    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next], events: [taskEvent(this.runtime.clock.now(), taskId, "paused")] });
     return next;
   }
 
@@ -277,7 +277,7 @@ export class Dispatcher {
     const next: TaskRecord = { ...task, status: "scheduled" };
     // Before the commit: a run ending meanwhile must not record PAUSED.
     this.#controls.get(taskId)?.resume();
-    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next], events: [taskEvent(taskId, "resumed")] });
+    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next], events: [taskEvent(this.runtime.clock.now(), taskId, "resumed")] });
     if (!this.#controls.has(taskId)) this.arm(next);
     return next;
   }

@@ -53,7 +53,7 @@ export class TaskHub {
   }
 
   report(taskId: string, report: TaskProgressReport): void {
-    const progress = normalize(report);
+    const progress = normalize(report, this.runtime.clock.now());
     let entry = this.#entries.get(taskId);
     if (!entry) {
       entry = { latest: progress, dirty: true, timer: undefined, lastWriteAt: 0, lastEvent: undefined, ended: false };
@@ -66,11 +66,19 @@ export class TaskHub {
     entry.dirty = true;
     entry.ended = false;
     if (!entry.timer) {
+      // Paces store writes, a real load: real time, not the runtime clock.
       const wait = Math.max(0, entry.lastWriteAt + PROGRESS_WRITE_INTERVAL_MS - Date.now());
       entry.timer = setTimeout(() => this.#write(taskId), wait);
       entry.timer.unref();
     }
     this.#wake(taskId);
+  }
+
+  /** A completed task is all done: its progress (if it reported any) shows 100%. */
+  complete(taskId: string): void {
+    const last = this.progress(taskId);
+    if (!last || (last.fraction === 1 && !last.remainingMs)) return;
+    this.report(taskId, { location: last.location, fraction: 1, ...(last.remainingMs === undefined ? {} : { remainingMs: 0 }) });
   }
 
   /** The newest progress: in memory while a run reports it, else stored. */
@@ -137,7 +145,7 @@ export class TaskHub {
   }
 }
 
-function normalize(report: TaskProgressReport): TaskProgressRecord {
+function normalize(report: TaskProgressReport, now: number): TaskProgressRecord {
   const fraction = typeof report.fraction === "number" && Number.isFinite(report.fraction)
     ? Math.min(1, Math.max(0, report.fraction))
     : undefined;
@@ -148,7 +156,7 @@ function normalize(report: TaskProgressReport): TaskProgressRecord {
     location: String(report.location ?? ""),
     ...(fraction === undefined ? {} : { fraction }),
     ...(remainingMs === undefined ? {} : { remainingMs }),
-    updatedAt: Date.now(),
+    updatedAt: now,
   };
 }
 

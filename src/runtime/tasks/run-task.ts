@@ -1,6 +1,6 @@
 import { create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import type { StoredOutcome, TaskRecord } from "../../store/store.js";
-import { Cancelled, FatalError, declaredOutcome } from "../errors.js";
+import { Cancelled, FatalError, declaredOutcome, misuseIn } from "../errors.js";
 import { handlerOf, type Runtime } from "../runtime.js";
 import type { Servicer } from "../servicer.js";
 import { Loop } from "../workflow/loop.js";
@@ -53,6 +53,8 @@ export async function runTask(
       const result = await handlerOf(bound, method)(ctx, request);
       // A sleep that has not elapsed wins even if its signal was swallowed.
       if (ctx.suspendedUntil !== undefined || ctx.waitingOn) throw new Suspended(ctx.suspendedUntil);
+      // No earlier run of this iteration got this far: its last report counts.
+      ctx.live();
       if (result instanceof Loop) {
         const runAt = result.when?.getTime() ?? runtime.clock.now();
         next = settle({ ...task, status: "scheduled", iteration: task.iteration + 1, attempts: 0, runAt });
@@ -101,8 +103,9 @@ function afterError(runtime: Runtime, dispatcher: Dispatcher, task: TaskRecord, 
   const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   const outcome = declaredOutcome(e, runtime.bound(task.stateType).spec.methods[task.method]?.errors ?? []);
   if (outcome) return { ...task, status: "aborted", outcome, lastError: message };
-  // A corrupt memo or a bug in the workflow will not heal by retrying.
-  if (e instanceof FatalError) return { ...task, status: "failed", lastError: message };
+  // A corrupt memo or a bug in the workflow (a misuse, here or in a handler
+  // it called) will not heal by retrying.
+  if (e instanceof FatalError || misuseIn(e)) return { ...task, status: "failed", lastError: message };
   const attempts = task.attempts + 1;
   const servicer = runtime.bound(task.stateType).servicer.constructor as typeof Servicer;
   const policy = { ...dispatcher.retry, ...servicer.retry?.[task.method] };

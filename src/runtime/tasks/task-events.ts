@@ -24,20 +24,21 @@ export type TaskEventKind =
 
 export type TaskEvents = NonNullable<CommitBatch["events"]>;
 
-export function taskEvent(taskId: string, kind: TaskEventKind, detail?: string): TaskEvents[number] {
-  const event: TaskEventRecord = detail === undefined ? { at: Date.now(), kind } : { at: Date.now(), kind, detail };
+/** An event at `at`: the runtime clock's time, like every time on a task. */
+export function taskEvent(at: number, taskId: string, kind: TaskEventKind, detail?: string): TaskEvents[number] {
+  const event: TaskEventRecord = detail === undefined ? { at, kind } : { at, kind, detail };
   return { taskId, event };
 }
 
-/** For the commit that creates the tasks. */
+/** For the commit that creates the tasks: at their creation. */
 export function spawnedEvents(tasks: readonly TaskRecord[]): TaskEvents {
-  return tasks.map((t) => taskEvent(t.taskId, "spawned", `${t.stateType}(${JSON.stringify(t.actorId)}).${t.method}`));
+  return tasks.map((t) => taskEvent(t.createdAt, t.taskId, "spawned", `${t.stateType}(${JSON.stringify(t.actorId)}).${t.method}`));
 }
 
 /** For the commit of a memoized step. */
-export function stepEvent(taskId: string, step: string, alias: string, record: MemoRecord): TaskEvents[number] {
+export function stepEvent(at: number, taskId: string, step: string, alias: string, record: MemoRecord): TaskEvents[number] {
   const what = record.kind === "value" ? "stored" : record.kind === "started" ? "started" : `failed (${record.name}: ${record.message})`;
-  return taskEvent(taskId, "step", `${step} ${JSON.stringify(alias)} ${what}`);
+  return taskEvent(at, taskId, "step", `${step} ${JSON.stringify(alias)} ${what}`);
 }
 
 /**
@@ -51,7 +52,7 @@ export function recordEvent(runtime: Runtime, event: TaskEvents[number]): void {
 }
 
 export function recordStarted(runtime: Runtime, task: TaskRecord): void {
-  recordEvent(runtime, taskEvent(task.taskId, "started", `iteration ${task.iteration}, attempt ${task.attempts + 1}`));
+  recordEvent(runtime, taskEvent(runtime.clock.now(), task.taskId, "started", `iteration ${task.iteration}, attempt ${task.attempts + 1}`));
 }
 
 /**
@@ -60,31 +61,34 @@ export function recordStarted(runtime: Runtime, task: TaskRecord): void {
  * it is recorded). Operators' cancel and pause record their own event.
  */
 export function endOfRun(runtime: Runtime, task: TaskRecord, next: TaskRecord): Pick<CommitBatch, "events" | "progress"> {
+  if (next.status === "completed") taskHub(runtime).complete(task.taskId);
   const { progress, events: progressEvents = [] } = taskHub(runtime).takeForEndOfRun(task.taskId);
   const events: Array<TaskEvents[number]> = [...progressEvents];
   const id = task.taskId;
+  const now = runtime.clock.now();
+  const event = (kind: TaskEventKind, detail?: string) => taskEvent(now, id, kind, detail);
   if (next.attempts > task.attempts) {
-    const delay = Math.max(0, next.runAt - Date.now());
-    events.push(taskEvent(id, "retried", `${next.lastError ?? "error"} (attempt ${next.attempts}, next in ${delay} ms)`));
+    const delay = Math.max(0, next.runAt - now);
+    events.push(event("retried", `${next.lastError ?? "error"} (attempt ${next.attempts}, next in ${delay} ms)`));
   }
   const stored = runtime.store.getTask(id)?.status;
   switch (next.status) {
     case "completed":
-      events.push(taskEvent(id, "completed"));
+      events.push(event("completed"));
       break;
     case "aborted":
-      events.push(taskEvent(id, "aborted", next.outcome?.kind === "aborted" ? `${next.outcome.typeName}: ${next.outcome.message}` : next.lastError));
+      events.push(event("aborted", next.outcome?.kind === "aborted" ? `${next.outcome.typeName}: ${next.outcome.message}` : next.lastError));
       break;
     case "failed":
-      events.push(taskEvent(id, "failed", next.lastError));
+      events.push(event("failed", next.lastError));
       break;
     case "cancelled":
-      if (stored !== "cancelled") events.push(taskEvent(id, "cancelled"));
+      if (stored !== "cancelled") events.push(event("cancelled"));
       break;
     case "scheduled":
-      if (next.iteration > task.iteration) events.push(taskEvent(id, "looped", `iteration ${next.iteration}`));
-      else if (next.attempts <= task.attempts && next.runAt > Date.now()) {
-        events.push(taskEvent(id, "suspended", `until ${new Date(next.runAt).toISOString()}`));
+      if (next.iteration > task.iteration) events.push(event("looped", `iteration ${next.iteration}`));
+      else if (next.attempts <= task.attempts && next.runAt > now) {
+        events.push(event("suspended", `until ${new Date(next.runAt).toISOString()}`));
       }
       break;
     case "paused":

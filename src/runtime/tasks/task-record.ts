@@ -3,8 +3,8 @@ import { toBinary } from "@bufbuild/protobuf";
 import type { TaskRecord } from "../../store/store.js";
 import type { Call } from "../runtime.js";
 
-/** Task ids sort by creation time, so listing tasks lists them in order. */
-export function newTaskId(now = Date.now()): string {
+/** Task ids sort by creation time (the runtime clock's), so listing tasks lists them in order. */
+export function newTaskId(now: number): string {
   return `${now.toString(36).padStart(10, "0")}-${randomBytes(6).toString("hex")}`;
 }
 
@@ -36,9 +36,9 @@ export function isReservedTaskId(id: string): boolean {
   return DERIVED_TASK_ID.test(id);
 }
 
-/** The id a spawn uses: from its key, or fresh. */
-export function taskIdFor(key: string | undefined): string {
-  return key === undefined ? newTaskId() : taskIdForKey(key);
+/** The id a spawn uses: from its key, or fresh (`now` from the runtime clock). */
+export function taskIdFor(key: string | undefined, now: number): string {
+  return key === undefined ? newTaskId(now) : taskIdForKey(key);
 }
 
 const TASK_ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -47,8 +47,8 @@ export function isValidTaskId(id: string): boolean {
   return TASK_ID.test(id);
 }
 
-export function newTaskRecord(call: Call, runAt: number | undefined, taskId?: string): TaskRecord {
-  const now = Date.now();
+/** A new task, created at `now` (the runtime clock's time, as every time on a task). */
+export function newTaskRecord(call: Call, runAt: number | undefined, now: number, taskId?: string): TaskRecord {
   return {
     taskId: taskId ?? newTaskId(now),
     stateType: call.spec.typeName,

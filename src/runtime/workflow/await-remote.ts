@@ -1,5 +1,5 @@
 import type { WorkflowContext } from "../context.js";
-import { Aborted, AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, Cancelled, FatalError } from "../errors.js";
+import { Aborted, AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, Cancelled, FatalError, misuseIn } from "../errors.js";
 import { decodeMemo, encodeMemo, parseJson, stringifyJson, type MemoOptions } from "./memo-codec.js";
 import { checkpointOf, claimStep } from "./steps.js";
 import { Suspended } from "./suspended.js";
@@ -89,6 +89,7 @@ export async function awaitRemote<T, I>(
   options: AwaitRemoteOptions<T, I> & MemoOptions<T>,
 ): Promise<T> {
   const run = workflowRun(ctx, "awaitRemote");
+  const clock = run.runtime.clock;
   await checkpointOf(run);
   claimStep(run, STEP, alias);
   const policy = backoffOf(alias, options.backoff);
@@ -100,11 +101,13 @@ export async function awaitRemote<T, I>(
     state = readMemo(alias, memo.json);
     if ("done" in state) return decodeMemo(state.done, options, alias);
   } else {
-    state = { input: stringifyJson(await startOnce(run, alias, options.start)), checks: 0, errors: 0, nextAt: Date.now() };
+    state = { input: stringifyJson(await startOnce(run, alias, options.start)), checks: 0, errors: 0, nextAt: clock.now() };
     await run.remember(STEP, alias, { kind: "value", json: JSON.stringify(state) });
   }
-  // Woken early (another step's timer): wait on.
-  if (Date.now() < state.nextAt) throw suspend(run, state);
+  // Woken early (another step's timer): wait on. The dispatcher's clock
+  // decides when the run is due, so the same clock decides here.
+  if (clock.now() < state.nextAt) throw suspend(run, state);
+  run.live(); // a check no earlier run made
 
   const checks = state.checks + 1;
   let next: RemoteMemo;
@@ -115,11 +118,11 @@ export async function awaitRemote<T, I>(
       return status.value;
     }
     const input = status.input === undefined ? state.input : stringifyJson(status.input);
-    next = { input, checks, errors: state.errors, nextAt: Date.now() + delayAfter(policy, checks) };
+    next = { input, checks, errors: state.errors, nextAt: clock.now() + delayAfter(policy, checks) };
   } catch (e) {
     if (run.signal.aborted || endsTheStep(e)) throw e;
     // A failed check is retried on the same schedule, its error shown on the task.
-    next = { ...state, checks, errors: state.errors + 1, nextAt: Date.now() + delayAfter(policy, checks) };
+    next = { ...state, checks, errors: state.errors + 1, nextAt: clock.now() + delayAfter(policy, checks) };
     run.remoteWait = { lastError: `${STEP}(${JSON.stringify(alias)}) check ${checks} failed: ${describe(e)}` };
   }
   // Durable before suspending: the next run must check with the newest input.
@@ -148,7 +151,7 @@ function suspend(run: WorkflowContextImpl, state: { input: string; nextAt: numbe
 
 /** Errors no retry of `check` can change, or that are not failures at all. */
 function endsTheStep(e: unknown): boolean {
-  return e instanceof FatalError || e instanceof Aborted || e instanceof Cancelled || e instanceof Suspended;
+  return e instanceof FatalError || e instanceof Aborted || e instanceof Cancelled || e instanceof Suspended || misuseIn(e) !== undefined;
 }
 
 function describe(e: unknown): string {

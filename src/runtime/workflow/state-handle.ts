@@ -41,6 +41,7 @@ export class WorkflowState<S extends Message> {
     const run = workflowRun(ctx, "state.write");
     await checkpointOf(run);
     const key = run.keyFor(this.spec.typeName, ctx.actorId, "state.write", choice);
+    run.reachCall(key);
     return run.runtime.mutate<R>(
       this.spec,
       ctx.actorId,

@@ -1,4 +1,4 @@
-import { Aborted, FatalError, RetryableError, StepRetriesExhausted, StepTimedOut } from "../errors.js";
+import { Aborted, FatalError, RetryableError, StepRetriesExhausted, StepTimedOut, misuseIn } from "../errors.js";
 import { backoff } from "../tasks/dispatcher.js";
 import { Suspended } from "./suspended.js";
 
@@ -40,7 +40,7 @@ export interface StepAttempt {
 
 /** Errors that end the step at once: retrying cannot change them. */
 function isFinalError(e: unknown): boolean {
-  return e instanceof FatalError || e instanceof Aborted || e instanceof Suspended;
+  return e instanceof FatalError || e instanceof Aborted || e instanceof Suspended || misuseIn(e) !== undefined;
 }
 
 export async function runWithPolicy<T>(

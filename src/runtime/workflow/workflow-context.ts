@@ -4,7 +4,7 @@ import { MAY_CALL, refuse, toCall, type Caller } from "../context-impl.js";
 import type { WorkflowContext } from "../context.js";
 import { taskHub, type TaskProgressReport } from "../tasks/progress.js";
 import { stepEvent } from "../tasks/task-events.js";
-import { FatalError } from "../errors.js";
+import { ContextMisuse, FatalError } from "../errors.js";
 import { deriveKey } from "../idempotency.js";
 import { INVOKE, type IdempotencyChoice, type Invocation, type Invoker, type TaskControl, type TaskTiming } from "../invocation.js";
 import type { Runtime } from "../runtime.js";
@@ -39,6 +39,15 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
   #waitingOn: ReadonlyMap<string, number> | undefined;
   /** Set by awaitRemote when it suspends: shown on the task while it waits. */
   remoteWait: Pick<TaskRecord, "remoteStatusInput" | "lastError"> | undefined;
+  /**
+   * While this run re-does what earlier runs did (memoized steps, stored
+   * call outcomes), its progress reports repeat older ones: the newest is
+   * held back until the run reaches work not done before, so watchers never
+   * see progress go backwards. A task that has shown no progress yet has
+   * nothing to go back from.
+   */
+  #replaying: boolean;
+  #heldProgress: TaskProgressReport | undefined;
 
   constructor(
     readonly runtime: Runtime,
@@ -53,6 +62,7 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
     this.method = method.name;
     this.taskId = task.taskId;
     this.iteration = task.iteration;
+    this.#replaying = taskHub(runtime).progress(task.taskId) !== undefined;
   }
 
   get [INVOKE](): Invoker {
@@ -71,6 +81,7 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
     if (!MAY_CALL.workflow.includes(inv.method.kind)) return Promise.reject(refuse(this.method, "workflow", inv));
     if (inv.method.kind === "reader") return this.runtime.execute(toCall(inv), this.#caller);
     const key = this.#keyFor(inv);
+    this.reachCall(key);
     if (inv.method.kind === "workflow") {
       // A child workflow: spawned once per key, its outcome awaited.
       const child = this.runtime.spawn(toCall(inv, key), undefined, undefined, this.#caller);
@@ -81,12 +92,16 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
 
   spawn(inv: Invocation, timing: TaskTiming): { taskId: string; started: Promise<void> } {
     const key = this.#keyFor(inv);
-    const taskId = taskIdFor(key);
+    this.reachCall(key);
+    const taskId = taskIdFor(key, this.runtime.clock.now());
     return { taskId, started: this.runtime.spawn(toCall(inv, key), toMillis(timing.when), taskId, this.#caller).then(() => undefined) };
   }
 
   schedule(inv: Invocation): string {
-    throw new Error(`a workflow schedules ${inv.method.name} with .spawn({ when }), not .schedule()`);
+    throw new ContextMisuse(
+      `a workflow may not call .schedule() (writers and transactions may: the task commits with them); ` +
+        `start ${inv.method.name} with .spawn({ when }) instead`,
+    );
   }
 
   wait(taskId: string, method: MethodSpec): Promise<Message> {
@@ -112,7 +127,7 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
   keyFor(stateType: string, actorId: string, method: string, choice: IdempotencyChoice): string | undefined {
     switch (choice.kind) {
       case "unset":
-        throw new FatalError(
+        throw new ContextMisuse(
           `${stateType}.${method} changes state: inside a workflow call it through ` +
             `.idempotently(alias?) (once per workflow run) or .unidempotently() (on every run)`,
         );
@@ -138,7 +153,22 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
   }
 
   progress(report: TaskProgressReport): void {
-    taskHub(this.runtime).report(this.taskId, report);
+    if (this.#replaying) this.#heldProgress = report;
+    else taskHub(this.runtime).report(this.taskId, report);
+  }
+
+  /** The run reached work no earlier run did: its progress is live from here on. */
+  live(): void {
+    if (!this.#replaying) return;
+    this.#replaying = false;
+    const held = this.#heldProgress;
+    this.#heldProgress = undefined;
+    if (held) taskHub(this.runtime).report(this.taskId, held);
+  }
+
+  /** A mutation under `key` (none: made on every run) is new work unless its outcome is stored. */
+  reachCall(key: string | undefined): void {
+    if (this.#replaying && (key === undefined || !this.runtime.store.getIdempotency(key))) this.live();
   }
 
   // ---- suspension -------------------------------------------------------
@@ -186,13 +216,16 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
     return [this.taskId, this.iteration, step, alias];
   }
 
+  /** The step's memo; none means the run reached a step no earlier run did. */
   memo(step: string, alias: string): MemoRecord | undefined {
-    return this.runtime.store.getMemo(this.memoKey(step, alias));
+    const memo = this.runtime.store.getMemo(this.memoKey(step, alias));
+    if (memo === undefined) this.live();
+    return memo;
   }
 
   /** Stores a step's memo durably before the step's result is used. */
   remember(step: string, alias: string, record: MemoRecord): Promise<void> {
-    const events = [stepEvent(this.taskId, step, alias, record)];
+    const events = [stepEvent(this.runtime.clock.now(), this.taskId, step, alias, record)];
     return this.runtime.store.commit({ states: [], idempotency: [], memos: [{ key: this.memoKey(step, alias), record }], events });
   }
 
@@ -204,7 +237,7 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
    * this run reads it back.
    */
   rememberLazily(step: string, alias: string, record: MemoRecord): void {
-    const events = [stepEvent(this.taskId, step, alias, record)];
+    const events = [stepEvent(this.runtime.clock.now(), this.taskId, step, alias, record)];
     const batch = { states: [], idempotency: [], memos: [{ key: this.memoKey(step, alias), record }], events };
     this.runtime.store.commit(batch, { visibleOnly: true }).catch((e: unknown) => {
       console.error(`cairn: task ${this.taskId}: the memo of ${step}(${JSON.stringify(alias)}) was not stored; it will run again`, e);
@@ -215,7 +248,7 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
 /** The run behind a context handed to a step helper; only workflows have one. */
 export function workflowRun(ctx: WorkflowContext, helper: string): WorkflowContextImpl {
   if (!(ctx instanceof WorkflowContextImpl)) {
-    throw new Error(`${helper} may only be called with the context of a running workflow`);
+    throw new ContextMisuse(`${helper} may only be called with the context of a running workflow`);
   }
   return ctx;
 }
