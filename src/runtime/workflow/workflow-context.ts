@@ -85,7 +85,7 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
     if (inv.method.kind === "workflow") {
       // A child workflow: spawned once per key, its outcome awaited.
       const child = this.runtime.spawn(toCall(inv, key), undefined, undefined, this.#caller);
-      return this.runtime.tasks.blockedOn(child.then((id) => this.runtime.waitTask(id, inv.method, this.runControl.signal)));
+      return child.then((id) => this.wait(id, inv.method));
     }
     return this.runtime.execute(toCall(inv, key), this.#caller);
   }
@@ -104,8 +104,17 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
     );
   }
 
-  wait(taskId: string, method: MethodSpec): Promise<Message> {
-    return this.runtime.tasks.blockedOn(this.runtime.waitTask(taskId, method, this.runControl.signal));
+  /**
+   * Awaits another task. One that ended FAILED or CANCELLED never changes,
+   * so this run fails too (FatalError) instead of retrying into the same
+   * answer forever.
+   */
+  async wait(taskId: string, method: MethodSpec): Promise<Message> {
+    const task = await this.runtime.tasks.blockedOn(this.runtime.tasks.waitFinal(taskId, this.runControl.signal));
+    if (task.status === "failed" || task.status === "cancelled") {
+      throw new FatalError(`awaited task ${taskId} (${task.stateType}.${task.method}) ended ${task.status.toUpperCase()}: ${task.lastError ?? "no result"}`);
+    }
+    return this.runtime.taskOutcome(task, method);
   }
 
   async control(taskId: string, action: TaskControl): Promise<void> {
