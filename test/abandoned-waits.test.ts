@@ -3,7 +3,6 @@
 // (checked in a child process with --expose-gc, see
 // fixtures/abandoned-waits.ts); a workflow awaiting a child lets go of its
 // wait when it is cancelled.
-import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hmacTokenVerifier, until, type ExternalContext } from "cairn";
 import { TestApplication } from "cairn/testing";
@@ -12,6 +11,7 @@ import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
 import { tasksClient } from "./fixtures/tasks-client.js";
 import { eventually } from "./fixtures/waiting.js";
+import { runGcFixture } from "./fixtures/gc-child.js";
 
 defineScenario("awChildForever", async (ctx, _req, self) => {
   await until("never", ctx, async () => (await self.state.read(ctx)).flag);
@@ -24,27 +24,14 @@ defineScenario("awParent", async (ctx) => {
 
 describe("abandoned waits", () => {
   it("20,000 abandoned Tasks.Wait calls and 1,000 abandoned direct workflow calls leave the heap where it was", async () => {
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", "test/fixtures/abandoned-waits.ts"], {
-        cwd: new URL("..", import.meta.url).pathname,
-        stdio: ["ignore", "pipe", "inherit"],
-      });
-      let stdout = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      const timer = setTimeout(() => child.kill("SIGKILL"), 240_000);
-      child.once("exit", (code) => {
-        clearTimeout(timer);
-        code === 0 ? resolve(stdout) : reject(new Error(`abandoned-waits exited with ${code}: ${stdout}`));
-      });
-    });
-    const r = JSON.parse(out.trim().split("\n").at(-1)!) as {
+    const r = await runGcFixture<{
       waits: number;
       heldAtOnce: number;
       heapBaseMB: number;
       heapAfterWaitsMB: number;
       heapAfterDirectMB: number;
       waitingCallers: number;
-    };
+    }>("test/fixtures/abandoned-waits.ts", 240_000);
     console.log("abandoned-waits:", JSON.stringify(r));
     expect(r.waits).toBe(20_000);
     expect(r.heldAtOnce).toBe(500); // the server did hold each batch before it was abandoned
