@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Application, type ApplicationOptions } from "../runtime/application.js";
+import type { StoreHealthStatus } from "../runtime/store-health.js";
 import { AdjustableClock } from "../runtime/clock.js";
 import { ExternalContext, type ExternalContextOptions } from "../runtime/external-context.js";
 
@@ -38,6 +39,11 @@ export class TestApplication {
 
   get url(): string {
     return this.#app.url;
+  }
+
+  /** Whether the store takes writes (see Application.storeHealth). */
+  get storeHealth(): StoreHealthStatus {
+    return this.#app.storeHealth;
   }
 
   /** An ExternalContext wired to this application, closed by `stop()`. */
