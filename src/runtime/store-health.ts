@@ -92,7 +92,7 @@ export class StoreHealth {
     this.#probe = undefined;
     if (this.#stopped) return;
     const seconds = ((this.#since - f.since) / 1000).toFixed(1);
-    console.error(`cairn: the store takes writes again after ${seconds} s (${f.fault.reason}); ${f.refused} commits were refused meanwhile`);
+    console.error(`cairn: the store takes writes again after ${seconds} s (${f.fault.reason}); ${f.refused} commit${f.refused === 1 ? " was" : "s were"} refused meanwhile`);
     for (const listener of this.#onWritable) {
       try {
         listener();
