@@ -39,7 +39,10 @@ export {
   RetryableError,
   StepRetriesExhausted,
   StepTimedOut,
+  StoreUnavailable,
 } from "./runtime/errors.js";
+export type { StoreHealthStatus } from "./runtime/store-health.js";
+export { StoreFault, type Store, type StoreFaultReason, type CommitBatch } from "./store/store.js";
 export { Loop } from "./runtime/workflow/loop.js";
 export { until, atLeastOnce, atMostOnce, type StepAttempt, type StepOptions, type StepRetry } from "./runtime/workflow/steps.js";
 export { sleep } from "./runtime/workflow/sleep.js";

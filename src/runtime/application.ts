@@ -10,6 +10,8 @@ import { withFastWatch } from "../transport/fast-watch.js";
 import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
 import { Runtime } from "./runtime.js";
+import type { Store } from "../store/store.js";
+import type { StoreHealthStatus } from "./store-health.js";
 import type { RetryPolicy } from "./tasks/dispatcher.js";
 import type { TokenVerifier } from "./authorization.js";
 import type { Clock } from "./clock.js";
@@ -50,6 +52,11 @@ export interface ApplicationOptions {
   staticDir?: string;
   /** Time for timers, Loop, sleep, backoff and cron schedules. Default the system clock. */
   clock?: Clock;
+  /**
+   * Wraps the store the application opens, e.g. to inject storage faults
+   * in tests. The wrapper must keep the `Store` contract.
+   */
+  wrapStore?: (store: Store) => Store;
 }
 
 /** Gauges of what the running application holds in memory, for operators and tests. */
@@ -87,6 +94,16 @@ export class Application {
     return { waitingCallers: this.#runtime.tasks.waiting, cachedActors: this.#runtime.cachedActors };
   }
 
+  /**
+   * Whether the store takes writes: while `writable` is false (a full
+   * disk, an I/O error), writes answer UNAVAILABLE and reads are served.
+   * A readiness check reports "not ready for writes" from this.
+   */
+  get storeHealth(): StoreHealthStatus {
+    if (!this.#runtime) throw new Error("the application is not started");
+    return this.#runtime.health.status;
+  }
+
   /** Opens the store and starts listening; resolves once ready. */
   async start(): Promise<this> {
     const o = this.#options;
@@ -94,7 +111,7 @@ export class Application {
       console.warn("cairn: durability is RELAXED: acknowledged writes can be lost on a crash");
     }
     this.#store = new LmdbStore({ path: o.dataDir ?? ".cairn", durability: o.durability });
-    this.#runtime = new Runtime(this.#store, o.servicers, {
+    this.#runtime = new Runtime(o.wrapStore ? o.wrapStore(this.#store) : this.#store, o.servicers, {
       maxCachedActors: o.maxCachedActors,
       retry: o.retry,
       maxRunningTasks: o.maxRunningTasks,

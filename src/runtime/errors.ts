@@ -28,6 +28,29 @@ export const internal = (what: string) => new ConnectError(what, Code.Internal);
 export const permissionDenied = (what: string) => new ConnectError(what, Code.PermissionDenied);
 
 /**
+ * The store refused a write (the disk is full, an I/O error, the map cannot
+ * grow): nothing of the call was written. Callers see UNAVAILABLE with the
+ * reason; retrying later is safe. Reads keep answering meanwhile, and
+ * writes resume by themselves once the store takes them again.
+ */
+export class StoreUnavailable extends ConnectError {
+  // ConnectError's own instanceof looks at the prototype or the name
+  // "ConnectError" (kept, so every ConnectError check still holds): this
+  // class needs the ordinary prototype-chain test back.
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, v);
+  }
+
+  constructor(
+    /** Why, as the store said it: "disk full (…)", "I/O error (…)", "map full (…)". */
+    readonly reason: string,
+    cause?: unknown,
+  ) {
+    super(`the store refused the write: ${reason}; nothing was written, retry later`, Code.Unavailable, undefined, undefined, cause);
+  }
+}
+
+/**
  * Thrown by `atMostOnce` when an earlier run started the step and never
  * recorded its end (the process died mid-step): it may or may not have
  * happened, and it will not be tried again.

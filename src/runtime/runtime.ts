@@ -1,14 +1,16 @@
 import { clone, create, fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { enforce, type Authorizer, type Claims, type TokenVerifier } from "./authorization.js";
-import type { CommitBatch, IdempotencyRecord, ScheduleRecord, Store, StoredOutcome, TaskRecord } from "../store/store.js";
+import { CommitConflictError, type CommitBatch, type IdempotencyRecord, type ScheduleRecord, type Store, type StoredOutcome, type TaskRecord } from "../store/store.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { CronTiming } from "./invocation.js";
 import { CronSchedules, defineSchedule } from "./tasks/schedules.js";
 import { ActorCache, type ActorCell, type Snapshot } from "./actor-cache.js";
 import { contextFor, type Caller } from "./context-impl.js";
 import { validateActorId } from "./actor-id.js";
-import { Aborted, alreadyExists, declaredOutcome, failedPrecondition, internal, invalidArgument, notFound, permissionDenied, unimplemented } from "./errors.js";
+import { Aborted, StoreUnavailable, alreadyExists, declaredOutcome, failedPrecondition, internal, invalidArgument, notFound, permissionDenied, unimplemented } from "./errors.js";
+import { MonitoredStore } from "./monitored-store.js";
+import { StoreHealth } from "./store-health.js";
 import { checkSameCall, hashRequest, type CallIdentity } from "./idempotency.js";
 import { recordRead } from "./read-tracking.js";
 import { publishCommit } from "./commit-channel.js";
@@ -92,12 +94,18 @@ export class Runtime {
   readonly schedules: CronSchedules;
   readonly clock: Clock;
   readonly #options: RuntimeOptions;
+  /** The store; its commits report to `health` and fail as StoreUnavailable. */
+  readonly store: Store;
+  /** Whether the store takes writes (readiness), and who is told when it does again. */
+  readonly health: StoreHealth;
 
   constructor(
-    readonly store: Store,
+    store: Store,
     servicers: readonly ServicerClass[],
     options: RuntimeOptions = {},
   ) {
+    this.health = new StoreHealth(store);
+    this.store = new MonitoredStore(store, this.health);
     this.#cache = new ActorCache(options.maxCachedActors ?? 10_000);
     for (const S of servicers) {
       if (this.#bound.has(S.spec.typeName)) throw new Error(`two servicers for ${S.spec.typeName}`);
@@ -108,6 +116,11 @@ export class Runtime {
     this.clock = options.clock ?? systemClock;
     this.tasks = new Dispatcher(this, options.retry, options.maxRunningTasks);
     this.schedules = new CronSchedules(this);
+    // Work whose bookkeeping the store refused runs again at once.
+    this.health.onWritable(() => {
+      this.tasks.storeWritable();
+      this.schedules.recover();
+    });
   }
 
   get specs(): StateSpec[] {
@@ -473,6 +486,9 @@ export class Runtime {
       },
       (err: unknown) => {
         for (const p of published) p.lineage.broken = true;
+        if (err instanceof StoreUnavailable) throw err;
+        // Only a refused commit breaks a lineage: this one built on it.
+        if (err instanceof CommitConflictError) throw new StoreUnavailable(`an earlier write it built on was refused (${this.health.fault?.message ?? "store fault"})`, err);
         throw internal(`commit failed, nothing was written: ${String(err)}`);
       },
     );
@@ -575,6 +591,7 @@ export class Runtime {
   }
 
   async stop(): Promise<void> {
+    this.health.stop();
     await this.schedules.stop();
     await this.tasks.stop();
   }

@@ -1,6 +1,8 @@
+import { statfs } from "node:fs/promises";
 import { open, type Database, type RootDatabase } from "lmdb";
 import {
   CommitConflictError,
+  StoreFault,
   type CommitBatch,
   type IdempotencyRecord,
   type MemoKey,
@@ -31,6 +33,11 @@ type DueKey = [number, string];
 /** Bumped when an index must be rebuilt from the tasks on open. */
 const DUE_INDEX_VERSION = 1;
 
+/** Less free space than this on the data directory's filesystem: a failed write is "disk full". */
+const DISK_FULL_BYTES = 1024 * 1024;
+
+const ignore = (): void => {};
+
 /** Waiting to run: in the due index. Ended and paused tasks are not. */
 function isDue(task: TaskRecord): boolean {
   return task.status === "scheduled" || task.status === "running";
@@ -52,10 +59,16 @@ export class LmdbStore implements Store {
   private readonly progressDb: Database<TaskProgressRecord, string>;
   private readonly dueDb: Database<true, DueKey>;
   private readonly durability: Durability;
+  private readonly meta: Database<number, string>;
+  private readonly path: string;
+  /** The last write failure, while it may still hold: gates probes. */
+  #fault: StoreFault | undefined;
+  #batchGuarded = false;
   readonly #taskListeners = new Set<(taskIds: ReadonlySet<string>) => void>();
 
   constructor(options: LmdbStoreOptions) {
     this.durability = options.durability ?? "durable";
+    this.path = options.path;
     this.root = open({ path: options.path, maxDbs: 16, compression: false });
     this.states = this.root.openDB<StoredState, StateKey>({ name: "state" });
     this.idempotency = this.root.openDB<IdempotencyRecord, string>({ name: "idempotency" });
@@ -65,7 +78,7 @@ export class LmdbStore implements Store {
     this.eventDb = this.root.openDB<TaskEventRecord, EventKey>({ name: "events" });
     this.progressDb = this.root.openDB<TaskProgressRecord, string>({ name: "progress" });
     this.dueDb = this.root.openDB<true, DueKey>({ name: "due" });
-    const meta = this.root.openDB<number, string>({ name: "meta" });
+    const meta = (this.meta = this.root.openDB<number, string>({ name: "meta" }));
     // A data directory from before the index (or of an older one): build it.
     if (meta.get("due-index") !== DUE_INDEX_VERSION) {
       this.root.transactionSync(() => {
@@ -133,7 +146,7 @@ export class LmdbStore implements Store {
   }
 
   async commit(batch: CommitBatch, options: { visibleOnly?: boolean } = {}): Promise<void> {
-    const applied = await this.root.transaction(() => {
+    const transaction = this.root.transaction(() => {
       for (const w of batch.states) {
         const stored = this.states.get([w.stateType, w.actorId]);
         if ((stored?.version ?? 0) !== w.baseVersion) {
@@ -160,9 +173,83 @@ export class LmdbStore implements Store {
       for (const { taskId, progress } of batch.progress ?? []) this.progressDb.put(taskId, progress);
       return undefined;
     });
+    this.#guardBatch();
+    let applied: CommitConflictError | undefined;
+    try {
+      applied = await transaction;
+    } catch (e) {
+      throw await this.#faultOf(e);
+    }
     if (applied instanceof Error) throw applied;
+    this.#fault = undefined;
     this.#notifyTasks(batch);
-    if (this.durability === "durable" && !options.visibleOnly) await this.root.flushed;
+    if (this.durability === "durable" && !options.visibleOnly) await this.#flushed();
+  }
+
+  async probe(): Promise<void> {
+    // A full disk is watched without touching LMDB (each failed LMDB commit
+    // prints a stack trace of its own, and a tiny write may fit in a freed
+    // page while real ones do not): write once space was freed.
+    if (this.#fault?.reason === "disk full" && (await this.#freeBytesBelow(DISK_FULL_BYTES))) throw this.#fault;
+    const write = this.meta.put("probe", Date.now());
+    this.#guardBatch();
+    try {
+      await write;
+    } catch (e) {
+      throw await this.#faultOf(e);
+    }
+    this.#fault = undefined;
+    await this.#flushed();
+  }
+
+  async #flushed(): Promise<void> {
+    try {
+      await this.root.flushed;
+    } catch (e) {
+      throw await this.#faultOf(e);
+    }
+  }
+
+  /**
+   * lmdb-js commits a turn's writes under a promise of its own, made after
+   * our writes (write.js, event-turn batching), that nobody awaits: when
+   * that commit fails it would be an unhandled rejection and stop the
+   * process. Our failure reaches our callers through their own promises,
+   * so that one is only observed. Once per event turn, after lmdb's task.
+   */
+  #guardBatch(): void {
+    if (this.#batchGuarded) return;
+    this.#batchGuarded = true;
+    setImmediate(() => {
+      this.#batchGuarded = false;
+      this.root.committed.then(ignore, ignore);
+    });
+  }
+
+  /** What a failed commit means; lmdb-js gives the system's error as a second, rejected promise. */
+  async #faultOf(e: unknown): Promise<unknown> {
+    // Anything else (a record that would not encode) is not the store's health.
+    if (!StoreFault.isEngineFailure(e)) return e;
+    let cause = e;
+    const detail = (e as { commitError?: Promise<unknown> } | undefined)?.commitError;
+    if (detail && typeof detail.then === "function") {
+      // Rejected in the same callback as `e` (or never): observe it either way.
+      const now = new Promise<undefined>((resolve) => setImmediate(resolve, undefined));
+      cause = (await Promise.race([detail.then(() => undefined, (r: unknown) => r), now])) ?? e;
+    }
+    // A full disk shows as EIO from LMDB's writes: free space tells them apart.
+    const fault = StoreFault.from(cause, await this.#freeBytesBelow(DISK_FULL_BYTES));
+    this.#fault = fault;
+    return fault;
+  }
+
+  async #freeBytesBelow(bytes: number): Promise<boolean> {
+    try {
+      const fs = await statfs(this.path);
+      return fs.bavail * fs.bsize < bytes;
+    } catch {
+      return false;
+    }
   }
 
   #notifyTasks(batch: CommitBatch): void {

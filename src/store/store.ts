@@ -136,6 +136,51 @@ export class CommitConflictError extends Error {
   }
 }
 
+/** Why the store refused a write: what a caller and an operator are told. */
+export type StoreFaultReason = "disk full" | "I/O error" | "map full" | "write failed";
+
+/**
+ * The store could not make a commit durable (the disk is full, the device
+ * failed, the map cannot grow): nothing of the batch was written. Reads
+ * still answer from the last durable state.
+ */
+export class StoreFault extends Error {
+  override readonly name = "StoreFault";
+  constructor(
+    readonly reason: StoreFaultReason,
+    /** The system's code (errno name or number), if it gave one. */
+    readonly code?: string | number,
+    options?: { cause?: unknown },
+  ) {
+    const detail = options?.cause instanceof Error ? options.cause.message : undefined;
+    const parts = [detail, code === undefined ? undefined : `code ${String(code)}`].filter((p) => p !== undefined);
+    super(parts.length > 0 ? `${reason} (${parts.join(", ")})` : reason, options);
+  }
+
+  /** Whether `e` is the storage engine saying a write failed (it carries a system code). */
+  static isEngineFailure(e: unknown): boolean {
+    if (e instanceof StoreFault) return true;
+    const o = e as { code?: unknown; commitError?: unknown } | undefined;
+    return typeof o?.code === "number" || typeof o?.code === "string" || o?.commitError !== undefined;
+  }
+
+  /** Classifies an error from the storage engine by its code; `diskFull` when free space says so. */
+  static from(e: unknown, diskFull = false): StoreFault {
+    if (e instanceof StoreFault) return e;
+    const code = (e as { code?: unknown } | undefined)?.code;
+    const c = typeof code === "string" || typeof code === "number" ? code : undefined;
+    const reason: StoreFaultReason =
+      diskFull || c === "ENOSPC" || c === 28 || c === "EDQUOT" || c === 122
+        ? "disk full"
+        : c === "MDB_MAP_FULL" || c === -30792
+          ? "map full"
+          : c === "EIO" || c === 5
+            ? "I/O error"
+            : "write failed";
+    return new StoreFault(reason, c, { cause: e });
+  }
+}
+
 export interface Store {
   getState(stateType: string, actorId: string): StoredState | undefined;
   getIdempotency(key: string): IdempotencyRecord | undefined;
@@ -165,8 +210,14 @@ export interface Store {
    * the stored one, and resolves once it is durable (or, with `visibleOnly`,
    * once later reads see it: for records whose loss only repeats work, and
    * which any later durable commit makes durable too, as commits are
-   * ordered). Rejects with CommitConflictError (nothing written) otherwise.
+   * ordered). Rejects with CommitConflictError (nothing written) otherwise,
+   * and with StoreFault when the store cannot write (nothing written).
    */
   commit(batch: CommitBatch, options?: { visibleOnly?: boolean }): Promise<void>;
+  /**
+   * Makes one tiny write durable, or rejects with StoreFault: asked while
+   * commits fail, to learn when the store takes writes again.
+   */
+  probe(): Promise<void>;
   close(): Promise<void>;
 }

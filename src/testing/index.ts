@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Application, type ApplicationOptions, type ApplicationStats } from "../runtime/application.js";
+import type { StoreHealthStatus } from "../runtime/store-health.js";
 import { AdjustableClock } from "../runtime/clock.js";
 import { ExternalContext, type ExternalContextOptions } from "../runtime/external-context.js";
 
@@ -43,6 +44,11 @@ export class TestApplication {
   /** What the running application holds in memory (waiting callers, cached actors). */
   get stats(): ApplicationStats {
     return this.#app.stats;
+  }
+
+  /** Whether the store takes writes (see Application.storeHealth). */
+  get storeHealth(): StoreHealthStatus {
+    return this.#app.storeHealth;
   }
 
   /** An ExternalContext wired to this application, closed by `stop()`. */

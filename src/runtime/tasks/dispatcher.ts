@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { TaskRecord } from "../../store/store.js";
+import type { CommitBatch, TaskRecord } from "../../store/store.js";
 import type { Timer } from "../clock.js";
-import { failedPrecondition, notFound } from "../errors.js";
+import { StoreUnavailable, failedPrecondition, notFound } from "../errors.js";
 import type { Runtime } from "../runtime.js";
 import { readVersions, type ChangeWaiter, type ReadVersions } from "../watchers.js";
 import { RunControl } from "./run-control.js";
@@ -79,6 +79,12 @@ export class Dispatcher {
   readonly #ready = new Set<string>();
   /** Runs holding a slot: running, and not blocked on another task. */
   #active = 0;
+  /**
+   * Tasks whose last run the store refused to record, with how many times
+   * in a row: retried on the retry backoff in memory, and at once when the
+   * store takes writes again. One entry per such task, never more.
+   */
+  readonly #unrecorded = new Map<string, number>();
 
   constructor(
     private readonly runtime: Runtime,
@@ -186,11 +192,15 @@ export class Dispatcher {
     this.#active++;
     const run = runTask(this.runtime, this, task, control)
       .then((next) => {
+        this.#unrecorded.delete(taskId);
         if (!next) return;
         if (isFinal(next)) this.#settled(next);
         else if (next.status === "scheduled") this.arm(next);
       })
-      .catch((e: unknown) => console.error(`cairn: task ${taskId} could not be recorded`, e))
+      .catch((e: unknown) => {
+        if (e instanceof StoreUnavailable) return this.#retryUnrecorded(task);
+        console.error(`cairn: task ${taskId} could not be recorded`, e);
+      })
       .finally(() => {
         this.#running.delete(taskId);
         this.#controls.delete(taskId);
@@ -202,6 +212,26 @@ export class Dispatcher {
       });
     this.#controls.set(taskId, control);
     this.#running.set(taskId, run);
+  }
+
+  /**
+   * The store refused the run's record (the stored task is as it was,
+   * due): run it again after the retry backoff, not at once, capped so the
+   * timer stays within the sweep's horizon.
+   */
+  #retryUnrecorded(task: TaskRecord): void {
+    const failures = (this.#unrecorded.get(task.taskId) ?? 0) + 1;
+    this.#unrecorded.set(task.taskId, failures);
+    const policy = { ...this.retry, maxMs: Math.min(this.retry.maxMs, TIMER_HORIZON_MS / 2) };
+    this.arm({ ...task, runAt: this.runtime.clock.now() + backoff(policy, task.attempts + failures) });
+  }
+
+  /** The store takes writes again: tasks it refused to record run now, not at their backoff. */
+  storeWritable(): void {
+    for (const taskId of [...this.#unrecorded.keys()]) {
+      this.#unrecorded.delete(taskId);
+      this.#run(taskId);
+    }
   }
 
   /** Starts queued due tasks while there are free slots. */
@@ -254,7 +284,7 @@ export class Dispatcher {
     this.#disarm(taskId);
     this.#controls.get(taskId)?.cancel();
     const next: TaskRecord = { ...task, status: "cancelled" };
-    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next], events: [taskEvent(this.runtime.clock.now(), taskId, "cancelled")] });
+    await this.#commitOrRearm(task, { states: [], idempotency: [], tasks: [next], events: [taskEvent(this.runtime.clock.now(), taskId, "cancelled")] });
     this.#settled(next);
     return next;
   }
@@ -266,7 +296,9 @@ export class Dispatcher {
     this.#disarm(taskId);
     this.#controls.get(taskId)?.pause();
     const next: TaskRecord = { ...task, status: "paused" };
-    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next], events: [taskEvent(this.runtime.clock.now(), taskId, "paused")] });
+    await this.#commitOrRearm(task, { states: [], idempotency: [], tasks: [next], events: [taskEvent(this.runtime.clock.now(), taskId, "paused")] }, () =>
+      this.#controls.get(taskId)?.resume(),
+    );
     return next;
   }
 
@@ -280,6 +312,17 @@ export class Dispatcher {
     await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next], events: [taskEvent(this.runtime.clock.now(), taskId, "resumed")] });
     if (!this.#controls.has(taskId)) this.arm(next);
     return next;
+  }
+
+  /** An operator's record; if the store refuses it, the disarmed task is armed again as it was. */
+  async #commitOrRearm(task: TaskRecord, batch: CommitBatch, undo?: () => void): Promise<void> {
+    try {
+      await this.runtime.store.commit(batch);
+    } catch (e) {
+      undo?.();
+      if (!this.#running.has(task.taskId) && task.status !== "paused") this.arm(task);
+      throw e;
+    }
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { CommitBatch, TaskEventRecord, TaskProgressRecord } from "../../store/store.js";
 import type { Runtime } from "../runtime.js";
+import { StoreUnavailable } from "../errors.js";
 
 /** What a workflow passes to `ctx.progress()`. */
 export interface TaskProgressReport {
@@ -140,6 +141,7 @@ export class TaskHub {
     if (!parts.progress) return;
     // Losing the newest progress in a crash is harmless: no fsync wait.
     this.runtime.store.commit({ states: [], idempotency: [], ...parts }, { visibleOnly: true }).catch((e: unknown) => {
+      if (e instanceof StoreUnavailable) return; // logged once, by the store's health
       console.error(`cairn: task ${taskId}: its progress was not stored`, e);
     });
   }

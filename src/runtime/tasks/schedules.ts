@@ -3,7 +3,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { Cron } from "croner";
 import type { ScheduleRecord, TaskRecord } from "../../store/store.js";
 import type { Timer } from "../clock.js";
-import { invalidArgument, notFound } from "../errors.js";
+import { StoreUnavailable, invalidArgument, notFound } from "../errors.js";
 import type { CronTiming, TaskTiming } from "../invocation.js";
 import type { Call, Runtime, WriteEffects } from "../runtime.js";
 import { isFinal, isValidTaskId, scheduledRunTaskId } from "./task-record.js";
@@ -121,7 +121,11 @@ export class CronSchedules {
     clock.clearTimer(this.#timers.get(id));
     const timer = clock.setTimer(() => {
       if (this.#timers.get(id) === timer) this.#timers.delete(id);
-      void this.#serially(() => this.#fire(id)).catch((e: unknown) => console.error(`cairn: schedule ${id} could not fire`, e));
+      void this.#serially(() => this.#fire(id)).catch((e: unknown) => {
+        // Re-armed from its stored record once the store takes writes again.
+        if (e instanceof StoreUnavailable) return;
+        console.error(`cairn: schedule ${id} could not fire`, e);
+      });
     }, schedule.nextRunAt - clock.now());
     this.#timers.set(id, timer);
   }

@@ -1,5 +1,6 @@
 import type { CommitBatch, MemoRecord, TaskEventRecord, TaskRecord } from "../../store/store.js";
 import type { Runtime } from "../runtime.js";
+import { StoreUnavailable } from "../errors.js";
 import { taskHub } from "./progress.js";
 
 /**
@@ -47,6 +48,7 @@ export function stepEvent(at: number, taskId: string, step: string, alias: strin
  */
 export function recordEvent(runtime: Runtime, event: TaskEvents[number]): void {
   runtime.store.commit({ states: [], idempotency: [], events: [event] }, { visibleOnly: true }).catch((e: unknown) => {
+    if (e instanceof StoreUnavailable) return; // logged once, by the store's health
     console.error(`cairn: task ${event.taskId}: its history was not stored`, e);
   });
 }

@@ -4,7 +4,7 @@ import { MAY_CALL, refuse, toCall, type Caller } from "../context-impl.js";
 import type { WorkflowContext } from "../context.js";
 import { taskHub, type TaskProgressReport } from "../tasks/progress.js";
 import { stepEvent } from "../tasks/task-events.js";
-import { ContextMisuse, FatalError } from "../errors.js";
+import { ContextMisuse, FatalError, StoreUnavailable } from "../errors.js";
 import { deriveKey } from "../idempotency.js";
 import { INVOKE, type IdempotencyChoice, type Invocation, type Invoker, type TaskControl, type TaskTiming } from "../invocation.js";
 import type { Runtime } from "../runtime.js";
@@ -249,6 +249,8 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
     const events = [stepEvent(this.runtime.clock.now(), this.taskId, step, alias, record)];
     const batch = { states: [], idempotency: [], memos: [{ key: this.memoKey(step, alias), record }], events };
     this.runtime.store.commit(batch, { visibleOnly: true }).catch((e: unknown) => {
+      // A refusing store is logged once, by its health; the run's end is refused too.
+      if (e instanceof StoreUnavailable) return;
       console.error(`cairn: task ${this.taskId}: the memo of ${step}(${JSON.stringify(alias)}) was not stored; it will run again`, e);
     });
   }
