@@ -14,11 +14,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { ExternalContext } from "cairn";
 import { Counter } from "../../generated/counter/v1/counter_cairn.js";
 import { freePort, removeDir, spawnServer, stopServer, tempDataDir, type SpawnedServer } from "./helpers.js";
+
+// Server processes with both cores busy: deadlines bound hangs, they never decide a passing test.
+vi.setConfig({ testTimeout: 480_000, hookTimeout: 240_000 });
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const CHROMIUM = process.env.CAIRN_CHROMIUM ?? "/usr/bin/chromium";
