@@ -65,7 +65,8 @@ async function codeOf(p: Promise<unknown>): Promise<Code | "ok"> {
 }
 
 describe("writers", () => {
-  it("serialises 1,000 concurrent deposits on one actor", async () => {
+  // 1,000 durable writes: with both cores busy they take tens of seconds; the deadline bounds a hang.
+  it("serialises 1,000 concurrent deposits on one actor", { timeout: 240_000 }, async () => {
     const ctx = app.context();
     const [ref] = await Account.create(ctx, "hot", { owner: "ann" });
     await Promise.all(Array.from({ length: 1000 }, () => ref.deposit(ctx, { amount: 1n })));

@@ -83,7 +83,7 @@ suite(title, () => {
       headless: true,
       args: CHROMIUM_ARGS,
     });
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -140,5 +140,5 @@ suite(title, () => {
     expect(await page.getByTestId("error").count()).toBe(0);
     expect(pageErrors).toEqual([]);
     console.log(`browser e2e: a Node write reached the page in ${latencyMs} ms (including polling)`);
-  }, 60_000);
+  }, 240_000);
 });
