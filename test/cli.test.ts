@@ -4,24 +4,31 @@
 import { execFile } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { FatalError, hmacTokenVerifier, type ExternalContext } from "cairn";
 import { TestApplication } from "cairn/testing";
 import { create } from "@bufbuild/protobuf";
 import { TaskInfoSchema, TaskStatus, type TaskInfo } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
+import { human } from "../src/cli/format-task.js";
 import { renderWatch } from "../src/cli/watch-task.js";
 import { CronProbe, cronNote, type CronCommand } from "./fixtures/cron-probe.js";
 import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, defineScenario } from "./fixtures/probe-servicer.js";
+import { tasksClient } from "./fixtures/tasks-client.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
+// Each CLI run is a fresh node + tsx process: with both cores busy several
+// of them in parallel take tens of seconds. The deadlines only bound a hang.
+const CLI_TIMEOUT_MS = 150_000;
+vi.setConfig({ testTimeout: 2 * CLI_TIMEOUT_MS, hookTimeout: 2 * CLI_TIMEOUT_MS });
+
 defineScenario("cli-echo", async (_ctx, req) => ({ result: `echo ${req.target}`, value: req.n }));
-/** Opened by the test once `tasks watch` printed its first line. */
-let openWatched: () => void = () => undefined;
-const watched = () => new Promise<void>((resolve) => (openWatched = resolve));
+/** Opened by the test once `tasks watch` printed its first line (before or after the run gets here). */
+let openWatched!: () => void;
+const watched = new Promise<void>((resolve) => (openWatched = resolve));
 defineScenario("cli-progress", async (ctx) => {
-  await watched();
+  await watched;
   for (let i = 1; i <= 5; i++) {
     ctx.progress({ location: `copying part ${i}`, fraction: i / 5, remainingMs: (5 - i) * 1_000 });
     await new Promise((resolve) => setTimeout(resolve, 60));
@@ -44,7 +51,7 @@ function cairn(args: string[], env: Record<string, string> = {}, onStdout?: (chu
     const child = execFile(
       process.execPath,
       ["--import", "tsx", "src/cli/main.ts", ...args],
-      { cwd: ROOT, env: { ...process.env, CAIRN_URL: "", CAIRN_TOKEN: "", ...env }, timeout: 30_000 },
+      { cwd: ROOT, env: { ...process.env, CAIRN_URL: "", CAIRN_TOKEN: "", ...env }, timeout: CLI_TIMEOUT_MS },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
         resolve({ code, stdout, stderr });
@@ -140,9 +147,17 @@ describe("cairn tasks show", () => {
   });
 
   it("shows when a scheduled task runs, and why a failed one failed", async () => {
+    const runAt = Number((await tasksClient(app.url).get({ taskId: later })).runAtMs);
+    const before = Date.now();
     const scheduled = await cairn(["tasks", "show", later, ...url]);
+    const after = Date.now();
     expect(scheduled.stdout).toMatch(/status\s+SCHEDULED/);
-    expect(scheduled.stdout).toMatch(/run at\s+\S+ \(in (59m\d+s|1h)\)/);
+    // The time left, as the CLI read the clock at some moment of its run.
+    const [, at, left] = /run at\s+(\S+) \(in (\S+)\)/.exec(scheduled.stdout) ?? [];
+    expect(at).toBe(new Date(runAt).toISOString());
+    const possible = new Set<string>();
+    for (let t = before; t < after + 1_000; t += 250) possible.add(human(runAt - Math.min(t, after)));
+    expect([...possible]).toContain(left);
     const fail = await cairn(["tasks", "show", failed, "--json"], { CAIRN_URL: app.url });
     expect(fail.code).toBe(0);
     const info = JSON.parse(fail.stdout) as { status: string; lastError: string };

@@ -7,9 +7,12 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+// Each case starts buf and tsx processes: with both cores busy one takes up to a minute.
+vi.setConfig({ testTimeout: 300_000 });
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 

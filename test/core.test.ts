@@ -8,6 +8,7 @@ import { Account, WithdrawAborted } from "../generated/bank/v1/account_cairn.js"
 import { OverdraftErrorSchema, type Account as AccountState } from "../generated/bank/v1/account_pb.js";
 import type { DepositRequest, WithdrawRequest } from "../generated/bank/v1/account_pb.js";
 import { AccountServicerImpl } from "../examples/bank/servicer.js";
+import { PATIENCE_MS } from "./fixtures/waiting.js";
 
 /** Counts handler runs and adds misbehaviour on request, for the tests below. */
 const runs = { deposit: 0 };
@@ -65,7 +66,8 @@ async function codeOf(p: Promise<unknown>): Promise<Code | "ok"> {
 }
 
 describe("writers", () => {
-  it("serialises 1,000 concurrent deposits on one actor", async () => {
+  // 1,000 durable writes: with both cores busy they take tens of seconds; the deadline bounds a hang.
+  it("serialises 1,000 concurrent deposits on one actor", { timeout: 240_000 }, async () => {
     const ctx = app.context();
     const [ref] = await Account.create(ctx, "hot", { owner: "ann" });
     await Promise.all(Array.from({ length: 1000 }, () => ref.deposit(ctx, { amount: 1n })));
@@ -84,7 +86,7 @@ describe("writers", () => {
     const ctx = app.context();
     const [ref] = await Account.create(ctx, "slow", { owner: "ann", initial: 5n });
     const slow = ref.deposit(ctx, { amount: 777n });
-    await expect.poll(() => releaseSlowWriter !== undefined).toBe(true);
+    await expect.poll(() => releaseSlowWriter !== undefined, { timeout: PATIENCE_MS }).toBe(true);
     // The writer is still running: readers answer from the last durable state.
     const reads = await Promise.all(Array.from({ length: 20 }, () => ref.balance(ctx)));
     expect(reads.every((r) => r.balance === 5n)).toBe(true);

@@ -9,7 +9,7 @@ import { TestApplication } from "cairn/testing";
 import { Tasks, TaskStatus } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
-import { pause, eventually, rejectionOf, gates as makeGates } from "./fixtures/waiting.js";
+import { eventually, rejectionOf, gates as makeGates } from "./fixtures/waiting.js";
 import { tasksClient } from "./fixtures/tasks-client.js";
 
 const counts = new Map<string, number>();
@@ -40,7 +40,10 @@ defineScenario("pcLong", async (ctx) => {
 // Waits in until for a flag nobody sets.
 defineScenario("pcUntil", async (ctx, _req, self) => {
   bump(`runs:${ctx.actorId}`);
-  await until("flag", ctx, async () => (await self.state.read(ctx)).flag);
+  await until("flag", ctx, async () => {
+    bump(`checked:${ctx.actorId}`);
+    return (await self.state.read(ctx)).flag;
+  });
   return { result: "should not get here" };
 });
 
@@ -71,6 +74,7 @@ defineScenario("pcEcho", async (ctx) => {
 defineScenario("pcCheckpoint", async (ctx) => {
   bump(`runs:${ctx.actorId}`);
   await gate(ctx.actorId);
+  bump(`checkpoint:${ctx.actorId}`);
   await ctx.checkpoint();
   bump(`after:${ctx.actorId}`);
   return { result: "done" };
@@ -79,10 +83,15 @@ defineScenario("pcCheckpoint", async (ctx) => {
 // Waits at a gate, then takes a durable step without checkpointing.
 defineScenario("pcStep", async (ctx) => {
   await gate(ctx.actorId);
-  await atLeastOnce("next", ctx, () => bump(`step:${ctx.actorId}`));
+  try {
+    await atLeastOnce("next", ctx, () => bump(`step:${ctx.actorId}`));
+  } finally {
+    bump(`stepped:${ctx.actorId}`);
+  }
   return { result: "done" };
 });
 
+const RETRY = { initialMs: 20, maxMs: 200 };
 let app: TestApplication;
 let ctx: ExternalContext;
 let tasks: Client<typeof Tasks>;
@@ -90,7 +99,7 @@ let tasks: Client<typeof Tasks>;
 beforeAll(async () => {
   app = await TestApplication.start({
     servicers: [ProbeServicerImpl],
-    retry: { initialMs: 20, maxMs: 200 },
+    retry: RETRY,
     tokenVerifier: hmacTokenVerifier(PROBE_TOKEN_SECRET),
   });
   ctx = app.context();
@@ -102,22 +111,34 @@ afterAll(async () => {
 
 const statusOf = async (taskId: string) => (await tasks.get({ taskId })).status;
 
+/**
+ * The sync point for "it did not run": a task spawned now runs through the
+ * same dispatcher, after every timer already due (a retry, a wake) has
+ * fired and started its run. Call it after `app.clock.advance` to give a
+ * wrongly armed timer its chance.
+ */
+let markers = 0;
+async function dispatcherCaughtUp(): Promise<void> {
+  expect((await Probe.ref(`pc-marker-${++markers}`).run(ctx, { scenario: "pcEcho" })).result).toBe("ran");
+}
+
 describe("cancel", () => {
   it("during an atLeastOnce step: the signal fires, finally runs, the task ends CANCELLED, awaiting gets CANCELED", async () => {
     const task = Probe.ref("pc1").spawn().run(ctx, { scenario: "pcLong" });
     await task.started;
-    await eventually(() => countOf("started:pc1") === 1, 5_000, "the step to start");
+    await eventually(() => countOf("started:pc1") === 1, "the step to start");
     expect(await statusOf(task.taskId)).toBe(TaskStatus.RUNNING);
 
     const info = await tasks.cancel({ taskId: task.taskId });
     expect(info.status).toBe(TaskStatus.CANCELLED);
     const err = ConnectError.from(await rejectionOf(task));
     expect(err.code).toBe(Code.Canceled);
-    await eventually(() => countOf("finally:pc1") === 1, 5_000, "the finally block");
+    await eventually(() => countOf("finally:pc1") === 1, "the finally block");
     expect(countOf("after:pc1")).toBe(0);
     expect((await tasks.wait({ taskId: task.taskId })).status).toBe(TaskStatus.CANCELLED);
-    // Not retried.
-    await pause(200);
+    // Not retried: past the longest backoff, every due timer has had its turn.
+    app.clock.advance(RETRY.maxMs);
+    await dispatcherCaughtUp();
     expect(countOf("started:pc1")).toBe(1);
     expect(await statusOf(task.taskId)).toBe(TaskStatus.CANCELLED);
 
@@ -132,24 +153,26 @@ describe("cancel", () => {
   it("during until: the wait stops and the task ends CANCELLED", async () => {
     const task = Probe.ref("pc2").spawn().run(ctx, { scenario: "pcUntil" });
     await task.started;
-    await eventually(() => countOf("runs:pc2") === 1, 5_000, "the run to reach until");
-    await pause(50);
+    await eventually(() => countOf("checked:pc2") === 1, "the run to check its until");
     await tasks.cancel({ taskId: task.taskId });
     expect(ConnectError.from(await rejectionOf(task)).code).toBe(Code.Canceled);
-    await pause(100);
     expect(await statusOf(task.taskId)).toBe(TaskStatus.CANCELLED);
+    // Neither retried nor woken again.
+    await Probe.ref("pc2").unidempotently().setFlag(ctx, { flag: true });
+    app.clock.advance(RETRY.maxMs);
+    await dispatcherCaughtUp();
     expect(countOf("runs:pc2")).toBe(1);
   });
 
   it("during sleep: the timer is cleared and the task ends CANCELLED", async () => {
     const task = Probe.ref("pc3").spawn().run(ctx, { scenario: "pcSleep" });
     await task.started;
-    await eventually(() => countOf("runs:pc3") === 1, 5_000, "the run to reach sleep");
-    for (let i = 0; Number((await tasks.get({ taskId: task.taskId })).runAtMs) < Date.now() + 60_000; i++) {
-      if (i > 500) throw new Error("the task never suspended");
-      await pause(5);
-    }
-    expect(await statusOf(task.taskId)).toBe(TaskStatus.SCHEDULED);
+    await eventually(() => countOf("runs:pc3") === 1, "the run to reach sleep");
+    // The run records the wake time, then leaves the dispatcher: only then is it SCHEDULED.
+    await eventually(async () => {
+      const info = await tasks.get({ taskId: task.taskId });
+      return Number(info.runAtMs) > app.clock.now() + 30 * 60_000 && info.status === TaskStatus.SCHEDULED;
+    }, "the task to suspend until its wake time");
     const info = await tasks.cancel({ taskId: task.taskId });
     expect(info.status).toBe(TaskStatus.CANCELLED);
     expect(ConnectError.from(await rejectionOf(task)).code).toBe(Code.Canceled);
@@ -158,11 +181,11 @@ describe("cancel", () => {
   it("a workflow that never checkpoints stops at its next durable step", async () => {
     const task = Probe.ref("pc4").spawn().run(ctx, { scenario: "pcStep" });
     await task.started;
-    await eventually(() => gates.has("pc4"), 5_000, "the run to reach the gate");
+    await eventually(() => gates.has("pc4"), "the run to reach the gate");
     await tasks.cancel({ taskId: task.taskId });
     open("pc4");
     expect(ConnectError.from(await rejectionOf(task)).code).toBe(Code.Canceled);
-    await pause(100);
+    await eventually(() => countOf("stepped:pc4") === 1, "the durable step to refuse");
     expect(countOf("step:pc4")).toBe(0);
     expect(await statusOf(task.taskId)).toBe(TaskStatus.CANCELLED);
   });
@@ -170,16 +193,21 @@ describe("cancel", () => {
 
 describe("pause and resume", () => {
   it("a paused scheduled task does not run, stays paused across a restart, and runs once resumed", async () => {
-    const task = Probe.ref("pc5").spawn({ when: Date.now() + 300 }).run(ctx, { scenario: "pcEcho" });
+    const when = app.clock.now() + 3_600_000;
+    const task = Probe.ref("pc5").spawn({ when }).run(ctx, { scenario: "pcEcho" });
     await task.started;
     const paused = await tasks.pause({ taskId: task.taskId });
     expect(paused.status).toBe(TaskStatus.PAUSED);
-    await pause(400);
+    // Its time comes (the clock jumps past it) while it is paused.
+    app.clock.advance("2h");
+    await dispatcherCaughtUp();
     expect(countOf("runs:pc5")).toBe(0);
 
     await app.restart();
+    ctx = app.context();
     tasks = tasksClient(app.url);
-    await pause(200);
+    // The restart recovers every due task: a marker spawned after it runs after them.
+    await dispatcherCaughtUp();
     expect(countOf("runs:pc5")).toBe(0);
     expect(await statusOf(task.taskId)).toBe(TaskStatus.PAUSED);
 
@@ -194,10 +222,12 @@ describe("pause and resume", () => {
     const ctx2 = app.context();
     const task = Probe.ref("pc6").spawn().run(ctx2, { scenario: "pcCheckpoint" });
     await task.started;
-    await eventually(() => gates.has("pc6"), 5_000, "the run to reach the gate");
+    await eventually(() => gates.has("pc6"), "the run to reach the gate");
     expect((await tasks.pause({ taskId: task.taskId })).status).toBe(TaskStatus.PAUSED);
     open("pc6");
-    await pause(200);
+    // checkpoint() decides at once: by the time the poll sees the call, a run it let through has gone on.
+    await eventually(() => countOf("checkpoint:pc6") === 1, "the run to reach its checkpoint");
+    await dispatcherCaughtUp();
     expect(countOf("after:pc6")).toBe(0);
     expect(await statusOf(task.taskId)).toBe(TaskStatus.PAUSED);
 
@@ -210,7 +240,7 @@ describe("pause and resume", () => {
 
   it("the Task handle pauses, resumes and cancels (with an operator's token)", async () => {
     const admin = app.context({ bearerToken: PROBE_ADMIN_TOKEN });
-    const task = Probe.ref("pc7").spawn({ when: Date.now() + 3_600_000 }).run(admin, { scenario: "pcEcho" });
+    const task = Probe.ref("pc7").spawn({ when: app.clock.now() + 3_600_000 }).run(admin, { scenario: "pcEcho" });
     await task.pause();
     expect(await statusOf(task.taskId)).toBe(TaskStatus.PAUSED);
     await task.resume();
@@ -220,7 +250,7 @@ describe("pause and resume", () => {
     const err = await rejectionOf(task);
     expect(ConnectError.from(err).code).toBe(Code.Canceled);
     // Without the operator's token the handle is refused.
-    const anonymous = Probe.ref("pc8").spawn({ when: Date.now() + 3_600_000 }).run(ctx, { scenario: "pcEcho" });
+    const anonymous = Probe.ref("pc8").spawn({ when: app.clock.now() + 3_600_000 }).run(ctx, { scenario: "pcEcho" });
     expect(ConnectError.from(await rejectionOf(anonymous.cancel())).code).toBe(Code.Unauthenticated);
     expect(await statusOf(anonymous.taskId)).toBe(TaskStatus.SCHEDULED);
   });
@@ -230,13 +260,13 @@ describe("suspended until", () => {
   it("a waiting until ends its run (finally runs), shows RUNNING, and a change re-runs it from the top", async () => {
     const task = Probe.ref("pc9").spawn().run(ctx, { scenario: "pcUntilFinally" });
     await task.started;
-    await eventually(() => countOf("finally:pc9") === 1, 5_000, "the run to suspend in until");
+    await eventually(() => countOf("finally:pc9") === 1, "the run to suspend in until");
     // Nothing in memory runs it now, yet for operators it is still RUNNING.
     expect(countOf("runs:pc9")).toBe(1);
     expect(await statusOf(task.taskId)).toBe(TaskStatus.RUNNING);
     // A change that does not satisfy it re-runs it once and suspends again.
     await Probe.ref("pc9").unidempotently().add(ctx, { amount: 1n });
-    await eventually(() => countOf("finally:pc9") === 2, 5_000, "the re-run after an unrelated change");
+    await eventually(() => countOf("finally:pc9") === 2, "the re-run after an unrelated change");
     expect(countOf("runs:pc9")).toBe(2);
     await Probe.ref("pc9").unidempotently().setFlag(ctx, { flag: true });
     expect((await task).result).toBe("through");
@@ -246,10 +276,11 @@ describe("suspended until", () => {
   it("paused while suspended in until: a change does not run it, resume does", async () => {
     const task = Probe.ref("pc10").spawn().run(ctx, { scenario: "pcUntilFinally" });
     await task.started;
-    await eventually(() => countOf("finally:pc10") === 1, 5_000, "the run to suspend in until");
+    await eventually(() => countOf("finally:pc10") === 1, "the run to suspend in until");
     expect((await tasks.pause({ taskId: task.taskId })).status).toBe(TaskStatus.PAUSED);
     await Probe.ref("pc10").unidempotently().setFlag(ctx, { flag: true });
-    await pause(200);
+    // A wake from that commit would start a run before a task spawned after it ends.
+    await dispatcherCaughtUp();
     expect(countOf("runs:pc10")).toBe(1);
     expect(await statusOf(task.taskId)).toBe(TaskStatus.PAUSED);
     await tasks.resume({ taskId: task.taskId });

@@ -45,9 +45,12 @@ defineScenario("prHistory", async (ctx) => {
   attempts.set(ctx.actorId, n);
   if (n === 1) throw new Error("the flux capacitor is cold");
   await gate(ctx.actorId);
+  atCheckpoint.add(ctx.actorId);
   await ctx.checkpoint();
   return { result: "done" };
 });
+/** Runs that reached their checkpoint: checkpoint() decides at once whether to park. */
+const atCheckpoint = new Set<string>();
 
 // 500 durable steps: far more events than the history keeps.
 defineScenario("prMany", async (ctx) => {
@@ -135,7 +138,7 @@ describe("progress and Tasks.Watch", () => {
   it("a running task's progress is visible in Tasks.get before the run ends", async () => {
     const task = Probe.ref("pr3").spawn().run(ctx, { scenario: "prHold" });
     await task.started;
-    await eventually(() => gates.has("pr3"), 5_000, "the run to reach the gate");
+    await eventually(() => gates.has("pr3"), "the run to reach the gate");
     const info = await tasks.get({ taskId: task.taskId });
     expect(info.status).toBe(TaskStatus.RUNNING);
     expect(info.progress).toMatchObject({ location: "holding", fraction: 0.25 });
@@ -160,10 +163,10 @@ describe("history", () => {
   it("records spawned, started, step stored, retried (with the reason), paused, resumed, completed in order", async () => {
     const task = Probe.ref("pr5").spawn().run(ctx, { scenario: "prHistory" });
     await task.started;
-    await eventually(() => gates.has("pr5"), 5_000, "the second run to reach the gate");
+    await eventually(() => gates.has("pr5"), "the second run to reach the gate");
     expect((await tasks.pause({ taskId: task.taskId })).status).toBe(TaskStatus.PAUSED);
     open("pr5");
-    await pause(100);
+    await eventually(() => atCheckpoint.has("pr5"), "the run to reach its checkpoint");
     expect((await tasks.get({ taskId: task.taskId })).status).toBe(TaskStatus.PAUSED);
     await tasks.resume({ taskId: task.taskId });
     expect((await task).result).toBe("done");

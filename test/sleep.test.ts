@@ -9,7 +9,7 @@ import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tas
 import { tasksClient } from "./fixtures/tasks-client.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
-import { pause, eventually } from "./fixtures/waiting.js";
+import { eventually } from "./fixtures/waiting.js";
 
 /** Per-actor counters and the times things happened, written by the scenarios. */
 const counts = new Map<string, number>();
@@ -22,20 +22,20 @@ defineScenario("nap", async (ctx, req) => {
   bump(`runs:${ctx.actorId}`);
   await atLeastOnce("before", ctx, () => {
     bump(`before:${ctx.actorId}`);
-    times.set(`start:${ctx.actorId}`, Date.now());
+    times.set(`start:${ctx.actorId}`, app.clock.now());
     return true;
   });
   await sleep("nap", ctx, Number(req.n));
   bump(`after:${ctx.actorId}`);
-  times.set(`woke:${ctx.actorId}`, Date.now());
+  times.set(`woke:${ctx.actorId}`, app.clock.now());
   return { result: "rested" };
 });
 
 // The same with a duration string and an absolute Date.
 defineScenario("napString", async (ctx) => {
   await sleep("a", ctx, "150ms");
-  await sleep("b", ctx, new Date(Date.now() + 100));
-  times.set(`woke:${ctx.actorId}`, Date.now());
+  await sleep("b", ctx, new Date(app.clock.now() + 100));
+  times.set(`woke:${ctx.actorId}`, app.clock.now());
   return { result: "rested" };
 });
 
@@ -43,7 +43,7 @@ defineScenario("napString", async (ctx) => {
 defineScenario("swallow", async (ctx) => {
   bump(`runs:${ctx.actorId}`);
   try {
-    await sleep("nap", ctx, "200ms");
+    await sleep("nap", ctx, "1h");
   } catch {
     // the mistake under test
   }
@@ -58,11 +58,14 @@ defineScenario("napDays", async (ctx) => {
   return { result: "rested" };
 });
 
+defineScenario("sleepEcho", async () => ({ result: "ran" }));
+
 defineScenario("badDuration", async (ctx) => {
   await sleep("nap", ctx, "5 minutes");
   return { result: "should not get here" };
 });
 
+const HOUR = 3_600_000;
 let app: TestApplication;
 let ctx: ExternalContext;
 let tasks: Client<typeof Tasks>;
@@ -78,23 +81,43 @@ afterAll(async () => {
 
 const waitInfo = (taskId: string): Promise<TaskInfo> => tasks.wait({ taskId });
 
+/** Waits until the run has recorded its wake time and left the dispatcher: SCHEDULED until then. */
+async function suspendedUntil(taskId: string, wakeAt: number): Promise<TaskInfo> {
+  let info: TaskInfo | undefined;
+  await eventually(async () => {
+    info = await tasks.get({ taskId });
+    return info.status === TaskStatus.SCHEDULED && Number(info.runAtMs) >= wakeAt;
+  }, "the run to suspend until its wake time");
+  return info!;
+}
+
+/**
+ * The sync point for "it did not wake": a workflow spawned now runs through
+ * the same dispatcher, after every timer already due has fired and started
+ * its run.
+ */
+let markers = 0;
+async function dispatcherCaughtUp(): Promise<void> {
+  expect((await Probe.ref(`sleep-marker-${++markers}`).run(app.context(), { scenario: "sleepEcho" })).result).toBe("ran");
+}
+
 describe("sleep", () => {
-  it("suspends for ~300 ms, then the workflow continues; the step before it runs once", async () => {
-    const task = Probe.ref("nap1").spawn().run(ctx, { scenario: "nap", n: 300n });
+  it("suspends for an hour (of the app's clock), then the workflow continues; the step before it runs once", async () => {
+    const task = Probe.ref("nap1").spawn().run(ctx, { scenario: "nap", n: BigInt(HOUR) });
     await task.started;
-    await eventually(() => countOf("runs:nap1") === 1, 5_000, "first run");
+    await eventually(() => countOf("runs:nap1") === 1, "first run");
     // Suspended: scheduled at the wake time, nothing counted as a failure.
-    // (Waits for the run to record it: a fixed pause flakes on a busy machine.)
-    await eventually(async () => (await tasks.get({ taskId: task.taskId })).status === TaskStatus.SCHEDULED, 5_000, "the suspension");
-    const waiting = await tasks.get({ taskId: task.taskId });
-    expect(Number(waiting.runAtMs)).toBeGreaterThanOrEqual(times.get("start:nap1")! + 300);
+    const waiting = await suspendedUntil(task.taskId, times.get("start:nap1")! + HOUR);
     expect(waiting.attempts).toBe(0);
     expect(waiting.lastError).toBe("");
+    await dispatcherCaughtUp();
+    expect(countOf("after:nap1")).toBe(0);
 
+    // Real time never gets there: the clock's jump alone wakes it.
+    app.clock.advance(HOUR);
     expect((await task).result).toBe("rested");
     const slept = times.get("woke:nap1")! - times.get("start:nap1")!;
-    expect(slept).toBeGreaterThanOrEqual(300);
-    expect(slept).toBeLessThan(1_500);
+    expect(slept).toBeGreaterThanOrEqual(HOUR);
     expect(countOf("before:nap1")).toBe(1);
     expect(countOf("runs:nap1")).toBe(2);
     expect(countOf("after:nap1")).toBe(1);
@@ -104,17 +127,21 @@ describe("sleep", () => {
   });
 
   it("takes duration strings and Dates", async () => {
-    const start = Date.now();
+    const start = app.clock.now();
     const res = await Probe.ref("nap2").run(ctx, { scenario: "napString" });
     expect(res.result).toBe("rested");
     expect(times.get("woke:nap2")! - start).toBeGreaterThanOrEqual(250);
   });
 
   it("cannot be skipped by catching its signal", async () => {
-    const start = Date.now();
-    const res = await Probe.ref("swallow").run(ctx, { scenario: "swallow" });
-    expect(Date.now() - start).toBeGreaterThanOrEqual(200);
-    expect(res.result).toBe("run 2");
+    const start = app.clock.now();
+    const task = Probe.ref("swallow").spawn().run(ctx, { scenario: "swallow" });
+    await task.started;
+    // The first run swallowed the signal and returned: still suspended, not done.
+    await eventually(() => countOf("runs:swallow") === 1, "the first run");
+    await suspendedUntil(task.taskId, start + HOUR);
+    app.clock.advance(HOUR);
+    expect((await task).result).toBe("run 2");
   });
 
   it("a malformed duration fails the task with a clear error", async () => {
@@ -126,27 +153,25 @@ describe("sleep", () => {
   });
 
   it("survives a restart while sleeping and fires once, at the right time", async () => {
-    const task = Probe.ref("nap3").spawn().run(ctx, { scenario: "nap", n: 1_500n });
+    const task = Probe.ref("nap3").spawn().run(ctx, { scenario: "nap", n: BigInt(HOUR) });
     await task.started;
-    await eventually(() => countOf("runs:nap3") === 1, 5_000, "first run");
-    const wakeAt = times.get("start:nap3")! + 1_500;
+    await eventually(() => countOf("runs:nap3") === 1, "first run");
+    const wakeAt = times.get("start:nap3")! + HOUR;
     // Restart once the run has suspended (its task re-scheduled at the wake time).
-    for (let i = 0; Number((await tasks.get({ taskId: task.taskId })).runAtMs) < wakeAt; i++) {
-      if (i > 500) throw new Error("the task never suspended");
-      await pause(5);
-    }
+    await suspendedUntil(task.taskId, wakeAt);
 
     await app.restart();
     // The old client's HTTP/2 session died with the old server.
     tasks = tasksClient(app.url, null);
+    await dispatcherCaughtUp();
+    expect(countOf("after:nap3")).toBe(0);
+    app.clock.advance(HOUR);
     const info = await waitInfo(task.taskId);
     expect(info.status).toBe(TaskStatus.COMPLETED);
     expect(times.get("woke:nap3")!).toBeGreaterThanOrEqual(wakeAt);
-    expect(times.get("woke:nap3")! - wakeAt).toBeLessThan(1_000);
     expect(countOf("before:nap3")).toBe(1);
     expect(countOf("after:nap3")).toBe(1);
-    // Once woken, it stays done: nothing runs again.
-    await pause(100);
+    // Once woken, it stays done (COMPLETED is final): it ran twice, no more.
     expect(countOf("runs:nap3")).toBe(2);
   });
 });
@@ -156,19 +181,18 @@ describe("a long sleep", () => {
     const before = app.clock.pendingTimers;
     const task = Probe.ref("nap-days").spawn().run(ctx, { scenario: "napDays" });
     await task.started;
-    await eventually(() => countOf("runs:nap-days") === 1, 5_000, "the run to reach the sleep");
+    await eventually(() => countOf("runs:nap-days") === 1, "the run to reach the sleep");
     // Suspended for 3 days: its record is in the store, no timer is in memory.
     const dayFromNow = app.clock.now() + 86_400_000;
-    await eventually(async () => Number((await tasks.get({ taskId: task.taskId })).runAtMs) > dayFromNow, 5_000, "the suspension");
-    await pause(50);
+    await suspendedUntil(task.taskId, dayFromNow);
     expect(app.clock.pendingTimers).toBe(before);
     app.clock.advance("2d");
-    await pause(100);
+    await dispatcherCaughtUp();
     expect(countOf("after:nap-days")).toBe(0);
 
     await app.restart();
     tasks = tasksClient(app.url, null);
-    await pause(100);
+    await dispatcherCaughtUp();
     expect(countOf("after:nap-days")).toBe(0);
     app.clock.advance("1d");
     const info = await waitInfo(task.taskId);

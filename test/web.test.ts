@@ -20,6 +20,7 @@ import { Counter as NodeCounter } from "../generated/counter/v1/counter_cairn.js
 import { Counter } from "../generated/counter/v1/counter_cairn_web.js";
 import { Account, WithdrawAborted } from "../generated/bank/v1/account_cairn_web.js";
 import type { ValueResponse } from "../generated/counter/v1/counter_pb.js";
+import { PATIENCE_MS } from "./fixtures/waiting.js";
 
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 
@@ -166,7 +167,7 @@ describe("WebContext against an application", () => {
         if (r.value === 5n) break;
       }
     })();
-    await expect.poll(() => seen.length).toBeGreaterThan(0);
+    await expect.poll(() => seen.length, { timeout: PATIENCE_MS }).toBeGreaterThan(0);
     await NodeCounter.ref("web-invoke").increment(node, { by: 3n, who: "node" });
     await watching;
     expect(seen).toEqual([2n, 5n]);
@@ -206,12 +207,12 @@ describe("WebContext against an application", () => {
     let renders = 0;
     const unsubscribe = query.subscribe(() => renders++);
     try {
-      await expect.poll(() => query.getSnapshot().isLoading).toBe(false);
+      await expect.poll(() => query.getSnapshot().isLoading, { timeout: PATIENCE_MS }).toBe(false);
       expect(query.getSnapshot().response?.value).toBe(0n);
 
       // Another client's write shows up on its own.
       await NodeCounter.ref(ref.id).increment(other, { by: 100n });
-      await expect.poll(() => query.getSnapshot().response?.value).toBe(100n);
+      await expect.poll(() => query.getSnapshot().response?.value, { timeout: PATIENCE_MS }).toBe(100n);
 
       // Our own writes: the snapshot is fresh the moment the promise resolves,
       // even with another client writing concurrently.
@@ -246,7 +247,7 @@ describe("WebContext against an application", () => {
     const query = new LiveQuery(bad, Account.ref("nobody").invocation("balance", {}), { retryMs: 20, maxRetryMs: 40 });
     const unsubscribe = query.subscribe(() => undefined);
     try {
-      await expect.poll(() => query.getSnapshot().error).toBeDefined();
+      await expect.poll(() => query.getSnapshot().error, { timeout: PATIENCE_MS }).toBeDefined();
       expect(query.getSnapshot().isLoading).toBe(false);
     } finally {
       unsubscribe();

@@ -5,14 +5,20 @@ import { mkdtemp, rm } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 
-export {
-  freePort,
-  spawnServer,
-  stopServer,
-  type ServerExit,
-  type SpawnServerOptions,
-  type SpawnedServer,
-} from "../../examples/bank/spawn.js";
+import { spawnServer as spawnExampleServer, type SpawnServerOptions, type SpawnedServer } from "../../examples/bank/spawn.js";
+
+export { freePort, stopServer, type ServerExit, type SpawnServerOptions, type SpawnedServer } from "../../examples/bank/spawn.js";
+
+/**
+ * How long a server process may take to start serving: a fresh node + tsx
+ * process with both cores busy takes tens of seconds. It only bounds a hang.
+ */
+export const SERVER_READY_MS = 120_000;
+
+/** spawnServer (examples/bank/spawn.ts) with the tests' generous start deadline. */
+export function spawnServer(options: SpawnServerOptions): Promise<SpawnedServer> {
+  return spawnExampleServer({ readyTimeoutMs: SERVER_READY_MS, ...options });
+}
 
 /** A fresh, empty data directory under the OS temp folder. */
 export function tempDataDir(prefix = "cairn-e2e-"): Promise<string> {
