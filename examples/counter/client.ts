@@ -2,7 +2,7 @@
 //
 //   npx tsx examples/counter/client.ts [--url http://127.0.0.1:9991] [--counter shared] [--by 1] [--who node]
 import { parseArgs } from "node:util";
-import { ExternalContext } from "cairn";
+import { ExternalContext } from "@cairn-dev/cairn";
 import { Counter } from "../../generated/counter/v1/counter_cairn.js";
 
 const { values } = parseArgs({
