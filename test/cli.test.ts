@@ -172,7 +172,7 @@ describe("usage and connection errors", () => {
   it("--help works on every level and exits 0", async () => {
     const runs = await Promise.all([cairn(["--help"]), cairn(["tasks", "--help"]), cairn(["tasks", "list", "--help"])]);
     for (const r of runs) expect(r.code).toBe(0);
-    expect(runs[0]!.stdout).toContain("Usage: cairn <group>");
+    expect(runs[0]!.stdout).toContain("Usage: cairn <command>");
     expect(runs[1]!.stdout).toContain("cancel ID");
     expect(runs[1]!.stdout).toContain("watch ID");
     expect(runs[1]!.stdout).not.toContain("not yet");

@@ -1,6 +1,7 @@
-// The `cairn` command line: operates a running application over its
-// cairn.v1 framework services.
+// The `cairn` command line: starts and builds apps (init, generate, dev) and
+// operates a running application over its cairn.v1 framework services.
 //
+//   cairn init DIR | generate | dev
 //   cairn tasks list|show|wait|watch|cancel|pause|resume …
 //   cairn actors get TYPE ID
 //   cairn schedules list|delete …     (see `cairn --help`)
@@ -11,15 +12,25 @@ import { GLOBAL_HELP, globalValues, parseCommand, splitCommand } from "./options
 import { actorsCommand } from "./actors-command.js";
 import { schedulesCommand } from "./schedules-command.js";
 import { tasksCommand } from "./tasks-command.js";
+import { devCommand } from "./dev-command.js";
+import { generateCommand } from "./generate-command.js";
+import { initCommand } from "./init-command.js";
+import { tokenCommand } from "./token-command.js";
 
-const HELP = `Usage: cairn <group> <command> [options]
+const HELP = `Usage: cairn <command> [options]
 
-Groups:
+Develop:
+  init DIR   write a new app into DIR
+  generate   generate TypeScript from the project's .proto files
+  dev        generate, serve, and restart on every change
+  token      sign a bearer token with $CAIRN_TOKEN_SECRET
+
+Operate a running application (cairn <group> <command>):
   tasks      durable tasks: list, show, wait, watch, cancel, pause, resume
   actors     actors' state: get (operators)
   schedules  cron schedules: list, delete (operators)
 
-Run "cairn <group> --help" or "cairn <group> <command> --help" for more.
+Run "cairn <command> --help" or "cairn <group> <command> --help" for more.
 
 ${GLOBAL_HELP}
 
@@ -37,6 +48,15 @@ export async function main(argv: readonly string[]): Promise<number> {
         const { values } = parseCommand(rest, {}, "");
         console.log(HELP);
         return values.help || group === "help" ? EXIT.ok : EXIT.usage;
+      }
+      case "init":
+        return await initCommand(command, rest);
+      case "generate":
+      case "dev":
+      case "token": {
+        if (command !== undefined) throw new UsageError(`unexpected ${JSON.stringify(command)}`, group);
+        const run = { generate: generateCommand, dev: devCommand, token: tokenCommand }[group];
+        return await run(rest);
       }
       case "tasks":
         return await tasksCommand(command, rest);
