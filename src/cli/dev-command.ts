@@ -28,7 +28,7 @@ const SETTLE_MS = 60;
 const STOP_GRACE_MS = 5_000;
 
 export async function devCommand(rest: readonly string[]): Promise<number> {
-  const { values } = parseCommand(
+  const { values, positionals } = parseCommand(
     rest,
     { ...GENERATE_OPTIONS, entry: { type: "string" }, src: { type: "string", multiple: true } },
     "dev",
@@ -37,6 +37,7 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
     console.log(HELP);
     return EXIT.ok;
   }
+  if (positionals.length > 0) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}`, "dev");
   const gen = generateOptionsFrom(values);
   const entry = resolve(values.entry ?? "src/server.ts");
   if (!existsSync(entry)) throw new UsageError(`no server entry ${entry} (--entry FILE)`, "dev");

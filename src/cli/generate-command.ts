@@ -1,4 +1,4 @@
-import { EXIT } from "./exit.js";
+import { EXIT, UsageError } from "./exit.js";
 import { describeGenerated, generate, type GenerateOptions } from "./generate.js";
 import { parseCommand } from "./options.js";
 
@@ -32,11 +32,12 @@ export function generateOptionsFrom(values: { proto?: string[]; out?: string; we
 }
 
 export async function generateCommand(rest: readonly string[]): Promise<number> {
-  const { values } = parseCommand(rest, GENERATE_OPTIONS, "generate");
+  const { values, positionals } = parseCommand(rest, GENERATE_OPTIONS, "generate");
   if (values.help) {
     console.log(HELP);
     return EXIT.ok;
   }
+  if (positionals.length > 0) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}`, "generate");
   const options = generateOptionsFrom(values);
   const result = await generate(options);
   if (result.output) (result.ok ? console.log : console.error)(result.output);

@@ -22,8 +22,9 @@ const RENAMED: Record<string, string> = { _gitignore: ".gitignore" };
 /** Only these files get {{placeholders}} filled in; the rest are copied as they are. */
 const TEMPLATED = new Set(["package.json", "README.md"]);
 
-export async function initCommand(dirArg: string | undefined, rest: readonly string[]): Promise<number> {
-  const { values, positionals: extra } = parseCommand(rest, { name: { type: "string" } }, "init");
+export async function initCommand(rest: readonly string[]): Promise<number> {
+  const { values, positionals } = parseCommand(rest, { name: { type: "string" } }, "init");
+  const [dirArg, ...extra] = positionals;
   if (values.help) {
     console.log(HELP);
     return EXIT.ok;

@@ -50,13 +50,13 @@ export async function main(argv: readonly string[]): Promise<number> {
         return values.help || group === "help" ? EXIT.ok : EXIT.usage;
       }
       case "init":
-        return await initCommand(command, rest);
       case "generate":
       case "dev":
       case "token": {
-        if (command !== undefined) throw new UsageError(`unexpected ${JSON.stringify(command)}`, group);
-        const run = { generate: generateCommand, dev: devCommand, token: tokenCommand }[group];
-        return await run(rest);
+        // These parse their whole line themselves (their options take values).
+        const own = argv.filter((_, i) => i !== argv.indexOf(group));
+        const run = { init: initCommand, generate: generateCommand, dev: devCommand, token: tokenCommand }[group];
+        return await run(own);
       }
       case "tasks":
         return await tasksCommand(command, rest);
@@ -78,7 +78,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-// Run when executed (node src/cli/main.ts, or bin/cairn.mjs), not when imported by a test.
+// Run when executed as node src/cli/main.ts (bin/cairn.js calls main itself), not when imported by a test.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const code = await main(process.argv.slice(2));
   // Exit now: an idle HTTP/2 session would otherwise keep the process alive.

@@ -15,7 +15,7 @@ verifies with hmacTokenVerifier). Use it as --token or CAIRN_TOKEN.
   --ttl SECONDS    expires after this long (default: never)`;
 
 export async function tokenCommand(rest: readonly string[]): Promise<number> {
-  const { values } = parseCommand(
+  const { values, positionals } = parseCommand(
     rest,
     { sub: { type: "string" }, admin: { type: "boolean" }, ttl: { type: "string" } },
     "token",
@@ -24,6 +24,7 @@ export async function tokenCommand(rest: readonly string[]): Promise<number> {
     console.log(HELP);
     return EXIT.ok;
   }
+  if (positionals.length > 0) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}`, "token");
   const secret = process.env.CAIRN_TOKEN_SECRET;
   if (!secret) throw new UsageError("set CAIRN_TOKEN_SECRET to the server's token secret", "token");
   const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
