@@ -4,10 +4,10 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   resolve: {
     alias: {
-      "cairn/testing": fileURLToPath(new URL("./src/testing/index.ts", import.meta.url)),
-      "cairn/web": fileURLToPath(new URL("./src/web/index.ts", import.meta.url)),
-      "cairn/react": fileURLToPath(new URL("./src/react/index.tsx", import.meta.url)),
-      cairn: fileURLToPath(new URL("./src/index.ts", import.meta.url)),
+      "@cairn-dev/cairn/testing": fileURLToPath(new URL("./src/testing/index.ts", import.meta.url)),
+      "@cairn-dev/cairn/web": fileURLToPath(new URL("./src/web/index.ts", import.meta.url)),
+      "@cairn-dev/cairn/react": fileURLToPath(new URL("./src/react/index.tsx", import.meta.url)),
+      "@cairn-dev/cairn": fileURLToPath(new URL("./src/index.ts", import.meta.url)),
     },
   },
   test: {

@@ -76,9 +76,9 @@ function bundled(script: string): string {
       platform: "node",
       format: "esm",
       target: "node20",
-      // Packages stay in node_modules (lmdb is native); our own "cairn" imports are bundled.
+      // Packages stay in node_modules (lmdb is native); our own "@cairn-dev/cairn" imports are bundled.
       packages: "external",
-      alias: { cairn: join(REPO_DIR, "src", "index.ts") },
+      alias: { "@cairn-dev/cairn": join(REPO_DIR, "src", "index.ts") },
       logLevel: "warning",
     });
     bundles.set(script, out);

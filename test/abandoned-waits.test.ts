@@ -4,8 +4,8 @@
 // fixtures/abandoned-waits.ts); a workflow awaiting a child lets go of its
 // wait when it is cancelled.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hmacTokenVerifier, until, type ExternalContext } from "cairn";
-import { TestApplication } from "cairn/testing";
+import { hmacTokenVerifier, until, type ExternalContext } from "@cairn-dev/cairn";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";

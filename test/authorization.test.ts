@@ -14,8 +14,8 @@ import {
   signHmacToken,
   type ExternalContext,
   type TransportKind,
-} from "cairn";
-import { TestApplication } from "cairn/testing";
+} from "@cairn-dev/cairn";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { Account } from "../generated/bank/v1/account_cairn.js";
 import { defineScenario, ProbeServicerImpl } from "./fixtures/probe-servicer.js";

@@ -2,8 +2,8 @@
 // once: the child's end never changes, so retrying the parent would wait
 // into the same answer forever.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FatalError, hmacTokenVerifier, until, type ExternalContext } from "cairn";
-import { TestApplication } from "cairn/testing";
+import { FatalError, hmacTokenVerifier, until, type ExternalContext } from "@cairn-dev/cairn";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";

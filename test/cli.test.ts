@@ -5,8 +5,8 @@ import { execFile } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { FatalError, hmacTokenVerifier, type ExternalContext } from "cairn";
-import { TestApplication } from "cairn/testing";
+import { FatalError, hmacTokenVerifier, type ExternalContext } from "@cairn-dev/cairn";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { create } from "@bufbuild/protobuf";
 import { TaskInfoSchema, TaskStatus, type TaskInfo } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
@@ -187,7 +187,7 @@ describe("usage and connection errors", () => {
   it("--help works on every level and exits 0", async () => {
     const runs = await Promise.all([cairn(["--help"]), cairn(["tasks", "--help"]), cairn(["tasks", "list", "--help"])]);
     for (const r of runs) expect(r.code).toBe(0);
-    expect(runs[0]!.stdout).toContain("Usage: cairn <group>");
+    expect(runs[0]!.stdout).toContain("Usage: cairn <command>");
     expect(runs[1]!.stdout).toContain("cancel ID");
     expect(runs[1]!.stdout).toContain("watch ID");
     expect(runs[1]!.stdout).not.toContain("not yet");

@@ -5,8 +5,8 @@
 // and progress times follow the clock.
 import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { atLeastOnce, awaitRemote, done, running } from "cairn";
-import { TestApplication } from "cairn/testing";
+import { atLeastOnce, awaitRemote, done, running } from "@cairn-dev/cairn";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";

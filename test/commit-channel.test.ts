@@ -3,8 +3,8 @@
 // the writer's reply.
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { COMMIT_CHANNEL, type CommitMessage, type ExternalContext } from "cairn";
-import { TestApplication } from "cairn/testing";
+import { COMMIT_CHANNEL, type CommitMessage, type ExternalContext } from "@cairn-dev/cairn";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import type { Probe as ProbeState } from "../generated/probe/v1/probe_pb.js";
 import { ProbeServicerImpl } from "./fixtures/probe-servicer.js";

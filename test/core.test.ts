@@ -2,8 +2,8 @@
 // real clients (DESIGN.md §3-4).
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Authorizer, Code, ConnectError, allow, type ReaderContext, type WriterContext } from "cairn";
-import { TestApplication } from "cairn/testing";
+import { Authorizer, Code, ConnectError, allow, type ReaderContext, type WriterContext } from "@cairn-dev/cairn";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { Account, WithdrawAborted } from "../generated/bank/v1/account_cairn.js";
 import { OverdraftErrorSchema, type Account as AccountState } from "../generated/bank/v1/account_pb.js";
 import type { DepositRequest, WithdrawRequest } from "../generated/bank/v1/account_pb.js";

@@ -5,8 +5,8 @@
 // operators. Time is moved with app.clock.advance: no test waits for minutes.
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { hmacTokenVerifier, signHmacToken, sleep, type ExternalContext } from "cairn";
-import { AdjustableClock, TestApplication } from "cairn/testing";
+import { hmacTokenVerifier, signHmacToken, sleep, type ExternalContext } from "@cairn-dev/cairn";
+import { AdjustableClock, TestApplication } from "@cairn-dev/cairn/testing";
 import { Schedules, type ScheduleInfo } from "../generated/cairn/v1/schedules_pb.js";
 import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";

@@ -5,8 +5,8 @@
 // COMPLETED task shows 100%.
 import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { atLeastOnce, awaitRemote, done, running, sleep, until, type WorkflowContext } from "cairn";
-import { TestApplication } from "cairn/testing";
+import { atLeastOnce, awaitRemote, done, running, sleep, until, type WorkflowContext } from "@cairn-dev/cairn";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import type { Runtime } from "../src/runtime/runtime.js";

@@ -4,8 +4,8 @@
 // a restart; each task keeps a bounded history of what happened to it.
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { atLeastOnce, hmacTokenVerifier, type ExternalContext } from "cairn";
-import { TestApplication } from "cairn/testing";
+import { atLeastOnce, hmacTokenVerifier, type ExternalContext } from "@cairn-dev/cairn";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { Tasks, TaskStatus, type TaskInfo } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { progressStats } from "../src/runtime/tasks/progress.js";

@@ -3,8 +3,8 @@
 // once), survives a restart and fires once. Plus the duration parser.
 import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { atLeastOnce, parseDuration, sleep, type ExternalContext } from "cairn";
-import { TestApplication } from "cairn/testing";
+import { atLeastOnce, parseDuration, sleep, type ExternalContext } from "@cairn-dev/cairn";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { tasksClient } from "./fixtures/tasks-client.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";

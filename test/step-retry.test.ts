@@ -4,8 +4,8 @@
 // FAILED with the error in last_error.
 import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FatalError, RetryableError, atLeastOnce, type ExternalContext } from "cairn";
-import { TestApplication } from "cairn/testing";
+import { FatalError, RetryableError, atLeastOnce, type ExternalContext } from "@cairn-dev/cairn";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { tasksClient } from "./fixtures/tasks-client.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";

@@ -7,8 +7,8 @@
 // resumes without a restart. The same on a real full disk: test/e2e/disk-full.test.ts.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from "vitest";
 import type { Client } from "@connectrpc/connect";
-import { Authorizer, Code, ConnectError, StoreUnavailable, allow, atLeastOnce, atMostOnce, hmacTokenVerifier, type ExternalContext } from "cairn";
-import { TestApplication } from "cairn/testing";
+import { Authorizer, Code, ConnectError, StoreUnavailable, allow, atLeastOnce, atMostOnce, hmacTokenVerifier, type ExternalContext } from "@cairn-dev/cairn";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { Account } from "../generated/bank/v1/account_cairn.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";

@@ -16,8 +16,8 @@ import {
   hmacTokenVerifier,
   signHmacToken,
   type Predicate,
-} from "cairn";
-import { TestApplication } from "cairn/testing";
+} from "@cairn-dev/cairn";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { ProbeMethods } from "../generated/probe/v1/probe_pb.js";

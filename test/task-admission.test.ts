@@ -2,8 +2,8 @@
 // due tasks beyond it queue and start as runs finish; a workflow awaiting a
 // child task gives up its slot, so parents cannot starve their children.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { atLeastOnce, type ExternalContext } from "cairn";
-import { TestApplication } from "cairn/testing";
+import { atLeastOnce, type ExternalContext } from "@cairn-dev/cairn";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
 import { eventually, within } from "./fixtures/waiting.js";

@@ -5,8 +5,8 @@
 // network, durability across SIGKILL, and idempotency keys.
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { Authorizer, Code, ConnectError, ExternalContext, allow, type TransactionContext, type WriterContext } from "cairn";
-import { TestApplication } from "cairn/testing";
+import { Authorizer, Code, ConnectError, ExternalContext, allow, type TransactionContext, type WriterContext } from "@cairn-dev/cairn";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { Account, TransferAborted, WithdrawAborted } from "../generated/bank/v1/account_cairn.js";
 import {
   OverdraftErrorSchema,

@@ -7,8 +7,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Application, ExternalContext, hmacTokenVerifier, signHmacToken } from "cairn";
-import { LiveQuery, WebContext } from "cairn/web";
+import { Application, ExternalContext, hmacTokenVerifier, signHmacToken } from "@cairn-dev/cairn";
+import { LiveQuery, WebContext } from "@cairn-dev/cairn/web";
 import { deriveKey as nodeDeriveKey } from "../src/runtime/idempotency.js";
 import { taskIdForKey as nodeTaskIdForKey } from "../src/runtime/tasks/task-record.js";
 import { deriveKey, taskIdForKey } from "../src/web/web-context.js";
@@ -55,7 +55,7 @@ describe("cairn/web imports nothing Node-only", () => {
     for (const file of ["generated/counter/v1/counter_cairn_web.ts", "generated/bank/v1/account_cairn_web.ts"]) {
       const text = await readFile(path.join(REPO, file), "utf8");
       const specs = [...text.matchAll(/from\s+"([^"]+)"/g)].map((m) => m[1]!);
-      expect(specs.filter((s) => s !== "cairn/web" && s !== "@bufbuild/protobuf" && !s.endsWith("_pb.js"))).toEqual([]);
+      expect(specs.filter((s) => s !== "@cairn-dev/cairn/web" && s !== "@bufbuild/protobuf" && !s.endsWith("_pb.js"))).toEqual([]);
       expect(text).not.toMatch(/Servicer|Scheduler/);
     }
   });

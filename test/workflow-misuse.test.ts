@@ -5,8 +5,8 @@
 // of being retried with backoff without end.
 import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { atLeastOnce, Code, ConnectError, ContextMisuse, type ReaderContext, type Task, type WorkflowContext, type WriterContext } from "cairn";
-import { TestApplication } from "cairn/testing";
+import { atLeastOnce, Code, ConnectError, ContextMisuse, type ReaderContext, type Task, type WorkflowContext, type WriterContext } from "@cairn-dev/cairn";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import type { AddRequest, GetRequest, SetFlagRequest } from "../generated/probe/v1/probe_pb.js";

@@ -19,8 +19,8 @@ import {
   type ExternalContext,
   type StandardSchema,
   type WriterContext,
-} from "cairn";
-import { TestApplication } from "cairn/testing";
+} from "@cairn-dev/cairn";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { tasksClient } from "./fixtures/tasks-client.js";
 import { Probe, ProbeSpec, RunAborted } from "../generated/probe/v1/probe_cairn.js";

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
-import { Code, ConnectError, ExternalContext, signHmacToken, type TransportKind } from "cairn";
+import { Code, ConnectError, ExternalContext, signHmacToken, type TransportKind } from "@cairn-dev/cairn";
 import { Account, WithdrawAborted, type AccountRef } from "../../generated/bank/v1/account_cairn.js";
 import { BANK_TOKEN_SECRET } from "./servicer.js";
 import { clientArgs } from "../client-args.js";

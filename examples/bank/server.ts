@@ -6,7 +6,7 @@
 // Prints `cairn: serving on http://HOST:PORT` once ready and serves until
 // SIGINT or SIGTERM, then closes the store after pending commits.
 import { parseArgs } from "node:util";
-import { Application, hmacTokenVerifier } from "cairn";
+import { Application, hmacTokenVerifier } from "@cairn-dev/cairn";
 import { AccountServicerImpl, BANK_TOKEN_SECRET } from "./servicer.js";
 
 function options(argv: string[]) {

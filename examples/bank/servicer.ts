@@ -11,7 +11,7 @@ import {
   type TransactionContext,
   type WorkflowContext,
   type WriterContext,
-} from "cairn";
+} from "@cairn-dev/cairn";
 import { Account, AccountServicer, TransferAborted, WithdrawAborted } from "../../generated/bank/v1/account_cairn.js";
 import {
   OverdraftErrorSchema,

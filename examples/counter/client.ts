@@ -3,7 +3,7 @@
 //   npx tsx examples/counter/client.ts [URL | --url URL] [--counter shared] [--by 1] [--who node]
 //
 // URL defaults to CAIRN_URL, else http://127.0.0.1:9991.
-import { ExternalContext } from "cairn";
+import { ExternalContext } from "@cairn-dev/cairn";
 import { Counter } from "../../generated/counter/v1/counter_cairn.js";
 import { clientArgs, usageError } from "../client-args.js";
 

@@ -8,7 +8,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { Application } from "cairn";
+import { Application } from "@cairn-dev/cairn";
 import { CounterServicerImpl } from "./servicer.js";
 
 /** Where `npm run web:build` puts the page. */

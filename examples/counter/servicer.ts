@@ -1,4 +1,4 @@
-import { Authorizer, allow, type ReaderContext, type WriterContext } from "cairn";
+import { Authorizer, allow, type ReaderContext, type WriterContext } from "@cairn-dev/cairn";
 import { CounterServicer, type Counter } from "../../generated/counter/v1/counter_cairn.js";
 import type { IncrementRequest, ValueRequest } from "../../generated/counter/v1/counter_pb.js";
 

@@ -1,6 +1,7 @@
-// The `cairn` command line: operates a running application over its
-// cairn.v1 framework services.
+// The `cairn` command line: starts and builds apps (init, generate, dev) and
+// operates a running application over its cairn.v1 framework services.
 //
+//   cairn init DIR | generate | dev
 //   cairn tasks list|show|wait|watch|cancel|pause|resume …
 //   cairn actors get TYPE ID
 //   cairn schedules list|delete …     (see `cairn --help`)
@@ -11,15 +12,25 @@ import { GLOBAL_HELP, globalValues, parseCommand, splitCommand } from "./options
 import { actorsCommand } from "./actors-command.js";
 import { schedulesCommand } from "./schedules-command.js";
 import { tasksCommand } from "./tasks-command.js";
+import { devCommand } from "./dev-command.js";
+import { generateCommand } from "./generate-command.js";
+import { initCommand } from "./init-command.js";
+import { tokenCommand } from "./token-command.js";
 
-const HELP = `Usage: cairn <group> <command> [options]
+const HELP = `Usage: cairn <command> [options]
 
-Groups:
+Develop:
+  init DIR   write a new app into DIR
+  generate   generate TypeScript from the project's .proto files
+  dev        generate, serve, and restart on every change
+  token      sign a bearer token with $CAIRN_TOKEN_SECRET
+
+Operate a running application (cairn <group> <command>):
   tasks      durable tasks: list, show, wait, watch, cancel, pause, resume
   actors     actors' state: get (operators)
   schedules  cron schedules: list, delete (operators)
 
-Run "cairn <group> --help" or "cairn <group> <command> --help" for more.
+Run "cairn <command> --help" or "cairn <group> <command> --help" for more.
 
 ${GLOBAL_HELP}
 
@@ -37,6 +48,15 @@ export async function main(argv: readonly string[]): Promise<number> {
         const { values } = parseCommand(rest, {}, "");
         console.log(HELP);
         return values.help || group === "help" ? EXIT.ok : EXIT.usage;
+      }
+      case "init":
+      case "generate":
+      case "dev":
+      case "token": {
+        // These parse their whole line themselves (their options take values).
+        const own = argv.filter((_, i) => i !== argv.indexOf(group));
+        const run = { init: initCommand, generate: generateCommand, dev: devCommand, token: tokenCommand }[group];
+        return await run(own);
       }
       case "tasks":
         return await tasksCommand(command, rest);
@@ -58,7 +78,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-// Run when executed (node src/cli/main.ts, or bin/cairn.mjs), not when imported by a test.
+// Run when executed as node src/cli/main.ts (bin/cairn.js calls main itself), not when imported by a test.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const code = await main(process.argv.slice(2));
   // Exit now: an idle HTTP/2 session would otherwise keep the process alive.

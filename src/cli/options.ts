@@ -40,8 +40,13 @@ export function splitCommand(argv: readonly string[], words: number): { path: st
   return { path, rest };
 }
 
+/** What parseCommand returns: named so the published .d.ts can spell it. */
+export type ParsedCommand<O extends Options> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: typeof GLOBAL_OPTIONS & O; allowPositionals: true; strict: true }>
+>;
+
 /** node:util parseArgs, strict, with its errors turned into usage errors of `command`. */
-export function parseCommand<O extends Options>(args: readonly string[], options: O, command: string) {
+export function parseCommand<O extends Options>(args: readonly string[], options: O, command: string): ParsedCommand<O> {
   try {
     return parseArgs({ args: [...args], options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals: true, strict: true });
   } catch (e) {

@@ -8,7 +8,7 @@ import { getComments, type GeneratedFile, type ImportSymbol, type Printable, typ
 import type { StateModel, MethodModel } from "./validate.js";
 
 export interface EmitOptions {
-  /** Module the generated code imports the runtime from ("cairn"). */
+  /** Module the generated code imports the runtime from ("@cairn-dev/cairn"). */
   readonly runtime: string;
   /**
    * The browser variant: `<name>_cairn_web.ts`, importing only `<runtime>/web`:

@@ -16,7 +16,7 @@ export const plugin = createEcmaScriptPlugin<CairnPluginOptions>({
   name: "protoc-gen-cairn",
   version: "v0.1.0",
   parseOptions(raw) {
-    const options: CairnPluginOptions = { runtime: "cairn", web: false };
+    const options: CairnPluginOptions = { runtime: "@cairn-dev/cairn", web: false };
     for (const { key, value } of raw) {
       if (key === "runtime" && value) options.runtime = value;
       else if (key === "web" && (value === "true" || value === "false")) options.web = value === "true";

@@ -1,7 +1,7 @@
 // Bad input gets a precise code and never touches stored state (DESIGN.md §3).
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { Code } from "cairn";
-import { TestApplication } from "cairn/testing";
+import { Code } from "@cairn-dev/cairn";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { Account } from "../../generated/bank/v1/account_cairn.js";
 import { AccountServicerImpl } from "../../examples/bank/servicer.js";
 

@@ -16,7 +16,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { ExternalContext } from "cairn";
+import { ExternalContext } from "@cairn-dev/cairn";
 import { Counter } from "../../generated/counter/v1/counter_cairn.js";
 import { freePort, removeDir, spawnServer, stopServer, tempDataDir, type SpawnedServer } from "./helpers.js";
 

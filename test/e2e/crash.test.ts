@@ -22,7 +22,7 @@
 // five. It cannot tell an fsync'd commit from an un-fsync'd one: that needs
 // a power-loss simulation, not a killed process.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ExternalContext } from "cairn";
+import { ExternalContext } from "@cairn-dev/cairn";
 import { Account } from "../../generated/bank/v1/account_cairn.js";
 import {
   forEachLimit,

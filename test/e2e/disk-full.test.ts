@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { Code, ConnectError, ExternalContext, type Task } from "cairn";
+import { Code, ConnectError, ExternalContext, type Task } from "@cairn-dev/cairn";
 import { Probe } from "../../generated/probe/v1/probe_cairn.js";
 import type { RunResponse } from "../../generated/probe/v1/probe_pb.js";
 import { TaskStatus } from "../../generated/cairn/v1/tasks_pb.js";

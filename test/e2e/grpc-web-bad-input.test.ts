@@ -1,7 +1,7 @@
 // Malformed protobuf is INVALID_ARGUMENT over gRPC-Web too, whose status
 // travels in the trailer frame at the end of the body (src/transport/invalid-input.ts).
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { TestApplication } from "cairn/testing";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { Account } from "../../generated/bank/v1/account_cairn.js";
 import { AccountServicerImpl } from "../../examples/bank/servicer.js";
 

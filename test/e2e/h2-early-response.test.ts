@@ -5,7 +5,7 @@ import { writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { TestApplication } from "cairn/testing";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { Account } from "../../generated/bank/v1/account_cairn.js";
 import { AccountServicerImpl } from "../../examples/bank/servicer.js";
 import { removeDir, tempDataDir } from "./helpers.js";

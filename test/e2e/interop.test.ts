@@ -5,7 +5,7 @@ import { promisify } from "node:util";
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { TestApplication } from "cairn/testing";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { Account } from "../../generated/bank/v1/account_cairn.js";
 import {
   BalanceRequestSchema,

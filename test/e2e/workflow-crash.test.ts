@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ExternalContext } from "cairn";
+import { ExternalContext } from "@cairn-dev/cairn";
 import { PROBE_ADMIN_TOKEN } from "../fixtures/probe-servicer.js";
 import { Tasks, TaskStatus, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../../generated/probe/v1/probe_cairn.js";

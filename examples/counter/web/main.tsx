@@ -3,8 +3,8 @@
 // increment made here is on screen by the time its promise resolves.
 import { StrictMode, useState } from "react";
 import { createRoot } from "react-dom/client";
-import { WebContext } from "cairn/web";
-import { CairnProvider, useCairnContext, useReactive } from "cairn/react";
+import { WebContext } from "@cairn-dev/cairn/web";
+import { CairnProvider, useCairnContext, useReactive } from "@cairn-dev/cairn/react";
 import { Counter } from "../../../generated/counter/v1/counter_cairn_web.js";
 
 function CounterView({ name }: { name: string }) {

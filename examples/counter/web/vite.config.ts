@@ -9,7 +9,7 @@ export default defineConfig({
   root: fileURLToPath(new URL(".", import.meta.url)),
   base: "./",
   // The repo's own package: point its browser entries at the sources.
-  resolve: { alias: { "cairn/web": src("web/index.ts"), "cairn/react": src("react/index.tsx") } },
+  resolve: { alias: { "@cairn-dev/cairn/web": src("web/index.ts"), "@cairn-dev/cairn/react": src("react/index.tsx") } },
   // TSX through Vite's built-in transform; no React plugin needed.
   oxc: { jsx: { runtime: "automatic" } },
   build: { outDir: "dist", emptyOutDir: true, sourcemap: true },

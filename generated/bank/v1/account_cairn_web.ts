@@ -2,8 +2,8 @@
 // @generated from file bank/v1/account.proto (package bank.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Context, Task, TaskTiming } from "cairn/web";
-import { Aborted, defineState, Reactive, Ref, Spawner } from "cairn/web";
+import type { Context, Task, TaskTiming } from "@cairn-dev/cairn/web";
+import { Aborted, defineState, Reactive, Ref, Spawner } from "@cairn-dev/cairn/web";
 import type { Account as Account$1, AccrueRequestSchema, AccrueResponse, AccrueResponseSchema, ApproveInterestRequestSchema, ApproveInterestResponse, ApproveInterestResponseSchema, BalanceRequestSchema, BalanceResponse, BalanceResponseSchema, DepositRequestSchema, DepositResponse, DepositResponseSchema, OpenRequestSchema, OpenResponse, OpenResponseSchema, OverdraftError, TransferRequestSchema, TransferResponse, TransferResponseSchema, WithdrawRequestSchema, WithdrawResponse, WithdrawResponseSchema } from "./account_pb.js";
 import { AccountMethods, AccountSchema, OverdraftErrorSchema } from "./account_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";

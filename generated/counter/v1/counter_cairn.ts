@@ -2,8 +2,8 @@
 // @generated from file counter/v1/counter.proto (package counter.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Context, ReaderContext, Task, TaskTiming, WriterContext } from "cairn";
-import { defineState, Reactive, Ref, Scheduler, Servicer, Spawner } from "cairn";
+import type { Context, ReaderContext, Task, TaskTiming, WriterContext } from "@cairn-dev/cairn";
+import { defineState, Reactive, Ref, Scheduler, Servicer, Spawner } from "@cairn-dev/cairn";
 import type { Counter as Counter$1, IncrementRequest, IncrementRequestSchema, IncrementResponse, IncrementResponseSchema, ValueRequest, ValueRequestSchema, ValueResponse, ValueResponseSchema } from "./counter_pb.js";
 import { CounterMethods, CounterSchema } from "./counter_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";

@@ -2,8 +2,8 @@
 // @generated from file counter/v1/counter.proto (package counter.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Context, Task, TaskTiming } from "cairn/web";
-import { defineState, Reactive, Ref, Spawner } from "cairn/web";
+import type { Context, Task, TaskTiming } from "@cairn-dev/cairn/web";
+import { defineState, Reactive, Ref, Spawner } from "@cairn-dev/cairn/web";
 import type { Counter as Counter$1, IncrementRequestSchema, IncrementResponse, IncrementResponseSchema, ValueRequestSchema, ValueResponse, ValueResponseSchema } from "./counter_pb.js";
 import { CounterMethods, CounterSchema } from "./counter_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";

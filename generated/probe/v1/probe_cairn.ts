@@ -5,8 +5,8 @@
 // A state for the runtime's own tests: a counter, a log and a flag, with a
 // workflow whose behaviour each test chooses by scenario name.
 
-import type { Context, Loop, ReaderContext, Task, TaskTiming, WorkflowContext, WriterContext } from "cairn";
-import { Aborted, defineState, Reactive, Ref, Scheduler, Servicer, Spawner } from "cairn";
+import type { Context, Loop, ReaderContext, Task, TaskTiming, WorkflowContext, WriterContext } from "@cairn-dev/cairn";
+import { Aborted, defineState, Reactive, Ref, Scheduler, Servicer, Spawner } from "@cairn-dev/cairn";
 import type { AddRequest, AddRequestSchema, GetRequest, GetRequestSchema, GetWithRequest, GetWithRequestSchema, Probe as Probe$1, ProbeError, ProbeView, ProbeViewSchema, RunRequest, RunRequestSchema, RunResponse, RunResponseSchema, ScheduleRunRequest, ScheduleRunRequestSchema, ScheduleRunResponse, ScheduleRunResponseSchema, SetFlagRequest, SetFlagRequestSchema } from "./probe_pb.js";
 import { ProbeErrorSchema, ProbeMethods, ProbeSchema } from "./probe_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";

@@ -5,8 +5,8 @@
 // A state for the runtime's own tests: a counter, a log and a flag, with a
 // workflow whose behaviour each test chooses by scenario name.
 
-import type { Context, Task, TaskTiming } from "cairn/web";
-import { Aborted, defineState, Reactive, Ref, Spawner } from "cairn/web";
+import type { Context, Task, TaskTiming } from "@cairn-dev/cairn/web";
+import { Aborted, defineState, Reactive, Ref, Spawner } from "@cairn-dev/cairn/web";
 import type { AddRequestSchema, GetRequestSchema, GetWithRequestSchema, Probe as Probe$1, ProbeError, ProbeView, ProbeViewSchema, RunRequestSchema, RunResponse, RunResponseSchema, ScheduleRunRequestSchema, ScheduleRunResponse, ScheduleRunResponseSchema, SetFlagRequestSchema } from "./probe_pb.js";
 import { ProbeErrorSchema, ProbeMethods, ProbeSchema } from "./probe_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";

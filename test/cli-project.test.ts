@@ -1,0 +1,93 @@
+// The project commands of the `cairn` CLI, run from source: init writes the
+// template app with our versions filled in and refuses a non-empty folder;
+// generate refuses a project without the @bufbuild/protobuf it needs; token
+// signs what hmacTokenVerifier accepts. (.ci/package-e2e.sh runs the whole
+// app from the packed tarball.)
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { hmacTokenVerifier } from "@cairn-dev/cairn";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+/** tsx's loader by path, so the CLI can run with a project folder outside the repository as its cwd. */
+const TSX = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "cairn-cli-project-"));
+  dirs.push(dir);
+  return dir;
+}
+
+function cairn(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["--import", TSX, join(ROOT, "src/cli/main.ts"), ...args],
+      { cwd, env: { ...process.env, ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe("cairn init", () => {
+  it("writes the app with the package's versions and refuses a folder that is not empty", async () => {
+    const parent = tempDir();
+    const app = join(parent, "My App");
+    const run = await cairn(["init", app], parent);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    for (const f of [".gitignore", "README.md", "tsconfig.json", "proto/counter/v1/counter.proto", "src/servicer.ts", "src/server.ts", "src/client.ts", "test/counter.test.ts"]) {
+      expect(existsSync(join(app, f)), f).toBe(true);
+    }
+    const pkg = JSON.parse(readFileSync(join(app, "package.json"), "utf8"));
+    const ours = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+    expect(pkg.name).toBe("my-app");
+    expect(pkg.dependencies["@cairn-dev/cairn"]).toBe(`^${ours.version}`);
+    expect(pkg.dependencies["@bufbuild/protobuf"]).toBe(ours.dependencies["@bufbuild/protobuf"]);
+    expect(Object.keys(pkg.scripts).sort()).toEqual(["build", "client", "dev", "generate", "start", "test"]);
+    expect(readFileSync(join(app, "README.md"), "utf8")).not.toContain("{{");
+
+    const again = await cairn(["init", app], parent);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("is not empty");
+  });
+
+  it("needs a folder", async () => {
+    const run = await cairn(["init"], tempDir());
+    expect(run.code).toBe(2);
+  });
+});
+
+describe("cairn generate", () => {
+  it("refuses a project without @bufbuild/protobuf, saying which version to install, and writes nothing", async () => {
+    const project = tempDir();
+    mkdirSync(join(project, "proto"));
+    writeFileSync(join(project, "proto/x.proto"), 'syntax = "proto3";\npackage x;\nmessage X {}\n');
+    const run = await cairn(["generate"], project);
+    expect(run.code).toBe(1);
+    const ours = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+    expect(run.stderr).toContain(`this project does not have: npm install --save-exact @bufbuild/protobuf@${ours.dependencies["@bufbuild/protobuf"]}`);
+    expect(existsSync(join(project, "generated"))).toBe(false);
+  });
+});
+
+describe("cairn token", () => {
+  it("signs a token hmacTokenVerifier accepts, with cairn_admin when asked", async () => {
+    const run = await cairn(["token", "--admin", "--sub", "ops"], tempDir(), { CAIRN_TOKEN_SECRET: "s3cret" });
+    expect(run.code).toBe(0);
+    const claims = await hmacTokenVerifier("s3cret")(run.stdout.trim());
+    expect(claims).toMatchObject({ sub: "ops", cairn_admin: true });
+    expect(await hmacTokenVerifier("other")(run.stdout.trim())).toBeUndefined();
+  });
+
+  it("needs CAIRN_TOKEN_SECRET", async () => {
+    const run = await cairn(["token"], tempDir(), { CAIRN_TOKEN_SECRET: "" });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("CAIRN_TOKEN_SECRET");
+  });
+});
