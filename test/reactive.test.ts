@@ -1,6 +1,5 @@
 // Reactive readers (DESIGN.md §6): `ref.reactively().get(ctx)` and the
 // `cairn.v1.Reactive/Watch` server stream under it.
-import { spawn } from "node:child_process";
 import * as http2 from "node:http2";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -21,6 +20,7 @@ import {
   type ProbeView,
 } from "../generated/probe/v1/probe_pb.js";
 import { ProbeServicerImpl } from "./fixtures/probe-servicer.js";
+import { runGcFixture } from "./fixtures/gc-child.js";
 import { PATIENCE_MS, waitFor } from "./fixtures/waiting.js";
 
 /**
@@ -595,20 +595,7 @@ describe("the Connect fast path (src/transport/fast-watch.ts), on the wire", () 
 describe("1,000 subscriptions", () => {
   // A load test in a child process: its deadlines are generous, as the suite must pass with both cores busy.
   it("all see the next change, and closing them returns server memory (child process, --expose-gc)", { timeout: 240_000 }, async () => {
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", "test/fixtures/reactive-memory.ts"], {
-        cwd: new URL("..", import.meta.url).pathname,
-        stdio: ["ignore", "pipe", "inherit"],
-      });
-      let stdout = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      const timer = setTimeout(() => child.kill("SIGKILL"), 230_000);
-      child.once("exit", (code) => {
-        clearTimeout(timer);
-        code === 0 ? resolve(stdout) : reject(new Error(`reactive-memory exited with ${code}: ${stdout}`));
-      });
-    });
-    const r = JSON.parse(out.trim().split("\n").at(-1)!) as {
+    const r = await runGcFixture<{
       subscriptions: number;
       firstItems: number;
       nextItems: number;
@@ -616,7 +603,7 @@ describe("1,000 subscriptions", () => {
       heapOpenMB: number;
       heapClosedMB: number;
       serverRerunsAfterClose: number;
-    };
+    }>("test/fixtures/reactive-memory.ts", 45_000);
     console.log("reactive-memory:", JSON.stringify(r));
     expect(r.firstItems).toBe(r.subscriptions);
     expect(r.nextItems).toBe(r.subscriptions);
