@@ -4,7 +4,7 @@
 // then; the example clients take their URL the same way (`[URL]` or
 // `--url URL`) and answer bad usage with one line and exit 2.
 import { execFile } from "node:child_process";
-import { createServer } from "node:net";
+import { closedPort } from "./fixtures/closed-port.js";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { hmacTokenVerifier, sleep, type Authorizer } from "@cairn-dev/cairn";
@@ -40,14 +40,6 @@ function node(script: string, args: string[]): Promise<Run> {
 function expectOneLine(text: string): void {
   expect(text.trim().split("\n"), text).toHaveLength(1);
   expect(text).not.toMatch(/^\s+at /m);
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 // ---- cairn tasks show: attempt ------------------------------------------------

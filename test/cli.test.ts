@@ -2,7 +2,7 @@
 // tasks list/show/wait/watch, actors get, schedules list/delete, exit codes (0 ok, 1 not found or failed, 2 usage,
 // 3 unreachable), --json, --token and CAIRN_URL.
 import { execFile } from "node:child_process";
-import { createServer } from "node:net";
+import { closedPort } from "./fixtures/closed-port.js";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { FatalError, hmacTokenVerifier, type ExternalContext } from "@cairn-dev/cairn";
@@ -59,15 +59,6 @@ function cairn(args: string[], env: Record<string, string> = {}, onStdout?: (chu
     );
     if (onStdout) child.stdout?.on("data", (chunk: Buffer | string) => onStdout(String(chunk)));
   });
-}
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 let app: TestApplication;
