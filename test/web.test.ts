@@ -20,7 +20,7 @@ import { Counter as NodeCounter } from "../generated/counter/v1/counter_cairn.js
 import { Counter } from "../generated/counter/v1/counter_cairn_web.js";
 import { Account, WithdrawAborted } from "../generated/bank/v1/account_cairn_web.js";
 import type { ValueResponse } from "../generated/counter/v1/counter_pb.js";
-import { PATIENCE_MS } from "./fixtures/waiting.js";
+import { PATIENCE_MS, within } from "./fixtures/waiting.js";
 
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 
@@ -168,15 +168,20 @@ describe("WebContext against an application", () => {
       }
     })();
     await expect.poll(() => seen.length, { timeout: PATIENCE_MS }).toBeGreaterThan(0);
-    await NodeCounter.ref("web-invoke").increment(node, { by: 3n, who: "node" });
-    await watching;
+    // Each step bounded and named: a loaded run once timed out here (60 s) without saying where.
+    await within(NodeCounter.ref("web-invoke").increment(node, { by: 3n, who: "node" }), PATIENCE_MS, "the Node client's increment");
+    await within(watching, PATIENCE_MS, `the web watch to see 5 (saw ${seen.join(", ")})`);
     expect(seen).toEqual([2n, 5n]);
 
     // Same seed and alias from a Node client: the same key, so a replay.
     const nodeSameSeed = new ExternalContext({ url, idempotencySeed: "shared-seed" });
     try {
-      const first = await ref.idempotently("once").increment(ctx, { by: 10n });
-      const again = await NodeCounter.ref("web-invoke").idempotently("once").increment(nodeSameSeed, { by: 10n });
+      const first = await within(ref.idempotently("once").increment(ctx, { by: 10n }), PATIENCE_MS, "the web client's keyed increment");
+      const again = await within(
+        NodeCounter.ref("web-invoke").idempotently("once").increment(nodeSameSeed, { by: 10n }),
+        PATIENCE_MS,
+        "the Node client's replay",
+      );
       expect(again.value).toBe(first.value);
       expect((await ref.value(ctx)).value).toBe(15n);
     } finally {
