@@ -1,0 +1,23 @@
+// Refs, spawners, schedulers and reactives all expose one typed member per
+// method that forwards to a base-class call; this prints that member.
+import type { Printable } from "@bufbuild/protoplugin";
+import type { MethodModel } from "../validate.js";
+import { requestInit, type StateScope } from "./state-scope.js";
+
+export interface CallMethod {
+  /** What the member returns, e.g. `Promise<Res>`. */
+  readonly returns: (m: MethodModel) => Printable[];
+  /** The base-class call with its type arguments, e.g. `call<typeof ResSchema>`. */
+  readonly via: (m: MethodModel) => Printable[];
+}
+
+/** `name(ctx: Context, request?: Init): R { return this.<via>("name", ctx, request); }` per method. */
+export function printCallMethods(s: StateScope, methods: readonly MethodModel[], how: CallMethod): void {
+  const { f } = s;
+  const ctx = s.rt("Context", true);
+  for (const m of methods) {
+    f.print("  ", m.desc.localName, "(ctx: ", ctx, ", request?: ", ...requestInit(s, m), "): ", ...how.returns(m), " {");
+    f.print("    return this.", ...how.via(m), "(", f.string(m.desc.localName), ", ctx, request);");
+    f.print("  }");
+  }
+}
