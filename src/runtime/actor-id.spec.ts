@@ -1,0 +1,53 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { MAX_ACTOR_ID_BYTES, validateActorId } from "./actor-id.js";
+
+/** The message of the INVALID_ARGUMENT `validateActorId(id)` throws, or undefined if it accepts `id`. */
+function refusal(id: string): string | undefined {
+  try {
+    validateActorId(id);
+    return undefined;
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConnectError);
+    expect((e as ConnectError).code).toBe(Code.InvalidArgument);
+    return (e as ConnectError).rawMessage;
+  }
+}
+
+describe("validateActorId", () => {
+  it("accepts any well-formed Unicode without control characters", () => {
+    for (const id of ["a", "alice@example.com", "café", "東京", "🙂", "with space", "%41", "\u0080"]) {
+      expect(refusal(id)).toBeUndefined();
+    }
+  });
+
+  it("refuses the empty id", () => {
+    expect(refusal("")).toMatch(/missing actor id/);
+  });
+
+  it.each([
+    ["NUL", "a\u0000b", "U+0000"],
+    ["newline", "a\nb", "U+000A"],
+    ["unit separator", "\u001f", "U+001F"],
+    ["DEL", "x\u007f", "U+007F"],
+  ])("refuses a control character (%s)", (_name, id, code) => {
+    expect(refusal(id)).toContain(`control character (${code})`);
+  });
+
+  it("refuses lone surrogates, high or low, at the end or inside", () => {
+    expect(refusal("a\ud800")).toMatch(/lone surrogate at 1/);
+    expect(refusal("\udc00a")).toMatch(/lone surrogate at 0/);
+    expect(refusal("\ud800\ud800\udc00")).toMatch(/lone surrogate at 0/);
+  });
+
+  it("counts UTF-8 bytes, not characters, against the limit", () => {
+    expect(refusal("a".repeat(MAX_ACTOR_ID_BYTES))).toBeUndefined();
+    expect(refusal("a".repeat(MAX_ACTOR_ID_BYTES + 1))).toMatch(/longer than 512 bytes in UTF-8 \(513\)/);
+    // é is 2 bytes, 東 3, 🙂 (a surrogate pair) 4.
+    expect(refusal("é".repeat(256))).toBeUndefined();
+    expect(refusal("é".repeat(256) + "a")).toMatch(/\(513\)/);
+    expect(refusal("🙂".repeat(128))).toBeUndefined();
+    expect(refusal("🙂".repeat(128) + "a")).toMatch(/\(513\)/);
+    expect(refusal("東".repeat(171))).toMatch(/\(513\)/);
+  });
+});
