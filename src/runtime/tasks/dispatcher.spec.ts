@@ -1,0 +1,48 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { backoff, DEFAULT_RETRY } from "./dispatcher.js";
+
+afterEach(() => vi.restoreAllMocks());
+
+/** backoff with Math.random fixed at `r`. */
+function withRandom(r: number, fn: () => number): number {
+  vi.spyOn(Math, "random").mockReturnValue(r);
+  const v = fn();
+  vi.restoreAllMocks();
+  return v;
+}
+
+describe("backoff (workflow retries)", () => {
+  const policy = { initialMs: 1_000, multiplier: 2, maxMs: 60_000 };
+
+  it("grows by the multiplier from the initial delay, without jitter at the midpoint", () => {
+    expect([1, 2, 3, 4].map((n) => withRandom(0.5, () => backoff(policy, n)))).toEqual([1_000, 2_000, 4_000, 8_000]);
+  });
+
+  it("treats attempt 0 (or less) like the first", () => {
+    expect(withRandom(0.5, () => backoff(policy, 0))).toBe(1_000);
+    expect(withRandom(0.5, () => backoff(policy, -3))).toBe(1_000);
+  });
+
+  it("stops growing at the cap", () => {
+    expect(withRandom(0.5, () => backoff(policy, 7))).toBe(60_000);
+    expect(withRandom(0.5, () => backoff(policy, 1_000))).toBe(60_000);
+  });
+
+  it("jitters by -25% to +25%", () => {
+    expect(withRandom(0, () => backoff(policy, 3))).toBe(3_000);
+    expect(withRandom(0.999_999, () => backoff(policy, 3))).toBe(5_000);
+    for (let i = 0; i < 200; i++) {
+      const d = backoff(policy, 2);
+      expect(d).toBeGreaterThanOrEqual(1_500);
+      expect(d).toBeLessThanOrEqual(2_500);
+    }
+  });
+
+  it("defaults to 1 s doubling up to a minute", () => {
+    expect(DEFAULT_RETRY).toEqual(policy);
+  });
+
+  it("is zero when the initial delay is", () => {
+    expect(backoff({ initialMs: 0, multiplier: 2, maxMs: 60_000 }, 5)).toBe(0);
+  });
+});
