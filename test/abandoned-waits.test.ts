@@ -4,11 +4,12 @@
 // fixtures/abandoned-waits.ts); a workflow awaiting a child lets go of its
 // wait when it is cancelled.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hmacTokenVerifier, until, type ExternalContext } from "@cairn-dev/cairn";
-import { TestApplication } from "@cairn-dev/cairn/testing";
+import { until, type ExternalContext } from "@cairn-dev/cairn";
+import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
-import { PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
+import { probeTokens, startProbeApp } from "./fixtures/probe-app.js";
+import { defineScenario } from "./fixtures/probe-servicer.js";
 import { tasksClient } from "./fixtures/tasks-client.js";
 import { eventually } from "./fixtures/waiting.js";
 import { runGcFixture } from "./fixtures/gc-child.js";
@@ -45,8 +46,7 @@ describe("abandoned waits", () => {
     let app: TestApplication;
     let ctx: ExternalContext;
     beforeAll(async () => {
-      app = await TestApplication.start({ servicers: [ProbeServicerImpl], tokenVerifier: hmacTokenVerifier(PROBE_TOKEN_SECRET) });
-      ctx = app.context();
+      ({ app, ctx } = await startProbeApp({ tokenVerifier: probeTokens() }));
     });
     afterAll(() => app.stop());
 

@@ -20,6 +20,7 @@ import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { Account } from "../generated/bank/v1/account_cairn.js";
 import { defineScenario, ProbeServicerImpl } from "./fixtures/probe-servicer.js";
 import { AccountServicerImpl } from "../examples/bank/servicer.js";
+import { codeOf } from "./fixtures/call-outcome.js";
 
 const SECRET = "test-secret";
 const token = (claims: Record<string, unknown>) => signHmacToken(claims, SECRET);
@@ -59,15 +60,6 @@ afterAll(async () => {
   await app?.stop();
   await dev?.stop();
 });
-
-async function codeOf(p: Promise<unknown>): Promise<Code | "ok"> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    return ConnectError.from(e).code;
-  }
-}
 
 for (const transport of ["connect", "grpc"] satisfies TransportKind[]) {
   describe(`over ${transport}`, () => {

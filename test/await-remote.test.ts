@@ -7,11 +7,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { awaitRemote, done, FatalError, hmacTokenVerifier, running, type ExternalContext } from "@cairn-dev/cairn";
-import { TestApplication } from "@cairn-dev/cairn/testing";
+import { awaitRemote, done, FatalError, running, type ExternalContext } from "@cairn-dev/cairn";
+import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
-import { PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
+import { FAST_RETRY, probeTokens, startProbeApp } from "./fixtures/probe-app.js";
+import { defineScenario } from "./fixtures/probe-servicer.js";
 import { tasksClient } from "./fixtures/tasks-client.js";
 import { waitFor } from "./fixtures/waiting.js";
 
@@ -136,13 +137,7 @@ beforeAll(async () => {
   api = createServer((req, res) => void handle(req, res).catch((e: unknown) => send(res, 500, { error: String(e) })));
   await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
   apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
-  app = await TestApplication.start({
-    servicers: [ProbeServicerImpl],
-    retry: { initialMs: 20, maxMs: 200 },
-    tokenVerifier: hmacTokenVerifier(PROBE_TOKEN_SECRET),
-  });
-  ctx = app.context();
-  tasks = tasksClient(app.url);
+  ({ app, ctx, tasks } = await startProbeApp({ retry: FAST_RETRY, tokenVerifier: probeTokens() }));
 });
 afterAll(async () => {
   await app?.stop();

@@ -2,11 +2,12 @@
 // once: the child's end never changes, so retrying the parent would wait
 // into the same answer forever.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FatalError, hmacTokenVerifier, until, type ExternalContext } from "@cairn-dev/cairn";
-import { TestApplication } from "@cairn-dev/cairn/testing";
+import { FatalError, until, type ExternalContext } from "@cairn-dev/cairn";
+import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
-import { PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
+import { probeTokens, startProbeApp } from "./fixtures/probe-app.js";
+import { defineScenario } from "./fixtures/probe-servicer.js";
 import { tasksClient } from "./fixtures/tasks-client.js";
 import { eventually } from "./fixtures/waiting.js";
 
@@ -29,8 +30,7 @@ defineScenario("coParent", async (ctx, req) => {
 let app: TestApplication;
 let ctx: ExternalContext;
 beforeAll(async () => {
-  app = await TestApplication.start({ servicers: [ProbeServicerImpl], tokenVerifier: hmacTokenVerifier(PROBE_TOKEN_SECRET), retry: { initialMs: 10, maxMs: 20 } });
-  ctx = app.context();
+  ({ app, ctx } = await startProbeApp({ tokenVerifier: probeTokens(), retry: { initialMs: 10, maxMs: 20 } }));
 });
 afterAll(() => app?.stop());
 

@@ -6,11 +6,11 @@
 import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { atLeastOnce, awaitRemote, done, running } from "@cairn-dev/cairn";
-import { TestApplication } from "@cairn-dev/cairn/testing";
+import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
-import { ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
-import { tasksClient } from "./fixtures/tasks-client.js";
+import { startProbeApp } from "./fixtures/probe-app.js";
+import { defineScenario } from "./fixtures/probe-servicer.js";
 import { eventually, within } from "./fixtures/waiting.js";
 
 const HOUR = 3_600_000;
@@ -43,13 +43,9 @@ let app: TestApplication;
 let tasks: Client<typeof Tasks>;
 
 beforeAll(async () => {
-  app = await TestApplication.start({ servicers: [ProbeServicerImpl] });
-  tasks = tasksClient(app.url);
+  ({ app, tasks } = await startProbeApp());
 });
-
-afterAll(async () => {
-  await app?.stop();
-});
+afterAll(() => app?.stop());
 
 describe("the runtime clock", () => {
   it("an awaitRemote wait ends when the clock passes it: one more check, no hot loop", async () => {

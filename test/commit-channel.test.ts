@@ -4,10 +4,10 @@
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMMIT_CHANNEL, type CommitMessage, type ExternalContext } from "@cairn-dev/cairn";
-import { TestApplication } from "@cairn-dev/cairn/testing";
+import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import type { Probe as ProbeState } from "../generated/probe/v1/probe_pb.js";
-import { ProbeServicerImpl } from "./fixtures/probe-servicer.js";
+import { startProbeApp } from "./fixtures/probe-app.js";
 
 let app: TestApplication;
 let ctx: ExternalContext;
@@ -15,8 +15,7 @@ const seen: CommitMessage[] = [];
 const listener = (m: unknown) => seen.push(m as CommitMessage);
 
 beforeAll(async () => {
-  app = await TestApplication.start({ servicers: [ProbeServicerImpl] });
-  ctx = app.context();
+  ({ app, ctx } = await startProbeApp());
   subscribe(COMMIT_CHANNEL, listener);
 });
 

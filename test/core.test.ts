@@ -2,13 +2,14 @@
 // real clients (DESIGN.md §3-4).
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Authorizer, Code, ConnectError, allow, type ReaderContext, type WriterContext } from "@cairn-dev/cairn";
+import { Authorizer, Code, allow, type ReaderContext, type WriterContext } from "@cairn-dev/cairn";
 import { TestApplication } from "@cairn-dev/cairn/testing";
 import { Account, WithdrawAborted } from "../generated/bank/v1/account_cairn.js";
 import { OverdraftErrorSchema, type Account as AccountState } from "../generated/bank/v1/account_pb.js";
 import type { DepositRequest, WithdrawRequest } from "../generated/bank/v1/account_pb.js";
 import { AccountServicerImpl } from "../examples/bank/servicer.js";
 import { PATIENCE_MS } from "./fixtures/waiting.js";
+import { codeOf } from "./fixtures/call-outcome.js";
 
 /** Counts handler runs and adds misbehaviour on request, for the tests below. */
 const runs = { deposit: 0 };
@@ -55,15 +56,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.stop();
 });
-
-async function codeOf(p: Promise<unknown>): Promise<Code | "ok"> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    return ConnectError.from(e).code;
-  }
-}
 
 describe("writers", () => {
   // 1,000 durable writes: with both cores busy they take tens of seconds; the deadline bounds a hang.

@@ -4,11 +4,12 @@
 // paused task stays paused across a restart.
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { atLeastOnce, hmacTokenVerifier, sleep, until, type ExternalContext } from "@cairn-dev/cairn";
-import { TestApplication } from "@cairn-dev/cairn/testing";
+import { atLeastOnce, sleep, until, type ExternalContext } from "@cairn-dev/cairn";
+import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { Tasks, TaskStatus } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
-import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
+import { FAST_RETRY, probeTokens, startProbeApp } from "./fixtures/probe-app.js";
+import { PROBE_ADMIN_TOKEN, defineScenario } from "./fixtures/probe-servicer.js";
 import { eventually, rejectionOf, gates as makeGates } from "./fixtures/waiting.js";
 import { tasksClient } from "./fixtures/tasks-client.js";
 
@@ -91,23 +92,15 @@ defineScenario("pcStep", async (ctx) => {
   return { result: "done" };
 });
 
-const RETRY = { initialMs: 20, maxMs: 200 };
+const RETRY = FAST_RETRY;
 let app: TestApplication;
 let ctx: ExternalContext;
 let tasks: Client<typeof Tasks>;
 
 beforeAll(async () => {
-  app = await TestApplication.start({
-    servicers: [ProbeServicerImpl],
-    retry: RETRY,
-    tokenVerifier: hmacTokenVerifier(PROBE_TOKEN_SECRET),
-  });
-  ctx = app.context();
-  tasks = tasksClient(app.url);
+  ({ app, ctx, tasks } = await startProbeApp({ retry: RETRY, tokenVerifier: probeTokens() }));
 });
-afterAll(async () => {
-  await app?.stop();
-});
+afterAll(() => app?.stop());
 
 const statusOf = async (taskId: string) => (await tasks.get({ taskId })).status;
 

@@ -6,13 +6,13 @@
 import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { atLeastOnce, awaitRemote, done, running, sleep, until, type WorkflowContext } from "@cairn-dev/cairn";
-import { TestApplication } from "@cairn-dev/cairn/testing";
+import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import type { Runtime } from "../src/runtime/runtime.js";
 import { taskHub } from "../src/runtime/tasks/progress.js";
-import { ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
-import { tasksClient } from "./fixtures/tasks-client.js";
+import { startProbeApp } from "./fixtures/probe-app.js";
+import { defineScenario } from "./fixtures/probe-servicer.js";
 import { eventually, within } from "./fixtures/waiting.js";
 
 const HOUR = 3_600_000;
@@ -71,13 +71,9 @@ let app: TestApplication;
 let tasks: Client<typeof Tasks>;
 
 beforeAll(async () => {
-  app = await TestApplication.start({ servicers: [ProbeServicerImpl] });
-  tasks = tasksClient(app.url);
+  ({ app, tasks } = await startProbeApp());
 });
-
-afterAll(async () => {
-  await app?.stop();
-});
+afterAll(() => app?.stop());
 
 async function watchAll(taskId: string): Promise<TaskInfo[]> {
   const seen: TaskInfo[] = [];

@@ -4,13 +4,14 @@
 // a restart; each task keeps a bounded history of what happened to it.
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { atLeastOnce, hmacTokenVerifier, type ExternalContext } from "@cairn-dev/cairn";
-import { TestApplication } from "@cairn-dev/cairn/testing";
+import { atLeastOnce, type ExternalContext } from "@cairn-dev/cairn";
+import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { Tasks, TaskStatus, type TaskInfo } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { progressStats } from "../src/runtime/tasks/progress.js";
 import { TASK_HISTORY_LIMIT } from "../src/store/store.js";
-import { PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
+import { FAST_RETRY, probeTokens, startProbeApp } from "./fixtures/probe-app.js";
+import { defineScenario } from "./fixtures/probe-servicer.js";
 import { pause, eventually, rejectionOf, gates as makeGates } from "./fixtures/waiting.js";
 import { tasksClient } from "./fixtures/tasks-client.js";
 
@@ -82,17 +83,9 @@ async function collect(stream: AsyncIterable<TaskInfo>, onFirst?: () => void): P
 const kinds = (info: TaskInfo) => info.history.map((e) => e.kind);
 
 beforeAll(async () => {
-  app = await TestApplication.start({
-    servicers: [ProbeServicerImpl],
-    retry: { initialMs: 20, maxMs: 200 },
-    tokenVerifier: hmacTokenVerifier(PROBE_TOKEN_SECRET),
-  });
-  ctx = app.context();
-  tasks = tasksClient(app.url);
+  ({ app, ctx, tasks } = await startProbeApp({ retry: FAST_RETRY, tokenVerifier: probeTokens() }));
 });
-afterAll(async () => {
-  await app?.stop();
-});
+afterAll(() => app?.stop());
 
 describe("progress and Tasks.Watch", () => {
   it("streams progress in order to a watcher, and the stream ends when the task completes", async () => {

@@ -22,6 +22,7 @@ import {
 import { ProbeServicerImpl } from "./fixtures/probe-servicer.js";
 import { runGcFixture } from "./fixtures/gc-child.js";
 import { PATIENCE_MS, waitFor } from "./fixtures/waiting.js";
+import { codeOf } from "./fixtures/call-outcome.js";
 
 /**
  * Reader runs per actor id: the server-side witness of what a watch does.
@@ -145,15 +146,6 @@ async function serverStopsWatching(id: string, key: string, more: number): Promi
     for (let k = 0; k < more; k++) expect(await rerunsOfOneCommit(control, id, key), `${key} re-ran after its watch ended`).toBe(0);
   } finally {
     await control.close();
-  }
-}
-
-async function codeOf(p: Promise<unknown>): Promise<Code | "ok"> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    return ConnectError.from(e).code;
   }
 }
 

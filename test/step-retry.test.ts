@@ -5,11 +5,11 @@
 import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FatalError, RetryableError, atLeastOnce, type ExternalContext } from "@cairn-dev/cairn";
-import { TestApplication } from "@cairn-dev/cairn/testing";
+import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
-import { tasksClient } from "./fixtures/tasks-client.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
-import { ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
+import { FAST_RETRY, startProbeApp } from "./fixtures/probe-app.js";
+import { defineScenario } from "./fixtures/probe-servicer.js";
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -114,13 +114,9 @@ let ctx: ExternalContext;
 let tasks: Client<typeof Tasks>;
 
 beforeAll(async () => {
-  app = await TestApplication.start({ servicers: [ProbeServicerImpl], retry: { initialMs: 20, maxMs: 200 } });
-  ctx = app.context();
-  tasks = tasksClient(app.url, null);
+  ({ app, ctx, tasks } = await startProbeApp({ retry: FAST_RETRY, tasksToken: null }));
 });
-afterAll(async () => {
-  await app?.stop();
-});
+afterAll(() => app?.stop());
 
 const waitInfo = (taskId: string): Promise<TaskInfo> => tasks.wait({ taskId });
 

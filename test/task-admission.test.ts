@@ -3,9 +3,10 @@
 // child task gives up its slot, so parents cannot starve their children.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { atLeastOnce, type ExternalContext } from "@cairn-dev/cairn";
-import { TestApplication } from "@cairn-dev/cairn/testing";
+import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
-import { ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
+import { startProbeApp } from "./fixtures/probe-app.js";
+import { defineScenario } from "./fixtures/probe-servicer.js";
 import { eventually, within } from "./fixtures/waiting.js";
 
 let running = 0;
@@ -34,12 +35,9 @@ let app: TestApplication;
 let ctx: ExternalContext;
 
 beforeAll(async () => {
-  app = await TestApplication.start({ servicers: [ProbeServicerImpl], maxRunningTasks: 2 });
-  ctx = app.context();
+  ({ app, ctx } = await startProbeApp({ maxRunningTasks: 2 }));
 });
-afterAll(async () => {
-  await app?.stop();
-});
+afterAll(() => app?.stop());
 
 describe("maxRunningTasks", () => {
   it("runs at most the bound at once; the rest start as slots free up, and all complete", async () => {

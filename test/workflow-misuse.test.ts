@@ -6,12 +6,12 @@
 import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { atLeastOnce, Code, ConnectError, ContextMisuse, type ReaderContext, type Task, type WorkflowContext, type WriterContext } from "@cairn-dev/cairn";
-import { TestApplication } from "@cairn-dev/cairn/testing";
+import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import type { AddRequest, GetRequest, SetFlagRequest } from "../generated/probe/v1/probe_pb.js";
 import { ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
-import { tasksClient } from "./fixtures/tasks-client.js";
+import { startProbeApp } from "./fixtures/probe-app.js";
 import { rejectionOf } from "./fixtures/waiting.js";
 
 /** Runs per task, counted where the misuse is made. */
@@ -86,13 +86,9 @@ let tasks: Client<typeof Tasks>;
 
 beforeAll(async () => {
   // A short backoff: were misuse retried, it would be retried many times.
-  app = await TestApplication.start({ servicers: [MisusingProbe], retry: { initialMs: 10, multiplier: 1, maxMs: 10 } });
-  tasks = tasksClient(app.url);
+  ({ app, tasks } = await startProbeApp({ servicers: [MisusingProbe], retry: { initialMs: 10, multiplier: 1, maxMs: 10 } }));
 });
-
-afterAll(async () => {
-  await app?.stop();
-});
+afterAll(() => app?.stop());
 
 /** Awaits the task's rejection, then its record: FAILED with the rule named. */
 async function failed(task: Task): Promise<TaskInfo> {

@@ -20,8 +20,9 @@ import {
   type StandardSchema,
   type WriterContext,
 } from "@cairn-dev/cairn";
-import { TestApplication } from "@cairn-dev/cairn/testing";
+import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
+import { startProbeApp } from "./fixtures/probe-app.js";
 import { tasksClient } from "./fixtures/tasks-client.js";
 import { Probe, ProbeSpec, RunAborted } from "../generated/probe/v1/probe_cairn.js";
 import {
@@ -304,20 +305,18 @@ let tasks: Client<typeof Tasks>;
 
 /** Listing tasks is an operator call: the client carries an admin token. */
 const ADMIN_SECRET = "workflow-test-secret";
-const adminTasks = (url: string): Client<typeof Tasks> => tasksClient(url, signHmacToken({ sub: "ops", cairn_admin: true }, ADMIN_SECRET));
+const ADMIN_TOKEN = signHmacToken({ sub: "ops", cairn_admin: true }, ADMIN_SECRET);
+const adminTasks = (url: string): Client<typeof Tasks> => tasksClient(url, ADMIN_TOKEN);
 
 beforeAll(async () => {
-  app = await TestApplication.start({
+  ({ app, ctx, tasks } = await startProbeApp({
     servicers: [ProbeWithFailingSchedule],
     retry: RETRY,
     tokenVerifier: hmacTokenVerifier(ADMIN_SECRET),
-  });
-  ctx = app.context();
-  tasks = adminTasks(app.url);
+    tasksToken: ADMIN_TOKEN,
+  }));
 });
-afterAll(async () => {
-  await app?.stop();
-});
+afterAll(() => app?.stop());
 
 const waitInfo = (taskId: string): Promise<TaskInfo> => within(tasks.wait({ taskId }), undefined, `Tasks.Wait ${taskId}`);
 
