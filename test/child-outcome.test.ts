@@ -1,14 +1,15 @@
 // A workflow awaiting a child that ended FAILED or CANCELLED fails too, at
 // once: the child's end never changes, so retrying the parent would wait
 // into the same answer forever.
+import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FatalError, until, type ExternalContext } from "@cairn-dev/cairn";
 import type { TestApplication } from "@cairn-dev/cairn/testing";
-import { TaskStatus } from "../generated/cairn/v1/tasks_pb.js";
+import { TaskStatus, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { probeTokens, startProbeApp } from "./fixtures/probe-app.js";
 import { defineScenario } from "./fixtures/probe-servicer.js";
-import { tasksClient } from "./fixtures/tasks-client.js";
+import { taskInStatus } from "./fixtures/tasks-client.js";
 import { eventually } from "./fixtures/waiting.js";
 
 const runs = new Map<string, number>();
@@ -29,8 +30,9 @@ defineScenario("coParent", async (ctx, req) => {
 
 let app: TestApplication;
 let ctx: ExternalContext;
+let tasks: Client<typeof Tasks>;
 beforeAll(async () => {
-  ({ app, ctx } = await startProbeApp({ tokenVerifier: probeTokens(), retry: { initialMs: 10, maxMs: 20 } }));
+  ({ app, ctx, tasks } = await startProbeApp({ tokenVerifier: probeTokens(), retry: { initialMs: 10, maxMs: 20 } }));
 });
 afterAll(() => app?.stop());
 
@@ -38,9 +40,7 @@ describe("a workflow awaiting a child", () => {
   it("fails once when the child FAILED, naming the child", async () => {
     const parent = Probe.ref("co-a").spawn().run(ctx, { scenario: "coParent", target: "coFails" });
     await parent.started;
-    const tasks = tasksClient(app.url);
-    await eventually(async () => (await tasks.get({ taskId: parent.taskId })).status === TaskStatus.FAILED, 10_000, "the parent FAILED");
-    const info = await tasks.get({ taskId: parent.taskId });
+    const info = await taskInStatus(tasks, parent.taskId, TaskStatus.FAILED, "the parent FAILED");
     expect(info.lastError).toMatch(/ended FAILED: .*the child cannot go on/);
     expect(runs.get("co-a")).toBe(1);
   });
@@ -48,7 +48,6 @@ describe("a workflow awaiting a child", () => {
   it("fails once when the child is CANCELLED", async () => {
     const parent = Probe.ref("co-b").spawn().run(ctx, { scenario: "coParent", target: "coWaits" });
     await parent.started;
-    const tasks = tasksClient(app.url);
     let childId = "";
     await eventually(async () => {
       const { tasks: list } = await tasks.list({ actorId: "co-b-child" });
@@ -56,8 +55,8 @@ describe("a workflow awaiting a child", () => {
       return childId !== "" && app.stats.waitingCallers > 0;
     }, 10_000, "the parent waiting for its child");
     await tasks.cancel({ taskId: childId });
-    await eventually(async () => (await tasks.get({ taskId: parent.taskId })).status === TaskStatus.FAILED, 10_000, "the parent FAILED");
-    expect((await tasks.get({ taskId: parent.taskId })).lastError).toMatch(/ended CANCELLED/);
+    const info = await taskInStatus(tasks, parent.taskId, TaskStatus.FAILED, "the parent FAILED");
+    expect(info.lastError).toMatch(/ended CANCELLED/);
     expect(runs.get("co-b")).toBe(1);
   });
 });

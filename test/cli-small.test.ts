@@ -13,8 +13,8 @@ import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { AccountServicerImpl, BANK_TOKEN_SECRET } from "../examples/bank/servicer.js";
 import { CounterServicerImpl } from "../examples/counter/servicer.js";
 import { ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
-import { eventually, within } from "./fixtures/waiting.js";
-import { tasksClient } from "./fixtures/tasks-client.js";
+import { within } from "./fixtures/waiting.js";
+import { taskWhen, tasksClient } from "./fixtures/tasks-client.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -80,7 +80,7 @@ describe("cairn tasks show", () => {
     const first = Probe.ref("show-napped").spawn().run(ctx, { scenario: "napsOnce" });
     await first.started;
     const later = app.clock.now() + 1_800_000;
-    await eventually(async () => Number((await tasksClient(app.url).get({ taskId: first.taskId })).runAtMs) > later, 5_000, "the nap");
+    await taskWhen(tasksClient(app.url), first.taskId, (info) => Number(info.runAtMs) > later, "the nap");
     app.clock.advance("1h");
     await within(first);
     const retried = Probe.ref("show-retried").spawn().run(ctx, { scenario: "failsOnce" });

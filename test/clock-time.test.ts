@@ -10,8 +10,9 @@ import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { startProbeApp } from "./fixtures/probe-app.js";
+import { taskWhen } from "./fixtures/tasks-client.js";
 import { defineScenario } from "./fixtures/probe-servicer.js";
-import { eventually, within } from "./fixtures/waiting.js";
+import { within } from "./fixtures/waiting.js";
 
 const HOUR = 3_600_000;
 const runs = new Map<string, number>();
@@ -54,7 +55,7 @@ describe("the runtime clock", () => {
     await task.started;
     // Suspended after the first check, until an hour from now on the clock.
     const soon = app.clock.now() + HOUR / 2;
-    await eventually(async () => Number((await tasks.get({ taskId: task.taskId })).runAtMs) > soon, 5_000, "the wait");
+    await taskWhen(tasks, task.taskId, (info) => Number(info.runAtMs) > soon, "the wait");
     expect(checks.get("remote-hourly")).toBe(1);
 
     app.clock.advance("1h");

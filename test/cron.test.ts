@@ -12,7 +12,7 @@ import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tas
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { CronProbe, cronNote, type CronCommand } from "./fixtures/cron-probe.js";
 import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, defineScenario } from "./fixtures/probe-servicer.js";
-import { bearerTransport, tasksClient } from "./fixtures/tasks-client.js";
+import { bearerTransport, taskInStatus, taskWhen, tasksClient } from "./fixtures/tasks-client.js";
 import { eventually } from "./fixtures/waiting.js";
 
 const MINUTE = 60_000;
@@ -148,7 +148,7 @@ describe("AdjustableClock", () => {
   it("a workflow's durable sleep wakes when the app's clock is advanced", async () => {
     const task = Probe.ref("sleeper").spawn().run(ctx, { scenario: "cronSleep" });
     await task.started;
-    await eventually(async () => Number((await tasks.get({ taskId: task.taskId })).runAtMs) > app.clock.now() + 30 * MINUTE, "the sleep");
+    await taskWhen(tasks, task.taskId, (info) => Number(info.runAtMs) > app.clock.now() + 30 * MINUTE, "the sleep");
     app.clock.advance("1h");
     expect((await task).result).toBe("woke");
   });
@@ -175,7 +175,7 @@ describe("cron schedules", () => {
     expect(t1!.runAtMs).toBe(BigInt(first));
     expect(Number(t1!.createdAtMs)).toBeGreaterThanOrEqual(first);
     expect(t1!.scheduleId).toBe(id);
-    await eventually(async () => (await tasks.get({ taskId: t1!.taskId })).status === TaskStatus.COMPLETED, "run 1 to end");
+    await taskInStatus(tasks, t1!.taskId, TaskStatus.COMPLETED, "run 1 to end");
     const after1 = await scheduleOf(id);
     expect(after1?.nextRunAtMs).toBe(BigInt(first + 5 * MINUTE));
     expect(after1?.lastTaskId).toBe(t1!.taskId);
@@ -241,7 +241,7 @@ describe("cron schedules", () => {
     expect((await scheduleOf(id))?.lastTaskId).toBe(t1);
 
     gates.get(t1!)!();
-    await eventually(async () => (await tasks.get({ taskId: t1! })).status === TaskStatus.COMPLETED, "run 1 to end");
+    await taskInStatus(tasks, t1!, TaskStatus.COMPLETED, "run 1 to end");
     advanceTo(start + 3 * MINUTE);
     await eventually(() => runs.get("overlap")?.length === 2, "the third due time's run");
     const info = await scheduleOf(id);

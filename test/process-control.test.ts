@@ -11,7 +11,7 @@ import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { FAST_RETRY, probeTokens, startProbeApp } from "./fixtures/probe-app.js";
 import { PROBE_ADMIN_TOKEN, defineScenario } from "./fixtures/probe-servicer.js";
 import { eventually, rejectionOf, gates as makeGates } from "./fixtures/waiting.js";
-import { tasksClient } from "./fixtures/tasks-client.js";
+import { suspendedUntil, tasksClient } from "./fixtures/tasks-client.js";
 
 const counts = new Map<string, number>();
 const bump = (name: string) => counts.set(name, (counts.get(name) ?? 0) + 1).get(name)!;
@@ -162,10 +162,7 @@ describe("cancel", () => {
     await task.started;
     await eventually(() => countOf("runs:pc3") === 1, "the run to reach sleep");
     // The run records the wake time, then leaves the dispatcher: only then is it SCHEDULED.
-    await eventually(async () => {
-      const info = await tasks.get({ taskId: task.taskId });
-      return Number(info.runAtMs) > app.clock.now() + 30 * 60_000 && info.status === TaskStatus.SCHEDULED;
-    }, "the task to suspend until its wake time");
+    await suspendedUntil(tasks, task.taskId, app.clock.now() + 30 * 60_000);
     const info = await tasks.cancel({ taskId: task.taskId });
     expect(info.status).toBe(TaskStatus.CANCELLED);
     expect(ConnectError.from(await rejectionOf(task)).code).toBe(Code.Canceled);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { atLeastOnce, parseDuration, sleep, type ExternalContext } from "@cairn-dev/cairn";
 import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
-import { tasksClient } from "./fixtures/tasks-client.js";
+import { suspendedUntil, tasksClient } from "./fixtures/tasks-client.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { FAST_RETRY, startProbeApp } from "./fixtures/probe-app.js";
 import { defineScenario } from "./fixtures/probe-servicer.js";
@@ -78,15 +78,7 @@ afterAll(() => app?.stop());
 
 const waitInfo = (taskId: string): Promise<TaskInfo> => tasks.wait({ taskId });
 
-/** Waits until the run has recorded its wake time and left the dispatcher: SCHEDULED until then. */
-async function suspendedUntil(taskId: string, wakeAt: number): Promise<TaskInfo> {
-  let info: TaskInfo | undefined;
-  await eventually(async () => {
-    info = await tasks.get({ taskId });
-    return info.status === TaskStatus.SCHEDULED && Number(info.runAtMs) >= wakeAt;
-  }, "the run to suspend until its wake time");
-  return info!;
-}
+const suspended = (taskId: string, wakeAt: number): Promise<TaskInfo> => suspendedUntil(tasks, taskId, wakeAt);
 
 /**
  * The sync point for "it did not wake": a workflow spawned now runs through
@@ -104,7 +96,7 @@ describe("sleep", () => {
     await task.started;
     await eventually(() => countOf("runs:nap1") === 1, "first run");
     // Suspended: scheduled at the wake time, nothing counted as a failure.
-    const waiting = await suspendedUntil(task.taskId, times.get("start:nap1")! + HOUR);
+    const waiting = await suspended(task.taskId, times.get("start:nap1")! + HOUR);
     expect(waiting.attempts).toBe(0);
     expect(waiting.lastError).toBe("");
     await dispatcherCaughtUp();
@@ -136,7 +128,7 @@ describe("sleep", () => {
     await task.started;
     // The first run swallowed the signal and returned: still suspended, not done.
     await eventually(() => countOf("runs:swallow") === 1, "the first run");
-    await suspendedUntil(task.taskId, start + HOUR);
+    await suspended(task.taskId, start + HOUR);
     app.clock.advance(HOUR);
     expect((await task).result).toBe("run 2");
   });
@@ -155,7 +147,7 @@ describe("sleep", () => {
     await eventually(() => countOf("runs:nap3") === 1, "first run");
     const wakeAt = times.get("start:nap3")! + HOUR;
     // Restart once the run has suspended (its task re-scheduled at the wake time).
-    await suspendedUntil(task.taskId, wakeAt);
+    await suspended(task.taskId, wakeAt);
 
     await app.restart();
     // The old client's HTTP/2 session died with the old server.
@@ -181,7 +173,7 @@ describe("a long sleep", () => {
     await eventually(() => countOf("runs:nap-days") === 1, "the run to reach the sleep");
     // Suspended for 3 days: its record is in the store, no timer is in memory.
     const dayFromNow = app.clock.now() + 86_400_000;
-    await suspendedUntil(task.taskId, dayFromNow);
+    await suspended(task.taskId, dayFromNow);
     expect(app.clock.pendingTimers).toBe(before);
     app.clock.advance("2d");
     await dispatcherCaughtUp();

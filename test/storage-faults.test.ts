@@ -16,7 +16,7 @@ import { AccountServicerImpl } from "../examples/bank/servicer.js";
 import { PROBE_TOKEN_SECRET, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
 import type { Account as AccountState } from "../generated/bank/v1/account_pb.js";
 import { StoreFaults } from "./fixtures/faulty-store.js";
-import { tasksClient } from "./fixtures/tasks-client.js";
+import { taskInStatus, tasksClient } from "./fixtures/tasks-client.js";
 import { eventually, gates, rejectionOf, within } from "./fixtures/waiting.js";
 
 const runs = new Map<string, number>();
@@ -187,12 +187,12 @@ describe("workflows while commits fail", () => {
     open("wf");
     // The run ends (its write refused) and is not recorded: Tasks.Get still
     // answers, from the last durable record.
-    await eventually(async () => (await tasks.get({ taskId })).status === TaskStatus.SCHEDULED, 5_000, "the run to end");
+    await taskInStatus(tasks, taskId, TaskStatus.SCHEDULED, "the run to end");
     expect(runs.get("wf")).toBe(1);
     // The retry waits for the backoff (here ≥ 22 s of clock time), not a moment.
     app.clock.advance("2m");
     await eventually(() => runs.get("wf") === 2, 5_000, "the retry after the backoff");
-    await eventually(async () => (await tasks.get({ taskId })).status === TaskStatus.SCHEDULED, 5_000, "the retry to end");
+    await taskInStatus(tasks, taskId, TaskStatus.SCHEDULED, "the retry to end");
     expect((await Probe.ref("wf-target").get(ctx)).counter).toBe(0n);
 
     // Without a restart or a clock move: the task runs again as soon as the store takes writes.
@@ -211,7 +211,7 @@ describe("workflows while commits fail", () => {
     faults.fail("EIO");
     app.clock.advance("2m");
     await eventually(() => runs.get("timer") === 1, 5_000, "the timer to fire");
-    await eventually(async () => (await tasks.get({ taskId: task.taskId })).status === TaskStatus.SCHEDULED, 5_000, "the run to end");
+    await taskInStatus(tasks, task.taskId, TaskStatus.SCHEDULED, "the run to end");
     await heal();
     expect((await within(task)).result).toBe("echo t");
     expect(runs.get("timer")).toBe(2);
@@ -225,7 +225,7 @@ describe("workflows while commits fail", () => {
     await eventually(() => has("boot-wf"), 5_000, "the run to reach its gate");
     faults.fail("ENOSPC");
     open("boot-wf");
-    await eventually(async () => (await tasks.get({ taskId })).status === TaskStatus.SCHEDULED, 5_000, "the run to end");
+    await taskInStatus(tasks, taskId, TaskStatus.SCHEDULED, "the run to end");
     await app.restart();
     // Connections to the stopped server are gone: new clients.
     ctx = app.context();
@@ -236,7 +236,7 @@ describe("workflows while commits fail", () => {
     await eventually(() => !app.storeHealth.writable, 5_000, "the refusal to be noticed");
     expect((await Probe.ref("boot").get(ctx)).counter).toBe(3n);
     await heal();
-    await eventually(async () => (await tasks.get({ taskId })).status === TaskStatus.COMPLETED, 10_000, "the task to complete");
+    await taskInStatus(tasks, taskId, TaskStatus.COMPLETED, "the task to complete");
     expect((await Probe.ref("boot-target").get(ctx)).counter).toBe(1n);
   });
 });
