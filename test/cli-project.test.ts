@@ -3,36 +3,17 @@
 // generate refuses a project without the @bufbuild/protobuf it needs; token
 // signs what hmacTokenVerifier accepts. (.ci/package-e2e.sh runs the whole
 // app from the packed tarball.)
-import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { hmacTokenVerifier } from "@cairn-dev/cairn";
+import { ROOT, runCli } from "./fixtures/cli-process.js";
+import { tempDirs } from "./fixtures/temp-dirs.js";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-/** tsx's loader by path, so the CLI can run with a project folder outside the repository as its cwd. */
-const TSX = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tempDir = tempDirs("cairn-cli-project-");
 
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "cairn-cli-project-"));
-  dirs.push(dir);
-  return dir;
-}
-
-function cairn(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", TSX, join(ROOT, "src/cli/main.ts"), ...args],
-      { cwd, env: { ...process.env, ...env }, timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr }),
-    );
-  });
-}
+/** The CLI from source, in `cwd`. */
+const cairn = (args: string[], cwd: string, env: Record<string, string> = {}) => runCli(args, { cwd, env });
 
 describe("cairn init", () => {
   it("writes the app with the package's versions and refuses a folder that is not empty", async () => {

@@ -3,9 +3,8 @@
 // development mode warning names the servicers it leaves open, and only
 // then; the example clients take their URL the same way (`[URL]` or
 // `--url URL`) and answer bad usage with one line and exit 2.
-import { execFile } from "node:child_process";
+import { runCli, runScript } from "./fixtures/cli-process.js";
 import { closedPort } from "./fixtures/closed-port.js";
-import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { hmacTokenVerifier, sleep, type Authorizer } from "@cairn-dev/cairn";
 import { TestApplication } from "@cairn-dev/cairn/testing";
@@ -16,25 +15,6 @@ import { ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js"
 import { within } from "./fixtures/waiting.js";
 import { taskWhen, tasksClient } from "./fixtures/tasks-client.js";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a TypeScript entry point of this repository as its own process. */
-function node(script: string, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", script, ...args],
-      { cwd: ROOT, env: { ...process.env, CAIRN_URL: "", CAIRN_TOKEN: "" }, timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 /** One line, no stack trace. */
 function expectOneLine(text: string): void {
@@ -67,7 +47,7 @@ describe("cairn tasks show", () => {
 
   /** The attempt row and the attempt of every "started" event in the history. */
   async function attempts(taskId: string): Promise<{ shown: number; started: number[] }> {
-    const { code, stdout } = await node("src/cli/main.ts", ["tasks", "show", taskId, "--url", app.url]);
+    const { code, stdout } = await runCli(["tasks", "show", taskId, "--url", app.url]);
     expect(code, stdout).toBe(0);
     const shown = /^attempt\s+(\d+)$/m.exec(stdout);
     expect(shown, stdout).not.toBeNull();
@@ -149,14 +129,14 @@ describe("the example clients take [URL] or --url URL", () => {
   const BANK = "examples/bank/client.ts";
 
   it("counter: both forms work", async () => {
-    const positional = await node(COUNTER, [counterApp.url, "--counter", "forms"]);
+    const positional = await runScript(COUNTER, [counterApp.url, "--counter", "forms"]);
     expect(positional, positional.stderr).toMatchObject({ code: 0, stdout: "forms = 1\n" });
-    const flag = await node(COUNTER, ["--url", counterApp.url, "--counter", "forms", "--by", "2"]);
+    const flag = await runScript(COUNTER, ["--url", counterApp.url, "--counter", "forms", "--by", "2"]);
     expect(flag, flag.stderr).toMatchObject({ code: 0, stdout: "forms = 3\n" });
   });
 
   it("bank: both forms work", async () => {
-    const both = await Promise.all([[bankApp.url], ["--url", bankApp.url]].map((args) => node(BANK, args)));
+    const both = await Promise.all([[bankApp.url], ["--url", bankApp.url]].map((args) => runScript(BANK, args)));
     for (const run of both) {
       expect(run.code, run.stderr).toBe(0);
       expect(run.stdout).toContain("bank example: all steps passed");
@@ -171,7 +151,7 @@ describe("the example clients take [URL] or --url URL", () => {
       [BANK, ["--port", "1"], "'--port'"],
       [BANK, ["ftp://127.0.0.1/"], "not an http(s) URL"],
     ];
-    const results = await Promise.all(cases.map(([script, args]) => node(script, args)));
+    const results = await Promise.all(cases.map(([script, args]) => runScript(script, args)));
     for (const [i, [script, args, why]] of cases.entries()) {
       const run = results[i]!;
       expect(run.code, `${script} ${args.join(" ")}: ${run.stderr}`).toBe(2);
@@ -183,7 +163,7 @@ describe("the example clients take [URL] or --url URL", () => {
 
   it("an unreachable server is one line and exit 1", async () => {
     const url = `http://127.0.0.1:${await closedPort()}`;
-    const run = await node(COUNTER, [url]);
+    const run = await runScript(COUNTER, [url]);
     expect(run.code).toBe(1);
     expectOneLine(run.stderr);
     expect(run.stderr).toContain("counter client:");

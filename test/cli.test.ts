@@ -1,9 +1,8 @@
 // The `cairn` CLI, run as a child process against a live application:
 // tasks list/show/wait/watch, actors get, schedules list/delete, exit codes (0 ok, 1 not found or failed, 2 usage,
 // 3 unreachable), --json, --token and CAIRN_URL.
-import { execFile } from "node:child_process";
+import { runCli } from "./fixtures/cli-process.js";
 import { closedPort } from "./fixtures/closed-port.js";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { FatalError, hmacTokenVerifier, type ExternalContext } from "@cairn-dev/cairn";
 import { TestApplication } from "@cairn-dev/cairn/testing";
@@ -15,8 +14,6 @@ import { renderWatch } from "../src/cli/watch-task.js";
 import { CronProbe, cronNote, type CronCommand } from "./fixtures/cron-probe.js";
 import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, defineScenario } from "./fixtures/probe-servicer.js";
 import { tasksClient } from "./fixtures/tasks-client.js";
-
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 // Each CLI run is a fresh node + tsx process: with both cores busy several
 // of them in parallel take tens of seconds. The deadlines only bound a hang.
@@ -39,27 +36,9 @@ defineScenario("cli-fatal", async () => {
   throw new FatalError("the sky fell");
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI from source, as `node --import tsx src/cli/main.ts …`. */
-function cairn(args: string[], env: Record<string, string> = {}, onStdout?: (chunk: string) => void): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      ["--import", "tsx", "src/cli/main.ts", ...args],
-      { cwd: ROOT, env: { ...process.env, CAIRN_URL: "", CAIRN_TOKEN: "", ...env }, timeout: CLI_TIMEOUT_MS },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    if (onStdout) child.stdout?.on("data", (chunk: Buffer | string) => onStdout(String(chunk)));
-  });
-}
+/** The CLI from source, as `node --import tsx src/cli/main.ts …`. */
+const cairn = (args: string[], env: Record<string, string> = {}, onStdout?: (chunk: string) => void) =>
+  runCli(args, { env, timeoutMs: CLI_TIMEOUT_MS, onStdout });
 
 let app: TestApplication;
 let ctx: ExternalContext;

@@ -2,19 +2,16 @@
 // into a temp dir and runs the real `buf generate` with the plugin, because
 // what users see is buf's output, file:line included.
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, describe, expect, it, vi } from "vitest";
-
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+import { describe, expect, it, vi } from "vitest";
+import { ROOT as repo } from "./fixtures/cli-process.js";
+import { tempDirs } from "./fixtures/temp-dirs.js";
 
 // Each case starts buf and tsx processes: with both cores busy one takes up to a minute.
 vi.setConfig({ testTimeout: 300_000 });
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tempDir = tempDirs("cairn-codegen-");
 
 // Cases run one after another: each spends ~2-4 s starting tsx, and running
 // them concurrently on a small machine only trades that for timeouts.
@@ -22,8 +19,7 @@ const run = promisify(execFile);
 
 /** Runs buf generate on `demo/v1/demo.proto`; returns ok + output or stderr. */
 async function generate(lines: string[]): Promise<{ ok: boolean; out: string; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), "cairn-codegen-"));
-  dirs.push(dir);
+  const dir = tempDir();
   mkdirSync(join(dir, "cairn/v1"), { recursive: true });
   mkdirSync(join(dir, "demo/v1"), { recursive: true });
   copyFileSync(join(repo, "proto/cairn/v1/options.proto"), join(dir, "cairn/v1/options.proto"));

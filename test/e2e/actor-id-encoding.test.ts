@@ -5,7 +5,6 @@
 import { execFile } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
@@ -18,9 +17,9 @@ import { Account as WebAccount } from "../../generated/bank/v1/account_cairn_web
 import { BalanceRequestSchema, BalanceResponseSchema } from "../../generated/bank/v1/account_pb.js";
 import { WatchRequestSchema } from "../../generated/cairn/v1/reactive_pb.js";
 import { AccountServicerImpl } from "../../examples/bank/servicer.js";
+import { runCli } from "../fixtures/cli-process.js";
 import { removeDir, tempDataDir } from "./helpers.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const IDS = ["café", "日本", "🦀 crab", "100% sure", "plain-ascii_id.1"];
 const TRANSPORTS: TransportKind[] = ["connect", "grpc", "grpc-web"];
 
@@ -200,9 +199,7 @@ it("a plain @grpc/grpc-js client sends the id percent-encoded in its metadata", 
 });
 
 it("`cairn actors get` reads the actor the client created under a non-ASCII id", async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "src/cli/main.ts", "actors", "get", "bank.v1.Account", "grpc-web:café", "--url", app.url], {
-    cwd: ROOT,
-    env: { ...process.env, CAIRN_URL: "", CAIRN_TOKEN: "" },
-  });
+  const { code, stdout, stderr } = await runCli(["actors", "get", "bank.v1.Account", "grpc-web:café", "--url", app.url]);
+  expect(code, stderr).toBe(0);
   expect(JSON.parse(stdout)).toMatchObject({ owner: "café", balance: "15" });
 });
