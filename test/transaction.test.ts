@@ -5,7 +5,7 @@
 // network, durability across SIGKILL, and idempotency keys.
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { Authorizer, Code, ConnectError, ExternalContext, allow, type TransactionContext, type WriterContext } from "@cairn-dev/cairn";
+import { Authorizer, Code, ConnectError, allow, type ExternalContext, type TransactionContext, type WriterContext } from "@cairn-dev/cairn";
 import { TestApplication } from "@cairn-dev/cairn/testing";
 import { Account, TransferAborted, WithdrawAborted } from "../generated/bank/v1/account_cairn.js";
 import {
@@ -19,12 +19,9 @@ import { fileURLToPath } from "node:url";
 import {
   forEachLimit,
   freePort,
-  removeDir,
-  spawnServer,
+  ServerProcesses,
   stopServer,
-  tempDataDir,
   within,
-  type SpawnedServer,
 } from "./e2e/helpers.js";
 
 // Server processes with both cores busy: hooks that start one get a deadline that bounds a hang only.
@@ -392,35 +389,17 @@ describe("transactions survive SIGKILL", () => {
   /** At most 5 per transfer and at most MAX_ATTEMPTS/ACCOUNTS-ish per sender: nothing overdraws. */
   const MAX_ATTEMPTS = 3_000;
   const LOAD_MS = 2_000;
-  const servers: SpawnedServer[] = [];
-  const contexts: ExternalContext[] = [];
+  const processes = new ServerProcesses();
   let dataDir = "";
   let port = 0;
 
   beforeAll(async () => {
-    dataDir = await tempDataDir("cairn-txn-crash-");
+    dataDir = await processes.tempDataDir("cairn-txn-crash-");
     port = await freePort();
   });
-  afterAll(async () => {
-    for (const c of contexts) c.close();
-    for (const s of servers) {
-      if (!s.hasExited) {
-        s.kill("SIGKILL");
-        await within(30_000, `exit of server ${s.pid}`, s.exited).catch(() => {});
-      }
-    }
-    if (dataDir) await removeDir(dataDir);
-  });
-  const start = async () => {
-    const s = await spawnServer({ dataDir, port, script: SERVER_SCRIPT });
-    servers.push(s);
-    return s;
-  };
-  const connect = (url: string) => {
-    const c = new ExternalContext({ url, transport: "connect", timeoutMs: 60_000 });
-    contexts.push(c);
-    return c;
-  };
+  afterAll(() => processes.close());
+  const start = () => processes.spawn({ dataDir, port, script: SERVER_SCRIPT });
+  const connect = (url: string) => processes.connect(url, { transport: "connect", timeoutMs: 60_000 });
   const id = (i: number) => `txc-${i}`;
   const balances = (c: ExternalContext) =>
     Promise.all(Array.from({ length: ACCOUNTS }, async (_, i) => (await Account.ref(id(i)).balance(c)).balance));

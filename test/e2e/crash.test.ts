@@ -22,15 +22,13 @@
 // five. It cannot tell an fsync'd commit from an un-fsync'd one: that needs
 // a power-loss simulation, not a killed process.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ExternalContext } from "@cairn-dev/cairn";
+import type { ExternalContext } from "@cairn-dev/cairn";
 import { Account } from "../../generated/bank/v1/account_cairn.js";
 import {
   forEachLimit,
   freePort,
-  removeDir,
-  spawnServer,
+  ServerProcesses,
   stopServer,
-  tempDataDir,
   within,
   type SpawnedServer,
 } from "./helpers.js";
@@ -56,37 +54,18 @@ interface Attempt {
 }
 
 describe("crash: SIGKILL mid-load, restart on the same data dir", () => {
-  const servers: SpawnedServer[] = [];
-  const contexts: ExternalContext[] = [];
+  const processes = new ServerProcesses();
   let dataDir = "";
   let port = 0;
 
   beforeAll(async () => {
-    dataDir = await tempDataDir("cairn-crash-");
+    dataDir = await processes.tempDataDir("cairn-crash-");
     port = await freePort();
   });
+  afterAll(() => processes.close());
 
-  afterAll(async () => {
-    for (const ctx of contexts) ctx.close();
-    for (const server of servers) {
-      if (!server.hasExited) {
-        server.kill("SIGKILL");
-        await within(30_000, `exit of server ${server.pid}`, server.exited).catch(() => {});
-      }
-    }
-    if (dataDir) await removeDir(dataDir);
-  });
-
-  const start = async () => {
-    const server = await spawnServer({ dataDir, port });
-    servers.push(server);
-    return server;
-  };
-  const connect = (url: string) => {
-    const ctx = new ExternalContext({ url, transport: "connect", timeoutMs: CALL_TIMEOUT_MS });
-    contexts.push(ctx);
-    return ctx;
-  };
+  const start = () => processes.spawn({ dataDir, port });
+  const connect = (url: string) => processes.connect(url, { transport: "connect", timeoutMs: CALL_TIMEOUT_MS });
   const accountId = (i: number) => `crash-${i}`;
 
   /**

@@ -5,7 +5,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 
-import { spawnServer as spawnExampleServer, type SpawnServerOptions, type SpawnedServer } from "../../examples/bank/spawn.js";
+import { ExternalContext, type ExternalContextOptions } from "@cairn-dev/cairn";
+import {
+  spawnServer as spawnExampleServer,
+  type ServerExit,
+  type SpawnServerOptions,
+  type SpawnedServer,
+} from "../../examples/bank/spawn.js";
 
 export { freePort, stopServer, type ServerExit, type SpawnServerOptions, type SpawnedServer } from "../../examples/bank/spawn.js";
 
@@ -18,6 +24,56 @@ export const SERVER_READY_MS = 120_000;
 /** spawnServer (examples/bank/spawn.ts) with the tests' generous start deadline. */
 export function spawnServer(options: SpawnServerOptions): Promise<SpawnedServer> {
   return spawnExampleServer({ readyTimeoutMs: SERVER_READY_MS, ...options });
+}
+
+/** SIGKILLs `server` and waits for it to exit (bounded), for a test that kills mid-load. */
+export function killHard(server: SpawnedServer): Promise<ServerExit> {
+  server.kill("SIGKILL");
+  return within(30_000, `exit of server ${server.pid}`, server.exited);
+}
+
+/**
+ * The server processes, clients and data folders one suite makes, so its
+ * afterAll can end them all with `close()`: clients closed, every server
+ * still running SIGKILLed, then the folders removed.
+ */
+export class ServerProcesses {
+  readonly #servers: SpawnedServer[] = [];
+  readonly #closers: Array<() => void> = [];
+  readonly #dirs: string[] = [];
+
+  /** A fresh, empty folder, removed by `close()`. */
+  async tempDataDir(prefix: string): Promise<string> {
+    const dir = await tempDataDir(prefix);
+    this.#dirs.push(dir);
+    return dir;
+  }
+
+  async spawn(options: SpawnServerOptions): Promise<SpawnedServer> {
+    const server = await spawnServer(options);
+    this.#servers.push(server);
+    return server;
+  }
+
+  /** An ExternalContext on `url`, closed by `close()`. */
+  connect(url: string, options: Omit<ExternalContextOptions, "url"> = {}): ExternalContext {
+    const ctx = new ExternalContext({ url, ...options });
+    this.#closers.push(() => ctx.close());
+    return ctx;
+  }
+
+  /** Runs `close` in `close()`, for other clients. */
+  onClose(close: () => void): void {
+    this.#closers.push(close);
+  }
+
+  async close(): Promise<void> {
+    for (const close of this.#closers) close();
+    for (const server of this.#servers) {
+      if (!server.hasExited) await killHard(server).catch(() => {});
+    }
+    for (const dir of this.#dirs) await removeDir(dir);
+  }
 }
 
 /** A fresh, empty data directory under the OS temp folder. */

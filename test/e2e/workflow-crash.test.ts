@@ -8,12 +8,11 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ExternalContext } from "@cairn-dev/cairn";
 import { PROBE_ADMIN_TOKEN } from "../fixtures/probe-servicer.js";
 import { Tasks, TaskStatus, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../../generated/probe/v1/probe_cairn.js";
 import { createClientTransport, type ClientTransport } from "../../src/transport/client-transport.js";
-import { forEachLimit, freePort, removeDir, spawnServer, tempDataDir, within, type SpawnedServer } from "./helpers.js";
+import { forEachLimit, freePort, killHard, ServerProcesses, within, type SpawnedServer } from "./helpers.js";
 
 // Server processes with both cores busy: deadlines bound hangs, they never decide a passing test.
 vi.setConfig({ testTimeout: 480_000, hookTimeout: 240_000 });
@@ -34,28 +33,18 @@ async function waitFor<T>(what: string, ms: number, check: () => Promise<T | und
 }
 
 describe("workflows across SIGKILL of the server", () => {
-  const servers: SpawnedServer[] = [];
-  const closers: Array<() => void> = [];
-  const dirs: string[] = [];
+  const processes = new ServerProcesses();
   let effectsDir = "";
 
   beforeAll(async () => {
-    effectsDir = await tempDataDir("cairn-wf-effects-");
-    dirs.push(effectsDir);
+    effectsDir = await processes.tempDataDir("cairn-wf-effects-");
     // The server processes inherit this (spawnServer copies process.env).
     process.env.CAIRN_EFFECTS_DIR = effectsDir;
   });
 
   afterAll(async () => {
-    for (const close of closers) close();
-    for (const server of servers) {
-      if (!server.hasExited) {
-        server.kill("SIGKILL");
-        await within(30_000, `exit of server ${server.pid}`, server.exited).catch(() => {});
-      }
-    }
+    await processes.close();
     delete process.env.CAIRN_EFFECTS_DIR;
-    for (const dir of dirs) await removeDir(dir);
   });
 
   /** Effects lines of a scenario, split into words. */
@@ -70,24 +59,21 @@ describe("workflows across SIGKILL of the server", () => {
 
   /** A server on a fresh (or the given) data dir, with a client context and a Tasks client. */
   const start = async (dataDir: string, port: number) => {
-    const server = await spawnServer({ dataDir, port, script: SCRIPT });
-    servers.push(server);
-    const ctx = new ExternalContext({ url: server.url, timeoutMs: 60_000 });
+    const server = await processes.spawn({ dataDir, port, script: SCRIPT });
+    const ctx = processes.connect(server.url, { timeoutMs: 60_000 });
     const transport: ClientTransport = createClientTransport(server.url, "connect");
-    closers.push(() => ctx.close(), () => transport.close());
+    processes.onClose(() => transport.close());
     const tasks: Client<typeof Tasks> = createClient(Tasks, transport.transport);
     return { server, ctx, tasks };
   };
 
   const kill9 = async (server: SpawnedServer) => {
-    server.kill("SIGKILL");
-    const exit = await within(30_000, `exit of server ${server.pid}`, server.exited);
+    const exit = await killHard(server);
     expect(exit.signal).toBe("SIGKILL");
   };
 
   const fresh = async () => {
-    const dataDir = await tempDataDir("cairn-wf-crash-");
-    dirs.push(dataDir);
+    const dataDir = await processes.tempDataDir("cairn-wf-crash-");
     mkdirSync(dataDir, { recursive: true });
     return { dataDir, port: await freePort() };
   };
