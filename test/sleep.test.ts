@@ -3,7 +3,7 @@
 // once), survives a restart and fires once. Plus the duration parser.
 import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { atLeastOnce, parseDuration, sleep, type ExternalContext } from "@cairn-dev/cairn";
+import { atLeastOnce, sleep, type ExternalContext } from "@cairn-dev/cairn";
 import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { suspendedUntil, tasksClient } from "./fixtures/tasks-client.js";
@@ -187,25 +187,5 @@ describe("a long sleep", () => {
     const info = await waitInfo(task.taskId);
     expect(info.status).toBe(TaskStatus.COMPLETED);
     expect(countOf("after:nap-days")).toBe(1);
-  });
-});
-
-describe("parseDuration", () => {
-  it("reads units and combinations", () => {
-    expect(parseDuration("1h30m")).toBe(5_400_000);
-    expect(parseDuration("250ms")).toBe(250);
-    expect(parseDuration("30s")).toBe(30_000);
-    expect(parseDuration("1d")).toBe(86_400_000);
-    expect(parseDuration("1.5s")).toBe(1_500);
-    expect(parseDuration("2m5s")).toBe(125_000);
-    expect(parseDuration(42)).toBe(42);
-  });
-
-  it("refuses anything else with a clear error", () => {
-    for (const bad of ["", "30", "5 minutes", "1x", "h", "-5s", "1h 30m", "ms"]) {
-      expect(() => parseDuration(bad), bad).toThrow(/bad duration/);
-    }
-    expect(() => parseDuration(-1)).toThrow(/>= 0/);
-    expect(() => parseDuration(Number.NaN)).toThrow(/finite/);
   });
 });

@@ -1,5 +1,6 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
+import { connectErrorOf } from "../../test/fixtures/call-outcome.js";
 import { deriveKey as browserDeriveKey, taskIdForKey as browserTaskIdForKey } from "../web/web-context.js";
 import { checkSameCall, deriveKey, hashRequest, type CallIdentity } from "./idempotency.js";
 import { taskIdForKey } from "./tasks/task-record.js";
@@ -42,13 +43,8 @@ describe("checkSameCall", () => {
     ["requestHash", "request"],
   ] as const)("refuses a reused key with another %s (FAILED_PRECONDITION)", (field, word) => {
     const other = { ...call, [field]: field === "requestHash" ? hashRequest(new Uint8Array([2])) : "other" };
-    try {
-      checkSameCall("k", call, other);
-      expect.unreachable();
-    } catch (e) {
-      expect(e).toBeInstanceOf(ConnectError);
-      expect((e as ConnectError).code).toBe(Code.FailedPrecondition);
-      expect((e as ConnectError).rawMessage).toBe(`idempotency key "k" was first used with another ${word} (bank.v1.Account/alice.Deposit)`);
-    }
+    const e = connectErrorOf(() => checkSameCall("k", call, other));
+    expect(e.code).toBe(Code.FailedPrecondition);
+    expect(e.rawMessage).toBe(`idempotency key "k" was first used with another ${word} (bank.v1.Account/alice.Deposit)`);
   });
 });

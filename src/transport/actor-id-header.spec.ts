@@ -1,19 +1,16 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
+import { connectErrorOf } from "../../test/fixtures/call-outcome.js";
 import { decodeActorIdHeader, encodeActorIdHeader } from "./actor-id-header.js";
 
 /** What Node hands a server for header bytes: each byte as one latin1 character. */
 const asReceived = (bytes: number[]) => String.fromCharCode(...bytes);
 
+/** The message of the INVALID_ARGUMENT `fn` throws. */
 function invalid(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConnectError);
-    expect((e as ConnectError).code).toBe(Code.InvalidArgument);
-    return (e as ConnectError).rawMessage;
-  }
-  throw new Error("expected INVALID_ARGUMENT");
+  const e = connectErrorOf(fn);
+  expect(e.code).toBe(Code.InvalidArgument);
+  return e.rawMessage;
 }
 
 describe("the x-cairn-actor-id header codec", () => {

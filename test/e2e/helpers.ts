@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 import { ExternalContext, type ExternalContextOptions } from "@cairn-dev/cairn";
+import { within as withinPatience } from "../fixtures/waiting.js";
 import {
   spawnServer as spawnExampleServer,
   type ServerExit,
@@ -85,19 +86,9 @@ export function removeDir(dir: string): Promise<void> {
   return rm(dir, { recursive: true, force: true });
 }
 
-/** Resolves with `promise`, or rejects after `ms` saying what was waited for. */
-export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: no result after ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** Resolves with `promise`, or rejects after `ms` saying what was waited for (fixtures/waiting.ts's, deadline first). */
+export function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  return withinPatience(promise, ms, what);
 }
 
 /** Runs `work` over `items` with at most `limit` at once; stops on the first error. */

@@ -1,5 +1,6 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
+import { connectErrorOf } from "../../../test/fixtures/call-outcome.js";
 import { nextCronRun, scheduleIdFor } from "./schedules.js";
 
 const at = (iso: string) => Date.parse(iso);
@@ -56,16 +57,9 @@ describe("nextCronRun (UTC unless told)", () => {
     ["0 0 1 1 * 2030", /bad cron expression/],
     ["every day", /bad cron expression/],
   ])("refuses %j with INVALID_ARGUMENT", (cron, message) => {
-    const e = (() => {
-      try {
-        nextCronRun(cron, "", 0);
-      } catch (err) {
-        return err;
-      }
-    })();
-    expect(e).toBeInstanceOf(ConnectError);
-    expect((e as ConnectError).code).toBe(Code.InvalidArgument);
-    expect((e as ConnectError).rawMessage).toMatch(message);
+    const e = connectErrorOf(() => nextCronRun(cron, "", 0));
+    expect(e.code).toBe(Code.InvalidArgument);
+    expect(e.rawMessage).toMatch(message);
   });
 
   it("refuses an unknown zone by name", () => {

@@ -9,11 +9,13 @@ describe("parseDuration", () => {
     expect(parseDuration("1h30m")).toBe(5_400_000);
     expect(parseDuration("1d")).toBe(86_400_000);
     expect(parseDuration("1h1m1s1ms")).toBe(3_661_001);
+    expect(parseDuration("2m5s")).toBe(125_000);
   });
 
   it("takes fractions and rounds to whole milliseconds", () => {
     expect(parseDuration("1.5d")).toBe(129_600_000);
     expect(parseDuration("0.5s")).toBe(500);
+    expect(parseDuration("1.5s")).toBe(1_500);
     expect(parseDuration("1.4ms")).toBe(1);
     expect(parseDuration("1.5ms")).toBe(2);
   });
@@ -34,7 +36,7 @@ describe("parseDuration", () => {
     expect(parseDuration(1234.5)).toBe(1234.5);
   });
 
-  it.each(["", "30", "s", "30x", "1.s", ".5s", "-1s", "1e3ms", "30S", "1h30", "abc", "1w"])(
+  it.each(["", "30", "s", "h", "ms", "30x", "1.s", ".5s", "-1s", "1e3ms", "30S", "1h30", "abc", "1w", "5 minutes"])(
     "refuses %j rather than sleep for zero",
     (text) => {
       expect(() => parseDuration(text)).toThrow(/bad duration/);
