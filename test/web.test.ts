@@ -20,6 +20,7 @@ import { Counter as NodeCounter } from "../generated/counter/v1/counter_cairn.js
 import { Counter } from "../generated/counter/v1/counter_cairn_web.js";
 import { Account, WithdrawAborted } from "../generated/bank/v1/account_cairn_web.js";
 import type { ValueResponse } from "../generated/counter/v1/counter_pb.js";
+import { runGcFixture } from "./fixtures/gc-child.js";
 import { PATIENCE_MS, within } from "./fixtures/waiting.js";
 
 const REPO = fileURLToPath(new URL("../", import.meta.url));
@@ -257,5 +258,19 @@ describe("WebContext against an application", () => {
     } finally {
       unsubscribe();
     }
+  });
+});
+
+describe("aborting a web watch after a garbage collection (nodejs/undici#4627)", () => {
+  // Node 20's fetch could drop the abort once GC took its internal Request: the
+  // watch loops hung and the server kept re-running their readers. The child
+  // bounds that hang itself (2 x 30 s); passing takes a second or two.
+  it("ends every stream, on both sides (child process, --expose-gc)", { timeout: 150_000 }, async () => {
+    const r = await runGcFixture<{ watches: number; ended: number; serverRerunsAfterAbort: number }>(
+      "test/fixtures/web-watch-abort.ts",
+      120_000,
+    );
+    expect(r.ended).toBe(r.watches);
+    expect(r.serverRerunsAfterAbort).toBe(0);
   });
 });

@@ -9,6 +9,7 @@ import { Aborted } from "../runtime/errors.js";
 import { INVOKE, type Invocation, type Invoker } from "../runtime/invocation.js";
 import type { MethodSpec } from "../runtime/spec.js";
 import { RemoteCalls } from "../transport/remote-calls.js";
+import { abortableFetch } from "./abortable-fetch.js";
 import { sha256, toBase64Url, toHex } from "./sha256.js";
 
 export interface WebContextOptions {
@@ -55,7 +56,8 @@ export class WebContext implements Context {
     if (!url) throw new Error("WebContext: no url given and no page origin (globalThis.location) to default to");
     this.url = url;
     this.idempotencySeed = options.idempotencySeed ?? randomHex(16);
-    const common = { baseUrl: url, useBinaryFormat: true, fetch: options.fetch };
+    // Every request this context makes goes through abortableFetch: see there why.
+    const common = { baseUrl: url, useBinaryFormat: true, fetch: abortableFetch(options.fetch) };
     const transport =
       options.transport === "grpc-web" ? createGrpcWebTransport(common) : createConnectTransport(common);
     this.#calls = new RemoteCalls(
