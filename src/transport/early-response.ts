@@ -1,7 +1,17 @@
 import * as http2 from "node:http2";
 
-/** How long an answered HTTP/2 request may keep sending its body before it is answered anyway. */
-export const DRAIN_MS = 5_000;
+/**
+ * How long an answered HTTP/2 request may keep sending its body before it is
+ * answered anyway: until it sends nothing for `idleMs`, or for `maxMs` in
+ * all. A slow client (a busy machine, a thin link) that keeps sending gets
+ * its answer whole; one that stalls, or trickles, does not hold the stream.
+ */
+export interface DrainLimits {
+  readonly idleMs: number;
+  readonly maxMs: number;
+}
+
+export const DRAIN_LIMITS: DrainLimits = { idleMs: 5_000, maxMs: 60_000 };
 
 /**
  * An HTTP/2 answer ready before its request body is all in (a request over
@@ -12,14 +22,14 @@ export const DRAIN_MS = 5_000;
  * the client may report the reset instead of the answer; a gRPC client that
  * keeps uploading stalls for good, because nobody reads the body any more
  * and the flow-control window never reopens. So such an answer is held
- * until the rest of the body has been read and thrown away, for at most
- * `maxMs`; after that it is sent and the stream closed with NO_ERROR, as
+ * until the rest of the body has been read and thrown away, within
+ * `limits`; after that it is sent and the stream closed with NO_ERROR, as
  * RFC 9113 §8.1 lets a server ask a client to stop sending.
  *
  * Every route here is unary or server-streaming: an answer that starts
  * before the request is complete is always such an early one.
  */
-export function holdEarlyResponse(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse, maxMs = DRAIN_MS): void {
+export function holdEarlyResponse(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse, limits = DRAIN_LIMITS): void {
   const stream = req.stream;
   const { writeHead, write, end } = res;
   type Call = [method: (...args: never[]) => unknown, args: unknown[]];
@@ -32,7 +42,7 @@ export function holdEarlyResponse(req: http2.Http2ServerRequest, res: http2.Http
         return method.apply(res, args as never[]);
       }
       const calls: Call[] = (held = []);
-      void discardRest(stream, maxMs).then((complete) => {
+      void discardRest(stream, limits).then((complete) => {
         unhook();
         for (const [m, a] of calls) m.apply(res, a as never[]);
         if (!complete) closeOnceSent(stream);
@@ -52,23 +62,32 @@ function bodyReceived(stream: http2.ServerHttp2Stream): boolean {
   return stream.destroyed || stream.readableEnded || stream.state.remoteClose === 1;
 }
 
-/** Reads the request body to its end and drops it; false if `maxMs` passed first. */
-function discardRest(stream: http2.ServerHttp2Stream, maxMs: number): Promise<boolean> {
+/** Reads the request body to its end and drops it; false if `limits` ran out first. */
+function discardRest(stream: http2.ServerHttp2Stream, limits: DrainLimits): Promise<boolean> {
   return new Promise((resolve) => {
+    let settled = false;
     const done = (complete: boolean) => {
-      clearTimeout(timer);
+      settled = true;
+      clearTimeout(idle);
+      clearTimeout(total);
       stream.off("end", onEnd);
       stream.off("close", onEnd);
       resolve(complete);
     };
     const onEnd = () => done(true);
-    const timer = setTimeout(() => done(false), maxMs);
+    const giveUp = () => done(false);
+    const idle = setTimeout(giveUp, limits.idleMs);
+    const total = setTimeout(giveUp, limits.maxMs);
+    // Stays on (a no-op once settled): with no data listener the rest of the body would not be read.
+    const onData = () => {
+      if (!settled) idle.refresh();
+    };
     stream.once("end", onEnd);
     stream.once("close", onEnd);
     // The request object may be destroyed or paused by a handler that gave
     // up on it; its listener would pause the stream again on every chunk.
     stream.removeAllListeners("data");
-    stream.on("data", () => {});
+    stream.on("data", onData);
     stream.resume();
   });
 }
