@@ -5,10 +5,12 @@
 // app from the packed tarball.)
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { hmacTokenVerifier } from "@cairn-dev/cairn";
-import { ROOT, runCli } from "./fixtures/cli-process.js";
+import { CLI_TEST_TIMEOUT_MS, ROOT, runCli } from "./fixtures/cli-process.js";
 import { tempDirs } from "./fixtures/temp-dirs.js";
+
+vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS });
 
 const tempDir = tempDirs("cairn-cli-project-");
 

@@ -3,7 +3,7 @@
 // development mode warning names the servicers it leaves open, and only
 // then; the example clients take their URL the same way (`[URL]` or
 // `--url URL`) and answer bad usage with one line and exit 2.
-import { runCli, runScript } from "./fixtures/cli-process.js";
+import { CLI_TEST_TIMEOUT_MS, runCli, runScript } from "./fixtures/cli-process.js";
 import { closedPort } from "./fixtures/closed-port.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { hmacTokenVerifier, sleep, type Authorizer } from "@cairn-dev/cairn";
@@ -15,6 +15,8 @@ import { ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js"
 import { within } from "./fixtures/waiting.js";
 import { taskWhen, tasksClient } from "./fixtures/tasks-client.js";
 
+
+vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
 
 /** One line, no stack trace. */
 function expectOneLine(text: string): void {

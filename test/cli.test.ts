@@ -1,7 +1,7 @@
 // The `cairn` CLI, run as a child process against a live application:
 // tasks list/show/wait/watch, actors get, schedules list/delete, exit codes (0 ok, 1 not found or failed, 2 usage,
 // 3 unreachable), --json, --token and CAIRN_URL.
-import { runCli } from "./fixtures/cli-process.js";
+import { CLI_TEST_TIMEOUT_MS, runCli } from "./fixtures/cli-process.js";
 import { closedPort } from "./fixtures/closed-port.js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { FatalError, hmacTokenVerifier, type ExternalContext } from "@cairn-dev/cairn";
@@ -15,10 +15,7 @@ import { CronProbe, cronNote, type CronCommand } from "./fixtures/cron-probe.js"
 import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, defineScenario } from "./fixtures/probe-servicer.js";
 import { tasksClient } from "./fixtures/tasks-client.js";
 
-// Each CLI run is a fresh node + tsx process: with both cores busy several
-// of them in parallel take tens of seconds. The deadlines only bound a hang.
-const CLI_TIMEOUT_MS = 150_000;
-vi.setConfig({ testTimeout: 2 * CLI_TIMEOUT_MS, hookTimeout: 2 * CLI_TIMEOUT_MS });
+vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
 
 defineScenario("cli-echo", async (_ctx, req) => ({ result: `echo ${req.target}`, value: req.n }));
 /** Opened by the test once `tasks watch` printed its first line (before or after the run gets here). */
@@ -38,7 +35,7 @@ defineScenario("cli-fatal", async () => {
 
 /** The CLI from source, as `node --import tsx src/cli/main.ts …`. */
 const cairn = (args: string[], env: Record<string, string> = {}, onStdout?: (chunk: string) => void) =>
-  runCli(args, { env, timeoutMs: CLI_TIMEOUT_MS, onStdout });
+  runCli(args, { env, onStdout });
 
 let app: TestApplication;
 let ctx: ExternalContext;

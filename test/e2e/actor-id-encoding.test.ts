@@ -17,7 +17,7 @@ import { Account as WebAccount } from "../../generated/bank/v1/account_cairn_web
 import { BalanceRequestSchema, BalanceResponseSchema } from "../../generated/bank/v1/account_pb.js";
 import { WatchRequestSchema } from "../../generated/cairn/v1/reactive_pb.js";
 import { AccountServicerImpl } from "../../examples/bank/servicer.js";
-import { runCli } from "../fixtures/cli-process.js";
+import { CLI_TEST_TIMEOUT_MS, runCli } from "../fixtures/cli-process.js";
 import { removeDir, tempDataDir } from "./helpers.js";
 
 const IDS = ["café", "日本", "🦀 crab", "100% sure", "plain-ascii_id.1"];
@@ -198,7 +198,7 @@ it("a plain @grpc/grpc-js client sends the id percent-encoded in its metadata", 
   }
 });
 
-it("`cairn actors get` reads the actor the client created under a non-ASCII id", async () => {
+it("`cairn actors get` reads the actor the client created under a non-ASCII id", { timeout: CLI_TEST_TIMEOUT_MS }, async () => {
   const { code, stdout, stderr } = await runCli(["actors", "get", "bank.v1.Account", "grpc-web:café", "--url", app.url]);
   expect(code, stderr).toBe(0);
   expect(JSON.parse(stdout)).toMatchObject({ owner: "café", balance: "15" });
