@@ -9,10 +9,12 @@ import { dirname, join, relative, resolve } from "node:path";
 import { runBuf, workspaceModules } from "./generate.js";
 
 /**
- * Wire incompatibility, binary and JSON (Connect JSON clients, exports),
- * and removed methods or services: a task in flight may still call them.
+ * Wire incompatibility, binary and JSON (Connect JSON clients, exports);
+ * removed methods or services (a task in flight may still call them); and
+ * removed or renamed messages (actors are stored under their state type's
+ * full name). Moving a message or service between files of a package is fine.
  */
-const RULES = ["WIRE_JSON", "RPC_NO_DELETE", "SERVICE_NO_DELETE"];
+const RULES = ["WIRE_JSON", "RPC_NO_DELETE", "PACKAGE_SERVICE_NO_DELETE", "PACKAGE_MESSAGE_NO_DELETE"];
 
 export type BreakingCheck =
   | { readonly status: "compatible" }
