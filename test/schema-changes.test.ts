@@ -93,6 +93,16 @@ describe("cairn generate: schema changes", () => {
     expect(reserved.stderr).toBe("");
   });
 
+  it("fails on a renamed state message: its actors are stored under the old name", async () => {
+    const path = join(dir, PROTO);
+    const proto = readFileSync(path, "utf8");
+    writeFileSync(path, proto.replace("message Counter {", "message Tally {"));
+    const run = await generate(dir, "--breaking=error");
+    writeFileSync(path, proto);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('Previously present message "Counter" was deleted from package "counter.v1"');
+  });
+
   it("compares with another commit given by --against", async () => {
     // A change made on purpose and committed: HEAD agrees, the commit before it does not.
     editCounter(dir, '  string value = 1;\n  reserved 2;\n  reserved "note";');
