@@ -1,5 +1,4 @@
 import { resolve } from "node:path";
-import { BackupRefused, backupDataDir } from "../store/backup.js";
 import { adminClient, connectionFrom } from "./connection.js";
 import { EXIT, UsageError } from "./exit.js";
 import { GLOBAL_HELP, parseCommand } from "./options.js";
@@ -35,6 +34,8 @@ export async function backupCommand(args: readonly string[]): Promise<number> {
   if (dataDir === undefined) {
     result = await adminClient(connectionFrom(values)).backup({ destination, compact });
   } else {
+    // Loaded here only: the other commands need no LMDB.
+    const { BackupRefused, backupDataDir } = await import("../store/backup.js");
     try {
       result = await backupDataDir(resolve(dataDir), destination, compact);
     } catch (e) {
