@@ -51,6 +51,7 @@ describe("backupEnvironment", () => {
     expect(await refusal(backupEnvironment(env, dataDir, "backups/today", false))).toBe("relative destination");
     expect(await refusal(backupEnvironment(env, dataDir, dataDir, false))).toBe("inside the data directory");
     expect(await refusal(backupEnvironment(env, dataDir, join(dataDir, "new", "copy"), false))).toBe("inside the data directory");
+    expect(await refusal(backupEnvironment(env, dataDir, join(dataDir, "..copy"), false))).toBe("inside the data directory");
     const link = join(tempDir(), "link");
     symlinkSync(dataDir, link);
     expect(await refusal(backupEnvironment(env, dataDir, join(link, "copy"), false))).toBe("inside the data directory");

@@ -6,7 +6,7 @@
 // that answered is on disk.
 import { existsSync } from "node:fs";
 import { mkdir, open, readdir, realpath, rm, stat } from "node:fs/promises";
-import { basename, dirname, isAbsolute, join, relative } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { open as openLmdb } from "lmdb";
 
 /** The copy's file inside the destination folder, as in every data directory. */
@@ -48,7 +48,8 @@ export async function backupEnvironment(env: CopyableEnvironment, dataDir: strin
   const target = await canonical(destination);
   const data = await realpath(dataDir);
   const rel = relative(data, target);
-  if (rel === "" || (!rel.startsWith("..") && !isAbsolute(rel))) {
+  const outside = rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel);
+  if (!outside) {
     throw new BackupRefused("inside the data directory", `the backup destination ${destination} is inside the data directory ${dataDir}`);
   }
   const existed = await isEmptyFolder(destination);
