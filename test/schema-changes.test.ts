@@ -16,15 +16,16 @@ const tempDir = tempDirs("cairn-schema-");
 const PROTO = "proto/counter/v1/counter.proto";
 const GENERATED = "generated/counter/v1/counter_pb.ts";
 
-/** A new app from the template, with our buf and plugins, in a repository with one commit. */
-async function project(): Promise<string> {
-  const dir = join(tempDir(), "app");
+/** A new app from the template, with our buf and plugins, in a repository (at `repo`, default the app) with one commit. */
+async function project(repo = tempDir(), app = "app"): Promise<string> {
+  const dir = join(repo, app);
   expect((await runCli(["init", dir])).code).toBe(0);
   mkdirSync(join(dir, "node_modules"));
   // The plugins run from the project: protoc-gen-es, and (from source) tsx for protoc-gen-cairn.
   for (const name of ["@bufbuild", "tsx"]) symlinkSync(join(ROOT, "node_modules", name), join(dir, "node_modules", name));
-  git(dir, "init", "-q");
-  commit(dir, "scaffold");
+  const top = app === "app" ? dir : repo;
+  git(top, "init", "-q");
+  commit(top, "scaffold");
   return dir;
 }
 
@@ -112,6 +113,16 @@ describe("cairn generate: schema changes", () => {
     const sincePrevious = await generate(dir, "--breaking=error", "--against", "HEAD~1");
     expect(sincePrevious.code).toBe(1);
     expect(sincePrevious.stderr).toContain("since HEAD~1");
+  });
+});
+
+describe("cairn generate: a project in a subfolder of its repository", () => {
+  it("compares with the protos committed under that subfolder", async () => {
+    const dir = await project(tempDir(), join("services", "app"));
+    editCounter(dir, "  string value = 1;");
+    const run = await generate(dir, "--breaking=error");
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('proto/counter/v1/counter.proto:10:3:Field "1" with name "value" on message "Counter" changed type');
   });
 });
 
