@@ -1,6 +1,7 @@
 import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { Actors } from "../../generated/cairn/v1/actors_pb.js";
+import { Admin } from "../../generated/cairn/v1/admin_pb.js";
 import { Schedules } from "../../generated/cairn/v1/schedules_pb.js";
 import { Tasks } from "../../generated/cairn/v1/tasks_pb.js";
 import { EXIT } from "./exit.js";
@@ -37,6 +38,11 @@ export function tasksClient(connection: Connection): Client<typeof Tasks> {
 /** A client of cairn.v1.Actors (operators). */
 export function actorsClient(connection: Connection): Client<typeof Actors> {
   return createClient(Actors, transportFor(connection));
+}
+
+/** A client of cairn.v1.Admin (operators: backups and exports). */
+export function adminClient(connection: Connection): Client<typeof Admin> {
+  return createClient(Admin, transportFor(connection));
 }
 
 /** A client of cairn.v1.Schedules (operators). */

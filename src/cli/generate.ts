@@ -36,14 +36,7 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   for (const dir of o.protoDirs) {
     if (!existsSync(resolve(o.projectDir, dir))) return { ok: false, output: `no proto folder ${JSON.stringify(dir)} in ${o.projectDir}` };
   }
-  const modules = o.protoDirs.map((path) => ({ path }));
-  // A project that has cairn/v1/options.proto itself (this repository) uses its own.
-  if (!o.protoDirs.some((dir) => existsSync(resolve(o.projectDir, dir, OPTIONS_FILE)))) {
-    const target = resolve(o.projectDir, OPTIONS_MODULE, OPTIONS_FILE);
-    mkdirSync(resolve(target, ".."), { recursive: true });
-    copyFileSync(join(PACKAGE_ROOT, "proto", OPTIONS_FILE), target);
-    modules.push({ path: OPTIONS_MODULE });
-  }
+  const modules = workspaceModules(o.projectDir, o.protoDirs);
   const node = process.execPath;
   const cairnPlugin = FROM_SOURCE
     ? [node, "--import", "tsx", join(PACKAGE_ROOT, "src", "codegen", "protoc-gen-cairn.ts")]
@@ -58,14 +51,34 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
     ],
   };
   const config = { version: "v2", modules };
-  const args = [dependencyBin("@bufbuild/buf", "buf"), "generate", "--config", JSON.stringify(config), "--template", JSON.stringify(template)];
-  return await new Promise<GenerateResult>((done) => {
-    const child = spawn(node, args, { cwd: o.projectDir, stdio: ["ignore", "pipe", "pipe"] });
+  const { code, output } = await runBuf(o.projectDir, ["generate", "--config", JSON.stringify(config), "--template", JSON.stringify(template)]);
+  return { ok: code === 0, output };
+}
+
+/**
+ * buf's modules for the project's proto folders, plus a copy of
+ * cairn/v1/options.proto unless a folder has its own (this repository).
+ */
+export function workspaceModules(projectDir: string, protoDirs: readonly string[]): Array<{ path: string }> {
+  const modules = protoDirs.map((path) => ({ path }));
+  if (!protoDirs.some((dir) => existsSync(resolve(projectDir, dir, OPTIONS_FILE)))) {
+    const target = resolve(projectDir, OPTIONS_MODULE, OPTIONS_FILE);
+    mkdirSync(resolve(target, ".."), { recursive: true });
+    copyFileSync(join(PACKAGE_ROOT, "proto", OPTIONS_FILE), target);
+    modules.push({ path: OPTIONS_MODULE });
+  }
+  return modules;
+}
+
+/** Runs the package's buf in `cwd`; resolves with its exit code (-1: it did not run) and what it printed. */
+export function runBuf(cwd: string, args: readonly string[]): Promise<{ code: number; output: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [dependencyBin("@bufbuild/buf", "buf"), ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (b: Buffer) => (output += b.toString()));
     child.stderr.on("data", (b: Buffer) => (output += b.toString()));
-    child.on("error", (e) => done({ ok: false, output: `cannot run buf: ${e.message}` }));
-    child.on("close", (code) => done({ ok: code === 0, output: output.trim() }));
+    child.on("error", (e) => done({ code: -1, output: `cannot run buf: ${e.message}` }));
+    child.on("close", (code) => done({ code: code ?? -1, output: output.trim() }));
   });
 }
 

@@ -4,12 +4,15 @@
 //   cairn init DIR | generate | dev
 //   cairn tasks list|show|wait|watch|cancel|pause|resume …
 //   cairn actors get TYPE ID
-//   cairn schedules list|delete …     (see `cairn --help`)
+//   cairn schedules list|delete …
+//   cairn backup DEST | export …      (see `cairn --help`)
 import { pathToFileURL } from "node:url";
 import { connectionFrom, describeCallError } from "./connection.js";
 import { EXIT, UsageError } from "./exit.js";
 import { GLOBAL_HELP, globalValues, parseCommand, splitCommand } from "./options.js";
 import { actorsCommand } from "./actors-command.js";
+import { backupCommand } from "./backup-command.js";
+import { exportCommand } from "./export-command.js";
 import { schedulesCommand } from "./schedules-command.js";
 import { tasksCommand } from "./tasks-command.js";
 import { devCommand } from "./dev-command.js";
@@ -29,6 +32,8 @@ Operate a running application (cairn <group> <command>):
   tasks      durable tasks: list, show, wait, watch, cancel, pause, resume
   actors     actors' state: get (operators)
   schedules  cron schedules: list, delete (operators)
+  backup     a consistent copy of the live data (operators)
+  export     actors as JSON lines per state type (operators)
 
 Run "cairn <command> --help" or "cairn <group> <command> --help" for more.
 
@@ -52,10 +57,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       case "init":
       case "generate":
       case "dev":
-      case "token": {
+      case "token":
+      case "backup":
+      case "export": {
         // These parse their whole line themselves (their options take values).
         const own = argv.filter((_, i) => i !== argv.indexOf(group));
-        const run = { init: initCommand, generate: generateCommand, dev: devCommand, token: tokenCommand }[group];
+        const run = { init: initCommand, generate: generateCommand, dev: devCommand, token: tokenCommand, backup: backupCommand, export: exportCommand }[group];
         return await run(own);
       }
       case "tasks":

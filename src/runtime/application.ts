@@ -5,11 +5,13 @@ import { registerActorRoutes } from "../transport/routes.js";
 import { registerTaskRoutes } from "../transport/tasks-routes.js";
 import { registerScheduleRoutes } from "../transport/schedules-routes.js";
 import { registerActorsServiceRoutes } from "../transport/actors-routes.js";
+import { registerAdminRoutes } from "../transport/admin-routes.js";
 import { registerReactiveRoutes } from "../transport/reactive-routes.js";
 import { withFastWatch } from "../transport/fast-watch.js";
 import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
 import { Runtime } from "./runtime.js";
+import { operatorStoreOf } from "./operator-store.js";
 import type { Store } from "../store/store.js";
 import type { StoreHealthStatus } from "./store-health.js";
 import type { RetryPolicy } from "./tasks/dispatcher.js";
@@ -120,6 +122,7 @@ export class Application {
       clock: o.clock,
     });
     const runtime = this.#runtime;
+    const operatorStore = operatorStoreOf(this.#store);
     if (o.insecureDevelopmentMode) warnInsecure(runtime);
     const maxBytes = o.maxMessageBytes ?? 4 * 1024 * 1024;
     const handler = connectNodeAdapter({
@@ -128,6 +131,7 @@ export class Application {
         registerTaskRoutes(router, runtime);
         registerScheduleRoutes(router, runtime);
         registerActorsServiceRoutes(router, runtime);
+        registerAdminRoutes(router, runtime, operatorStore);
         registerReactiveRoutes(router, runtime);
         reportParseErrorsAsInvalid(router);
       },

@@ -15,6 +15,7 @@ import {
   type TaskProgressRecord,
   TASK_HISTORY_LIMIT,
 } from "./store.js";
+import { backupEnvironment, type BackupResult } from "./backup.js";
 
 export type Durability = "durable" | "relaxed";
 
@@ -95,6 +96,25 @@ export class LmdbStore implements Store {
 
   getState(stateType: string, actorId: string): StoredState | undefined {
     return this.states.get([stateType, actorId]);
+  }
+
+  /**
+   * Up to `limit` actors of `stateType` after `afterActorId`, in id order:
+   * a page of an export, each page its own short read.
+   */
+  statePage(stateType: string, afterActorId: string | undefined, limit: number): Array<{ actorId: string; state: StoredState }> {
+    const page: Array<{ actorId: string; state: StoredState }> = [];
+    const start: StateKey = [stateType, afterActorId ?? ""];
+    for (const { key, value } of this.states.getRange({ start })) {
+      if (key[0] !== stateType || page.length === limit) break;
+      if (key[1] !== afterActorId) page.push({ actorId: key[1], state: value });
+    }
+    return page;
+  }
+
+  /** A consistent copy of the live environment into `destination` (see backup.ts). */
+  backup(destination: string, compact = false): Promise<BackupResult> {
+    return backupEnvironment(this.root, this.path, destination, compact);
   }
 
   getIdempotency(key: string): IdempotencyRecord | undefined {

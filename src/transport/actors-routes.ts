@@ -1,10 +1,10 @@
-import { fromBinary, toJsonString } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Actors } from "../../generated/cairn/v1/actors_pb.js";
 import { validateActorId } from "../runtime/actor-id.js";
 import { notFound } from "../runtime/errors.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { externalCallerOf } from "./bearer-token.js";
+import { stateJson } from "./state-json.js";
 
 /** Serves `cairn.v1.Actors`: operators read any actor's durable state. */
 export function registerActorsServiceRoutes(router: ConnectRouter, runtime: Runtime): void {
@@ -17,11 +17,7 @@ export function registerActorsServiceRoutes(router: ConnectRouter, runtime: Runt
       validateActorId(req.actorId);
       const stored = runtime.store.getState(spec.typeName, req.actorId);
       if (!stored) throw notFound(`${spec.typeName} ${JSON.stringify(req.actorId)} does not exist`);
-      const state = fromBinary(spec.state, stored.bytes);
-      return {
-        stateJson: toJsonString(spec.state, state, { alwaysEmitImplicit: true, useProtoFieldName: true }),
-        version: BigInt(stored.version),
-      };
+      return { stateJson: stateJson(spec, stored.bytes), version: BigInt(stored.version) };
     },
   });
 }
