@@ -28,6 +28,7 @@ export {
   type TokenVerifier,
 } from "./runtime/authorization.js";
 export { signHmacToken, hmacTokenVerifier } from "./runtime/hmac-token.js";
+export { jwtVerifier, type JwtVerifierOptions } from "./runtime/jwt-verifier.js";
 export { defineState, type StateSpec, type MethodSpec, type MethodKind, type AbortedClass } from "./runtime/spec.js";
 export {
   Aborted,
