@@ -4,17 +4,21 @@ import { Actors } from "../../generated/cairn/v1/actors_pb.js";
 import { Schedules } from "../../generated/cairn/v1/schedules_pb.js";
 import { Tasks } from "../../generated/cairn/v1/tasks_pb.js";
 import { EXIT } from "./exit.js";
+import { connectTo } from "../transport/client-transport.js";
+import { pemOf } from "../transport/tls-credentials.js";
 
 export const DEFAULT_URL = "http://127.0.0.1:9991";
 
 export interface Connection {
   url: string;
   token: string | undefined;
+  /** The file of the CA certificate to trust for an https URL. */
+  ca?: string | undefined;
 }
 
-/** The global options, falling back to CAIRN_URL and CAIRN_TOKEN. */
-export function connectionFrom(values: { url?: string; token?: string }, env = process.env): Connection {
-  return { url: values.url ?? env.CAIRN_URL ?? DEFAULT_URL, token: values.token ?? env.CAIRN_TOKEN };
+/** The global options, falling back to CAIRN_URL, CAIRN_TOKEN and CAIRN_CA. */
+export function connectionFrom(values: { url?: string; token?: string; ca?: string }, env = process.env): Connection {
+  return { url: values.url ?? env.CAIRN_URL ?? DEFAULT_URL, token: values.token ?? env.CAIRN_TOKEN, ca: values.ca ?? env.CAIRN_CA };
 }
 
 /**
@@ -26,7 +30,13 @@ function transportFor(connection: Connection): Transport {
     if (connection.token) req.header.set("authorization", `Bearer ${connection.token}`);
     return next(req);
   };
-  return createConnectTransport({ baseUrl: connection.url, httpVersion: "2", interceptors: [bearer] });
+  const ca = connection.ca ? pemOf(connection.ca, "CA") : undefined;
+  return createConnectTransport({
+    baseUrl: connection.url,
+    httpVersion: "2",
+    interceptors: [bearer],
+    nodeOptions: { createConnection: (authority: URL) => connectTo(authority, ca, ["h2"]) },
+  });
 }
 
 /** A client of cairn.v1.Tasks. */
