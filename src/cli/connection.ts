@@ -60,10 +60,19 @@ export function describeCallError(e: unknown, url: string): { message: string; c
   if (err.code === Code.Unavailable) {
     return { message: `cannot connect to ${url}: ${err.rawMessage}`, code: EXIT.unreachable };
   }
+  if (isCertificateError(err.cause)) {
+    return { message: `cannot connect to ${url}: ${err.rawMessage} (pass --ca FILE or set CAIRN_CA to trust its CA)`, code: EXIT.unreachable };
+  }
   const why: Partial<Record<Code, string>> = {
     [Code.NotFound]: "not found",
     [Code.Unauthenticated]: "unauthenticated (pass --token or set CAIRN_TOKEN)",
     [Code.PermissionDenied]: "permission denied",
   };
   return { message: `${why[err.code] ?? Code[err.code]}: ${err.rawMessage}`, code: EXIT.failed };
+}
+
+/** Node's TLS verification failures (UNABLE_TO_VERIFY_LEAF_SIGNATURE, DEPTH_ZERO_SELF_SIGNED_CERT, …). */
+function isCertificateError(cause: unknown): boolean {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && /CERT|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code);
 }
