@@ -191,9 +191,11 @@ export class Application {
    * answer; then the port and the store close.
    */
   async stop(): Promise<void> {
+    const deadline = Date.now() + this.#drainMs;
     this.#drain?.begin();
     await Promise.all([this.#runtime?.stop(), this.#drain?.settled(this.#drainMs)]);
-    await this.#listener?.close();
+    // Answers just given still have to go out.
+    await this.#listener?.close(Math.min(FLUSH_GRACE_MS, Math.max(0, deadline - Date.now())));
     await this.#store?.close();
     this.#listener = undefined;
     this.#store = undefined;
@@ -213,6 +215,8 @@ export class Application {
 }
 
 const DEFAULT_DRAIN_MS = 10_000;
+/** The longest a stop waits, within the drain bound, for answers to reach their clients. */
+const FLUSH_GRACE_MS = 2_000;
 
 /** The drain bound: the option, else CAIRN_DRAIN_TIMEOUT, else 10 s. */
 function drainTimeoutMs(option: string | number | undefined, env = process.env): number {

@@ -16,7 +16,11 @@ export interface Listener {
   readonly port: number;
   /** "https" when the port serves TLS. */
   readonly scheme: "http" | "https";
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections and closes those open: at once, or after
+   * up to `graceMs` for answers still being written to go out.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** The HTTP/2 connection preface starts with these bytes. */
@@ -35,10 +39,22 @@ export async function listen(handler: NodeHandler, host: string, port: number, c
   });
   const h1 = http.createServer(handler);
   h1.keepAliveTimeout = 60_000;
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  let closing = false;
+  // While closing, an HTTP/1.1 connection closes once its answer is out.
+  h1.on("request", (_req, res: http.ServerResponse) => res.once("finish", () => closing && h1.closeIdleConnections()));
   const sockets = new Set<net.Socket>();
+  let allClosed: (() => void) | undefined;
   const track = (socket: net.Socket) => {
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    socket.once("close", () => {
+      sockets.delete(socket);
+      if (sockets.size === 0) allClosed?.();
+    });
   };
   let server: net.Server;
   if (credentials) {
@@ -73,11 +89,23 @@ export async function listen(handler: NodeHandler, host: string, port: number, c
     host,
     port: address.port,
     scheme: credentials ? "https" : "http",
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        h1.closeAllConnections();
-        for (const s of sockets) s.destroy();
-      }),
+    close: async (graceMs = 0) => {
+      closing = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      if (graceMs > 0 && sockets.size > 0) {
+        // GOAWAY: each session ends once its open streams have.
+        for (const session of sessions) session.close();
+        h1.closeIdleConnections();
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          allClosed = resolve;
+          timer = setTimeout(resolve, graceMs);
+        });
+        clearTimeout(timer);
+      }
+      h1.closeAllConnections();
+      for (const s of sockets) s.destroy();
+      await stopped;
+    },
   };
 }
