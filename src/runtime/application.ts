@@ -170,7 +170,11 @@ export class Application {
     return this;
   }
 
-  /** Starts, then serves until SIGINT or SIGTERM. */
+  /**
+   * Starts, then serves until SIGINT or SIGTERM; then stops gracefully
+   * (see `stop()`). The process ends once stopped: if anything a cut-off
+   * call left behind keeps it alive, it exits a second later anyway.
+   */
   async run(): Promise<void> {
     await this.start();
     console.log(`cairn: serving on ${this.url}`);
@@ -181,6 +185,9 @@ export class Application {
     console.log(`cairn: ${signal}: draining for up to ${this.#drainMs} ms`);
     await this.stop();
     console.log("cairn: stopped");
+    // A call cut off at the bound may leave timers behind (its deadline):
+    // they must not keep a stopped server's process alive.
+    setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_GRACE_MS).unref();
   }
 
   /**
@@ -217,6 +224,8 @@ export class Application {
 const DEFAULT_DRAIN_MS = 10_000;
 /** The longest a stop waits, within the drain bound, for answers to reach their clients. */
 const FLUSH_GRACE_MS = 2_000;
+/** After `run()` has stopped, how long leftovers may keep the process alive. */
+const EXIT_GRACE_MS = 1_000;
 
 /** The drain bound: the option, else CAIRN_DRAIN_TIMEOUT, else 10 s. */
 function drainTimeoutMs(option: string | number | undefined, env = process.env): number {

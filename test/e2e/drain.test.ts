@@ -105,7 +105,7 @@ describe("SIGTERM drains a real server", () => {
   it("exits 0 at the drain bound when a call does not finish", async () => {
     process.env.CAIRN_DRAIN_TIMEOUT = "1s";
     const dataDir = await processes.tempDataDir("cairn-drain-bound-");
-    const server = await processes.spawn({ dataDir, port: await freePort(), script: SCRIPT, log: (l) => console.log("SERVER", l) });
+    const server = await processes.spawn({ dataDir, port: await freePort(), script: SCRIPT });
     const ctx = processes.connect(server.url, { timeoutMs: 120_000 });
     const stuck = errorOf(Probe.ref("slow-never").get(ctx));
     await waitFor(() => lines("drain").includes("entered slow-never"), "the stuck call to be in flight");
