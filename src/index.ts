@@ -1,5 +1,6 @@
 // The public face of Cairn: everything a user or generated code imports.
 export { Application, type ApplicationOptions, type ApplicationStats } from "./runtime/application.js";
+export type { TlsOptions } from "./transport/tls-credentials.js";
 export { ExternalContext, type ExternalContextOptions, type TransportKind } from "./runtime/external-context.js";
 export type {
   Context,

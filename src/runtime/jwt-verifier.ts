@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject } from "node:crypto";
+import { KeyObject, createPublicKey, type JsonWebKey } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createRemoteJWKSet, errors, jwtVerify, type JWK, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { Claims, TokenVerifier } from "./authorization.js";
@@ -68,10 +68,9 @@ function keyOf(options: JwtVerifierOptions): JWTVerifyGetKey | KeyObject {
   }
   const key = options.key!;
   if (typeof key === "string") return createPublicKey(key);
-  if ("type" in key && typeof key.type === "string" && "export" in key) return key as KeyObject;
-  const jwk = key as JWK;
-  if (jwk.kty === "oct") throw new Error("jwtVerifier takes a public key; for a shared secret use hmacTokenVerifier");
-  return createPublicKey({ key: jwk as import("node:crypto").JsonWebKey, format: "jwk" });
+  const kind = key instanceof KeyObject ? key.type : key.kty === "oct" ? "secret" : "public";
+  if (kind === "secret") throw new Error("jwtVerifier takes a public key; for a shared secret use hmacTokenVerifier");
+  return key instanceof KeyObject ? key : createPublicKey({ key: key as JsonWebKey, format: "jwk" });
 }
 
 function refusal(e: unknown): ConnectError {
