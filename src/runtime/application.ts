@@ -178,9 +178,15 @@ export class Application {
   async run(): Promise<void> {
     await this.start();
     console.log(`cairn: serving on ${this.url}`);
-    const signal = await new Promise<string>((resolve) => {
-      process.once("SIGINT", () => resolve("SIGINT"));
-      process.once("SIGTERM", () => resolve("SIGTERM"));
+    // Only the first signal drains: with our listeners gone, a second one ends the process at once.
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      const drain = (name: NodeJS.Signals) => {
+        process.off("SIGINT", drain);
+        process.off("SIGTERM", drain);
+        resolve(name);
+      };
+      process.on("SIGINT", drain);
+      process.on("SIGTERM", drain);
     });
     console.log(`cairn: ${signal}: draining for up to ${this.#drainMs} ms`);
     await this.stop();

@@ -114,4 +114,17 @@ describe("SIGTERM drains a real server", () => {
     expect(await within(60_000, "the server exit", server.exited)).toEqual({ code: 0, signal: null });
     expect((await stuck)?.code).toBeDefined();
   });
+
+  it("a second signal during the drain ends the process at once", async () => {
+    process.env.CAIRN_DRAIN_TIMEOUT = "60s";
+    const dataDir = await processes.tempDataDir("cairn-drain-twice-");
+    const server = await processes.spawn({ dataDir, port: await freePort(), script: SCRIPT });
+    const ctx = processes.connect(server.url, { timeoutMs: 120_000 });
+    void Probe.ref("slow-twice").get(ctx).catch(() => {});
+    await waitFor(() => lines("drain").includes("entered slow-twice"), "the stuck call to be in flight");
+    server.kill("SIGTERM");
+    await waitFor(async () => (await probe(server.url, "/readyz")).status === 503, "the drain to begin");
+    server.kill("SIGINT");
+    expect(await within(60_000, "the server exit", server.exited)).toEqual({ code: null, signal: "SIGINT" });
+  });
 });
