@@ -1,5 +1,6 @@
 // The public face of Cairn: everything a user or generated code imports.
 export { Application, type ApplicationOptions, type ApplicationStats } from "./runtime/application.js";
+export type { TlsOptions } from "./transport/tls-credentials.js";
 export { ExternalContext, type ExternalContextOptions, type TransportKind } from "./runtime/external-context.js";
 export type {
   Context,
@@ -28,6 +29,7 @@ export {
   type TokenVerifier,
 } from "./runtime/authorization.js";
 export { signHmacToken, hmacTokenVerifier } from "./runtime/hmac-token.js";
+export { jwtVerifier, type JwtVerifierOptions } from "./runtime/jwt-verifier.js";
 export { defineState, type StateSpec, type MethodSpec, type MethodKind, type AbortedClass } from "./runtime/spec.js";
 export {
   Aborted,

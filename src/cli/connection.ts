@@ -5,17 +5,21 @@ import { Admin } from "../../generated/cairn/v1/admin_pb.js";
 import { Schedules } from "../../generated/cairn/v1/schedules_pb.js";
 import { Tasks } from "../../generated/cairn/v1/tasks_pb.js";
 import { EXIT } from "./exit.js";
+import { connectTo } from "../transport/client-transport.js";
+import { pemOf } from "../transport/tls-credentials.js";
 
 export const DEFAULT_URL = "http://127.0.0.1:9991";
 
 export interface Connection {
   url: string;
   token: string | undefined;
+  /** The file of the CA certificate to trust for an https URL. */
+  ca?: string | undefined;
 }
 
-/** The global options, falling back to CAIRN_URL and CAIRN_TOKEN. */
-export function connectionFrom(values: { url?: string; token?: string }, env = process.env): Connection {
-  return { url: values.url ?? env.CAIRN_URL ?? DEFAULT_URL, token: values.token ?? env.CAIRN_TOKEN };
+/** The global options, falling back to CAIRN_URL, CAIRN_TOKEN and CAIRN_CA. */
+export function connectionFrom(values: { url?: string; token?: string; ca?: string }, env = process.env): Connection {
+  return { url: values.url ?? env.CAIRN_URL ?? DEFAULT_URL, token: values.token ?? env.CAIRN_TOKEN, ca: values.ca ?? env.CAIRN_CA };
 }
 
 /**
@@ -27,7 +31,13 @@ function transportFor(connection: Connection): Transport {
     if (connection.token) req.header.set("authorization", `Bearer ${connection.token}`);
     return next(req);
   };
-  return createConnectTransport({ baseUrl: connection.url, httpVersion: "2", interceptors: [bearer] });
+  const ca = connection.ca ? pemOf(connection.ca, "CA") : undefined;
+  return createConnectTransport({
+    baseUrl: connection.url,
+    httpVersion: "2",
+    interceptors: [bearer],
+    nodeOptions: { createConnection: (authority: URL) => connectTo(authority, ca, ["h2"]) },
+  });
 }
 
 /** A client of cairn.v1.Tasks. */
@@ -56,10 +66,19 @@ export function describeCallError(e: unknown, url: string): { message: string; c
   if (err.code === Code.Unavailable) {
     return { message: `cannot connect to ${url}: ${err.rawMessage}`, code: EXIT.unreachable };
   }
+  if (isCertificateError(err.cause)) {
+    return { message: `cannot connect to ${url}: ${err.rawMessage} (pass --ca FILE or set CAIRN_CA to trust its CA)`, code: EXIT.unreachable };
+  }
   const why: Partial<Record<Code, string>> = {
     [Code.NotFound]: "not found",
     [Code.Unauthenticated]: "unauthenticated (pass --token or set CAIRN_TOKEN)",
     [Code.PermissionDenied]: "permission denied",
   };
   return { message: `${why[err.code] ?? Code[err.code]}: ${err.rawMessage}`, code: EXIT.failed };
+}
+
+/** Node's TLS verification failures (UNABLE_TO_VERIFY_LEAF_SIGNATURE, DEPTH_ZERO_SELF_SIGNED_CERT, …). */
+function isCertificateError(cause: unknown): boolean {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && /CERT|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code);
 }

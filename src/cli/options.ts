@@ -7,16 +7,18 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 export const GLOBAL_OPTIONS = {
   url: { type: "string" },
   token: { type: "string" },
+  ca: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const satisfies Options;
 
 export const GLOBAL_HELP = `Global options:
   --url URL      the application (default $CAIRN_URL, else http://127.0.0.1:9991)
   --token TOKEN  bearer token sent with every call (default $CAIRN_TOKEN)
+  --ca FILE      CA certificate (PEM) to trust for an https URL (default $CAIRN_CA)
   -h, --help     show help for any command`;
 
 /** Global options that take a value, so the word after them is not a command. */
-const TAKES_VALUE = new Set(["--url", "--token"]);
+const TAKES_VALUE = new Set(["--url", "--token", "--ca"]);
 
 /** Splits the command words (e.g. ["tasks", "list"]) from everything else. */
 export function splitCommand(argv: readonly string[], words: number): { path: string[]; rest: string[] } {
@@ -55,8 +57,8 @@ export function parseCommand<O extends Options>(args: readonly string[], options
 }
 
 /** The global options alone, leniently: for messages about a command that failed. */
-export function globalValues(args: readonly string[]): { url?: string; token?: string } {
+export function globalValues(args: readonly string[]): { url?: string; token?: string; ca?: string } {
   const { values } = parseArgs({ args: [...args], options: GLOBAL_OPTIONS, allowPositionals: true, strict: false });
   const str = (v: unknown) => (typeof v === "string" ? v : undefined);
-  return { url: str(values.url), token: str(values.token) };
+  return { url: str(values.url), token: str(values.token), ca: str(values.ca) };
 }

@@ -10,6 +10,10 @@ import { registerReactiveRoutes } from "../transport/reactive-routes.js";
 import { withFastWatch } from "../transport/fast-watch.js";
 import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
+import { Drain } from "../transport/drain.js";
+import { withHealthEndpoints } from "../transport/health-endpoints.js";
+import { tlsCredentialsFrom, type TlsOptions } from "../transport/tls-credentials.js";
+import { parseDuration } from "./workflow/duration.js";
 import { Runtime } from "./runtime.js";
 import { operatorStoreOf } from "./operator-store.js";
 import type { Store } from "../store/store.js";
@@ -27,6 +31,17 @@ export interface ApplicationOptions {
   host?: string;
   /** Default 9991; 0 picks a free port. */
   port?: number;
+  /**
+   * Serve TLS (HTTP/2 and HTTP/1.1 by ALPN) with this certificate and key:
+   * PEM text or buffers, or file paths. Default the files named by
+   * CAIRN_TLS_CERT and CAIRN_TLS_KEY, else cleartext.
+   */
+  tls?: TlsOptions;
+  /**
+   * How long `stop()` (and SIGTERM under `run()`) lets running calls finish
+   * before closing, e.g. "10s". Default CAIRN_DRAIN_TIMEOUT, else "10s".
+   */
+  drainTimeout?: string | number;
   /** Largest request accepted; larger ones get RESOURCE_EXHAUSTED. Default 4 MiB. */
   maxMessageBytes?: number;
   /** "relaxed" replies before fsync: faster, and loses acknowledged writes on a crash. */
@@ -75,6 +90,10 @@ export class Application {
   #runtime: Runtime | undefined;
   #store: LmdbStore | undefined;
   #listener: Listener | undefined;
+  #drain: Drain | undefined;
+  #drainMs = DEFAULT_DRAIN_MS;
+  /** Recovery done: tasks re-armed, schedules loaded. */
+  #recovered = false;
 
   constructor(options: ApplicationOptions) {
     this.#options = options;
@@ -83,7 +102,7 @@ export class Application {
   /** The listening URL, once started. */
   get url(): string {
     if (!this.#listener) throw new Error("the application is not started");
-    return `http://${this.#listener.host}:${this.#listener.port}`;
+    return `${this.#listener.scheme}://${this.#listener.host}:${this.#listener.port}`;
   }
 
   get port(): number {
@@ -109,6 +128,8 @@ export class Application {
   /** Opens the store and starts listening; resolves once ready. */
   async start(): Promise<this> {
     const o = this.#options;
+    const credentials = tlsCredentialsFrom(o.tls);
+    const drainMs = drainTimeoutMs(o.drainTimeout);
     if (o.durability === "relaxed") {
       console.warn("cairn: durability is RELAXED: acknowledged writes can be lost on a crash");
     }
@@ -125,7 +146,11 @@ export class Application {
     const operatorStore = operatorStoreOf(this.#store);
     if (o.insecureDevelopmentMode) warnInsecure(runtime);
     const maxBytes = o.maxMessageBytes ?? 4 * 1024 * 1024;
+    const drain = new Drain();
+    this.#drain = drain;
+    this.#drainMs = drainMs;
     const handler = connectNodeAdapter({
+      interceptors: [drain.interceptor],
       routes: (router) => {
         registerActorRoutes(router, runtime);
         registerTaskRoutes(router, runtime);
@@ -141,31 +166,81 @@ export class Application {
       fallback: o.staticDir === undefined ? undefined : staticFiles(o.staticDir),
     });
     // Watch over Connect skips connect's per-message pipeline: see fast-watch.ts.
-    this.#listener = await listen(withFastWatch(runtime, maxBytes, handler), o.host ?? "127.0.0.1", o.port ?? 9991);
+    const readiness = () => this.#notReadyReason(runtime, drain);
+    const served = withHealthEndpoints(readiness, withFastWatch(runtime, maxBytes, handler, drain));
+    this.#listener = await listen(served, o.host ?? "127.0.0.1", o.port ?? 9991, credentials);
     await runtime.start();
+    this.#recovered = true;
     return this;
   }
 
-  /** Starts, then serves until SIGINT or SIGTERM. */
+  /**
+   * Starts, then serves until SIGINT or SIGTERM; then stops gracefully
+   * (see `stop()`). The process ends once stopped: if anything a cut-off
+   * call left behind keeps it alive, it exits a second later anyway.
+   */
   async run(): Promise<void> {
     await this.start();
     console.log(`cairn: serving on ${this.url}`);
-    await new Promise<void>((resolve) => {
-      process.once("SIGINT", resolve);
-      process.once("SIGTERM", resolve);
+    // Only the first signal drains: with our listeners gone, a second one ends the process at once.
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      const drain = (name: NodeJS.Signals) => {
+        process.off("SIGINT", drain);
+        process.off("SIGTERM", drain);
+        resolve(name);
+      };
+      process.on("SIGINT", drain);
+      process.on("SIGTERM", drain);
     });
+    console.log(`cairn: ${signal}: draining for up to ${this.#drainMs} ms`);
     await this.stop();
+    console.log("cairn: stopped");
+    // A call cut off at the bound may leave timers behind (its deadline):
+    // they must not keep a stopped server's process alive.
+    setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_GRACE_MS).unref();
   }
 
-  /** Stops listening and closes the store after pending commits. */
+  /**
+   * Stops gracefully: new calls get UNAVAILABLE and /readyz answers 503,
+   * open streams and task waits end with UNAVAILABLE "server stopping",
+   * running workflows stop at their next durable step (they resume after
+   * a restart), unary calls already running get up to `drainTimeout` to
+   * answer; then the port and the store close.
+   */
   async stop(): Promise<void> {
-    await this.#listener?.close();
-    await this.#runtime?.stop();
+    const deadline = Date.now() + this.#drainMs;
+    this.#drain?.begin();
+    await Promise.all([this.#runtime?.stop(), this.#drain?.settled(this.#drainMs)]);
+    // Answers just given still have to go out.
+    await this.#listener?.close(Math.min(FLUSH_GRACE_MS, Math.max(0, deadline - Date.now())));
     await this.#store?.close();
     this.#listener = undefined;
     this.#store = undefined;
     this.#runtime = undefined;
+    this.#drain = undefined;
+    this.#recovered = false;
   }
+
+  /** What /readyz reports: undefined when ready. */
+  #notReadyReason(runtime: Runtime, drain: Drain): string | undefined {
+    if (drain.draining) return "draining: the server is stopping";
+    if (!this.#recovered) return "starting: recovery is not done";
+    const health = runtime.health.status;
+    if (!health.writable) return `store not writable: ${health.reason ?? "failing"}`;
+    return undefined;
+  }
+}
+
+const DEFAULT_DRAIN_MS = 10_000;
+/** The longest a stop waits, within the drain bound, for answers to reach their clients. */
+const FLUSH_GRACE_MS = 2_000;
+/** After `run()` has stopped, how long leftovers may keep the process alive. */
+const EXIT_GRACE_MS = 1_000;
+
+/** The drain bound: the option, else CAIRN_DRAIN_TIMEOUT, else 10 s. */
+function drainTimeoutMs(option: string | number | undefined, env = process.env): number {
+  const given = option ?? env.CAIRN_DRAIN_TIMEOUT;
+  return given === undefined || given === "" ? DEFAULT_DRAIN_MS : parseDuration(given);
 }
 
 /** Says what insecureDevelopmentMode opens in this application, naming the servicers it leaves open. */

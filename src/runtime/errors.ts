@@ -26,6 +26,8 @@ export const failedPrecondition = (what: string) => new ConnectError(what, Code.
 export const unimplemented = (what: string) => new ConnectError(what, Code.Unimplemented);
 export const internal = (what: string) => new ConnectError(what, Code.Internal);
 export const permissionDenied = (what: string) => new ConnectError(what, Code.PermissionDenied);
+/** What calls, streams and waits still open hear while the application stops (retryable). */
+export const serverStopping = () => new ConnectError("server stopping", Code.Unavailable);
 
 /**
  * The store refused a write (the disk is full, an I/O error, the map cannot

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createClientTransport, type ClientTransport, type TransportKind } from "../transport/client-transport.js";
 import { RemoteCalls } from "../transport/remote-calls.js";
+import { pemOf } from "../transport/tls-credentials.js";
 import type { Context } from "./context.js";
 import { deriveKey } from "./idempotency.js";
 import { INVOKE, type Invoker } from "./invocation.js";
@@ -9,8 +10,10 @@ import { taskIdFor } from "./tasks/task-record.js";
 export type { TransportKind };
 
 export interface ExternalContextOptions {
-  /** The application's URL, e.g. "http://127.0.0.1:9991". */
+  /** The application's URL, e.g. "http://127.0.0.1:9991", or "https://…" for TLS. */
   url: string;
+  /** For https: the CA certificate(s) to trust, PEM text or a file path. Default the system's CAs. */
+  ca?: string | Buffer;
   /** Wire protocol; all run over HTTP/2. Default "connect". */
   transport?: TransportKind;
   /** Sent as `authorization: Bearer …` on every call. */
@@ -34,7 +37,8 @@ export class ExternalContext implements Context {
 
   constructor(options: ExternalContextOptions) {
     this.idempotencySeed = options.idempotencySeed ?? randomUUID();
-    this.#client = createClientTransport(options.url, options.transport ?? "connect");
+    const ca = options.ca === undefined ? undefined : pemOf(options.ca, "CA");
+    this.#client = createClientTransport(options.url, options.transport ?? "connect", { ca });
     this.#calls = new RemoteCalls(
       this.#client.transport,
       { idempotencySeed: this.idempotencySeed, bearerToken: options.bearerToken, timeoutMs: options.timeoutMs },

@@ -214,7 +214,11 @@ export class Runtime {
     if (caller.bearerToken === undefined || !verifier) return undefined;
     const claims = await Promise.resolve()
       .then(() => verifier(caller.bearerToken!))
-      .catch(() => undefined);
+      // A verifier's own ConnectError says why (expired, wrong audience…).
+      .catch((e: unknown) => {
+        if (e instanceof ConnectError) throw e;
+        return undefined;
+      });
     if (!claims) throw new ConnectError("the bearer token is not valid", Code.Unauthenticated);
     return claims;
   }

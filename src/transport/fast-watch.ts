@@ -6,7 +6,9 @@ import { createEndStreamSerialization, endStreamFlag } from "@connectrpc/connect
 import { WatchRequestSchema, WatchResponseSchema } from "../../generated/cairn/v1/reactive_pb.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { openWatch, type WatchSubscription } from "../runtime/reactive.js";
+import { serverStopping } from "../runtime/errors.js";
 import { watchCall } from "./reactive-routes.js";
+import type { Drain } from "./drain.js";
 import type { NodeHandler } from "./server.js";
 
 /**
@@ -23,7 +25,7 @@ import type { NodeHandler } from "./server.js";
  * connect route. Every other request, including Watch over gRPC, gRPC-Web,
  * Connect JSON, compression or a deadline, goes to connect unchanged.
  */
-export function withFastWatch(runtime: Runtime, readMaxBytes: number, fallback: NodeHandler): NodeHandler {
+export function withFastWatch(runtime: Runtime, readMaxBytes: number, fallback: NodeHandler, drain: Drain): NodeHandler {
   return (req, res) => {
     const h = req.headers;
     const fast =
@@ -33,7 +35,7 @@ export function withFastWatch(runtime: Runtime, readMaxBytes: number, fallback: 
       (h["connect-content-encoding"] === undefined || h["connect-content-encoding"] === "identity") &&
       h["connect-timeout-ms"] === undefined;
     if (!fast) return fallback(req, res);
-    serve(runtime, readMaxBytes, req, res).catch(() => res.destroy());
+    serve(runtime, readMaxBytes, drain, req, res).catch(() => res.destroy());
   };
 }
 
@@ -45,12 +47,15 @@ type Response = http.ServerResponse | http2.Http2ServerResponse;
 
 const endStream = createEndStreamSerialization(undefined);
 
-async function serve(runtime: Runtime, readMaxBytes: number, req: Request, res: Response): Promise<void> {
+async function serve(runtime: Runtime, readMaxBytes: number, drain: Drain, req: Request, res: Response): Promise<void> {
   let subscription: WatchSubscription | undefined;
   let closed = false;
+  // The server stopping ends the stream as the connect route's would.
+  const stopping = () => end(serverStopping());
   // Closing (client gone, or we ended) frees the subscription.
   const close = () => {
     closed = true;
+    drain.signal.removeEventListener("abort", stopping);
     subscription?.close();
   };
   res.once("close", close);
@@ -64,6 +69,8 @@ async function serve(runtime: Runtime, readMaxBytes: number, req: Request, res: 
     res.end(envelope(endStreamFlag, endStream.serialize({ metadata: new Headers(), error })));
   };
   try {
+    if (drain.draining) throw serverStopping();
+    drain.signal.addEventListener("abort", stopping, { once: true });
     const watchReq = fromEnvelope(await readBody(req, readMaxBytes + 5), readMaxBytes);
     const auth = req.headers.authorization;
     const { call, caller } = watchCall(runtime, watchReq, new Headers(typeof auth === "string" ? { authorization: auth } : {}));

@@ -1,8 +1,10 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import * as tls from "node:tls";
 import type { AddressInfo } from "node:net";
 import { holdEarlyResponse } from "./early-response.js";
+import type { TlsCredentials } from "./tls-credentials.js";
 
 export type NodeHandler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
@@ -12,41 +14,72 @@ export type NodeHandler = (
 export interface Listener {
   readonly host: string;
   readonly port: number;
-  close(): Promise<void>;
+  /** "https" when the port serves TLS. */
+  readonly scheme: "http" | "https";
+  /**
+   * Stops accepting connections and closes those open: at once, or after
+   * up to `graceMs` for answers still being written to go out.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** The HTTP/2 connection preface starts with these bytes. */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
 
 /**
- * One cleartext port for HTTP/2 (gRPC, Connect) and HTTP/1.1 (Connect,
- * gRPC-Web, curl). Node's `allowHTTP1` works only with TLS, so we sniff the
- * first bytes of each connection and hand it to the matching server.
+ * One port for HTTP/2 (gRPC, Connect) and HTTP/1.1 (Connect, gRPC-Web,
+ * curl). With TLS, ALPN says which ("h2" or "http/1.1"). In cleartext,
+ * Node's `allowHTTP1` does not work, so we sniff the first bytes of each
+ * connection. Either way the socket goes to the matching server.
  */
-export async function listen(handler: NodeHandler, host: string, port: number): Promise<Listener> {
+export async function listen(handler: NodeHandler, host: string, port: number, credentials?: TlsCredentials): Promise<Listener> {
   const h2 = http2.createServer({}, (req, res) => {
     holdEarlyResponse(req, res);
     handler(req, res);
   });
   const h1 = http.createServer(handler);
   h1.keepAliveTimeout = 60_000;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-    socket.once("data", (first: Buffer) => {
-      socket.pause();
-      socket.unshift(first);
-      const isH2 = first.subarray(0, H2_PREFACE.length).equals(H2_PREFACE.subarray(0, Math.min(first.length, H2_PREFACE.length)));
-      if (isH2) {
-        // http2 reads from the handle and drains what we unshifted itself.
-        h2.emit("connection", socket);
-      } else {
-        h1.emit("connection", socket);
-        socket.resume();
-      }
-    });
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
   });
+  let closing = false;
+  // While closing, an HTTP/1.1 connection closes once its answer is out.
+  h1.on("request", (_req, res: http.ServerResponse) => res.once("finish", () => closing && h1.closeIdleConnections()));
+  const sockets = new Set<net.Socket>();
+  let allClosed: (() => void) | undefined;
+  const track = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => {
+      sockets.delete(socket);
+      if (sockets.size === 0) allClosed?.();
+    });
+  };
+  let server: net.Server;
+  if (credentials) {
+    server = tls.createServer({ ...credentials, ALPNProtocols: ["h2", "http/1.1"], noDelay: true }, (socket) => {
+      // A client that offers no ALPN speaks HTTP/1.1.
+      (socket.alpnProtocol === "h2" ? h2 : h1).emit("connection", socket);
+    });
+    server.on("connection", track);
+  } else {
+    server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => {
+      track(socket);
+      socket.once("data", (first: Buffer) => {
+        socket.pause();
+        socket.unshift(first);
+        const isH2 = first.subarray(0, H2_PREFACE.length).equals(H2_PREFACE.subarray(0, Math.min(first.length, H2_PREFACE.length)));
+        if (isH2) {
+          // http2 reads from the handle and drains what we unshifted itself.
+          h2.emit("connection", socket);
+        } else {
+          h1.emit("connection", socket);
+          socket.resume();
+        }
+      });
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => resolve());
@@ -55,11 +88,24 @@ export async function listen(handler: NodeHandler, host: string, port: number): 
   return {
     host,
     port: address.port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        h1.closeAllConnections();
-        for (const s of sockets) s.destroy();
-      }),
+    scheme: credentials ? "https" : "http",
+    close: async (graceMs = 0) => {
+      closing = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      if (graceMs > 0 && sockets.size > 0) {
+        // GOAWAY: each session ends once its open streams have.
+        for (const session of sessions) session.close();
+        h1.closeIdleConnections();
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          allClosed = resolve;
+          timer = setTimeout(resolve, graceMs);
+        });
+        clearTimeout(timer);
+      }
+      h1.closeAllConnections();
+      for (const s of sockets) s.destroy();
+      await stopped;
+    },
   };
 }

@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { CommitBatch, TaskRecord } from "../../store/store.js";
 import type { Timer } from "../clock.js";
-import { StoreUnavailable, failedPrecondition, notFound } from "../errors.js";
+import { StoreUnavailable, failedPrecondition, notFound, serverStopping } from "../errors.js";
 import type { Runtime } from "../runtime.js";
 import { readVersions, type ChangeWaiter, type ReadVersions } from "../watchers.js";
 import { RunControl } from "./run-control.js";
@@ -41,6 +41,12 @@ function abandoned(signal: AbortSignal): unknown {
   return signal.reason ?? new ConnectError("the caller stopped waiting", Code.Canceled);
 }
 
+/** A caller awaiting a task's end. */
+interface TaskWaiter {
+  settle(task: TaskRecord): void;
+  fail(e: unknown): void;
+}
+
 /** A task suspended in `until`: all the memory it holds while it waits. */
 class TaskWait implements ChangeWaiter {
   constructor(
@@ -66,7 +72,7 @@ export class Dispatcher {
   /** Process control of each running task (cancel, pause). */
   readonly #controls = new Map<string, RunControl>();
   /** Callers awaiting a task's end; each leaves when its caller goes away. */
-  readonly #waiters = new Map<string, Set<(task: TaskRecord) => void>>();
+  readonly #waiters = new Map<string, Set<TaskWaiter>>();
   /** Tasks suspended in `until`, with their waits. */
   readonly #watching = new Map<string, TaskWait>();
   readonly #stopping = new AbortController();
@@ -340,15 +346,21 @@ export class Dispatcher {
       const list = this.#waiters.get(taskId) ?? new Set();
       this.#waiters.set(taskId, list);
       const leave = () => {
-        list.delete(settle);
+        list.delete(waiter);
         if (list.size === 0 && this.#waiters.get(taskId) === list) this.#waiters.delete(taskId);
         reject(abandoned(signal!));
       };
-      const settle = (final: TaskRecord) => {
-        signal?.removeEventListener("abort", leave);
-        resolve(final);
+      const waiter: TaskWaiter = {
+        settle: (final) => {
+          signal?.removeEventListener("abort", leave);
+          resolve(final);
+        },
+        fail: (e) => {
+          signal?.removeEventListener("abort", leave);
+          reject(e);
+        },
       };
-      list.add(settle);
+      list.add(waiter);
       signal?.addEventListener("abort", leave, { once: true });
     });
   }
@@ -363,7 +375,7 @@ export class Dispatcher {
   #settled(task: TaskRecord): void {
     const list = this.#waiters.get(task.taskId);
     this.#waiters.delete(task.taskId);
-    for (const settle of list ?? []) settle(task);
+    for (const waiter of list ?? []) waiter.settle(task);
   }
 
   /** Stops timers and unwinds running workflows; they resume on restart. */
@@ -371,6 +383,9 @@ export class Dispatcher {
     const reason = new Error("the application is stopping");
     this.#stopping.abort(reason);
     for (const control of this.#controls.values()) control.stop(reason);
+    // Runs have let go of their waits above; callers outside still waiting hear why.
+    for (const list of this.#waiters.values()) for (const waiter of list) waiter.fail(serverStopping());
+    this.#waiters.clear();
     for (const timer of this.#timers.values()) this.runtime.clock.clearTimer(timer);
     this.#timers.clear();
     this.runtime.clock.clearTimer(this.#sweepTimer);
