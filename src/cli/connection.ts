@@ -3,6 +3,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { Actors } from "../../generated/cairn/v1/actors_pb.js";
 import { Schedules } from "../../generated/cairn/v1/schedules_pb.js";
 import { Tasks } from "../../generated/cairn/v1/tasks_pb.js";
+import { ServerReflection } from "../../generated/grpc/reflection/v1/reflection_pb.js";
 import { EXIT } from "./exit.js";
 
 export const DEFAULT_URL = "http://127.0.0.1:9991";
@@ -42,6 +43,11 @@ export function actorsClient(connection: Connection): Client<typeof Actors> {
 /** A client of cairn.v1.Schedules (operators). */
 export function schedulesClient(connection: Connection): Client<typeof Schedules> {
   return createClient(Schedules, transportFor(connection));
+}
+
+/** A client of grpc.reflection.v1.ServerReflection: the application's schema. */
+export function reflectionClient(connection: Connection): Client<typeof ServerReflection> {
+  return createClient(ServerReflection, transportFor(connection));
 }
 
 /** How a failed call ends the command: the message to print and the exit code. */

@@ -6,6 +6,7 @@ import { registerTaskRoutes } from "../transport/tasks-routes.js";
 import { registerScheduleRoutes } from "../transport/schedules-routes.js";
 import { registerActorsServiceRoutes } from "../transport/actors-routes.js";
 import { registerReactiveRoutes } from "../transport/reactive-routes.js";
+import { registerReflectionRoutes } from "../transport/reflection-routes.js";
 import { withFastWatch } from "../transport/fast-watch.js";
 import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
@@ -57,6 +58,13 @@ export interface ApplicationOptions {
    * in tests. The wrapper must keep the `Store` contract.
    */
   wrapStore?: (store: Store) => Store;
+  /**
+   * Serves gRPC server reflection (grpc.reflection.v1 and v1alpha): the
+   * descriptors of every served service, so `cairn tasks show` prints
+   * results as JSON and grpcurl or Postman need no .proto files. Default
+   * true; false when the API's shape must not be public.
+   */
+  reflection?: boolean;
 }
 
 /** Gauges of what the running application holds in memory, for operators and tests. */
@@ -122,6 +130,7 @@ export class Application {
     const runtime = this.#runtime;
     if (o.insecureDevelopmentMode) warnInsecure(runtime);
     const maxBytes = o.maxMessageBytes ?? 4 * 1024 * 1024;
+    const duplexPaths = new Set<string>();
     const handler = connectNodeAdapter({
       routes: (router) => {
         registerActorRoutes(router, runtime);
@@ -129,7 +138,9 @@ export class Application {
         registerScheduleRoutes(router, runtime);
         registerActorsServiceRoutes(router, runtime);
         registerReactiveRoutes(router, runtime);
+        if (o.reflection !== false) registerReflectionRoutes(router, runtime.specs.map((s) => s.state));
         reportParseErrorsAsInvalid(router);
+        for (const h of router.handlers) if (h.method.methodKind === "bidi_streaming") duplexPaths.add(h.requestPath);
       },
       readMaxBytes: maxBytes,
       // Protobuf JSON parsers reject unknown fields: a typo is not a no-op.
@@ -137,7 +148,7 @@ export class Application {
       fallback: o.staticDir === undefined ? undefined : staticFiles(o.staticDir),
     });
     // Watch over Connect skips connect's per-message pipeline: see fast-watch.ts.
-    this.#listener = await listen(withFastWatch(runtime, maxBytes, handler), o.host ?? "127.0.0.1", o.port ?? 9991);
+    this.#listener = await listen(withFastWatch(runtime, maxBytes, handler), o.host ?? "127.0.0.1", o.port ?? 9991, duplexPaths);
     await runtime.start();
     return this;
   }

@@ -22,10 +22,17 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
  * One cleartext port for HTTP/2 (gRPC, Connect) and HTTP/1.1 (Connect,
  * gRPC-Web, curl). Node's `allowHTTP1` works only with TLS, so we sniff the
  * first bytes of each connection and hand it to the matching server.
+ * `duplexPaths` are the bidirectional routes (server reflection), which
+ * answer each message while the request goes on: no early answer to hold.
  */
-export async function listen(handler: NodeHandler, host: string, port: number): Promise<Listener> {
+export async function listen(
+  handler: NodeHandler,
+  host: string,
+  port: number,
+  duplexPaths: ReadonlySet<string> = new Set(),
+): Promise<Listener> {
   const h2 = http2.createServer({}, (req, res) => {
-    holdEarlyResponse(req, res);
+    if (!duplexPaths.has(req.url.split("?", 1)[0]!)) holdEarlyResponse(req, res);
     handler(req, res);
   });
   const h1 = http.createServer(handler);
