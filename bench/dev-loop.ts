@@ -17,50 +17,10 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
+import { STEP_TIMEOUT_MS, call, firstAnswer, freePort, until } from "./counter-app.js";
 import { emit, log } from "./output.js";
-
-/** Bounds a step that hangs; the loop is expected to take about a second. */
-const STEP_TIMEOUT_MS = 120_000;
-
-/** A free loopback port, so every restart of the dev server keeps its URL. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((done) => server.close(() => done()));
-  return port;
-}
-
-/** One Connect JSON call of counter.v1.CounterMethods over HTTP/1.1; undefined if nothing answers. */
-async function call(url: string, method: string, body: object): Promise<Record<string, unknown> | undefined> {
-  try {
-    const res = await fetch(`${url}/counter.v1.CounterMethods/${method}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-cairn-actor-id": "c1" },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    });
-    const json = (await res.json()) as Record<string, unknown>;
-    if (!res.ok) throw new Error(`${method}: HTTP ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  } catch (e) {
-    if (e instanceof TypeError) return undefined; // refused or reset: the server is (re)starting
-    throw e;
-  }
-}
-
-/** Calls Get until `ok(response)`; resolves with the time it became true. */
-async function until(url: string, what: string, ok: (res: Record<string, unknown>) => boolean): Promise<number> {
-  const deadline = performance.now() + STEP_TIMEOUT_MS;
-  while (performance.now() < deadline) {
-    const res = await call(url, "Get", {});
-    if (res && ok(res)) return performance.now();
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** The dev process's output, and a way to wait for a line to show up in it. */
 class Output {
@@ -113,12 +73,7 @@ async function coldStart(app: string): Promise<number> {
     stdio: "ignore",
   });
   try {
-    const deadline = started + STEP_TIMEOUT_MS;
-    while (!(await call(url, "Create", { initial: "1" }))) {
-      if (performance.now() > deadline) throw new Error("the cold-started server did not answer");
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    return performance.now() - started;
+    return (await firstAnswer(url)) - started;
   } finally {
     child.kill("SIGTERM");
   }
@@ -182,9 +137,10 @@ async function main(): Promise<void> {
     await until(url, "answers after the proto fix", (r) => r.value === "1007" && r.note === "hi");
 
     const cold = await coldStart(app);
-    emit({ scenario: "dev-restart-ts", ms: Math.round(tsMs), baselineColdStartMs: Math.round(cold) });
-    emit({ scenario: "dev-restart-proto", ms: Math.round(protoMs), baselineColdStartMs: Math.round(cold) });
-    emit({ scenario: "cold-start", ms: Math.round(cold) });
+    const load1 = Number(loadavg()[0]!.toFixed(1));
+    emit({ scenario: "dev-restart-ts", ms: Math.round(tsMs), baselineColdStartMs: Math.round(cold), load1 });
+    emit({ scenario: "dev-restart-proto", ms: Math.round(protoMs), baselineColdStartMs: Math.round(cold), load1 });
+    emit({ scenario: "cold-start", ms: Math.round(cold), load1 });
   } finally {
     if (dev.pid !== undefined) {
       try {

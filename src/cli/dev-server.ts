@@ -26,7 +26,7 @@ process.once("message", (message) => {
   import(pathToFileURL(entry).href).catch((e: unknown) => {
     // A syntax error (esbuild's TransformError) is its file:line and message;
     // the stack through esbuild's internals would only bury it.
-    const syntax = e instanceof Error && e.name === "TransformError";
+    const syntax = e instanceof Error && e.message.startsWith("Transform failed");
     console.error(syntax ? `cairn dev: ${e.message}` : e);
     process.exit(1);
   });
