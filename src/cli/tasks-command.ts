@@ -38,8 +38,10 @@ ${GLOBAL_HELP}`,
 
   Shows the task, its latest progress and its history (the newest 100
   events: spawned, started, step, retried, paused, resumed, progress, ...).
+  The result and a declared error print as JSON with the app's field names,
+  read through the server's reflection (by field number if it has none).
   Exit 1 if there is no such task.
-  --json  print cairn.v1.TaskInfo as JSON
+  --json  print cairn.v1.TaskInfo as JSON (response as base64; response_type names its type)
 
 ${GLOBAL_HELP}`,
   wait: `Usage: cairn tasks wait ID [--json]
