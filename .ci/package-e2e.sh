@@ -3,8 +3,9 @@
 # scaffold an app with `cairn init` from the tarball in a temporary folder
 # outside the repository, install the tarball there (everything else from
 # the registry), then run the app's generate, test, build and start on plain
-# node, call it with its client script and `npx cairn tasks list`, and stop
-# it by PID with SIGTERM.
+# node, call it with its client script, `npx cairn tasks list` and `npx cairn
+# tasks show` (the result decoded through server reflection), stop it by PID
+# with SIGTERM, and drive `npm run dev` through edits and errors.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/cairn-package-e2e.XXXXXX")"
@@ -73,6 +74,11 @@ TOKEN="$(npx cairn token --admin)"
 npx cairn tasks list --url "$URL" --token "$TOKEN" | tee "$WORK/tasks.log"
 grep -q "countUp" "$WORK/tasks.log"
 
+step "npx cairn tasks show: the result as JSON with the app's field names (server reflection)"
+TASK="$(awk '/countUp/ { print $1; exit }' "$WORK/tasks.log")"
+npx cairn tasks show "$TASK" --url "$URL" --token "$TOKEN" | tee "$WORK/show.log"
+grep -q '^result  *{"value":"[0-9]*"}$' "$WORK/show.log"
+
 step "stop the server (pid $SERVER_PID) with SIGTERM"
 kill -TERM "$SERVER_PID"
 code=0
@@ -80,5 +86,9 @@ wait "$SERVER_PID" || code=$?
 SERVER_PID=""
 if [ "$code" != 0 ]; then cat "$WORK/server.log"; echo "the server exited with $code on SIGTERM" >&2; exit 1; fi
 test -d "$WORK/data"
+
+step "npm run dev: a .ts change restarts, a .proto change re-generates, errors are printed and the loop goes on (bench/dev-loop.ts)"
+rm -rf "$WORK/my-app/.cairn"
+(cd "$REPO" && node --import tsx bench/dev-loop.ts "$WORK/my-app")
 
 step "package end-to-end: all steps passed"

@@ -3,7 +3,7 @@
 // generate refuses a project without the @bufbuild/protobuf it needs; token
 // signs what hmacTokenVerifier accepts. (.ci/package-e2e.sh runs the whole
 // app from the packed tarball.)
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, symlinkSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { hmacTokenVerifier } from "@cairn-dev/cairn";
@@ -56,6 +56,45 @@ describe("cairn generate", () => {
     const ours = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
     expect(run.stderr).toContain(`this project does not have: npm install --save-exact @bufbuild/protobuf@${ours.dependencies["@bufbuild/protobuf"]}`);
     expect(existsSync(join(project, "generated"))).toBe(false);
+  });
+});
+
+describe("cairn generate, in process", () => {
+  const proto = (extra = "") => `syntax = "proto3";
+package demo.v1;
+import "cairn/v1/options.proto";
+message Thing {
+  option (cairn.v1.state) = {};
+  string name = 1;
+}
+message GetRequest {}
+message GetResponse { string name = 1; }
+service ThingMethods {
+  rpc Get(GetRequest) returns (GetResponse) {
+    option (cairn.v1.method) = { reader: {} };
+  }${extra}
+}
+`;
+
+  it("writes messages, servicers and refs for the project's files, not for what they import; a codegen error names file:line and keeps the output", async () => {
+    const project = tempDir();
+    mkdirSync(join(project, "proto/demo/v1"), { recursive: true });
+    mkdirSync(join(project, "node_modules/@bufbuild"), { recursive: true });
+    symlinkSync(join(ROOT, "node_modules/@bufbuild/protobuf"), join(project, "node_modules/@bufbuild/protobuf"));
+    writeFileSync(join(project, "proto/demo/v1/demo.proto"), proto());
+    const run = await cairn(["generate"], project);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    const files = (readdirSync(join(project, "generated"), { recursive: true }) as string[]).filter((f) => f.endsWith(".ts")).sort();
+    expect(files).toEqual(["cairn/v1/options_pb.ts", "demo/v1/demo_cairn.ts", "demo/v1/demo_pb.ts"]);
+    expect(readFileSync(join(project, "generated/demo/v1/demo_cairn.ts"), "utf8")).toContain("export abstract class ThingServicer");
+    const before = readFileSync(join(project, "generated/demo/v1/demo_cairn.ts"), "utf8");
+
+    writeFileSync(join(project, "proto/demo/v1/demo.proto"), proto("\n  rpc Broken(GetRequest) returns (GetResponse);"));
+    const broken = await cairn(["generate"], project);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/demo\/v1\/demo\.proto:14: demo\.v1\.ThingMethods\.Broken: missing option \(cairn\.v1\.method\)/);
+    expect(readFileSync(join(project, "generated/demo/v1/demo_cairn.ts"), "utf8")).toBe(before);
   });
 });
 

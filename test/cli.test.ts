@@ -101,14 +101,14 @@ describe("cairn tasks list", () => {
 });
 
 describe("cairn tasks show", () => {
-  it("shows status, iteration, attempt and the result read by field number", async () => {
+  it("shows status, iteration, attempt and the result as JSON (decoded through server reflection)", async () => {
     const { code, stdout } = await cairn(["tasks", "show", done, ...url]);
     expect(code).toBe(0);
     expect(stdout).toMatch(/status\s+COMPLETED/);
     expect(stdout).toMatch(/actor\s+cli-a/);
     expect(stdout).toMatch(/iteration\s+0/);
     expect(stdout).toMatch(/attempt\s+1\n/); // as the history's "started … attempt 1"
-    expect(stdout).toContain('fields by number: { 1: "echo hello", 2: 7 }');
+    expect(stdout).toMatch(/result\s+\{"result":"echo hello","value":"7"\}\n/);
     // The history, oldest first.
     expect(stdout).toMatch(/history\n\s+\S+Z\s+spawned\s+probe\.v1\.Probe\("cli-a"\)\.run\n\s+\S+Z\s+started\s+iteration 0, attempt 1\n\s+\S+Z\s+completed/);
   });

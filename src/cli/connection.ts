@@ -4,6 +4,7 @@ import { Actors } from "../../generated/cairn/v1/actors_pb.js";
 import { Admin } from "../../generated/cairn/v1/admin_pb.js";
 import { Schedules } from "../../generated/cairn/v1/schedules_pb.js";
 import { Tasks } from "../../generated/cairn/v1/tasks_pb.js";
+import { ServerReflection } from "../../generated/grpc/reflection/v1/reflection_pb.js";
 import { EXIT } from "./exit.js";
 import { connectTo } from "../transport/client-transport.js";
 import { pemOf } from "../transport/tls-credentials.js";
@@ -58,6 +59,11 @@ export function adminClient(connection: Connection): Client<typeof Admin> {
 /** A client of cairn.v1.Schedules (operators). */
 export function schedulesClient(connection: Connection): Client<typeof Schedules> {
   return createClient(Schedules, transportFor(connection));
+}
+
+/** A client of grpc.reflection.v1.ServerReflection: the application's schema. */
+export function reflectionClient(connection: Connection): Client<typeof ServerReflection> {
+  return createClient(ServerReflection, transportFor(connection));
 }
 
 /** How a failed call ends the command: the message to print and the exit code. */

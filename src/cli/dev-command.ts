@@ -1,13 +1,16 @@
 // `cairn dev`: generate, serve, and on every change re-generate (.proto) or
 // restart (.ts), keeping the data folder. The server runs under tsx (a
-// dependency of this package): it starts TypeScript in well under a second
-// with no build step, and prints a syntax error with file, line and a code
-// frame; type errors are left to `npm run build` and the editor.
+// dependency of this package): it starts TypeScript with no build step, and
+// prints a syntax error with file, line and a code frame; type errors are
+// left to `npm run build` and the editor. A spare server process waits with
+// the framework loaded (dev-server.ts), so a restart is a swap; code is
+// generated in this process, its plugins loaded once.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, watch, type FSWatcher } from "node:fs";
-import { resolve } from "node:path";
+import { extname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { EXIT, UsageError } from "./exit.js";
-import { describeGenerated, generate } from "./generate.js";
+import { describeGenerated, generate, preloadPlugins } from "./generate.js";
 import { GENERATE_OPTIONS, GENERATE_OPTIONS_HELP, generateOptionsFrom } from "./generate-command.js";
 import { parseCommand } from "./options.js";
 
@@ -43,12 +46,42 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
   if (!existsSync(entry)) throw new UsageError(`no server entry ${entry} (--entry FILE)`, "dev");
   const srcDirs = (values.src?.length ? values.src : ["src"]).map((d) => resolve(d));
   const tsx = import.meta.resolve("tsx");
+  const devServer = fileURLToPath(new URL(`./dev-server${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+  preloadPlugins();
+
+  /** The next server: loading the framework, or ready and waiting for "go". */
+  let spare: { child: ChildProcess; ready: Promise<boolean> } | undefined;
+  const makeSpare = () => {
+    const child = spawn(process.execPath, ["--import", tsx, devServer, entry], {
+      stdio: ["inherit", "inherit", "inherit", "ipc"],
+      env: { CAIRN_DEV: "1", ...process.env },
+    });
+    const ready = new Promise<boolean>((done) => {
+      child.once("message", (m) => done(m === "ready"));
+      child.once("exit", () => {
+        if (spare?.child === child) spare = undefined;
+        done(false);
+      });
+    });
+    return { child, ready };
+  };
+  /** A spare that is ready, made now if the last one died (its error is on the terminal). */
+  const takeSpare = async (): Promise<ChildProcess> => {
+    for (let tries = 0; tries < 2; tries++) {
+      const next = spare ?? makeSpare();
+      spare = undefined;
+      if (await next.ready) return next.child;
+    }
+    throw new Error("cairn dev: the server process cannot start (see above)");
+  };
 
   let server: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
-  const start = () => {
-    const child = spawn(process.execPath, ["--import", tsx, entry], { stdio: "inherit", env: { CAIRN_DEV: "1", ...process.env } });
+  const start = async () => {
+    const child = await takeSpare();
+    child.send("go");
     server = child;
+    spare = makeSpare();
     exited = new Promise<void>((done) =>
       child.once("exit", (code, signal) => {
         if (server === child) {
@@ -78,7 +111,8 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
     return true;
   };
 
-  if (await regenerate()) start();
+  spare = makeSpare();
+  if (await regenerate()) await start();
 
   // One change at a time: a change that arrives while one is handled is
   // handled after it, once, with everything that changed meanwhile.
@@ -100,7 +134,7 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
           console.log("cairn dev: restarting");
         }
         await stop();
-        start();
+        await start();
       }
     } finally {
       busy = false;
@@ -127,6 +161,7 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
   });
   for (const w of watchers) w.close();
   clearTimeout(timer);
+  spare?.child.kill("SIGTERM");
   await stop();
   return EXIT.ok;
 }

@@ -1,5 +1,5 @@
 import { TaskStatus, type TaskInfo, type TaskProgress } from "../../generated/cairn/v1/tasks_pb.js";
-import { dumpMessage } from "./wire-dump.js";
+import { byFieldNumber } from "./wire-dump.js";
 
 export function statusLabel(status: TaskStatus): string {
   return (TaskStatus[status] ?? String(status)).toUpperCase();
@@ -39,11 +39,10 @@ export function describeProgress(p: TaskProgress | undefined): string {
   return parts.join("  ");
 }
 
-/** The response as far as it can be read without the application's schema. */
-function result(bytes: Uint8Array): string {
-  const dump = dumpMessage(bytes);
-  const size = `${bytes.length} byte${bytes.length === 1 ? "" : "s"}`;
-  return dump === undefined ? size : `${size}, fields by number: ${dump}`;
+/** A task's result and declared error as text, e.g. decoded with the application's schema. */
+export interface TaskPayloads {
+  readonly result?: string;
+  readonly error?: string;
 }
 
 /**
@@ -55,8 +54,11 @@ export function attemptOf(info: TaskInfo): number {
   return info.attempts + 1;
 }
 
-/** `tasks show` and `tasks wait`: one task, a field per line. */
-export function formatTask(info: TaskInfo, now = Date.now()): string {
+/**
+ * `tasks show` and `tasks wait`: one task, a field per line. The result and
+ * error are `payloads` if given, else read by field number.
+ */
+export function formatTask(info: TaskInfo, now = Date.now(), payloads: TaskPayloads = {}): string {
   const rows: Array<[string, string]> = [
     ["task", info.taskId],
     ["status", statusLabel(info.status)],
@@ -70,8 +72,8 @@ export function formatTask(info: TaskInfo, now = Date.now()): string {
   const ended = info.status === TaskStatus.COMPLETED || info.status === TaskStatus.ABORTED || info.status === TaskStatus.FAILED ||
     info.status === TaskStatus.CANCELLED;
   if (!ended) rows.push(["run at", when(info.runAtMs, now)]);
-  if (info.status === TaskStatus.COMPLETED) rows.push(["result", result(info.response)]);
-  if (info.error) rows.push(["error", `${info.error.typeName}: ${info.error.message} (${result(info.error.value)})`]);
+  if (info.status === TaskStatus.COMPLETED) rows.push(["result", payloads.result ?? byFieldNumber(info.response)]);
+  if (info.error) rows.push(["error", `${info.error.typeName}: ${info.error.message} (${payloads.error ?? byFieldNumber(info.error.value)})`]);
   if (info.lastError) rows.push(["last error", info.lastError]);
   if (info.remoteStatusInput) rows.push(["remote status", info.remoteStatusInput]);
   if (info.progress) rows.push(["progress", `${describeProgress(info.progress)} (updated ${when(info.progress.updatedAtMs, now)})`]);

@@ -1,11 +1,23 @@
-// `cairn generate`: runs buf with a configuration made here, so a project
-// needs no buf.yaml or buf.gen.yaml, and nothing it writes points into
-// node_modules. Plugins are local: protoc-gen-es for messages, our own
-// protoc-gen-cairn for servicers and refs.
+// `cairn generate`: buf compiles the project's .proto files with a
+// configuration made here (no buf.yaml, nothing pointing into node_modules),
+// then the two plugins run in this process: protoc-gen-es for messages, our
+// own protoc-gen-cairn for servicers and refs. In process, because a plugin
+// process loads the TypeScript compiler (protoplugin's transpiler) on every
+// run: seconds per change in `cairn dev`; here it is loaded once.
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
-import { FROM_SOURCE, PACKAGE_ROOT, dependencyBin } from "./package-paths.js";
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { create, fromBinary } from "@bufbuild/protobuf";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
+import {
+  CodeGeneratorRequestSchema,
+  FileDescriptorSetSchema,
+  type CodeGeneratorResponse,
+  type FileDescriptorProto,
+} from "@bufbuild/protobuf/wkt";
+import type { Plugin } from "@bufbuild/protoplugin";
+import { PACKAGE_ROOT, dependencyBin, dependencyDir } from "./package-paths.js";
 import { protobufVersionProblem } from "./protobuf-version.js";
 
 export interface GenerateOptions {
@@ -29,30 +41,59 @@ export interface GenerateResult {
 const OPTIONS_MODULE = join("node_modules", ".cache", "cairn", "proto");
 const OPTIONS_FILE = join("cairn", "v1", "options.proto");
 
-/** Runs buf generate once; never throws for a user's mistake, reports it. */
+/** Runs buf build and both plugins once; never throws for a user's mistake, reports it. */
 export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   const problem = protobufVersionProblem(o.projectDir);
   if (problem !== undefined) return { ok: false, output: problem };
   for (const dir of o.protoDirs) {
     if (!existsSync(resolve(o.projectDir, dir))) return { ok: false, output: `no proto folder ${JSON.stringify(dir)} in ${o.projectDir}` };
   }
-  const modules = workspaceModules(o.projectDir, o.protoDirs);
-  const node = process.execPath;
-  const cairnPlugin = FROM_SOURCE
-    ? [node, "--import", "tsx", join(PACKAGE_ROOT, "src", "codegen", "protoc-gen-cairn.ts")]
-    : [node, join(PACKAGE_ROOT, "bin", "protoc-gen-cairn.js")];
-  const opt = ["target=ts", "import_extension=js"];
-  const template = {
-    version: "v2",
-    clean: true,
-    plugins: [
-      { local: [node, dependencyBin("@bufbuild/protoc-gen-es", "protoc-gen-es")], out: o.outDir, opt },
-      { local: cairnPlugin, out: o.outDir, opt: o.web ? [...opt, "web=true"] : opt },
-    ],
-  };
-  const config = { version: "v2", modules };
-  const { code, output } = await runBuf(o.projectDir, ["generate", "--config", JSON.stringify(config), "--template", JSON.stringify(template)]);
-  return { ok: code === 0, output };
+  const out = resolve(o.projectDir, o.outDir);
+  if (!out.startsWith(resolve(o.projectDir) + sep)) {
+    return { ok: false, output: `the output folder ${JSON.stringify(o.outDir)} must be inside the project: it is emptied first` };
+  }
+  const built = await bufBuild(o);
+  if (!built.ok) return built;
+  const parameter = ["target=ts", "import_extension=js", ...(o.web ? ["web=true"] : [])];
+  const files: CodeGeneratorResponse["file"] = [];
+  for (const [plugin, params] of await plugins()) {
+    const request = create(CodeGeneratorRequestSchema, {
+      fileToGenerate: built.targets,
+      parameter: params(parameter).join(","),
+      protoFile: built.files,
+    });
+    let response: CodeGeneratorResponse;
+    try {
+      response = plugin.run(request);
+    } catch (e) {
+      return { ok: false, output: `${plugin.name}: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    if (response.error) return { ok: false, output: `${plugin.name}: ${response.error}` };
+    files.push(...response.file);
+  }
+  rmSync(out, { recursive: true, force: true });
+  for (const f of files) {
+    const path = join(out, f.name);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, f.content);
+  }
+  return { ok: true, output: built.output };
+}
+
+type Built = { ok: true; files: FileDescriptorProto[]; targets: string[]; output: string } | { ok: false; output: string };
+
+/** `buf build`: the project's files and everything they import, as descriptors. */
+async function bufBuild(o: GenerateOptions): Promise<Built> {
+  const config = JSON.stringify({ version: "v2", modules: workspaceModules(o.projectDir, o.protoDirs) });
+  const args = [dependencyBin("@bufbuild/buf", "buf"), "build", "--config", config, "-o", "-"];
+  const { code, stdout, stderr } = await run(process.execPath, args, o.projectDir);
+  if (code !== 0) return { ok: false, output: stderr.toString().trim() || `buf build exited with ${code}` };
+  const image = fromBinary(FileDescriptorSetSchema, stdout);
+  // What `buf generate` generates: the workspace's files, not what they import.
+  const targets = image.file.filter((f) => !isImport(f)).map((f) => f.name);
+  // Plugins get plain descriptors, as from buf generate: without buf's extension.
+  for (const f of image.file) f.$unknown = f.$unknown?.filter((u) => u.no !== BUF_EXTENSION);
+  return { ok: true, files: image.file, targets, output: stderr.toString().trim() };
 }
 
 /**
@@ -70,16 +111,61 @@ export function workspaceModules(projectDir: string, protoDirs: readonly string[
   return modules;
 }
 
-/** Runs the package's buf in `cwd`; resolves with its exit code (-1: it did not run) and what it printed. */
-export function runBuf(cwd: string, args: readonly string[]): Promise<{ code: number; output: string }> {
+/** buf's image marks imported files in its own extension of each file (buf.alpha.image.v1 ImageFile). */
+const BUF_EXTENSION = 8042;
+const IS_IMPORT = 1;
+function isImport(file: FileDescriptorProto): boolean {
+  for (const u of file.$unknown ?? []) {
+    if (u.no !== BUF_EXTENSION) continue;
+    const ext = new BinaryReader(new BinaryReader(u.data).bytes()); // data: the length, then the message
+    while (ext.pos < ext.len) {
+      const [no, wireType] = ext.tag();
+      if (no === IS_IMPORT) return ext.bool();
+      ext.skip(wireType);
+    }
+  }
+  return false;
+}
+
+type Params = (parameter: string[]) => string[];
+let loaded: Promise<Array<[Plugin, Params]>> | undefined;
+
+/** protoc-gen-es and protoc-gen-cairn, loaded once per process (the TypeScript compiler comes with them). */
+function plugins(): Promise<Array<[Plugin, Params]>> {
+  loaded ??= (async () => {
+    // protoc-gen-es ships CommonJS with no exports map: its plugin module, by path.
+    const esRequire = createRequire(join(dependencyDir("@bufbuild/protoc-gen-es"), "package.json"));
+    const { protocGenEs } = esRequire("./dist/cjs/src/protoc-gen-es-plugin.js") as { protocGenEs: Plugin };
+    const { plugin } = await import("../codegen/plugin.js");
+    return [
+      [protocGenEs, (p) => p.filter((x) => x !== "web=true")],
+      [plugin, (p) => p],
+    ];
+  })();
+  return loaded;
+}
+
+/** Starts loading the plugins now, so the first generate of `cairn dev` does not wait for them. */
+export function preloadPlugins(): void {
+  void plugins().catch(() => undefined);
+}
+
+function run(command: string, args: string[], cwd: string): Promise<{ code: number | null; stdout: Buffer; stderr: Buffer }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [dependencyBin("@bufbuild/buf", "buf"), ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (b: Buffer) => (output += b.toString()));
-    child.stderr.on("data", (b: Buffer) => (output += b.toString()));
-    child.on("error", (e) => done({ code: -1, output: `cannot run buf: ${e.message}` }));
-    child.on("close", (code) => done({ code: code ?? -1, output: output.trim() }));
+    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on("data", (b: Buffer) => stdout.push(b));
+    child.stderr.on("data", (b: Buffer) => stderr.push(b));
+    child.on("error", (e) => done({ code: -1, stdout: Buffer.alloc(0), stderr: Buffer.from(`cannot run buf: ${e.message}`) }));
+    child.on("close", (code) => done({ code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) }));
   });
+}
+
+/** Runs the package's buf in `cwd`; resolves with its exit code (-1: it did not run) and what it printed. */
+export async function runBuf(cwd: string, args: readonly string[]): Promise<{ code: number; output: string }> {
+  const { code, stdout, stderr } = await run(process.execPath, [dependencyBin("@bufbuild/buf", "buf"), ...args], cwd);
+  return { code: code ?? -1, output: Buffer.concat([stdout, stderr]).toString().trim() };
 }
 
 /** A one-line summary for a successful run. */

@@ -3,7 +3,8 @@ import { ListTasksResponseSchema, TaskInfoSchema, TaskStatus, type TaskInfo } fr
 import { connectionFrom, tasksClient } from "./connection.js";
 import { EXIT, UsageError } from "./exit.js";
 import { TASK_STATUS, taskStatusNamed } from "../transport/task-status.js";
-import { formatTask, formatTaskTable } from "./format-task.js";
+import { formatTask, formatTaskTable, type TaskPayloads } from "./format-task.js";
+import { AppSchema } from "./app-schema.js";
 import { GLOBAL_HELP, parseCommand } from "./options.js";
 import { renderWatch } from "./watch-task.js";
 
@@ -37,8 +38,10 @@ ${GLOBAL_HELP}`,
 
   Shows the task, its latest progress and its history (the newest 100
   events: spawned, started, step, retried, paused, resumed, progress, ...).
+  The result and a declared error print as JSON with the app's field names,
+  read through the server's reflection (by field number if it has none).
   Exit 1 if there is no such task.
-  --json  print cairn.v1.TaskInfo as JSON
+  --json  print cairn.v1.TaskInfo as JSON (response as base64; response_type names its type)
 
 ${GLOBAL_HELP}`,
   wait: `Usage: cairn tasks wait ID [--json]
@@ -92,7 +95,8 @@ export async function tasksCommand(command: string | undefined, args: readonly s
     console.log(help);
     return EXIT.ok;
   }
-  const client = tasksClient(connectionFrom(values));
+  const connection = connectionFrom(values);
+  const client = tasksClient(connection);
   const json = values.json === true;
 
   if (command === "list") {
@@ -113,20 +117,31 @@ export async function tasksCommand(command: string | undefined, args: readonly s
 
   if (positionals.length !== 1) throw new UsageError(`expected one task ID, got ${positionals.length}`, `tasks ${command}`);
   const taskId = positionals[0]!;
-  const print = (info: TaskInfo) => console.log(json ? toJsonString(TaskInfoSchema, info, { prettySpaces: 2 }) : formatTask(info));
+  const schema = new AppSchema(connection);
+  const payloads = (info: TaskInfo) => payloadsOf(schema, info);
+  const print = async (info: TaskInfo) =>
+    console.log(json ? toJsonString(TaskInfoSchema, info, { prettySpaces: 2 }) : formatTask(info, Date.now(), await payloads(info)));
   if (command === "show") {
-    print(await client.get({ taskId }));
+    await print(await client.get({ taskId }));
     return EXIT.ok;
   }
   if (command === "cancel" || command === "pause" || command === "resume") {
-    print(await client[command]({ taskId }));
+    await print(await client[command]({ taskId }));
     return EXIT.ok;
   }
   if (command === "watch") {
-    const last = await renderWatch(client.watch({ taskId }), process.stdout, json);
+    const last = await renderWatch(client.watch({ taskId }), process.stdout, json, payloads);
     return last?.status === TaskStatus.COMPLETED ? EXIT.ok : EXIT.failed;
   }
   const info = await client.wait({ taskId });
-  print(info);
+  await print(info);
   return info.status === TaskStatus.COMPLETED ? EXIT.ok : EXIT.failed;
+}
+
+/** The task's result and declared error as JSON with the application's field names. */
+async function payloadsOf(schema: AppSchema, info: TaskInfo): Promise<TaskPayloads> {
+  return {
+    result: info.status === TaskStatus.COMPLETED ? await schema.render(info.responseType, info.response) : undefined,
+    error: info.error ? await schema.render(info.error.typeName, info.error.value) : undefined,
+  };
 }

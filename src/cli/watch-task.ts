@@ -1,6 +1,6 @@
 import { toJsonString } from "@bufbuild/protobuf";
 import { TaskInfoSchema, TaskStatus, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
-import { describeProgress, formatTask, statusLabel } from "./format-task.js";
+import { describeProgress, formatTask, statusLabel, type TaskPayloads } from "./format-task.js";
 
 function isEnded(status: TaskStatus): boolean {
   return status === TaskStatus.COMPLETED || status === TaskStatus.ABORTED || status === TaskStatus.FAILED ||
@@ -21,9 +21,15 @@ interface Output {
 /**
  * `tasks watch`: a single line rewritten in place on a terminal, plain
  * lines (one per change) otherwise, or JSON lines; then the task as
- * `tasks show` prints it. Returns the last TaskInfo seen.
+ * `tasks show` prints it, with `payloads` for its result. Returns the last
+ * TaskInfo seen.
  */
-export async function renderWatch(stream: AsyncIterable<TaskInfo>, out: Output, json: boolean): Promise<TaskInfo | undefined> {
+export async function renderWatch(
+  stream: AsyncIterable<TaskInfo>,
+  out: Output,
+  json: boolean,
+  payloads: (info: TaskInfo) => Promise<TaskPayloads> = async () => ({}),
+): Promise<TaskInfo | undefined> {
   let last: TaskInfo | undefined;
   let lastLine = "";
   const tty = out.isTTY === true && !json;
@@ -45,6 +51,6 @@ export async function renderWatch(stream: AsyncIterable<TaskInfo>, out: Output, 
     }
   }
   if (tty && lastLine) out.write("\n");
-  if (last && !json && isEnded(last.status)) out.write(`${formatTask(last)}\n`);
+  if (last && !json && isEnded(last.status)) out.write(`${formatTask(last, Date.now(), await payloads(last))}\n`);
   return last;
 }

@@ -50,3 +50,10 @@ function dumpBytes(bytes: Uint8Array, depth: number): string {
   }
   return dumpMessage(bytes, depth + 1) ?? `0x${Buffer.from(bytes).toString("hex")}`;
 }
+
+/** Bytes as far as they can be read without the application's schema. */
+export function byFieldNumber(bytes: Uint8Array): string {
+  const dump = dumpMessage(bytes);
+  const size = `${bytes.length} byte${bytes.length === 1 ? "" : "s"}`;
+  return dump === undefined ? size : `${size}, fields by number: ${dump}`;
+}

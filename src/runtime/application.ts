@@ -7,6 +7,7 @@ import { registerScheduleRoutes } from "../transport/schedules-routes.js";
 import { registerActorsServiceRoutes } from "../transport/actors-routes.js";
 import { registerAdminRoutes } from "../transport/admin-routes.js";
 import { registerReactiveRoutes } from "../transport/reactive-routes.js";
+import { registerReflectionRoutes } from "../transport/reflection-routes.js";
 import { withFastWatch } from "../transport/fast-watch.js";
 import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
@@ -74,6 +75,13 @@ export interface ApplicationOptions {
    * in tests. The wrapper must keep the `Store` contract.
    */
   wrapStore?: (store: Store) => Store;
+  /**
+   * Serves gRPC server reflection (grpc.reflection.v1 and v1alpha): the
+   * descriptors of every served service, so `cairn tasks show` prints
+   * results as JSON and grpcurl or Postman need no .proto files. Default
+   * true; false when the API's shape must not be public.
+   */
+  reflection?: boolean;
 }
 
 /** Gauges of what the running application holds in memory, for operators and tests. */
@@ -149,6 +157,7 @@ export class Application {
     const drain = new Drain();
     this.#drain = drain;
     this.#drainMs = drainMs;
+    const duplexPaths = new Set<string>();
     const handler = connectNodeAdapter({
       interceptors: [drain.interceptor],
       routes: (router) => {
@@ -158,7 +167,9 @@ export class Application {
         registerActorsServiceRoutes(router, runtime);
         registerAdminRoutes(router, runtime, operatorStore);
         registerReactiveRoutes(router, runtime);
+        if (o.reflection !== false) registerReflectionRoutes(router, runtime.specs.map((s) => s.state));
         reportParseErrorsAsInvalid(router);
+        for (const h of router.handlers) if (h.method.methodKind === "bidi_streaming") duplexPaths.add(h.requestPath);
       },
       readMaxBytes: maxBytes,
       // Protobuf JSON parsers reject unknown fields: a typo is not a no-op.
@@ -168,7 +179,7 @@ export class Application {
     // Watch over Connect skips connect's per-message pipeline: see fast-watch.ts.
     const readiness = () => this.#notReadyReason(runtime, drain);
     const served = withHealthEndpoints(readiness, withFastWatch(runtime, maxBytes, handler, drain));
-    this.#listener = await listen(served, o.host ?? "127.0.0.1", o.port ?? 9991, credentials);
+    this.#listener = await listen(served, o.host ?? "127.0.0.1", o.port ?? 9991, credentials, duplexPaths);
     await runtime.start();
     this.#recovered = true;
     return this;

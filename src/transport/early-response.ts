@@ -26,8 +26,9 @@ export const DRAIN_LIMITS: DrainLimits = { idleMs: 5_000, maxMs: 60_000 };
  * `limits`; after that it is sent and the stream closed with NO_ERROR, as
  * RFC 9113 §8.1 lets a server ask a client to stop sending.
  *
- * Every route here is unary or server-streaming: an answer that starts
- * before the request is complete is always such an early one.
+ * On a unary or server-streaming route an answer that starts before the
+ * request is complete is always such an early one; bidirectional routes
+ * are not held (see `listen`).
  */
 export function holdEarlyResponse(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse, limits = DRAIN_LIMITS): void {
   const stream = req.stream;

@@ -31,10 +31,18 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
  * curl). With TLS, ALPN says which ("h2" or "http/1.1"). In cleartext,
  * Node's `allowHTTP1` does not work, so we sniff the first bytes of each
  * connection. Either way the socket goes to the matching server.
+ * `duplexPaths` are the bidirectional routes (server reflection), which
+ * answer each message while the request goes on: no early answer to hold.
  */
-export async function listen(handler: NodeHandler, host: string, port: number, credentials?: TlsCredentials): Promise<Listener> {
+export async function listen(
+  handler: NodeHandler,
+  host: string,
+  port: number,
+  credentials?: TlsCredentials,
+  duplexPaths: ReadonlySet<string> = new Set(),
+): Promise<Listener> {
   const h2 = http2.createServer({}, (req, res) => {
-    holdEarlyResponse(req, res);
+    if (!duplexPaths.has(req.url.split("?", 1)[0]!)) holdEarlyResponse(req, res);
     handler(req, res);
   });
   const h1 = http.createServer(handler);

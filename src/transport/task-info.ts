@@ -14,12 +14,15 @@ import type { TaskEventRecord, TaskProgressRecord, TaskRecord } from "../store/s
 
 /** A stored task as the `cairn.v1.Tasks` service shows it. */
 export function toTaskInfo(
+  runtime: Runtime,
   task: TaskRecord,
-  running: boolean,
   extras: { progress?: TaskProgressRecord; history?: readonly TaskEventRecord[] } = {},
 ): TaskInfo {
   const { progress, history = [] } = extras;
   const outcome = task.outcome;
+  const running = runtime.tasks.isRunning(task.taskId);
+  const methods = runtime.specs.find((s) => s.typeName === task.stateType)?.methods ?? {};
+  const method = Object.hasOwn(methods, task.method) ? methods[task.method] : undefined;
   return create(TaskInfoSchema, {
     taskId: task.taskId,
     stateType: task.stateType,
@@ -38,6 +41,7 @@ export function toTaskInfo(
         : undefined,
     lastError: task.lastError ?? "",
     scheduleId: task.scheduleId ?? "",
+    responseType: method?.desc.output.typeName ?? "",
     // Kept on a task cancelled while waiting: the operator may need the job id.
     remoteStatusInput: task.remoteStatusInput ?? "",
     progress: progress && create(TaskProgressSchema, {
@@ -52,7 +56,7 @@ export function toTaskInfo(
 
 /** The task with its newest progress (live while it runs) and its history. */
 export function describeTask(runtime: Runtime, task: TaskRecord): TaskInfo {
-  return toTaskInfo(task, runtime.tasks.isRunning(task.taskId), {
+  return toTaskInfo(runtime, task, {
     progress: taskHub(runtime).progress(task.taskId),
     history: runtime.store.taskEvents(task.taskId),
   });

@@ -23,7 +23,7 @@ export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime): voi
   const control = async (taskId: string, requestHeader: Headers, act: (taskId: string) => Promise<TaskRecord>) => {
     await operator(requestHeader);
     const task = await act(taskId);
-    return toTaskInfo(task, runtime.tasks.isRunning(taskId));
+    return toTaskInfo(runtime, task);
   };
   router.service(Tasks, {
     get: async (req, context) => describeTask(runtime, await readable(req.taskId, context.requestHeader)),
@@ -44,7 +44,7 @@ export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime): voi
         if (req.stateType && task.stateType !== req.stateType) continue;
         if (req.actorId && task.actorId !== req.actorId) continue;
         // Filter on the status as shown: RUNNING is a scheduled task running now.
-        const shown = toTaskInfo(task, runtime.tasks.isRunning(task.taskId));
+        const shown = toTaskInfo(runtime, task);
         if (req.status !== TaskStatus.UNSPECIFIED && shown.status !== req.status) continue;
         tasks.push(shown);
         if (tasks.length >= limit) break;

@@ -1,0 +1,159 @@
+/**
+ * Drives `npm run dev` in an app made by `cairn init` (the counter
+ * template), as a developer would, and fails loudly if the loop does not do
+ * what the README says. One JSON line per measured scenario on stdout:
+ *
+ *   dev-restart-ts     saving a .ts change → the restarted server answers with the new code
+ *   dev-restart-proto  saving a .proto change (a new response field) → the server answers with it
+ *   cold-start         baseline, same run: `node --import tsx src/server.ts` → first answer
+ *
+ * Also checked: data in .cairn/ survives every restart; a syntax error is
+ * printed with its file and the loop keeps watching; a codegen error is
+ * printed with file:line and the old server keeps serving.
+ *
+ *   node --import tsx bench/dev-loop.ts APP_DIR
+ *
+ * Used by .ci/package-e2e.sh (on the app it scaffolded) and bench/new-app.ts.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { join, resolve } from "node:path";
+import { STEP_TIMEOUT_MS, call, firstAnswer, freePort, until } from "./counter-app.js";
+import { emit, log } from "./output.js";
+
+/** The dev process's output, and a way to wait for a line to show up in it. */
+class Output {
+  text = "";
+  #waiters: Array<() => void> = [];
+  constructor(child: ChildProcess) {
+    const add = (b: Buffer) => {
+      this.text += b.toString();
+      // BENCH_TRACE=1: each line of the dev loop with its time, to see where a restart spends it.
+      if (process.env.BENCH_TRACE) for (const l of b.toString().trimEnd().split("\n")) log(`${performance.now().toFixed(0)} ${l}`);
+      for (const w of this.#waiters.splice(0)) w();
+    };
+    child.stdout?.on("data", add);
+    child.stderr?.on("data", add);
+  }
+  /** Resolves once `pattern` matches output written after `from`. */
+  async wait(pattern: RegExp, from: number, what: string): Promise<void> {
+    const deadline = Date.now() + STEP_TIMEOUT_MS;
+    while (!pattern.test(this.text.slice(from))) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; output:\n${this.text.slice(from)}`);
+      await new Promise<void>((done) => {
+        this.#waiters.push(done);
+        setTimeout(done, 1_000);
+      });
+    }
+  }
+}
+
+function edit(path: string, from: string, to: string): void {
+  const text = readFileSync(path, "utf8");
+  if (!text.includes(from)) throw new Error(`${path} has no ${JSON.stringify(from)}`);
+  writeFileSync(path, text.replace(from, to));
+}
+
+/** The dev loop's data stays in the app's .cairn/, whatever the caller's environment says. */
+function withoutDataDir(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { CAIRN_DATA_DIR: _, ...rest } = env;
+  return rest;
+}
+
+const SERVING = /cairn: serving on http:\S+/;
+
+async function coldStart(app: string): Promise<number> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const started = performance.now();
+  const child = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], {
+    cwd: app,
+    env: { ...process.env, PORT: String(port), CAIRN_DATA_DIR: join(app, ".cairn-cold"), CAIRN_DEV: "1" },
+    stdio: "ignore",
+  });
+  try {
+    return (await firstAnswer(url)) - started;
+  } finally {
+    child.kill("SIGTERM");
+  }
+}
+
+async function main(): Promise<void> {
+  const app = resolve(process.argv[2] ?? ".");
+  const servicer = join(app, "src/servicer.ts");
+  const proto = join(app, "proto/counter/v1/counter.proto");
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const dev = spawn("npm", ["run", "dev"], {
+    cwd: app,
+    env: { ...withoutDataDir(process.env), PORT: String(port) },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // its own process group: npm, cairn dev and the server end together
+  });
+  const out = new Output(dev);
+  const originals = [servicer, proto].map((p) => [p, readFileSync(p, "utf8")] as const);
+  try {
+    await out.wait(SERVING, 0, "the first 'serving on'");
+    log(`dev: serving on ${url}`);
+    await call(url, "Create", { initial: "5" });
+    await call(url, "Increment", { by: "2" });
+    await until(url, "value 7", (r) => r.value === "7");
+
+    // A .ts change: Get adds 1000. The answer shows both the new code and the kept data.
+    let mark = out.text.length;
+    const tsSaved = performance.now();
+    log(`${tsSaved.toFixed(0)} saving the .ts change`);
+    edit(servicer, "return { value: state.value };", "return { value: state.value + 1000n, note: \"hi\" };");
+    const tsMs = (await until(url, "the .ts change (value 1007)", (r) => r.value === "1007")) - tsSaved;
+    await out.wait(SERVING, mark, "'serving on' after the .ts change");
+
+    // A .proto change: GetResponse gains the `note` the servicer already sets.
+    mark = out.text.length;
+    const protoSaved = performance.now();
+    log(`${protoSaved.toFixed(0)} saving the .proto change`);
+    edit(proto, "message GetResponse { int64 value = 1; }", "message GetResponse { int64 value = 1; string note = 2; }");
+    const protoMs = (await until(url, "the .proto change (note)", (r) => r.note === "hi")) - protoSaved;
+    await out.wait(SERVING, mark, "'serving on' after the .proto change");
+    log(`dev: .ts change answered after ${Math.round(tsMs)} ms, .proto change after ${Math.round(protoMs)} ms`);
+
+    // A syntax error: printed with its file; the loop goes on; fixing it serves again.
+    mark = out.text.length;
+    edit(servicer, "async get(", "async get(((");
+    await out.wait(/servicer\.ts[\s\S]*the server exited/, mark, "the syntax error and 'the server exited'");
+    mark = out.text.length;
+    edit(servicer, "async get(((", "async get(");
+    await out.wait(SERVING, mark, "'serving on' once the syntax error is fixed");
+    await until(url, "answers after the fix", (r) => r.value === "1007");
+
+    // A codegen error: printed with file:line; the running server keeps serving the old code.
+    mark = out.text.length;
+    edit(proto, "service CounterMethods {", "service CounterMethods {\n  rpc Broken(GetRequest) returns (GetResponse);");
+    await out.wait(/code generation failed[\s\S]*counter\.proto:\d+/, mark, "the codegen error with file:line");
+    if (!(await call(url, "Get", {}))) throw new Error("the old server stopped serving after a codegen error");
+    mark = out.text.length;
+    edit(proto, "\n  rpc Broken(GetRequest) returns (GetResponse);", "");
+    await out.wait(SERVING, mark, "'serving on' once the codegen error is fixed");
+    await until(url, "answers after the proto fix", (r) => r.value === "1007" && r.note === "hi");
+
+    const cold = await coldStart(app);
+    const load1 = Number(loadavg()[0]!.toFixed(1));
+    emit({ scenario: "dev-restart-ts", ms: Math.round(tsMs), baselineColdStartMs: Math.round(cold), load1 });
+    emit({ scenario: "dev-restart-proto", ms: Math.round(protoMs), baselineColdStartMs: Math.round(cold), load1 });
+    emit({ scenario: "cold-start", ms: Math.round(cold), load1 });
+  } finally {
+    if (dev.pid !== undefined) {
+      try {
+        process.kill(-dev.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
+    for (const [p, text] of originals) writeFileSync(p, text);
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(`dev-loop: FAILED: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
