@@ -135,11 +135,11 @@ describe("cairn generate: nothing to compare with", () => {
     editCounter(loose, "  string value = 1;");
     const outside = await generate(loose);
     expect(outside.code, outside.stderr).toBe(0);
-    expect(outside.stderr).toContain("schema check skipped: not a git repository");
+    expect(outside.stdout).toContain("schema check skipped: not a git repository");
 
     git(loose, "init", "-q");
     const uncommitted = await generate(loose, "--breaking=error");
     expect(uncommitted.code, uncommitted.stderr).toBe(0);
-    expect(uncommitted.stderr).toContain("schema check skipped: no commit yet");
+    expect(uncommitted.stdout).toContain("schema check skipped: no commit yet");
   });
 });

@@ -80,7 +80,8 @@ function isBreakingMode(mode: string): mode is (typeof BREAKING_MODES)[number] {
 /** Runs the check and says what it found; false when `mode` is error and changes break. */
 async function schemaChangesAllowed(projectDir: string, protoDirs: readonly string[], ref: string, mode: "warn" | "error"): Promise<boolean> {
   const check = await checkBreaking(projectDir, protoDirs, ref);
-  if (check.status === "skipped") console.error(`cairn: schema check skipped: ${check.reason}`);
+  // A note, not a warning: a new project is not in git yet, and that is fine.
+  if (check.status === "skipped") console.log(`cairn: schema check skipped: ${check.reason}`);
   if (check.status !== "breaking") return true;
   console.error(
     `cairn: ${mode === "error" ? "error" : "warning"}: wire-incompatible changes since ${ref} ` +
