@@ -8,7 +8,6 @@ import {
   type TaskInfo,
 } from "../../generated/cairn/v1/tasks_pb.js";
 import type { Runtime } from "../runtime/runtime.js";
-import { taskHub } from "../runtime/tasks/progress.js";
 import { TASK_STATUS } from "./task-status.js";
 import type { TaskEventRecord, TaskProgressRecord, TaskRecord } from "../store/store.js";
 
@@ -53,7 +52,7 @@ export function toTaskInfo(
 /** The task with its newest progress (live while it runs) and its history. */
 export function describeTask(runtime: Runtime, task: TaskRecord): TaskInfo {
   return toTaskInfo(task, runtime.tasks.isRunning(task.taskId), {
-    progress: taskHub(runtime).progress(task.taskId),
+    progress: runtime.taskHub.progress(task.taskId),
     history: runtime.store.taskEvents(task.taskId),
   });
 }

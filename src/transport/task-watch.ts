@@ -2,7 +2,6 @@ import { toBinary } from "@bufbuild/protobuf";
 import { TaskInfoSchema, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
 import { notFound } from "../runtime/errors.js";
 import type { Runtime } from "../runtime/runtime.js";
-import { taskHub } from "../runtime/tasks/progress.js";
 import { isFinal } from "../runtime/tasks/task-record.js";
 import { describeTask } from "./task-info.js";
 
@@ -21,7 +20,7 @@ export async function* watchTask(runtime: Runtime, taskId: string, signal: Abort
     wake?.();
   };
   // Subscribed before the first read, so no change falls between.
-  const unsubscribe = taskHub(runtime).subscribe(taskId, notify);
+  const unsubscribe = runtime.taskHub.subscribe(taskId, notify);
   const onAbort = () => wake?.();
   signal?.addEventListener("abort", onAbort, { once: true });
   let last: Uint8Array | undefined;

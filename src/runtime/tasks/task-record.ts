@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { toBinary } from "@bufbuild/protobuf";
 import type { TaskRecord } from "../../store/store.js";
-import type { Call } from "../runtime.js";
+import type { Call } from "../call.js";
 
 /** Task ids sort by creation time (the runtime clock's), so listing tasks lists them in order. */
 export function newTaskId(now: number): string {

@@ -9,13 +9,14 @@ import { registerReactiveRoutes } from "../transport/reactive-routes.js";
 import { withFastWatch } from "../transport/fast-watch.js";
 import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
-import { Runtime } from "./runtime.js";
+import type { Runtime } from "../runtime/runtime.js";
+import { createRuntime } from "./create-runtime.js";
 import type { Store } from "../store/store.js";
-import type { StoreHealthStatus } from "./store-health.js";
-import type { RetryPolicy } from "./tasks/dispatcher.js";
-import type { TokenVerifier } from "./authorization.js";
-import type { Clock } from "./clock.js";
-import type { ServicerClass } from "./servicer.js";
+import type { StoreHealthStatus } from "../runtime/store-health.js";
+import type { RetryPolicy } from "../runtime/tasks/retry-policy.js";
+import type { TokenVerifier } from "../runtime/authorization.js";
+import type { Clock } from "../runtime/clock.js";
+import type { ServicerClass } from "../runtime/servicer.js";
 
 export interface ApplicationOptions {
   servicers: readonly ServicerClass[];
@@ -65,6 +66,8 @@ export interface ApplicationStats {
   readonly waitingCallers: number;
   /** Decoded actor states in the cache. */
   readonly cachedActors: number;
+  /** Durable writes of task progress so far: reports are coalesced into few of them. */
+  readonly progressWrites: number;
 }
 
 /** A Cairn application: servicers, their store, and one port serving them. */
@@ -91,7 +94,7 @@ export class Application {
 
   get stats(): ApplicationStats {
     if (!this.#runtime) throw new Error("the application is not started");
-    return { waitingCallers: this.#runtime.tasks.waiting, cachedActors: this.#runtime.cachedActors };
+    return { waitingCallers: this.#runtime.tasks.waiting, cachedActors: this.#runtime.cachedActors, progressWrites: this.#runtime.taskHub.writes };
   }
 
   /**
@@ -111,7 +114,7 @@ export class Application {
       console.warn("cairn: durability is RELAXED: acknowledged writes can be lost on a crash");
     }
     this.#store = new LmdbStore({ path: o.dataDir ?? ".cairn", durability: o.durability });
-    this.#runtime = new Runtime(o.wrapStore ? o.wrapStore(this.#store) : this.#store, o.servicers, {
+    this.#runtime = createRuntime(o.wrapStore ? o.wrapStore(this.#store) : this.#store, o.servicers, {
       maxCachedActors: o.maxCachedActors,
       retry: o.retry,
       maxRunningTasks: o.maxRunningTasks,
