@@ -1,9 +1,9 @@
 import type { Message } from "@bufbuild/protobuf";
 import type { ActorContext, Context } from "./context.js";
-import { INVOKE, type Invocation, type Invoker, type TaskTiming } from "./invocation.js";
-import type { MethodKind, MethodSpec } from "./spec.js";
+import { INVOKE, type Invocation, type Invoker, type TaskTiming } from "../api/invocation.js";
+import type { MethodKind, MethodSpec } from "../api/spec.js";
 import type { Call, Runtime, WriteEffects } from "./runtime.js";
-import { ContextMisuse } from "./errors.js";
+import { ContextMisuse } from "../api/errors.js";
 import { addCronSchedule, isCronTiming } from "./tasks/schedules.js";
 import { toMillis } from "./tasks/task-record.js";
 

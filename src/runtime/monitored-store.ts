@@ -1,5 +1,5 @@
 import { StoreFault, type CommitBatch, type Store } from "../store/store.js";
-import { StoreUnavailable } from "./errors.js";
+import { StoreUnavailable } from "../api/errors.js";
 import type { StoreHealth } from "./store-health.js";
 
 /**

@@ -1,6 +1,6 @@
 import { fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import type { Caller } from "./context-impl.js";
-import { invalidArgument } from "./errors.js";
+import { invalidArgument } from "../api/errors.js";
 import { ReadSet, trackReads } from "./read-tracking.js";
 import type { Call, Runtime } from "./runtime.js";
 

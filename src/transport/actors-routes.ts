@@ -1,8 +1,8 @@
 import { fromBinary, toJsonString } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Actors } from "../../generated/cairn/v1/actors_pb.js";
-import { validateActorId } from "../runtime/actor-id.js";
-import { notFound } from "../runtime/errors.js";
+import { validateActorId } from "../api/actor-id.js";
+import { notFound } from "../api/errors.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { externalCallerOf } from "./bearer-token.js";
 

@@ -1,6 +1,6 @@
 import { toBinary } from "@bufbuild/protobuf";
 import { TaskInfoSchema, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
-import { notFound } from "../runtime/errors.js";
+import { notFound } from "../api/errors.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { taskHub } from "../runtime/tasks/progress.js";
 import { isFinal } from "../runtime/tasks/task-record.js";

@@ -1,6 +1,6 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Tasks, TaskStatus } from "../../generated/cairn/v1/tasks_pb.js";
-import { notFound } from "../runtime/errors.js";
+import { notFound } from "../api/errors.js";
 import { externalCallerOf } from "./bearer-token.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { TaskRecord } from "../store/store.js";

@@ -3,8 +3,8 @@ import { toBinary } from "@bufbuild/protobuf";
 import { Cron } from "croner";
 import type { ScheduleRecord, TaskRecord } from "../../store/store.js";
 import type { Timer } from "../clock.js";
-import { StoreUnavailable, invalidArgument, notFound } from "../errors.js";
-import type { CronTiming, TaskTiming } from "../invocation.js";
+import { StoreUnavailable, invalidArgument, notFound } from "../../api/errors.js";
+import type { CronTiming, TaskTiming } from "../../api/invocation.js";
 import type { Call, Runtime, WriteEffects } from "../runtime.js";
 import { isFinal, isValidTaskId, scheduledRunTaskId } from "./task-record.js";
 

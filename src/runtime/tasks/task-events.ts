@@ -1,6 +1,6 @@
 import type { CommitBatch, MemoRecord, TaskEventRecord, TaskRecord } from "../../store/store.js";
 import type { Runtime } from "../runtime.js";
-import { StoreUnavailable } from "../errors.js";
+import { StoreUnavailable } from "../../api/errors.js";
 import { taskHub } from "./progress.js";
 
 /**

@@ -1,5 +1,5 @@
 import type { WorkflowContext } from "../context.js";
-import { Aborted, AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, Cancelled, FatalError, misuseIn } from "../errors.js";
+import { Aborted, AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, Cancelled, FatalError, misuseIn } from "../../api/errors.js";
 import { decodeMemo, encodeMemo, parseJson, stringifyJson, type MemoOptions } from "./memo-codec.js";
 import { checkpointOf, claimStep } from "./steps.js";
 import { Suspended } from "./suspended.js";

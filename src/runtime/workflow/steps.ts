@@ -1,5 +1,5 @@
 import type { WorkflowContext } from "../context.js";
-import { AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, FatalError } from "../errors.js";
+import { AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, FatalError } from "../../api/errors.js";
 import { ReadSet, trackReads } from "../read-tracking.js";
 import { decodeMemo, encodeMemo, type MemoOptions } from "./memo-codec.js";
 import { recordEvent, taskEvent } from "../tasks/task-events.js";
