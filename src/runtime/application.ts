@@ -10,6 +10,10 @@ import { withFastWatch } from "../transport/fast-watch.js";
 import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
 import { Runtime } from "./runtime.js";
+import { ActorQueries } from "./actor-queries.js";
+import { taskHub } from "./tasks/progress.js";
+import { ScheduleQueries } from "./tasks/schedule-queries.js";
+import { TaskQueries } from "./tasks/task-queries.js";
 import type { Store } from "../store/store.js";
 import type { StoreHealthStatus } from "./store-health.js";
 import type { RetryPolicy } from "./tasks/dispatcher.js";
@@ -121,13 +125,17 @@ export class Application {
     });
     const runtime = this.#runtime;
     if (o.insecureDevelopmentMode) warnInsecure(runtime);
+    // The operator services read through these, never the store.
+    const tasks = new TaskQueries(runtime.store, (id) => runtime.tasks.isRunning(id), taskHub(runtime));
+    const schedules = new ScheduleQueries(runtime.store);
+    const actors = new ActorQueries(runtime.specs, runtime.store);
     const maxBytes = o.maxMessageBytes ?? 4 * 1024 * 1024;
     const handler = connectNodeAdapter({
       routes: (router) => {
         registerActorRoutes(router, runtime);
-        registerTaskRoutes(router, runtime);
-        registerScheduleRoutes(router, runtime);
-        registerActorsServiceRoutes(router, runtime);
+        registerTaskRoutes(router, runtime, tasks);
+        registerScheduleRoutes(router, runtime, schedules);
+        registerActorsServiceRoutes(router, runtime, actors);
         registerReactiveRoutes(router, runtime);
         reportParseErrorsAsInvalid(router);
       },

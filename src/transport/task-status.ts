@@ -1,8 +1,8 @@
 import { TaskStatus } from "../../generated/cairn/v1/tasks_pb.js";
-import type { TaskRecord } from "../store/store.js";
+import type { TaskStatusName } from "../runtime/tasks/task-queries.js";
 
-/** A stored task's status on the wire; its names are what `cairn tasks list --state` takes. */
-export const TASK_STATUS: Readonly<Record<TaskRecord["status"], TaskStatus>> = {
+/** A task's shown status on the wire; its names are what `cairn tasks list --state` takes. */
+export const TASK_STATUS: Readonly<Record<TaskStatusName, TaskStatus>> = {
   scheduled: TaskStatus.SCHEDULED,
   running: TaskStatus.RUNNING,
   completed: TaskStatus.COMPLETED,
@@ -14,5 +14,10 @@ export const TASK_STATUS: Readonly<Record<TaskRecord["status"], TaskStatus>> = {
 
 /** The wire status named `name` (lower case), or undefined if there is none. */
 export function taskStatusNamed(name: string): TaskStatus | undefined {
-  return Object.hasOwn(TASK_STATUS, name) ? TASK_STATUS[name as TaskRecord["status"]] : undefined;
+  return Object.hasOwn(TASK_STATUS, name) ? TASK_STATUS[name as TaskStatusName] : undefined;
+}
+
+/** The name of a wire status, or undefined if it names none. */
+export function taskStatusName(status: TaskStatus): TaskStatusName | undefined {
+  return (Object.keys(TASK_STATUS) as TaskStatusName[]).find((name) => TASK_STATUS[name] === status);
 }
