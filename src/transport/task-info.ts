@@ -7,7 +7,7 @@ import {
   type TaskInfo,
 } from "../../generated/cairn/v1/tasks_pb.js";
 import type { TaskView } from "../runtime/tasks/task-queries.js";
-import { TASK_STATUS } from "./task-status.js";
+import { TASK_STATUS } from "../api/task-status.js";
 
 /** A task as the `cairn.v1.Tasks` service shows it. */
 export function toTaskInfo({ task, status, progress, history }: TaskView): TaskInfo {

@@ -5,7 +5,7 @@ import { externalCallerOf } from "./bearer-token.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { TaskQueries, TaskRecord } from "../runtime/tasks/task-queries.js";
 import { toTaskInfo } from "./task-info.js";
-import { taskStatusName } from "./task-status.js";
+import { taskStatusName } from "../api/task-status.js";
 import { watchTask } from "./task-watch.js";
 
 /** Serves `cairn.v1.Tasks`: look up, wait for, list, cancel, pause and resume durable tasks. */

@@ -4,7 +4,7 @@
 export { WebContext, type WebContextOptions, type AfterWriteListener } from "./web-context.js";
 export { LiveQuery, type LiveSnapshot, type LiveQueryOptions } from "./live-query.js";
 export { Ref, Task, Spawner, Reactive } from "../api/ref.js";
-export type { Context } from "../runtime/context.js";
+export type { Context } from "../api/context.js";
 export type { Invocation, TaskTiming } from "../api/invocation.js";
 export { defineState, type StateSpec, type MethodSpec, type MethodKind, type AbortedClass } from "../api/spec.js";
 export { Aborted } from "../api/errors.js";

@@ -1,5 +1,7 @@
 import { TaskStatus } from "../../generated/cairn/v1/tasks_pb.js";
-import type { TaskStatusName } from "../runtime/tasks/task-queries.js";
+
+/** A task's status by name, as stored and shown (TASK_STATUS[record.status] fails to compile if they part). */
+export type TaskStatusName = "scheduled" | "running" | "completed" | "aborted" | "failed" | "cancelled" | "paused";
 
 /** A task's shown status on the wire; its names are what `cairn tasks list --state` takes. */
 export const TASK_STATUS: Readonly<Record<TaskStatusName, TaskStatus>> = {
