@@ -1,7 +1,7 @@
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import type { Authorizer } from "./authorization.js";
 import type { Context } from "./context.js";
-import type { MethodSpec, StateSpec } from "./spec.js";
+import type { MethodSpec, StateSpec } from "../api/spec.js";
 import type { ScheduleRecord, TaskRecord } from "../store/store.js";
 import type { RetryPolicy } from "./tasks/retry-policy.js";
 

@@ -1,10 +1,10 @@
 import type { Message } from "@bufbuild/protobuf";
 import type { ActorContext, Context } from "./context.js";
-import { INVOKE, type Invocation, type Invoker, type TaskControl, type TaskTiming } from "./invocation.js";
-import type { MethodKind, MethodSpec } from "./spec.js";
+import { INVOKE, type Invocation, type Invoker, type TaskControl, type TaskTiming } from "../api/invocation.js";
+import type { MethodKind, MethodSpec } from "../api/spec.js";
 import type { Call, Caller, WriteEffects } from "./call.js";
 import type { Engine } from "./engine.js";
-import { ContextMisuse } from "./errors.js";
+import { ContextMisuse } from "../api/errors.js";
 import { isCronTiming } from "./tasks/schedules.js";
 import { toMillis } from "./tasks/task-record.js";
 

@@ -3,8 +3,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { TaskRecord } from "../store/store.js";
 import { enforce, type Claims, type TokenVerifier } from "./authorization.js";
 import type { Bound, Call, Caller } from "./call.js";
-import { failedPrecondition, permissionDenied } from "./errors.js";
-import type { StateSpec } from "./spec.js";
+import { failedPrecondition, permissionDenied } from "../api/errors.js";
+import type { StateSpec } from "../api/spec.js";
 
 export interface GatekeeperOptions {
   /** Verifies external callers' bearer tokens into claims. */

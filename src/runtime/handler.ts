@@ -2,8 +2,8 @@ import { create, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { LockConflict } from "./actor-lock.js";
 import type { Bound, Call } from "./call.js";
-import { Aborted, internal, unimplemented } from "./errors.js";
-import type { MethodSpec, StateSpec } from "./spec.js";
+import { Aborted, internal, unimplemented } from "../api/errors.js";
+import type { MethodSpec, StateSpec } from "../api/spec.js";
 
 type Handler = (this: object, ...args: unknown[]) => Promise<unknown>;
 

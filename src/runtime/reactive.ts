@@ -1,7 +1,7 @@
 import { fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import type { Call, Caller } from "./call.js";
 import type { Engine, ReaderWatches, ResponseSink, Subscription } from "./engine.js";
-import { invalidArgument } from "./errors.js";
+import { invalidArgument } from "../api/errors.js";
 import { ReadSet, trackReads } from "./read-tracking.js";
 
 export type { ResponseSink } from "./engine.js";

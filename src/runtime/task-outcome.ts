@@ -1,8 +1,8 @@
 import { fromBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { StoredOutcome, TaskRecord } from "../store/store.js";
-import { Aborted, failedPrecondition, internal } from "./errors.js";
-import type { MethodSpec } from "./spec.js";
+import { Aborted, failedPrecondition, internal } from "../api/errors.js";
+import type { MethodSpec } from "../api/spec.js";
 
 /**
  * How a stored outcome becomes a response or a typed error: one rule for

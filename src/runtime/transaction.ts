@@ -7,12 +7,13 @@ import type { Bound, Call, Caller, WriteEffects } from "./call.js";
 import { CallContext, contextFor, scheduleInto, toCall } from "./context-impl.js";
 import type { TransactionContext } from "./context.js";
 import type { Engine } from "./engine.js";
-import { alreadyExists, declaredOutcome } from "./errors.js";
+import { alreadyExists } from "../api/errors.js";
+import { declaredOutcome } from "./declared-outcome.js";
 import { runHandler } from "./handler.js";
 import { hashRequest, type CallIdentity } from "./idempotency.js";
 import { outcomeRecord, type IdempotencyTable, type Keyed } from "./idempotency-table.js";
-import type { Invocation, TaskTiming } from "./invocation.js";
-import type { StateSpec } from "./spec.js";
+import type { Invocation, TaskTiming } from "../api/invocation.js";
+import type { StateSpec } from "../api/spec.js";
 import { replayed } from "./task-outcome.js";
 import { Watchers } from "./watchers.js";
 

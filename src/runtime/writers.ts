@@ -3,11 +3,12 @@ import type { Store, StoredOutcome } from "../store/store.js";
 import type { ActorCell } from "./actor-cache.js";
 import type { ActorStates } from "./actor-states.js";
 import type { Bound, Call, Mutation, WriteEffects } from "./call.js";
-import { alreadyExists, declaredOutcome } from "./errors.js";
+import { alreadyExists } from "../api/errors.js";
+import { declaredOutcome } from "./declared-outcome.js";
 import { runHandler } from "./handler.js";
 import { hashRequest, type CallIdentity } from "./idempotency.js";
 import { outcomeRecord, type IdempotencyTable, type Keyed } from "./idempotency-table.js";
-import type { StateSpec } from "./spec.js";
+import type { StateSpec } from "../api/spec.js";
 import { replayed } from "./task-outcome.js";
 
 /** A writer method call as a mutation; `context` makes the handler's context for its effects. */

@@ -10,6 +10,9 @@ import { withFastWatch } from "../transport/fast-watch.js";
 import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
 import type { Runtime } from "../runtime/runtime.js";
+import { ActorQueries } from "../runtime/actor-queries.js";
+import { ScheduleQueries } from "../runtime/tasks/schedule-queries.js";
+import { TaskQueries } from "../runtime/tasks/task-queries.js";
 import { createRuntime } from "./create-runtime.js";
 import type { Store } from "../store/store.js";
 import type { StoreHealthStatus } from "../runtime/store-health.js";
@@ -124,13 +127,17 @@ export class Application {
     });
     const runtime = this.#runtime;
     if (o.insecureDevelopmentMode) warnInsecure(runtime);
+    // The operator services read through these, never the store.
+    const tasks = new TaskQueries(runtime.store, (id) => runtime.tasks.isRunning(id), runtime.taskHub);
+    const schedules = new ScheduleQueries(runtime.store);
+    const actors = new ActorQueries(runtime.specs, runtime.store);
     const maxBytes = o.maxMessageBytes ?? 4 * 1024 * 1024;
     const handler = connectNodeAdapter({
       routes: (router) => {
         registerActorRoutes(router, runtime);
-        registerTaskRoutes(router, runtime);
-        registerScheduleRoutes(router, runtime);
-        registerActorsServiceRoutes(router, runtime);
+        registerTaskRoutes(router, runtime, tasks);
+        registerScheduleRoutes(router, runtime, schedules);
+        registerActorsServiceRoutes(router, runtime, actors);
         registerReactiveRoutes(router, runtime);
         reportParseErrorsAsInvalid(router);
       },

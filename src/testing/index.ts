@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Application, type ApplicationOptions, type ApplicationStats } from "../server/application.js";
 import type { StoreHealthStatus } from "../runtime/store-health.js";
 import { AdjustableClock } from "../runtime/clock.js";
-import { ExternalContext, type ExternalContextOptions } from "../runtime/external-context.js";
+import { ExternalContext, type ExternalContextOptions } from "../client/external-context.js";
 
 export type TestApplicationOptions = Omit<ApplicationOptions, "dataDir" | "port" | "host" | "clock">;
 

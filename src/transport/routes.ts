@@ -1,11 +1,11 @@
 import { create, type DescMethod, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
-import { Aborted, invalidArgument } from "../runtime/errors.js";
+import { Aborted, invalidArgument } from "../api/errors.js";
 import type { Runtime } from "../runtime/runtime.js";
-import type { MethodSpec, StateSpec } from "../runtime/spec.js";
-import { decodeActorIdHeader } from "./actor-id-header.js";
+import type { MethodSpec, StateSpec } from "../api/spec.js";
+import { decodeActorIdHeader } from "../api/actor-id-header.js";
 import { externalCallerOf } from "./bearer-token.js";
-import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "./headers.js";
+import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "../api/headers.js";
 
 type UnaryImpl = (request: Message, context: HandlerContext) => Promise<Message>;
 

@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { CommitBatch, TaskRecord } from "../../store/store.js";
 import type { Timer } from "../clock.js";
-import { StoreUnavailable, failedPrecondition, notFound } from "../errors.js";
+import { StoreUnavailable, failedPrecondition, notFound } from "../../api/errors.js";
 import { readVersions, type ChangeWaiter, type ReadVersions } from "../watchers.js";
 import { RunControl } from "./run-control.js";
 import type { TaskHub } from "./progress.js";

@@ -1,6 +1,6 @@
 import type { CommitBatch, TaskEventRecord, TaskProgressRecord } from "../../store/store.js";
 import type { TaskHost } from "./task-host.js";
-import { StoreUnavailable } from "../errors.js";
+import { StoreUnavailable } from "../../api/errors.js";
 
 /** What a workflow passes to `ctx.progress()`. */
 export interface TaskProgressReport {

@@ -1,5 +1,5 @@
 import type { CommitBatch, MemoRecord, Store, TaskEventRecord, TaskRecord } from "../../store/store.js";
-import { StoreUnavailable } from "../errors.js";
+import { StoreUnavailable } from "../../api/errors.js";
 import type { TaskHub } from "./progress.js";
 import type { TaskHost } from "./task-host.js";
 

@@ -1,5 +1,5 @@
 import type { WorkflowContext } from "../context.js";
-import { Aborted, Cancelled, FatalError, misuseIn } from "../errors.js";
+import { Aborted, Cancelled, FatalError, misuseIn } from "../../api/errors.js";
 import { decodeMemo, encodeMemo, parseJson, stringifyJson, type MemoOptions } from "./memo-codec.js";
 import { openStep, refuseRestart, startAtMostOnce } from "./step-skeleton.js";
 import { Suspended } from "./suspended.js";

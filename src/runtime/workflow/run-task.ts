@@ -1,6 +1,7 @@
 import { create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import type { StoredOutcome, TaskRecord } from "../../store/store.js";
-import { Cancelled, FatalError, declaredOutcome, misuseIn } from "../errors.js";
+import { Cancelled, FatalError, misuseIn } from "../../api/errors.js";
+import { declaredOutcome } from "../declared-outcome.js";
 import type { Engine } from "../engine.js";
 import { handlerOf } from "../handler.js";
 import type { RunControl } from "../tasks/run-control.js";

@@ -1,5 +1,5 @@
 import type { WorkflowContext } from "../context.js";
-import { FatalError } from "../errors.js";
+import { FatalError } from "../../api/errors.js";
 import { wakeTime, type Duration } from "./duration.js";
 import { openStep } from "./step-skeleton.js";
 

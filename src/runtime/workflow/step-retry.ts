@@ -1,4 +1,4 @@
-import { Aborted, FatalError, RetryableError, StepRetriesExhausted, StepTimedOut, misuseIn } from "../errors.js";
+import { Aborted, FatalError, RetryableError, StepRetriesExhausted, StepTimedOut, misuseIn } from "../../api/errors.js";
 import { backoff, checkRetryPolicy } from "../tasks/retry-policy.js";
 import { Suspended } from "./suspended.js";
 

@@ -1,6 +1,6 @@
 import type { MemoRecord } from "../../store/store.js";
 import type { WorkflowContext } from "../context.js";
-import { AtMostOnceFailed, AtMostOnceFailedBeforeCompleting } from "../errors.js";
+import { AtMostOnceFailed, AtMostOnceFailedBeforeCompleting } from "../../api/errors.js";
 import { decodeMemo, type MemoOptions } from "./memo-codec.js";
 import { workflowRun, type WorkflowContextImpl } from "./workflow-context.js";
 

@@ -1,5 +1,5 @@
 import type { WorkflowContext } from "../context.js";
-import { FatalError } from "../errors.js";
+import { FatalError } from "../../api/errors.js";
 import { ReadSet, trackReads } from "../read-tracking.js";
 import { encodeMemo, type MemoOptions } from "./memo-codec.js";
 import { recordEvent, taskEvent } from "../tasks/task-events.js";

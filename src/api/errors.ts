@@ -1,6 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
-import type { StoredOutcome } from "../store/store.js";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * A declared error: thrown by a handler to abort with one of the messages
@@ -152,18 +151,4 @@ export class StepTimedOut extends Error {
   ) {
     super(`step ${JSON.stringify(alias)} did not finish within ${timeoutMs} ms`);
   }
-}
-
-/**
- * A declared error as the outcome stored under an idempotency key or on a
- * task; undefined if `e` is not one of `errors` (then it is not a result).
- */
-export function declaredOutcome(
-  e: unknown,
-  errors: readonly DescMessage[],
-): Extract<StoredOutcome, { kind: "aborted" }> | undefined {
-  if (!(e instanceof Aborted)) return undefined;
-  const schema = errors.find((s) => s.typeName === e.error.$typeName);
-  if (!schema) return undefined;
-  return { kind: "aborted", typeName: e.error.$typeName, bytes: toBinary(schema, e.error), message: e.message };
 }

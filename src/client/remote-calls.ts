@@ -1,23 +1,18 @@
 // Calls over the network, as both client contexts make them: the Node
 // ExternalContext and the browser's WebContext differ only in transport and
 // in how they hash (node:crypto or a bundled SHA-256). Nothing here may
-// import a Node-only module: the browser bundles it.
+// import a Node-only module: the browser bundles it (src/web reuses it).
 import { create, fromBinary, toBinary, type DescMethod, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { Reactive } from "../../generated/cairn/v1/reactive_pb.js";
 import { CancelTaskRequestSchema, Tasks, TaskStatus, WaitTaskRequestSchema, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
-import { Aborted } from "../runtime/errors.js";
-import type { Invocation, Invoker, TaskControl, TaskTiming } from "../runtime/invocation.js";
-import type { MethodSpec } from "../runtime/spec.js";
-import { validateActorId } from "../runtime/actor-id.js";
-import { encodeActorIdHeader } from "./actor-id-header.js";
-import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "./headers.js";
-
-/** How keys and task ids are derived; both sides must agree byte for byte. */
-export interface KeyDerivation {
-  deriveKey(seed: string, stateType: string, actorId: string, method: string, alias: string): string;
-  taskIdFor(key: string | undefined): string;
-}
+import { newTaskId, type CallKeys } from "../api/call-keys.js";
+import { Aborted } from "../api/errors.js";
+import type { Invocation, Invoker, TaskControl, TaskTiming } from "../api/invocation.js";
+import type { MethodSpec } from "../api/spec.js";
+import { validateActorId } from "../api/actor-id.js";
+import { encodeActorIdHeader } from "../api/actor-id-header.js";
+import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "../api/headers.js";
 
 export interface RemoteCallsOptions {
   readonly idempotencySeed: string;
@@ -31,7 +26,7 @@ export class RemoteCalls implements Invoker {
   constructor(
     private readonly transport: Transport,
     private readonly options: RemoteCallsOptions,
-    private readonly keys: KeyDerivation,
+    private readonly keys: CallKeys,
   ) {}
 
   async invoke(inv: Invocation): Promise<Message> {
@@ -40,7 +35,8 @@ export class RemoteCalls implements Invoker {
 
   spawn(inv: Invocation, timing: TaskTiming): { taskId: string; started: Promise<void> } {
     const key = this.keyFor(inv);
-    const taskId = this.keys.taskIdFor(key);
+    // A client has no runtime clock: fresh ids sort by its own time.
+    const taskId = key === undefined ? newTaskId(Date.now()) : this.keys.taskIdForKey(key);
     const when = timing.when === undefined ? "now" : String(typeof timing.when === "number" ? timing.when : timing.when.getTime());
     return { taskId, started: this.#call(inv, key, { when, taskId }).then(() => undefined) };
   }
