@@ -117,14 +117,21 @@ export class Application {
       console.warn("cairn: durability is RELAXED: acknowledged writes can be lost on a crash");
     }
     this.#store = new LmdbStore({ path: o.dataDir ?? ".cairn", durability: o.durability });
-    this.#runtime = createRuntime(o.wrapStore ? o.wrapStore(this.#store) : this.#store, o.servicers, {
-      maxCachedActors: o.maxCachedActors,
-      retry: o.retry,
-      maxRunningTasks: o.maxRunningTasks,
-      tokenVerifier: o.tokenVerifier,
-      insecureDevelopmentMode: o.insecureDevelopmentMode,
-      clock: o.clock,
-    });
+    try {
+      this.#runtime = createRuntime(o.wrapStore ? o.wrapStore(this.#store) : this.#store, o.servicers, {
+        maxCachedActors: o.maxCachedActors,
+        retry: o.retry,
+        maxRunningTasks: o.maxRunningTasks,
+        tokenVerifier: o.tokenVerifier,
+        insecureDevelopmentMode: o.insecureDevelopmentMode,
+        clock: o.clock,
+      });
+    } catch (e) {
+      // A bad option (two servicers for one state, a bad retry policy): nothing stays open.
+      await this.#store.close();
+      this.#store = undefined;
+      throw e;
+    }
     const runtime = this.#runtime;
     if (o.insecureDevelopmentMode) warnInsecure(runtime);
     // The operator services read through these, never the store.
