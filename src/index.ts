@@ -1,5 +1,5 @@
 // The public face of Cairn: everything a user or generated code imports.
-export { Application, type ApplicationOptions, type ApplicationStats } from "./runtime/application.js";
+export { Application, type ApplicationOptions, type ApplicationStats } from "./server/application.js";
 export { ExternalContext, type ExternalContextOptions, type TransportKind } from "./client/external-context.js";
 export type {
   Context,
@@ -62,7 +62,7 @@ export { parseDuration, type Duration } from "./runtime/workflow/duration.js";
 export { Suspended } from "./runtime/workflow/suspended.js";
 export { WorkflowState, type StateWriter } from "./runtime/workflow/state-handle.js";
 export { MemoValidationError, type MemoOptions, type StandardSchema } from "./runtime/workflow/memo-codec.js";
-export type { RetryPolicy } from "./runtime/tasks/dispatcher.js";
+export type { RetryPolicy } from "./runtime/tasks/retry-policy.js";
 export { COMMIT_CHANNEL, type CommitMessage } from "./runtime/commit-channel.js";
 export { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "./api/headers.js";
 export { decodeActorIdHeader, encodeActorIdHeader } from "./api/actor-id-header.js";

@@ -5,7 +5,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { createEndStreamSerialization, endStreamFlag } from "@connectrpc/connect/protocol-connect";
 import { WatchRequestSchema, WatchResponseSchema } from "../../generated/cairn/v1/reactive_pb.js";
 import type { Runtime } from "../runtime/runtime.js";
-import { openWatch, type WatchSubscription } from "../runtime/reactive.js";
+import type { Subscription } from "../runtime/engine.js";
+import { openWatch } from "../runtime/reactive.js";
 import { watchCall } from "./reactive-routes.js";
 import type { NodeHandler } from "./server.js";
 
@@ -46,7 +47,7 @@ type Response = http.ServerResponse | http2.Http2ServerResponse;
 const endStream = createEndStreamSerialization(undefined);
 
 async function serve(runtime: Runtime, readMaxBytes: number, req: Request, res: Response): Promise<void> {
-  let subscription: WatchSubscription | undefined;
+  let subscription: Subscription | undefined;
   let closed = false;
   // Closing (client gone, or we ended) frees the subscription.
   const close = () => {

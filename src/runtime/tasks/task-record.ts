@@ -3,7 +3,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { newTaskId } from "../../api/call-keys.js";
 import { NODE_CALL_KEYS } from "../../api/node-call-keys.js";
 import type { TaskRecord } from "../../store/store.js";
-import type { Call } from "../runtime.js";
+import type { Call } from "../call.js";
 
 /** Task ids sort by creation time (the runtime clock's), so listing tasks lists them in order. */
 export { newTaskId };

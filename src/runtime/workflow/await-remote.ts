@@ -3,6 +3,8 @@ import { Aborted, AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, Cancelled,
 import { decodeMemo, encodeMemo, parseJson, stringifyJson, type MemoOptions } from "./memo-codec.js";
 import { checkpointOf, claimStep } from "./steps.js";
 import { Suspended } from "./suspended.js";
+// Polling one job needs no jitter: the wait after check n is delayAfter(policy, n).
+import { checkRetryPolicy, delayAfter } from "../tasks/retry-policy.js";
 import { workflowRun, type WorkflowContextImpl } from "./workflow-context.js";
 
 /**
@@ -158,22 +160,10 @@ function describe(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
-/** Wait after check number `checks` (1-based). No jitter: polling one job needs none. */
-export function delayAfter(policy: Required<RemoteBackoff>, checks: number): number {
-  return Math.min(policy.maxMs, policy.initialMs * policy.multiplier ** (checks - 1));
-}
-
 /** A nonsensical policy is a bug in the workflow: fail the task rather than poll in a hot loop. */
 function backoffOf(alias: string, backoff: RemoteBackoff | undefined): Required<RemoteBackoff> {
   const policy = { ...DEFAULT_REMOTE_BACKOFF, ...backoff };
-  for (const key of ["initialMs", "maxMs"] as const) {
-    if (!(Number.isFinite(policy[key]) && policy[key] >= 0)) {
-      throw new FatalError(`awaitRemote(${JSON.stringify(alias)}): backoff.${key} must be a finite number >= 0, not ${policy[key]}`);
-    }
-  }
-  if (!(Number.isFinite(policy.multiplier) && policy.multiplier >= 1)) {
-    throw new FatalError(`awaitRemote(${JSON.stringify(alias)}): backoff.multiplier must be a finite number >= 1, not ${policy.multiplier}`);
-  }
+  checkRetryPolicy(policy, (what) => new FatalError(`awaitRemote(${JSON.stringify(alias)}): backoff.${what}`), 1);
   return policy;
 }
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { backoff, DEFAULT_RETRY } from "./dispatcher.js";
+import { backoff, DEFAULT_RETRY } from "./retry-policy.js";
 
 afterEach(() => vi.restoreAllMocks());
 

@@ -9,17 +9,17 @@ import { registerReactiveRoutes } from "../transport/reactive-routes.js";
 import { withFastWatch } from "../transport/fast-watch.js";
 import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
-import { Runtime } from "./runtime.js";
-import { ActorQueries } from "./actor-queries.js";
-import { taskHub } from "./tasks/progress.js";
-import { ScheduleQueries } from "./tasks/schedule-queries.js";
-import { TaskQueries } from "./tasks/task-queries.js";
+import type { Runtime } from "../runtime/runtime.js";
+import { createRuntime } from "./create-runtime.js";
+import { ActorQueries } from "../runtime/actor-queries.js";
+import { ScheduleQueries } from "../runtime/tasks/schedule-queries.js";
+import { TaskQueries } from "../runtime/tasks/task-queries.js";
 import type { Store } from "../store/store.js";
-import type { StoreHealthStatus } from "./store-health.js";
-import type { RetryPolicy } from "./tasks/dispatcher.js";
-import type { TokenVerifier } from "./authorization.js";
-import type { Clock } from "./clock.js";
-import type { ServicerClass } from "./servicer.js";
+import type { StoreHealthStatus } from "../runtime/store-health.js";
+import type { RetryPolicy } from "../runtime/tasks/retry-policy.js";
+import type { TokenVerifier } from "../runtime/authorization.js";
+import type { Clock } from "../runtime/clock.js";
+import type { ServicerClass } from "../runtime/servicer.js";
 
 export interface ApplicationOptions {
   servicers: readonly ServicerClass[];
@@ -69,6 +69,8 @@ export interface ApplicationStats {
   readonly waitingCallers: number;
   /** Decoded actor states in the cache. */
   readonly cachedActors: number;
+  /** Durable writes of task progress so far: reports are coalesced into few of them. */
+  readonly progressWrites: number;
 }
 
 /** A Cairn application: servicers, their store, and one port serving them. */
@@ -95,7 +97,7 @@ export class Application {
 
   get stats(): ApplicationStats {
     if (!this.#runtime) throw new Error("the application is not started");
-    return { waitingCallers: this.#runtime.tasks.waiting, cachedActors: this.#runtime.cachedActors };
+    return { waitingCallers: this.#runtime.tasks.waiting, cachedActors: this.#runtime.cachedActors, progressWrites: this.#runtime.taskHub.writes };
   }
 
   /**
@@ -115,7 +117,7 @@ export class Application {
       console.warn("cairn: durability is RELAXED: acknowledged writes can be lost on a crash");
     }
     this.#store = new LmdbStore({ path: o.dataDir ?? ".cairn", durability: o.durability });
-    this.#runtime = new Runtime(o.wrapStore ? o.wrapStore(this.#store) : this.#store, o.servicers, {
+    this.#runtime = createRuntime(o.wrapStore ? o.wrapStore(this.#store) : this.#store, o.servicers, {
       maxCachedActors: o.maxCachedActors,
       retry: o.retry,
       maxRunningTasks: o.maxRunningTasks,
@@ -126,7 +128,7 @@ export class Application {
     const runtime = this.#runtime;
     if (o.insecureDevelopmentMode) warnInsecure(runtime);
     // The operator services read through these, never the store.
-    const tasks = new TaskQueries(runtime.store, (id) => runtime.tasks.isRunning(id), taskHub(runtime));
+    const tasks = new TaskQueries(runtime.store, (id) => runtime.tasks.isRunning(id), runtime.taskHub);
     const schedules = new ScheduleQueries(runtime.store);
     const actors = new ActorQueries(runtime.specs, runtime.store);
     const maxBytes = o.maxMessageBytes ?? 4 * 1024 * 1024;
