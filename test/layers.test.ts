@@ -17,6 +17,10 @@ const RULES: ReadonlyArray<{ readonly folder: string; readonly mayNotImport: rea
   // The wire face asks the runtime and task layers, and maps their records.
   { folder: "src/transport", mayNotImport: ["src/store", "src/server", "src/client", "src/web", "src/cli"] },
   { folder: "src/cli", mayNotImport: ["src/server", "src/transport", "src/store"] },
+  // The engine knows nothing of its wire face or of who wires it.
+  { folder: "src/runtime", mayNotImport: ["src/server", "src/transport", "src/client", "src/web", "src/react", "src/cli"] },
+  // Tasks below workflows: the workflow runner is injected into the dispatcher.
+  { folder: "src/runtime/tasks", mayNotImport: ["src/runtime/workflow"] },
 ];
 
 async function sourceFiles(dir: string): Promise<string[]> {

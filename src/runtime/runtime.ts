@@ -19,7 +19,7 @@ import { taskOutcome } from "./task-outcome.js";
 import { TaskSpawner } from "./task-spawner.js";
 import type { Dispatcher } from "./tasks/dispatcher.js";
 import type { TaskHub } from "./tasks/progress.js";
-import type { RetryPolicy } from "./tasks/retry-policy.js";
+import { checkRetryPolicy, type RetryPolicy } from "./tasks/retry-policy.js";
 import type { CronSchedules } from "./tasks/schedules.js";
 import { transact } from "./transaction.js";
 import type { Watchers } from "./watchers.js";
@@ -99,6 +99,9 @@ export class Runtime implements Engine {
       if (this.#bound.has(S.spec.typeName)) throw new Error(`two servicers for ${S.spec.typeName}`);
       const servicer = new S() as { authorizer(): Bound["authorizer"] };
       const retry = (S as { retry?: Bound["retry"] }).retry;
+      for (const [method, policy] of Object.entries(retry ?? {})) {
+        checkRetryPolicy(policy, (what) => new Error(`${S.spec.typeName} retry.${method}.${what}`));
+      }
       this.#bound.set(S.spec.typeName, { spec: S.spec, servicer, authorizer: servicer.authorizer(), retry });
     }
     this.#table = new IdempotencyTable(this.store);

@@ -11,10 +11,10 @@ import { wireErrors } from "../transport/wire-errors.js";
 import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
 import type { Runtime } from "../runtime/runtime.js";
-import { createRuntime } from "./create-runtime.js";
 import { ActorQueries } from "../runtime/actor-queries.js";
 import { ScheduleQueries } from "../runtime/tasks/schedule-queries.js";
 import { TaskQueries } from "../runtime/tasks/task-queries.js";
+import { createRuntime } from "./create-runtime.js";
 import type { Store } from "../store/store.js";
 import type { StoreHealthStatus } from "../runtime/store-health.js";
 import type { RetryPolicy } from "../runtime/tasks/retry-policy.js";
@@ -118,14 +118,21 @@ export class Application {
       console.warn("cairn: durability is RELAXED: acknowledged writes can be lost on a crash");
     }
     this.#store = new LmdbStore({ path: o.dataDir ?? ".cairn", durability: o.durability });
-    this.#runtime = createRuntime(o.wrapStore ? o.wrapStore(this.#store) : this.#store, o.servicers, {
-      maxCachedActors: o.maxCachedActors,
-      retry: o.retry,
-      maxRunningTasks: o.maxRunningTasks,
-      tokenVerifier: o.tokenVerifier,
-      insecureDevelopmentMode: o.insecureDevelopmentMode,
-      clock: o.clock,
-    });
+    try {
+      this.#runtime = createRuntime(o.wrapStore ? o.wrapStore(this.#store) : this.#store, o.servicers, {
+        maxCachedActors: o.maxCachedActors,
+        retry: o.retry,
+        maxRunningTasks: o.maxRunningTasks,
+        tokenVerifier: o.tokenVerifier,
+        insecureDevelopmentMode: o.insecureDevelopmentMode,
+        clock: o.clock,
+      });
+    } catch (e) {
+      // A bad option (two servicers for one state, a bad retry policy): nothing stays open.
+      await this.#store.close();
+      this.#store = undefined;
+      throw e;
+    }
     const runtime = this.#runtime;
     if (o.insecureDevelopmentMode) warnInsecure(runtime);
     // The operator services read through these, never the store.

@@ -1,11 +1,11 @@
 import type { WorkflowContext } from "../context.js";
-import { Aborted, AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, Cancelled, FatalError, misuseIn } from "../../api/errors.js";
+import { Aborted, Cancelled, FatalError, misuseIn } from "../../api/errors.js";
 import { decodeMemo, encodeMemo, parseJson, stringifyJson, type MemoOptions } from "./memo-codec.js";
-import { checkpointOf, claimStep } from "./steps.js";
+import { openStep, refuseRestart, startAtMostOnce } from "./step-skeleton.js";
 import { Suspended } from "./suspended.js";
 // Polling one job needs no jitter: the wait after check n is delayAfter(policy, n).
 import { checkRetryPolicy, delayAfter } from "../tasks/retry-policy.js";
-import { workflowRun, type WorkflowContextImpl } from "./workflow-context.js";
+import type { WorkflowContextImpl } from "./workflow-context.js";
 
 /**
  * Remote jobs, the status-check protocol (DESIGN.md §5, "Beyond the
@@ -90,20 +90,16 @@ export async function awaitRemote<T, I>(
   ctx: WorkflowContext,
   options: AwaitRemoteOptions<T, I> & MemoOptions<T>,
 ): Promise<T> {
-  const run = workflowRun(ctx, "awaitRemote");
+  const { run, memo } = await openStep(ctx, STEP, alias);
   const clock = run.runtime.clock;
-  await checkpointOf(run);
-  claimStep(run, STEP, alias);
   const policy = backoffOf(alias, options.backoff);
-  const memo = run.memo(STEP, alias);
-  if (memo?.kind === "error") throw new AtMostOnceFailed(alias, memo.name, memo.message);
-  if (memo?.kind === "started") throw new AtMostOnceFailedBeforeCompleting(alias);
+  refuseRestart(memo, alias);
   let state: RemoteMemo;
   if (memo?.kind === "value") {
     state = readMemo(alias, memo.json);
     if ("done" in state) return decodeMemo(state.done, options, alias);
   } else {
-    state = { input: stringifyJson(await startOnce(run, alias, options.start)), checks: 0, errors: 0, nextAt: clock.now() };
+    state = { input: stringifyJson(await startAtMostOnce(run, STEP, alias, () => options.start({ signal: run.signal }))), checks: 0, errors: 0, nextAt: clock.now() };
     await run.remember(STEP, alias, { kind: "value", json: JSON.stringify(state) });
   }
   // Woken early (another step's timer): wait on. The dispatcher's clock
@@ -130,20 +126,6 @@ export async function awaitRemote<T, I>(
   // Durable before suspending: the next run must check with the newest input.
   await run.remember(STEP, alias, { kind: "value", json: JSON.stringify(next) });
   throw suspend(run, next);
-}
-
-/** The atMostOnce protocol: "started" is durable before `start` runs. */
-async function startOnce<I>(run: WorkflowContextImpl, alias: string, start: AwaitRemoteOptions<unknown, I>["start"]): Promise<I> {
-  await run.remember(STEP, alias, { kind: "started" });
-  try {
-    return await start({ signal: run.signal });
-  } catch (e) {
-    // Stopping mid-start leaves it "started": whether the job began is unknown.
-    if (run.signal.aborted) throw e;
-    const err = e instanceof Error ? e : new Error(String(e));
-    await run.remember(STEP, alias, { kind: "error", name: err.name, message: err.message });
-    throw e;
-  }
 }
 
 function suspend(run: WorkflowContextImpl, state: { input: string; nextAt: number }): Suspended {
