@@ -46,7 +46,9 @@ export class TaskHub {
     host.store.onTasksChanged((ids) => {
       for (const id of ids) {
         const entry = this.#entries.get(id);
-        if (entry?.ended && !entry.dirty) this.#entries.delete(id);
+        // Only once the store shows the run's last write: an earlier write
+        // becoming visible after the run ended must not hide a newer report.
+        if (entry?.ended && !entry.dirty && sameProgress(host.store.getProgress(id), entry.latest)) this.#entries.delete(id);
         this.#wake(id);
       }
     });
@@ -149,6 +151,11 @@ export class TaskHub {
       console.error(`cairn: task ${taskId}: its progress was not stored`, e);
     });
   }
+}
+
+function sameProgress(a: TaskProgressRecord | undefined, b: TaskProgressRecord): boolean {
+  return a !== undefined && a.updatedAt === b.updatedAt && a.location === b.location &&
+    a.fraction === b.fraction && a.remainingMs === b.remainingMs;
 }
 
 function normalize(report: TaskProgressReport, now: number): TaskProgressRecord {
