@@ -31,15 +31,25 @@ export { signHmacToken, hmacTokenVerifier } from "./runtime/hmac-token.js";
 export { defineState, type StateSpec, type MethodSpec, type MethodKind, type AbortedClass } from "./api/spec.js";
 export {
   Aborted,
+  AlreadyExists,
   AtMostOnceFailed,
   AtMostOnceFailedBeforeCompleting,
+  CallCancelled,
+  CallError,
   Cancelled,
   ContextMisuse,
+  FailedPrecondition,
   FatalError,
+  InternalError,
+  InvalidArgument,
+  NotFound,
+  PermissionDenied,
   RetryableError,
   StepRetriesExhausted,
   StepTimedOut,
   StoreUnavailable,
+  Unauthenticated,
+  Unimplemented,
 } from "./api/errors.js";
 export type { StoreHealthStatus } from "./runtime/store-health.js";
 export { StoreFault, type Store, type StoreFaultReason, type CommitBatch } from "./store/store.js";

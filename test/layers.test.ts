@@ -50,3 +50,15 @@ describe("imports point one way", () => {
     });
   }
 });
+
+describe("one error vocabulary", () => {
+  it("the runtime and the store throw Cairn's errors and build no ConnectError (src/api/wire-error.ts maps them)", async () => {
+    const builders: string[] = [];
+    for (const file of [...(await sourceFiles("src/runtime")), ...(await sourceFiles("src/store"))]) {
+      if (file.endsWith(".spec.ts")) continue;
+      const text = await readFile(path.join(REPO, file), "utf8");
+      if (/new ConnectError\b|ConnectError\.from\b/.test(text)) builders.push(file);
+    }
+    expect(builders).toEqual([]);
+  });
+});

@@ -7,7 +7,8 @@ import { Code, ConnectError, createClient, type Transport } from "@connectrpc/co
 import { Reactive } from "../../generated/cairn/v1/reactive_pb.js";
 import { CancelTaskRequestSchema, Tasks, TaskStatus, WaitTaskRequestSchema, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
 import { newTaskId, type CallKeys } from "../api/call-keys.js";
-import { Aborted } from "../api/errors.js";
+import { Aborted, CallError } from "../api/errors.js";
+import { toWireError } from "../api/wire-error.js";
 import type { Invocation, Invoker, TaskControl, TaskTiming } from "../api/invocation.js";
 import type { MethodSpec } from "../api/spec.js";
 import { validateActorId } from "../api/actor-id.js";
@@ -64,7 +65,11 @@ export class RemoteCalls implements Invoker {
    */
   async *watch(inv: Invocation, signal?: AbortSignal): AsyncGenerator<Message, void, undefined> {
     // The id travels in the body here: checked before it is encoded, which would mend a lone surrogate silently.
-    validateActorId(inv.actorId);
+    try {
+      validateActorId(inv.actorId);
+    } catch (e) {
+      throw toWireError(e);
+    }
     const ac = new AbortController();
     const onAbort = () => ac.abort(signal?.reason);
     if (signal?.aborted) onAbort();
@@ -129,14 +134,14 @@ export class RemoteCalls implements Invoker {
   }
 
   async #call(inv: Invocation, key: string | undefined, spawn?: { when: string; taskId: string }) {
-    const header = this.#authHeader();
-    header.set(ACTOR_ID_HEADER, encodeActorIdHeader(inv.actorId));
-    if (key !== undefined) header.set(IDEMPOTENCY_KEY_HEADER, key);
-    if (spawn) {
-      header.set(SPAWN_HEADER, spawn.when);
-      header.set(TASK_ID_HEADER, spawn.taskId);
-    }
     try {
+      const header = this.#authHeader();
+      header.set(ACTOR_ID_HEADER, encodeActorIdHeader(inv.actorId));
+      if (key !== undefined) header.set(IDEMPOTENCY_KEY_HEADER, key);
+      if (spawn) {
+        header.set(SPAWN_HEADER, spawn.when);
+        header.set(TASK_ID_HEADER, spawn.taskId);
+      }
       return await this.#unary(inv.method.desc, inv.request, header);
     } catch (e) {
       throw typedError(e, inv.method);
@@ -166,9 +171,12 @@ function fromTaskInfo(info: TaskInfo, method: MethodSpec): Message {
   throw new ConnectError(`task ${info.taskId} failed: ${info.lastError}`, Code.Internal);
 }
 
-/** An ABORTED reply carrying a declared error becomes the method's `…Aborted`. */
+/**
+ * An ABORTED reply carrying a declared error becomes the method's
+ * `…Aborted`; what the client refused before sending is a ConnectError too.
+ */
 function typedError(e: unknown, method: MethodSpec): unknown {
-  const err = ConnectError.from(e);
+  const err = e instanceof CallError ? toWireError(e) : ConnectError.from(e);
   if (err.code !== Code.Aborted || !method.aborted) return err;
   for (const desc of method.errors) {
     const [detail] = err.findDetails(desc);

@@ -65,7 +65,7 @@ export const CAPABILITIES: Record<Context["kind"], Capabilities> = {
         `start ${name} with .spawn({ when }) instead`,
     },
   },
-  // An ExternalContext (src/runtime/external-context.ts) sends what it may over the network.
+  // An ExternalContext (src/client/external-context.ts) sends what it may over the network.
   external: { calls: ALL, refuse: {} },
 };
 

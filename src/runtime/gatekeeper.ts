@@ -1,9 +1,8 @@
 import { fromBinary, type Message } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { TaskRecord } from "../store/store.js";
 import { enforce, type Claims, type TokenVerifier } from "./authorization.js";
 import type { Bound, Call, Caller } from "./call.js";
-import { failedPrecondition, permissionDenied } from "../api/errors.js";
+import { failedPrecondition, permissionDenied, unauthenticated } from "../api/errors.js";
 import type { StateSpec } from "../api/spec.js";
 
 export interface GatekeeperOptions {
@@ -32,7 +31,7 @@ export class Gatekeeper {
     const claims = await Promise.resolve()
       .then(() => verifier(caller.bearerToken!))
       .catch(() => undefined);
-    if (!claims) throw new ConnectError("the bearer token is not valid", Code.Unauthenticated);
+    if (!claims) throw unauthenticated("the bearer token is not valid");
     return claims;
   }
 
@@ -44,7 +43,7 @@ export class Gatekeeper {
     if (caller.internal || this.options.insecureDevelopmentMode) return;
     const claims = await this.claimsOf(caller);
     if (claims?.cairn_admin === true) return;
-    if (!claims) throw new ConnectError("operator calls need a bearer token with cairn_admin: true", Code.Unauthenticated);
+    if (!claims) throw unauthenticated("operator calls need a bearer token with cairn_admin: true");
     throw permissionDenied("operator calls need cairn_admin: true in the token's claims");
   }
 

@@ -1,8 +1,8 @@
 import { create, type Message } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import { LockConflict } from "./actor-lock.js";
 import type { Bound, Call } from "./call.js";
-import { Aborted, internal, unimplemented } from "../api/errors.js";
+import { Aborted, CallError, internal, unimplemented } from "../api/errors.js";
 import type { MethodSpec, StateSpec } from "../api/spec.js";
 
 type Handler = (this: object, ...args: unknown[]) => Promise<unknown>;
@@ -38,8 +38,9 @@ function classify(e: unknown, spec: StateSpec, method: MethodSpec): Error {
     const isTyped = !Typed || e instanceof Typed;
     return isTyped ? e : new Typed((e as Aborted).error as never, (e as Aborted).message);
   }
-  if (e instanceof ConnectError || e instanceof LockConflict) return e;
+  // A refusal from a nested call, or a ConnectError the handler chose, keeps its code.
+  if (e instanceof CallError || e instanceof ConnectError || e instanceof LockConflict) return e;
   console.error(`cairn: ${where} threw`, e);
   // The cause lets a task that made this call see a misuse as fatal.
-  return new ConnectError(`${where} failed: ${e instanceof Error ? e.message : String(e)}`, Code.Internal, undefined, undefined, e);
+  return internal(`${where} failed: ${e instanceof Error ? e.message : String(e)}`, e);
 }

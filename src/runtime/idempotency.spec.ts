@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { connectErrorOf } from "../../test/fixtures/call-outcome.js";
+import { callErrorOf } from "../../test/fixtures/call-outcome.js";
 import { callKeys } from "../api/call-keys.js";
 import { sha256 } from "../api/sha256.js";
 import { checkSameCall, deriveKey, hashRequest, type CallIdentity } from "./idempotency.js";
@@ -45,8 +45,8 @@ describe("checkSameCall", () => {
     ["requestHash", "request"],
   ] as const)("refuses a reused key with another %s (FAILED_PRECONDITION)", (field, word) => {
     const other = { ...call, [field]: field === "requestHash" ? hashRequest(new Uint8Array([2])) : "other" };
-    const e = connectErrorOf(() => checkSameCall("k", call, other));
+    const e = callErrorOf(() => checkSameCall("k", call, other));
     expect(e.code).toBe(Code.FailedPrecondition);
-    expect(e.rawMessage).toBe(`idempotency key "k" was first used with another ${word} (bank.v1.Account/alice.Deposit)`);
+    expect(e.message).toBe(`idempotency key "k" was first used with another ${word} (bank.v1.Account/alice.Deposit)`);
   });
 });

@@ -1,7 +1,6 @@
 import { fromBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { StoredOutcome, TaskRecord } from "../store/store.js";
-import { Aborted, failedPrecondition, internal } from "../api/errors.js";
+import { Aborted, CallCancelled, failedPrecondition, internal } from "../api/errors.js";
 import type { MethodSpec } from "../api/spec.js";
 
 /**
@@ -29,6 +28,6 @@ export function taskOutcome(task: TaskRecord, method: MethodSpec): Message {
   const outcome = task.outcome;
   if (task.status === "completed" && outcome?.kind === "response") return fromBinary(method.desc.output, outcome.bytes);
   if (task.status === "aborted" && outcome?.kind === "aborted") throw abortedFrom(outcome, method.errors, method);
-  if (task.status === "cancelled") throw new ConnectError(`task ${task.taskId} was cancelled`, Code.Canceled);
+  if (task.status === "cancelled") throw new CallCancelled(`task ${task.taskId} was cancelled`);
   throw internal(`task ${task.taskId} ${task.status}: ${task.lastError ?? "no result"}`);
 }

@@ -7,6 +7,7 @@ import { registerScheduleRoutes } from "../transport/schedules-routes.js";
 import { registerActorsServiceRoutes } from "../transport/actors-routes.js";
 import { registerReactiveRoutes } from "../transport/reactive-routes.js";
 import { withFastWatch } from "../transport/fast-watch.js";
+import { wireErrors } from "../transport/wire-errors.js";
 import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
 import type { Runtime } from "../runtime/runtime.js";
@@ -148,6 +149,7 @@ export class Application {
         registerReactiveRoutes(router, runtime);
         reportParseErrorsAsInvalid(router);
       },
+      interceptors: [wireErrors],
       readMaxBytes: maxBytes,
       // Protobuf JSON parsers reject unknown fields: a typo is not a no-op.
       jsonOptions: { ignoreUnknownFields: false },

@@ -9,6 +9,7 @@ import type { Subscription } from "../runtime/engine.js";
 import { openWatch } from "../runtime/reactive.js";
 import { watchCall } from "./reactive-routes.js";
 import type { NodeHandler } from "./server.js";
+import { toWireError } from "../api/wire-error.js";
 
 /**
  * `cairn.v1.Reactive/Watch` for the Connect protocol (binary, uncompressed,
@@ -78,18 +79,13 @@ async function serve(runtime: Runtime, readMaxBytes: number, req: Request, res: 
       // Written as it comes; once the stream's buffer is full, the
       // subscription holds back and on drain sends only the newest.
       push: (bytes) => out.write(framed(bytes)),
-      fail: (e) => end(connectErrorOf(e)),
+      fail: (e) => end(toWireError(e)),
     }, connection);
     if (closed) subscription.close();
     else out.on("drain", () => subscription?.ready());
   } catch (e) {
-    end(connectErrorOf(e));
+    end(toWireError(e));
   }
-}
-
-/** As connect's handler: errors that are not ConnectErrors are not shown to the client. */
-function connectErrorOf(e: unknown): ConnectError {
-  return e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
 }
 
 /** Response bytes (shared by all subscribers of a watch) → their framed WatchResponse. */

@@ -1,7 +1,6 @@
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { CommitBatch, TaskRecord } from "../../store/store.js";
 import type { Timer } from "../clock.js";
-import { StoreUnavailable, failedPrecondition, notFound } from "../../api/errors.js";
+import { CallCancelled, StoreUnavailable, failedPrecondition, notFound } from "../../api/errors.js";
 import { readVersions, type ChangeWaiter, type ReadVersions } from "../watchers.js";
 import { RunControl } from "./run-control.js";
 import type { TaskHub } from "./progress.js";
@@ -23,7 +22,7 @@ export const TIMER_HORIZON_MS = 60_000;
 
 /** Why a wait ended early: the signal's reason, or CANCELED. */
 function abandoned(signal: AbortSignal): unknown {
-  return signal.reason ?? new ConnectError("the caller stopped waiting", Code.Canceled);
+  return signal.reason ?? new CallCancelled("the caller stopped waiting");
 }
 
 /** A task suspended in `until`: all the memory it holds while it waits. */
