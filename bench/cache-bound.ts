@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { Runtime } from "../src/runtime/runtime.js";
+import { createRuntime } from "../src/server/create-runtime.js";
 import { EXTERNAL_CALLER } from "../src/runtime/context-impl.js";
 import { LmdbStore } from "../src/store/lmdb-store.js";
 import { AccountServicerImpl } from "../examples/bank/servicer.js";
@@ -36,7 +36,7 @@ const rssMB = (): number => round(process.memoryUsage().rss / 2 ** 20, 1);
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), "cairn-bench-cache-"));
   const store = new LmdbStore({ path: dataDir });
-  const runtime = new Runtime(store, [AccountServicerImpl], { maxCachedActors: MAX_CACHED });
+  const runtime = createRuntime(store, [AccountServicerImpl], { maxCachedActors: MAX_CACHED });
   const open = AccountSpec.methods.open!;
   const balance = AccountSpec.methods.balance!;
   const idOf = (n: number): string => `cache-${n}`;

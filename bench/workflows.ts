@@ -19,7 +19,7 @@
 import { loadavg } from "node:os";
 import { createClient } from "@connectrpc/connect";
 import { ExternalContext } from "../src/index.js";
-import { createClientTransport } from "../src/transport/client-transport.js";
+import { createClientTransport } from "../src/client/client-transport.js";
 import { Tasks, TaskStatus } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { PROBE_ADMIN_TOKEN } from "../test/fixtures/probe-servicer.js";

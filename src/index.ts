@@ -1,7 +1,7 @@
 // The public face of Cairn: everything a user or generated code imports.
-export { Application, type ApplicationOptions, type ApplicationStats } from "./runtime/application.js";
-export type { TlsOptions } from "./transport/tls-credentials.js";
-export { ExternalContext, type ExternalContextOptions, type TransportKind } from "./runtime/external-context.js";
+export { Application, type ApplicationOptions, type ApplicationStats } from "./server/application.js";
+export type { TlsOptions } from "./server/tls-credentials.js";
+export { ExternalContext, type ExternalContextOptions, type TransportKind } from "./client/external-context.js";
 export type {
   Context,
   ActorContext,
@@ -10,8 +10,8 @@ export type {
   TransactionContext,
   WorkflowContext,
 } from "./runtime/context.js";
-export { Ref, Task, Spawner, Scheduler, Reactive } from "./runtime/ref.js";
-export type { TaskTiming, OnceTiming, CronTiming } from "./runtime/invocation.js";
+export { Ref, Task, Spawner, Scheduler, Reactive } from "./api/ref.js";
+export type { TaskTiming, OnceTiming, CronTiming } from "./api/invocation.js";
 export { systemClock, AdjustableClock, type Clock, type Timer } from "./runtime/clock.js";
 export type { TaskProgressReport } from "./runtime/tasks/progress.js";
 export { Servicer, type ServicerClass } from "./runtime/servicer.js";
@@ -30,19 +30,30 @@ export {
 } from "./runtime/authorization.js";
 export { signHmacToken, hmacTokenVerifier } from "./runtime/hmac-token.js";
 export { jwtVerifier, type JwtVerifierOptions } from "./runtime/jwt-verifier.js";
-export { defineState, type StateSpec, type MethodSpec, type MethodKind, type AbortedClass } from "./runtime/spec.js";
+export { defineState, type StateSpec, type MethodSpec, type MethodKind, type AbortedClass } from "./api/spec.js";
 export {
   Aborted,
+  AlreadyExists,
   AtMostOnceFailed,
   AtMostOnceFailedBeforeCompleting,
+  CallCancelled,
+  CallError,
   Cancelled,
   ContextMisuse,
+  FailedPrecondition,
   FatalError,
+  InternalError,
+  InvalidArgument,
+  NotFound,
+  PermissionDenied,
   RetryableError,
   StepRetriesExhausted,
   StepTimedOut,
   StoreUnavailable,
-} from "./runtime/errors.js";
+  Unauthenticated,
+  Unavailable,
+  Unimplemented,
+} from "./api/errors.js";
 export type { StoreHealthStatus } from "./runtime/store-health.js";
 export { StoreFault, type Store, type StoreFaultReason, type CommitBatch } from "./store/store.js";
 export { Loop } from "./runtime/workflow/loop.js";
@@ -64,8 +75,8 @@ export { parseDuration, type Duration } from "./runtime/workflow/duration.js";
 export { Suspended } from "./runtime/workflow/suspended.js";
 export { WorkflowState, type StateWriter } from "./runtime/workflow/state-handle.js";
 export { MemoValidationError, type MemoOptions, type StandardSchema } from "./runtime/workflow/memo-codec.js";
-export type { RetryPolicy } from "./runtime/tasks/dispatcher.js";
+export type { RetryPolicy } from "./runtime/tasks/retry-policy.js";
 export { COMMIT_CHANNEL, type CommitMessage } from "./runtime/commit-channel.js";
-export { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "./transport/headers.js";
-export { decodeActorIdHeader, encodeActorIdHeader } from "./transport/actor-id-header.js";
+export { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "./api/headers.js";
+export { decodeActorIdHeader, encodeActorIdHeader } from "./api/actor-id-header.js";
 export { Code, ConnectError } from "@connectrpc/connect";

@@ -10,7 +10,6 @@ import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import type { Runtime } from "../src/runtime/runtime.js";
-import { taskHub } from "../src/runtime/tasks/progress.js";
 import { startProbeApp } from "./fixtures/probe-app.js";
 import { defineScenario } from "./fixtures/probe-servicer.js";
 import { eventually, within } from "./fixtures/waiting.js";
@@ -29,7 +28,7 @@ function recordHub(ctx: WorkflowContext): void {
   if (shown.has(ctx.actorId)) return;
   const list: Array<number | undefined> = [];
   shown.set(ctx.actorId, list);
-  const hub = taskHub((ctx as unknown as { runtime: Runtime }).runtime);
+  const hub = (ctx as unknown as { runtime: Runtime }).runtime.taskHub;
   hub.subscribe(ctx.taskId, () => {
     const fraction = hub.progress(ctx.taskId)?.fraction;
     if (fraction !== list.at(-1)) list.push(fraction);

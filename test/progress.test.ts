@@ -8,7 +8,6 @@ import { atLeastOnce, type ExternalContext } from "@cairn-dev/cairn";
 import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { Tasks, TaskStatus, type TaskInfo } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
-import { progressStats } from "../src/runtime/tasks/progress.js";
 import { TASK_HISTORY_LIMIT } from "../src/store/store.js";
 import { FAST_RETRY, probeTokens, startProbeApp } from "./fixtures/probe-app.js";
 import { defineScenario } from "./fixtures/probe-servicer.js";
@@ -107,10 +106,10 @@ describe("progress and Tasks.Watch", () => {
   });
 
   it("coalesces 10,000 reports into a few writes; Tasks.get shows the newest; it survives a restart", async () => {
-    const before = progressStats.writes;
+    const before = app.stats.progressWrites;
     const task = Probe.ref("pr2").spawn().run(ctx, { scenario: "prTight" });
     expect((await task).result).toBe("tight");
-    const writes = progressStats.writes - before;
+    const writes = app.stats.progressWrites - before;
     expect(writes).toBeGreaterThanOrEqual(1);
     expect(writes).toBeLessThanOrEqual(5);
     const info = await tasks.get({ taskId: task.taskId });

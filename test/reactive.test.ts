@@ -7,8 +7,8 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReaderContext } from "@cairn-dev/cairn";
 import { TestApplication } from "@cairn-dev/cairn/testing";
-import type { ExternalContext } from "../src/runtime/external-context.js";
-import { createClientTransport, type TransportKind } from "../src/transport/client-transport.js";
+import type { ExternalContext } from "../src/client/external-context.js";
+import { createClientTransport, type TransportKind } from "../src/client/client-transport.js";
 import { Reactive, WatchRequestSchema, WatchResponseSchema } from "../generated/cairn/v1/reactive_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import {

@@ -5,11 +5,11 @@
 import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FatalError, RetryableError, atLeastOnce, type ExternalContext } from "@cairn-dev/cairn";
-import type { TestApplication } from "@cairn-dev/cairn/testing";
+import { TestApplication } from "@cairn-dev/cairn/testing";
 import { TaskStatus, type TaskInfo, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { FAST_RETRY, startProbeApp } from "./fixtures/probe-app.js";
-import { defineScenario } from "./fixtures/probe-servicer.js";
+import { ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -189,5 +189,15 @@ describe("atLeastOnce retry policy", () => {
     expect(info.status).toBe(TaskStatus.FAILED);
     expect(info.lastError).toContain("retry.maxAttempts must be a whole number >= 1, not 0");
     expect(timesOf("call:badPolicy")).toHaveLength(0);
+  });
+});
+
+describe("the application's retry policies", () => {
+  it("refuse a bad field at start, for the application and per servicer method", async () => {
+    await expect(startProbeApp({ retry: { initialMs: -1 } })).rejects.toThrow("retry.initialMs must be a finite number >= 0, not -1");
+    class BadRetry extends ProbeServicerImpl {
+      static override readonly retry = { run: { maxMs: Number.NaN } };
+    }
+    await expect(TestApplication.start({ servicers: [BadRetry] })).rejects.toThrow("retry.run.maxMs must be a finite number >= 0, not NaN");
   });
 });

@@ -6,8 +6,8 @@ import { Schedules } from "../../generated/cairn/v1/schedules_pb.js";
 import { Tasks } from "../../generated/cairn/v1/tasks_pb.js";
 import { ServerReflection } from "../../generated/grpc/reflection/v1/reflection_pb.js";
 import { EXIT } from "./exit.js";
-import { connectTo } from "../transport/client-transport.js";
-import { pemOf } from "../transport/tls-credentials.js";
+import { connectTo } from "../client/client-transport.js";
+import { pemOf } from "../client/pem.js";
 
 export const DEFAULT_URL = "http://127.0.0.1:9991";
 

@@ -2,7 +2,7 @@ import { toJsonString } from "@bufbuild/protobuf";
 import { ListTasksResponseSchema, TaskInfoSchema, TaskStatus, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
 import { connectionFrom, tasksClient } from "./connection.js";
 import { EXIT, UsageError } from "./exit.js";
-import { TASK_STATUS, taskStatusNamed } from "../transport/task-status.js";
+import { TASK_STATUS, taskStatusNamed } from "../api/task-status.js";
 import { formatTask, formatTaskTable, type TaskPayloads } from "./format-task.js";
 import { AppSchema } from "./app-schema.js";
 import { GLOBAL_HELP, parseCommand } from "./options.js";

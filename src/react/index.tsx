@@ -7,8 +7,8 @@
 //     await Counter.ref("shared").increment(ctx, { by: 1 }); // the hook already shows it
 import { createContext, useContext, useMemo, useSyncExternalStore, type ReactNode } from "react";
 import { toBinary, type Message } from "@bufbuild/protobuf";
-import type { Context } from "../runtime/context.js";
-import type { Ref } from "../runtime/ref.js";
+import type { Context } from "../api/context.js";
+import type { Ref } from "../api/ref.js";
 import { LiveQuery, type LiveQueryOptions, type LiveSnapshot } from "../web/live-query.js";
 import type { WebContext } from "../web/web-context.js";
 

@@ -1,5 +1,5 @@
 import type { Message } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { permissionDenied, unauthenticated } from "../api/errors.js";
 
 /** What a verified bearer token says about its holder. */
 export type Claims = Readonly<Record<string, unknown>>;
@@ -88,7 +88,7 @@ export async function enforce<S extends Message>(rule: Rule<S>, input: Predicate
   const { context } = input;
   const what = `${context.stateType}.${context.method} on ${JSON.stringify(context.actorId)}`;
   if (context.claims === undefined) {
-    throw new ConnectError(`${what} needs a valid bearer token`, Code.Unauthenticated);
+    throw unauthenticated(`${what} needs a valid bearer token`);
   }
-  throw new ConnectError(`${what} is not allowed for this caller`, Code.PermissionDenied);
+  throw permissionDenied(`${what} is not allowed for this caller`);
 }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { failedPrecondition } from "./errors.js";
+import { NODE_CALL_KEYS } from "../api/node-call-keys.js";
+import { failedPrecondition } from "../api/errors.js";
 import type { IdempotencyRecord } from "../store/store.js";
 
 /** Who a key was used for: a reused key must match all of it. */
@@ -14,16 +15,8 @@ export function hashRequest(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("base64url");
 }
 
-/**
- * The key `ref.idempotently(alias)` sends: a hash of the context's seed, the
- * target and the alias, so the same alias on another actor or method is a
- * different key rather than a conflict.
- */
-export function deriveKey(seed: string, stateType: string, actorId: string, method: string, alias: string): string {
-  return createHash("sha256")
-    .update(JSON.stringify([seed, stateType, actorId, method, alias]))
-    .digest("base64url");
-}
+/** The key `ref.idempotently(alias)` sends (the rule is in src/api/call-keys.ts). */
+export const deriveKey = NODE_CALL_KEYS.deriveKey;
 
 /** Throws FAILED_PRECONDITION if `key` was first used for another call. */
 export function checkSameCall(key: string, stored: CallIdentity, call: CallIdentity): void {

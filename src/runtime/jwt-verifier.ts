@@ -1,6 +1,6 @@
 import { KeyObject, createPublicKey, type JsonWebKey } from "node:crypto";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { createRemoteJWKSet, errors, jwtVerify, type JWK, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { Unavailable, unauthenticated, type CallError } from "../api/errors.js";
 import type { Claims, TokenVerifier } from "./authorization.js";
 import { parseDuration } from "./workflow/duration.js";
 
@@ -73,10 +73,10 @@ function keyOf(options: JwtVerifierOptions): JWTVerifyGetKey | KeyObject {
   return key instanceof KeyObject ? key : createPublicKey({ key: key as JsonWebKey, format: "jwk" });
 }
 
-function refusal(e: unknown): ConnectError {
+function refusal(e: unknown): CallError {
   if (e instanceof errors.JWKSTimeout || (e instanceof Error && !(e instanceof errors.JOSEError))) {
-    return new ConnectError(`cannot verify the bearer token now: ${e.message}`, Code.Unavailable);
+    return new Unavailable(`cannot verify the bearer token now: ${e.message}`, { cause: e });
   }
   const why = e instanceof errors.JOSEError ? e.message : String(e);
-  return new ConnectError(`the bearer token is not valid: ${why}`, Code.Unauthenticated);
+  return unauthenticated(`the bearer token is not valid: ${why}`);
 }

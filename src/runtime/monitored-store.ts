@@ -1,5 +1,6 @@
+import { DelegatingStore } from "../store/delegating-store.js";
 import { StoreFault, type CommitBatch, type Store } from "../store/store.js";
-import { StoreUnavailable } from "./errors.js";
+import { StoreUnavailable } from "../api/errors.js";
 import type { StoreHealth } from "./store-health.js";
 
 /**
@@ -9,25 +10,15 @@ import type { StoreHealth } from "./store-health.js";
  * once without touching it (no half-done work piles up, no noise): the
  * health's probe finds out when it takes writes again.
  */
-export class MonitoredStore implements Store {
+export class MonitoredStore extends DelegatingStore {
   constructor(
-    private readonly inner: Store,
+    inner: Store,
     readonly health: StoreHealth,
-  ) {}
+  ) {
+    super(inner);
+  }
 
-  getState: Store["getState"] = (t, id) => this.inner.getState(t, id);
-  getIdempotency: Store["getIdempotency"] = (key) => this.inner.getIdempotency(key);
-  getTask: Store["getTask"] = (id) => this.inner.getTask(id);
-  tasks: Store["tasks"] = () => this.inner.tasks();
-  getMemo: Store["getMemo"] = (key) => this.inner.getMemo(key);
-  dueTaskIds: Store["dueTaskIds"] = (from, to) => this.inner.dueTaskIds(from, to);
-  getSchedule: Store["getSchedule"] = (id) => this.inner.getSchedule(id);
-  schedules: Store["schedules"] = () => this.inner.schedules();
-  taskEvents: Store["taskEvents"] = (id) => this.inner.taskEvents(id);
-  getProgress: Store["getProgress"] = (id) => this.inner.getProgress(id);
-  onTasksChanged: Store["onTasksChanged"] = (listener) => this.inner.onTasksChanged(listener);
-
-  commit(batch: CommitBatch, options?: { visibleOnly?: boolean }): Promise<void> {
+  override commit(batch: CommitBatch, options?: { visibleOnly?: boolean }): Promise<void> {
     const fault = this.health.fault;
     if (fault) {
       this.health.refused(fault);
@@ -41,13 +32,5 @@ export class MonitoredStore implements Store {
       this.health.refused(e, epoch);
       throw new StoreUnavailable(e.message, e);
     });
-  }
-
-  probe(): Promise<void> {
-    return this.inner.probe();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }

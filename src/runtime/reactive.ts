@@ -1,8 +1,10 @@
 import { fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
-import type { Caller } from "./context-impl.js";
-import { invalidArgument } from "./errors.js";
+import type { Call, Caller } from "./call.js";
+import type { Engine, ReaderWatches, ResponseSink, Subscription } from "./engine.js";
+import { invalidArgument } from "../api/errors.js";
 import { ReadSet, trackReads } from "./read-tracking.js";
-import type { Call, Runtime } from "./runtime.js";
+
+export type { ResponseSink } from "./engine.js";
 
 /** Subscribers woken per turn of the event loop (see `SharedWatch.#wakeAll`). */
 const WAKE_CHUNK = 25;
@@ -32,7 +34,7 @@ class SharedWatch {
   #wakingSeq = 0;
 
   constructor(
-    private readonly runtime: Runtime,
+    private readonly engine: WatchEngine,
     private readonly call: Call,
     private readonly onIdle: () => void,
   ) {
@@ -63,15 +65,15 @@ class SharedWatch {
     try {
       while (!this.#stop.signal.aborted) {
         const reads = new ReadSet();
-        const response = await trackReads(reads, () => this.runtime.execute(this.call, internal));
+        const response = await trackReads(reads, () => this.engine.execute(this.call, internal));
         const bytes = toBinary(this.call.method.desc.output, response);
         if (!this.latest || Buffer.compare(bytes, this.latest) !== 0) {
           this.latest = bytes;
           this.seq++;
           this.#wakeAll();
         }
-        const current = (key: string) => this.runtime.durableVersion(key);
-        await this.runtime.watchers.waitForAny(reads, current, this.#stop.signal);
+        const current = (key: string) => this.engine.durableVersion(key);
+        await this.engine.watchers.waitForAny(reads, current, this.#stop.signal);
       }
     } catch (e) {
       if (this.#stop.signal.aborted) return;
@@ -116,19 +118,42 @@ class SharedWatch {
   }
 }
 
-const shared = new WeakMap<Runtime, Map<string, SharedWatch>>();
+/** What a shared watch runs on: the engine's calls and change notification. */
+export type WatchEngine = Pick<Engine, "execute" | "durableVersion" | "watchers">;
 
-function sharedWatch(runtime: Runtime, call: Call): SharedWatch {
-  let watches = shared.get(runtime);
-  if (!watches) shared.set(runtime, (watches = new Map()));
-  const request = Buffer.from(toBinary(call.method.desc.input, call.request)).toString("base64");
-  const key = [call.spec.typeName, call.actorId, call.method.name, request].join("\u0000");
-  let watch = watches.get(key);
-  if (!watch || watch.failure !== undefined) {
-    watch = new SharedWatch(runtime, call, () => watches.delete(key));
-    watches.set(key, watch);
+/**
+ * The application's reactive readers: one shared watch per (actor, reader,
+ * request), created by the first subscriber and dropped with the last.
+ */
+export class SharedWatches implements ReaderWatches {
+  readonly #watches = new Map<string, SharedWatch>();
+
+  constructor(private readonly engine: WatchEngine) {}
+
+  /**
+   * Checks `call` as a call by `caller` (authorization, a missing actor; the
+   * shared re-runs after it are the application's own), then subscribes
+   * `sink` to the shared watch of that reader and request. `connection`: the
+   * socket or HTTP/2 session the sink writes to, if others may share it.
+   */
+  async open(call: Call, caller: Caller, sink: ResponseSink, connection?: object): Promise<WatchSubscription> {
+    if (call.method.kind !== "reader") {
+      throw invalidArgument(`${call.method.name} is a ${call.method.kind}; only readers can be watched`);
+    }
+    await this.engine.execute(call, caller);
+    return new WatchSubscription(this.#shared(call), sink, connection);
   }
-  return watch;
+
+  #shared(call: Call): SharedWatch {
+    const request = Buffer.from(toBinary(call.method.desc.input, call.request)).toString("base64");
+    const key = [call.spec.typeName, call.actorId, call.method.name, request].join("\u0000");
+    let watch = this.#watches.get(key);
+    if (!watch || watch.failure !== undefined) {
+      watch = new SharedWatch(this.engine, call, () => this.#watches.delete(key));
+      this.#watches.set(key, watch);
+    }
+    return watch;
+  }
 }
 
 /**
@@ -141,22 +166,14 @@ function sharedWatch(runtime: Runtime, call: Call): SharedWatch {
  * Ending the iteration or aborting `signal` frees everything.
  */
 export async function* watchReader(
-  runtime: Runtime,
+  engine: Pick<Engine, "readerWatches">,
   call: Call,
   caller: Caller,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<Message, void, undefined> {
-  for await (const bytes of watchReaderBytes(runtime, call, caller, signal)) {
+  for await (const bytes of watchReaderBytes(engine, call, caller, signal)) {
     yield fromBinary(call.method.desc.output, bytes);
   }
-}
-
-/** Where a subscription hands its responses (see `openWatch`). */
-export interface ResponseSink {
-  /** Takes the newest response; false if it can take no more until `ready()`. */
-  push(bytes: Uint8Array): boolean;
-  /** The watch failed (the reader threw): nothing more comes. */
-  fail(error: unknown): void;
 }
 
 /**
@@ -165,7 +182,7 @@ export interface ResponseSink {
  * unless the sink said it was full; then, on `ready()`, only the newest.
  * So a slow consumer coalesces and holds nothing but a position.
  */
-export class WatchSubscription {
+export class WatchSubscription implements Subscription {
   #seen = 0;
   #last: Uint8Array | undefined;
   #blocked = false;
@@ -211,23 +228,14 @@ export class WatchSubscription {
   }
 }
 
-/**
- * Checks `call` as a call by `caller` (authorization, a missing actor; the
- * shared re-runs after it are the application's own), then subscribes
- * `sink` to the shared watch of that reader and request. `connection`: the
- * socket or HTTP/2 session the sink writes to, if others may share it.
- */
-export async function openWatch(runtime: Runtime, call: Call, caller: Caller, sink: ResponseSink, connection?: object): Promise<WatchSubscription> {
-  if (call.method.kind !== "reader") {
-    throw invalidArgument(`${call.method.name} is a ${call.method.kind}; only readers can be watched`);
-  }
-  await runtime.execute(call, caller);
-  return new WatchSubscription(sharedWatch(runtime, call), sink, connection);
+/** Subscribes `sink` to a reactive reader of `engine` (see `SharedWatches.open`). */
+export function openWatch(engine: Pick<Engine, "readerWatches">, call: Call, caller: Caller, sink: ResponseSink, connection?: object): Promise<Subscription> {
+  return engine.readerWatches.open(call, caller, sink, connection);
 }
 
 /** `watchReader` as encoded responses, pulled: the consumer takes the newest when it asks. */
 export async function* watchReaderBytes(
-  runtime: Runtime,
+  engine: Pick<Engine, "readerWatches">,
   call: Call,
   caller: Caller,
   signal: AbortSignal | undefined,
@@ -235,7 +243,7 @@ export async function* watchReaderBytes(
   let next: Uint8Array | undefined;
   let failure: { error: unknown } | undefined;
   let wake: (() => void) | undefined;
-  const subscription = await openWatch(runtime, call, caller, {
+  const subscription = await openWatch(engine, call, caller, {
     // Full after one: the next is pushed when the consumer asks again.
     push: (bytes) => {
       next = bytes;

@@ -1,7 +1,7 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { Authorizer } from "./authorization.js";
-import type { StateSpec } from "./spec.js";
-import type { RetryPolicy } from "./tasks/dispatcher.js";
+import type { StateSpec } from "../api/spec.js";
+import type { RetryPolicy } from "./tasks/retry-policy.js";
 import { WorkflowState } from "./workflow/state-handle.js";
 
 /**

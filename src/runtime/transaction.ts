@@ -1,15 +1,20 @@
-import { clone, create, type Message } from "@bufbuild/protobuf";
-import type { IdempotencyRecord, StoredOutcome } from "../store/store.js";
+import { clone, create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
+import type { IdempotencyRecord } from "../store/store.js";
 import type { ActorCell } from "./actor-cache.js";
 import { LockConflict, type LockOwner } from "./actor-lock.js";
-import { CallContext, contextFor, MAY_CALL, refuse, toCall, type Caller } from "./context-impl.js";
+import type { ActorStates } from "./actor-states.js";
+import type { Bound, Call, Caller, WriteEffects } from "./call.js";
+import { CallContext, contextFor, scheduleInto, toCall } from "./context-impl.js";
 import type { TransactionContext } from "./context.js";
-import { alreadyExists, ContextMisuse } from "./errors.js";
-import type { Invocation, Invoker, TaskTiming } from "./invocation.js";
-import type { Call, Runtime, WriteEffects } from "./runtime.js";
-import type { MethodSpec, StateSpec } from "./spec.js";
-import { addCronSchedule, isCronTiming } from "./tasks/schedules.js";
-import { toMillis } from "./tasks/task-record.js";
+import type { Engine } from "./engine.js";
+import { alreadyExists } from "../api/errors.js";
+import { declaredOutcome } from "./declared-outcome.js";
+import { runHandler } from "./handler.js";
+import { hashRequest, type CallIdentity } from "./idempotency.js";
+import { outcomeRecord, type IdempotencyTable, type Keyed } from "./idempotency-table.js";
+import type { Invocation, TaskTiming } from "../api/invocation.js";
+import type { StateSpec } from "../api/spec.js";
+import { replayed } from "./task-outcome.js";
 import { Watchers } from "./watchers.js";
 
 type Latest = NonNullable<ActorCell["latest"]>;
@@ -43,7 +48,7 @@ export class Transaction {
   readonly owner: LockOwner;
 
   constructor(
-    private readonly runtime: Runtime,
+    private readonly states: ActorStates,
     age: number,
   ) {
     this.owner = { age };
@@ -54,7 +59,7 @@ export class Transaction {
     const key = Watchers.key(spec.typeName, actorId);
     const known = this.#participants.get(key);
     if (known) return known;
-    const cell = this.runtime.cellOf(spec, actorId);
+    const cell = this.states.cellOf(spec, actorId);
     cell.busy++;
     try {
       await cell.lock.acquire(this.owner);
@@ -62,7 +67,7 @@ export class Transaction {
       cell.busy--;
       throw e;
     }
-    const base = this.runtime.latestOf(spec, actorId, cell);
+    const base = this.states.latestOf(spec, actorId, cell);
     const p: Participant = {
       spec,
       actorId,
@@ -111,7 +116,7 @@ export class Transaction {
   commit(idempotency: Array<{ key: string; record: IdempotencyRecord }>): Promise<void> {
     const all = [...this.#participants.values()];
     const drafts = all.filter((p) => p.dirty);
-    const durable = this.runtime.commitDrafts(drafts, idempotency, this.effects.scheduled, this.effects.schedules);
+    const durable = this.states.commitDrafts(drafts, idempotency, this.effects.scheduled, this.effects.schedules);
     for (const p of all) p.cell.lock.release();
     return durable.finally(() => {
       for (const p of all) p.cell.busy--;
@@ -139,28 +144,28 @@ function overwrite(target: Message, source: Message): void {
  * error and commits: every call runs under a savepoint.
  */
 export async function runInTransaction(
-  runtime: Runtime,
+  engine: Engine,
   txn: Transaction,
   call: Call,
   caller: Caller,
 ): Promise<Message> {
-  const bound = runtime.validate(call);
+  const bound = engine.validate(call);
   const p = await txn.participant(call.spec, call.actorId);
   const { method } = call;
-  if (!p.exists && !method.isConstructor && !call.spec.defaultConstructible) runtime.absent(call.spec, call.actorId);
+  if (!p.exists && !method.isConstructor && !call.spec.defaultConstructible) engine.states.absent(call.spec, call.actorId);
   if (p.exists && method.isConstructor) {
     throw alreadyExists(`${call.spec.typeName} ${JSON.stringify(call.actorId)} already exists`);
   }
   if (method.kind === "reader") {
-    return runtime.runHandler(bound, call, contextFor(runtime, "reader", call, caller), p.draft);
+    return runHandler(bound, call, contextFor(engine, "reader", call, caller), p.draft);
   }
   const restore = txn.savepoint();
   const ctx =
     method.kind === "writer"
-      ? contextFor(runtime, "writer", call, caller, txn.effects)
-      : new TransactionContextImpl(runtime, txn, call, caller);
+      ? contextFor(engine, "writer", call, caller, txn.effects)
+      : new TransactionContextImpl(engine, txn, call, caller);
   try {
-    const response = await runtime.runHandler(bound, call, ctx, p.draft);
+    const response = await runHandler(bound, call, ctx, p.draft);
     p.exists = p.dirty = true;
     return response;
   } catch (e) {
@@ -169,12 +174,12 @@ export async function runInTransaction(
   }
 }
 
-/** The context of a transaction handler: calls join the same transaction. */
-export class TransactionContextImpl extends CallContext implements TransactionContext, Invoker {
+/** The context of a transaction handler: its calls join the same transaction; it may schedule into its commit. */
+export class TransactionContextImpl extends CallContext implements TransactionContext {
   readonly kind = "transaction" as const;
 
   constructor(
-    private readonly runtime: Runtime,
+    private readonly engine: Engine,
     private readonly txn: Transaction,
     call: Call,
     caller: Caller,
@@ -182,43 +187,56 @@ export class TransactionContextImpl extends CallContext implements TransactionCo
     super(call, caller);
   }
 
-  invoke(inv: Invocation): Promise<Message> {
-    if (!MAY_CALL.transaction.includes(inv.method.kind)) {
-      return Promise.reject(refuse(`${this.stateType}.${this.method}`, "transaction", inv));
+  protected call(inv: Invocation): Promise<Message> {
+    return runInTransaction(this.engine, this.txn, toCall(inv), this.caller);
+  }
+
+  override schedule(inv: Invocation, timing: TaskTiming): string {
+    return scheduleInto(this.engine, this.txn.effects, inv, timing);
+  }
+}
+
+/**
+ * Runs a transaction call, once per idempotency key if it has one,
+ * retrying it from the top when wait-die makes it give way to an older one
+ * (nothing of a failed attempt is kept).
+ */
+export function transact(engine: Engine, table: IdempotencyTable, bound: Bound, call: Call, caller: Caller): Promise<Message> {
+  const key = call.idempotencyKey;
+  if (key === undefined) return transactOnce(engine, call, caller, undefined);
+  const identity: CallIdentity = {
+    stateType: bound.spec.typeName,
+    actorId: call.actorId,
+    method: call.method.name,
+    requestHash: hashRequest(toBinary(call.method.desc.input, call.request)),
+  };
+  const decode = (bytes: Uint8Array) => fromBinary(call.method.desc.output, bytes);
+  return table.once(key, identity, (outcome) => replayed(outcome, decode, call.method.errors, call.method), (keyed) =>
+    transactOnce(engine, call, caller, keyed),
+  );
+}
+
+async function transactOnce(engine: Engine, call: Call, caller: Caller, keyed: Keyed | undefined): Promise<Message> {
+  const age = nextAge();
+  for (let attempt = 1; ; attempt++) {
+    const txn = new Transaction(engine.states, age);
+    let committed: Promise<void> | undefined;
+    try {
+      const response = await runInTransaction(engine, txn, call, caller);
+      const bytes = toBinary(call.method.desc.output, response);
+      committed = txn.commit(outcomeRecord(keyed, { kind: "response", bytes }));
+      await committed;
+      return response;
+    } catch (e) {
+      if (committed) throw e;
+      txn.abort();
+      if (e instanceof LockConflict && attempt < 10_000) {
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(20, attempt)));
+        continue;
+      }
+      const outcome = declaredOutcome(e, call.method.errors);
+      if (keyed && outcome) await engine.store.commit({ states: [], idempotency: outcomeRecord(keyed, outcome) });
+      throw e;
     }
-    return runInTransaction(this.runtime, this.txn, toCall(inv), { kind: "transaction", internal: true });
-  }
-
-  spawn(inv: Invocation): { taskId: string; started: Promise<void> } {
-    throw new ContextMisuse(`a transaction schedules ${inv.method.name} with .schedule(), which commits with it`);
-  }
-
-  schedule(inv: Invocation, timing: TaskTiming): string {
-    if (isCronTiming(timing)) return addCronSchedule(this.runtime, this.txn.effects, toCall(inv), timing);
-    const task = this.runtime.scheduledTask(toCall(inv), toMillis(timing.when));
-    this.txn.effects.scheduled.push(task);
-    return task.taskId;
-  }
-
-  wait(_taskId: string, _method: MethodSpec): Promise<Message> {
-    return Promise.reject(new ContextMisuse("a transaction may not wait for tasks: it would hold its actors"));
-  }
-
-  control(taskId: string): Promise<void> {
-    return Promise.reject(new ContextMisuse(`a transaction may not control task ${taskId}: that does not commit with it; use a workflow`));
-  }
-
-  watch(inv: Invocation): AsyncIterable<Message> {
-    throw new ContextMisuse(`a transaction may not watch ${inv.method.name}: it would hold its actors`);
   }
 }
-
-/** Outcome records for a transaction's idempotency key. */
-export function outcomeRecord(
-  key: { key: string; identity: Omit<IdempotencyRecord, "outcome"> } | undefined,
-  outcome: StoredOutcome,
-): Array<{ key: string; record: IdempotencyRecord }> {
-  return key ? [{ key: key.key, record: { ...key.identity, outcome } }] : [];
-}
-
-export { LockConflict };

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Application, type ApplicationOptions, type ApplicationStats } from "../runtime/application.js";
+import { Application, type ApplicationOptions, type ApplicationStats } from "../server/application.js";
 import type { StoreHealthStatus } from "../runtime/store-health.js";
 import { AdjustableClock } from "../runtime/clock.js";
-import { ExternalContext, type ExternalContextOptions } from "../runtime/external-context.js";
+import { ExternalContext, type ExternalContextOptions } from "../client/external-context.js";
 
 export type TestApplicationOptions = Omit<ApplicationOptions, "dataDir" | "port" | "host" | "clock">;
 

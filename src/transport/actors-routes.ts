@@ -1,23 +1,18 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Actors } from "../../generated/cairn/v1/actors_pb.js";
-import { validateActorId } from "../runtime/actor-id.js";
-import { notFound } from "../runtime/errors.js";
+import type { ActorQueries } from "../runtime/actor-queries.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { externalCallerOf } from "./bearer-token.js";
 import { stateJson } from "./state-json.js";
 
 /** Serves `cairn.v1.Actors`: operators read any actor's durable state. */
-export function registerActorsServiceRoutes(router: ConnectRouter, runtime: Runtime): void {
+export function registerActorsServiceRoutes(router: ConnectRouter, runtime: Runtime, actors: ActorQueries): void {
   router.service(Actors, {
     async get(req, context) {
       // It bypasses the servicers' authorizers: operators only.
       await runtime.authorizeAdmin(externalCallerOf(context.requestHeader));
-      const spec = runtime.specs.find((s) => s.typeName === req.stateType);
-      if (!spec) throw notFound(`this application serves no ${JSON.stringify(req.stateType)}`);
-      validateActorId(req.actorId);
-      const stored = runtime.store.getState(spec.typeName, req.actorId);
-      if (!stored) throw notFound(`${spec.typeName} ${JSON.stringify(req.actorId)} does not exist`);
-      return { stateJson: stateJson(spec, stored.bytes), version: BigInt(stored.version) };
+      const { spec, state, version } = actors.get(req.stateType, req.actorId);
+      return { stateJson: stateJson(spec, state), version: BigInt(version) };
     },
   });
 }

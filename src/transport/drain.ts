@@ -1,6 +1,6 @@
 import { setMaxListeners } from "node:events";
 import type { Interceptor } from "@connectrpc/connect";
-import { serverStopping } from "../runtime/errors.js";
+import { serverStopping } from "../api/errors.js";
 
 /**
  * The port's part in a graceful stop. Once `begin()` is called, new calls

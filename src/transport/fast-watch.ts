@@ -5,11 +5,13 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { createEndStreamSerialization, endStreamFlag } from "@connectrpc/connect/protocol-connect";
 import { WatchRequestSchema, WatchResponseSchema } from "../../generated/cairn/v1/reactive_pb.js";
 import type { Runtime } from "../runtime/runtime.js";
-import { openWatch, type WatchSubscription } from "../runtime/reactive.js";
-import { serverStopping } from "../runtime/errors.js";
+import type { Subscription } from "../runtime/engine.js";
+import { openWatch } from "../runtime/reactive.js";
+import { serverStopping } from "../api/errors.js";
 import { watchCall } from "./reactive-routes.js";
 import type { Drain } from "./drain.js";
 import type { NodeHandler } from "./server.js";
+import { toWireError } from "../api/wire-error.js";
 
 /**
  * `cairn.v1.Reactive/Watch` for the Connect protocol (binary, uncompressed,
@@ -48,10 +50,10 @@ type Response = http.ServerResponse | http2.Http2ServerResponse;
 const endStream = createEndStreamSerialization(undefined);
 
 async function serve(runtime: Runtime, readMaxBytes: number, drain: Drain, req: Request, res: Response): Promise<void> {
-  let subscription: WatchSubscription | undefined;
+  let subscription: Subscription | undefined;
   let closed = false;
   // The server stopping ends the stream as the connect route's would.
-  const stopping = () => end(serverStopping());
+  const stopping = () => end(toWireError(serverStopping()));
   // Closing (client gone, or we ended) frees the subscription.
   const close = () => {
     closed = true;
@@ -84,18 +86,13 @@ async function serve(runtime: Runtime, readMaxBytes: number, drain: Drain, req: 
       // Written as it comes; once the stream's buffer is full, the
       // subscription holds back and on drain sends only the newest.
       push: (bytes) => out.write(framed(bytes)),
-      fail: (e) => end(connectErrorOf(e)),
+      fail: (e) => end(toWireError(e)),
     }, connection);
     if (closed) subscription.close();
     else out.on("drain", () => subscription?.ready());
   } catch (e) {
-    end(connectErrorOf(e));
+    end(toWireError(e));
   }
-}
-
-/** As connect's handler: errors that are not ConnectErrors are not shown to the client. */
-function connectErrorOf(e: unknown): ConnectError {
-  return e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
 }
 
 /** Response bytes (shared by all subscribers of a watch) → their framed WatchResponse. */

@@ -1,7 +1,7 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Reactive, WatchResponseSchema, type WatchRequest } from "../../generated/cairn/v1/reactive_pb.js";
-import { invalidArgument, notFound } from "../runtime/errors.js";
+import { invalidArgument, notFound } from "../api/errors.js";
 import { watchReaderBytes } from "../runtime/reactive.js";
 import type { Call, Runtime } from "../runtime/runtime.js";
 import type { Caller } from "../runtime/context-impl.js";

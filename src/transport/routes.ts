@@ -1,11 +1,12 @@
 import { create, type DescMethod, type Message } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
-import { Aborted, invalidArgument } from "../runtime/errors.js";
+import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
+import { invalidArgument } from "../api/errors.js";
 import type { Runtime } from "../runtime/runtime.js";
-import type { MethodSpec, StateSpec } from "../runtime/spec.js";
-import { decodeActorIdHeader } from "./actor-id-header.js";
+import type { MethodSpec, StateSpec } from "../api/spec.js";
+import { decodeActorIdHeader } from "../api/actor-id-header.js";
 import { externalCallerOf } from "./bearer-token.js";
-import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "./headers.js";
+import { toWireError } from "../api/wire-error.js";
+import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "../api/headers.js";
 
 type UnaryImpl = (request: Message, context: HandlerContext) => Promise<Message>;
 
@@ -46,14 +47,6 @@ async function serve(
     context.responseHeader.set(TASK_ID_HEADER, taskId);
     return create(method.desc.output);
   } catch (e) {
-    throw toConnectError(e, method);
+    throw toWireError(e, method);
   }
-}
-
-/** Declared errors travel as ABORTED with the error message as a detail. */
-function toConnectError(e: unknown, method: MethodSpec): unknown {
-  if (!(e instanceof Aborted)) return e;
-  const desc = method.errors.find((s) => s.typeName === e.error.$typeName);
-  if (!desc) return new ConnectError(e.message, Code.Internal);
-  return new ConnectError(e.message, Code.Aborted, undefined, [{ desc, value: e.error }]);
 }

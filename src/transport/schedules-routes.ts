@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { ScheduleInfoSchema, Schedules, type ScheduleInfo } from "../../generated/cairn/v1/schedules_pb.js";
 import type { Runtime } from "../runtime/runtime.js";
-import type { ScheduleRecord } from "../store/store.js";
+import type { ScheduleQueries, ScheduleRecord } from "../runtime/tasks/schedule-queries.js";
 import { externalCallerOf } from "./bearer-token.js";
 
 /** A stored schedule as `cairn.v1.Schedules` shows it. */
@@ -22,20 +22,14 @@ export function toScheduleInfo(s: ScheduleRecord): ScheduleInfo {
 }
 
 /** Serves `cairn.v1.Schedules`: list and delete cron schedules, for operators only. */
-export function registerScheduleRoutes(router: ConnectRouter, runtime: Runtime): void {
+export function registerScheduleRoutes(router: ConnectRouter, runtime: Runtime, schedules: ScheduleQueries): void {
   const operator = async (requestHeader: Headers) => {
     await runtime.authorizeAdmin(externalCallerOf(requestHeader));
   };
   router.service(Schedules, {
     list: async (req, context) => {
       await operator(context.requestHeader);
-      const schedules = [];
-      for (const s of runtime.store.schedules()) {
-        if (req.stateType && s.stateType !== req.stateType) continue;
-        if (req.actorId && s.actorId !== req.actorId) continue;
-        schedules.push(toScheduleInfo(s));
-      }
-      return { schedules };
+      return { schedules: schedules.list(req).map(toScheduleInfo) };
     },
     delete: async (req, context) => {
       await operator(context.requestHeader);

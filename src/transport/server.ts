@@ -4,12 +4,17 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import type { AddressInfo } from "node:net";
 import { holdEarlyResponse } from "./early-response.js";
-import type { TlsCredentials } from "./tls-credentials.js";
 
 export type NodeHandler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
   res: http.ServerResponse | http2.Http2ServerResponse,
 ) => void;
+
+/** A certificate (chain) and its private key, PEM: the port serves TLS with them. */
+export interface TlsCredentials {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+}
 
 export interface Listener {
   readonly host: string;

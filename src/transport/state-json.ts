@@ -1,11 +1,11 @@
-import { fromBinary, toJsonString } from "@bufbuild/protobuf";
-import type { StateSpec } from "../runtime/spec.js";
+import { toJsonString, type Message } from "@bufbuild/protobuf";
+import type { StateSpec } from "../api/spec.js";
 
 /**
- * Stored state bytes as operators read them (Actors.Get, Admin.Export):
+ * An actor's state as operators read it (Actors.Get, Admin.Export):
  * protobuf JSON with every field and proto names, so an export is complete
  * and reads like the .proto file.
  */
-export function stateJson(spec: StateSpec, bytes: Uint8Array): string {
-  return toJsonString(spec.state, fromBinary(spec.state, bytes), { alwaysEmitImplicit: true, useProtoFieldName: true });
+export function stateJson(spec: StateSpec, state: Message): string {
+  return toJsonString(spec.state, state, { alwaysEmitImplicit: true, useProtoFieldName: true });
 }

@@ -4,32 +4,20 @@ import {
   TaskEventSchema,
   TaskInfoSchema,
   TaskProgressSchema,
-  TaskStatus,
   type TaskInfo,
 } from "../../generated/cairn/v1/tasks_pb.js";
-import type { Runtime } from "../runtime/runtime.js";
-import { taskHub } from "../runtime/tasks/progress.js";
-import { TASK_STATUS } from "./task-status.js";
-import type { TaskEventRecord, TaskProgressRecord, TaskRecord } from "../store/store.js";
+import type { TaskView } from "../runtime/tasks/task-queries.js";
+import { TASK_STATUS } from "../api/task-status.js";
 
-/** A stored task as the `cairn.v1.Tasks` service shows it. */
-export function toTaskInfo(
-  runtime: Runtime,
-  task: TaskRecord,
-  extras: { progress?: TaskProgressRecord; history?: readonly TaskEventRecord[] } = {},
-): TaskInfo {
-  const { progress, history = [] } = extras;
+/** A task as the `cairn.v1.Tasks` service shows it. */
+export function toTaskInfo({ task, status, progress, history, responseType }: TaskView): TaskInfo {
   const outcome = task.outcome;
-  const running = runtime.tasks.isRunning(task.taskId);
-  const methods = runtime.specs.find((s) => s.typeName === task.stateType)?.methods ?? {};
-  const method = Object.hasOwn(methods, task.method) ? methods[task.method] : undefined;
   return create(TaskInfoSchema, {
     taskId: task.taskId,
     stateType: task.stateType,
     actorId: task.actorId,
     method: task.method,
-    // Waiting on a remote job is running, though no run is in memory.
-    status: (running || task.remoteStatusInput !== undefined) && task.status === "scheduled" ? TaskStatus.RUNNING : TASK_STATUS[task.status],
+    status: TASK_STATUS[status],
     iteration: task.iteration,
     attempts: task.attempts,
     runAtMs: BigInt(task.runAt),
@@ -41,7 +29,7 @@ export function toTaskInfo(
         : undefined,
     lastError: task.lastError ?? "",
     scheduleId: task.scheduleId ?? "",
-    responseType: method?.desc.output.typeName ?? "",
+    responseType,
     // Kept on a task cancelled while waiting: the operator may need the job id.
     remoteStatusInput: task.remoteStatusInput ?? "",
     progress: progress && create(TaskProgressSchema, {
@@ -51,13 +39,5 @@ export function toTaskInfo(
       updatedAtMs: BigInt(progress.updatedAt),
     }),
     history: history.map((e) => create(TaskEventSchema, { atMs: BigInt(e.at), kind: e.kind, detail: e.detail ?? "" })),
-  });
-}
-
-/** The task with its newest progress (live while it runs) and its history. */
-export function describeTask(runtime: Runtime, task: TaskRecord): TaskInfo {
-  return toTaskInfo(runtime, task, {
-    progress: taskHub(runtime).progress(task.taskId),
-    history: runtime.store.taskEvents(task.taskId),
   });
 }

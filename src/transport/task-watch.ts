@@ -1,10 +1,9 @@
 import { toBinary } from "@bufbuild/protobuf";
 import { TaskInfoSchema, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
-import { notFound } from "../runtime/errors.js";
-import type { Runtime } from "../runtime/runtime.js";
-import { taskHub } from "../runtime/tasks/progress.js";
+import { notFound } from "../api/errors.js";
 import { isFinal } from "../runtime/tasks/task-record.js";
-import { describeTask } from "./task-info.js";
+import type { TaskQueries } from "../runtime/tasks/task-queries.js";
+import { toTaskInfo } from "./task-info.js";
 
 /**
  * `Tasks.Watch`: the task now, then again on each change of its record,
@@ -12,8 +11,8 @@ import { describeTask } from "./task-info.js";
  * readers: the task is described when the subscriber asks for the next
  * update, so a slow one skips to the newest and holds nothing queued.
  */
-export async function* watchTask(runtime: Runtime, taskId: string, signal: AbortSignal | undefined): AsyncGenerator<TaskInfo, void, undefined> {
-  if (!runtime.store.getTask(taskId)) throw notFound(`no task ${JSON.stringify(taskId)}`);
+export async function* watchTask(tasks: TaskQueries, taskId: string, signal: AbortSignal | undefined): AsyncGenerator<TaskInfo, void, undefined> {
+  if (!tasks.get(taskId)) throw notFound(`no task ${JSON.stringify(taskId)}`);
   let changed = true;
   let wake: (() => void) | undefined;
   const notify = () => {
@@ -21,7 +20,7 @@ export async function* watchTask(runtime: Runtime, taskId: string, signal: Abort
     wake?.();
   };
   // Subscribed before the first read, so no change falls between.
-  const unsubscribe = taskHub(runtime).subscribe(taskId, notify);
+  const unsubscribe = tasks.subscribe(taskId, notify);
   const onAbort = () => wake?.();
   signal?.addEventListener("abort", onAbort, { once: true });
   let last: Uint8Array | undefined;
@@ -33,8 +32,8 @@ export async function* watchTask(runtime: Runtime, taskId: string, signal: Abort
         continue;
       }
       changed = false;
-      const task = runtime.store.getTask(taskId)!;
-      const info = describeTask(runtime, task);
+      const task = tasks.get(taskId)!;
+      const info = toTaskInfo(tasks.describe(task));
       const bytes = toBinary(TaskInfoSchema, info);
       if (!last || Buffer.compare(bytes, last) !== 0) {
         last = bytes;

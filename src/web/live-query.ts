@@ -14,7 +14,7 @@
 // renders after `await ref.increment(ctx)` therefore shows that increment
 // or something newer.
 import { equals, type Message } from "@bufbuild/protobuf";
-import { INVOKE, type Invocation } from "../runtime/invocation.js";
+import { INVOKE, type Invocation } from "../api/invocation.js";
 import type { WebContext } from "./web-context.js";
 
 export interface LiveSnapshot<M extends Message = Message> {

@@ -1,16 +1,17 @@
 // The browser's client context: the same Invoker contract as ExternalContext
-// (src/runtime/external-context.ts), over `@connectrpc/connect-web` (fetch),
+// (src/client/external-context.ts), over `@connectrpc/connect-web` (fetch),
 // with no Node-only import. Everything in src/web must stay that way: the
 // page bundles it.
 import type { Message } from "@bufbuild/protobuf";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
-import type { Context } from "../runtime/context.js";
-import { Aborted } from "../runtime/errors.js";
-import { INVOKE, type Invocation, type Invoker } from "../runtime/invocation.js";
-import type { MethodSpec } from "../runtime/spec.js";
-import { RemoteCalls } from "../transport/remote-calls.js";
+import type { Context } from "../api/context.js";
+import { Aborted } from "../api/errors.js";
+import { INVOKE, type Invocation, type Invoker } from "../api/invocation.js";
+import type { MethodSpec } from "../api/spec.js";
+import { RemoteCalls } from "../client/remote-calls.js";
+import { callKeys, randomHex } from "../api/call-keys.js";
+import { sha256 } from "../api/sha256.js";
 import { abortableFetch } from "./abortable-fetch.js";
-import { sha256, toBase64Url, toHex } from "./sha256.js";
 
 export interface WebContextOptions {
   /**
@@ -63,7 +64,7 @@ export class WebContext implements Context {
     this.#calls = new RemoteCalls(
       transport,
       { idempotencySeed: this.idempotencySeed, bearerToken: options.bearerToken, timeoutMs: options.timeoutMs },
-      { deriveKey, taskIdFor: (key) => (key === undefined ? newTaskId() : taskIdForKey(key)) },
+      callKeys(sha256),
     );
   }
 
@@ -116,25 +117,4 @@ export class WebContext implements Context {
   async #afterWrite(): Promise<void> {
     await Promise.allSettled([...this.#afterWriteListeners].map(async (listener) => listener()));
   }
-}
-
-// The next three match src/runtime/idempotency.ts and tasks/task-record.ts
-// byte for byte (test/web.test.ts checks), without node:crypto.
-
-/** The key `ref.idempotently(alias)` sends. */
-export function deriveKey(seed: string, stateType: string, actorId: string, method: string, alias: string): string {
-  return toBase64Url(sha256(JSON.stringify([seed, stateType, actorId, method, alias])));
-}
-
-/** A spawn with an idempotency key always names the same task. */
-export function taskIdForKey(key: string): string {
-  return `k-${toHex(sha256(key)).slice(0, 32)}`;
-}
-
-function newTaskId(now = Date.now()): string {
-  return `${now.toString(36).padStart(10, "0")}-${randomHex(6)}`;
-}
-
-function randomHex(bytes: number): string {
-  return toHex(globalThis.crypto.getRandomValues(new Uint8Array(bytes)));
 }

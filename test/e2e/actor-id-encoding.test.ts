@@ -1,5 +1,5 @@
 // Actor ids are UTF-8 strings with one header encoding (percent-encoded
-// UTF-8, src/transport/actor-id-header.ts), the same actor whichever client
+// UTF-8, src/api/actor-id-header.ts), the same actor whichever client
 // names it: the generated client over Connect, gRPC and gRPC-Web, curl, a
 // plain gRPC client, the Watch request (id in its body) and `cairn actors get`.
 import { execFile } from "node:child_process";

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { PROBE_ADMIN_TOKEN } from "../fixtures/probe-servicer.js";
 import { Tasks, TaskStatus, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../../generated/probe/v1/probe_cairn.js";
-import { createClientTransport, type ClientTransport } from "../../src/transport/client-transport.js";
+import { createClientTransport, type ClientTransport } from "../../src/client/client-transport.js";
 import { forEachLimit, freePort, killHard, ServerProcesses, within, type SpawnedServer } from "./helpers.js";
 
 // Server processes with both cores busy: deadlines bound hangs, they never decide a passing test.

@@ -1,29 +1,13 @@
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { CommitBatch, TaskRecord } from "../../store/store.js";
 import type { Timer } from "../clock.js";
-import { StoreUnavailable, failedPrecondition, notFound, serverStopping } from "../errors.js";
-import type { Runtime } from "../runtime.js";
+import { CallCancelled, StoreUnavailable, failedPrecondition, notFound, serverStopping } from "../../api/errors.js";
 import { readVersions, type ChangeWaiter, type ReadVersions } from "../watchers.js";
 import { RunControl } from "./run-control.js";
-import { runTask } from "./run-task.js";
-import { taskChanged } from "./progress.js";
+import type { TaskHub } from "./progress.js";
+import { DEFAULT_RETRY, backoff, checkRetryPolicy, type RetryPolicy } from "./retry-policy.js";
+import type { TaskHost, TaskRunner } from "./task-host.js";
 import { taskEvent } from "./task-events.js";
 import { isFinal } from "./task-record.js";
-
-/** Exponential backoff for unexpected workflow errors (DESIGN.md §5). */
-export interface RetryPolicy {
-  initialMs: number;
-  multiplier: number;
-  maxMs: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { initialMs: 1000, multiplier: 2, maxMs: 60_000 };
-
-/** The delay before retry number `attempts` (1-based), with ±25% jitter. */
-export function backoff(policy: RetryPolicy, attempts: number): number {
-  const base = Math.min(policy.maxMs, policy.initialMs * policy.multiplier ** Math.max(0, attempts - 1));
-  return Math.round(base * (0.75 + Math.random() * 0.5));
-}
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -38,7 +22,7 @@ export const TIMER_HORIZON_MS = 60_000;
 
 /** Why a wait ended early: the signal's reason, or CANCELED. */
 function abandoned(signal: AbortSignal): unknown {
-  return signal.reason ?? new ConnectError("the caller stopped waiting", Code.Canceled);
+  return signal.reason ?? new CallCancelled("the caller stopped waiting");
 }
 
 /** A caller awaiting a task's end. */
@@ -93,7 +77,10 @@ export class Dispatcher {
   readonly #unrecorded = new Map<string, number>();
 
   constructor(
-    private readonly runtime: Runtime,
+    private readonly host: TaskHost,
+    private readonly hub: TaskHub,
+    /** Runs one task (the workflow runner, injected by the composition root). */
+    private readonly runTask: TaskRunner,
     retry: Partial<RetryPolicy> | undefined,
     /**
      * Runs at once; more due tasks queue (a set entry each). Without a bound,
@@ -102,6 +89,7 @@ export class Dispatcher {
      */
     readonly maxRunning = DEFAULT_MAX_RUNNING,
   ) {
+    checkRetryPolicy(retry ?? {}, (what) => new Error(`retry.${what}`));
     this.retry = { ...DEFAULT_RETRY, ...retry };
   }
 
@@ -122,7 +110,7 @@ export class Dispatcher {
     if (!reads || control.paused || control.cancelled || this.#stopping.signal.aborted) return;
     const wait = new TaskWait(taskId, readVersions(reads), this);
     this.#watching.set(taskId, wait);
-    this.runtime.watchers.watch(wait, (key) => this.runtime.durableVersion(key));
+    this.host.watchers.watch(wait, (key) => this.host.durableVersion(key));
   }
 
   /** A watched state changed: run the suspended task again. */
@@ -136,7 +124,7 @@ export class Dispatcher {
     const wait = this.#watching.get(taskId);
     if (!wait) return;
     this.#watching.delete(taskId);
-    this.runtime.watchers.unwatch(wait);
+    this.host.watchers.unwatch(wait);
   }
 
   /** Re-arms every task that had not ended when the process last stopped and is due soon. */
@@ -151,25 +139,25 @@ export class Dispatcher {
    */
   #sweep(from: number): void {
     if (this.#stopping.signal.aborted) return;
-    const until = this.runtime.clock.now() + TIMER_HORIZON_MS;
+    const until = this.host.clock.now() + TIMER_HORIZON_MS;
     this.#sweptUntil = until;
-    for (const taskId of this.runtime.store.dueTaskIds(from, until)) {
+    for (const taskId of this.host.store.dueTaskIds(from, until)) {
       if (this.#timers.has(taskId) || this.#running.has(taskId) || this.#ready.has(taskId) || this.#watching.has(taskId)) continue;
-      const task = this.runtime.store.getTask(taskId);
+      const task = this.host.store.getTask(taskId);
       if (task) this.arm(task);
     }
-    this.#sweepTimer = this.runtime.clock.setTimer(() => this.#sweep(this.#sweptUntil), TIMER_HORIZON_MS / 2);
+    this.#sweepTimer = this.host.clock.setTimer(() => this.#sweep(this.#sweptUntil), TIMER_HORIZON_MS / 2);
   }
 
   /** Runs `task` at its `runAt` (at once if due); one due beyond the horizon is left to the sweep. */
   arm(task: TaskRecord): void {
     if (this.#stopping.signal.aborted) return;
     if (task.runAt >= this.#sweptUntil) {
-      this.runtime.clock.clearTimer(this.#timers.get(task.taskId));
+      this.host.clock.clearTimer(this.#timers.get(task.taskId));
       this.#timers.delete(task.taskId);
       return;
     }
-    const clock = this.runtime.clock;
+    const clock = this.host.clock;
     clock.clearTimer(this.#timers.get(task.taskId));
     const delay = Math.min(MAX_TIMER_MS, Math.max(0, task.runAt - clock.now()));
     this.#timers.set(
@@ -185,18 +173,18 @@ export class Dispatcher {
     if (this.#running.has(taskId) || this.#stopping.signal.aborted) return;
     // Whatever woke it first, the timer or a watched change, the other is moot.
     this.#unwatch(taskId);
-    this.runtime.clock.clearTimer(this.#timers.get(taskId));
+    this.host.clock.clearTimer(this.#timers.get(taskId));
     this.#timers.delete(taskId);
     if (this.#active >= this.maxRunning) {
       this.#ready.add(taskId);
       return;
     }
-    const task = this.runtime.store.getTask(taskId);
+    const task = this.host.store.getTask(taskId);
     if (!task || isFinal(task) || task.status === "paused") return;
-    if (task.runAt > this.runtime.clock.now()) return this.arm(task); // beyond one timer's reach
+    if (task.runAt > this.host.clock.now()) return this.arm(task); // beyond one timer's reach
     const control = new RunControl(taskId);
     this.#active++;
-    const run = runTask(this.runtime, this, task, control)
+    const run = this.runTask(task, control)
       .then((next) => {
         this.#unrecorded.delete(taskId);
         if (!next) return;
@@ -213,7 +201,7 @@ export class Dispatcher {
         this.#active--;
         this.#admit();
         // RUNNING is shown from #running: watchers see it end.
-        taskChanged(this.runtime, taskId);
+        this.hub.changed(taskId);
         this.#watch(taskId, control);
       });
     this.#controls.set(taskId, control);
@@ -229,7 +217,7 @@ export class Dispatcher {
     const failures = (this.#unrecorded.get(task.taskId) ?? 0) + 1;
     this.#unrecorded.set(task.taskId, failures);
     const policy = { ...this.retry, maxMs: Math.min(this.retry.maxMs, TIMER_HORIZON_MS / 2) };
-    this.arm({ ...task, runAt: this.runtime.clock.now() + backoff(policy, task.attempts + failures) });
+    this.arm({ ...task, runAt: this.host.clock.now() + backoff(policy, task.attempts + failures) });
   }
 
   /** The store takes writes again: tasks it refused to record run now, not at their backoff. */
@@ -268,14 +256,14 @@ export class Dispatcher {
   /** The task as an operator call finds it: once a run recording its outcome has. */
   async #current(taskId: string, verb: string): Promise<TaskRecord> {
     if (this.#controls.get(taskId)?.ending) await this.#running.get(taskId);
-    const task = this.runtime.store.getTask(taskId);
+    const task = this.host.store.getTask(taskId);
     if (!task) throw notFound(`no task ${JSON.stringify(taskId)}`);
     if (isFinal(task)) throw failedPrecondition(`task ${taskId} has ended (${task.status}): it cannot be ${verb}`);
     return task;
   }
 
   #disarm(taskId: string): void {
-    this.runtime.clock.clearTimer(this.#timers.get(taskId));
+    this.host.clock.clearTimer(this.#timers.get(taskId));
     this.#timers.delete(taskId);
     this.#ready.delete(taskId);
     this.#unwatch(taskId);
@@ -290,7 +278,7 @@ export class Dispatcher {
     this.#disarm(taskId);
     this.#controls.get(taskId)?.cancel();
     const next: TaskRecord = { ...task, status: "cancelled" };
-    await this.#commitOrRearm(task, { states: [], idempotency: [], tasks: [next], events: [taskEvent(this.runtime.clock.now(), taskId, "cancelled")] });
+    await this.#commitOrRearm(task, { states: [], idempotency: [], tasks: [next], events: [taskEvent(this.host.clock.now(), taskId, "cancelled")] });
     this.#settled(next);
     return next;
   }
@@ -302,7 +290,7 @@ export class Dispatcher {
     this.#disarm(taskId);
     this.#controls.get(taskId)?.pause();
     const next: TaskRecord = { ...task, status: "paused" };
-    await this.#commitOrRearm(task, { states: [], idempotency: [], tasks: [next], events: [taskEvent(this.runtime.clock.now(), taskId, "paused")] }, () =>
+    await this.#commitOrRearm(task, { states: [], idempotency: [], tasks: [next], events: [taskEvent(this.host.clock.now(), taskId, "paused")] }, () =>
       this.#controls.get(taskId)?.resume(),
     );
     return next;
@@ -315,7 +303,7 @@ export class Dispatcher {
     const next: TaskRecord = { ...task, status: "scheduled" };
     // Before the commit: a run ending meanwhile must not record PAUSED.
     this.#controls.get(taskId)?.resume();
-    await this.runtime.store.commit({ states: [], idempotency: [], tasks: [next], events: [taskEvent(this.runtime.clock.now(), taskId, "resumed")] });
+    await this.host.store.commit({ states: [], idempotency: [], tasks: [next], events: [taskEvent(this.host.clock.now(), taskId, "resumed")] });
     if (!this.#controls.has(taskId)) this.arm(next);
     return next;
   }
@@ -323,7 +311,7 @@ export class Dispatcher {
   /** An operator's record; if the store refuses it, the disarmed task is armed again as it was. */
   async #commitOrRearm(task: TaskRecord, batch: CommitBatch, undo?: () => void): Promise<void> {
     try {
-      await this.runtime.store.commit(batch);
+      await this.host.store.commit(batch);
     } catch (e) {
       undo?.();
       if (!this.#running.has(task.taskId) && task.status !== "paused") this.arm(task);
@@ -338,7 +326,7 @@ export class Dispatcher {
    * never outlive the one waiting.
    */
   waitFinal(taskId: string, signal?: AbortSignal): Promise<TaskRecord> {
-    const task = this.runtime.store.getTask(taskId);
+    const task = this.host.store.getTask(taskId);
     if (!task) return Promise.reject(notFound(`no task ${JSON.stringify(taskId)}`));
     if (isFinal(task)) return Promise.resolve(task);
     if (signal?.aborted) return Promise.reject(abandoned(signal));
@@ -386,9 +374,9 @@ export class Dispatcher {
     // Runs have let go of their waits above; callers outside still waiting hear why.
     for (const list of this.#waiters.values()) for (const waiter of list) waiter.fail(serverStopping());
     this.#waiters.clear();
-    for (const timer of this.#timers.values()) this.runtime.clock.clearTimer(timer);
+    for (const timer of this.#timers.values()) this.host.clock.clearTimer(timer);
     this.#timers.clear();
-    this.runtime.clock.clearTimer(this.#sweepTimer);
+    this.host.clock.clearTimer(this.#sweepTimer);
     this.#ready.clear();
     for (const taskId of [...this.#watching.keys()]) this.#unwatch(taskId);
     const grace = new Promise((resolve) => setTimeout(resolve, 2_000).unref());

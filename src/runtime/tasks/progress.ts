@@ -1,6 +1,6 @@
 import type { CommitBatch, TaskEventRecord, TaskProgressRecord } from "../../store/store.js";
-import type { Runtime } from "../runtime.js";
-import { StoreUnavailable } from "../errors.js";
+import type { TaskHost } from "./task-host.js";
+import { StoreUnavailable } from "../../api/errors.js";
 
 /** What a workflow passes to `ctx.progress()`. */
 export interface TaskProgressReport {
@@ -16,9 +16,6 @@ export interface TaskProgressReport {
 export const PROGRESS_WRITE_INTERVAL_MS = 1_000;
 /** A history "progress" event is added when the location changes, else at most once per this interval. */
 export const PROGRESS_EVENT_INTERVAL_MS = 10_000;
-
-/** Counts durable progress writes, so tests can see that reports are coalesced. */
-export const progressStats = { writes: 0 };
 
 interface Entry {
   /** The newest report: what watchers and Tasks.Get see. */
@@ -42,23 +39,27 @@ interface Entry {
 export class TaskHub {
   readonly #entries = new Map<string, Entry>();
   readonly #subscribers = new Map<string, Set<() => void>>();
+  /** Durable progress writes so far: reports are coalesced into few of them. */
+  #writes = 0;
 
-  constructor(private readonly runtime: Runtime) {
-    runtime.store.onTasksChanged((ids) => {
+  constructor(private readonly host: Pick<TaskHost, "clock" | "store">) {
+    host.store.onTasksChanged((ids) => {
       for (const id of ids) {
         const entry = this.#entries.get(id);
-        if (entry?.ended && !entry.dirty) this.#entries.delete(id);
+        // Only once the store shows the run's last write: an earlier write
+        // becoming visible after the run ended must not hide a newer report.
+        if (entry?.ended && !entry.dirty && sameProgress(host.store.getProgress(id), entry.latest)) this.#entries.delete(id);
         this.#wake(id);
       }
     });
   }
 
   report(taskId: string, report: TaskProgressReport): void {
-    const progress = normalize(report, this.runtime.clock.now());
+    const progress = normalize(report, this.host.clock.now());
     let entry = this.#entries.get(taskId);
     if (!entry) {
       entry = { latest: progress, dirty: true, timer: undefined, lastWriteAt: 0, lastEvent: undefined, ended: false };
-      const stored = this.runtime.store.getProgress(taskId);
+      const stored = this.host.store.getProgress(taskId);
       // A re-run (retry, loop, restart) carries on the coalescing of history events.
       if (stored) entry.lastEvent = { location: stored.location, at: 0 };
       this.#entries.set(taskId, entry);
@@ -84,7 +85,7 @@ export class TaskHub {
 
   /** The newest progress: in memory while a run reports it, else stored. */
   progress(taskId: string): TaskProgressRecord | undefined {
-    return this.#entries.get(taskId)?.latest ?? this.runtime.store.getProgress(taskId);
+    return this.#entries.get(taskId)?.latest ?? this.host.store.getProgress(taskId);
   }
 
   /**
@@ -109,6 +110,11 @@ export class TaskHub {
     };
   }
 
+  /** Durable progress writes so far. */
+  get writes(): number {
+    return this.#writes;
+  }
+
   changed(taskId: string): void {
     this.#wake(taskId);
   }
@@ -123,7 +129,7 @@ export class TaskHub {
     if (!entry.dirty) return {};
     entry.dirty = false;
     entry.lastWriteAt = Date.now();
-    progressStats.writes++;
+    this.#writes++;
     const p = entry.latest;
     const events: Array<{ taskId: string; event: TaskEventRecord }> = [];
     const last = entry.lastEvent;
@@ -140,11 +146,16 @@ export class TaskHub {
     const parts = this.#take(taskId, entry);
     if (!parts.progress) return;
     // Losing the newest progress in a crash is harmless: no fsync wait.
-    this.runtime.store.commit({ states: [], idempotency: [], ...parts }, { visibleOnly: true }).catch((e: unknown) => {
+    this.host.store.commit({ states: [], idempotency: [], ...parts }, { visibleOnly: true }).catch((e: unknown) => {
       if (e instanceof StoreUnavailable) return; // logged once, by the store's health
       console.error(`cairn: task ${taskId}: its progress was not stored`, e);
     });
   }
+}
+
+function sameProgress(a: TaskProgressRecord | undefined, b: TaskProgressRecord): boolean {
+  return a !== undefined && a.updatedAt === b.updatedAt && a.location === b.location &&
+    a.fraction === b.fraction && a.remainingMs === b.remainingMs;
 }
 
 function normalize(report: TaskProgressReport, now: number): TaskProgressRecord {
@@ -167,18 +178,4 @@ export function describeProgress(p: TaskProgressRecord): string {
   if (p.fraction !== undefined) parts.push(`${Math.round(p.fraction * 1000) / 10}%`);
   if (p.remainingMs !== undefined) parts.push(`${Math.round(p.remainingMs / 1000)}s left`);
   return parts.join(", ");
-}
-
-const hubs = new WeakMap<Runtime, TaskHub>();
-
-/** Wakes the task's watchers (if anyone watches): e.g. it stopped running without a commit. */
-export function taskChanged(runtime: Runtime, taskId: string): void {
-  hubs.get(runtime)?.changed(taskId);
-}
-
-/** The runtime's TaskHub, created on first use. */
-export function taskHub(runtime: Runtime): TaskHub {
-  let hub = hubs.get(runtime);
-  if (!hub) hubs.set(runtime, (hub = new TaskHub(runtime)));
-  return hub;
 }

@@ -1,5 +1,5 @@
 import { setMaxListeners } from "node:events";
-import { Cancelled } from "../errors.js";
+import { Cancelled } from "../../api/errors.js";
 
 /**
  * The in-memory process control of one running task: whether an operator

@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { connectErrorOf } from "../../../test/fixtures/call-outcome.js";
+import { callErrorOf } from "../../../test/fixtures/call-outcome.js";
 import { nextCronRun, scheduleIdFor } from "./schedules.js";
 
 const at = (iso: string) => Date.parse(iso);
@@ -57,9 +57,9 @@ describe("nextCronRun (UTC unless told)", () => {
     ["0 0 1 1 * 2030", /bad cron expression/],
     ["every day", /bad cron expression/],
   ])("refuses %j with INVALID_ARGUMENT", (cron, message) => {
-    const e = connectErrorOf(() => nextCronRun(cron, "", 0));
+    const e = callErrorOf(() => nextCronRun(cron, "", 0));
     expect(e.code).toBe(Code.InvalidArgument);
-    expect(e.rawMessage).toMatch(message);
+    expect(e.message).toMatch(message);
   });
 
   it("refuses an unknown zone by name", () => {

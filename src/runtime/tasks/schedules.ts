@@ -3,9 +3,10 @@ import { toBinary } from "@bufbuild/protobuf";
 import { Cron } from "croner";
 import type { ScheduleRecord, TaskRecord } from "../../store/store.js";
 import type { Timer } from "../clock.js";
-import { StoreUnavailable, invalidArgument, notFound } from "../errors.js";
-import type { CronTiming, TaskTiming } from "../invocation.js";
-import type { Call, Runtime, WriteEffects } from "../runtime.js";
+import { StoreUnavailable, invalidArgument, notFound } from "../../api/errors.js";
+import type { CronTiming, TaskTiming } from "../../api/invocation.js";
+import type { Call } from "../call.js";
+import type { TaskHost } from "./task-host.js";
 import { isFinal, isValidTaskId, scheduledRunTaskId } from "./task-record.js";
 
 export function isCronTiming(timing: TaskTiming): timing is CronTiming {
@@ -46,13 +47,17 @@ export function scheduleIdFor(stateType: string, actorId: string, method: string
  * already stored (re-scheduling is a no-op). Throws before anything is
  * committed if the method is not a workflow or the cron or zone is bad.
  */
-export function defineSchedule(runtime: Runtime, call: Call, timing: CronTiming): { scheduleId: string; record?: ScheduleRecord } {
+export function defineSchedule(
+  host: Pick<TaskHost, "clock" | "store">,
+  call: Call,
+  timing: CronTiming,
+): { scheduleId: string; record?: ScheduleRecord } {
   const { spec, method, actorId } = call;
   if (method.kind !== "workflow") {
     throw invalidArgument(`${spec.typeName}.${method.name} is a ${method.kind}: only workflows can have cron schedules`);
   }
   const timezone = timing.timezone ?? "";
-  const now = runtime.clock.now();
+  const now = host.clock.now();
   const nextRunAt = nextCronRun(timing.cron, timezone, now);
   if (nextRunAt === undefined) throw invalidArgument(`cron expression ${JSON.stringify(timing.cron)} never matches`);
   if (timing.id !== undefined && !isValidTaskId(timing.id)) {
@@ -60,7 +65,7 @@ export function defineSchedule(runtime: Runtime, call: Call, timing: CronTiming)
   }
   const scheduleId = timing.id ?? scheduleIdFor(spec.typeName, actorId, method.name, timing.cron, timezone);
   const request = toBinary(method.desc.input, call.request);
-  const stored = runtime.store.getSchedule(scheduleId);
+  const stored = host.store.getSchedule(scheduleId);
   if (
     stored && stored.stateType === spec.typeName && stored.actorId === actorId && stored.method === method.name &&
     stored.cron === timing.cron && stored.timezone === timezone && Buffer.compare(stored.request, request) === 0
@@ -86,13 +91,6 @@ export function defineSchedule(runtime: Runtime, call: Call, timing: CronTiming)
   return { scheduleId, record };
 }
 
-/** `ref.schedule({ cron })` from a writer or transaction: into its commit. */
-export function addCronSchedule(runtime: Runtime, effects: WriteEffects, call: Call, timing: CronTiming): string {
-  const { scheduleId, record } = runtime.cronSchedule(call, timing);
-  if (record) (effects.schedules ??= []).push(record);
-  return scheduleId;
-}
-
 /**
  * Fires cron schedules: one timer per schedule for its next due time. A run
  * due while the schedule's previous task has not ended is skipped (and
@@ -106,17 +104,21 @@ export class CronSchedules {
   #queue: Promise<void> = Promise.resolve();
   #stopped = false;
 
-  constructor(private readonly runtime: Runtime) {}
+  constructor(
+    private readonly host: Pick<TaskHost, "clock" | "store">,
+    /** Arms a task a fire started (the dispatcher's `arm`). */
+    private readonly armTask: (task: TaskRecord) => void,
+  ) {}
 
   /** Arms every stored schedule (on start). */
   recover(): void {
-    for (const schedule of this.runtime.store.schedules()) this.arm(schedule);
+    for (const schedule of this.host.store.schedules()) this.arm(schedule);
   }
 
   /** Sets the timer for the schedule's next due time (at once if due). */
   arm(schedule: ScheduleRecord): void {
     if (this.#stopped) return;
-    const { clock } = this.runtime;
+    const { clock } = this.host;
     const id = schedule.scheduleId;
     clock.clearTimer(this.#timers.get(id));
     const timer = clock.setTimer(() => {
@@ -133,16 +135,16 @@ export class CronSchedules {
   /** Deletes a schedule; NOT_FOUND if there is none. Runs already started go on. */
   delete(scheduleId: string): Promise<void> {
     return this.#serially(async () => {
-      if (!this.runtime.store.getSchedule(scheduleId)) throw notFound(`no schedule ${JSON.stringify(scheduleId)}`);
-      await this.runtime.store.commit({ states: [], idempotency: [], deletedSchedules: [scheduleId] });
-      this.runtime.clock.clearTimer(this.#timers.get(scheduleId));
+      if (!this.host.store.getSchedule(scheduleId)) throw notFound(`no schedule ${JSON.stringify(scheduleId)}`);
+      await this.host.store.commit({ states: [], idempotency: [], deletedSchedules: [scheduleId] });
+      this.host.clock.clearTimer(this.#timers.get(scheduleId));
       this.#timers.delete(scheduleId);
     });
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    for (const timer of this.#timers.values()) this.runtime.clock.clearTimer(timer);
+    for (const timer of this.#timers.values()) this.host.clock.clearTimer(timer);
     this.#timers.clear();
     await this.#queue;
   }
@@ -155,7 +157,7 @@ export class CronSchedules {
 
   async #fire(scheduleId: string): Promise<void> {
     if (this.#stopped) return;
-    const { store, clock } = this.runtime;
+    const { store, clock } = this.host;
     const schedule = store.getSchedule(scheduleId);
     if (!schedule) return; // deleted meanwhile
     const now = clock.now();
@@ -197,7 +199,7 @@ export class CronSchedules {
       // An expression that matches no more (a past date) ends its schedule.
       ...(next ? { schedules: [next] } : { deletedSchedules: [scheduleId] }),
     });
-    if (task) this.runtime.tasks.arm(task);
+    if (task) this.armTask(task);
     if (next) this.arm(next);
   }
 }

@@ -1,7 +1,7 @@
-import type { CommitBatch, MemoRecord, TaskEventRecord, TaskRecord } from "../../store/store.js";
-import type { Runtime } from "../runtime.js";
-import { StoreUnavailable } from "../errors.js";
-import { taskHub } from "./progress.js";
+import type { CommitBatch, MemoRecord, Store, TaskEventRecord, TaskRecord } from "../../store/store.js";
+import { StoreUnavailable } from "../../api/errors.js";
+import type { TaskHub } from "./progress.js";
+import type { TaskHost } from "./task-host.js";
 
 /**
  * A task's history: the events worth showing an operator, each appended in
@@ -46,15 +46,15 @@ export function stepEvent(at: number, taskId: string, step: string, alias: strin
  * An event with no commit of its own (a run starts, a step attempt failed):
  * recorded without waiting, as losing it in a crash loses nothing else.
  */
-export function recordEvent(runtime: Runtime, event: TaskEvents[number]): void {
-  runtime.store.commit({ states: [], idempotency: [], events: [event] }, { visibleOnly: true }).catch((e: unknown) => {
+export function recordEvent(store: Store, event: TaskEvents[number]): void {
+  store.commit({ states: [], idempotency: [], events: [event] }, { visibleOnly: true }).catch((e: unknown) => {
     if (e instanceof StoreUnavailable) return; // logged once, by the store's health
     console.error(`cairn: task ${event.taskId}: its history was not stored`, e);
   });
 }
 
-export function recordStarted(runtime: Runtime, task: TaskRecord): void {
-  recordEvent(runtime, taskEvent(runtime.clock.now(), task.taskId, "started", `iteration ${task.iteration}, attempt ${task.attempts + 1}`));
+export function recordStarted(host: Pick<TaskHost, "clock" | "store">, task: TaskRecord): void {
+  recordEvent(host.store, taskEvent(host.clock.now(), task.taskId, "started", `iteration ${task.iteration}, attempt ${task.attempts + 1}`));
 }
 
 /**
@@ -62,18 +62,23 @@ export function recordStarted(runtime: Runtime, task: TaskRecord): void {
  * and the events saying how it ended (`task` as the run started, `next` as
  * it is recorded). Operators' cancel and pause record their own event.
  */
-export function endOfRun(runtime: Runtime, task: TaskRecord, next: TaskRecord): Pick<CommitBatch, "events" | "progress"> {
-  if (next.status === "completed") taskHub(runtime).complete(task.taskId);
-  const { progress, events: progressEvents = [] } = taskHub(runtime).takeForEndOfRun(task.taskId);
+export function endOfRun(
+  host: Pick<TaskHost, "clock" | "store">,
+  hub: TaskHub,
+  task: TaskRecord,
+  next: TaskRecord,
+): Pick<CommitBatch, "events" | "progress"> {
+  if (next.status === "completed") hub.complete(task.taskId);
+  const { progress, events: progressEvents = [] } = hub.takeForEndOfRun(task.taskId);
   const events: Array<TaskEvents[number]> = [...progressEvents];
   const id = task.taskId;
-  const now = runtime.clock.now();
+  const now = host.clock.now();
   const event = (kind: TaskEventKind, detail?: string) => taskEvent(now, id, kind, detail);
   if (next.attempts > task.attempts) {
     const delay = Math.max(0, next.runAt - now);
     events.push(event("retried", `${next.lastError ?? "error"} (attempt ${next.attempts}, next in ${delay} ms)`));
   }
-  const stored = runtime.store.getTask(id)?.status;
+  const stored = host.store.getTask(id)?.status;
   switch (next.status) {
     case "completed":
       events.push(event("completed"));

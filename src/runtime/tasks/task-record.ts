@@ -1,12 +1,12 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { toBinary } from "@bufbuild/protobuf";
+import { newTaskId } from "../../api/call-keys.js";
+import { NODE_CALL_KEYS } from "../../api/node-call-keys.js";
 import type { TaskRecord } from "../../store/store.js";
-import type { Call } from "../runtime.js";
+import type { Call } from "../call.js";
 
 /** Task ids sort by creation time (the runtime clock's), so listing tasks lists them in order. */
-export function newTaskId(now: number): string {
-  return `${now.toString(36).padStart(10, "0")}-${randomBytes(6).toString("hex")}`;
-}
+export { newTaskId };
 
 // Task ids come in three forms, and a caller may choose only the first:
 //   fresh        00mwt87qhh-217909e77edb   (time, random)
@@ -16,9 +16,7 @@ export function newTaskId(now: number): string {
 // spawn or cron run will need (and make it fail or be skipped).
 
 /** A spawn with an idempotency key always names the same task. */
-export function taskIdForKey(key: string): string {
-  return `k-${createHash("sha256").update(key).digest("hex").slice(0, 32)}`;
-}
+export const taskIdForKey = NODE_CALL_KEYS.taskIdForKey;
 
 /**
  * The task a schedule starts for the run due at `due`: deterministic, so a

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_REMOTE_BACKOFF, delayAfter } from "./await-remote.js";
+import { DEFAULT_REMOTE_BACKOFF } from "./await-remote.js";
+import { delayAfter } from "../tasks/retry-policy.js";
 
 describe("delayAfter (awaitRemote polling)", () => {
   it("waits the initial delay after the first check, then grows by the multiplier", () => {

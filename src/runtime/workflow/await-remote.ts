@@ -1,9 +1,11 @@
 import type { WorkflowContext } from "../context.js";
-import { Aborted, AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, Cancelled, FatalError, misuseIn } from "../errors.js";
+import { Aborted, Cancelled, FatalError, misuseIn } from "../../api/errors.js";
 import { decodeMemo, encodeMemo, parseJson, stringifyJson, type MemoOptions } from "./memo-codec.js";
-import { checkpointOf, claimStep } from "./steps.js";
+import { openStep, refuseRestart, startAtMostOnce } from "./step-skeleton.js";
 import { Suspended } from "./suspended.js";
-import { workflowRun, type WorkflowContextImpl } from "./workflow-context.js";
+// Polling one job needs no jitter: the wait after check n is delayAfter(policy, n).
+import { checkRetryPolicy, delayAfter } from "../tasks/retry-policy.js";
+import type { WorkflowContextImpl } from "./workflow-context.js";
 
 /**
  * Remote jobs, the status-check protocol (DESIGN.md §5, "Beyond the
@@ -88,20 +90,16 @@ export async function awaitRemote<T, I>(
   ctx: WorkflowContext,
   options: AwaitRemoteOptions<T, I> & MemoOptions<T>,
 ): Promise<T> {
-  const run = workflowRun(ctx, "awaitRemote");
+  const { run, memo } = await openStep(ctx, STEP, alias);
   const clock = run.runtime.clock;
-  await checkpointOf(run);
-  claimStep(run, STEP, alias);
   const policy = backoffOf(alias, options.backoff);
-  const memo = run.memo(STEP, alias);
-  if (memo?.kind === "error") throw new AtMostOnceFailed(alias, memo.name, memo.message);
-  if (memo?.kind === "started") throw new AtMostOnceFailedBeforeCompleting(alias);
+  refuseRestart(memo, alias);
   let state: RemoteMemo;
   if (memo?.kind === "value") {
     state = readMemo(alias, memo.json);
     if ("done" in state) return decodeMemo(state.done, options, alias);
   } else {
-    state = { input: stringifyJson(await startOnce(run, alias, options.start)), checks: 0, errors: 0, nextAt: clock.now() };
+    state = { input: stringifyJson(await startAtMostOnce(run, STEP, alias, () => options.start({ signal: run.signal }))), checks: 0, errors: 0, nextAt: clock.now() };
     await run.remember(STEP, alias, { kind: "value", json: JSON.stringify(state) });
   }
   // Woken early (another step's timer): wait on. The dispatcher's clock
@@ -130,20 +128,6 @@ export async function awaitRemote<T, I>(
   throw suspend(run, next);
 }
 
-/** The atMostOnce protocol: "started" is durable before `start` runs. */
-async function startOnce<I>(run: WorkflowContextImpl, alias: string, start: AwaitRemoteOptions<unknown, I>["start"]): Promise<I> {
-  await run.remember(STEP, alias, { kind: "started" });
-  try {
-    return await start({ signal: run.signal });
-  } catch (e) {
-    // Stopping mid-start leaves it "started": whether the job began is unknown.
-    if (run.signal.aborted) throw e;
-    const err = e instanceof Error ? e : new Error(String(e));
-    await run.remember(STEP, alias, { kind: "error", name: err.name, message: err.message });
-    throw e;
-  }
-}
-
 function suspend(run: WorkflowContextImpl, state: { input: string; nextAt: number }): Suspended {
   run.remoteWait = { ...run.remoteWait, remoteStatusInput: state.input };
   return run.suspend(state.nextAt);
@@ -158,22 +142,10 @@ function describe(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
-/** Wait after check number `checks` (1-based). No jitter: polling one job needs none. */
-export function delayAfter(policy: Required<RemoteBackoff>, checks: number): number {
-  return Math.min(policy.maxMs, policy.initialMs * policy.multiplier ** (checks - 1));
-}
-
 /** A nonsensical policy is a bug in the workflow: fail the task rather than poll in a hot loop. */
 function backoffOf(alias: string, backoff: RemoteBackoff | undefined): Required<RemoteBackoff> {
   const policy = { ...DEFAULT_REMOTE_BACKOFF, ...backoff };
-  for (const key of ["initialMs", "maxMs"] as const) {
-    if (!(Number.isFinite(policy[key]) && policy[key] >= 0)) {
-      throw new FatalError(`awaitRemote(${JSON.stringify(alias)}): backoff.${key} must be a finite number >= 0, not ${policy[key]}`);
-    }
-  }
-  if (!(Number.isFinite(policy.multiplier) && policy.multiplier >= 1)) {
-    throw new FatalError(`awaitRemote(${JSON.stringify(alias)}): backoff.multiplier must be a finite number >= 1, not ${policy.multiplier}`);
-  }
+  checkRetryPolicy(policy, (what) => new FatalError(`awaitRemote(${JSON.stringify(alias)}): backoff.${what}`), 1);
   return policy;
 }
 

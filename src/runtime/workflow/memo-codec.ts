@@ -1,4 +1,4 @@
-import { FatalError } from "../errors.js";
+import { FatalError } from "../../api/errors.js";
 
 /**
  * How memoized step results are stored (DESIGN.md §5): JSON by default,

@@ -1,8 +1,7 @@
 import type { WorkflowContext } from "../context.js";
-import { FatalError } from "../errors.js";
+import { FatalError } from "../../api/errors.js";
 import { wakeTime, type Duration } from "./duration.js";
-import { checkpointOf, claimStep } from "./steps.js";
-import { workflowRun } from "./workflow-context.js";
+import { openStep } from "./step-skeleton.js";
 
 /**
  * A durable timer: returns once `duration` has passed since this step was
@@ -12,10 +11,7 @@ import { workflowRun } from "./workflow-context.js";
  * memoized steps returning at once. Survives restarts and fires once.
  */
 export async function sleep(alias: string, ctx: WorkflowContext, duration: Duration): Promise<void> {
-  const run = workflowRun(ctx, "sleep");
-  await checkpointOf(run);
-  claimStep(run, "sleep", alias);
-  const memo = run.memo("sleep", alias);
+  const { run, memo } = await openStep(ctx, "sleep", alias);
   let wakeAt: number;
   if (memo?.kind === "value") {
     wakeAt = Number(memo.json);

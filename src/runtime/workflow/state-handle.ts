@@ -1,9 +1,9 @@
 import type { Message } from "@bufbuild/protobuf";
 import type { WorkflowContext } from "../context.js";
-import type { IdempotencyChoice } from "../invocation.js";
-import type { StateSpec } from "../spec.js";
+import type { IdempotencyChoice } from "../../api/invocation.js";
+import type { StateSpec } from "../../api/spec.js";
 import { parseJson, stringifyJson } from "./memo-codec.js";
-import { checkpointOf } from "./steps.js";
+import { checkpointOf } from "./step-skeleton.js";
 import { workflowRun } from "./workflow-context.js";
 
 /** An inline writer bound to an idempotency choice. */

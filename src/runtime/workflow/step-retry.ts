@@ -1,5 +1,5 @@
-import { Aborted, FatalError, RetryableError, StepRetriesExhausted, StepTimedOut, misuseIn } from "../errors.js";
-import { backoff } from "../tasks/dispatcher.js";
+import { Aborted, FatalError, RetryableError, StepRetriesExhausted, StepTimedOut, misuseIn } from "../../api/errors.js";
+import { backoff, checkRetryPolicy } from "../tasks/retry-policy.js";
 import { Suspended } from "./suspended.js";
 
 /**
@@ -75,10 +75,7 @@ function checkPolicy(alias: string, options: StepOptions | undefined): void {
   if (retry.maxAttempts !== undefined && !(Number.isInteger(retry.maxAttempts) && retry.maxAttempts >= 1)) {
     throw bad(`retry.maxAttempts must be a whole number >= 1, not ${retry.maxAttempts}`);
   }
-  for (const key of ["initialMs", "multiplier", "maxMs"] as const) {
-    const v = retry[key];
-    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw bad(`retry.${key} must be a finite number >= 0, not ${v}`);
-  }
+  checkRetryPolicy(retry, (what) => bad(`retry.${what}`));
 }
 
 async function attemptOnce<T>(

@@ -1,28 +1,14 @@
 import type { WorkflowContext } from "../context.js";
-import { AtMostOnceFailed, AtMostOnceFailedBeforeCompleting, FatalError } from "../errors.js";
+import { FatalError } from "../../api/errors.js";
 import { ReadSet, trackReads } from "../read-tracking.js";
-import { decodeMemo, encodeMemo, type MemoOptions } from "./memo-codec.js";
+import { encodeMemo, type MemoOptions } from "./memo-codec.js";
 import { recordEvent, taskEvent } from "../tasks/task-events.js";
+import { memoValue, openStep, refuseRestart, startAtMostOnce } from "./step-skeleton.js";
 import { runWithPolicy, type StepAttempt, type StepOptions } from "./step-retry.js";
-import { workflowRun, type WorkflowContextImpl } from "./workflow-context.js";
 
 export type { StepAttempt, StepOptions, StepRetry } from "./step-retry.js";
 
 type Falsy = false | 0 | 0n | "" | null | undefined;
-
-/** Refuses a step alias used twice in one run (shared by every step helper). */
-export function claimStep(run: WorkflowContextImpl, step: string, alias: string): void {
-  run.claim(`${step}:${alias}`, () => `${step}(${JSON.stringify(alias)}) is used twice in one run: aliases must be unique`);
-}
-
-/**
- * Process control at a durable step: parks while the task is paused, throws
- * Cancelled once it is cancelled. Costs one flag check otherwise.
- */
-export async function checkpointOf(run: WorkflowContextImpl): Promise<void> {
-  const wait = run.runControl.check();
-  if (wait) await wait;
-}
 
 /**
  * Runs `fn` until it returns a non-falsy value, re-running it only when a
@@ -34,11 +20,9 @@ export async function until<T>(
   fn: () => Promise<T | Falsy> | T | Falsy,
   options?: MemoOptions<T>,
 ): Promise<T> {
-  const run = workflowRun(ctx, "until");
-  await checkpointOf(run);
-  claimStep(run, "until", alias);
-  const memo = run.memo("until", alias);
-  if (memo?.kind === "value") return decodeMemo(memo.json, options, alias);
+  const { run, memo } = await openStep(ctx, "until", alias);
+  const stored = await memoValue(memo, options, alias);
+  if (stored) return stored.value;
   const reads = new ReadSet();
   const value = await trackReads(reads, async () => fn());
   if (value) {
@@ -65,16 +49,14 @@ export async function atLeastOnce<T>(
   fn: (attempt: StepAttempt) => Promise<T> | T,
   options?: MemoOptions<T> & StepOptions,
 ): Promise<T> {
-  const run = workflowRun(ctx, "atLeastOnce");
-  await checkpointOf(run);
-  claimStep(run, "atLeastOnce", alias);
-  const memo = run.memo("atLeastOnce", alias);
-  if (memo?.kind === "value") return decodeMemo(memo.json, options, alias);
+  const { run, memo } = await openStep(ctx, "atLeastOnce", alias);
+  const stored = await memoValue(memo, options, alias);
+  if (stored) return stored.value;
   // Each failed attempt is in the task's history.
   const onRetry = (attempt: number, e: unknown, delayMs: number) => {
     const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     const detail = `atLeastOnce ${JSON.stringify(alias)} attempt ${attempt} failed (${why}), next in ${delayMs} ms`;
-    recordEvent(run.runtime, taskEvent(run.runtime.clock.now(), run.taskId, "retried", detail));
+    recordEvent(run.runtime.store, taskEvent(run.runtime.clock.now(), run.taskId, "retried", detail));
   };
   const value = await runWithPolicy(alias, fn, options, run.signal, onRetry);
   run.rememberLazily("atLeastOnce", alias, { kind: "value", json: encodeMemo(value, options) });
@@ -92,22 +74,11 @@ export async function atMostOnce<T>(
   fn: () => Promise<T> | T,
   options?: MemoOptions<T>,
 ): Promise<T> {
-  const run = workflowRun(ctx, "atMostOnce");
-  await checkpointOf(run);
-  claimStep(run, "atMostOnce", alias);
-  const memo = run.memo("atMostOnce", alias);
-  if (memo?.kind === "value") return decodeMemo(memo.json, options, alias);
-  if (memo?.kind === "error") throw new AtMostOnceFailed(alias, memo.name, memo.message);
-  if (memo?.kind === "started") throw new AtMostOnceFailedBeforeCompleting(alias);
-  await run.remember("atMostOnce", alias, { kind: "started" });
-  let value: T;
-  try {
-    value = await fn();
-  } catch (e) {
-    const err = e instanceof Error ? e : new Error(String(e));
-    await run.remember("atMostOnce", alias, { kind: "error", name: err.name, message: err.message });
-    throw e;
-  }
+  const { run, memo } = await openStep(ctx, "atMostOnce", alias);
+  const stored = await memoValue(memo, options, alias);
+  if (stored) return stored.value;
+  refuseRestart(memo, alias);
+  const value = await startAtMostOnce(run, "atMostOnce", alias, fn);
   await run.remember("atMostOnce", alias, { kind: "value", json: encodeMemo(value, options) });
   return value;
 }

@@ -1,15 +1,16 @@
 import type { Message } from "@bufbuild/protobuf";
 import type { MemoKey, MemoRecord, TaskRecord } from "../../store/store.js";
-import { MAY_CALL, refuse, toCall, type Caller } from "../context-impl.js";
+import { CallContext, toCall } from "../context-impl.js";
+import type { Engine } from "../engine.js";
 import type { WorkflowContext } from "../context.js";
-import { taskHub, type TaskProgressReport } from "../tasks/progress.js";
+import type { TaskProgressReport } from "../tasks/progress.js";
 import { stepEvent } from "../tasks/task-events.js";
-import { ContextMisuse, FatalError, StoreUnavailable } from "../errors.js";
+import { ContextMisuse, FatalError, StoreUnavailable } from "../../api/errors.js";
 import { deriveKey } from "../idempotency.js";
-import { INVOKE, type IdempotencyChoice, type Invocation, type Invoker, type TaskControl, type TaskTiming } from "../invocation.js";
-import type { Runtime } from "../runtime.js";
+import type { IdempotencyChoice, Invocation, TaskControl, TaskTiming } from "../../api/invocation.js";
 import { watchReader } from "../reactive.js";
-import type { MethodSpec, StateSpec } from "../spec.js";
+import type { MethodSpec, StateSpec } from "../../api/spec.js";
+import { taskOutcome } from "../task-outcome.js";
 import type { RunControl } from "../tasks/run-control.js";
 import { taskIdFor, toMillis } from "../tasks/task-record.js";
 import { Suspended } from "./suspended.js";
@@ -20,17 +21,12 @@ import { Suspended } from "./suspended.js";
  * iteration), deterministic idempotency keys, and process control (the
  * signal fired on cancel or stop, the pause).
  */
-export class WorkflowContextImpl implements WorkflowContext, Invoker {
+export class WorkflowContextImpl extends CallContext implements WorkflowContext {
   readonly kind = "workflow" as const;
-  readonly internal = true;
-  readonly stateType: string;
-  readonly actorId: string;
-  readonly method: string;
   readonly taskId: string;
   readonly iteration: number;
   /** Keys and step aliases used in this run: reuse is a bug in the workflow. */
   readonly #used = new Set<string>();
-  readonly #caller: Caller = { kind: "workflow", internal: true };
   /** Fired when the task is cancelled or the application stops. */
   readonly signal: AbortSignal;
   /** The earliest time a `sleep` in this run asked to be woken at, if any. */
@@ -50,58 +46,44 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
   #heldProgress: TaskProgressReport | undefined;
 
   constructor(
-    readonly runtime: Runtime,
+    readonly runtime: Engine,
     readonly spec: StateSpec,
     method: MethodSpec,
     task: TaskRecord,
     readonly runControl: RunControl,
   ) {
+    super({ spec, method, actorId: task.actorId }, { kind: "workflow", internal: true });
     this.signal = runControl.signal;
-    this.stateType = spec.typeName;
-    this.actorId = task.actorId;
-    this.method = method.name;
     this.taskId = task.taskId;
     this.iteration = task.iteration;
-    this.#replaying = taskHub(runtime).progress(task.taskId) !== undefined;
-  }
-
-  get [INVOKE](): Invoker {
-    return this;
+    this.#replaying = runtime.taskHub.progress(task.taskId) !== undefined;
   }
 
   // ---- calls through refs ---------------------------------------------
 
-  invoke(inv: Invocation): Promise<Message> {
+  override invoke(inv: Invocation): Promise<Message> {
     // A call is a durable step: it parks while paused, stops once cancelled.
     const parked = this.runControl.check();
-    return parked ? parked.then(() => this.#invoke(inv)) : this.#invoke(inv);
+    return parked ? parked.then(() => super.invoke(inv)) : super.invoke(inv);
   }
 
-  #invoke(inv: Invocation): Promise<Message> {
-    if (!MAY_CALL.workflow.includes(inv.method.kind)) return Promise.reject(refuse(this.method, "workflow", inv));
-    if (inv.method.kind === "reader") return this.runtime.execute(toCall(inv), this.#caller);
+  protected call(inv: Invocation): Promise<Message> {
+    if (inv.method.kind === "reader") return this.runtime.execute(toCall(inv), this.caller);
     const key = this.#keyFor(inv);
     this.reachCall(key);
     if (inv.method.kind === "workflow") {
       // A child workflow: spawned once per key, its outcome awaited.
-      const child = this.runtime.spawn(toCall(inv, key), undefined, undefined, this.#caller);
+      const child = this.runtime.spawn(toCall(inv, key), undefined, undefined, this.caller);
       return child.then((id) => this.wait(id, inv.method));
     }
-    return this.runtime.execute(toCall(inv, key), this.#caller);
+    return this.runtime.execute(toCall(inv, key), this.caller);
   }
 
-  spawn(inv: Invocation, timing: TaskTiming): { taskId: string; started: Promise<void> } {
+  override spawn(inv: Invocation, timing: TaskTiming): { taskId: string; started: Promise<void> } {
     const key = this.#keyFor(inv);
     this.reachCall(key);
     const taskId = taskIdFor(key, this.runtime.clock.now());
-    return { taskId, started: this.runtime.spawn(toCall(inv, key), toMillis(timing.when), taskId, this.#caller).then(() => undefined) };
-  }
-
-  schedule(inv: Invocation): string {
-    throw new ContextMisuse(
-      `a workflow may not call .schedule() (writers and transactions may: the task commits with them); ` +
-        `start ${inv.method.name} with .spawn({ when }) instead`,
-    );
+    return { taskId, started: this.runtime.spawn(toCall(inv, key), toMillis(timing.when), taskId, this.caller).then(() => undefined) };
   }
 
   /**
@@ -109,20 +91,20 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
    * so this run fails too (FatalError) instead of retrying into the same
    * answer forever.
    */
-  async wait(taskId: string, method: MethodSpec): Promise<Message> {
+  override async wait(taskId: string, method: MethodSpec): Promise<Message> {
     const task = await this.runtime.tasks.blockedOn(this.runtime.tasks.waitFinal(taskId, this.runControl.signal));
     if (task.status === "failed" || task.status === "cancelled") {
       throw new FatalError(`awaited task ${taskId} (${task.stateType}.${task.method}) ended ${task.status.toUpperCase()}: ${task.lastError ?? "no result"}`);
     }
-    return this.runtime.taskOutcome(task, method);
+    return taskOutcome(task, method);
   }
 
-  async control(taskId: string, action: TaskControl): Promise<void> {
+  override async control(taskId: string, action: TaskControl): Promise<void> {
     await this.runtime.tasks[action](taskId);
   }
 
-  watch(inv: Invocation, signal?: AbortSignal): AsyncIterable<Message> {
-    return watchReader(this.runtime, toCall(inv), this.#caller, AbortSignal.any([this.signal, ...(signal ? [signal] : [])]));
+  override watch(inv: Invocation, signal?: AbortSignal): AsyncIterable<Message> {
+    return watchReader(this.runtime, toCall(inv), this.caller, AbortSignal.any([this.signal, ...(signal ? [signal] : [])]));
   }
 
   #keyFor(inv: Invocation): string | undefined {
@@ -163,7 +145,7 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
 
   progress(report: TaskProgressReport): void {
     if (this.#replaying) this.#heldProgress = report;
-    else taskHub(this.runtime).report(this.taskId, report);
+    else this.runtime.taskHub.report(this.taskId, report);
   }
 
   /** The run reached work no earlier run did: its progress is live from here on. */
@@ -172,7 +154,7 @@ export class WorkflowContextImpl implements WorkflowContext, Invoker {
     this.#replaying = false;
     const held = this.#heldProgress;
     this.#heldProgress = undefined;
-    if (held) taskHub(this.runtime).report(this.taskId, held);
+    if (held) this.runtime.taskHub.report(this.taskId, held);
   }
 
   /** A mutation under `key` (none: made on every run) is new work unless its outcome is stored. */

@@ -1,13 +1,13 @@
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { connectErrorOf } from "../../test/fixtures/call-outcome.js";
+import { callErrorOf } from "../../test/fixtures/call-outcome.js";
 import { MAX_ACTOR_ID_BYTES, validateActorId } from "./actor-id.js";
 
 /** The message of the INVALID_ARGUMENT `validateActorId(id)` throws. */
 function refusal(id: string): string {
-  const e = connectErrorOf(() => validateActorId(id));
+  const e = callErrorOf(() => validateActorId(id));
   expect(e.code).toBe(Code.InvalidArgument);
-  return e.rawMessage;
+  return e.message;
 }
 
 const accepts = (id: string) => expect(() => validateActorId(id), JSON.stringify(id)).not.toThrow();

@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { connectErrorOf } from "../../test/fixtures/call-outcome.js";
+import { callErrorOf } from "../../test/fixtures/call-outcome.js";
 import { decodeActorIdHeader, encodeActorIdHeader } from "./actor-id-header.js";
 
 /** What Node hands a server for header bytes: each byte as one latin1 character. */
@@ -8,9 +8,9 @@ const asReceived = (bytes: number[]) => String.fromCharCode(...bytes);
 
 /** The message of the INVALID_ARGUMENT `fn` throws. */
 function invalid(fn: () => unknown): string {
-  const e = connectErrorOf(fn);
+  const e = callErrorOf(fn);
   expect(e.code).toBe(Code.InvalidArgument);
-  return e.rawMessage;
+  return e.message;
 }
 
 describe("the x-cairn-actor-id header codec", () => {

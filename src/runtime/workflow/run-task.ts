@@ -1,14 +1,16 @@
 import { create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import type { StoredOutcome, TaskRecord } from "../../store/store.js";
-import { Cancelled, FatalError, declaredOutcome, misuseIn } from "../errors.js";
-import { handlerOf, type Runtime } from "../runtime.js";
-import type { Servicer } from "../servicer.js";
-import { Loop } from "../workflow/loop.js";
-import { Suspended } from "../workflow/suspended.js";
-import { WorkflowContextImpl } from "../workflow/workflow-context.js";
-import { backoff, type Dispatcher } from "./dispatcher.js";
-import type { RunControl } from "./run-control.js";
-import { endOfRun, recordStarted } from "./task-events.js";
+import { Cancelled, FatalError, misuseIn } from "../../api/errors.js";
+import { declaredOutcome } from "../declared-outcome.js";
+import type { Engine } from "../engine.js";
+import { handlerOf } from "../handler.js";
+import type { RunControl } from "../tasks/run-control.js";
+import { backoff } from "../tasks/retry-policy.js";
+import type { TaskRunner } from "../tasks/task-host.js";
+import { endOfRun, recordStarted } from "../tasks/task-events.js";
+import { Loop } from "./loop.js";
+import { Suspended } from "./suspended.js";
+import { WorkflowContextImpl } from "./workflow-context.js";
 
 /**
  * Runs a task once (a workflow from the top, or a writer) and returns the
@@ -18,12 +20,8 @@ import { endOfRun, recordStarted } from "./task-events.js";
  * CANCELLED whatever the run did; one paused meanwhile is left PAUSED
  * rather than re-scheduled.
  */
-export async function runTask(
-  runtime: Runtime,
-  dispatcher: Dispatcher,
-  task: TaskRecord,
-  control: RunControl,
-): Promise<TaskRecord | undefined> {
+export async function runTask(runtime: Engine, task: TaskRecord, control: RunControl): Promise<TaskRecord | undefined> {
+  const dispatcher = runtime.tasks;
   // Only a run that suspends in awaitRemote again keeps showing a status input.
   if (task.remoteStatusInput !== undefined) {
     const { remoteStatusInput: _shown, ...rest } = task;
@@ -36,6 +34,9 @@ export async function runTask(
     if (control.paused && next.status === "scheduled") return { ...next, status: "paused" };
     return next;
   };
+  // The commit recording how the run ended, with its history and progress.
+  const record = (next: TaskRecord, tasks = [next]) =>
+    runtime.store.commit({ states: [], idempotency: [], tasks, ...endOfRun(runtime, runtime.taskHub, task, next) });
   let next: TaskRecord;
   let ctx: WorkflowContextImpl | undefined;
   recordStarted(runtime, task);
@@ -58,7 +59,7 @@ export async function runTask(
       if (result instanceof Loop) {
         const runAt = result.when?.getTime() ?? runtime.clock.now();
         next = settle({ ...task, status: "scheduled", iteration: task.iteration + 1, attempts: 0, runAt });
-        await runtime.store.commit({ states: [], idempotency: [], tasks: [next], ...endOfRun(runtime, task, next) });
+        await record(next);
         return next;
       }
       response = create(method.desc.output, (result ?? {}) as Record<string, unknown>);
@@ -75,12 +76,12 @@ export async function runTask(
     if (control.cancelled || e instanceof Cancelled) {
       next = { ...task, status: "cancelled" };
       control.ending = true;
-      await runtime.store.commit({ states: [], idempotency: [], tasks: [next], ...endOfRun(runtime, task, next) });
+      await record(next);
       return next;
     }
     if (dispatcher.signal.aborted) {
       // The task stays as it was; its newest progress is kept.
-      await runtime.store.commit({ states: [], idempotency: [], ...endOfRun(runtime, task, task) });
+      await record(task, []);
       return undefined;
     }
     // Suspended (a durable sleep, a waiting until) is a wait, not a failure:
@@ -92,14 +93,14 @@ export async function runTask(
       control.waitingOn = ctx.waitingOn;
       if (until === undefined) return undefined;
     }
-    next = until !== undefined ? { ...task, status: "scheduled", runAt: until, ...ctx?.remoteWait } : afterError(runtime, dispatcher, task, e);
+    next = until !== undefined ? { ...task, status: "scheduled", runAt: until, ...ctx?.remoteWait } : afterError(runtime, task, e);
   }
   next = settle(next);
-  await runtime.store.commit({ states: [], idempotency: [], tasks: [next], ...endOfRun(runtime, task, next) });
+  await record(next);
   return next;
 }
 
-function afterError(runtime: Runtime, dispatcher: Dispatcher, task: TaskRecord, e: unknown): TaskRecord {
+function afterError(runtime: Engine, task: TaskRecord, e: unknown): TaskRecord {
   const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   const outcome = declaredOutcome(e, runtime.bound(task.stateType).spec.methods[task.method]?.errors ?? []);
   if (outcome) return { ...task, status: "aborted", outcome, lastError: message };
@@ -107,7 +108,11 @@ function afterError(runtime: Runtime, dispatcher: Dispatcher, task: TaskRecord, 
   // it called) will not heal by retrying.
   if (e instanceof FatalError || misuseIn(e)) return { ...task, status: "failed", lastError: message };
   const attempts = task.attempts + 1;
-  const servicer = runtime.bound(task.stateType).servicer.constructor as typeof Servicer;
-  const policy = { ...dispatcher.retry, ...servicer.retry?.[task.method] };
+  const policy = { ...runtime.tasks.retry, ...runtime.bound(task.stateType).retry?.[task.method] };
   return { ...task, status: "scheduled", attempts, runAt: runtime.clock.now() + backoff(policy, attempts), lastError: message };
+}
+
+/** The dispatcher's task runner for this engine: workflows (and writers) run as tasks. */
+export function workflowRunner(engine: () => Engine): TaskRunner {
+  return (task, control) => runTask(engine(), task, control);
 }

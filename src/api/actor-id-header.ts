@@ -1,5 +1,5 @@
 // The one encoding of an actor id in the x-cairn-actor-id header (gRPC
-// metadata too), for the clients (remote-calls.ts, so also the browser: no
+// metadata too), for the clients (client/remote-calls.ts, so also the browser: no
 // Node-only imports) and the server (routes.ts) alike.
 //
 // An id is a UTF-8 string; a header carries only visible ASCII safely. So
@@ -10,8 +10,8 @@
 // always have. `+` is a plus, not a space. The server rejects, with
 // INVALID_ARGUMENT, a `%` not followed by two hex digits, a raw byte that is
 // not ASCII, and bytes that are not UTF-8 once decoded.
-import { invalidArgument } from "../runtime/errors.js";
-import { validateActorId } from "../runtime/actor-id.js";
+import { invalidArgument } from "./errors.js";
+import { validateActorId } from "./actor-id.js";
 
 /** Sent as is: visible ASCII but `%`. Everything else is escaped. */
 const PLAIN = /^[\x21-\x24\x26-\x7e]*$/;

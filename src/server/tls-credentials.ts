@@ -1,10 +1,5 @@
-import { readFileSync } from "node:fs";
-
-/** A certificate (chain) and its private key, PEM. */
-export interface TlsCredentials {
-  readonly cert: string | Buffer;
-  readonly key: string | Buffer;
-}
+import { pemOf } from "../client/pem.js";
+import type { TlsCredentials } from "../transport/server.js";
 
 /** Each a PEM string or Buffer, or the path of a PEM file. */
 export interface TlsOptions {
@@ -23,14 +18,4 @@ export function tlsCredentialsFrom(option: TlsOptions | undefined, env: NodeJS.P
   if (cert === undefined && key === undefined) return undefined;
   if (!cert || !key) throw new Error("TLS needs both a certificate and a key (tls: { cert, key }, or CAIRN_TLS_CERT and CAIRN_TLS_KEY)");
   return { cert: pemOf(cert, "certificate"), key: pemOf(key, "key") };
-}
-
-/** The PEM CA certificate(s) a client trusts: given inline or as a file path. */
-export function pemOf(value: string | Buffer, what: string): string | Buffer {
-  if (Buffer.isBuffer(value) || value.includes("-----BEGIN ")) return value;
-  try {
-    return readFileSync(value);
-  } catch (e) {
-    throw new Error(`cannot read the TLS ${what} file ${JSON.stringify(value)}: ${e instanceof Error ? e.message : String(e)}`);
-  }
 }

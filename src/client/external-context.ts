@@ -1,11 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { createClientTransport, type ClientTransport, type TransportKind } from "../transport/client-transport.js";
-import { RemoteCalls } from "../transport/remote-calls.js";
-import { pemOf } from "../transport/tls-credentials.js";
-import type { Context } from "./context.js";
-import { deriveKey } from "./idempotency.js";
-import { INVOKE, type Invoker } from "./invocation.js";
-import { taskIdFor } from "./tasks/task-record.js";
+import { createClientTransport, type ClientTransport, type TransportKind } from "./client-transport.js";
+import { RemoteCalls } from "./remote-calls.js";
+import type { Context } from "../api/context.js";
+import { NODE_CALL_KEYS } from "../api/node-call-keys.js";
+import { INVOKE, type Invoker } from "../api/invocation.js";
+import { pemOf } from "./pem.js";
 
 export type { TransportKind };
 
@@ -42,8 +41,7 @@ export class ExternalContext implements Context {
     this.#calls = new RemoteCalls(
       this.#client.transport,
       { idempotencySeed: this.idempotencySeed, bearerToken: options.bearerToken, timeoutMs: options.timeoutMs },
-      // A client has no runtime clock: the ids it proposes sort by its own time.
-      { deriveKey, taskIdFor: (key) => taskIdFor(key, Date.now()) },
+      NODE_CALL_KEYS,
     );
   }
 

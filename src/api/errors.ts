@@ -1,6 +1,6 @@
-import { Code, ConnectError } from "@connectrpc/connect";
-import { toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
-import type { StoredOutcome } from "../store/store.js";
+// The status codes are gRPC's, as connect names them; no wire error is built here.
+import { Code } from "@connectrpc/connect";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * A declared error: thrown by a handler to abort with one of the messages
@@ -18,16 +18,115 @@ export class Aborted<E extends Message = Message> extends Error {
   }
 }
 
-/** Errors with a status code use connect's ConnectError; these build them. */
-export const notFound = (what: string) => new ConnectError(what, Code.NotFound);
-export const invalidArgument = (what: string) => new ConnectError(what, Code.InvalidArgument);
-export const alreadyExists = (what: string) => new ConnectError(what, Code.AlreadyExists);
-export const failedPrecondition = (what: string) => new ConnectError(what, Code.FailedPrecondition);
-export const unimplemented = (what: string) => new ConnectError(what, Code.Unimplemented);
-export const internal = (what: string) => new ConnectError(what, Code.Internal);
-export const permissionDenied = (what: string) => new ConnectError(what, Code.PermissionDenied);
+/**
+ * A call failed for a reason its caller can act on. `code` is the status it
+ * travels as (gRPC's codes; src/transport/wire-error.ts is the one place
+ * that turns it into a wire error). Over the network a caller sees a
+ * ConnectError with that code; in process (a handler calling another
+ * actor), this class or one of its subclasses below.
+ */
+export class CallError extends Error {
+  override readonly name: string = "CallError";
+  constructor(
+    readonly code: Code,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The actor, task, schedule or state type does not exist (NOT_FOUND). */
+export class NotFound extends CallError {
+  override readonly name: string = "NotFound";
+  constructor(message: string) {
+    super(Code.NotFound, message);
+  }
+}
+
+/** The request is malformed or breaks a documented limit (INVALID_ARGUMENT). */
+export class InvalidArgument extends CallError {
+  override readonly name: string = "InvalidArgument";
+  constructor(message: string) {
+    super(Code.InvalidArgument, message);
+  }
+}
+
+/** A constructor ran on an actor that exists (ALREADY_EXISTS). */
+export class AlreadyExists extends CallError {
+  override readonly name: string = "AlreadyExists";
+  constructor(message: string) {
+    super(Code.AlreadyExists, message);
+  }
+}
+
+/** The call conflicts with what is stored, e.g. an idempotency key reused for another call (FAILED_PRECONDITION). */
+export class FailedPrecondition extends CallError {
+  override readonly name: string = "FailedPrecondition";
+  constructor(message: string) {
+    super(Code.FailedPrecondition, message);
+  }
+}
+
+/** No servicer serves the state type (UNIMPLEMENTED). */
+export class Unimplemented extends CallError {
+  override readonly name: string = "Unimplemented";
+  constructor(message: string) {
+    super(Code.Unimplemented, message);
+  }
+}
+
+/** The caller has no valid bearer token where one is needed (UNAUTHENTICATED). */
+export class Unauthenticated extends CallError {
+  override readonly name: string = "Unauthenticated";
+  constructor(message: string) {
+    super(Code.Unauthenticated, message);
+  }
+}
+
+/** The authorizer refused this caller (PERMISSION_DENIED). */
+export class PermissionDenied extends CallError {
+  override readonly name: string = "PermissionDenied";
+  constructor(message: string) {
+    super(Code.PermissionDenied, message);
+  }
+}
+
+/** The awaited task was cancelled, or the caller stopped waiting (CANCELED). */
+export class CallCancelled extends CallError {
+  override readonly name: string = "CallCancelled";
+  constructor(message: string) {
+    super(Code.Canceled, message);
+  }
+}
+
+/** A handler threw something undeclared, or a bug (INTERNAL); `cause` is what was thrown. */
+export class InternalError extends CallError {
+  override readonly name: string = "InternalError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(Code.Internal, message, options);
+  }
+}
+
+/** The server cannot take the call now; retrying later is safe (UNAVAILABLE). */
+export class Unavailable extends CallError {
+  override readonly name: string = "Unavailable";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(Code.Unavailable, message, options);
+  }
+}
+
+// Short builders for the common refusals.
+export const notFound = (what: string) => new NotFound(what);
+export const invalidArgument = (what: string) => new InvalidArgument(what);
+export const alreadyExists = (what: string) => new AlreadyExists(what);
+export const failedPrecondition = (what: string) => new FailedPrecondition(what);
+export const unimplemented = (what: string) => new Unimplemented(what);
+export const internal = (what: string, cause?: unknown) => new InternalError(what, { cause });
+export const permissionDenied = (what: string) => new PermissionDenied(what);
+export const unauthenticated = (what: string) => new Unauthenticated(what);
 /** What calls, streams and waits still open hear while the application stops (retryable). */
-export const serverStopping = () => new ConnectError("server stopping", Code.Unavailable);
+export const serverStopping = () => new Unavailable("server stopping");
 
 /**
  * The store refused a write (the disk is full, an I/O error, the map cannot
@@ -35,20 +134,14 @@ export const serverStopping = () => new ConnectError("server stopping", Code.Una
  * reason; retrying later is safe. Reads keep answering meanwhile, and
  * writes resume by themselves once the store takes them again.
  */
-export class StoreUnavailable extends ConnectError {
-  // ConnectError's own instanceof looks at the prototype or the name
-  // "ConnectError" (kept, so every ConnectError check still holds): this
-  // class needs the ordinary prototype-chain test back.
-  static override [Symbol.hasInstance](v: unknown): boolean {
-    return Function.prototype[Symbol.hasInstance].call(this, v);
-  }
-
+export class StoreUnavailable extends Unavailable {
+  override readonly name: string = "StoreUnavailable";
   constructor(
     /** Why, as the store said it: "disk full (…)", "I/O error (…)", "map full (…)". */
     readonly reason: string,
     cause?: unknown,
   ) {
-    super(`the store refused the write: ${reason}; nothing was written, retry later`, Code.Unavailable, undefined, undefined, cause);
+    super(`the store refused the write: ${reason}; nothing was written, retry later`, { cause });
   }
 }
 
@@ -154,18 +247,4 @@ export class StepTimedOut extends Error {
   ) {
     super(`step ${JSON.stringify(alias)} did not finish within ${timeoutMs} ms`);
   }
-}
-
-/**
- * A declared error as the outcome stored under an idempotency key or on a
- * task; undefined if `e` is not one of `errors` (then it is not a result).
- */
-export function declaredOutcome(
-  e: unknown,
-  errors: readonly DescMessage[],
-): Extract<StoredOutcome, { kind: "aborted" }> | undefined {
-  if (!(e instanceof Aborted)) return undefined;
-  const schema = errors.find((s) => s.typeName === e.error.$typeName);
-  if (!schema) return undefined;
-  return { kind: "aborted", typeName: e.error.$typeName, bytes: toBinary(schema, e.error), message: e.message };
 }

@@ -9,20 +9,25 @@ import { registerAdminRoutes } from "../transport/admin-routes.js";
 import { registerReactiveRoutes } from "../transport/reactive-routes.js";
 import { registerReflectionRoutes } from "../transport/reflection-routes.js";
 import { withFastWatch } from "../transport/fast-watch.js";
+import { wireErrors } from "../transport/wire-errors.js";
 import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
 import { Drain } from "../transport/drain.js";
 import { withHealthEndpoints } from "../transport/health-endpoints.js";
-import { tlsCredentialsFrom, type TlsOptions } from "../transport/tls-credentials.js";
-import { parseDuration } from "./workflow/duration.js";
-import { Runtime } from "./runtime.js";
-import { operatorStoreOf } from "./operator-store.js";
+import { tlsCredentialsFrom, type TlsOptions } from "./tls-credentials.js";
+import { parseDuration } from "../runtime/workflow/duration.js";
+import type { Runtime } from "../runtime/runtime.js";
+import { ActorQueries } from "../runtime/actor-queries.js";
+import { AdminQueries } from "../runtime/admin-queries.js";
+import { ScheduleQueries } from "../runtime/tasks/schedule-queries.js";
+import { TaskQueries } from "../runtime/tasks/task-queries.js";
+import { createRuntime } from "./create-runtime.js";
 import type { Store } from "../store/store.js";
-import type { StoreHealthStatus } from "./store-health.js";
-import type { RetryPolicy } from "./tasks/dispatcher.js";
-import type { TokenVerifier } from "./authorization.js";
-import type { Clock } from "./clock.js";
-import type { ServicerClass } from "./servicer.js";
+import type { StoreHealthStatus } from "../runtime/store-health.js";
+import type { RetryPolicy } from "../runtime/tasks/retry-policy.js";
+import type { TokenVerifier } from "../runtime/authorization.js";
+import type { Clock } from "../runtime/clock.js";
+import type { ServicerClass } from "../runtime/servicer.js";
 
 export interface ApplicationOptions {
   servicers: readonly ServicerClass[];
@@ -90,6 +95,8 @@ export interface ApplicationStats {
   readonly waitingCallers: number;
   /** Decoded actor states in the cache. */
   readonly cachedActors: number;
+  /** Durable writes of task progress so far: reports are coalesced into few of them. */
+  readonly progressWrites: number;
 }
 
 /** A Cairn application: servicers, their store, and one port serving them. */
@@ -120,7 +127,7 @@ export class Application {
 
   get stats(): ApplicationStats {
     if (!this.#runtime) throw new Error("the application is not started");
-    return { waitingCallers: this.#runtime.tasks.waiting, cachedActors: this.#runtime.cachedActors };
+    return { waitingCallers: this.#runtime.tasks.waiting, cachedActors: this.#runtime.cachedActors, progressWrites: this.#runtime.taskHub.writes };
   }
 
   /**
@@ -142,35 +149,47 @@ export class Application {
       console.warn("cairn: durability is RELAXED: acknowledged writes can be lost on a crash");
     }
     this.#store = new LmdbStore({ path: o.dataDir ?? ".cairn", durability: o.durability });
-    this.#runtime = new Runtime(o.wrapStore ? o.wrapStore(this.#store) : this.#store, o.servicers, {
-      maxCachedActors: o.maxCachedActors,
-      retry: o.retry,
-      maxRunningTasks: o.maxRunningTasks,
-      tokenVerifier: o.tokenVerifier,
-      insecureDevelopmentMode: o.insecureDevelopmentMode,
-      clock: o.clock,
-    });
+    try {
+      this.#runtime = createRuntime(o.wrapStore ? o.wrapStore(this.#store) : this.#store, o.servicers, {
+        maxCachedActors: o.maxCachedActors,
+        retry: o.retry,
+        maxRunningTasks: o.maxRunningTasks,
+        tokenVerifier: o.tokenVerifier,
+        insecureDevelopmentMode: o.insecureDevelopmentMode,
+        clock: o.clock,
+      });
+    } catch (e) {
+      // A bad option (two servicers for one state, a bad retry policy): nothing stays open.
+      await this.#store.close();
+      this.#store = undefined;
+      throw e;
+    }
     const runtime = this.#runtime;
-    const operatorStore = operatorStoreOf(this.#store);
     if (o.insecureDevelopmentMode) warnInsecure(runtime);
+    // The operator services read through these, never the store.
+    const tasks = new TaskQueries(runtime.store, (id) => runtime.tasks.isRunning(id), runtime.taskHub, responseTypes(runtime));
+    const schedules = new ScheduleQueries(runtime.store);
+    const actors = new ActorQueries(runtime.specs, runtime.store);
+    const admin = new AdminQueries(runtime.specs, this.#store);
     const maxBytes = o.maxMessageBytes ?? 4 * 1024 * 1024;
     const drain = new Drain();
     this.#drain = drain;
     this.#drainMs = drainMs;
     const duplexPaths = new Set<string>();
     const handler = connectNodeAdapter({
-      interceptors: [drain.interceptor],
       routes: (router) => {
         registerActorRoutes(router, runtime);
-        registerTaskRoutes(router, runtime);
-        registerScheduleRoutes(router, runtime);
-        registerActorsServiceRoutes(router, runtime);
-        registerAdminRoutes(router, runtime, operatorStore);
+        registerTaskRoutes(router, runtime, tasks);
+        registerScheduleRoutes(router, runtime, schedules);
+        registerActorsServiceRoutes(router, runtime, actors);
+        registerAdminRoutes(router, runtime, admin);
         registerReactiveRoutes(router, runtime);
         if (o.reflection !== false) registerReflectionRoutes(router, runtime.specs.map((s) => s.state));
         reportParseErrorsAsInvalid(router);
         for (const h of router.handlers) if (h.method.methodKind === "bidi_streaming") duplexPaths.add(h.requestPath);
       },
+      // The outer one maps what the inner ones throw too (the drain's refusals).
+      interceptors: [wireErrors, drain.interceptor],
       readMaxBytes: maxBytes,
       // Protobuf JSON parsers reject unknown fields: a typo is not a no-op.
       jsonOptions: { ignoreUnknownFields: false },
@@ -265,4 +284,12 @@ function warnInsecure(runtime: Runtime): void {
   } else {
     console.warn("cairn: insecureDevelopmentMode: every servicer has an authorizer; anyone may still make operator calls (tasks, actors, schedules) without an admin token");
   }
+}
+
+/** The response type of each served method, for task views ("" for a method no longer served). */
+function responseTypes(runtime: Runtime): (stateType: string, method: string) => string {
+  return (stateType, method) => {
+    const methods = runtime.specs.find((s) => s.typeName === stateType)?.methods ?? {};
+    return Object.hasOwn(methods, method) ? (methods[method]?.desc.output.typeName ?? "") : "";
+  };
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { backoff, DEFAULT_RETRY } from "./dispatcher.js";
+import { backoff, checkRetryPolicy, delayAfter, DEFAULT_RETRY } from "./retry-policy.js";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -44,5 +44,28 @@ describe("backoff (workflow retries)", () => {
 
   it("is zero when the initial delay is", () => {
     expect(backoff({ initialMs: 0, multiplier: 2, maxMs: 60_000 }, 5)).toBe(0);
+  });
+});
+
+describe("checkRetryPolicy (one validator: dispatcher, step retry, awaitRemote)", () => {
+  const bad = (what: string) => new Error(`retry.${what}`);
+
+  it("accepts partial policies of finite numbers >= 0", () => {
+    expect(() => checkRetryPolicy({}, bad)).not.toThrow();
+    expect(() => checkRetryPolicy({ initialMs: 0, multiplier: 0, maxMs: 5 }, bad)).not.toThrow();
+  });
+
+  it("names the first bad field in the caller's words", () => {
+    expect(() => checkRetryPolicy({ initialMs: -1 }, bad)).toThrow("retry.initialMs must be a finite number >= 0, not -1");
+    expect(() => checkRetryPolicy({ maxMs: Number.POSITIVE_INFINITY }, bad)).toThrow("retry.maxMs must be a finite number >= 0, not Infinity");
+    expect(() => checkRetryPolicy({ multiplier: Number.NaN }, bad)).toThrow("retry.multiplier must be a finite number >= 0, not NaN");
+  });
+
+  it("holds the multiplier to a floor when asked (awaitRemote: >= 1)", () => {
+    expect(() => checkRetryPolicy({ multiplier: 0.5 }, bad, 1)).toThrow("retry.multiplier must be a finite number >= 1, not 0.5");
+  });
+
+  it("delayAfter has no jitter and stops at the cap", () => {
+    expect([1, 2, 3, 10].map((n) => delayAfter(DEFAULT_RETRY, n))).toEqual([1_000, 2_000, 4_000, 60_000]);
   });
 });

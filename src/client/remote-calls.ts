@@ -1,23 +1,19 @@
 // Calls over the network, as both client contexts make them: the Node
 // ExternalContext and the browser's WebContext differ only in transport and
 // in how they hash (node:crypto or a bundled SHA-256). Nothing here may
-// import a Node-only module: the browser bundles it.
+// import a Node-only module: the browser bundles it (src/web reuses it).
 import { create, fromBinary, toBinary, type DescMethod, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { Reactive } from "../../generated/cairn/v1/reactive_pb.js";
 import { CancelTaskRequestSchema, Tasks, TaskStatus, WaitTaskRequestSchema, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
-import { Aborted } from "../runtime/errors.js";
-import type { Invocation, Invoker, TaskControl, TaskTiming } from "../runtime/invocation.js";
-import type { MethodSpec } from "../runtime/spec.js";
-import { validateActorId } from "../runtime/actor-id.js";
-import { encodeActorIdHeader } from "./actor-id-header.js";
-import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "./headers.js";
-
-/** How keys and task ids are derived; both sides must agree byte for byte. */
-export interface KeyDerivation {
-  deriveKey(seed: string, stateType: string, actorId: string, method: string, alias: string): string;
-  taskIdFor(key: string | undefined): string;
-}
+import { newTaskId, type CallKeys } from "../api/call-keys.js";
+import { Aborted, CallError } from "../api/errors.js";
+import { toWireError } from "../api/wire-error.js";
+import type { Invocation, Invoker, TaskControl, TaskTiming } from "../api/invocation.js";
+import type { MethodSpec } from "../api/spec.js";
+import { validateActorId } from "../api/actor-id.js";
+import { encodeActorIdHeader } from "../api/actor-id-header.js";
+import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "../api/headers.js";
 
 export interface RemoteCallsOptions {
   readonly idempotencySeed: string;
@@ -31,7 +27,7 @@ export class RemoteCalls implements Invoker {
   constructor(
     private readonly transport: Transport,
     private readonly options: RemoteCallsOptions,
-    private readonly keys: KeyDerivation,
+    private readonly keys: CallKeys,
   ) {}
 
   async invoke(inv: Invocation): Promise<Message> {
@@ -40,7 +36,8 @@ export class RemoteCalls implements Invoker {
 
   spawn(inv: Invocation, timing: TaskTiming): { taskId: string; started: Promise<void> } {
     const key = this.keyFor(inv);
-    const taskId = this.keys.taskIdFor(key);
+    // A client has no runtime clock: fresh ids sort by its own time.
+    const taskId = key === undefined ? newTaskId(Date.now()) : this.keys.taskIdForKey(key);
     const when = timing.when === undefined ? "now" : String(typeof timing.when === "number" ? timing.when : timing.when.getTime());
     return { taskId, started: this.#call(inv, key, { when, taskId }).then(() => undefined) };
   }
@@ -68,7 +65,11 @@ export class RemoteCalls implements Invoker {
    */
   async *watch(inv: Invocation, signal?: AbortSignal): AsyncGenerator<Message, void, undefined> {
     // The id travels in the body here: checked before it is encoded, which would mend a lone surrogate silently.
-    validateActorId(inv.actorId);
+    try {
+      validateActorId(inv.actorId);
+    } catch (e) {
+      throw toWireError(e);
+    }
     const ac = new AbortController();
     const onAbort = () => ac.abort(signal?.reason);
     if (signal?.aborted) onAbort();
@@ -133,14 +134,14 @@ export class RemoteCalls implements Invoker {
   }
 
   async #call(inv: Invocation, key: string | undefined, spawn?: { when: string; taskId: string }) {
-    const header = this.#authHeader();
-    header.set(ACTOR_ID_HEADER, encodeActorIdHeader(inv.actorId));
-    if (key !== undefined) header.set(IDEMPOTENCY_KEY_HEADER, key);
-    if (spawn) {
-      header.set(SPAWN_HEADER, spawn.when);
-      header.set(TASK_ID_HEADER, spawn.taskId);
-    }
     try {
+      const header = this.#authHeader();
+      header.set(ACTOR_ID_HEADER, encodeActorIdHeader(inv.actorId));
+      if (key !== undefined) header.set(IDEMPOTENCY_KEY_HEADER, key);
+      if (spawn) {
+        header.set(SPAWN_HEADER, spawn.when);
+        header.set(TASK_ID_HEADER, spawn.taskId);
+      }
       return await this.#unary(inv.method.desc, inv.request, header);
     } catch (e) {
       throw typedError(e, inv.method);
@@ -170,9 +171,12 @@ function fromTaskInfo(info: TaskInfo, method: MethodSpec): Message {
   throw new ConnectError(`task ${info.taskId} failed: ${info.lastError}`, Code.Internal);
 }
 
-/** An ABORTED reply carrying a declared error becomes the method's `…Aborted`. */
+/**
+ * An ABORTED reply carrying a declared error becomes the method's
+ * `…Aborted`; what the client refused before sending is a ConnectError too.
+ */
 function typedError(e: unknown, method: MethodSpec): unknown {
-  const err = ConnectError.from(e);
+  const err = e instanceof CallError ? toWireError(e) : ConnectError.from(e);
   if (err.code !== Code.Aborted || !method.aborted) return err;
   for (const desc of method.errors) {
     const [detail] = err.findDetails(desc);

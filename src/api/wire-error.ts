@@ -1,0 +1,26 @@
+// The one place a failure becomes a wire error: the runtime throws Cairn's
+// own errors (./errors.ts) and never builds a ConnectError. The server's
+// routes (src/transport/wire-errors.ts) and the clients, for what they
+// refuse before sending, both map through here.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Aborted, CallError } from "./errors.js";
+import type { MethodSpec } from "./spec.js";
+
+/**
+ * - a declared error (`Aborted`, with the method that declares it) travels
+ *   as ABORTED with the error message as a detail; an undeclared one is INTERNAL;
+ * - a CallError as its code and message;
+ * - a ConnectError a handler threw, as it is;
+ * - anything else as connect shows it: INTERNAL, "internal error" (the
+ *   message may hold what a client should not see).
+ */
+export function toWireError(e: unknown, method?: MethodSpec): ConnectError {
+  if (e instanceof ConnectError) return e;
+  if (e instanceof Aborted && method) {
+    const desc = method.errors.find((s) => s.typeName === e.error.$typeName);
+    if (!desc) return new ConnectError(e.message, Code.Internal);
+    return new ConnectError(e.message, Code.Aborted, undefined, [{ desc, value: e.error }]);
+  }
+  if (e instanceof CallError) return new ConnectError(e.message, e.code, undefined, undefined, e);
+  return new ConnectError("internal error", Code.Internal, undefined, undefined, e);
+}

@@ -1,0 +1,143 @@
+import { create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
+import { CommitConflictError, type CommitBatch, type ScheduleRecord, type Store, type TaskRecord } from "../store/store.js";
+import { ActorCache, type ActorCell, type Snapshot } from "./actor-cache.js";
+import { publishCommit } from "./commit-channel.js";
+import { StoreUnavailable, internal, notFound } from "../api/errors.js";
+import { recordRead } from "./read-tracking.js";
+import type { StateSpec } from "../api/spec.js";
+import type { StoreHealth } from "./store-health.js";
+import { spawnedEvents } from "./tasks/task-events.js";
+import { Watchers } from "./watchers.js";
+
+/** A draft of one actor's next version, for `commitDrafts`. */
+export interface Draft {
+  readonly spec: StateSpec;
+  readonly actorId: string;
+  readonly cell: ActorCell;
+  readonly base: (ActorCell["latest"] & {}) | null;
+  readonly draft: Message;
+}
+
+/** What a durable commit made due: the tasks and cron schedules it stored. */
+export interface Committed {
+  readonly tasks: readonly TaskRecord[];
+  readonly schedules: readonly ScheduleRecord[];
+}
+
+/**
+ * Actor states and the commit path: the one way a state is loaded (cached,
+ * LRU) and the one way new versions become durable. A durable commit wakes
+ * the actors' watchers and then tells its subscribers (the dispatcher, the
+ * cron scheduler) what it stored; it arms nothing itself.
+ */
+export class ActorStates {
+  readonly #cache: ActorCache;
+  readonly #committed = new Set<(c: Committed) => void>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly health: StoreHealth,
+    private readonly watchers: Watchers,
+    maxCachedActors: number,
+  ) {
+    this.#cache = new ActorCache(maxCachedActors);
+  }
+
+  get cachedActors(): number {
+    return this.#cache.size;
+  }
+
+  /** Subscribes to durable commits that stored tasks or schedules. */
+  onCommitted(listener: (c: Committed) => void): void {
+    this.#committed.add(listener);
+  }
+
+  cellOf(spec: StateSpec, actorId: string): ActorCell {
+    return this.#cache.cell(spec.typeName, actorId);
+  }
+
+  /** The last durable snapshot (null: absent), loaded once. */
+  durableOf(spec: StateSpec, actorId: string): Snapshot | null {
+    const cell = this.cellOf(spec, actorId);
+    if (cell.durable === undefined) cell.durable = this.#load(spec, actorId);
+    return cell.durable;
+  }
+
+  /** The last durable state, recorded for `until`; NOT_FOUND if absent. */
+  readState(spec: StateSpec, actorId: string): Message {
+    const durable = this.durableOf(spec, actorId);
+    recordRead(Watchers.key(spec.typeName, actorId), durable?.version ?? 0);
+    return durable?.state ?? this.absent(spec, actorId);
+  }
+
+  /** Durable version of an actor (0: absent), without loading its state. */
+  durableVersion(key: string): number {
+    const cell = this.#cache.peek(key);
+    if (cell?.durable !== undefined) return cell.durable?.version ?? 0;
+    const [stateType, actorId] = key.split("\u0000") as [string, string];
+    return this.store.getState(stateType, actorId)?.version ?? 0;
+  }
+
+  absent(spec: StateSpec, actorId: string): Message {
+    if (spec.defaultConstructible) return create(spec.state);
+    throw notFound(`${spec.typeName} ${JSON.stringify(actorId)} does not exist; call a constructor first`);
+  }
+
+  /** The newest state writers build on; reloaded after a failed commit. */
+  latestOf(spec: StateSpec, actorId: string, cell: ActorCell): (ActorCell["latest"] & {}) | null {
+    if (cell.latest === undefined || cell.latest?.lineage.broken) {
+      const loaded = this.#load(spec, actorId);
+      if (cell.durable === undefined) cell.durable = loaded;
+      cell.latest = loaded && { ...loaded, lineage: { broken: false } };
+    }
+    return cell.latest;
+  }
+
+  /**
+   * Issues one atomic commit of new versions of the given actors (plus
+   * idempotency records and tasks) and publishes them to later writers at
+   * once; resolves when durable, when readers and watchers see them.
+   */
+  commitDrafts(
+    drafts: readonly Draft[],
+    idempotency: CommitBatch["idempotency"],
+    scheduled: readonly TaskRecord[],
+    schedules: readonly ScheduleRecord[] = [],
+  ): Promise<void> {
+    const published = drafts.map(({ spec, actorId, cell, base, draft }) => {
+      const snapshot: Snapshot = { version: (base?.version ?? 0) + 1, state: draft };
+      const lineage = base?.lineage ?? { broken: false };
+      cell.latest = { ...snapshot, lineage };
+      const bytes = toBinary(spec.state, draft);
+      return { spec, actorId, cell, snapshot, lineage, write: { stateType: spec.typeName, actorId, baseVersion: base?.version ?? 0, state: { version: snapshot.version, bytes } } };
+    });
+    const batch: CommitBatch = { states: published.map((p) => p.write), idempotency, tasks: scheduled, schedules, events: spawnedEvents(scheduled) };
+    return this.store.commit(batch).then(
+      () => {
+        for (const { spec, actorId, cell, snapshot } of published) {
+          if (!cell.durable || cell.durable.version < snapshot.version) cell.durable = snapshot;
+          publishCommit(spec.typeName, actorId, snapshot.version, snapshot.state);
+          this.watchers.committed(Watchers.key(spec.typeName, actorId), snapshot.version);
+        }
+        if (scheduled.length > 0 || schedules.length > 0) this.committed({ tasks: scheduled, schedules });
+      },
+      (err: unknown) => {
+        for (const p of published) p.lineage.broken = true;
+        if (err instanceof StoreUnavailable) throw err;
+        // Only a refused commit breaks a lineage: this one built on it.
+        if (err instanceof CommitConflictError) throw new StoreUnavailable(`an earlier write it built on was refused (${this.health.fault?.message ?? "store fault"})`, err);
+        throw internal(`commit failed, nothing was written: ${String(err)}`);
+      },
+    );
+  }
+
+  /** Tells subscribers what a durable commit stored (also for commits made elsewhere, e.g. a spawn). */
+  committed(c: Committed): void {
+    for (const listener of this.#committed) listener(c);
+  }
+
+  #load(spec: StateSpec, actorId: string): Snapshot | null {
+    const stored = this.store.getState(spec.typeName, actorId);
+    return stored ? { version: stored.version, state: fromBinary(spec.state, stored.bytes) } : null;
+  }
+}

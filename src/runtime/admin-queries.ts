@@ -1,0 +1,60 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import { CallError, notFound } from "../api/errors.js";
+import type { StateSpec } from "../api/spec.js";
+import { BackupRefused, type BackupRefusal, type BackupResult } from "../store/backup.js";
+import type { LmdbStore } from "../store/lmdb-store.js";
+import type { ActorView } from "./actor-queries.js";
+
+export type { BackupResult };
+
+/** What operator calls need of the store beyond the `Store` interface: LMDB's live copy, and actors a page at a time. */
+export type AdminStore = Pick<LmdbStore, "backup" | "statePage">;
+
+/** One actor of an export page, decoded. */
+export interface ActorEntry extends ActorView {
+  readonly actorId: string;
+}
+
+const REFUSAL_CODES: Record<BackupRefusal, Code> = {
+  "relative destination": Code.InvalidArgument,
+  "inside the data directory": Code.InvalidArgument,
+  "not empty": Code.AlreadyExists,
+  busy: Code.Aborted,
+  "no data": Code.NotFound,
+};
+
+/** The operators' whole-store side (`cairn.v1.Admin`: backup, export), for the wire face. */
+export class AdminQueries {
+  constructor(
+    private readonly specs: readonly StateSpec[],
+    private readonly store: AdminStore,
+  ) {}
+
+  /** A consistent copy of the data directory; a refusal is a CallError with its status and nothing is written. */
+  async backup(destination: string, compact: boolean): Promise<BackupResult> {
+    try {
+      return await this.store.backup(destination, compact);
+    } catch (e) {
+      if (e instanceof BackupRefused) throw new CallError(REFUSAL_CODES[e.reason], e.message);
+      throw e;
+    }
+  }
+
+  /** The state types an export covers: all ("" ), or the one named (NOT_FOUND if not served). */
+  specsFor(stateType: string): readonly StateSpec[] {
+    const specs = stateType === "" ? this.specs : this.specs.filter((s) => s.typeName === stateType);
+    if (specs.length === 0) throw notFound(`this application serves no ${JSON.stringify(stateType)}`);
+    return specs;
+  }
+
+  /** Up to `limit` actors of `spec` after `afterActorId`, in id order, decoded. */
+  statePage(spec: StateSpec, afterActorId: string | undefined, limit: number): ActorEntry[] {
+    return this.store.statePage(spec.typeName, afterActorId, limit).map(({ actorId, state }) => ({
+      spec,
+      actorId,
+      state: fromBinary(spec.state, state.bytes),
+      version: state.version,
+    }));
+  }
+}

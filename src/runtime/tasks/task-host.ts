@@ -1,0 +1,24 @@
+import type { Store, TaskRecord } from "../../store/store.js";
+import type { Clock } from "../clock.js";
+import type { Watchers } from "../watchers.js";
+import type { RunControl } from "./run-control.js";
+
+/**
+ * What the task machinery needs of the engine above it: time, the store,
+ * and change notification for tasks suspended in `until`. Narrow on
+ * purpose: tasks know nothing of actors' handlers or workflows.
+ */
+export interface TaskHost {
+  readonly clock: Clock;
+  readonly store: Store;
+  readonly watchers: Watchers;
+  /** Durable version of an actor key (0: absent). */
+  durableVersion(key: string): number;
+}
+
+/**
+ * Runs a task once and returns the record it leaves behind, already
+ * durable (or undefined if the application stopped meanwhile). Injected
+ * into the dispatcher by the composition root: the workflow runner.
+ */
+export type TaskRunner = (task: TaskRecord, control: RunControl) => Promise<TaskRecord | undefined>;

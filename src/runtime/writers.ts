@@ -1,0 +1,103 @@
+import { clone, create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
+import type { Store, StoredOutcome } from "../store/store.js";
+import type { ActorCell } from "./actor-cache.js";
+import type { ActorStates } from "./actor-states.js";
+import type { Bound, Call, Mutation, WriteEffects } from "./call.js";
+import { alreadyExists } from "../api/errors.js";
+import { declaredOutcome } from "./declared-outcome.js";
+import { runHandler } from "./handler.js";
+import { hashRequest, type CallIdentity } from "./idempotency.js";
+import { outcomeRecord, type IdempotencyTable, type Keyed } from "./idempotency-table.js";
+import type { StateSpec } from "../api/spec.js";
+import { replayed } from "./task-outcome.js";
+
+/** A writer method call as a mutation; `context` makes the handler's context for its effects. */
+export function writerMutation(bound: Bound, call: Call, context: (effects: WriteEffects) => unknown): Mutation<Message> {
+  const { method } = call;
+  return {
+    method: method.name,
+    isConstructor: method.isConstructor,
+    requestBytes: toBinary(method.desc.input, call.request),
+    errors: method.errors,
+    apply: async (draft, effects) => {
+      const value = await runHandler(bound, call, context(effects), draft);
+      return { value, bytes: toBinary(method.desc.output, value) };
+    },
+    decode: (bytes) => fromBinary(method.desc.output, bytes),
+  };
+}
+
+/**
+ * Runs mutations one at a time per actor, with pipelining: the actor's lock
+ * is released once the handler ran and its commit was issued; durability is
+ * awaited outside it, so a hot actor is not limited to one fsync per writer.
+ */
+export class Writers {
+  constructor(
+    private readonly states: ActorStates,
+    private readonly store: Store,
+    private readonly table: IdempotencyTable,
+  ) {}
+
+  /** Runs a mutation on an actor, once per idempotency key if one is given. */
+  mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined): Promise<T> {
+    if (key === undefined) return this.#write(spec, actorId, mutation, undefined);
+    const identity: CallIdentity = { stateType: spec.typeName, actorId, method: mutation.method, requestHash: hashRequest(mutation.requestBytes) };
+    return this.table.once(
+      key,
+      identity,
+      (outcome) => replayed(outcome, mutation.decode, mutation.errors),
+      (keyed) => this.#write(spec, actorId, mutation, keyed),
+    );
+  }
+
+  async #write<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, keyed: Keyed | undefined): Promise<T> {
+    const cell = this.states.cellOf(spec, actorId);
+    cell.busy++;
+    try {
+      await cell.lock.acquire();
+      let reply: Promise<T>;
+      try {
+        ({ reply } = await this.#runWriter(spec, actorId, cell, mutation, keyed));
+      } finally {
+        cell.lock.release();
+      }
+      return await reply;
+    } finally {
+      cell.busy--;
+    }
+  }
+
+  async #runWriter<T>(
+    spec: StateSpec,
+    actorId: string,
+    cell: ActorCell,
+    mutation: Mutation<T>,
+    keyed: Keyed | undefined,
+  ): Promise<{ reply: Promise<T> }> {
+    const base = this.states.latestOf(spec, actorId, cell);
+    if (base === null && !mutation.isConstructor && !spec.defaultConstructible) this.states.absent(spec, actorId);
+    if (base !== null && mutation.isConstructor) {
+      throw alreadyExists(`${spec.typeName} ${JSON.stringify(actorId)} already exists`);
+    }
+    const draft = base ? clone(spec.state, base.state) : create(spec.state);
+    const record = (outcome: StoredOutcome) => outcomeRecord(keyed, outcome);
+    const effects: WriteEffects = { scheduled: [] };
+    let result: { value: T; bytes: Uint8Array };
+    try {
+      result = await mutation.apply(draft, effects);
+    } catch (e) {
+      const outcome = declaredOutcome(e, mutation.errors);
+      if (!keyed || !outcome) throw e;
+      // A declared error is a result: remember it under the key.
+      return { reply: this.store.commit({ states: [], idempotency: record(outcome) }).then(() => Promise.reject(e)) };
+    }
+    const durable = this.states.commitDrafts(
+      [{ spec, actorId, cell, base, draft }],
+      record({ kind: "response", bytes: result.bytes }),
+      effects.scheduled,
+      effects.schedules,
+    );
+    return { reply: durable.then(() => result.value) };
+  }
+}

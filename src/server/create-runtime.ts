@@ -1,0 +1,50 @@
+import type { Store } from "../store/store.js";
+import { ActorStates } from "../runtime/actor-states.js";
+import { systemClock } from "../runtime/clock.js";
+import { MonitoredStore } from "../runtime/monitored-store.js";
+import { SharedWatches } from "../runtime/reactive.js";
+import { Runtime, type RuntimeOptions } from "../runtime/runtime.js";
+import type { ServicerClass } from "../runtime/servicer.js";
+import { StoreHealth } from "../runtime/store-health.js";
+import { Dispatcher } from "../runtime/tasks/dispatcher.js";
+import { TaskHub } from "../runtime/tasks/progress.js";
+import { CronSchedules } from "../runtime/tasks/schedules.js";
+import { Watchers } from "../runtime/watchers.js";
+import { workflowRunner } from "../runtime/workflow/run-task.js";
+
+/**
+ * Builds a runtime and the parts it works with, and wires them: the
+ * dispatcher runs tasks with the workflow runner; durable commits arm the
+ * tasks and cron schedules they stored; a store that takes writes again
+ * re-runs what it refused. Nothing below this file knows the whole picture.
+ */
+export function createRuntime(store: Store, servicers: readonly ServicerClass[], options: RuntimeOptions = {}): Runtime {
+  const health = new StoreHealth(store);
+  const monitored = new MonitoredStore(store, health);
+  const clock = options.clock ?? systemClock;
+  const watchers = new Watchers();
+  const states = new ActorStates(monitored, health, watchers, options.maxCachedActors ?? 10_000);
+  const taskHub = new TaskHub({ clock, store: monitored });
+  // The runner and the reactive readers call back into the runtime built below.
+  let runtime: Runtime | undefined;
+  const engine = () => runtime!;
+  const host = { clock, store: monitored, watchers, durableVersion: (key: string) => states.durableVersion(key) };
+  const tasks = new Dispatcher(host, taskHub, workflowRunner(engine), options.retry, options.maxRunningTasks);
+  const schedules = new CronSchedules(host, (task) => tasks.arm(task));
+  const readerWatches = new SharedWatches({
+    execute: (call, caller) => engine().execute(call, caller),
+    durableVersion: (key) => states.durableVersion(key),
+    watchers,
+  });
+  states.onCommitted((committed) => {
+    for (const task of committed.tasks) tasks.arm(task);
+    for (const schedule of committed.schedules) schedules.arm(schedule);
+  });
+  // Work whose bookkeeping the store refused runs again at once.
+  health.onWritable(() => {
+    tasks.storeWritable();
+    schedules.recover();
+  });
+  runtime = new Runtime({ store: monitored, health, clock, watchers, states, tasks, taskHub, schedules, readerWatches }, servicers, options);
+  return runtime;
+}

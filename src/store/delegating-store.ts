@@ -1,0 +1,34 @@
+import type { CommitBatch, Store } from "./store.js";
+
+/**
+ * A Store that hands every call to `inner`: the base of wrappers that
+ * change a few calls (the runtime's health-watching store, a test's fault
+ * injector) and pass the rest through.
+ */
+export class DelegatingStore implements Store {
+  constructor(protected readonly inner: Store) {}
+
+  getState: Store["getState"] = (t, id) => this.inner.getState(t, id);
+  getIdempotency: Store["getIdempotency"] = (key) => this.inner.getIdempotency(key);
+  getTask: Store["getTask"] = (id) => this.inner.getTask(id);
+  tasks: Store["tasks"] = () => this.inner.tasks();
+  getMemo: Store["getMemo"] = (key) => this.inner.getMemo(key);
+  dueTaskIds: Store["dueTaskIds"] = (from, to) => this.inner.dueTaskIds(from, to);
+  getSchedule: Store["getSchedule"] = (id) => this.inner.getSchedule(id);
+  schedules: Store["schedules"] = () => this.inner.schedules();
+  taskEvents: Store["taskEvents"] = (id) => this.inner.taskEvents(id);
+  getProgress: Store["getProgress"] = (id) => this.inner.getProgress(id);
+  onTasksChanged: Store["onTasksChanged"] = (listener) => this.inner.onTasksChanged(listener);
+
+  commit(batch: CommitBatch, options?: { visibleOnly?: boolean }): Promise<void> {
+    return this.inner.commit(batch, options);
+  }
+
+  probe(): Promise<void> {
+    return this.inner.probe();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
