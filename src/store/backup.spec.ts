@@ -67,14 +67,19 @@ describe("backupEnvironment", () => {
     const { dataDir } = environment();
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
+    let copying!: () => void;
+    const started = new Promise<void>((resolve) => (copying = resolve));
     // An environment whose copy ends when the test says: the second call comes while the first copies.
     const slow: CopyableEnvironment = {
       async backup(path) {
+        copying();
         await held;
         writeFileSync(join(path, "data.mdb"), "copy");
       },
     };
     const first = backupEnvironment(slow, dataDir, join(tempDir(), "a"), false);
+    // Only once the first is copying (its checks before that are async too).
+    await started;
     expect(await refusal(backupEnvironment(slow, dataDir, join(tempDir(), "b"), false))).toBe("busy");
     release();
     await expect(first).resolves.toMatchObject({ bytes: 4 });
