@@ -13,7 +13,7 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** One Connect JSON call of counter.v1.CounterMethods over HTTP/1.1; undefined if nothing answers. */
+/** One Connect JSON call of counter.v1.CounterMethods over HTTP/1.1; undefined if nothing answers or the server is stopping. */
 export async function call(url: string, method: string, body: object): Promise<Record<string, unknown> | undefined> {
   try {
     const res = await fetch(`${url}/counter.v1.CounterMethods/${method}`, {
@@ -23,6 +23,8 @@ export async function call(url: string, method: string, body: object): Promise<R
       signal: AbortSignal.timeout(10_000),
     });
     const json = (await res.json()) as Record<string, unknown>;
+    // UNAVAILABLE: the old server is draining for a restart; ask again, as a client should.
+    if (res.status === 503 && json.code === "unavailable") return undefined;
     if (!res.ok) throw new Error(`${method}: HTTP ${res.status} ${JSON.stringify(json)}`);
     return json;
   } catch (e) {
