@@ -21,6 +21,7 @@ import { Account } from "../generated/bank/v1/account_cairn.js";
 import { defineScenario, ProbeServicerImpl } from "./fixtures/probe-servicer.js";
 import { AccountServicerImpl } from "../examples/bank/servicer.js";
 import { codeOf } from "./fixtures/call-outcome.js";
+import { UNARY_PATHS } from "./fixtures/unary-paths.js";
 
 const SECRET = "test-secret";
 const token = (claims: Record<string, unknown>) => signHmacToken(claims, SECRET);
@@ -47,77 +48,86 @@ defineScenario("auth-internal-setflag", async (ctx) => {
   return { result: "flag set from inside" };
 });
 
-let app: TestApplication;
 let dev: TestApplication;
 
-beforeAll(async () => {
-  app = await TestApplication.start({
-    servicers: [GuardedProbe, AccountServicerImpl],
-    tokenVerifier: hmacTokenVerifier(SECRET),
-  });
-});
 afterAll(async () => {
-  await app?.stop();
   await dev?.stop();
 });
 
-for (const transport of ["connect", "grpc"] satisfies TransportKind[]) {
-  describe(`over ${transport}`, () => {
-    let anonymous: ExternalContext, user: ExternalContext, admin: ExternalContext, forged: ExternalContext;
-    beforeAll(() => {
-      anonymous = app.context({ transport });
-      user = app.context({ transport, bearerToken: token({ sub: "u1", role: "user" }) });
-      admin = app.context({ transport, bearerToken: token({ sub: "a1", role: "admin" }) });
-      forged = app.context({ transport, bearerToken: signHmacToken({ sub: "a1", role: "admin" }, "wrong-secret") });
+for (const { name, fastUnaryPath } of UNARY_PATHS) {
+  describe(`on the ${name}`, () => {
+    let app: TestApplication;
+
+    beforeAll(async () => {
+      app = await TestApplication.start({
+        servicers: [GuardedProbe, AccountServicerImpl],
+        tokenVerifier: hmacTokenVerifier(SECRET),
+        fastUnaryPath,
+      });
+    });
+    afterAll(async () => {
+      await app?.stop();
     });
 
-    it("readers: allowed to anyone", async () => {
-      expect(await codeOf(Probe.ref(`r-${transport}`).get(anonymous))).toBe("ok");
-    });
+    for (const transport of ["connect", "grpc"] satisfies TransportKind[]) {
+      describe(`over ${transport}`, () => {
+        let anonymous: ExternalContext, user: ExternalContext, admin: ExternalContext, forged: ExternalContext;
+        beforeAll(() => {
+          anonymous = app.context({ transport });
+          user = app.context({ transport, bearerToken: token({ sub: "u1", role: "user" }) });
+          admin = app.context({ transport, bearerToken: token({ sub: "a1", role: "admin" }) });
+          forged = app.context({ transport, bearerToken: signHmacToken({ sub: "a1", role: "admin" }, "wrong-secret") });
+        });
 
-    it("writers: UNAUTHENTICATED without a valid token, PERMISSION_DENIED without the claim; state untouched", async () => {
-      const ref = Probe.ref(`w-${transport}`);
-      expect(await codeOf(ref.add(anonymous, { amount: 1n }))).toBe(Code.Unauthenticated);
-      expect(await codeOf(ref.add(forged, { amount: 1n }))).toBe(Code.Unauthenticated);
-      expect(await codeOf(ref.add(user, { amount: 1n }))).toBe(Code.PermissionDenied);
-      expect(await codeOf(ref.setFlag(admin, { flag: true }))).toBe(Code.PermissionDenied);
-      expect((await ref.get(anonymous)).counter).toBe(0n);
-      expect((await ref.add(admin, { amount: 1n })).counter).toBe(1n);
-    });
+        it("readers: allowed to anyone", async () => {
+          expect(await codeOf(Probe.ref(`r-${transport}`).get(anonymous))).toBe("ok");
+        });
 
-    it("predicates see the stored state", async () => {
-      const ref = Probe.ref(`s-${transport}`);
-      const run = { scenario: "auth-internal-setflag" };
-      expect(await codeOf(ref.scheduleRun(anonymous, { run, delayMs: 60_000n }))).toBe("ok");
-      await ref.add(admin, { amount: 100n });
-      expect(await codeOf(ref.scheduleRun(admin, { run, delayMs: 60_000n }))).toBe(Code.PermissionDenied);
-    });
+        it("writers: UNAUTHENTICATED without a valid token, PERMISSION_DENIED without the claim; state untouched", async () => {
+          const ref = Probe.ref(`w-${transport}`);
+          expect(await codeOf(ref.add(anonymous, { amount: 1n }))).toBe(Code.Unauthenticated);
+          expect(await codeOf(ref.add(forged, { amount: 1n }))).toBe(Code.Unauthenticated);
+          expect(await codeOf(ref.add(user, { amount: 1n }))).toBe(Code.PermissionDenied);
+          expect(await codeOf(ref.setFlag(admin, { flag: true }))).toBe(Code.PermissionDenied);
+          expect((await ref.get(anonymous)).counter).toBe(0n);
+          expect((await ref.add(admin, { amount: 1n })).counter).toBe(1n);
+        });
 
-    it("workflow spawns: checked like calls; inside, the workflow may call what outsiders may not", async () => {
-      const ref = Probe.ref(`wf-${transport}`);
-      const denied = ref.spawn().run(anonymous, { scenario: "auth-internal-setflag" });
-      expect(await codeOf(denied.started)).toBe(Code.Unauthenticated);
-      expect(await codeOf(ref.run(anonymous, { scenario: "auth-internal-setflag" }))).toBe(Code.Unauthenticated);
-      expect((await ref.get(anonymous)).flag).toBe(false);
-      const task = ref.spawn().run(user, { scenario: "auth-internal-setflag" });
-      expect((await task).result).toBe("flag set from inside");
-      expect((await ref.get(anonymous)).flag).toBe(true);
-    });
+        it("predicates see the stored state", async () => {
+          const ref = Probe.ref(`s-${transport}`);
+          const run = { scenario: "auth-internal-setflag" };
+          expect(await codeOf(ref.scheduleRun(anonymous, { run, delayMs: 60_000n }))).toBe("ok");
+          await ref.add(admin, { amount: 100n });
+          expect(await codeOf(ref.scheduleRun(admin, { run, delayMs: 60_000n }))).toBe(Code.PermissionDenied);
+        });
 
-    it("transactions: only the owner may transfer out of an account", async () => {
-      const from = `ann-${transport}`;
-      const to = `bob-${transport}`;
-      await Account.create(anonymous, from, { owner: "ann", initial: 10n });
-      await Account.create(anonymous, to, { owner: "bob" });
-      const asBob = app.context({ transport, bearerToken: token({ sub: "bob" }) });
-      const asAnn = app.context({ transport, bearerToken: token({ sub: "ann" }) });
-      expect(await codeOf(Account.ref(from).transfer(anonymous, { to, amount: 5n }))).toBe(Code.Unauthenticated);
-      expect(await codeOf(Account.ref(from).transfer(asBob, { to, amount: 5n }))).toBe(Code.PermissionDenied);
-      expect((await Account.ref(from).balance(anonymous)).balance).toBe(10n);
-      // The transfer's deposit on bob's account is internal: allowed.
-      expect(await codeOf(Account.ref(from).transfer(asAnn, { to, amount: 5n }))).toBe("ok");
-      expect((await Account.ref(to).balance(anonymous)).balance).toBe(5n);
-    });
+        it("workflow spawns: checked like calls; inside, the workflow may call what outsiders may not", async () => {
+          const ref = Probe.ref(`wf-${transport}`);
+          const denied = ref.spawn().run(anonymous, { scenario: "auth-internal-setflag" });
+          expect(await codeOf(denied.started)).toBe(Code.Unauthenticated);
+          expect(await codeOf(ref.run(anonymous, { scenario: "auth-internal-setflag" }))).toBe(Code.Unauthenticated);
+          expect((await ref.get(anonymous)).flag).toBe(false);
+          const task = ref.spawn().run(user, { scenario: "auth-internal-setflag" });
+          expect((await task).result).toBe("flag set from inside");
+          expect((await ref.get(anonymous)).flag).toBe(true);
+        });
+
+        it("transactions: only the owner may transfer out of an account", async () => {
+          const from = `ann-${transport}`;
+          const to = `bob-${transport}`;
+          await Account.create(anonymous, from, { owner: "ann", initial: 10n });
+          await Account.create(anonymous, to, { owner: "bob" });
+          const asBob = app.context({ transport, bearerToken: token({ sub: "bob" }) });
+          const asAnn = app.context({ transport, bearerToken: token({ sub: "ann" }) });
+          expect(await codeOf(Account.ref(from).transfer(anonymous, { to, amount: 5n }))).toBe(Code.Unauthenticated);
+          expect(await codeOf(Account.ref(from).transfer(asBob, { to, amount: 5n }))).toBe(Code.PermissionDenied);
+          expect((await Account.ref(from).balance(anonymous)).balance).toBe(10n);
+          // The transfer's deposit on bob's account is internal: allowed.
+          expect(await codeOf(Account.ref(from).transfer(asAnn, { to, amount: 5n }))).toBe("ok");
+          expect((await Account.ref(to).balance(anonymous)).balance).toBe(5n);
+        });
+      });
+    }
   });
 }
 

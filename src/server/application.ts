@@ -9,6 +9,7 @@ import { registerAdminRoutes } from "../transport/admin-routes.js";
 import { registerReactiveRoutes } from "../transport/reactive-routes.js";
 import { registerReflectionRoutes } from "../transport/reflection-routes.js";
 import { withFastWatch } from "../transport/fast-watch.js";
+import { withFastUnary } from "../transport/fast-unary.js";
 import { wireErrors } from "../transport/wire-errors.js";
 import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
@@ -87,6 +88,13 @@ export interface ApplicationOptions {
    * true; false when the API's shape must not be public.
    */
   reflection?: boolean;
+
+  /**
+   * Internal: serve unary actor calls on the fast path (fast-unary.ts).
+   * Default true; false sends them through connect's handler, so tests
+   * and benchmarks can hold the two paths side by side.
+   */
+  fastUnaryPath?: boolean;
 }
 
 /** Gauges of what the running application holds in memory, for operators and tests. */
@@ -176,6 +184,8 @@ export class Application {
     this.#drain = drain;
     this.#drainMs = drainMs;
     const duplexPaths = new Set<string>();
+    // Protobuf JSON parsers reject unknown fields: a typo is not a no-op.
+    const jsonOptions = { ignoreUnknownFields: false };
     const handler = connectNodeAdapter({
       routes: (router) => {
         registerActorRoutes(router, runtime);
@@ -191,13 +201,15 @@ export class Application {
       // The outer one maps what the inner ones throw too (the drain's refusals).
       interceptors: [wireErrors, drain.interceptor],
       readMaxBytes: maxBytes,
-      // Protobuf JSON parsers reject unknown fields: a typo is not a no-op.
-      jsonOptions: { ignoreUnknownFields: false },
+      jsonOptions,
       fallback: o.staticDir === undefined ? undefined : staticFiles(o.staticDir),
     });
     // Watch over Connect skips connect's per-message pipeline: see fast-watch.ts.
     const readiness = () => this.#notReadyReason(runtime, drain);
-    const served = withHealthEndpoints(readiness, withFastWatch(runtime, maxBytes, handler, drain));
+    let served = withFastWatch(runtime, maxBytes, handler, drain);
+    // Unary actor calls skip connect's per-request machinery: see fast-unary.ts.
+    if (o.fastUnaryPath !== false) served = withFastUnary(runtime, { readMaxBytes: maxBytes, jsonOptions }, served, drain);
+    served = withHealthEndpoints(readiness, served);
     this.#listener = await listen(served, o.host ?? "127.0.0.1", o.port ?? 9991, credentials, duplexPaths);
     await runtime.start();
     this.#recovered = true;

@@ -51,19 +51,23 @@ export class Drain {
     }
   }
 
-  /** For connect's router: refuses calls while draining, counts unary ones, ends streams. */
-  readonly interceptor: Interceptor = (next) => async (req) => {
+  /** Runs one unary call: refused while draining, counted while it runs (connect's route and the fast path). */
+  async unary<T>(call: () => Promise<T>): Promise<T> {
     if (this.#draining) throw serverStopping();
-    if (req.stream) {
-      const res = await next(req);
-      return res.stream ? { ...res, message: endOnDrain(res.message, this.signal) } : res;
-    }
     this.#inFlight++;
     try {
-      return await next(req);
+      return await call();
     } finally {
       if (--this.#inFlight === 0) for (const resolve of this.#idle) resolve();
     }
+  }
+
+  /** For connect's router: refuses calls while draining, counts unary ones, ends streams. */
+  readonly interceptor: Interceptor = (next) => async (req) => {
+    if (!req.stream) return this.unary(() => next(req));
+    if (this.#draining) throw serverStopping();
+    const res = await next(req);
+    return res.stream ? { ...res, message: endOnDrain(res.message, this.signal) } : res;
   };
 }
 

@@ -1,4 +1,4 @@
-import type { ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { encodeEnvelope, type UniversalHandler, type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 
@@ -16,6 +16,14 @@ export function reportParseErrorsAsInvalid(router: ConnectRouter): void {
 }
 
 const PARSE_ERROR = /^parse binary/;
+
+/** The same rule for an error thrown in process (the fast path, see fast-unary.ts): a parse error becomes INVALID_ARGUMENT. */
+export function asInvalidArgument(e: unknown): unknown {
+  if (e instanceof ConnectError && e.code === Code.Internal && PARSE_ERROR.test(e.rawMessage)) {
+    return new ConnectError(e.rawMessage, Code.InvalidArgument, e.metadata, undefined, e);
+  }
+  return e;
+}
 const INTERNAL = "13";
 const INVALID_ARGUMENT = "3";
 

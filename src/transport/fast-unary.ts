@@ -1,0 +1,232 @@
+import type * as http from "node:http";
+import type * as http2 from "node:http2";
+import type { JsonReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { compressionNegotiate, createMethodSerializationLookup, validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
+import { codeToHttpStatus, errorToJsonBytes, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
+import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
+import type { Runtime } from "../runtime/runtime.js";
+import type { MethodSpec, StateSpec } from "../api/spec.js";
+import { toWireError } from "../api/wire-error.js";
+import { TASK_ID_HEADER } from "../api/headers.js";
+import { runActorCall, type ActorCallAnswer } from "./actor-call.js";
+import { nodeRequestHeaders } from "./request-headers.js";
+import { readRequestBody, unaryEnvelope } from "./request-body.js";
+import { asInvalidArgument } from "./invalid-input.js";
+import type { Drain } from "./drain.js";
+import type { NodeHandler } from "./server.js";
+
+/**
+ * Unary calls to actor methods over Connect (binary and JSON, HTTP/1.1 and
+ * HTTP/2) and gRPC (HTTP/2), served straight on node's request and
+ * response instead of through connect's handler.
+ *
+ * Why: a durable writer spent most of its server CPU in connect's
+ * per-request machinery (a linked AbortController and deadline per call,
+ * Headers objects, async-iterable bodies, interceptor chains), not in
+ * the runtime. Here a call is one Map lookup, one body read, connect's
+ * own parser and serializer for the method, and one write.
+ *
+ * The answers are connect's, byte for byte where it matters: the same
+ * parse errors (INVALID_ARGUMENT, as invalid-input.ts makes them),
+ * size limits, compression negotiation (gzip, br), timeout headers,
+ * error bodies and gRPC trailers, the same shared `runActorCall`, the
+ * same drain. Everything else (GET, gRPC-Web, gRPC over HTTP/1.1, other
+ * content types, other routes) goes to `fallback` unchanged.
+ */
+export function withFastUnary(runtime: Runtime, options: FastUnaryOptions, fallback: NodeHandler, drain: Drain): NodeHandler {
+  const limits = validateReadWriteMaxBytes(options.readMaxBytes, undefined, undefined);
+  const routes = new Map<string, Route>();
+  for (const spec of runtime.specs) {
+    for (const method of Object.values(spec.methods)) {
+      const serialization = createMethodSerializationLookup(method.desc, undefined, options.jsonOptions, limits);
+      routes.set(`/${spec.service.typeName}/${method.desc.name}`, { spec, method, serialization });
+    }
+  }
+  const served: Served = { runtime, drain, limits, jsonOptions: options.jsonOptions };
+  return (req, res) => {
+    const route = req.method === "POST" ? routes.get(req.url ?? "") : undefined;
+    const protocol = route && protocolOf(req);
+    if (protocol === undefined) return fallback(req, res);
+    serve(served, route!, protocol, req, res).catch(() => res.destroy());
+  };
+}
+
+export interface FastUnaryOptions {
+  readonly readMaxBytes: number;
+  readonly jsonOptions: Partial<JsonReadOptions & JsonWriteOptions>;
+}
+
+type Request = http.IncomingMessage | http2.Http2ServerRequest;
+type Response = http.ServerResponse | http2.Http2ServerResponse;
+type Serialization = ReturnType<typeof createMethodSerializationLookup>;
+
+interface Route {
+  readonly spec: StateSpec;
+  readonly method: MethodSpec;
+  readonly serialization: Serialization;
+}
+
+interface Served {
+  readonly runtime: Runtime;
+  readonly drain: Drain;
+  readonly limits: ReturnType<typeof validateReadWriteMaxBytes>;
+  readonly jsonOptions: FastUnaryOptions["jsonOptions"];
+}
+
+const enum Protocol {
+  ConnectProto,
+  ConnectJson,
+  Grpc,
+}
+
+/** The content types connect serves that this path serves too (others, rarer spellings included, fall back). */
+function protocolOf(req: Request): Protocol | undefined {
+  switch (req.headers["content-type"]) {
+    case "application/proto":
+      return Protocol.ConnectProto;
+    case "application/json":
+    case "application/json; charset=utf-8":
+    case "application/json;charset=utf-8":
+      return Protocol.ConnectJson;
+    case "application/grpc":
+    case "application/grpc+proto":
+      // gRPC needs HTTP/2 trailers; connect's handler deals with anything else.
+      return req.httpVersionMajor === 2 ? Protocol.Grpc : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** connect-node's defaults, so negotiation answers as connect's handler would. */
+const ACCEPT_COMPRESSION = [compressionGzip, compressionBrotli];
+const MAX_TIMEOUT_MS = Number.MAX_SAFE_INTEGER;
+
+async function serve(served: Served, route: Route, protocol: Protocol, req: Request, res: Response): Promise<void> {
+  const h = nodeRequestHeaders(req.headers);
+  const grpc = protocol === Protocol.Grpc;
+  const binary = protocol !== Protocol.ConnectJson;
+  const compression = grpc
+    ? compressionNegotiate(ACCEPT_COMPRESSION, h.get("grpc-encoding"), h.get("grpc-accept-encoding"), "Grpc-Accept-Encoding")
+    : compressionNegotiate(ACCEPT_COMPRESSION, h.get("content-encoding"), h.get("accept-encoding"), "Accept-Encoding");
+  const timeout = grpc ? parseGrpcTimeout(h.get("grpc-timeout"), MAX_TIMEOUT_MS) : parseConnectTimeout(h.get("connect-timeout-ms"), MAX_TIMEOUT_MS);
+  const { readMaxBytes, compressMinBytes } = served.limits;
+  let answer: ActorCallAnswer | undefined;
+  let body: Uint8Array | undefined;
+  let error: ConnectError | undefined;
+  const waiter = route.method.kind === "workflow" ? waiterSignal(res, timeout.timeoutMs) : undefined;
+  try {
+    if (compression.error) throw compression.error;
+    if (timeout.error) throw timeout.error;
+    const raw = await readRequestBody(req, readMaxBytes, grpc ? null : h.get("content-length"), grpc);
+    let bytes = grpc ? await unaryEnvelope(raw, compression.request, readMaxBytes) : raw;
+    if (!grpc && compression.request) bytes = await compression.request.decompress(bytes, readMaxBytes);
+    const input = parse(route.serialization, binary, bytes);
+    answer = await served.drain.unary(() => runActorCall(served.runtime, route.spec, route.method, input, h, waiter?.signal));
+    body = route.serialization.getO(binary).serialize(answer.response);
+  } catch (e) {
+    error = toWireError(e, route.method);
+  } finally {
+    waiter?.done();
+  }
+  if (res.destroyed) return;
+  if (grpc) await answerGrpc(res, answer, body, error, compression.response, compressMinBytes);
+  else await answerConnect(res, binary, answer, body, error, compression.response, compressMinBytes, served.jsonOptions);
+}
+
+type Compression = NonNullable<ReturnType<typeof compressionNegotiate>["response"]>;
+
+async function answerConnect(
+  res: Response,
+  binary: boolean,
+  answer: ActorCallAnswer | undefined,
+  body: Uint8Array | undefined,
+  error: ConnectError | undefined,
+  compression: Compression | null,
+  compressMinBytes: number,
+  jsonOptions: FastUnaryOptions["jsonOptions"],
+): Promise<void> {
+  const headers: http.OutgoingHttpHeaders = { "content-type": binary ? "application/proto" : "application/json" };
+  let status = 200;
+  if (error || !body) {
+    error ??= new ConnectError("internal error", Code.Internal);
+    status = codeToHttpStatus(error.code);
+    headers["content-type"] = "application/json";
+    error.metadata.forEach((value, key) => void (headers[key] = value));
+    body = errorToJsonBytes(error, jsonOptions);
+  } else if (answer?.taskId !== undefined) {
+    headers[TASK_ID_HEADER] = answer.taskId;
+  }
+  if (compression && body.byteLength >= compressMinBytes) {
+    body = await compression.compress(body);
+    headers["content-encoding"] = compression.name;
+  }
+  headers["content-length"] = body.byteLength;
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+async function answerGrpc(
+  res: Response,
+  answer: ActorCallAnswer | undefined,
+  body: Uint8Array | undefined,
+  error: ConnectError | undefined,
+  compression: Compression | null,
+  compressMinBytes: number,
+): Promise<void> {
+  const headers: http.OutgoingHttpHeaders = { "content-type": "application/grpc+proto" };
+  if (compression) headers["grpc-encoding"] = compression.name;
+  let message: Uint8Array | undefined;
+  const trailer = new Headers({ "grpc-status": "0" });
+  if (error || !body) {
+    setTrailerStatus(trailer, error ?? new ConnectError("internal error", Code.Internal));
+  } else {
+    if (answer?.taskId !== undefined) headers[TASK_ID_HEADER] = answer.taskId;
+    const compress = compression !== null && body.byteLength >= compressMinBytes;
+    message = envelope(compress ? 1 : 0, compress ? await compression.compress(body) : body);
+  }
+  res.writeHead(200, headers);
+  if (message) (res as http.ServerResponse).write(message);
+  const trailers: http.OutgoingHttpHeaders = {};
+  trailer.forEach((value, key) => void (trailers[key] = value));
+  res.addTrailers(trailers);
+  res.end();
+}
+
+/** connect's parser for the method; a body that is not protobuf is the caller's fault (see invalid-input.ts). */
+function parse(serialization: Serialization, binary: boolean, bytes: Uint8Array) {
+  try {
+    return serialization.getI(binary).parse(bytes);
+  } catch (e) {
+    throw asInvalidArgument(e);
+  }
+}
+
+/**
+ * A workflow call waits for its task: the wait ends when the client goes
+ * away or its deadline passes, as connect's handler signal would end it.
+ * Other methods never wait on a signal, so they get none.
+ */
+function waiterSignal(res: Response, timeoutMs: number | undefined): { signal: AbortSignal; done(): void } {
+  const controller = new AbortController();
+  const gone = () => controller.abort(new ConnectError("the client went away", Code.Canceled));
+  res.once("close", gone);
+  const timer =
+    timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeoutMs);
+  return {
+    signal: controller.signal,
+    done: () => {
+      clearTimeout(timer);
+      res.off("close", gone);
+    },
+  };
+}
+
+function envelope(flags: number, data: Uint8Array): Uint8Array {
+  const bytes = Buffer.allocUnsafe(5 + data.byteLength);
+  bytes[0] = flags;
+  bytes.writeUInt32BE(data.byteLength, 1);
+  bytes.set(data, 5);
+  return bytes;
+}
