@@ -112,7 +112,8 @@ export function mergeLoads(results: readonly LoadResult[]): LoadResult {
   );
 }
 
-function summarize(raw: LoadResult["raw"], errors: number, firstError: string | undefined): LoadResult {
+/** A result from raw latencies (sorted), e.g. measured in another process. */
+export function summarize(raw: LoadResult["raw"], errors: number, firstError: string | undefined): LoadResult {
   const sorted = raw.latencies;
   const seconds = raw.windowMs / 1000;
   return {

@@ -1,0 +1,216 @@
+/**
+ * A load client that is not the bottleneck, in its own process (forked by
+ * bench/unary.ts): keep-alive connections and pre-encoded requests, so a
+ * call costs the client a socket write and a few bytes of parsing.
+ *
+ * - HTTP/1.1: one raw TCP socket per call in flight (no pipelining), each
+ *   request a ready buffer (request line, headers, body); the answer is
+ *   read by its Content-Length (every unary answer here has one).
+ * - HTTP/2: one node:http2 session, a stream per call, headers and body
+ *   built once per request.
+ *
+ * Driver messages (IPC): `open` a named pool to host:port, `define` a named
+ * request set, `load` a pool with a set for a bounded time and count, `close`.
+ * Each load answers its sorted latencies; a call that does not answer 200
+ * counts as an error.
+ */
+import * as http2 from "node:http2";
+import * as net from "node:net";
+
+export type Protocol = "h1" | "h2";
+
+export interface RawRequest {
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Base64 (IPC carries JSON). */
+  readonly body: string;
+}
+
+export type ToClient =
+  | { type: "open"; pool: string; port: number; protocol: Protocol; inFlight: number }
+  | { type: "define"; set: string; requests: RawRequest[] }
+  | { type: "load"; pool: string; set: string; seconds: number; maxCalls: number }
+  | { type: "close" };
+
+export type FromClient =
+  | { type: "opened" }
+  | { type: "defined" }
+  | { type: "loaded"; latencies: number[]; windowMs: number; clientCpuUs: number; errors: number; firstError?: string }
+  | { type: "failed"; error: string };
+
+/** One call in flight on a pool's connection `slot`: resolves with the HTTP status. */
+type Caller = (slot: number, request: number) => Promise<number>;
+
+interface Pool {
+  readonly inFlight: number;
+  /** Binds a request set to this pool's wire format. */
+  prepare(requests: readonly RawRequest[]): Caller;
+  close(): void;
+}
+
+const HOST = "127.0.0.1";
+
+/** HTTP/1.1 over raw keep-alive sockets: one outstanding request per socket. */
+async function openHttp1(port: number, inFlight: number): Promise<Pool> {
+  const sockets = await Promise.all(
+    Array.from(
+      { length: inFlight },
+      () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const s = net.connect({ host: HOST, port, noDelay: true }, () => resolve(s));
+          s.once("error", reject);
+        }),
+    ),
+  );
+  // Per socket: the pending call's resolve, and bytes received so far.
+  const pending: Array<((status: number) => void) | undefined> = [];
+  const failed: Array<((e: Error) => void) | undefined> = [];
+  sockets.forEach((socket, slot) => {
+    let buffered: Buffer = Buffer.alloc(0);
+    socket.on("data", (chunk: Buffer) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      for (;;) {
+        const end = buffered.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        const head = buffered.toString("latin1", 0, end);
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? NaN);
+        if (!Number.isFinite(length)) return failed[slot]?.(new Error(`answer without content-length: ${head.slice(0, 80)}`));
+        if (buffered.length < end + 4 + length) return;
+        buffered = buffered.subarray(end + 4 + length);
+        const resolve = pending[slot];
+        pending[slot] = undefined;
+        resolve?.(Number(head.slice(9, 12)));
+      }
+    });
+    const lost = (e?: Error) => failed[slot]?.(e ?? new Error("connection closed"));
+    socket.on("error", lost);
+    socket.on("close", () => lost());
+  });
+  return {
+    inFlight,
+    prepare: (requests) => {
+      const wire = requests.map((r) => {
+        const body = Buffer.from(r.body, "base64");
+        const lines = [`POST ${r.path} HTTP/1.1`, `Host: ${HOST}:${port}`, `Content-Length: ${body.length}`];
+        for (const [k, v] of Object.entries(r.headers)) lines.push(`${k}: ${v}`);
+        return Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1"), body]);
+      });
+      return (slot, request) =>
+        new Promise<number>((resolve, reject) => {
+          pending[slot] = resolve;
+          failed[slot] = reject;
+          sockets[slot]!.write(wire[request % wire.length]!);
+        });
+    },
+    close: () => sockets.forEach((s) => s.destroy()),
+  };
+}
+
+/** HTTP/2: one session, one stream per call. */
+async function openHttp2(port: number, inFlight: number): Promise<Pool> {
+  const session = http2.connect(`http://${HOST}:${port}`);
+  await new Promise<void>((resolve, reject) => {
+    session.once("connect", () => resolve());
+    session.once("error", reject);
+  });
+  session.on("error", () => {});
+  return {
+    inFlight,
+    prepare: (requests) => {
+      const wire = requests.map((r) => ({
+        headers: { ":method": "POST", ":path": r.path, ...r.headers } as http2.OutgoingHttpHeaders,
+        body: Buffer.from(r.body, "base64"),
+      }));
+      return (_slot, request) =>
+        new Promise<number>((resolve, reject) => {
+          const w = wire[request % wire.length]!;
+          const stream = session.request(w.headers);
+          let status = 0;
+          stream.on("response", (h) => (status = Number(h[":status"])));
+          stream.on("data", () => {});
+          stream.on("end", () => resolve(status));
+          stream.on("error", reject);
+          stream.end(w.body);
+        });
+    },
+    close: () => session.destroy(),
+  };
+}
+
+/** Keeps every slot busy until `seconds` or `maxCalls`; never starts a call after that. */
+async function load(pool: Pool, call: Caller, seconds: number, maxCalls: number): Promise<FromClient> {
+  const latencies = new Float64Array(maxCalls);
+  let measured = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  const cpu = process.cpuUsage();
+  const worker = async (slot: number): Promise<void> => {
+    while (measured < maxCalls && performance.now() < end) {
+      const i = measured++;
+      const begin = performance.now();
+      try {
+        const status = await call(slot, i);
+        if (status !== 200) {
+          errors++;
+          firstError ??= `HTTP ${status}`;
+        }
+      } catch (e) {
+        errors++;
+        firstError ??= e instanceof Error ? e.message : String(e);
+      }
+      latencies[i] = performance.now() - begin;
+    }
+  };
+  await Promise.all(Array.from({ length: pool.inFlight }, (_, slot) => worker(slot)));
+  const windowMs = performance.now() - start;
+  const used = process.cpuUsage(cpu);
+  return {
+    type: "loaded",
+    latencies: Array.from(latencies.subarray(0, measured).sort()),
+    windowMs,
+    clientCpuUs: used.user + used.system,
+    errors,
+    ...(firstError !== undefined ? { firstError } : {}),
+  };
+}
+
+function main(): void {
+  if (!process.send) throw new Error("bench/lean-client.ts must be forked by its driver (it needs an IPC channel)");
+  const send = (m: FromClient) => process.send?.(m);
+  const pools = new Map<string, Pool>();
+  const sets = new Map<string, RawRequest[]>();
+  const handle = async (m: ToClient): Promise<FromClient | undefined> => {
+    switch (m.type) {
+      case "open":
+        pools.set(m.pool, await (m.protocol === "h1" ? openHttp1 : openHttp2)(m.port, m.inFlight));
+        return { type: "opened" };
+      case "define":
+        sets.set(m.set, m.requests);
+        return { type: "defined" };
+      case "load": {
+        const pool = pools.get(m.pool);
+        const set = sets.get(m.set);
+        if (!pool || !set) throw new Error(`no pool ${m.pool} or request set ${m.set}`);
+        return load(pool, pool.prepare(set), m.seconds, m.maxCalls);
+      }
+      case "close":
+        for (const pool of pools.values()) pool.close();
+        process.disconnect();
+        return undefined;
+    }
+  };
+  // One command at a time: the driver waits for each answer.
+  process.on("message", (m: ToClient) => {
+    handle(m).then(
+      (answer) => answer && send(answer),
+      (e: unknown) => send({ type: "failed", error: e instanceof Error ? e.message : String(e) }),
+    );
+  });
+  process.on("disconnect", () => {
+    for (const pool of pools.values()) pool.close();
+  });
+}
+
+main();

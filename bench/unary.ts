@@ -1,0 +1,283 @@
+/**
+ * `npm run bench:unary`: unary calls against the machine's floor, with a
+ * load client that is not the bottleneck (bench/lean-client.ts, its own
+ * process, pre-encoded requests, 64 in flight). One JSON line per
+ * scenario, protocol and server path on stdout; progress on stderr.
+ *
+ * Servers (each its own process, bundled on plain node as production runs):
+ * - floor: bare node:http / node:http2 answering a fixed body;
+ * - trivial: a Connect handler answering {balance: 1} (bench/server.ts baseline);
+ * - cairn "fast": Application as shipped (unary fast path on);
+ * - cairn "connect": the same with `fastUnaryPath: false`: the "before".
+ *
+ * Scenarios, over HTTP/1.1 Connect JSON and HTTP/2 Connect binary: durable
+ * writer over 1,000 actors, hot actor, reader, 10-step workflow, transaction
+ * between two actors. Each group of sides is measured in alternating slices
+ * with its own floor, so ratios compare the same machine load.
+ *
+ * Targets: writer and reader (fast) >= 0.5x the floor; the hot actor >=
+ * 0.9x the 1,000-actor writer; p99 <= 3x the floor's p99.
+ *
+ * Env: BENCH_SECONDS (3, per side and group), BENCH_SLICES (3),
+ * BENCH_WARMUP_SECONDS (1), BENCH_CPU_PROF=1 (server profiles, see child.ts),
+ * BENCH_ONLY=h1-json,h2-binary (protocols).
+ */
+import { loadavg } from "node:os";
+import { create, toBinary, toJsonString, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import { signHmacToken } from "../src/index.js";
+import { BANK_TOKEN_SECRET } from "../examples/bank/servicer.js";
+import {
+  BalanceRequestSchema,
+  DepositRequestSchema,
+  OpenRequestSchema,
+  TransferRequestSchema,
+} from "../generated/bank/v1/account_pb.js";
+import { RunRequestSchema } from "../generated/probe/v1/probe_pb.js";
+import { forkBenchChild, startServer, stopChild, type ServerChild } from "./child.js";
+import type { FromClient, Protocol, RawRequest, ToClient } from "./lean-client.js";
+import { mergeLoads, round, summarize, type LoadResult } from "./load.js";
+import { emit, log, wanted } from "./output.js";
+
+const IN_FLIGHT = 64;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const SLICES = Number(process.env.BENCH_SLICES ?? 3);
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
+const MAX_CALLS_PER_SLICE = 500_000;
+const ACCOUNTS = 1_000;
+const OWNER = "bench-owner";
+const accountId = (n: number): string => `acct-${n}`;
+
+// ---- the lean client child ---------------------------------------------------
+
+interface Client {
+  ask(m: ToClient): Promise<FromClient>;
+  close(): Promise<void>;
+}
+
+function startClient(): Client {
+  const child = forkBenchChild("lean-client.ts", [], "lean-client");
+  const pid = child.pid;
+  if (pid === undefined) throw new Error("could not fork the lean client");
+  let queue = Promise.resolve<unknown>(undefined);
+  const ask = (m: ToClient) => {
+    const answer = queue.then(
+      () =>
+        new Promise<FromClient>((resolve, reject) => {
+          child.once("message", (r: FromClient) => (r.type === "failed" ? reject(new Error(`lean client: ${r.error}`)) : resolve(r)));
+          child.send(m);
+        }),
+    );
+    queue = answer.catch(() => {});
+    return answer;
+  };
+  return { ask, close: () => stopChild(child, pid, () => child.send({ type: "close" } satisfies ToClient)) };
+}
+
+// ---- requests, pre-encoded per wire format ---------------------------------------
+
+type Format = "h1-json" | "h2-binary";
+const PROTOCOL: Record<Format, Protocol> = { "h1-json": "h1", "h2-binary": "h2" };
+
+function request<S extends DescMessage>(format: Format, path: string, schema: S, init: MessageInitShape<S>, headers: Record<string, string>): RawRequest {
+  const message = create(schema, init);
+  const body = format === "h1-json" ? Buffer.from(toJsonString(schema, message)) : Buffer.from(toBinary(schema, message));
+  const contentType = format === "h1-json" ? "application/json" : "application/proto";
+  return { path, headers: { "content-type": contentType, ...headers }, body: body.toString("base64") };
+}
+
+const BANK = "/bank.v1.AccountMethods";
+const actor = (id: string) => ({ "x-cairn-actor-id": id });
+const ownerAuth = { authorization: `Bearer ${signHmacToken({ sub: OWNER }, BANK_TOKEN_SECRET)}` };
+
+/** xorshift32: a fixed set of distinct account pairs for transfers. */
+function pairs(count: number): Array<[number, number]> {
+  let x = 2463534242;
+  const next = () => ((x ^= x << 13), (x ^= x >>> 17), (x ^= x << 5), (x >>> 0) % ACCOUNTS);
+  return Array.from({ length: count }, () => {
+    const a = next();
+    let b = next();
+    if (b === a) b = (a + 1) % ACCOUNTS;
+    return [a, b];
+  });
+}
+
+function requestSets(format: Format): Record<string, RawRequest[]> {
+  const each = <T>(n: number, f: (i: number) => T) => Array.from({ length: n }, (_, i) => f(i));
+  return {
+    open: each(ACCOUNTS, (i) => request(format, `${BANK}/Open`, OpenRequestSchema, { owner: OWNER, initial: 1_000_000_000n }, actor(accountId(i)))),
+    writer: each(ACCOUNTS, (i) => request(format, `${BANK}/Deposit`, DepositRequestSchema, { amount: 1n }, actor(accountId(i)))),
+    hot: [request(format, `${BANK}/Deposit`, DepositRequestSchema, { amount: 1n }, actor(accountId(0)))],
+    reader: each(ACCOUNTS, (i) => request(format, `${BANK}/Balance`, BalanceRequestSchema, {}, actor(accountId(i)))),
+    workflow: each(10_000, (i) => request(format, "/probe.v1.ProbeMethods/Run", RunRequestSchema, { scenario: "steps10" }, actor(`wf-${i}`))),
+    transaction: pairs(ACCOUNTS).map(([a, b]) =>
+      request(format, `${BANK}/Transfer`, TransferRequestSchema, { to: accountId(b), amount: 1n }, { ...actor(accountId(a)), ...ownerAuth }),
+    ),
+  };
+}
+
+// ---- measuring ------------------------------------------------------------------
+
+interface Side {
+  /** e.g. "writer-1000-actors". */
+  readonly scenario: string;
+  /** floor | trivial | fast | connect. */
+  readonly path: string;
+  readonly server: ServerChild;
+  readonly pool: string;
+  readonly set: string;
+}
+
+interface Measured {
+  readonly load: LoadResult;
+  readonly serverCpuUsPerCall: number;
+  readonly serverCpuPct: number;
+}
+
+function loadResult(r: FromClient): LoadResult {
+  if (r.type !== "loaded") throw new Error(`expected a load result, got ${r.type}`);
+  return summarize({ latencies: Float64Array.from(r.latencies), windowMs: r.windowMs, clientCpuUs: r.clientCpuUs }, r.errors, r.firstError);
+}
+
+/** Warms each side up, then lets them take turns for SLICES slices; server CPU is sampled around each slice. */
+async function measure(client: Client, sides: readonly Side[]): Promise<Measured[]> {
+  log(`${sides.map((s) => `${s.scenario}/${s.path}`).join(" vs ")}`);
+  for (const s of sides) await client.ask({ type: "load", pool: s.pool, set: s.set, seconds: WARMUP, maxCalls: MAX_CALLS_PER_SLICE });
+  const slices = sides.map(() => [] as LoadResult[]);
+  const cpuUs = sides.map(() => 0);
+  const wallMs = sides.map(() => 0);
+  for (let k = 0; k < SLICES; k++) {
+    for (const [i, s] of sides.entries()) {
+      const before = await s.server.stats();
+      const r = loadResult(await client.ask({ type: "load", pool: s.pool, set: s.set, seconds: SECONDS / SLICES, maxCalls: MAX_CALLS_PER_SLICE }));
+      const after = await s.server.stats();
+      slices[i]!.push(r);
+      cpuUs[i]! += after.cpuUs - before.cpuUs;
+      wallMs[i]! += after.at - before.at;
+    }
+  }
+  return sides.map((s, i) => {
+    const load = mergeLoads(slices[i]!);
+    const m = { load, serverCpuUsPerCall: round(cpuUs[i]! / Math.max(1, load.calls), 1), serverCpuPct: round((cpuUs[i]! / 1000 / wallMs[i]!) * 100, 1) };
+    log(`${s.scenario}/${s.path}: ${load.throughput}/s, p99 ${load.p99Ms} ms, errors ${load.errors}, server ${m.serverCpuUsPerCall} µs/call`);
+    return m;
+  });
+}
+
+function line(format: Format, side: Side, m: Measured, floor: Measured, target?: { text: string; ok: boolean }, extra: object = {}): object {
+  const { load } = m;
+  return {
+    scenario: side.scenario,
+    protocol: format,
+    path: side.path,
+    inFlight: IN_FLIGHT,
+    calls: load.calls,
+    errors: load.errors,
+    ...(load.firstError !== undefined ? { firstError: load.firstError } : {}),
+    throughput: load.throughput,
+    p50Ms: load.p50Ms,
+    p99Ms: load.p99Ms,
+    maxMs: load.maxMs,
+    serverCpuUsPerCall: m.serverCpuUsPerCall,
+    serverCpuPct: m.serverCpuPct,
+    clientCpuPct: load.clientCpuPct,
+    floorThroughput: floor.load.throughput,
+    floorP99Ms: floor.load.p99Ms,
+    floorServerCpuUsPerCall: floor.serverCpuUsPerCall,
+    ratioToFloor: round(load.throughput / floor.load.throughput, 3),
+    p99RatioToFloor: round(load.p99Ms / floor.load.p99Ms, 3),
+    slices: SLICES,
+    loadAvg1m: round(loadavg()[0]!, 2),
+    ...extra,
+    ...(target ? { target: target.text, meetsTarget: target.ok && load.errors === 0 } : {}),
+  };
+}
+
+// ---- the run ----------------------------------------------------------------------
+
+interface Servers {
+  floor: Record<Protocol, ServerChild>;
+  trivial: ServerChild;
+  fast: ServerChild;
+  connect: ServerChild;
+}
+
+async function runFormat(client: Client, servers: Servers, format: Format): Promise<void> {
+  const protocol = PROTOCOL[format];
+  const sets = requestSets(format);
+  for (const [name, requests] of Object.entries(sets)) await client.ask({ type: "define", set: `${format}/${name}`, requests });
+  const pools = { floor: servers.floor[protocol], trivial: servers.trivial, fast: servers.fast, connect: servers.connect };
+  for (const [path, server] of Object.entries(pools)) {
+    await client.ask({ type: "open", pool: `${format}/${path}`, port: Number(new URL(server.url).port), protocol, inFlight: IN_FLIGHT });
+  }
+  const side = (scenario: string, path: keyof typeof pools, set: string): Side => ({
+    scenario,
+    path,
+    server: pools[path],
+    pool: `${format}/${path}`,
+    set: `${format}/${set}`,
+  });
+  // Every account exists on both Cairn servers (opened once, over HTTP/1.1 JSON).
+  if (format === "h1-json" || !wanted("h1-json")) {
+    for (const path of ["fast", "connect"] as const) {
+      const opened = loadResult(await client.ask({ type: "load", pool: `${format}/${path}`, set: `${format}/open`, seconds: 120, maxCalls: ACCOUNTS }));
+      if (opened.calls !== ACCOUNTS || opened.errors > 0) throw new Error(`opened ${opened.calls - opened.errors}/${ACCOUNTS} accounts on ${path}: ${opened.firstError}`);
+    }
+  }
+  const floor = side("floor", "floor", "writer");
+  const p99Ok = (m: Measured, f: Measured) => m.load.p99Ms <= 3 * f.load.p99Ms;
+
+  const writers = [floor, side("trivial-connect", "trivial", "writer")];
+  for (const path of ["fast", "connect"] as const) writers.push(side("writer-1000-actors", path, "writer"), side("writer-hot-actor", path, "hot"));
+  const w = await measure(client, writers);
+  const f = w[0]!;
+  emit(line(format, writers[0]!, f, f));
+  emit(line(format, writers[1]!, w[1]!, f));
+  for (const i of [2, 4]) {
+    const [writer, hot] = [w[i]!, w[i + 1]!];
+    const fast = writers[i]!.path === "fast";
+    emit(line(format, writers[i]!, writer, f, fast ? { text: ">= 0.5x floor, p99 <= 3x floor p99", ok: writer.load.throughput >= 0.5 * f.load.throughput && p99Ok(writer, f) } : undefined));
+    const vsWriter = round(hot.load.throughput / writer.load.throughput, 3);
+    emit(line(format, writers[i + 1]!, hot, f, fast ? { text: ">= 0.9x writer-1000-actors, p99 <= 3x floor p99", ok: vsWriter >= 0.9 && p99Ok(hot, f) } : undefined, { vsWriter1000Ratio: vsWriter }));
+  }
+  for (const scenario of ["reader", "workflow-10-steps", "transaction"]) {
+    const set = scenario === "workflow-10-steps" ? "workflow" : scenario;
+    const sides = [floor, side(scenario, "fast", set), side(scenario, "connect", set)];
+    const [fl, fast, connect] = (await measure(client, sides)) as [Measured, Measured, Measured];
+    emit(line(format, sides[0]!, fl, fl));
+    const target = scenario === "reader" ? { text: ">= 0.5x floor, p99 <= 3x floor p99", ok: fast.load.throughput >= 0.5 * fl.load.throughput && p99Ok(fast, fl) } : undefined;
+    emit(line(format, sides[1]!, fast, fl, target, { vsConnectPath: round(fast.load.throughput / connect.load.throughput, 3) }));
+    emit(line(format, sides[2]!, connect, fl));
+  }
+}
+
+async function main(): Promise<void> {
+  const formats = (["h1-json", "h2-binary"] as const).filter(wanted);
+  const started: ServerChild[] = [];
+  const start = async (mode: Parameters<typeof startServer>[0]) => {
+    const s = await startServer(mode);
+    started.push(s);
+    log(`${mode} server pid ${s.pid} on ${s.url}`);
+    return s;
+  };
+  const client = startClient();
+  try {
+    const servers: Servers = {
+      floor: { h1: await start("floor-h1"), h2: await start("floor-h2") },
+      trivial: await start("baseline"),
+      fast: await start("cairn"),
+      connect: await start("cairn-connect-path"),
+    };
+    for (const format of formats) await runFormat(client, servers, format);
+  } finally {
+    await client.close();
+    for (const s of started) await s.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error("bench failed:", e);
+    process.exit(1);
+  },
+);
