@@ -20,7 +20,8 @@
  *
  * Env: BENCH_SECONDS (3, per side and group), BENCH_SLICES (3),
  * BENCH_WARMUP_SECONDS (1), BENCH_CPU_PROF=1 (server profiles, see child.ts),
- * BENCH_ONLY=h1-json,h2-binary (protocols).
+ * BENCH_ONLY=h1-json,h2-binary (protocols), BENCH_GROUPS=writers,reader,workflow-10-steps,transaction
+ * (e.g. one group alone for a profile).
  */
 import { loadavg } from "node:os";
 import { create, toBinary, toJsonString, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
@@ -46,6 +47,8 @@ const MAX_CALLS_PER_SLICE = 500_000;
 const ACCOUNTS = 1_000;
 const OWNER = "bench-owner";
 const accountId = (n: number): string => `acct-${n}`;
+const GROUPS = process.env.BENCH_GROUPS?.split(",").map((g) => g.trim());
+const group = (name: string): boolean => !GROUPS || GROUPS.includes(name);
 
 // ---- the lean client child ---------------------------------------------------
 
@@ -192,6 +195,25 @@ function line(format: Format, side: Side, m: Measured, floor: Measured, target?:
   };
 }
 
+const p99Ok = (m: Measured, f: Measured) => m.load.p99Ms <= 3 * f.load.p99Ms;
+
+/** The floor, the trivial handler, and the writer over 1,000 actors and the hot actor on both paths, all interleaved. */
+async function measureWriters(client: Client, format: Format, floor: Side, side: (scenario: string, path: "trivial" | "fast" | "connect", set: string) => Side): Promise<void> {
+  const writers = [floor, side("trivial-connect", "trivial", "writer")];
+  for (const path of ["fast", "connect"] as const) writers.push(side("writer-1000-actors", path, "writer"), side("writer-hot-actor", path, "hot"));
+  const w = await measure(client, writers);
+  const f = w[0]!;
+  emit(line(format, writers[0]!, f, f));
+  emit(line(format, writers[1]!, w[1]!, f));
+  for (const i of [2, 4]) {
+    const [writer, hot] = [w[i]!, w[i + 1]!];
+    const fast = writers[i]!.path === "fast";
+    emit(line(format, writers[i]!, writer, f, fast ? { text: ">= 0.5x floor, p99 <= 3x floor p99", ok: writer.load.throughput >= 0.5 * f.load.throughput && p99Ok(writer, f) } : undefined));
+    const vsWriter = round(hot.load.throughput / writer.load.throughput, 3);
+    emit(line(format, writers[i + 1]!, hot, f, fast ? { text: ">= 0.9x writer-1000-actors, p99 <= 3x floor p99", ok: vsWriter >= 0.9 && p99Ok(hot, f) } : undefined, { vsWriter1000Ratio: vsWriter }));
+  }
+}
+
 // ---- the run ----------------------------------------------------------------------
 
 interface Servers {
@@ -224,22 +246,9 @@ async function runFormat(client: Client, servers: Servers, format: Format): Prom
     }
   }
   const floor = side("floor", "floor", "writer");
-  const p99Ok = (m: Measured, f: Measured) => m.load.p99Ms <= 3 * f.load.p99Ms;
 
-  const writers = [floor, side("trivial-connect", "trivial", "writer")];
-  for (const path of ["fast", "connect"] as const) writers.push(side("writer-1000-actors", path, "writer"), side("writer-hot-actor", path, "hot"));
-  const w = await measure(client, writers);
-  const f = w[0]!;
-  emit(line(format, writers[0]!, f, f));
-  emit(line(format, writers[1]!, w[1]!, f));
-  for (const i of [2, 4]) {
-    const [writer, hot] = [w[i]!, w[i + 1]!];
-    const fast = writers[i]!.path === "fast";
-    emit(line(format, writers[i]!, writer, f, fast ? { text: ">= 0.5x floor, p99 <= 3x floor p99", ok: writer.load.throughput >= 0.5 * f.load.throughput && p99Ok(writer, f) } : undefined));
-    const vsWriter = round(hot.load.throughput / writer.load.throughput, 3);
-    emit(line(format, writers[i + 1]!, hot, f, fast ? { text: ">= 0.9x writer-1000-actors, p99 <= 3x floor p99", ok: vsWriter >= 0.9 && p99Ok(hot, f) } : undefined, { vsWriter1000Ratio: vsWriter }));
-  }
-  for (const scenario of ["reader", "workflow-10-steps", "transaction"]) {
+  if (group("writers")) await measureWriters(client, format, floor, side);
+  for (const scenario of ["reader", "workflow-10-steps", "transaction"].filter(group)) {
     const set = scenario === "workflow-10-steps" ? "workflow" : scenario;
     const sides = [floor, side(scenario, "fast", set), side(scenario, "connect", set)];
     const [fl, fast, connect] = (await measure(client, sides)) as [Measured, Measured, Measured];

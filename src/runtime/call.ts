@@ -35,14 +35,18 @@ export interface WriteEffects {
 
 /**
  * One state change on one actor: a writer method, or a workflow's inline
- * `state.write`. `apply` mutates the draft and returns the result and its
- * bytes (stored under the idempotency key); `decode` reads them back.
+ * `state.write`. `apply` mutates the draft and returns the result; `encode`
+ * gives its bytes (stored under the idempotency key) and `decode` reads
+ * them back. The request's and result's bytes are asked for only under a
+ * key: a call without one encodes neither.
  */
 export interface Mutation<T> {
   readonly method: string;
   readonly isConstructor: boolean;
-  readonly requestBytes: Uint8Array;
-  apply(draft: Message, effects: WriteEffects): Promise<{ value: T; bytes: Uint8Array }>;
+  /** The request's bytes, for the idempotency key's request hash. */
+  requestBytes(): Uint8Array;
+  apply(draft: Message, effects: WriteEffects): Promise<T>;
+  encode(value: T): Uint8Array;
   decode(bytes: Uint8Array): T;
   /** Declared errors, stored as results under the key. */
   readonly errors: readonly DescMessage[];

@@ -223,8 +223,8 @@ async function transactOnce(engine: Engine, call: Call, caller: Caller, keyed: K
     let committed: Promise<void> | undefined;
     try {
       const response = await runInTransaction(engine, txn, call, caller);
-      const bytes = toBinary(call.method.desc.output, response);
-      committed = txn.commit(outcomeRecord(keyed, { kind: "response", bytes }));
+      // The response's bytes are stored only under a key.
+      committed = txn.commit(keyed ? outcomeRecord(keyed, { kind: "response", bytes: toBinary(call.method.desc.output, response) }) : []);
       await committed;
       return response;
     } catch (e) {

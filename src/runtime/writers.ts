@@ -1,5 +1,5 @@
 import { clone, create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
-import type { Store, StoredOutcome } from "../store/store.js";
+import type { Store } from "../store/store.js";
 import type { ActorCell } from "./actor-cache.js";
 import type { ActorStates } from "./actor-states.js";
 import type { Bound, Call, Mutation, WriteEffects } from "./call.js";
@@ -17,12 +17,10 @@ export function writerMutation(bound: Bound, call: Call, context: (effects: Writ
   return {
     method: method.name,
     isConstructor: method.isConstructor,
-    requestBytes: toBinary(method.desc.input, call.request),
+    requestBytes: () => toBinary(method.desc.input, call.request),
     errors: method.errors,
-    apply: async (draft, effects) => {
-      const value = await runHandler(bound, call, context(effects), draft);
-      return { value, bytes: toBinary(method.desc.output, value) };
-    },
+    apply: (draft, effects) => runHandler(bound, call, context(effects), draft),
+    encode: (value) => toBinary(method.desc.output, value),
     decode: (bytes) => fromBinary(method.desc.output, bytes),
   };
 }
@@ -42,7 +40,7 @@ export class Writers {
   /** Runs a mutation on an actor, once per idempotency key if one is given. */
   mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined): Promise<T> {
     if (key === undefined) return this.#write(spec, actorId, mutation, undefined);
-    const identity: CallIdentity = { stateType: spec.typeName, actorId, method: mutation.method, requestHash: hashRequest(mutation.requestBytes) };
+    const identity: CallIdentity = { stateType: spec.typeName, actorId, method: mutation.method, requestHash: hashRequest(mutation.requestBytes()) };
     return this.table.once(
       key,
       identity,
@@ -81,23 +79,18 @@ export class Writers {
       throw alreadyExists(`${spec.typeName} ${JSON.stringify(actorId)} already exists`);
     }
     const draft = base ? clone(spec.state, base.state) : create(spec.state);
-    const record = (outcome: StoredOutcome) => outcomeRecord(keyed, outcome);
     const effects: WriteEffects = { scheduled: [] };
-    let result: { value: T; bytes: Uint8Array };
+    let value: T;
     try {
-      result = await mutation.apply(draft, effects);
+      value = await mutation.apply(draft, effects);
     } catch (e) {
       const outcome = declaredOutcome(e, mutation.errors);
       if (!keyed || !outcome) throw e;
       // A declared error is a result: remember it under the key.
-      return { reply: this.store.commit({ states: [], idempotency: record(outcome) }).then(() => Promise.reject(e)) };
+      return { reply: this.store.commit({ states: [], idempotency: outcomeRecord(keyed, outcome) }).then(() => Promise.reject(e)) };
     }
-    const durable = this.states.commitDrafts(
-      [{ spec, actorId, cell, base, draft }],
-      record({ kind: "response", bytes: result.bytes }),
-      effects.scheduled,
-      effects.schedules,
-    );
-    return { reply: durable.then(() => result.value) };
+    const idempotency = keyed ? outcomeRecord(keyed, { kind: "response", bytes: mutation.encode(value) }) : [];
+    const durable = this.states.commitDrafts([{ spec, actorId, cell, base, draft }], idempotency, effects.scheduled, effects.schedules);
+    return { reply: durable.then(() => value) };
   }
 }

@@ -42,18 +42,22 @@ export class WorkflowState<S extends Message> {
     await checkpointOf(run);
     const key = run.keyFor(this.spec.typeName, ctx.actorId, "state.write", choice);
     run.reachCall(key);
+    let bytes = new Uint8Array();
     return run.runtime.mutate<R>(
       this.spec,
       ctx.actorId,
       {
         method: "state.write",
         isConstructor: false,
-        requestBytes: new Uint8Array(),
+        requestBytes: () => new Uint8Array(),
         errors: [],
+        // Encoded on every write, keyed or not: a result JSON cannot carry fails the write either way.
         apply: async (draft) => {
           const value = await fn(draft as S);
-          return { value, bytes: Buffer.from(stringifyJson(value)) };
+          bytes = Buffer.from(stringifyJson(value));
+          return value;
         },
+        encode: () => bytes,
         decode: (bytes) => parseJson(Buffer.from(bytes).toString("utf8")) as R,
       },
       key,
