@@ -18,8 +18,8 @@
  * Targets: writer and reader (fast) >= 0.5x the floor; the hot actor >=
  * 0.9x the 1,000-actor writer; p99 <= 3x the floor's p99.
  *
- * Env: BENCH_SECONDS (3, per side and group), BENCH_SLICES (3),
- * BENCH_WARMUP_SECONDS (1), BENCH_CPU_PROF=1 (server profiles, see child.ts),
+ * Env: BENCH_SECONDS (4, per side and group), BENCH_SLICES (4),
+ * BENCH_WARMUP_SECONDS (2), BENCH_CPU_PROF=1 (server profiles, see child.ts),
  * BENCH_ONLY=h1-json,h2-binary (protocols), BENCH_GROUPS=writers,reader,workflow-10-steps,transaction
  * (e.g. one group alone for a profile).
  */
@@ -40,9 +40,9 @@ import { mergeLoads, round, summarize, type LoadResult } from "./load.js";
 import { emit, log, wanted } from "./output.js";
 
 const IN_FLIGHT = 64;
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const SLICES = Number(process.env.BENCH_SLICES ?? 3);
-const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const SLICES = Number(process.env.BENCH_SLICES ?? 4);
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const MAX_CALLS_PER_SLICE = 500_000;
 const ACCOUNTS = 1_000;
 const OWNER = "bench-owner";
@@ -246,6 +246,8 @@ async function runFormat(client: Client, servers: Servers, format: Format): Prom
     }
   }
   const floor = side("floor", "floor", "writer");
+  // The client's own warm-up (its JIT, the pool's connections), before any group measures.
+  await client.ask({ type: "load", pool: floor.pool, set: floor.set, seconds: 3 * WARMUP, maxCalls: MAX_CALLS_PER_SLICE });
 
   if (group("writers")) await measureWriters(client, format, floor, side);
   for (const scenario of ["reader", "workflow-10-steps", "transaction"].filter(group)) {
