@@ -98,12 +98,16 @@ const cases: Case[] = [
     },
   },
   {
-    name: "Connect binary over HTTP/2",
+    name: "Connect binary and JSON over HTTP/2",
     run: async (t, id) => [
       await t.h2(`${M}/Open`, { ...bin, ...actor(id) }, open("bob")),
       await t.h2(`${M}/Deposit`, { ...bin, ...actor(id) }, deposit(7n)),
+      await t.h2(`${M}/Balance`, { ...json, ...actor(id) }, "{}"),
     ],
-    check: (a) => expect(a.map((x) => x.status)).toEqual([200, 200]),
+    check: (a) => {
+      expect(a.map((x) => x.status)).toEqual([200, 200, 200]);
+      expect(a[2]!.body).toEqual({ balance: "107", owner: "bob" });
+    },
   },
   {
     name: "malformed protobuf, bad JSON, wrong shape, unknown field: INVALID_ARGUMENT",
