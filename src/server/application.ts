@@ -154,7 +154,8 @@ export class Application {
     const o = this.#options;
     const credentials = tlsCredentialsFrom(o.tls);
     const drainMs = drainTimeoutMs(o.drainTimeout);
-    const logger = (this.#logger = o.logger ?? defaultLogger());
+    // Made once: a restart writes to the same logger.
+    const logger = (this.#logger ??= o.logger ?? defaultLogger());
     if (o.durability === "relaxed") {
       logger.warn("durability is RELAXED: acknowledged writes can be lost on a crash");
     }
