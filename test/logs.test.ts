@@ -64,10 +64,12 @@ describe("a real server process", () => {
 
   /** Starts log-server.ts with `env`, makes one call that hits the handler bug, stops it with SIGTERM; returns its output lines. */
   async function run(env: Record<string, string>): Promise<{ server: SpawnedServer; out: string[]; err: string[] }> {
-    const server = await processes.spawn({ script: LOG_SERVER, dataDir: await processes.tempDataDir("cairn-logs-"), port: 0, env });
+    const dataDir = await processes.tempDataDir("cairn-logs-");
+    const server = await processes.spawn({ script: LOG_SERVER, dataDir, port: 0, env: { CAIRN_DRAIN_TIMEOUT: "10s", CAIRN_LOG_LEVEL: "info", ...env } });
     const ctx = processes.connect(server.url);
     expect(ConnectError.from(await rejectionOf(Probe.ref("proc").add(ctx, { amount: 1n, note: BUG_NOTE }))).code).toBe(Code.Internal);
-    const exit = await stopServer(server);
+    // The grace only bounds a hang (both cores busy): SIGKILL after it fails the test.
+    const exit = await stopServer(server, 60_000);
     expect(exit).toEqual({ code: 0, signal: null });
     const lines = server.output().split("\n");
     const of = (stream: string) => lines.filter((l) => l.startsWith(`[${stream}] `)).map((l) => l.slice(stream.length + 3));
