@@ -12,6 +12,7 @@ import { BUG_NOTE, BuggyProbe } from "./fixtures/log-probe.js";
 import { recordingLogger, type LogRecord } from "./fixtures/recording-logger.js";
 import { rejectionOf, waitFor, within } from "./fixtures/waiting.js";
 import { ServerProcesses, stopServer, type SpawnedServer } from "./e2e/helpers.js";
+import { CLI_TEST_TIMEOUT_MS, runScript } from "./fixtures/cli-process.js";
 
 const LOG_SERVER = fileURLToPath(new URL("./fixtures/log-server.ts", import.meta.url));
 
@@ -55,6 +56,16 @@ describe("the logger option", () => {
     expect(typeof retry.retryAt).toBe("string");
     // The child logger binds the same fields to the run's debug records.
     expect(log.records.find((r) => ofTask(r) && r.level === "debug")).toMatchObject({ actorId: "log-task", method: "run", msg: "run started (iteration 0, attempt 1)" });
+  });
+});
+
+describe("TestApplication", () => {
+  it("logs nothing, so an error a test provokes prints no stack; CAIRN_LOG_LEVEL shows it", { timeout: CLI_TEST_TIMEOUT_MS }, async () => {
+    const quiet = await runScript("test/fixtures/quiet-test-app.ts", [], { env: { NODE_ENV: "test", CAIRN_LOG_LEVEL: "" } });
+    expect(quiet).toEqual({ code: 0, stdout: "refused: Internal\n", stderr: "" });
+    const shown = await runScript("test/fixtures/quiet-test-app.ts", [], { env: { NODE_ENV: "test", CAIRN_LOG_LEVEL: "error" } });
+    expect(shown.stdout).toBe("refused: Internal\n");
+    expect(shown.stderr).toMatch(/^cairn: ERROR probe\.v1\.ProbeMethods\.Add threw {2}stateType=probe\.v1\.Probe actorId=quiet method=add\n {4}Error: a handler bug\n {8}at /);
   });
 });
 
