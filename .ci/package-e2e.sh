@@ -57,7 +57,8 @@ PORT=0 CAIRN_DATA_DIR="$WORK/data" node dist/src/server.js > "$WORK/server.log" 
 SERVER_PID=$!
 URL=""
 for _ in $(seq 1 300); do
-  URL="$(sed -n 's/^cairn: serving on \(http:[^ ]*\)$/\1/p' "$WORK/server.log")"
+  # The readable startup line, or its JSON record when NODE_ENV=production.
+  URL="$(sed -n -e 's/^cairn: serving on \(http:[^ ]*\)$/\1/p' -e 's/^{.*"msg":"serving on \(http:[^"]*\)".*$/\1/p' "$WORK/server.log")"
   if [ -n "$URL" ]; then break; fi
   if ! kill -0 "$SERVER_PID" 2>/dev/null; then cat "$WORK/server.log"; echo "the server exited before serving" >&2; exit 1; fi
   sleep 0.1

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { createRuntime } from "../src/server/create-runtime.js";
+import { defaultLogger } from "../src/server/default-logger.js";
 import { EXTERNAL_CALLER } from "../src/runtime/context-impl.js";
 import { LmdbStore } from "../src/store/lmdb-store.js";
 import { AccountServicerImpl } from "../examples/bank/servicer.js";
@@ -35,8 +36,9 @@ const rssMB = (): number => round(process.memoryUsage().rss / 2 ** 20, 1);
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), "cairn-bench-cache-"));
-  const store = new LmdbStore({ path: dataDir });
-  const runtime = createRuntime(store, [AccountServicerImpl], { maxCachedActors: MAX_CACHED });
+  const logger = defaultLogger();
+  const store = new LmdbStore({ path: dataDir, logger });
+  const runtime = createRuntime(store, [AccountServicerImpl], { maxCachedActors: MAX_CACHED, logger });
   const open = AccountSpec.methods.open!;
   const balance = AccountSpec.methods.balance!;
   const idOf = (n: number): string => `cache-${n}`;

@@ -61,7 +61,8 @@ function withoutDataDir(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return rest;
 }
 
-const SERVING = /cairn: serving on http:\S+/;
+/** The startup line, readable or (NODE_ENV=production) the JSON record. */
+const SERVING = /cairn: serving on http:\S+|"msg":"serving on http:[^"]+"/;
 
 async function coldStart(app: string): Promise<number> {
   const port = await freePort();

@@ -5,7 +5,7 @@
 // `--url URL`) and answer bad usage with one line and exit 2.
 import { CLI_TEST_TIMEOUT_MS, runCli, runScript } from "./fixtures/cli-process.js";
 import { closedPort } from "./fixtures/closed-port.js";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { hmacTokenVerifier, sleep, type Authorizer } from "@cairn-dev/cairn";
 import { TestApplication } from "@cairn-dev/cairn/testing";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
@@ -14,6 +14,7 @@ import { CounterServicerImpl } from "../examples/counter/servicer.js";
 import { ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
 import { within } from "./fixtures/waiting.js";
 import { taskWhen, tasksClient } from "./fixtures/tasks-client.js";
+import { recordingLogger } from "./fixtures/recording-logger.js";
 
 
 vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
@@ -86,15 +87,11 @@ class OpenProbe extends ProbeServicerImpl {
 }
 
 describe("insecureDevelopmentMode's warning", () => {
-  afterEach(() => {
-    vi.restoreAllMocks();
-  });
-
   async function warningsOf(servicers: ConstructorParameters<typeof Object>[0][]): Promise<string[]> {
-    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
-    const app = await TestApplication.start({ servicers: servicers as never, insecureDevelopmentMode: true });
+    const log = recordingLogger();
+    const app = await TestApplication.start({ servicers: servicers as never, insecureDevelopmentMode: true, logger: log.logger });
     await app.stop();
-    return warn.mock.calls.map((args) => args.map(String).join(" "));
+    return log.records.filter((r) => r.level === "warn").map((r) => r.msg);
   }
 
   it("names the servicers without an authorizer", async () => {

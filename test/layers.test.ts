@@ -62,3 +62,17 @@ describe("one error vocabulary", () => {
     expect(builders).toEqual([]);
   });
 });
+
+describe("one way to log", () => {
+  it("nothing under src/ but the CLI's user-facing output calls console: the server logs through its Logger", async () => {
+    const callers: string[] = [];
+    for (const file of await sourceFiles("src")) {
+      if (file.startsWith(`src${path.sep}cli${path.sep}`)) continue;
+      const text = await readFile(path.join(REPO, file), "utf8");
+      for (const [i, line] of text.split("\n").entries()) {
+        if (/\bconsole\s*\.\s*\w+/.test(line.replace(/\/\/.*$/, ""))) callers.push(`${file}:${i + 1}: ${line.trim()}`);
+      }
+    }
+    expect(callers).toEqual([]);
+  });
+});

@@ -5,7 +5,7 @@
 // answer from the last durable state, workflows back off, the log says it
 // once per change of state; once the store takes writes again everything
 // resumes without a restart. The same on a real full disk: test/e2e/disk-full.test.ts.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Client } from "@connectrpc/connect";
 import { Authorizer, Code, ConnectError, StoreUnavailable, allow, atLeastOnce, atMostOnce, hmacTokenVerifier, type ExternalContext } from "@cairn-dev/cairn";
 import { TestApplication } from "@cairn-dev/cairn/testing";
@@ -18,6 +18,7 @@ import type { Account as AccountState } from "../generated/bank/v1/account_pb.js
 import { StoreFaults } from "./fixtures/faulty-store.js";
 import { taskInStatus, tasksClient } from "./fixtures/tasks-client.js";
 import { eventually, gates, rejectionOf, within } from "./fixtures/waiting.js";
+import { recordingLogger } from "./fixtures/recording-logger.js";
 
 const runs = new Map<string, number>();
 const sideEffects = new Map<string, number>();
@@ -51,10 +52,10 @@ const faults = new StoreFaults();
 let app: TestApplication;
 let ctx: ExternalContext;
 let tasks: Client<typeof Tasks>;
-let errors: MockInstance<typeof console.error>;
+const log = recordingLogger();
 
-/** What console.error said, one string per call. */
-const logged = () => errors.mock.calls.map((args) => args.map((a) => (a instanceof Error ? a.stack : String(a))).join(" "));
+/** What the application logged, one string per record (with any error's stack). */
+const logged = () => log.lines();
 
 function expectUnavailable(e: unknown, reason: string): void {
   expect(e).toBeInstanceOf(ConnectError);
@@ -78,6 +79,7 @@ beforeAll(async () => {
     tokenVerifier: hmacTokenVerifier(PROBE_TOKEN_SECRET),
     wrapStore: faults.wrap,
     retry: { initialMs: 60_000, maxMs: 60_000 },
+    logger: log.logger,
   });
   ctx = app.context();
   tasks = tasksClient(app.url);
@@ -89,11 +91,10 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  errors = vi.spyOn(console, "error");
+  log.clear();
 });
 
 afterEach(async () => {
-  errors.mockRestore();
   faults.heal();
   await eventually(() => app.storeHealth.writable, 10_000, "the store to be writable again");
 });

@@ -26,6 +26,8 @@ export interface SpawnServerOptions {
   log?: (line: string) => void;
   /** Another server script (same flags); default examples/bank/server.ts. */
   script?: string;
+  /** Variables added to this process's environment for the child (e.g. NODE_ENV). */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface ServerExit {
@@ -47,7 +49,8 @@ export interface SpawnedServer {
   output(): string;
 }
 
-const READY = /^cairn: serving on (http:\/\/\S+)\s*$/;
+/** The startup line: readable (`cairn: serving on URL`), or the JSON record of NODE_ENV=production. */
+const READY = /^cairn: serving on (http:\/\/\S+)\s*$|^\{.*"msg":"serving on (http:\/\/[^"\s]+)"/;
 
 /** Spawns the bank server and resolves once it printed its "serving on" line. */
 export async function spawnServer(options: SpawnServerOptions): Promise<SpawnedServer> {
@@ -63,7 +66,7 @@ export async function spawnServer(options: SpawnServerOptions): Promise<SpawnedS
     options.host ?? "127.0.0.1",
   ];
   // The parent's NODE_OPTIONS (e.g. a test runner's loaders) are not the server's business.
-  const env = { ...process.env };
+  const env = { ...process.env, ...options.env };
   delete env.NODE_OPTIONS;
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
@@ -126,7 +129,7 @@ export async function spawnServer(options: SpawnServerOptions): Promise<SpawnedS
     const url = await new Promise<string>((resolve, reject) => {
       onLine = (line) => {
         const m = READY.exec(line);
-        if (m) resolve(m[1]!);
+        if (m) resolve((m[1] ?? m[2])!);
       };
       void exitedPromise.then(({ code, signal }) =>
         reject(new Error(`the server exited before serving (code ${code}, signal ${signal}):\n${output()}`)),

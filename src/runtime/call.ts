@@ -4,6 +4,7 @@ import type { Context } from "./context.js";
 import type { MethodSpec, StateSpec } from "../api/spec.js";
 import type { ScheduleRecord, TaskRecord } from "../store/store.js";
 import type { RetryPolicy } from "./tasks/retry-policy.js";
+import type { Logger } from "../api/logger.js";
 
 /** A call as the runtime executes it: the key is already derived. */
 export interface Call {
@@ -60,4 +61,6 @@ export interface Bound {
   readonly authorizer: Authorizer | undefined;
   /** Per workflow method: retry backoff overriding the application's. */
   readonly retry: Readonly<Record<string, Partial<RetryPolicy>>> | undefined;
+  /** The application's logger with this state type bound (`stateType`). */
+  readonly logger: Logger;
 }

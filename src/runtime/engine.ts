@@ -8,6 +8,7 @@ import type { StateSpec } from "../api/spec.js";
 import type { Dispatcher } from "./tasks/dispatcher.js";
 import type { TaskHub } from "./tasks/progress.js";
 import type { Watchers } from "./watchers.js";
+import type { Logger } from "../api/logger.js";
 
 /** Where a watch subscription hands its responses (see `SharedWatches.open`). */
 export interface ResponseSink {
@@ -46,6 +47,8 @@ export interface Engine {
   readonly tasks: Dispatcher;
   readonly taskHub: TaskHub;
   readonly readerWatches: ReaderWatches;
+  /** The application's logger; calls and tasks log through children binding their fields. */
+  readonly logger: Logger;
   /** Actor states and the commit path (transactions hold several actors). */
   readonly states: ActorStates;
   /** Runs a call: authorizes external callers, then dispatches by method kind. */

@@ -3,7 +3,7 @@ import { ConnectError } from "@connectrpc/connect";
 import { LockConflict } from "./actor-lock.js";
 import type { Bound, Call } from "./call.js";
 import { Aborted, CallError, internal, unimplemented } from "../api/errors.js";
-import type { MethodSpec, StateSpec } from "../api/spec.js";
+import type { MethodSpec } from "../api/spec.js";
 
 type Handler = (this: object, ...args: unknown[]) => Promise<unknown>;
 
@@ -23,13 +23,15 @@ export async function runHandler(bound: Bound, call: Call, ctx: unknown, state: 
   try {
     result = await fn(ctx, state, call.request);
   } catch (e) {
-    throw classify(e, bound.spec, call.method);
+    throw classify(e, bound, call);
   }
   return create(call.method.desc.output, (result ?? {}) as Record<string, unknown>);
 }
 
 /** What a handler threw, as the caller sees it (DESIGN.md §3). */
-function classify(e: unknown, spec: StateSpec, method: MethodSpec): Error {
+function classify(e: unknown, bound: Bound, call: Call): Error {
+  const { spec } = bound;
+  const { method } = call;
   const where = `${spec.service.typeName}.${method.desc.name}`;
   if (e instanceof Aborted) {
     const declared = method.errors.some((s) => s.typeName === e.error.$typeName);
@@ -40,7 +42,7 @@ function classify(e: unknown, spec: StateSpec, method: MethodSpec): Error {
   }
   // A refusal from a nested call, or a ConnectError the handler chose, keeps its code.
   if (e instanceof CallError || e instanceof ConnectError || e instanceof LockConflict) return e;
-  console.error(`cairn: ${where} threw`, e);
+  bound.logger.error({ actorId: call.actorId, method: method.name, err: e }, `${where} threw`);
   // The cause lets a task that made this call see a misuse as fatal.
   return internal(`${where} failed: ${e instanceof Error ? e.message : String(e)}`, e);
 }

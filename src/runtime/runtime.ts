@@ -23,6 +23,7 @@ import { checkRetryPolicy, type RetryPolicy } from "./tasks/retry-policy.js";
 import type { CronSchedules } from "./tasks/schedules.js";
 import { transact } from "./transaction.js";
 import type { Watchers } from "./watchers.js";
+import type { Logger } from "../api/logger.js";
 import { Writers, writerMutation } from "./writers.js";
 
 // Moved to call.ts; re-exported for the transport's imports.
@@ -59,6 +60,7 @@ export interface RuntimeParts {
   readonly taskHub: TaskHub;
   readonly schedules: CronSchedules;
   readonly readerWatches: ReaderWatches;
+  readonly logger: Logger;
 }
 
 /**
@@ -82,6 +84,7 @@ export class Runtime implements Engine {
   readonly taskHub: TaskHub;
   readonly schedules: CronSchedules;
   readonly readerWatches: ReaderWatches;
+  readonly logger: Logger;
 
   constructor(parts: RuntimeParts, servicers: readonly ServicerClass[], options: RuntimeOptions = {}) {
     ({
@@ -94,6 +97,7 @@ export class Runtime implements Engine {
       taskHub: this.taskHub,
       schedules: this.schedules,
       readerWatches: this.readerWatches,
+      logger: this.logger,
     } = parts);
     for (const S of servicers) {
       if (this.#bound.has(S.spec.typeName)) throw new Error(`two servicers for ${S.spec.typeName}`);
@@ -102,7 +106,7 @@ export class Runtime implements Engine {
       for (const [method, policy] of Object.entries(retry ?? {})) {
         checkRetryPolicy(policy, (what) => new Error(`${S.spec.typeName} retry.${method}.${what}`));
       }
-      this.#bound.set(S.spec.typeName, { spec: S.spec, servicer, authorizer: servicer.authorizer(), retry });
+      this.#bound.set(S.spec.typeName, { spec: S.spec, servicer, authorizer: servicer.authorizer(), retry, logger: this.logger.child({ stateType: S.spec.typeName }) });
     }
     this.#table = new IdempotencyTable(this.store);
     this.gatekeeper = new Gatekeeper(options, (t) => this.bound(t), (spec, actorId) => this.states.durableOf(spec, actorId)?.state);

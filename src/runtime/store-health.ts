@@ -1,4 +1,5 @@
 import { StoreFault, type Store, type StoreFaultReason } from "../store/store.js";
+import type { Logger } from "../api/logger.js";
 
 /** Whether the store takes writes, as readiness checks and operators see it. */
 export interface StoreHealthStatus {
@@ -34,7 +35,10 @@ export class StoreHealth {
   #epoch = 0;
   readonly #onWritable = new Set<() => void>();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+  ) {}
 
   get writable(): boolean {
     return this.#failing === undefined;
@@ -73,8 +77,9 @@ export class StoreHealth {
     }
     this.#failing = { fault, since: Date.now(), refused: 1 };
     if (this.#stopped) return;
-    console.error(
-      `cairn: the store refuses writes: ${fault.message}. Writes answer UNAVAILABLE and tasks wait; ` +
+    this.logger.error(
+      { reason: fault.reason },
+      `the store refuses writes: ${fault.message}. Writes answer UNAVAILABLE and tasks wait; ` +
         `reads are served from the last durable state; writes resume by themselves once the store takes them`,
     );
     this.#probeDelay = PROBE_FIRST_MS;
@@ -92,12 +97,15 @@ export class StoreHealth {
     this.#probe = undefined;
     if (this.#stopped) return;
     const seconds = ((this.#since - f.since) / 1000).toFixed(1);
-    console.error(`cairn: the store takes writes again after ${seconds} s (${f.fault.reason}); ${f.refused} commit${f.refused === 1 ? " was" : "s were"} refused meanwhile`);
+    this.logger.warn(
+      { reason: f.fault.reason, refusedCommits: f.refused },
+      `the store takes writes again after ${seconds} s (${f.fault.reason}); ${f.refused} commit${f.refused === 1 ? " was" : "s were"} refused meanwhile`,
+    );
     for (const listener of this.#onWritable) {
       try {
         listener();
       } catch (e) {
-        console.error("cairn: a store-health listener threw", e);
+        this.logger.error({ err: e }, "a store-health listener threw");
       }
     }
   }

@@ -16,6 +16,8 @@ import { listen, type Listener } from "../transport/server.js";
 import { Drain } from "../transport/drain.js";
 import { withHealthEndpoints } from "../transport/health-endpoints.js";
 import { tlsCredentialsFrom, type TlsOptions } from "./tls-credentials.js";
+import { defaultLogger } from "./default-logger.js";
+import type { Logger } from "../api/logger.js";
 import { parseDuration } from "../runtime/workflow/duration.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { ActorQueries } from "../runtime/actor-queries.js";
@@ -95,6 +97,12 @@ export interface ApplicationOptions {
    * and benchmarks can hold the two paths side by side.
    */
   fastUnaryPath?: boolean;
+  /**
+   * Where the server's log records go (a pino logger fits). Default pino
+   * on stdout: JSON lines when NODE_ENV=production, readable lines
+   * otherwise; level CAIRN_LOG_LEVEL, else "info".
+   */
+  logger?: Logger;
 }
 
 /** Gauges of what the running application holds in memory, for operators and tests. */
@@ -115,6 +123,7 @@ export class Application {
   #listener: Listener | undefined;
   #drain: Drain | undefined;
   #drainMs = DEFAULT_DRAIN_MS;
+  #logger: Logger | undefined;
   /** Recovery done: tasks re-armed, schedules loaded. */
   #recovered = false;
 
@@ -153,10 +162,12 @@ export class Application {
     const o = this.#options;
     const credentials = tlsCredentialsFrom(o.tls);
     const drainMs = drainTimeoutMs(o.drainTimeout);
+    // Made once: a restart writes to the same logger.
+    const logger = (this.#logger ??= o.logger ?? defaultLogger());
     if (o.durability === "relaxed") {
-      console.warn("cairn: durability is RELAXED: acknowledged writes can be lost on a crash");
+      logger.warn("durability is RELAXED: acknowledged writes can be lost on a crash");
     }
-    this.#store = new LmdbStore({ path: o.dataDir ?? ".cairn", durability: o.durability });
+    this.#store = new LmdbStore({ path: o.dataDir ?? ".cairn", durability: o.durability, logger });
     try {
       this.#runtime = createRuntime(o.wrapStore ? o.wrapStore(this.#store) : this.#store, o.servicers, {
         maxCachedActors: o.maxCachedActors,
@@ -165,6 +176,7 @@ export class Application {
         tokenVerifier: o.tokenVerifier,
         insecureDevelopmentMode: o.insecureDevelopmentMode,
         clock: o.clock,
+        logger,
       });
     } catch (e) {
       // A bad option (two servicers for one state, a bad retry policy): nothing stays open.
@@ -173,7 +185,7 @@ export class Application {
       throw e;
     }
     const runtime = this.#runtime;
-    if (o.insecureDevelopmentMode) warnInsecure(runtime);
+    if (o.insecureDevelopmentMode) warnInsecure(runtime, logger);
     // The operator services read through these, never the store.
     const tasks = new TaskQueries(runtime.store, (id) => runtime.tasks.isRunning(id), runtime.taskHub, responseTypes(runtime));
     const schedules = new ScheduleQueries(runtime.store);
@@ -223,7 +235,9 @@ export class Application {
    */
   async run(): Promise<void> {
     await this.start();
-    console.log(`cairn: serving on ${this.url}`);
+    // Tools wait for this line (with the readable default: `cairn: serving on URL` on stdout).
+    const logger = this.#logger!;
+    logger.info(`serving on ${this.url}`);
     // Only the first signal drains: with our listeners gone, a second one ends the process at once.
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       const drain = (name: NodeJS.Signals) => {
@@ -234,9 +248,9 @@ export class Application {
       process.on("SIGINT", drain);
       process.on("SIGTERM", drain);
     });
-    console.log(`cairn: ${signal}: draining for up to ${this.#drainMs} ms`);
+    logger.info(`${signal}: draining for up to ${this.#drainMs} ms`);
     await this.stop();
-    console.log("cairn: stopped");
+    logger.info("stopped");
     // A call cut off at the bound may leave timers behind (its deadline):
     // they must not keep a stopped server's process alive.
     setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_GRACE_MS).unref();
@@ -286,15 +300,15 @@ function drainTimeoutMs(option: string | number | undefined, env = process.env):
 }
 
 /** Says what insecureDevelopmentMode opens in this application, naming the servicers it leaves open. */
-function warnInsecure(runtime: Runtime): void {
+function warnInsecure(runtime: Runtime, logger: Logger): void {
   const open = runtime.specs.filter((spec) => !runtime.bound(spec.typeName).authorizer).map((spec) => spec.typeName);
   if (open.length > 0) {
-    console.warn(
-      `cairn: INSECURE DEVELOPMENT MODE: anyone may call every method of ${open.join(", ")} (no authorizer), ` +
+    logger.warn(
+      `INSECURE DEVELOPMENT MODE: anyone may call every method of ${open.join(", ")} (no authorizer), ` +
         `and make operator calls without an admin token`,
     );
   } else {
-    console.warn("cairn: insecureDevelopmentMode: every servicer has an authorizer; anyone may still make operator calls (tasks, actors, schedules) without an admin token");
+    logger.warn("insecureDevelopmentMode: every servicer has an authorizer; anyone may still make operator calls (tasks, actors, schedules) without an admin token");
   }
 }
 

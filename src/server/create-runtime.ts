@@ -1,4 +1,5 @@
 import type { Store } from "../store/store.js";
+import type { Logger } from "../api/logger.js";
 import { ActorStates } from "../runtime/actor-states.js";
 import { systemClock } from "../runtime/clock.js";
 import { MonitoredStore } from "../runtime/monitored-store.js";
@@ -18,17 +19,18 @@ import { workflowRunner } from "../runtime/workflow/run-task.js";
  * tasks and cron schedules they stored; a store that takes writes again
  * re-runs what it refused. Nothing below this file knows the whole picture.
  */
-export function createRuntime(store: Store, servicers: readonly ServicerClass[], options: RuntimeOptions = {}): Runtime {
-  const health = new StoreHealth(store);
+export function createRuntime(store: Store, servicers: readonly ServicerClass[], options: RuntimeOptions & { logger: Logger }): Runtime {
+  const { logger } = options;
+  const health = new StoreHealth(store, logger);
   const monitored = new MonitoredStore(store, health);
   const clock = options.clock ?? systemClock;
   const watchers = new Watchers();
   const states = new ActorStates(monitored, health, watchers, options.maxCachedActors ?? 10_000);
-  const taskHub = new TaskHub({ clock, store: monitored });
+  const taskHub = new TaskHub({ clock, store: monitored, logger });
   // The runner and the reactive readers call back into the runtime built below.
   let runtime: Runtime | undefined;
   const engine = () => runtime!;
-  const host = { clock, store: monitored, watchers, durableVersion: (key: string) => states.durableVersion(key) };
+  const host = { clock, store: monitored, watchers, logger, durableVersion: (key: string) => states.durableVersion(key) };
   const tasks = new Dispatcher(host, taskHub, workflowRunner(engine), options.retry, options.maxRunningTasks);
   const schedules = new CronSchedules(host, (task) => tasks.arm(task));
   const readerWatches = new SharedWatches({
@@ -45,6 +47,6 @@ export function createRuntime(store: Store, servicers: readonly ServicerClass[],
     tasks.storeWritable();
     schedules.recover();
   });
-  runtime = new Runtime({ store: monitored, health, clock, watchers, states, tasks, taskHub, schedules, readerWatches }, servicers, options);
+  runtime = new Runtime({ store: monitored, health, clock, watchers, states, tasks, taskHub, schedules, readerWatches, logger }, servicers, options);
   return runtime;
 }

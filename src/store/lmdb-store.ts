@@ -16,6 +16,7 @@ import {
   TASK_HISTORY_LIMIT,
 } from "./store.js";
 import { backupEnvironment, type BackupResult } from "./backup.js";
+import type { Logger } from "../api/logger.js";
 
 export type Durability = "durable" | "relaxed";
 
@@ -23,6 +24,8 @@ export interface LmdbStoreOptions {
   path: string;
   /** "relaxed" acknowledges writes once visible, before fsync. */
   durability?: Durability;
+  /** Where a failure no caller sees (a task listener threw) is logged. */
+  logger: Logger;
 }
 
 type StateKey = [string, string];
@@ -62,6 +65,7 @@ export class LmdbStore implements Store {
   private readonly durability: Durability;
   private readonly meta: Database<number, string>;
   private readonly path: string;
+  readonly #logger: Logger;
   /** The last write failure, while it may still hold: gates probes. */
   #fault: StoreFault | undefined;
   #batchGuarded = false;
@@ -70,6 +74,7 @@ export class LmdbStore implements Store {
   constructor(options: LmdbStoreOptions) {
     this.durability = options.durability ?? "durable";
     this.path = options.path;
+    this.#logger = options.logger;
     this.root = open({ path: options.path, maxDbs: 16, compression: false });
     this.states = this.root.openDB<StoredState, StateKey>({ name: "state" });
     this.idempotency = this.root.openDB<IdempotencyRecord, string>({ name: "idempotency" });
@@ -283,7 +288,7 @@ export class LmdbStore implements Store {
       try {
         listener(ids);
       } catch (e) {
-        console.error("cairn: a task listener threw", e);
+        this.#logger.error({ err: e }, "a task listener threw");
       }
     }
   }

@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Application, type ApplicationOptions, type ApplicationStats } from "../server/application.js";
+import { defaultLogger } from "../server/default-logger.js";
+import type { Logger } from "../api/logger.js";
 import type { StoreHealthStatus } from "../runtime/store-health.js";
 import { AdjustableClock } from "../runtime/clock.js";
 import { ExternalContext, type ExternalContextOptions } from "../client/external-context.js";
@@ -12,11 +14,14 @@ export { AdjustableClock };
 
 /**
  * An application for tests: a real server on a free loopback port with a
- * real LMDB store in a temporary folder, removed by `stop()`.
+ * real LMDB store in a temporary folder, removed by `stop()`. It logs
+ * nothing unless CAIRN_LOG_LEVEL (e.g. "debug") or a `logger` is given.
  */
 export class TestApplication {
   #app: Application;
   readonly #contexts = new Set<ExternalContext>();
+  /** One logger across restarts: silent unless CAIRN_LOG_LEVEL or the `logger` option says otherwise. */
+  readonly #logger: Logger;
   /**
    * The application's time: real time until `app.clock.advance("1h")`
    * moves it forward, firing the task timers, sleeps, Loop and backoff
@@ -28,6 +33,8 @@ export class TestApplication {
     private readonly options: TestApplicationOptions,
     readonly dataDir: string,
   ) {
+    // Tests provoke errors on purpose: their records would only bury the test's own output.
+    this.#logger = options.logger ?? defaultLogger("silent");
     this.#app = this.#create(0);
   }
 
@@ -74,6 +81,6 @@ export class TestApplication {
   }
 
   #create(port: number): Application {
-    return new Application({ ...this.options, dataDir: this.dataDir, host: "127.0.0.1", port, clock: this.clock });
+    return new Application({ ...this.options, dataDir: this.dataDir, host: "127.0.0.1", port, clock: this.clock, logger: this.#logger });
   }
 }

@@ -193,7 +193,7 @@ export class Dispatcher {
       })
       .catch((e: unknown) => {
         if (e instanceof StoreUnavailable) return this.#retryUnrecorded(task);
-        console.error(`cairn: task ${taskId} could not be recorded`, e);
+        this.host.logger.error({ taskId, err: e }, "the task could not be recorded");
       })
       .finally(() => {
         this.#running.delete(taskId);

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { pino } from "pino";
 import { LmdbStore } from "../../store/lmdb-store.js";
 import { systemClock } from "../clock.js";
 import { waitFor } from "../../../test/fixtures/waiting.js";
@@ -6,6 +7,7 @@ import { tempDirs } from "../../../test/fixtures/temp-dirs.js";
 import { TaskHub } from "./progress.js";
 
 const dirs = tempDirs("cairn-progress-");
+const logger = pino({ level: "silent" });
 let store: LmdbStore | undefined;
 afterEach(async () => {
   await store?.close();
@@ -17,9 +19,9 @@ const afterHubTimer = () => new Promise<void>((resolve) => setTimeout(resolve, 0
 
 describe("TaskHub (a real LMDB store)", () => {
   it("keeps the newest report when an older write becomes visible after the run ended", async () => {
-    store = new LmdbStore({ path: dirs() });
+    store = new LmdbStore({ path: dirs(), logger });
     const s = store;
-    const hub = new TaskHub({ clock: systemClock, store: s });
+    const hub = new TaskHub({ clock: systemClock, store: s, logger });
     hub.report("t1", { location: "half", fraction: 0.5 });
     await afterHubTimer(); // the 0.5 write is issued, not yet visible
     hub.report("t1", { location: "done", fraction: 1 });
@@ -36,8 +38,8 @@ describe("TaskHub (a real LMDB store)", () => {
   });
 
   it("counts its durable writes", async () => {
-    store = new LmdbStore({ path: dirs() });
-    const hub = new TaskHub({ clock: systemClock, store });
+    store = new LmdbStore({ path: dirs(), logger });
+    const hub = new TaskHub({ clock: systemClock, store, logger });
     hub.report("t2", { fraction: 0.1 });
     hub.takeForEndOfRun("t2");
     expect(hub.writes).toBe(1);

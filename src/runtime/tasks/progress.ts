@@ -42,7 +42,7 @@ export class TaskHub {
   /** Durable progress writes so far: reports are coalesced into few of them. */
   #writes = 0;
 
-  constructor(private readonly host: Pick<TaskHost, "clock" | "store">) {
+  constructor(private readonly host: Pick<TaskHost, "clock" | "store" | "logger">) {
     host.store.onTasksChanged((ids) => {
       for (const id of ids) {
         const entry = this.#entries.get(id);
@@ -148,7 +148,7 @@ export class TaskHub {
     // Losing the newest progress in a crash is harmless: no fsync wait.
     this.host.store.commit({ states: [], idempotency: [], ...parts }, { visibleOnly: true }).catch((e: unknown) => {
       if (e instanceof StoreUnavailable) return; // logged once, by the store's health
-      console.error(`cairn: task ${taskId}: its progress was not stored`, e);
+      this.host.logger.error({ taskId, err: e }, "the task's progress was not stored");
     });
   }
 }

@@ -105,7 +105,7 @@ export class CronSchedules {
   #stopped = false;
 
   constructor(
-    private readonly host: Pick<TaskHost, "clock" | "store">,
+    private readonly host: Pick<TaskHost, "clock" | "store" | "logger">,
     /** Arms a task a fire started (the dispatcher's `arm`). */
     private readonly armTask: (task: TaskRecord) => void,
   ) {}
@@ -126,7 +126,7 @@ export class CronSchedules {
       void this.#serially(() => this.#fire(id)).catch((e: unknown) => {
         // Re-armed from its stored record once the store takes writes again.
         if (e instanceof StoreUnavailable) return;
-        console.error(`cairn: schedule ${id} could not fire`, e);
+        this.host.logger.error({ scheduleId: id, err: e }, "the schedule could not fire");
       });
     }, schedule.nextRunAt - clock.now());
     this.#timers.set(id, timer);

@@ -1,4 +1,4 @@
-import type { CommitBatch, MemoRecord, Store, TaskEventRecord, TaskRecord } from "../../store/store.js";
+import type { CommitBatch, MemoRecord, TaskEventRecord, TaskRecord } from "../../store/store.js";
 import { StoreUnavailable } from "../../api/errors.js";
 import type { TaskHub } from "./progress.js";
 import type { TaskHost } from "./task-host.js";
@@ -46,15 +46,15 @@ export function stepEvent(at: number, taskId: string, step: string, alias: strin
  * An event with no commit of its own (a run starts, a step attempt failed):
  * recorded without waiting, as losing it in a crash loses nothing else.
  */
-export function recordEvent(store: Store, event: TaskEvents[number]): void {
-  store.commit({ states: [], idempotency: [], events: [event] }, { visibleOnly: true }).catch((e: unknown) => {
+export function recordEvent(host: Pick<TaskHost, "store" | "logger">, event: TaskEvents[number]): void {
+  host.store.commit({ states: [], idempotency: [], events: [event] }, { visibleOnly: true }).catch((e: unknown) => {
     if (e instanceof StoreUnavailable) return; // logged once, by the store's health
-    console.error(`cairn: task ${event.taskId}: its history was not stored`, e);
+    host.logger.error({ taskId: event.taskId, err: e }, "the task's history was not stored");
   });
 }
 
-export function recordStarted(host: Pick<TaskHost, "clock" | "store">, task: TaskRecord): void {
-  recordEvent(host.store, taskEvent(host.clock.now(), task.taskId, "started", `iteration ${task.iteration}, attempt ${task.attempts + 1}`));
+export function recordStarted(host: Pick<TaskHost, "clock" | "store" | "logger">, task: TaskRecord): void {
+  recordEvent(host, taskEvent(host.clock.now(), task.taskId, "started", `iteration ${task.iteration}, attempt ${task.attempts + 1}`));
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Store, TaskRecord } from "../../store/store.js";
+import type { Logger } from "../../api/logger.js";
 import type { Clock } from "../clock.js";
 import type { Watchers } from "../watchers.js";
 import type { RunControl } from "./run-control.js";
@@ -12,6 +13,8 @@ export interface TaskHost {
   readonly clock: Clock;
   readonly store: Store;
   readonly watchers: Watchers;
+  /** Failures no caller sees (a record not stored, a schedule that could not fire). */
+  readonly logger: Logger;
   /** Durable version of an actor key (0: absent). */
   durableVersion(key: string): number;
 }

@@ -3,6 +3,7 @@ import type { StoredOutcome, TaskRecord } from "../../store/store.js";
 import { Cancelled, FatalError, misuseIn } from "../../api/errors.js";
 import { declaredOutcome } from "../declared-outcome.js";
 import type { Engine } from "../engine.js";
+import type { Logger } from "../../api/logger.js";
 import { handlerOf } from "../handler.js";
 import type { RunControl } from "../tasks/run-control.js";
 import { backoff } from "../tasks/retry-policy.js";
@@ -39,6 +40,8 @@ export async function runTask(runtime: Engine, task: TaskRecord, control: RunCon
     runtime.store.commit({ states: [], idempotency: [], tasks, ...endOfRun(runtime, runtime.taskHub, task, next) });
   let next: TaskRecord;
   let ctx: WorkflowContextImpl | undefined;
+  const log = runtime.logger.child({ taskId: task.taskId, stateType: task.stateType, actorId: task.actorId, method: task.method });
+  log.debug(`run started (iteration ${task.iteration}, attempt ${task.attempts + 1})`);
   recordStarted(runtime, task);
   try {
     const bound = runtime.bound(task.stateType);
@@ -93,7 +96,12 @@ export async function runTask(runtime: Engine, task: TaskRecord, control: RunCon
       control.waitingOn = ctx.waitingOn;
       if (until === undefined) return undefined;
     }
-    next = until !== undefined ? { ...task, status: "scheduled", runAt: until, ...ctx?.remoteWait } : afterError(runtime, task, e);
+    if (until !== undefined) {
+      next = { ...task, status: "scheduled", runAt: until, ...ctx?.remoteWait };
+    } else {
+      next = afterError(runtime, task, e);
+      logRunError(log, next, e);
+    }
   }
   next = settle(next);
   await record(next);
@@ -110,6 +118,17 @@ function afterError(runtime: Engine, task: TaskRecord, e: unknown): TaskRecord {
   const attempts = task.attempts + 1;
   const policy = { ...runtime.tasks.retry, ...runtime.bound(task.stateType).retry?.[task.method] };
   return { ...task, status: "scheduled", attempts, runAt: runtime.clock.now() + backoff(policy, attempts), lastError: message };
+}
+
+/** A run that threw: a retry is a warning, a failure an error; a declared abort is the workflow's answer. */
+function logRunError(log: Logger, next: TaskRecord, e: unknown): void {
+  if (next.status === "scheduled") {
+    log.warn({ err: e, attempts: next.attempts, retryAt: new Date(next.runAt).toISOString() }, "the run threw: it runs again");
+  } else if (next.status === "failed") {
+    log.error({ err: e }, "the run threw: the task failed");
+  } else if (next.status === "aborted") {
+    log.debug({ err: e }, "the task aborted with a declared error");
+  }
 }
 
 /** The dispatcher's task runner for this engine: workflows (and writers) run as tasks. */

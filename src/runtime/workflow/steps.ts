@@ -56,7 +56,7 @@ export async function atLeastOnce<T>(
   const onRetry = (attempt: number, e: unknown, delayMs: number) => {
     const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     const detail = `atLeastOnce ${JSON.stringify(alias)} attempt ${attempt} failed (${why}), next in ${delayMs} ms`;
-    recordEvent(run.runtime.store, taskEvent(run.runtime.clock.now(), run.taskId, "retried", detail));
+    recordEvent(run.runtime, taskEvent(run.runtime.clock.now(), run.taskId, "retried", detail));
   };
   const value = await runWithPolicy(alias, fn, options, run.signal, onRetry);
   run.rememberLazily("atLeastOnce", alias, { kind: "value", json: encodeMemo(value, options) });

@@ -233,7 +233,7 @@ export class WorkflowContextImpl extends CallContext implements WorkflowContext 
     this.runtime.store.commit(batch, { visibleOnly: true }).catch((e: unknown) => {
       // A refusing store is logged once, by its health; the run's end is refused too.
       if (e instanceof StoreUnavailable) return;
-      console.error(`cairn: task ${this.taskId}: the memo of ${step}(${JSON.stringify(alias)}) was not stored; it will run again`, e);
+      this.runtime.logger.error({ taskId: this.taskId, err: e }, `the memo of ${step}(${JSON.stringify(alias)}) was not stored; it will run again`);
     });
   }
 }
