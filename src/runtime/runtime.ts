@@ -41,6 +41,8 @@ export interface RuntimeOptions {
   maxRunningTasks?: number;
   /** Time for task timers, Loop, sleep, backoff and cron; tests pass an AdjustableClock. */
   clock?: Clock;
+  /** The code version this process runs, recorded on the tasks it creates. */
+  codeVersion?: string;
 }
 
 /**
@@ -113,6 +115,7 @@ export class Runtime implements Engine {
       states: this.states,
       table: this.#table,
       gatekeeper: this.gatekeeper,
+      codeVersion: options.codeVersion,
       validate: (call) => this.validate(call),
     });
   }

@@ -87,6 +87,13 @@ export interface ApplicationOptions {
    * true; false when the API's shape must not be public.
    */
   reflection?: boolean;
+  /**
+   * The version of the code this process runs (a release tag, a commit),
+   * recorded on every task it creates and shown by Tasks.Get and `cairn
+   * tasks show`: which in-flight workflows started on which deploy.
+   * Default CAIRN_CODE_VERSION, else none.
+   */
+  version?: string;
 }
 
 /** Gauges of what the running application holds in memory, for operators and tests. */
@@ -157,6 +164,7 @@ export class Application {
         tokenVerifier: o.tokenVerifier,
         insecureDevelopmentMode: o.insecureDevelopmentMode,
         clock: o.clock,
+        codeVersion: codeVersion(o.version),
       });
     } catch (e) {
       // A bad option (two servicers for one state, a bad retry policy): nothing stays open.
@@ -271,6 +279,12 @@ const EXIT_GRACE_MS = 1_000;
 function drainTimeoutMs(option: string | number | undefined, env = process.env): number {
   const given = option ?? env.CAIRN_DRAIN_TIMEOUT;
   return given === undefined || given === "" ? DEFAULT_DRAIN_MS : parseDuration(given);
+}
+
+/** The code version: the option, else CAIRN_CODE_VERSION, else none. */
+function codeVersion(option: string | undefined, env = process.env): string | undefined {
+  const given = option ?? env.CAIRN_CODE_VERSION;
+  return given === undefined || given === "" ? undefined : given;
 }
 
 /** Says what insecureDevelopmentMode opens in this application, naming the servicers it leaves open. */

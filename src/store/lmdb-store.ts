@@ -133,6 +133,10 @@ export class LmdbStore implements Store {
     return this.memoDb.get(key);
   }
 
+  memoKeys(taskId: string, iteration: number): Iterable<MemoKey> {
+    return this.memoDb.getKeys({ start: [taskId, iteration], end: [taskId, iteration + 1] }) as Iterable<MemoKey>;
+  }
+
   getSchedule(scheduleId: string): ScheduleRecord | undefined {
     return this.scheduleDb.get(scheduleId);
   }

@@ -12,6 +12,8 @@ export interface TaskHost {
   readonly clock: Clock;
   readonly store: Store;
   readonly watchers: Watchers;
+  /** The application's code version, stamped on the tasks it creates (cron runs). */
+  readonly codeVersion?: string;
   /** Durable version of an actor key (0: absent). */
   durableVersion(key: string): number;
 }
