@@ -1,3 +1,4 @@
+import type { ActorDeletion } from "./actor-deletion.js";
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import type { Authorizer } from "./authorization.js";
 import type { Context } from "./context.js";
@@ -31,6 +32,13 @@ export interface WriteEffects {
   readonly scheduled: TaskRecord[];
   /** Cron schedules (`ref.schedule({ cron })`). */
   schedules?: ScheduleRecord[];
+  /**
+   * `ctx.deleteActor()`: "allowed" where the writer runs alone on its actor
+   * (not inside a transaction), "requested" once the handler asked.
+   */
+  deletion?: "allowed" | "requested";
+  /** Set by the writer runner when it deletes the actor: what went with it. */
+  deleted?: ActorDeletion;
 }
 
 /**

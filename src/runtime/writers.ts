@@ -1,5 +1,8 @@
 import { clone, create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import type { Store, StoredOutcome } from "../store/store.js";
+import { deletionBatch, planDeletion } from "./actor-deletion.js";
+import type { Clock } from "./clock.js";
+import type { Dispatcher } from "./tasks/dispatcher.js";
 import type { ActorCell } from "./actor-cache.js";
 import type { ActorStates } from "./actor-states.js";
 import type { Bound, Call, Mutation, WriteEffects } from "./call.js";
@@ -37,6 +40,8 @@ export class Writers {
     private readonly states: ActorStates,
     private readonly store: Store,
     private readonly table: IdempotencyTable,
+    private readonly clock: Clock,
+    private readonly tasks: Pick<Dispatcher, "cancelledBy">,
   ) {}
 
   /** Runs a mutation on an actor, once per idempotency key if one is given. */
@@ -82,7 +87,7 @@ export class Writers {
     }
     const draft = base ? clone(spec.state, base.state) : create(spec.state);
     const record = (outcome: StoredOutcome) => outcomeRecord(keyed, outcome);
-    const effects: WriteEffects = { scheduled: [] };
+    const effects: WriteEffects = { scheduled: [], deletion: "allowed" };
     let result: { value: T; bytes: Uint8Array };
     try {
       result = await mutation.apply(draft, effects);
@@ -92,12 +97,19 @@ export class Writers {
       // A declared error is a result: remember it under the key.
       return { reply: this.store.commit({ states: [], idempotency: record(outcome) }).then(() => Promise.reject(e)) };
     }
+    const deleted = effects.deletion === "requested";
+    const deletion = deleted ? planDeletion(this.store, spec.typeName, actorId) : undefined;
     const durable = this.states.commitDrafts(
-      [{ spec, actorId, cell, base, draft }],
+      [{ spec, actorId, cell, base, draft, deleted }],
       record({ kind: "response", bytes: result.bytes }),
       effects.scheduled,
       effects.schedules,
+      deletion && deletionBatch(deletion, this.clock.now()),
     );
+    if (deletion) {
+      effects.deleted = deletion;
+      this.tasks.cancelledBy(deletion.cancelled, durable);
+    }
     return { reply: durable.then(() => result.value) };
   }
 }

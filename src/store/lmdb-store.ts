@@ -178,10 +178,8 @@ export class LmdbStore implements Store {
         }
       }
       for (const w of batch.states) {
-        this.states.put([w.stateType, w.actorId], {
-          version: w.state.version,
-          bytes: w.state.bytes,
-        });
+        if (w.state === null) this.states.remove([w.stateType, w.actorId]);
+        else this.states.put([w.stateType, w.actorId], { version: w.state.version, bytes: w.state.bytes });
       }
       for (const { key, record } of batch.idempotency) this.idempotency.put(key, record);
       for (const task of batch.tasks ?? []) {

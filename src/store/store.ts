@@ -37,7 +37,8 @@ export interface StateWrite {
   readonly actorId: string;
   /** The version this write was computed from (0: the actor did not exist). */
   readonly baseVersion: number;
-  readonly state: StoredState;
+  /** The new state; null deletes the actor. */
+  readonly state: StoredState | null;
 }
 
 /** "cancelled" is final; "paused" waits for an operator's resume. */

@@ -1,0 +1,38 @@
+import type { CommitBatch, Store, TaskRecord } from "../store/store.js";
+import { taskEvent } from "./tasks/task-events.js";
+import { isFinal } from "./tasks/task-record.js";
+
+/**
+ * What deleting an actor removes besides its state, in the same commit
+ * (README, "Deleting actors"): its cron schedules, and its tasks that have
+ * not ended, as CANCELLED. Ended tasks, their history and idempotency
+ * records stay until retention removes them: a retried call replays its
+ * answer rather than running again (a retried constructor must not bring a
+ * deleted actor back).
+ */
+export interface ActorDeletion {
+  readonly cancelled: readonly TaskRecord[];
+  readonly deletedSchedules: readonly string[];
+}
+
+/** The deletion of (stateType, actorId) as of now. Scans the tasks and schedules: deletion is rare. */
+export function planDeletion(store: Pick<Store, "tasks" | "schedules">, stateType: string, actorId: string): ActorDeletion {
+  const cancelled: TaskRecord[] = [];
+  for (const task of store.tasks()) {
+    if (task.stateType === stateType && task.actorId === actorId && !isFinal(task)) cancelled.push({ ...task, status: "cancelled" });
+  }
+  const deletedSchedules: string[] = [];
+  for (const schedule of store.schedules()) {
+    if (schedule.stateType === stateType && schedule.actorId === actorId) deletedSchedules.push(schedule.scheduleId);
+  }
+  return { cancelled, deletedSchedules };
+}
+
+/** The deletion's part of the commit: the cancelled tasks with their history, the schedules gone. */
+export function deletionBatch(deletion: ActorDeletion, now: number): Pick<CommitBatch, "tasks" | "events" | "deletedSchedules"> {
+  return {
+    tasks: deletion.cancelled,
+    events: deletion.cancelled.map((t) => taskEvent(now, t.taskId, "cancelled", "its actor was deleted")),
+    deletedSchedules: deletion.deletedSchedules,
+  };
+}
