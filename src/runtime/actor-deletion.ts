@@ -1,4 +1,5 @@
 import type { CommitBatch, Store, TaskRecord } from "../store/store.js";
+import type { ActorDeletion } from "./call.js";
 import { taskEvent } from "./tasks/task-events.js";
 import { isFinal } from "./tasks/task-record.js";
 
@@ -10,10 +11,6 @@ import { isFinal } from "./tasks/task-record.js";
  * answer rather than running again (a retried constructor must not bring a
  * deleted actor back).
  */
-export interface ActorDeletion {
-  readonly cancelled: readonly TaskRecord[];
-  readonly deletedSchedules: readonly string[];
-}
 
 /** The deletion of (stateType, actorId) as of now. Scans the tasks and schedules: deletion is rare. */
 export function planDeletion(store: Pick<Store, "tasks" | "schedules">, stateType: string, actorId: string): ActorDeletion {

@@ -1,4 +1,3 @@
-import type { ActorDeletion } from "./actor-deletion.js";
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import type { Authorizer } from "./authorization.js";
 import type { Context } from "./context.js";
@@ -39,6 +38,14 @@ export interface WriteEffects {
   deletion?: "allowed" | "requested";
   /** Set by the writer runner when it deletes the actor: what went with it. */
   deleted?: ActorDeletion;
+}
+
+/** What went with a deleted actor in its commit (actor-deletion.ts). */
+export interface ActorDeletion {
+  /** Its tasks that had not ended, now CANCELLED. */
+  readonly cancelled: readonly TaskRecord[];
+  /** Its cron schedules, now deleted. */
+  readonly deletedSchedules: readonly string[];
 }
 
 /**
