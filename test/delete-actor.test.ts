@@ -16,7 +16,7 @@ import { CLI_TEST_TIMEOUT_MS, runCli } from "./fixtures/cli-process.js";
 import { LockerServicerImpl } from "./fixtures/locker-servicer.js";
 import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET } from "./fixtures/probe-servicer.js";
 import { bearerTransport, taskInStatus, taskWhen, tasksClient } from "./fixtures/tasks-client.js";
-import { within } from "./fixtures/waiting.js";
+import { rejectionOf, within } from "./fixtures/waiting.js";
 
 const LOCKER = "probe.v1.Locker";
 const tokenOf = (sub: string) => signHmacToken({ sub }, PROBE_TOKEN_SECRET);
@@ -100,6 +100,14 @@ describe("a writer deletes its actor", () => {
     expect(await Locker.ref("w-3").get(bob)).toMatchObject({ owner: "ann", touches: 1n });
     expect((await tasks.get({ taskId: waiting.taskId })).status).toBe(TaskStatus.RUNNING);
     expect((await schedules.list({ actorId: "w-3" })).schedules).toHaveLength(1);
+  });
+
+  it("is refused inside a transaction (ContextMisuse), and nothing is deleted", async () => {
+    await Locker.ref("w-5").open(ann, { owner: "ann" });
+    await Locker.ref("w-6").open(ann, { owner: "ann" });
+    const refused = await rejectionOf(Locker.ref("w-5").closeOther(ann, { other: "w-6" }));
+    expect(String(refused)).toContain("may not delete its actor inside a transaction");
+    expect(await Locker.ref("w-6").get(ann)).toMatchObject({ owner: "ann", touches: 0n });
   });
 
   it("is durable: after a restart the actor, its tasks and schedules are still gone", async () => {

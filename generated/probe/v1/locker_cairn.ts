@@ -5,9 +5,9 @@
 // A state that only a constructor creates, for the tests of deleting actors
 // (test/delete-actor.test.ts): opened, touched, waited on, closed (deleted).
 
-import type { Context, Loop, ReaderContext, Task, TaskTiming, WorkflowContext, WriterContext } from "@cairn-dev/cairn";
+import type { Context, Loop, ReaderContext, Task, TaskTiming, TransactionContext, WorkflowContext, WriterContext } from "@cairn-dev/cairn";
 import { defineState, Reactive, Ref, Scheduler, Servicer, Spawner } from "@cairn-dev/cairn";
-import type { CloseLockerRequest, CloseLockerRequestSchema, GetLockerRequest, GetLockerRequestSchema, Locker as Locker$1, LockerView, LockerViewSchema, OpenLockerRequest, OpenLockerRequestSchema, TouchLockerRequest, TouchLockerRequestSchema, WaitLockerRequest, WaitLockerRequestSchema } from "./locker_pb.js";
+import type { CloseLockerRequest, CloseLockerRequestSchema, CloseOtherRequest, CloseOtherRequestSchema, GetLockerRequest, GetLockerRequestSchema, Locker as Locker$1, LockerView, LockerViewSchema, OpenLockerRequest, OpenLockerRequestSchema, TouchLockerRequest, TouchLockerRequestSchema, WaitLockerRequest, WaitLockerRequestSchema } from "./locker_pb.js";
 import { LockerMethods, LockerSchema } from "./locker_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 
@@ -23,6 +23,7 @@ export const LockerSpec = defineState({
     get: { kind: "reader" },
     touch: { kind: "writer" },
     close: { kind: "writer" },
+    closeOther: { kind: "transaction" },
     wait: { kind: "workflow" },
   },
 });
@@ -50,6 +51,12 @@ export abstract class LockerServicer extends Servicer<typeof LockerSchema> {
    * Writer: runs alone on its actor.
    */
   abstract close(ctx: WriterContext, state: Locker, request: CloseLockerRequest): Promise<MessageInitShape<typeof LockerViewSchema>>;
+  /**
+   * Calls Close on another locker inside a transaction: refused.
+   *
+   * Transaction: may call writers and transactions on other actors.
+   */
+  abstract closeOther(ctx: TransactionContext, state: Locker, request: CloseOtherRequest): Promise<MessageInitShape<typeof LockerViewSchema>>;
   /**
    * Waits until the locker has been touched 1,000 times: in practice, forever.
    *
@@ -118,6 +125,9 @@ export class LockerRef extends Ref<typeof LockerSchema> {
   }
   close(ctx: Context, request?: MessageInitShape<typeof CloseLockerRequestSchema>): Promise<LockerView> {
     return this.call<typeof LockerViewSchema>("close", ctx, request);
+  }
+  closeOther(ctx: Context, request?: MessageInitShape<typeof CloseOtherRequestSchema>): Promise<LockerView> {
+    return this.call<typeof LockerViewSchema>("closeOther", ctx, request);
   }
   wait(ctx: Context, request?: MessageInitShape<typeof WaitLockerRequestSchema>): Promise<LockerView> {
     return this.call<typeof LockerViewSchema>("wait", ctx, request);

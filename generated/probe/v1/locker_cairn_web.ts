@@ -7,7 +7,7 @@
 
 import type { Context, Task, TaskTiming } from "@cairn-dev/cairn/web";
 import { defineState, Reactive, Ref, Spawner } from "@cairn-dev/cairn/web";
-import type { CloseLockerRequestSchema, GetLockerRequestSchema, Locker as Locker$1, LockerView, LockerViewSchema, OpenLockerRequestSchema, TouchLockerRequestSchema, WaitLockerRequestSchema } from "./locker_pb.js";
+import type { CloseLockerRequestSchema, CloseOtherRequestSchema, GetLockerRequestSchema, Locker as Locker$1, LockerView, LockerViewSchema, OpenLockerRequestSchema, TouchLockerRequestSchema, WaitLockerRequestSchema } from "./locker_pb.js";
 import { LockerMethods, LockerSchema } from "./locker_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 
@@ -23,6 +23,7 @@ export const LockerSpec = defineState({
     get: { kind: "reader" },
     touch: { kind: "writer" },
     close: { kind: "writer" },
+    closeOther: { kind: "transaction" },
     wait: { kind: "workflow" },
   },
 });
@@ -69,6 +70,9 @@ export class LockerRef extends Ref<typeof LockerSchema> {
   }
   close(ctx: Context, request?: MessageInitShape<typeof CloseLockerRequestSchema>): Promise<LockerView> {
     return this.call<typeof LockerViewSchema>("close", ctx, request);
+  }
+  closeOther(ctx: Context, request?: MessageInitShape<typeof CloseOtherRequestSchema>): Promise<LockerView> {
+    return this.call<typeof LockerViewSchema>("closeOther", ctx, request);
   }
   wait(ctx: Context, request?: MessageInitShape<typeof WaitLockerRequestSchema>): Promise<LockerView> {
     return this.call<typeof LockerViewSchema>("wait", ctx, request);

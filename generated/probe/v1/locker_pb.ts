@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file probe/v1/locker.proto.
  */
 export const file_probe_v1_locker: GenFile = /*@__PURE__*/
-  fileDesc("ChVwcm9iZS92MS9sb2NrZXIucHJvdG8SCHByb2JlLnYxIi4KBkxvY2tlchINCgVvd25lchgBIAEoCRIPCgd0b3VjaGVzGAIgASgDOgTCpRkAIiIKEU9wZW5Mb2NrZXJSZXF1ZXN0Eg0KBW93bmVyGAEgASgJIhIKEEdldExvY2tlclJlcXVlc3QiIgoSVG91Y2hMb2NrZXJSZXF1ZXN0EgwKBGNyb24YASABKAkiFAoSQ2xvc2VMb2NrZXJSZXF1ZXN0IhMKEVdhaXRMb2NrZXJSZXF1ZXN0IiwKCkxvY2tlclZpZXcSDQoFb3duZXIYASABKAkSDwoHdG91Y2hlcxgCIAEoAzLiAgoNTG9ja2VyTWV0aG9kcxJDCgRPcGVuEhsucHJvYmUudjEuT3BlbkxvY2tlclJlcXVlc3QaFC5wcm9iZS52MS5Mb2NrZXJWaWV3IgjCpRkEEgIKABI/CgNHZXQSGi5wcm9iZS52MS5HZXRMb2NrZXJSZXF1ZXN0GhQucHJvYmUudjEuTG9ja2VyVmlldyIGwqUZAgoAEkMKBVRvdWNoEhwucHJvYmUudjEuVG91Y2hMb2NrZXJSZXF1ZXN0GhQucHJvYmUudjEuTG9ja2VyVmlldyIGwqUZAhIAEkMKBUNsb3NlEhwucHJvYmUudjEuQ2xvc2VMb2NrZXJSZXF1ZXN0GhQucHJvYmUudjEuTG9ja2VyVmlldyIGwqUZAhIAEkEKBFdhaXQSGy5wcm9iZS52MS5XYWl0TG9ja2VyUmVxdWVzdBoULnByb2JlLnYxLkxvY2tlclZpZXciBsKlGQIiAGIGcHJvdG8z", [file_cairn_v1_options]);
+  fileDesc("ChVwcm9iZS92MS9sb2NrZXIucHJvdG8SCHByb2JlLnYxIi4KBkxvY2tlchINCgVvd25lchgBIAEoCRIPCgd0b3VjaGVzGAIgASgDOgTCpRkAIiIKEU9wZW5Mb2NrZXJSZXF1ZXN0Eg0KBW93bmVyGAEgASgJIhIKEEdldExvY2tlclJlcXVlc3QiIgoSVG91Y2hMb2NrZXJSZXF1ZXN0EgwKBGNyb24YASABKAkiFAoSQ2xvc2VMb2NrZXJSZXF1ZXN0IhMKEVdhaXRMb2NrZXJSZXF1ZXN0IiIKEUNsb3NlT3RoZXJSZXF1ZXN0Eg0KBW90aGVyGAEgASgJIiwKCkxvY2tlclZpZXcSDQoFb3duZXIYASABKAkSDwoHdG91Y2hlcxgCIAEoAzKrAwoNTG9ja2VyTWV0aG9kcxJDCgRPcGVuEhsucHJvYmUudjEuT3BlbkxvY2tlclJlcXVlc3QaFC5wcm9iZS52MS5Mb2NrZXJWaWV3IgjCpRkEEgIKABI/CgNHZXQSGi5wcm9iZS52MS5HZXRMb2NrZXJSZXF1ZXN0GhQucHJvYmUudjEuTG9ja2VyVmlldyIGwqUZAgoAEkMKBVRvdWNoEhwucHJvYmUudjEuVG91Y2hMb2NrZXJSZXF1ZXN0GhQucHJvYmUudjEuTG9ja2VyVmlldyIGwqUZAhIAEkMKBUNsb3NlEhwucHJvYmUudjEuQ2xvc2VMb2NrZXJSZXF1ZXN0GhQucHJvYmUudjEuTG9ja2VyVmlldyIGwqUZAhIAEkcKCkNsb3NlT3RoZXISGy5wcm9iZS52MS5DbG9zZU90aGVyUmVxdWVzdBoULnByb2JlLnYxLkxvY2tlclZpZXciBsKlGQIaABJBCgRXYWl0EhsucHJvYmUudjEuV2FpdExvY2tlclJlcXVlc3QaFC5wcm9iZS52MS5Mb2NrZXJWaWV3IgbCpRkCIgBiBnByb3RvMw", [file_cairn_v1_options]);
 
 /**
  * @generated from message probe.v1.Locker
@@ -114,6 +114,23 @@ export const WaitLockerRequestSchema: GenMessage<WaitLockerRequest> = /*@__PURE_
   messageDesc(file_probe_v1_locker, 5);
 
 /**
+ * @generated from message probe.v1.CloseOtherRequest
+ */
+export type CloseOtherRequest = Message<"probe.v1.CloseOtherRequest"> & {
+  /**
+   * @generated from field: string other = 1;
+   */
+  other: string;
+};
+
+/**
+ * Describes the message probe.v1.CloseOtherRequest.
+ * Use `create(CloseOtherRequestSchema)` to create a new message.
+ */
+export const CloseOtherRequestSchema: GenMessage<CloseOtherRequest> = /*@__PURE__*/
+  messageDesc(file_probe_v1_locker, 6);
+
+/**
  * @generated from message probe.v1.LockerView
  */
 export type LockerView = Message<"probe.v1.LockerView"> & {
@@ -133,7 +150,7 @@ export type LockerView = Message<"probe.v1.LockerView"> & {
  * Use `create(LockerViewSchema)` to create a new message.
  */
 export const LockerViewSchema: GenMessage<LockerView> = /*@__PURE__*/
-  messageDesc(file_probe_v1_locker, 6);
+  messageDesc(file_probe_v1_locker, 7);
 
 /**
  * @generated from service probe.v1.LockerMethods
@@ -171,6 +188,16 @@ export const LockerMethods: GenService<{
   close: {
     methodKind: "unary";
     input: typeof CloseLockerRequestSchema;
+    output: typeof LockerViewSchema;
+  },
+  /**
+   * Calls Close on another locker inside a transaction: refused.
+   *
+   * @generated from rpc probe.v1.LockerMethods.CloseOther
+   */
+  closeOther: {
+    methodKind: "unary";
+    input: typeof CloseOtherRequestSchema;
     output: typeof LockerViewSchema;
   },
   /**
