@@ -81,6 +81,14 @@ describe("a writer deletes its actor", () => {
     expect((await Locker.ref("w-1").touch(bob, {})).touches).toBe(1n);
   });
 
+  it("a workflow that deletes its own actor completes; the actor's other tasks are cancelled", async () => {
+    const { waiting } = await furnished("w-7");
+    const retired = Locker.ref("w-7").spawn().retire(ann, {});
+    expect((await within(Promise.resolve(retired), 60_000, "the retiring workflow")).touches).toBe(1_001n);
+    expect((await tasks.get({ taskId: retired.taskId })).status).toBe(TaskStatus.COMPLETED);
+    await gone("w-7", [waiting.taskId]);
+  });
+
   it("wakes reactive watchers: a watch of the actor ends with NOT_FOUND", async () => {
     await Locker.ref("w-2").open(ann, { owner: "ann" });
     const ac = new AbortController();

@@ -12,11 +12,17 @@ import { isFinal } from "./tasks/task-record.js";
  * deleted actor back).
  */
 
-/** The deletion of (stateType, actorId) as of now. Scans the tasks and schedules: deletion is rare. */
-export function planDeletion(store: Pick<Store, "tasks" | "schedules">, stateType: string, actorId: string): ActorDeletion {
+/**
+ * The deletion of (stateType, actorId) as of now, made by the run of task
+ * `byTask` if any: that one runs on to its end (a workflow that closes its
+ * actor as its last step completes). Scans the tasks and schedules:
+ * deletion is rare.
+ */
+export function planDeletion(store: Pick<Store, "tasks" | "schedules">, stateType: string, actorId: string, byTask?: string): ActorDeletion {
   const cancelled: TaskRecord[] = [];
   for (const task of store.tasks()) {
-    if (task.stateType === stateType && task.actorId === actorId && !isFinal(task)) cancelled.push({ ...task, status: "cancelled" });
+    if (task.stateType !== stateType || task.actorId !== actorId || isFinal(task) || task.taskId === byTask) continue;
+    cancelled.push({ ...task, status: "cancelled" });
   }
   const deletedSchedules: string[] = [];
   for (const schedule of store.schedules()) {

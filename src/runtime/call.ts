@@ -22,6 +22,8 @@ export interface Caller {
   readonly internal: boolean;
   /** An external caller's bearer token, unverified. */
   readonly bearerToken?: string;
+  /** The task whose run makes the call (a workflow, or a writer run as a task). */
+  readonly taskId?: string;
 }
 
 export const EXTERNAL_CALLER: Caller = { kind: "external", internal: false };
@@ -58,6 +60,8 @@ export interface Mutation<T> {
   readonly isConstructor: boolean;
   readonly requestBytes: Uint8Array;
   apply(draft: Message, effects: WriteEffects): Promise<{ value: T; bytes: Uint8Array }>;
+  /** The task whose run makes this call: deleting the actor does not cancel it. */
+  readonly byTask?: string;
   decode(bytes: Uint8Array): T;
   /** Declared errors, stored as results under the key. */
   readonly errors: readonly DescMessage[];

@@ -26,7 +26,8 @@ export interface WriterContext extends ActorContext {
   /**
    * Deletes this actor when the writer commits (its changes to the state
    * are dropped): its state, its cron schedules, and its tasks that have
-   * not ended (CANCELLED) go in the same commit; watchers see it absent.
+   * not ended (CANCELLED, but for a task whose run made this call) go in
+   * the same commit; watchers see it absent.
    * A constructor may create it again. Not inside a transaction.
    */
   deleteActor(): void;

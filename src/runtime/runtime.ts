@@ -150,7 +150,7 @@ export class Runtime implements Engine {
         return runHandler(bound, call, contextFor(this, "reader", call, caller), state);
       }
       case "writer": {
-        const mutation = writerMutation(bound, call, (effects) => contextFor(this, "writer", call, caller, effects));
+        const mutation = writerMutation(bound, call, (effects) => contextFor(this, "writer", call, caller, effects), caller.taskId);
         return this.mutate(bound.spec, call.actorId, mutation, call.idempotencyKey);
       }
       case "transaction":

@@ -15,9 +15,10 @@ import type { StateSpec } from "../api/spec.js";
 import { replayed } from "./task-outcome.js";
 
 /** A writer method call as a mutation; `context` makes the handler's context for its effects. */
-export function writerMutation(bound: Bound, call: Call, context: (effects: WriteEffects) => unknown): Mutation<Message> {
+export function writerMutation(bound: Bound, call: Call, context: (effects: WriteEffects) => unknown, byTask?: string): Mutation<Message> {
   const { method } = call;
   return {
+    byTask,
     method: method.name,
     isConstructor: method.isConstructor,
     requestBytes: toBinary(method.desc.input, call.request),
@@ -98,7 +99,7 @@ export class Writers {
       return { reply: this.store.commit({ states: [], idempotency: record(outcome) }).then(() => Promise.reject(e)) };
     }
     const deleted = effects.deletion === "requested";
-    const deletion = deleted ? planDeletion(this.store, spec.typeName, actorId) : undefined;
+    const deletion = deleted ? planDeletion(this.store, spec.typeName, actorId, mutation.byTask) : undefined;
     const durable = this.states.commitDrafts(
       [{ spec, actorId, cell, base, draft, deleted }],
       record({ kind: "response", bytes: result.bytes }),

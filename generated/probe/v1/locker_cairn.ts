@@ -7,7 +7,7 @@
 
 import type { Context, Loop, ReaderContext, Task, TaskTiming, TransactionContext, WorkflowContext, WriterContext } from "@cairn-dev/cairn";
 import { defineState, Reactive, Ref, Scheduler, Servicer, Spawner } from "@cairn-dev/cairn";
-import type { CloseLockerRequest, CloseLockerRequestSchema, CloseOtherRequest, CloseOtherRequestSchema, GetLockerRequest, GetLockerRequestSchema, Locker as Locker$1, LockerView, LockerViewSchema, OpenLockerRequest, OpenLockerRequestSchema, TouchLockerRequest, TouchLockerRequestSchema, WaitLockerRequest, WaitLockerRequestSchema } from "./locker_pb.js";
+import type { CloseLockerRequest, CloseLockerRequestSchema, CloseOtherRequest, CloseOtherRequestSchema, GetLockerRequest, GetLockerRequestSchema, Locker as Locker$1, LockerView, LockerViewSchema, OpenLockerRequest, OpenLockerRequestSchema, RetireLockerRequest, RetireLockerRequestSchema, TouchLockerRequest, TouchLockerRequestSchema, WaitLockerRequest, WaitLockerRequestSchema } from "./locker_pb.js";
 import { LockerMethods, LockerSchema } from "./locker_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 
@@ -24,6 +24,7 @@ export const LockerSpec = defineState({
     touch: { kind: "writer" },
     close: { kind: "writer" },
     closeOther: { kind: "transaction" },
+    retire: { kind: "workflow" },
     wait: { kind: "workflow" },
   },
 });
@@ -58,6 +59,12 @@ export abstract class LockerServicer extends Servicer<typeof LockerSchema> {
    */
   abstract closeOther(ctx: TransactionContext, state: Locker, request: CloseOtherRequest): Promise<MessageInitShape<typeof LockerViewSchema>>;
   /**
+   * A workflow whose last step closes (deletes) its own locker.
+   *
+   * Workflow: runs as a durable task; retried until it returns.
+   */
+  abstract retire(ctx: WorkflowContext, request: RetireLockerRequest): Promise<MessageInitShape<typeof LockerViewSchema> | Loop>;
+  /**
    * Waits until the locker has been touched 1,000 times: in practice, forever.
    *
    * Workflow: runs as a durable task; retried until it returns.
@@ -78,6 +85,9 @@ export class LockerSpawner extends Spawner<typeof LockerSchema> {
   close(ctx: Context, request?: MessageInitShape<typeof CloseLockerRequestSchema>): Task<LockerView> {
     return this.spawnCall<typeof LockerViewSchema>("close", ctx, request);
   }
+  retire(ctx: Context, request?: MessageInitShape<typeof RetireLockerRequestSchema>): Task<LockerView> {
+    return this.spawnCall<typeof LockerViewSchema>("retire", ctx, request);
+  }
   wait(ctx: Context, request?: MessageInitShape<typeof WaitLockerRequestSchema>): Task<LockerView> {
     return this.spawnCall<typeof LockerViewSchema>("wait", ctx, request);
   }
@@ -95,6 +105,9 @@ export class LockerScheduler extends Scheduler<typeof LockerSchema> {
   }
   close(ctx: Context, request?: MessageInitShape<typeof CloseLockerRequestSchema>): string {
     return this.scheduleCall("close", ctx, request);
+  }
+  retire(ctx: Context, request?: MessageInitShape<typeof RetireLockerRequestSchema>): string {
+    return this.scheduleCall("retire", ctx, request);
   }
   wait(ctx: Context, request?: MessageInitShape<typeof WaitLockerRequestSchema>): string {
     return this.scheduleCall("wait", ctx, request);
@@ -128,6 +141,9 @@ export class LockerRef extends Ref<typeof LockerSchema> {
   }
   closeOther(ctx: Context, request?: MessageInitShape<typeof CloseOtherRequestSchema>): Promise<LockerView> {
     return this.call<typeof LockerViewSchema>("closeOther", ctx, request);
+  }
+  retire(ctx: Context, request?: MessageInitShape<typeof RetireLockerRequestSchema>): Promise<LockerView> {
+    return this.call<typeof LockerViewSchema>("retire", ctx, request);
   }
   wait(ctx: Context, request?: MessageInitShape<typeof WaitLockerRequestSchema>): Promise<LockerView> {
     return this.call<typeof LockerViewSchema>("wait", ctx, request);

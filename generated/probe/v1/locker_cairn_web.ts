@@ -7,7 +7,7 @@
 
 import type { Context, Task, TaskTiming } from "@cairn-dev/cairn/web";
 import { defineState, Reactive, Ref, Spawner } from "@cairn-dev/cairn/web";
-import type { CloseLockerRequestSchema, CloseOtherRequestSchema, GetLockerRequestSchema, Locker as Locker$1, LockerView, LockerViewSchema, OpenLockerRequestSchema, TouchLockerRequestSchema, WaitLockerRequestSchema } from "./locker_pb.js";
+import type { CloseLockerRequestSchema, CloseOtherRequestSchema, GetLockerRequestSchema, Locker as Locker$1, LockerView, LockerViewSchema, OpenLockerRequestSchema, RetireLockerRequestSchema, TouchLockerRequestSchema, WaitLockerRequestSchema } from "./locker_pb.js";
 import { LockerMethods, LockerSchema } from "./locker_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 
@@ -24,6 +24,7 @@ export const LockerSpec = defineState({
     touch: { kind: "writer" },
     close: { kind: "writer" },
     closeOther: { kind: "transaction" },
+    retire: { kind: "workflow" },
     wait: { kind: "workflow" },
   },
 });
@@ -40,6 +41,9 @@ export class LockerSpawner extends Spawner<typeof LockerSchema> {
   }
   close(ctx: Context, request?: MessageInitShape<typeof CloseLockerRequestSchema>): Task<LockerView> {
     return this.spawnCall<typeof LockerViewSchema>("close", ctx, request);
+  }
+  retire(ctx: Context, request?: MessageInitShape<typeof RetireLockerRequestSchema>): Task<LockerView> {
+    return this.spawnCall<typeof LockerViewSchema>("retire", ctx, request);
   }
   wait(ctx: Context, request?: MessageInitShape<typeof WaitLockerRequestSchema>): Task<LockerView> {
     return this.spawnCall<typeof LockerViewSchema>("wait", ctx, request);
@@ -73,6 +77,9 @@ export class LockerRef extends Ref<typeof LockerSchema> {
   }
   closeOther(ctx: Context, request?: MessageInitShape<typeof CloseOtherRequestSchema>): Promise<LockerView> {
     return this.call<typeof LockerViewSchema>("closeOther", ctx, request);
+  }
+  retire(ctx: Context, request?: MessageInitShape<typeof RetireLockerRequestSchema>): Promise<LockerView> {
+    return this.call<typeof LockerViewSchema>("retire", ctx, request);
   }
   wait(ctx: Context, request?: MessageInitShape<typeof WaitLockerRequestSchema>): Promise<LockerView> {
     return this.call<typeof LockerViewSchema>("wait", ctx, request);

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file probe/v1/locker.proto.
  */
 export const file_probe_v1_locker: GenFile = /*@__PURE__*/
-  fileDesc("ChVwcm9iZS92MS9sb2NrZXIucHJvdG8SCHByb2JlLnYxIi4KBkxvY2tlchINCgVvd25lchgBIAEoCRIPCgd0b3VjaGVzGAIgASgDOgTCpRkAIiIKEU9wZW5Mb2NrZXJSZXF1ZXN0Eg0KBW93bmVyGAEgASgJIhIKEEdldExvY2tlclJlcXVlc3QiIgoSVG91Y2hMb2NrZXJSZXF1ZXN0EgwKBGNyb24YASABKAkiFAoSQ2xvc2VMb2NrZXJSZXF1ZXN0IhMKEVdhaXRMb2NrZXJSZXF1ZXN0IiIKEUNsb3NlT3RoZXJSZXF1ZXN0Eg0KBW90aGVyGAEgASgJIiwKCkxvY2tlclZpZXcSDQoFb3duZXIYASABKAkSDwoHdG91Y2hlcxgCIAEoAzKrAwoNTG9ja2VyTWV0aG9kcxJDCgRPcGVuEhsucHJvYmUudjEuT3BlbkxvY2tlclJlcXVlc3QaFC5wcm9iZS52MS5Mb2NrZXJWaWV3IgjCpRkEEgIKABI/CgNHZXQSGi5wcm9iZS52MS5HZXRMb2NrZXJSZXF1ZXN0GhQucHJvYmUudjEuTG9ja2VyVmlldyIGwqUZAgoAEkMKBVRvdWNoEhwucHJvYmUudjEuVG91Y2hMb2NrZXJSZXF1ZXN0GhQucHJvYmUudjEuTG9ja2VyVmlldyIGwqUZAhIAEkMKBUNsb3NlEhwucHJvYmUudjEuQ2xvc2VMb2NrZXJSZXF1ZXN0GhQucHJvYmUudjEuTG9ja2VyVmlldyIGwqUZAhIAEkcKCkNsb3NlT3RoZXISGy5wcm9iZS52MS5DbG9zZU90aGVyUmVxdWVzdBoULnByb2JlLnYxLkxvY2tlclZpZXciBsKlGQIaABJBCgRXYWl0EhsucHJvYmUudjEuV2FpdExvY2tlclJlcXVlc3QaFC5wcm9iZS52MS5Mb2NrZXJWaWV3IgbCpRkCIgBiBnByb3RvMw", [file_cairn_v1_options]);
+  fileDesc("ChVwcm9iZS92MS9sb2NrZXIucHJvdG8SCHByb2JlLnYxIi4KBkxvY2tlchINCgVvd25lchgBIAEoCRIPCgd0b3VjaGVzGAIgASgDOgTCpRkAIiIKEU9wZW5Mb2NrZXJSZXF1ZXN0Eg0KBW93bmVyGAEgASgJIhIKEEdldExvY2tlclJlcXVlc3QiIgoSVG91Y2hMb2NrZXJSZXF1ZXN0EgwKBGNyb24YASABKAkiFAoSQ2xvc2VMb2NrZXJSZXF1ZXN0IhMKEVdhaXRMb2NrZXJSZXF1ZXN0IiIKEUNsb3NlT3RoZXJSZXF1ZXN0Eg0KBW90aGVyGAEgASgJIhUKE1JldGlyZUxvY2tlclJlcXVlc3QiLAoKTG9ja2VyVmlldxINCgVvd25lchgBIAEoCRIPCgd0b3VjaGVzGAIgASgDMvIDCg1Mb2NrZXJNZXRob2RzEkMKBE9wZW4SGy5wcm9iZS52MS5PcGVuTG9ja2VyUmVxdWVzdBoULnByb2JlLnYxLkxvY2tlclZpZXciCMKlGQQSAgoAEj8KA0dldBIaLnByb2JlLnYxLkdldExvY2tlclJlcXVlc3QaFC5wcm9iZS52MS5Mb2NrZXJWaWV3IgbCpRkCCgASQwoFVG91Y2gSHC5wcm9iZS52MS5Ub3VjaExvY2tlclJlcXVlc3QaFC5wcm9iZS52MS5Mb2NrZXJWaWV3IgbCpRkCEgASQwoFQ2xvc2USHC5wcm9iZS52MS5DbG9zZUxvY2tlclJlcXVlc3QaFC5wcm9iZS52MS5Mb2NrZXJWaWV3IgbCpRkCEgASRwoKQ2xvc2VPdGhlchIbLnByb2JlLnYxLkNsb3NlT3RoZXJSZXF1ZXN0GhQucHJvYmUudjEuTG9ja2VyVmlldyIGwqUZAhoAEkUKBlJldGlyZRIdLnByb2JlLnYxLlJldGlyZUxvY2tlclJlcXVlc3QaFC5wcm9iZS52MS5Mb2NrZXJWaWV3IgbCpRkCIgASQQoEV2FpdBIbLnByb2JlLnYxLldhaXRMb2NrZXJSZXF1ZXN0GhQucHJvYmUudjEuTG9ja2VyVmlldyIGwqUZAiIAYgZwcm90bzM", [file_cairn_v1_options]);
 
 /**
  * @generated from message probe.v1.Locker
@@ -131,6 +131,19 @@ export const CloseOtherRequestSchema: GenMessage<CloseOtherRequest> = /*@__PURE_
   messageDesc(file_probe_v1_locker, 6);
 
 /**
+ * @generated from message probe.v1.RetireLockerRequest
+ */
+export type RetireLockerRequest = Message<"probe.v1.RetireLockerRequest"> & {
+};
+
+/**
+ * Describes the message probe.v1.RetireLockerRequest.
+ * Use `create(RetireLockerRequestSchema)` to create a new message.
+ */
+export const RetireLockerRequestSchema: GenMessage<RetireLockerRequest> = /*@__PURE__*/
+  messageDesc(file_probe_v1_locker, 7);
+
+/**
  * @generated from message probe.v1.LockerView
  */
 export type LockerView = Message<"probe.v1.LockerView"> & {
@@ -150,7 +163,7 @@ export type LockerView = Message<"probe.v1.LockerView"> & {
  * Use `create(LockerViewSchema)` to create a new message.
  */
 export const LockerViewSchema: GenMessage<LockerView> = /*@__PURE__*/
-  messageDesc(file_probe_v1_locker, 7);
+  messageDesc(file_probe_v1_locker, 8);
 
 /**
  * @generated from service probe.v1.LockerMethods
@@ -198,6 +211,16 @@ export const LockerMethods: GenService<{
   closeOther: {
     methodKind: "unary";
     input: typeof CloseOtherRequestSchema;
+    output: typeof LockerViewSchema;
+  },
+  /**
+   * A workflow whose last step closes (deletes) its own locker.
+   *
+   * @generated from rpc probe.v1.LockerMethods.Retire
+   */
+  retire: {
+    methodKind: "unary";
+    input: typeof RetireLockerRequestSchema;
     output: typeof LockerViewSchema;
   },
   /**

@@ -1,6 +1,6 @@
 import type { Message } from "@bufbuild/protobuf";
 import type { MemoKey, MemoRecord, TaskRecord } from "../../store/store.js";
-import { CallContext, toCall } from "../context-impl.js";
+import { CallContext, toCall, type Caller } from "../context-impl.js";
 import type { Engine } from "../engine.js";
 import type { WorkflowContext } from "../context.js";
 import type { TaskProgressReport } from "../tasks/progress.js";
@@ -62,6 +62,10 @@ export class WorkflowContextImpl extends CallContext implements WorkflowContext 
   }
 
   // ---- calls through refs ---------------------------------------------
+
+  protected override get caller(): Caller {
+    return { kind: "workflow", internal: true, taskId: this.taskId };
+  }
 
   override invoke(inv: Invocation): Promise<Message> {
     // A call is a durable step: it parks while paused, stops once cancelled.
