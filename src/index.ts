@@ -60,6 +60,7 @@ export { StoreFault, type Store, type StoreFaultReason, type CommitBatch } from 
 export { Loop } from "./runtime/workflow/loop.js";
 export { until, atLeastOnce, atMostOnce, type StepAttempt, type StepOptions, type StepRetry } from "./runtime/workflow/steps.js";
 export { sleep } from "./runtime/workflow/sleep.js";
+export { patched } from "./runtime/workflow/patched.js";
 export {
   awaitRemote,
   done,

@@ -1,5 +1,7 @@
+import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { human, progressBar, when } from "./format-task.js";
+import { TaskInfoSchema, TaskStatus } from "../../generated/cairn/v1/tasks_pb.js";
+import { formatTask, human, progressBar, when } from "./format-task.js";
 
 describe("human", () => {
   it.each([
@@ -39,5 +41,14 @@ describe("progressBar", () => {
     expect(progressBar(1)).toBe("[####################] 100.0%");
     expect(progressBar(1.5)).toBe("[####################] 150.0%");
     expect(progressBar(-0.1)).toBe("[--------------------] -10.0%");
+  });
+});
+
+describe("formatTask", () => {
+  const info = (codeVersion: string) =>
+    create(TaskInfoSchema, { taskId: "t1", status: TaskStatus.RUNNING, stateType: "a.v1.A", actorId: "x", method: "run", codeVersion });
+  it("shows the code version a task was created on, when the application had one", () => {
+    expect(formatTask(info("2026.12.1"))).toMatch(/^code version +2026\.12\.1$/m);
+    expect(formatTask(info(""))).not.toContain("code version");
   });
 });

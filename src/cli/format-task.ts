@@ -69,6 +69,7 @@ export function formatTask(info: TaskInfo, now = Date.now(), payloads: TaskPaylo
     ["attempt", String(attemptOf(info))],
     ["created at", when(info.createdAtMs, now)],
   ];
+  if (info.codeVersion) rows.push(["code version", info.codeVersion]);
   const ended = info.status === TaskStatus.COMPLETED || info.status === TaskStatus.ABORTED || info.status === TaskStatus.FAILED ||
     info.status === TaskStatus.CANCELLED;
   if (!ended) rows.push(["run at", when(info.runAtMs, now)]);

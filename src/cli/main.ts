@@ -3,7 +3,7 @@
 //
 //   cairn init DIR | generate | dev
 //   cairn tasks list|show|wait|watch|cancel|pause|resume …
-//   cairn actors get TYPE ID
+//   cairn actors get|delete TYPE ID
 //   cairn schedules list|delete …
 //   cairn backup DEST | export …      (see `cairn --help`)
 import { pathToFileURL } from "node:url";
@@ -30,7 +30,7 @@ Develop:
 
 Operate a running application (cairn <group> <command>):
   tasks      durable tasks: list, show, wait, watch, cancel, pause, resume
-  actors     actors' state: get (operators)
+  actors     actors: get, delete (operators)
   schedules  cron schedules: list, delete (operators)
   backup     a consistent copy of the live data (operators)
   export     actors as JSON lines per state type (operators)

@@ -16,6 +16,8 @@ export interface Draft {
   readonly cell: ActorCell;
   readonly base: (ActorCell["latest"] & {}) | null;
   readonly draft: Message;
+  /** The actor is deleted instead (`ctx.deleteActor()`); `draft` is dropped. */
+  readonly deleted?: boolean;
 }
 
 /** What a durable commit made due: the tasks and cron schedules it stored. */
@@ -103,26 +105,43 @@ export class ActorStates {
     idempotency: CommitBatch["idempotency"],
     scheduled: readonly TaskRecord[],
     schedules: readonly ScheduleRecord[] = [],
+    deletion?: Pick<CommitBatch, "tasks" | "events" | "deletedSchedules">,
   ): Promise<void> {
-    const published = drafts.map(({ spec, actorId, cell, base, draft }) => {
+    const published = drafts.map(({ spec, actorId, cell, base, draft, deleted }) => {
       const snapshot: Snapshot = { version: (base?.version ?? 0) + 1, state: draft };
       const lineage = base?.lineage ?? { broken: false };
-      cell.latest = { ...snapshot, lineage };
-      const bytes = toBinary(spec.state, draft);
-      return { spec, actorId, cell, snapshot, lineage, write: { stateType: spec.typeName, actorId, baseVersion: base?.version ?? 0, state: { version: snapshot.version, bytes } } };
+      // Later writers see a deleted actor absent at once, as they see new versions.
+      cell.latest = deleted ? null : { ...snapshot, lineage };
+      const state = deleted ? null : { version: snapshot.version, bytes: toBinary(spec.state, draft) };
+      return { spec, actorId, cell, snapshot, lineage, deleted, write: { stateType: spec.typeName, actorId, baseVersion: base?.version ?? 0, state } };
     });
-    const batch: CommitBatch = { states: published.map((p) => p.write), idempotency, tasks: scheduled, schedules, events: spawnedEvents(scheduled) };
+    const batch: CommitBatch = {
+      states: published.map((p) => p.write),
+      idempotency,
+      tasks: [...scheduled, ...(deletion?.tasks ?? [])],
+      schedules,
+      events: [...spawnedEvents(scheduled), ...(deletion?.events ?? [])],
+      deletedSchedules: deletion?.deletedSchedules,
+    };
     return this.store.commit(batch).then(
       () => {
-        for (const { spec, actorId, cell, snapshot } of published) {
-          if (!cell.durable || cell.durable.version < snapshot.version) cell.durable = snapshot;
-          publishCommit(spec.typeName, actorId, snapshot.version, snapshot.state);
-          this.watchers.committed(Watchers.key(spec.typeName, actorId), snapshot.version);
+        for (const { spec, actorId, cell, snapshot, deleted } of published) {
+          if (deleted) {
+            cell.durable = null;
+          } else {
+            if (!cell.durable || cell.durable.version < snapshot.version) cell.durable = snapshot;
+            publishCommit(spec.typeName, actorId, snapshot.version, snapshot.state);
+          }
+          this.watchers.committed(Watchers.key(spec.typeName, actorId), deleted ? 0 : snapshot.version);
         }
         if (scheduled.length > 0 || schedules.length > 0) this.committed({ tasks: scheduled, schedules });
       },
       (err: unknown) => {
-        for (const p of published) p.lineage.broken = true;
+        for (const p of published) {
+          p.lineage.broken = true;
+          // The actor is still there: the next writer loads it again.
+          if (p.deleted && p.cell.latest === null) p.cell.latest = undefined;
+        }
         if (err instanceof StoreUnavailable) throw err;
         // Only a refused commit breaks a lineage: this one built on it.
         if (err instanceof CommitConflictError) throw new StoreUnavailable(`an earlier write it built on was refused (${this.health.fault?.message ?? "store fault"})`, err);

@@ -23,6 +23,8 @@ export interface Caller {
   readonly internal: boolean;
   /** An external caller's bearer token, unverified. */
   readonly bearerToken?: string;
+  /** The task whose run makes the call (a workflow, or a writer run as a task). */
+  readonly taskId?: string;
 }
 
 export const EXTERNAL_CALLER: Caller = { kind: "external", internal: false };
@@ -32,6 +34,21 @@ export interface WriteEffects {
   readonly scheduled: TaskRecord[];
   /** Cron schedules (`ref.schedule({ cron })`). */
   schedules?: ScheduleRecord[];
+  /**
+   * `ctx.deleteActor()`: "allowed" where the writer runs alone on its actor
+   * (not inside a transaction), "requested" once the handler asked.
+   */
+  deletion?: "allowed" | "requested";
+  /** Set by the writer runner when it deletes the actor: what went with it. */
+  deleted?: ActorDeletion;
+}
+
+/** What went with a deleted actor in its commit (actor-deletion.ts). */
+export interface ActorDeletion {
+  /** Its tasks that had not ended, now CANCELLED. */
+  readonly cancelled: readonly TaskRecord[];
+  /** Its cron schedules, now deleted. */
+  readonly deletedSchedules: readonly string[];
 }
 
 /**
@@ -48,6 +65,8 @@ export interface Mutation<T> {
   requestBytes(): Uint8Array;
   apply(draft: Message, effects: WriteEffects): Promise<T>;
   encode(value: T): Uint8Array;
+  /** The task whose run makes this call: deleting the actor does not cancel it. */
+  readonly byTask?: string;
   decode(bytes: Uint8Array): T;
   /** Declared errors, stored as results under the key. */
   readonly errors: readonly DescMessage[];

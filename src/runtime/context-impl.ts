@@ -195,6 +195,13 @@ class WriterContextImpl extends ReaderContextImpl {
   override schedule(inv: Invocation, timing: TaskTiming): string {
     return scheduleInto(this.engine, this.effects, inv, timing);
   }
+
+  deleteActor(): void {
+    if (this.effects.deletion === undefined) {
+      throw new ContextMisuse(`${this.stateType}.${this.method} may not delete its actor inside a transaction: call it on its own`);
+    }
+    this.effects.deletion = "requested";
+  }
 }
 
 export function contextFor(engine: Engine, kind: "reader" | "writer", call: Call, caller: Caller, effects?: WriteEffects): ActorContext {

@@ -23,6 +23,14 @@ export interface ReaderContext extends ActorContext {
 /** A writer runs alone on its actor; its state changes commit atomically. */
 export interface WriterContext extends ActorContext {
   readonly kind: "writer";
+  /**
+   * Deletes this actor when the writer commits (its changes to the state
+   * are dropped): its state, its cron schedules, and its tasks that have
+   * not ended (CANCELLED, but for a task whose run made this call) go in
+   * the same commit; watchers see it absent.
+   * A constructor may create it again. Not inside a transaction.
+   */
+  deleteActor(): void;
 }
 
 /** A transaction may call writers and transactions on other actors. */

@@ -2,7 +2,7 @@ import type { Message } from "@bufbuild/protobuf";
 import type { ScheduleRecord, Store, TaskRecord } from "../store/store.js";
 import type { TokenVerifier } from "./authorization.js";
 import type { ActorStates } from "./actor-states.js";
-import type { Bound, Call, Caller, Mutation } from "./call.js";
+import type { ActorDeletion, Bound, Call, Caller, Mutation, WriteEffects } from "./call.js";
 import type { Clock } from "./clock.js";
 import { contextFor } from "./context-impl.js";
 import type { Engine, ReaderWatches } from "./engine.js";
@@ -42,6 +42,8 @@ export interface RuntimeOptions {
   maxRunningTasks?: number;
   /** Time for task timers, Loop, sleep, backoff and cron; tests pass an AdjustableClock. */
   clock?: Clock;
+  /** The code version this process runs, recorded on the tasks it creates. */
+  codeVersion?: string;
 }
 
 /**
@@ -110,13 +112,14 @@ export class Runtime implements Engine {
     }
     this.#table = new IdempotencyTable(this.store);
     this.gatekeeper = new Gatekeeper(options, (t) => this.bound(t), (spec, actorId) => this.states.durableOf(spec, actorId)?.state);
-    this.#writers = new Writers(this.states, this.store, this.#table);
+    this.#writers = new Writers(this.states, this.store, this.#table, this.clock, this.tasks);
     this.#spawner = new TaskSpawner({
       store: this.store,
       clock: this.clock,
       states: this.states,
       table: this.#table,
       gatekeeper: this.gatekeeper,
+      codeVersion: options.codeVersion,
       validate: (call) => this.validate(call),
     });
   }
@@ -151,7 +154,7 @@ export class Runtime implements Engine {
         return runHandler(bound, call, contextFor(this, "reader", call, caller), state);
       }
       case "writer": {
-        const mutation = writerMutation(bound, call, (effects) => contextFor(this, "writer", call, caller, effects));
+        const mutation = writerMutation(bound, call, (effects) => contextFor(this, "writer", call, caller, effects), caller.taskId);
         return this.mutate(bound.spec, call.actorId, mutation, call.idempotencyKey);
       }
       case "transaction":
@@ -191,6 +194,34 @@ export class Runtime implements Engine {
   /** Waits for a task to end; its response, or its declared error thrown. */
   async waitTask(taskId: string, method: Call["method"], signal?: AbortSignal): Promise<Message> {
     return taskOutcome(await this.tasks.waitFinal(taskId, signal), method);
+  }
+
+  /**
+   * Deletes an actor for an operator (Actors.Delete), as a writer calling
+   * `ctx.deleteActor()` would; NOT_FOUND if it does not exist.
+   */
+  async deleteActor(spec: StateSpec, actorId: string): Promise<ActorDeletion> {
+    const none = new Uint8Array();
+    let effects: WriteEffects | undefined;
+    await this.#writers.mutate<undefined>(
+      spec,
+      actorId,
+      {
+        method: "cairn.deleteActor",
+        isConstructor: false,
+        requestBytes: () => none,
+        errors: [],
+        apply: async (_draft, e) => {
+          effects = e;
+          e.deletion = "requested";
+          return undefined;
+        },
+        encode: () => none,
+        decode: () => undefined,
+      },
+      undefined,
+    );
+    return effects?.deleted ?? { cancelled: [], deletedSchedules: [] };
   }
 
   /** Operator calls: see `Gatekeeper.authorizeAdmin`. */

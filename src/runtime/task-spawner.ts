@@ -18,6 +18,8 @@ export interface SpawnerParts {
   readonly states: ActorStates;
   readonly table: IdempotencyTable;
   readonly gatekeeper: Gatekeeper;
+  /** The application's code version, stamped on every task it creates. */
+  readonly codeVersion: string | undefined;
   /** The servicer of a call whose actor id is valid. */
   validate(call: Call): Bound;
 }
@@ -47,7 +49,7 @@ export class TaskSpawner {
     if (call.method.kind === "workflow" && !call.spec.defaultConstructible) {
       states.readState(call.spec, call.actorId); // NOT_FOUND before anything is stored
     }
-    const task = newTaskRecord(call, runAt, clock.now(), key !== undefined ? taskIdForKey(key) : proposedId);
+    const task = newTaskRecord(call, runAt, clock.now(), this.parts.codeVersion, key !== undefined ? taskIdForKey(key) : proposedId);
     const existing = store.getTask(task.taskId);
     if (existing) {
       const same = existing.stateType === task.stateType && existing.actorId === task.actorId &&
@@ -82,7 +84,7 @@ export class TaskSpawner {
   /** A task for a writer or transaction to include in its commit. */
   scheduledTask(call: Call, runAt: number | undefined): TaskRecord {
     this.parts.validate(call);
-    return newTaskRecord(call, runAt, this.parts.clock.now());
+    return newTaskRecord(call, runAt, this.parts.clock.now(), this.parts.codeVersion);
   }
 
   /** A cron schedule for a writer or transaction to include in its commit. */

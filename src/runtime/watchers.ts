@@ -55,8 +55,8 @@ export class Watchers {
   }
 
   /**
-   * Wakes `waiter` once, when any of its reads has a newer durable version,
-   * or at once if one already has. `current` tells the durable version now,
+   * Wakes `waiter` once, when any of its reads has another durable version
+   * (newer, or 0 once deleted), or at once if one already has. `current` tells the durable version now,
    * for commits that landed between read and wait. A small object per wait
    * and no closure: 100,000 suspended workflows wait here, and a key read
    * by many of them is held once.
@@ -64,7 +64,8 @@ export class Watchers {
   watch(waiter: ChangeWaiter, current: (key: string) => number): void {
     const reads = waiter.reads;
     for (let i = 0; i < reads.length; i += 2) {
-      if (current(reads[i] as string) > (reads[i + 1] as number)) return waiter.wake();
+      // Not `>`: a deleted actor's version goes back to 0.
+      if (current(reads[i] as string) !== (reads[i + 1] as number)) return waiter.wake();
     }
     for (let i = 0; i < reads.length; i += 2) {
       const key = reads[i] as string;

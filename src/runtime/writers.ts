@@ -1,5 +1,8 @@
 import { clone, create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import type { Store } from "../store/store.js";
+import { deletionBatch, planDeletion } from "./actor-deletion.js";
+import type { Clock } from "./clock.js";
+import type { Dispatcher } from "./tasks/dispatcher.js";
 import type { ActorCell } from "./actor-cache.js";
 import type { ActorStates } from "./actor-states.js";
 import type { Bound, Call, Mutation, WriteEffects } from "./call.js";
@@ -12,9 +15,10 @@ import type { StateSpec } from "../api/spec.js";
 import { replayed } from "./task-outcome.js";
 
 /** A writer method call as a mutation; `context` makes the handler's context for its effects. */
-export function writerMutation(bound: Bound, call: Call, context: (effects: WriteEffects) => unknown): Mutation<Message> {
+export function writerMutation(bound: Bound, call: Call, context: (effects: WriteEffects) => unknown, byTask?: string): Mutation<Message> {
   const { method } = call;
   return {
+    byTask,
     method: method.name,
     isConstructor: method.isConstructor,
     requestBytes: () => toBinary(method.desc.input, call.request),
@@ -35,6 +39,8 @@ export class Writers {
     private readonly states: ActorStates,
     private readonly store: Store,
     private readonly table: IdempotencyTable,
+    private readonly clock: Clock,
+    private readonly tasks: Pick<Dispatcher, "cancelledBy">,
   ) {}
 
   /** Runs a mutation on an actor, once per idempotency key if one is given. */
@@ -79,7 +85,7 @@ export class Writers {
       throw alreadyExists(`${spec.typeName} ${JSON.stringify(actorId)} already exists`);
     }
     const draft = base ? clone(spec.state, base.state) : create(spec.state);
-    const effects: WriteEffects = { scheduled: [] };
+    const effects: WriteEffects = { scheduled: [], deletion: "allowed" };
     let value: T;
     try {
       value = await mutation.apply(draft, effects);
@@ -90,7 +96,19 @@ export class Writers {
       return { reply: this.store.commit({ states: [], idempotency: outcomeRecord(keyed, outcome) }).then(() => Promise.reject(e)) };
     }
     const idempotency = keyed ? outcomeRecord(keyed, { kind: "response", bytes: mutation.encode(value) }) : [];
-    const durable = this.states.commitDrafts([{ spec, actorId, cell, base, draft }], idempotency, effects.scheduled, effects.schedules);
+    const deleted = effects.deletion === "requested";
+    const deletion = deleted ? planDeletion(this.store, spec.typeName, actorId, mutation.byTask) : undefined;
+    const durable = this.states.commitDrafts(
+      [{ spec, actorId, cell, base, draft, deleted }],
+      idempotency,
+      effects.scheduled,
+      effects.schedules,
+      deletion && deletionBatch(deletion, this.clock.now()),
+    );
+    if (deletion) {
+      effects.deleted = deletion;
+      this.tasks.cancelledBy(deletion.cancelled, durable);
+    }
     return { reply: durable.then(() => value) };
   }
 }

@@ -103,6 +103,13 @@ export interface ApplicationOptions {
    * otherwise; level CAIRN_LOG_LEVEL, else "info".
    */
   logger?: Logger;
+  /**
+   * The version of the code this process runs (a release tag, a commit),
+   * recorded on every task it creates and shown by Tasks.Get and `cairn
+   * tasks show`: which in-flight workflows started on which deploy.
+   * Default CAIRN_CODE_VERSION, else none.
+   */
+  version?: string;
 }
 
 /** Gauges of what the running application holds in memory, for operators and tests. */
@@ -177,6 +184,7 @@ export class Application {
         insecureDevelopmentMode: o.insecureDevelopmentMode,
         clock: o.clock,
         logger,
+        codeVersion: codeVersion(o.version),
       });
     } catch (e) {
       // A bad option (two servicers for one state, a bad retry policy): nothing stays open.
@@ -297,6 +305,12 @@ const EXIT_GRACE_MS = 1_000;
 function drainTimeoutMs(option: string | number | undefined, env = process.env): number {
   const given = option ?? env.CAIRN_DRAIN_TIMEOUT;
   return given === undefined || given === "" ? DEFAULT_DRAIN_MS : parseDuration(given);
+}
+
+/** The code version: the option, else CAIRN_CODE_VERSION, else none. */
+function codeVersion(option: string | undefined, env = process.env): string | undefined {
+  const given = option ?? env.CAIRN_CODE_VERSION;
+  return given === undefined || given === "" ? undefined : given;
 }
 
 /** Says what insecureDevelopmentMode opens in this application, naming the servicers it leaves open. */

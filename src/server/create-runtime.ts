@@ -30,7 +30,14 @@ export function createRuntime(store: Store, servicers: readonly ServicerClass[],
   // The runner and the reactive readers call back into the runtime built below.
   let runtime: Runtime | undefined;
   const engine = () => runtime!;
-  const host = { clock, store: monitored, watchers, logger, durableVersion: (key: string) => states.durableVersion(key) };
+  const host = {
+    clock,
+    store: monitored,
+    watchers,
+    logger,
+    codeVersion: options.codeVersion,
+    durableVersion: (key: string) => states.durableVersion(key),
+  };
   const tasks = new Dispatcher(host, taskHub, workflowRunner(engine), options.retry, options.maxRunningTasks);
   const schedules = new CronSchedules(host, (task) => tasks.arm(task));
   const readerWatches = new SharedWatches({

@@ -13,6 +13,7 @@ export class DelegatingStore implements Store {
   getTask: Store["getTask"] = (id) => this.inner.getTask(id);
   tasks: Store["tasks"] = () => this.inner.tasks();
   getMemo: Store["getMemo"] = (key) => this.inner.getMemo(key);
+  memoKeys: Store["memoKeys"] = (taskId, iteration) => this.inner.memoKeys(taskId, iteration);
   dueTaskIds: Store["dueTaskIds"] = (from, to) => this.inner.dueTaskIds(from, to);
   getSchedule: Store["getSchedule"] = (id) => this.inner.getSchedule(id);
   schedules: Store["schedules"] = () => this.inner.schedules();

@@ -138,6 +138,10 @@ export class LmdbStore implements Store {
     return this.memoDb.get(key);
   }
 
+  memoKeys(taskId: string, iteration: number): Iterable<MemoKey> {
+    return this.memoDb.getKeys({ start: [taskId, iteration], end: [taskId, iteration + 1] }) as Iterable<MemoKey>;
+  }
+
   getSchedule(scheduleId: string): ScheduleRecord | undefined {
     return this.scheduleDb.get(scheduleId);
   }
@@ -179,10 +183,8 @@ export class LmdbStore implements Store {
         }
       }
       for (const w of batch.states) {
-        this.states.put([w.stateType, w.actorId], {
-          version: w.state.version,
-          bytes: w.state.bytes,
-        });
+        if (w.state === null) this.states.remove([w.stateType, w.actorId]);
+        else this.states.put([w.stateType, w.actorId], { version: w.state.version, bytes: w.state.bytes });
       }
       for (const { key, record } of batch.idempotency) this.idempotency.put(key, record);
       for (const task of batch.tasks ?? []) {

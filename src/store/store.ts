@@ -37,7 +37,8 @@ export interface StateWrite {
   readonly actorId: string;
   /** The version this write was computed from (0: the actor did not exist). */
   readonly baseVersion: number;
-  readonly state: StoredState;
+  /** The new state; null deletes the actor. */
+  readonly state: StoredState | null;
 }
 
 /** "cancelled" is final; "paused" waits for an operator's resume. */
@@ -66,6 +67,8 @@ export interface TaskRecord {
   readonly scheduleId?: string;
   /** While suspended in awaitRemote: the remote job's status input (JSON). */
   readonly remoteStatusInput?: string;
+  /** The application's code version when the task was created (the `version` option), if it had one. */
+  readonly codeVersion?: string;
 }
 
 /** A cron schedule: starts a workflow each time `cron` matches. */
@@ -188,6 +191,8 @@ export interface Store {
   /** Every task, in task id order (ids sort by creation time). */
   tasks(): Iterable<TaskRecord>;
   getMemo(key: MemoKey): MemoRecord | undefined;
+  /** The keys of the memos of one iteration of a task, in key order. */
+  memoKeys(taskId: string, iteration: number): Iterable<MemoKey>;
   /**
    * Ids of the tasks waiting to run (not ended, not paused) whose `runAt` is
    * in [from, to), in due order: the dispatcher gives timers only to tasks

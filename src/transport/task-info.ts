@@ -30,6 +30,7 @@ export function toTaskInfo({ task, status, progress, history, responseType }: Ta
     lastError: task.lastError ?? "",
     scheduleId: task.scheduleId ?? "",
     responseType,
+    codeVersion: task.codeVersion ?? "",
     // Kept on a task cancelled while waiting: the operator may need the job id.
     remoteStatusInput: task.remoteStatusInput ?? "",
     progress: progress && create(TaskProgressSchema, {

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cairn/v1/actors.proto.
  */
 export const file_cairn_v1_actors: GenFile = /*@__PURE__*/
-  fileDesc("ChVjYWlybi92MS9hY3RvcnMucHJvdG8SCGNhaXJuLnYxIjcKD0dldEFjdG9yUmVxdWVzdBISCgpzdGF0ZV90eXBlGAEgASgJEhAKCGFjdG9yX2lkGAIgASgJIjcKEEdldEFjdG9yUmVzcG9uc2USEgoKc3RhdGVfanNvbhgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEMkYKBkFjdG9ycxI8CgNHZXQSGS5jYWlybi52MS5HZXRBY3RvclJlcXVlc3QaGi5jYWlybi52MS5HZXRBY3RvclJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChVjYWlybi92MS9hY3RvcnMucHJvdG8SCGNhaXJuLnYxIjcKD0dldEFjdG9yUmVxdWVzdBISCgpzdGF0ZV90eXBlGAEgASgJEhAKCGFjdG9yX2lkGAIgASgJIjcKEEdldEFjdG9yUmVzcG9uc2USEgoKc3RhdGVfanNvbhgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEIjoKEkRlbGV0ZUFjdG9yUmVxdWVzdBISCgpzdGF0ZV90eXBlGAEgASgJEhAKCGFjdG9yX2lkGAIgASgJIk8KE0RlbGV0ZUFjdG9yUmVzcG9uc2USGgoSY2FuY2VsbGVkX3Rhc2tfaWRzGAEgAygJEhwKFGRlbGV0ZWRfc2NoZWR1bGVfaWRzGAIgAygJMo0BCgZBY3RvcnMSPAoDR2V0EhkuY2Fpcm4udjEuR2V0QWN0b3JSZXF1ZXN0GhouY2Fpcm4udjEuR2V0QWN0b3JSZXNwb25zZRJFCgZEZWxldGUSHC5jYWlybi52MS5EZWxldGVBY3RvclJlcXVlc3QaHS5jYWlybi52MS5EZWxldGVBY3RvclJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message cairn.v1.GetActorRequest
@@ -63,6 +63,56 @@ export const GetActorResponseSchema: GenMessage<GetActorResponse> = /*@__PURE__*
   messageDesc(file_cairn_v1_actors, 1);
 
 /**
+ * @generated from message cairn.v1.DeleteActorRequest
+ */
+export type DeleteActorRequest = Message<"cairn.v1.DeleteActorRequest"> & {
+  /**
+   * The state type, e.g. "bank.v1.Account".
+   *
+   * @generated from field: string state_type = 1;
+   */
+  stateType: string;
+
+  /**
+   * @generated from field: string actor_id = 2;
+   */
+  actorId: string;
+};
+
+/**
+ * Describes the message cairn.v1.DeleteActorRequest.
+ * Use `create(DeleteActorRequestSchema)` to create a new message.
+ */
+export const DeleteActorRequestSchema: GenMessage<DeleteActorRequest> = /*@__PURE__*/
+  messageDesc(file_cairn_v1_actors, 2);
+
+/**
+ * @generated from message cairn.v1.DeleteActorResponse
+ */
+export type DeleteActorResponse = Message<"cairn.v1.DeleteActorResponse"> & {
+  /**
+   * The actor's tasks that had not ended: now CANCELLED.
+   *
+   * @generated from field: repeated string cancelled_task_ids = 1;
+   */
+  cancelledTaskIds: string[];
+
+  /**
+   * The actor's cron schedules, now deleted.
+   *
+   * @generated from field: repeated string deleted_schedule_ids = 2;
+   */
+  deletedScheduleIds: string[];
+};
+
+/**
+ * Describes the message cairn.v1.DeleteActorResponse.
+ * Use `create(DeleteActorResponseSchema)` to create a new message.
+ */
+export const DeleteActorResponseSchema: GenMessage<DeleteActorResponse> = /*@__PURE__*/
+  messageDesc(file_cairn_v1_actors, 3);
+
+/**
  * Operator calls (cairn_admin).
  *
  * @generated from service cairn.v1.Actors
@@ -77,6 +127,18 @@ export const Actors: GenService<{
     methodKind: "unary";
     input: typeof GetActorRequestSchema;
     output: typeof GetActorResponseSchema;
+  },
+  /**
+   * Deletes an actor as a writer calling ctx.deleteActor() would: its
+   * state, its cron schedules, and its tasks that have not ended
+   * (cancelled), in one commit. NOT_FOUND as for Get.
+   *
+   * @generated from rpc cairn.v1.Actors.Delete
+   */
+  delete: {
+    methodKind: "unary";
+    input: typeof DeleteActorRequestSchema;
+    output: typeof DeleteActorResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_cairn_v1_actors, 0);

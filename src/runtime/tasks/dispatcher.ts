@@ -283,6 +283,22 @@ export class Dispatcher {
     return next;
   }
 
+  /**
+   * Tasks a commit made elsewhere ends as CANCELLED (an actor's deletion):
+   * they are not run again, a running one stops at its next checkpoint or
+   * durable step, and callers awaiting them hear once `durable` resolves.
+   */
+  cancelledBy(tasks: readonly TaskRecord[], durable: Promise<void>): void {
+    for (const { taskId } of tasks) {
+      this.#disarm(taskId);
+      this.#controls.get(taskId)?.cancel();
+    }
+    durable.then(
+      () => tasks.forEach((task) => this.#settled(task)),
+      () => undefined, // the writer's caller hears why
+    );
+  }
+
   /** Holds the task: not run while PAUSED; a running one parks at its next checkpoint. */
   async pause(taskId: string): Promise<TaskRecord> {
     const task = await this.#current(taskId, "paused");

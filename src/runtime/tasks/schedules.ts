@@ -105,7 +105,7 @@ export class CronSchedules {
   #stopped = false;
 
   constructor(
-    private readonly host: Pick<TaskHost, "clock" | "store" | "logger">,
+    private readonly host: Pick<TaskHost, "clock" | "store" | "logger" | "codeVersion">,
     /** Arms a task a fire started (the dispatcher's `arm`). */
     private readonly armTask: (task: TaskRecord) => void,
   ) {}
@@ -181,6 +181,7 @@ export class CronSchedules {
             runAt: due,
             createdAt: now,
             scheduleId,
+            ...(this.host.codeVersion !== undefined && { codeVersion: this.host.codeVersion }),
           };
     const nextRunAt = nextCronRun(schedule.cron, schedule.timezone, Math.max(due, now));
     const next: ScheduleRecord | undefined =

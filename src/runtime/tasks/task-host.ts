@@ -15,6 +15,8 @@ export interface TaskHost {
   readonly watchers: Watchers;
   /** Failures no caller sees (a record not stored, a schedule that could not fire). */
   readonly logger: Logger;
+  /** The application's code version, stamped on the tasks it creates (cron runs). */
+  readonly codeVersion?: string;
   /** Durable version of an actor key (0: absent). */
   durableVersion(key: string): number;
 }

@@ -45,8 +45,8 @@ export function isValidTaskId(id: string): boolean {
   return TASK_ID.test(id);
 }
 
-/** A new task, created at `now` (the runtime clock's time, as every time on a task). */
-export function newTaskRecord(call: Call, runAt: number | undefined, now: number, taskId?: string): TaskRecord {
+/** A new task, created at `now` (the runtime clock's time, as every time on a task) by code of `codeVersion`. */
+export function newTaskRecord(call: Call, runAt: number | undefined, now: number, codeVersion: string | undefined, taskId?: string): TaskRecord {
   return {
     taskId: taskId ?? newTaskId(now),
     stateType: call.spec.typeName,
@@ -58,6 +58,7 @@ export function newTaskRecord(call: Call, runAt: number | undefined, now: number
     attempts: 0,
     runAt: runAt ?? now,
     createdAt: now,
+    ...(codeVersion !== undefined && { codeVersion }),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Message } from "@bufbuild/protobuf";
 import type { MemoKey, MemoRecord, TaskRecord } from "../../store/store.js";
-import { CallContext, toCall } from "../context-impl.js";
+import { CallContext, toCall, type Caller } from "../context-impl.js";
 import type { Engine } from "../engine.js";
 import type { WorkflowContext } from "../context.js";
 import type { TaskProgressReport } from "../tasks/progress.js";
@@ -44,6 +44,8 @@ export class WorkflowContextImpl extends CallContext implements WorkflowContext 
    */
   #replaying: boolean;
   #heldProgress: TaskProgressReport | undefined;
+  /** What `patched` answered in this run, per patch id. */
+  readonly #patches = new Map<string, boolean>();
 
   constructor(
     readonly runtime: Engine,
@@ -60,6 +62,10 @@ export class WorkflowContextImpl extends CallContext implements WorkflowContext 
   }
 
   // ---- calls through refs ---------------------------------------------
+
+  protected override get caller(): Caller {
+    return { kind: "workflow", internal: true, taskId: this.taskId };
+  }
 
   override invoke(inv: Invocation): Promise<Message> {
     // A call is a durable step: it parks while paused, stops once cancelled.
@@ -195,6 +201,37 @@ export class WorkflowContextImpl extends CallContext implements WorkflowContext 
     return this.#waitingOn;
   }
 
+  // ---- versions ---------------------------------------------------------
+
+  /**
+   * Whether this instance takes the new branch of patch `id` (see
+   * patched.ts): recorded the first time it is asked, so every later run
+   * answers the same. False if an earlier run of this iteration recorded
+   * steps this run has not reached yet: old code went past this point.
+   */
+  patched(id: string): boolean {
+    let taken = this.#patches.get(id);
+    if (taken !== undefined) return taken;
+    const memo = this.runtime.store.getMemo(this.memoKey(PATCH_STEP, id));
+    if (memo?.kind === "value") {
+      taken = memo.json === "true";
+    } else {
+      taken = !this.#passedByEarlierRuns();
+      // Losing it in a crash is harmless: until a later step is recorded, asking again gives the same answer.
+      this.rememberLazily(PATCH_STEP, id, { kind: "value", json: String(taken) });
+    }
+    this.#patches.set(id, taken);
+    return taken;
+  }
+
+  /** Whether earlier runs of this iteration recorded a step (not a patch) this run has not reached. */
+  #passedByEarlierRuns(): boolean {
+    for (const [, , step, alias] of this.runtime.store.memoKeys(this.taskId, this.iteration)) {
+      if (step !== PATCH_STEP && !this.#used.has(`${step}:${alias}`)) return true;
+    }
+    return false;
+  }
+
   // ---- memoized steps ---------------------------------------------------
 
   /** Refuses a second use of the same name in this run. */
@@ -237,6 +274,9 @@ export class WorkflowContextImpl extends CallContext implements WorkflowContext 
     });
   }
 }
+
+/** The memo step under which `patched` records its answers. */
+const PATCH_STEP = "patched";
 
 /** The run behind a context handed to a step helper; only workflows have one. */
 export function workflowRun(ctx: WorkflowContext, helper: string): WorkflowContextImpl {
