@@ -4,6 +4,7 @@ import type { Context } from "./context.js";
 import type { MethodSpec, StateSpec } from "../api/spec.js";
 import type { ScheduleRecord, TaskRecord } from "../store/store.js";
 import type { RetryPolicy } from "./tasks/retry-policy.js";
+import type { TraceCarrier } from "../api/trace-context.js";
 
 /** A call as the runtime executes it: the key is already derived. */
 export interface Call {
@@ -22,6 +23,8 @@ export interface Caller {
   readonly internal: boolean;
   /** An external caller's bearer token, unverified. */
   readonly bearerToken?: string;
+  /** An external caller's trace context (from its request headers): the parent of the call's span. */
+  readonly trace?: TraceCarrier;
 }
 
 export const EXTERNAL_CALLER: Caller = { kind: "external", internal: false };

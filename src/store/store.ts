@@ -66,6 +66,8 @@ export interface TaskRecord {
   readonly scheduleId?: string;
   /** While suspended in awaitRemote: the remote job's status input (JSON). */
   readonly remoteStatusInput?: string;
+  /** The spawning call's trace context (`traceparent`, …): each run's span continues its trace, also after a restart. */
+  readonly trace?: Readonly<Record<string, string>>;
 }
 
 /** A cron schedule: starts a workflow each time `cron` matches. */
