@@ -5,10 +5,18 @@
  * the SDK installed (bench/tracing-server.ts). Writers (64 in flight, each
  * call a span, its metrics and a commit) are measured in slices alternating
  * between the two, in the same run. One JSON line per scenario: the server
- * without an SDK is the baseline of the one with it.
+ * without an SDK is the baseline of the one with it. A third line,
+ * `observe-no-sdk`, is what the instrumentation alone adds to a call when no
+ * SDK is registered: `CallTelemetry.observe` around an empty call vs. the
+ * empty call, in this process (which registers no SDK).
  */
+import { create } from "@bufbuild/protobuf";
 import { ExternalContext } from "../src/index.js";
-import { Probe } from "../generated/probe/v1/probe_cairn.js";
+import { CallTelemetry } from "../src/runtime/call-telemetry.js";
+import { EXTERNAL_CALLER, type Call } from "../src/runtime/call.js";
+import { RuntimeMetrics } from "../src/runtime/metrics.js";
+import { Probe, ProbeSpec } from "../generated/probe/v1/probe_cairn.js";
+import { AddRequestSchema } from "../generated/probe/v1/probe_pb.js";
 import { startChildServer, type ServerChild } from "./child.js";
 import { mergeLoads, round, runLoad, type LoadResult } from "./load.js";
 import { emit, log } from "./output.js";
@@ -39,7 +47,30 @@ async function slice(side: Side): Promise<void> {
   side.loads.push(load);
 }
 
+/** ns per call of an empty async call, bare and observed with no SDK registered (best of 5 rounds). */
+async function observeOverhead(): Promise<object> {
+  const ROUNDS = 5;
+  const CALLS = 200_000;
+  const telemetry = new CallTelemetry(new RuntimeMetrics());
+  const method = ProbeSpec.methods.add!;
+  const call: Call = { spec: ProbeSpec, method, actorId: "a", request: create(AddRequestSchema, { amount: 1n }) };
+  const run = async (_call: Call): Promise<number> => 1;
+  const time = async (f: () => Promise<unknown>): Promise<number> => {
+    let best = Infinity;
+    for (let r = 0; r < ROUNDS; r++) {
+      const t0 = performance.now();
+      for (let i = 0; i < CALLS; i++) await f();
+      best = Math.min(best, ((performance.now() - t0) * 1e6) / CALLS);
+    }
+    return best;
+  };
+  const bare = await time(() => run(call));
+  const observed = await time(() => telemetry.observe(call, EXTERNAL_CALLER, run));
+  return { scenario: "observe-no-sdk", bareNsPerCall: round(bare, 1), observedNsPerCall: round(observed, 1), addedNsPerCall: round(observed - bare, 1) };
+}
+
 async function main(): Promise<void> {
+  emit(await observeOverhead());
   const servers = await Promise.all([
     startChildServer("tracing-server.ts", ["none"], "tracing-none"),
     startChildServer("tracing-server.ts", ["sdk"], "tracing-sdk"),

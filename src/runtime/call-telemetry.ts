@@ -4,7 +4,7 @@ import { contextOfCarrier } from "../api/trace-context.js";
 import { wireCodeOf } from "../api/wire-error.js";
 import type { MethodSpec } from "../api/spec.js";
 import { outcomeName, type RuntimeMetrics } from "./metrics.js";
-import { ATTR, CLIENT, failed, SERVER, tracer } from "./tracing.js";
+import { ATTR, CLIENT, failed, isLive, SERVER, tracer } from "./tracing.js";
 
 /** Span names, made once per method: `pkg.CounterMethods/Increment`, `spawn pkg.CounterMethods/Run`. */
 const NAMES = new WeakMap<MethodSpec, { call: string; spawn: string }>();
@@ -29,23 +29,24 @@ export class CallTelemetry {
 
   /** Runs `run(call, caller)` observed; `spawn` marks the start of a task rather than a call. */
   async observe<T>(call: Call, caller: Caller, run: (call: Call, caller: Caller) => Promise<T>, spawn = false): Promise<T> {
-    const start = performance.now();
+    const timed = this.metrics.enabled;
+    const start = timed ? performance.now() : 0;
     const parent = caller.trace ? contextOfCarrier(caller.trace) : context.active();
     const names = namesOf(call);
     const span = tracer.startSpan(spawn ? names.spawn : names.call, caller.internal ? CLIENT : SERVER, parent);
     // With no SDK and no parent there is nothing to record or pass on: skip the context switch.
-    const live = span.isRecording() || trace.isSpanContextValid(span.spanContext());
+    const live = isLive(span);
     if (span.isRecording()) describe(span, call);
     try {
       const result = await (live ? context.with(trace.setSpan(parent, span), run, undefined, call, caller) : run(call, caller));
       if (span.isRecording()) span.setAttribute(ATTR.outcome, "ok");
       span.end();
-      this.metrics.call(call.method, call.spec.typeName, "ok", (performance.now() - start) / 1000);
+      if (timed) this.metrics.call(call.method, call.spec.typeName, "ok", (performance.now() - start) / 1000);
       return result;
     } catch (e) {
       const outcome = outcomeName(wireCodeOf(e, call.method));
       failed(span, e, outcome);
-      this.metrics.call(call.method, call.spec.typeName, outcome, (performance.now() - start) / 1000);
+      if (timed) this.metrics.call(call.method, call.spec.typeName, outcome, (performance.now() - start) / 1000);
       throw e;
     }
   }

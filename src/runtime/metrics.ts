@@ -1,6 +1,6 @@
 // The runtime's metrics, over `@opentelemetry/api` only: with no SDK
 // registered every instrument is a no-op.
-import { metrics, ValueType, type Attributes, type BatchObservableCallback, type Counter, type Histogram, type Meter, type ObservableGauge } from "@opentelemetry/api";
+import { createNoopMeter, metrics, ValueType, type Attributes, type BatchObservableCallback, type Counter, type Histogram, type Meter, type ObservableGauge } from "@opentelemetry/api";
 import { Code } from "@connectrpc/connect";
 import type { CommitBatch } from "../store/store.js";
 import type { MethodSpec } from "../api/spec.js";
@@ -38,12 +38,18 @@ export class RuntimeMetrics {
   readonly #commitWrites: Histogram;
   readonly #gauges: ObservableGauge[];
   readonly #meter: Meter;
+  /**
+   * False while no meter provider is registered: then calls are not timed
+   * at all (a clock read costs more than the rest of a no-op call here).
+   */
+  readonly enabled: boolean;
   #observe: BatchObservableCallback | undefined;
   /** Per method, per outcome: the attribute set, made once (no allocation per call). */
   readonly #attributes = new WeakMap<MethodSpec, Map<string, Attributes>>();
 
   constructor(meter: Meter = metrics.getMeter("@cairn-dev/cairn")) {
     this.#meter = meter;
+    this.enabled = meter !== createNoopMeter();
     this.#calls = meter.createCounter("cairn.calls", { description: "Calls served, by state type, method and outcome" });
     this.#duration = meter.createHistogram("cairn.call.duration", { description: "Call latency", unit: "s" });
     this.#commits = meter.createCounter("cairn.store.commits", { description: "Store commits issued, by outcome" });

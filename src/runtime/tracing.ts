@@ -1,7 +1,7 @@
 // Spans of the runtime, over `@opentelemetry/api` only. With no SDK
 // registered the tracer is a no-op: a span costs one small object and is
 // never made active, so the hot path stays as it was.
-import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type SpanOptions } from "@opentelemetry/api";
+import { context, INVALID_SPAN_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type SpanOptions } from "@opentelemetry/api";
 
 /** Cairn's tracer: a proxy until an SDK registers a provider, so one taken at load serves every runtime. */
 export const tracer = trace.getTracer("@cairn-dev/cairn");
@@ -26,6 +26,15 @@ export const CONSUMER: SpanOptions = { kind: SpanKind.CONSUMER };
 export const INTERNAL: SpanOptions = { kind: SpanKind.INTERNAL };
 
 /**
+ * Whether a span is worth making active: it records, or it carries a
+ * parent's context to pass on. The no-op tracer's span without a parent
+ * shares one invalid context object, so this is one comparison without an SDK.
+ */
+export function isLive(span: Span): boolean {
+  return span.isRecording() || span.spanContext() !== INVALID_SPAN_CONTEXT;
+}
+
+/**
  * Runs `fn` as span `name` under `parent`: active while it runs (so calls it
  * makes are its children), ended with its outcome. `attributes` is asked
  * only of a span that records; `outcome` names how `fn` ended.
@@ -41,7 +50,7 @@ export function inSpan<A, T>(
 ): Promise<T> {
   const span = tracer.startSpan(name, options, parent);
   // No SDK and no parent to pass on: nothing to record or make active.
-  if (!span.isRecording() && !trace.isSpanContextValid(span.spanContext())) return fn(arg);
+  if (!isLive(span)) return fn(arg);
   if (span.isRecording()) span.setAttributes(attributes(arg));
   return context.with(trace.setSpan(parent, span), fn, undefined, arg).then(
     (result) => {
