@@ -11,7 +11,7 @@ import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { AggregationTemporality, MeterProvider, MetricReader, type DataPoint, type Histogram } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { atLeastOnce, Task, type ExternalContext } from "@cairn-dev/cairn";
+import { atLeastOnce, Task, until, type ExternalContext } from "@cairn-dev/cairn";
 import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { encodeActorIdHeader } from "../src/api/actor-id-header.js";
 import { ACTOR_ID_HEADER } from "../src/api/headers.js";
@@ -43,6 +43,10 @@ defineScenario("otel-fanout", async (ctx) => {
   return { result: "fanned out", value: sum };
 });
 defineScenario("otel-later", async () => ({ result: "ran later" }));
+defineScenario("otel-until", async (ctx) => {
+  await until("flag", ctx, async () => (await Probe.ref(ctx.actorId).get(ctx)).flag);
+  return { result: "woke" };
+});
 defineScenario("otel-abort", async () => {
   throw new RunAborted(create(ProbeErrorSchema, { reason: "declared" }));
 });
@@ -198,7 +202,21 @@ describe("metrics", () => {
 
     for (const gauge of ["cairn.tasks.queued", "cairn.tasks.running", "cairn.tasks.suspended"]) {
       expect(metric(gauge).dataPoints).toHaveLength(1);
-      expect(metric(gauge).dataPoints[0]!.value).toBeGreaterThanOrEqual(0);
     }
+  });
+
+  it("the suspended-task gauge counts a workflow waiting in until, and drops when it wakes", async () => {
+    const gauge = async (name: string) => {
+      const { resourceMetrics } = await reader.collect();
+      const found = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === name);
+      return found?.dataPoints[0]?.value as number | undefined;
+    };
+    const task = Probe.ref("otel-wait").spawn().run(ctx, { scenario: "otel-until" });
+    await within(task.started);
+    await eventually(async () => (await gauge("cairn.tasks.suspended")) === 1, "the suspended gauge at 1");
+    expect(await gauge("cairn.tasks.running")).toBe(0);
+    await Probe.ref("otel-wait").unidempotently().setFlag(ctx, { flag: true });
+    expect(await within(task)).toMatchObject({ result: "woke" });
+    await eventually(async () => (await gauge("cairn.tasks.suspended")) === 0, "the suspended gauge back at 0");
   });
 });
