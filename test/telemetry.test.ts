@@ -116,6 +116,19 @@ describe("tracing", () => {
     });
   });
 
+  it("a malformed traceparent is ignored: the call succeeds as the root of a new trace", async () => {
+    const client = createClient(ProbeMethods, createConnectTransport({ baseUrl: app.url, httpVersion: "1.1" }));
+    const view = await client.add(
+      { amount: 1n },
+      { headers: { traceparent: "00-not-a-trace-01", [ACTOR_ID_HEADER]: encodeActorIdHeader("otel-garbage") } },
+    );
+    expect(view.counter).toBe(1n);
+    let span: ReadableSpan | undefined;
+    await eventually(() => !!(span = spans.getFinishedSpans().find((s) => s.attributes["cairn.actor_id"] === "otel-garbage")), "the call's span");
+    expect(span!.parentSpanContext).toBeUndefined();
+    expect(trace.isSpanContextValid(span!.spanContext())).toBe(true);
+  });
+
   it("a workflow calling two actors is one trace: call → task run → client calls and steps, nested", async () => {
     const parent = remoteParent();
     // The ExternalContext sends the active trace context on its calls.
