@@ -11,7 +11,7 @@ import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { AggregationTemporality, MeterProvider, MetricReader, type DataPoint, type Histogram } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { atLeastOnce, Task, until, type ExternalContext } from "@cairn-dev/cairn";
+import { atLeastOnce, Loop, Task, until, type ExternalContext } from "@cairn-dev/cairn";
 import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { encodeActorIdHeader } from "../src/api/actor-id-header.js";
 import { ACTOR_ID_HEADER } from "../src/api/headers.js";
@@ -43,6 +43,7 @@ defineScenario("otel-fanout", async (ctx) => {
   return { result: "fanned out", value: sum };
 });
 defineScenario("otel-later", async () => ({ result: "ran later" }));
+defineScenario("otel-loop", async (ctx) => (ctx.iteration === 0 ? new Loop() : { result: "looped" }));
 defineScenario("otel-until", async (ctx) => {
   await until("flag", ctx, async () => (await Probe.ref(ctx.actorId).get(ctx)).flag);
   return { result: "woke" };
@@ -179,6 +180,23 @@ describe("tracing", () => {
     await eventually(() => !!(run = named(inTrace(parent.traceId), "run probe.v1.Probe/run")[0]), "the run's span");
     expect(parentOf(run!)).toBe(spawn!.spanContext().spanId);
     expect(run!.attributes).toMatchObject({ "cairn.task_id": task.taskId, "cairn.outcome": "completed" });
+  });
+
+  it("a Loop's first iteration continues the caller's trace; later ones start their own, linked to it", async () => {
+    const parent = remoteParent();
+    const res = await context.with(parent.ctx, () => within(Probe.ref("otel-loop").run(ctx, { scenario: "otel-loop" })));
+    expect(res).toMatchObject({ result: "looped" });
+    const [call] = named(inTrace(parent.traceId), "probe.v1.ProbeMethods/Run");
+    expect(call).toBeDefined();
+    const runs = () =>
+      named(spans.getFinishedSpans(), "run probe.v1.Probe/run").filter((s) => s.attributes["cairn.actor_id"] === "otel-loop");
+    await eventually(() => runs().length === 2, "both iterations' spans");
+    const [first, second] = [...runs()].sort((a, b) => Number(a.attributes["cairn.task.iteration"]) - Number(b.attributes["cairn.task.iteration"]));
+    expect(first!.spanContext().traceId).toBe(parent.traceId);
+    expect(parentOf(first!)).toBe(call!.spanContext().spanId);
+    expect(second!.spanContext().traceId).not.toBe(parent.traceId);
+    expect(second!.parentSpanContext).toBeUndefined();
+    expect(second!.links.map((l) => l.context.spanId)).toEqual([call!.spanContext().spanId]);
   });
 });
 
