@@ -36,7 +36,7 @@ export class CallTelemetry {
     const span = tracer.startSpan(spawn ? names.spawn : names.call, caller.internal ? CLIENT : SERVER, parent);
     // With no SDK and no parent there is nothing to record or pass on: skip the context switch.
     const live = isLive(span);
-    if (span.isRecording()) describe(span, call);
+    if (span.isRecording()) describeCall(span, call);
     try {
       const result = await (live ? context.with(trace.setSpan(parent, span), run, undefined, call, caller) : run(call, caller));
       if (span.isRecording()) span.setAttribute(ATTR.outcome, "ok");
@@ -52,7 +52,8 @@ export class CallTelemetry {
   }
 }
 
-function describe(span: Span, call: Call): void {
+/** The attributes of a call's span, set only on one that records. */
+function describeCall(span: Span, call: Call): void {
   span.setAttributes({
     [ATTR.stateType]: call.spec.typeName,
     [ATTR.actorId]: call.actorId,
