@@ -51,7 +51,8 @@ describe("cairn/web imports nothing Node-only", () => {
     // The shared API and the client wing only: no server code in the bundle.
     const server = [...seen].map((f) => path.relative(REPO, f)).filter((f) => /^src\/(runtime|server|transport|store|tasks)\//.test(f));
     expect(server).toEqual([]);
-    const allowed = ["@bufbuild/protobuf", "@bufbuild/protobuf/codegenv2", "@connectrpc/connect", "@connectrpc/connect-web", "react"];
+    // @opentelemetry/api runs in browsers too (remote calls send the active trace context).
+    const allowed = ["@bufbuild/protobuf", "@bufbuild/protobuf/codegenv2", "@connectrpc/connect", "@connectrpc/connect-web", "@opentelemetry/api", "react"];
     expect([...external].filter((s) => !allowed.includes(s))).toEqual([]);
   });
 

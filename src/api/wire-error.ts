@@ -24,3 +24,10 @@ export function toWireError(e: unknown, method?: MethodSpec): ConnectError {
   if (e instanceof CallError) return new ConnectError(e.message, e.code, undefined, undefined, e);
   return new ConnectError("internal error", Code.Internal, undefined, undefined, e);
 }
+
+/** The code `toWireError` gives a failure, without building the error: for metrics and spans. */
+export function wireCodeOf(e: unknown, method?: MethodSpec): Code {
+  if (e instanceof ConnectError || e instanceof CallError) return e.code;
+  if (e instanceof Aborted && method) return method.errors.some((s) => s.typeName === e.error.$typeName) ? Code.Aborted : Code.Internal;
+  return Code.Internal;
+}

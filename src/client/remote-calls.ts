@@ -13,6 +13,7 @@ import type { Invocation, Invoker, TaskControl, TaskTiming } from "../api/invoca
 import type { MethodSpec } from "../api/spec.js";
 import { validateActorId } from "../api/actor-id.js";
 import { encodeActorIdHeader } from "../api/actor-id-header.js";
+import { injectTraceContext } from "../api/trace-context.js";
 import { ACTOR_ID_HEADER, IDEMPOTENCY_KEY_HEADER, SPAWN_HEADER, TASK_ID_HEADER } from "../api/headers.js";
 
 export interface RemoteCallsOptions {
@@ -148,9 +149,11 @@ export class RemoteCalls implements Invoker {
     }
   }
 
+  /** Headers every request carries: the token, and the active trace context (continued by the server's span). */
   #authHeader(): Headers {
     const header = new Headers();
     if (this.options.bearerToken) header.set("authorization", `Bearer ${this.options.bearerToken}`);
+    injectTraceContext(header);
     return header;
   }
 

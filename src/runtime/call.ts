@@ -5,6 +5,7 @@ import type { MethodSpec, StateSpec } from "../api/spec.js";
 import type { ScheduleRecord, TaskRecord } from "../store/store.js";
 import type { RetryPolicy } from "./tasks/retry-policy.js";
 import type { Logger } from "../api/logger.js";
+import type { TraceCarrier } from "../api/trace-context.js";
 
 /** A call as the runtime executes it: the key is already derived. */
 export interface Call {
@@ -25,6 +26,8 @@ export interface Caller {
   readonly bearerToken?: string;
   /** The task whose run makes the call (a workflow, or a writer run as a task). */
   readonly taskId?: string;
+  /** An external caller's trace context (from its request headers): the parent of the call's span. */
+  readonly trace?: TraceCarrier;
 }
 
 export const EXTERNAL_CALLER: Caller = { kind: "external", internal: false };

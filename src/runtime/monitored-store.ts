@@ -2,6 +2,7 @@ import { DelegatingStore } from "../store/delegating-store.js";
 import { StoreFault, type CommitBatch, type Store } from "../store/store.js";
 import { StoreUnavailable } from "../api/errors.js";
 import type { StoreHealth } from "./store-health.js";
+import type { RuntimeMetrics } from "./metrics.js";
 
 /**
  * The store as the runtime uses it: every commit's failure reaches its
@@ -14,6 +15,8 @@ export class MonitoredStore extends DelegatingStore {
   constructor(
     inner: Store,
     readonly health: StoreHealth,
+    /** Counts commits and their sizes. */
+    private readonly metrics?: RuntimeMetrics,
   ) {
     super(inner);
   }
@@ -22,11 +25,13 @@ export class MonitoredStore extends DelegatingStore {
     const fault = this.health.fault;
     if (fault) {
       this.health.refused(fault);
+      this.metrics?.commit(batch, false);
       return Promise.reject(new StoreUnavailable(fault.message, fault));
     }
     // Only the probe says the store is well again: a commit issued before
     // the failure may still succeed after it.
     const epoch = this.health.epoch;
+    this.metrics?.commit(batch, true);
     return this.inner.commit(batch, options).catch((e: unknown) => {
       if (!(e instanceof StoreFault)) throw e;
       this.health.refused(e, epoch);

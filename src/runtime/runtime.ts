@@ -20,6 +20,8 @@ import { TaskSpawner } from "./task-spawner.js";
 import type { Dispatcher } from "./tasks/dispatcher.js";
 import type { TaskHub } from "./tasks/progress.js";
 import { checkRetryPolicy, type RetryPolicy } from "./tasks/retry-policy.js";
+import { CallTelemetry } from "./call-telemetry.js";
+import type { RuntimeMetrics } from "./metrics.js";
 import type { CronSchedules } from "./tasks/schedules.js";
 import { transact } from "./transaction.js";
 import type { Watchers } from "./watchers.js";
@@ -63,6 +65,8 @@ export interface RuntimeParts {
   readonly schedules: CronSchedules;
   readonly readerWatches: ReaderWatches;
   readonly logger: Logger;
+  /** The runtime's metric instruments (made by the composition root, with the meter provider of the time). */
+  readonly metrics: RuntimeMetrics;
 }
 
 /**
@@ -76,6 +80,8 @@ export class Runtime implements Engine {
   readonly #table: IdempotencyTable;
   readonly #writers: Writers;
   readonly #spawner: TaskSpawner;
+  readonly #telemetry: CallTelemetry;
+  readonly #metrics: RuntimeMetrics;
   readonly gatekeeper: Gatekeeper;
   readonly store: Store;
   readonly health: StoreHealth;
@@ -100,7 +106,9 @@ export class Runtime implements Engine {
       schedules: this.schedules,
       readerWatches: this.readerWatches,
       logger: this.logger,
+      metrics: this.#metrics,
     } = parts);
+    this.#telemetry = new CallTelemetry(this.#metrics);
     for (const S of servicers) {
       if (this.#bound.has(S.spec.typeName)) throw new Error(`two servicers for ${S.spec.typeName}`);
       const servicer = new S() as { authorizer(): Bound["authorizer"] };
@@ -144,7 +152,12 @@ export class Runtime implements Engine {
     return this.bound(call.spec.typeName);
   }
 
-  async execute(call: Call, caller: Caller): Promise<Message> {
+  /** Runs a call, observed (its span and metrics): see `CallTelemetry`. */
+  execute(call: Call, caller: Caller): Promise<Message> {
+    return this.#telemetry.observe(call, caller, this.#dispatch);
+  }
+
+  readonly #dispatch = async (call: Call, caller: Caller): Promise<Message> => {
     const bound = this.validate(call);
     // Calls from inside the application are always allowed: no await on their path.
     if (!caller.internal) await this.gatekeeper.authorize(bound, call, caller);
@@ -161,11 +174,11 @@ export class Runtime implements Engine {
         return transact(this, this.#table, bound, call, caller);
       case "workflow": {
         // A direct call spawns the workflow and waits for its outcome.
-        const taskId = await this.spawn(call, undefined, undefined, { kind: caller.kind, internal: true });
+        const taskId = await this.#spawner.spawn(call, undefined, undefined, { kind: caller.kind, internal: true });
         return this.waitTask(taskId, call.method, call.signal);
       }
     }
-  }
+  };
 
   mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined): Promise<T> {
     return this.#writers.mutate(spec, actorId, mutation, key);
@@ -180,7 +193,8 @@ export class Runtime implements Engine {
   }
 
   spawn(call: Call, runAt: number | undefined, proposedId: string | undefined, caller: Caller): Promise<string> {
-    return this.#spawner.spawn(call, runAt, proposedId, caller);
+    // Under the spawn's span, so the task record carries its trace context.
+    return this.#telemetry.observe(call, caller, (c, by) => this.#spawner.spawn(c, runAt, proposedId, by), true);
   }
 
   scheduledTask(call: Call, runAt: number | undefined): TaskRecord {
@@ -241,6 +255,7 @@ export class Runtime implements Engine {
 
   async stop(): Promise<void> {
     this.health.stop();
+    this.#metrics.stop();
     await this.schedules.stop();
     await this.tasks.stop();
   }

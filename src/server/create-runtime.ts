@@ -3,6 +3,8 @@ import type { Logger } from "../api/logger.js";
 import { ActorStates } from "../runtime/actor-states.js";
 import { systemClock } from "../runtime/clock.js";
 import { MonitoredStore } from "../runtime/monitored-store.js";
+import { RuntimeMetrics } from "../runtime/metrics.js";
+import { tracedRunner } from "../runtime/tasks/traced-runner.js";
 import { SharedWatches } from "../runtime/reactive.js";
 import { Runtime, type RuntimeOptions } from "../runtime/runtime.js";
 import type { ServicerClass } from "../runtime/servicer.js";
@@ -22,7 +24,8 @@ import { workflowRunner } from "../runtime/workflow/run-task.js";
 export function createRuntime(store: Store, servicers: readonly ServicerClass[], options: RuntimeOptions & { logger: Logger }): Runtime {
   const { logger } = options;
   const health = new StoreHealth(store, logger);
-  const monitored = new MonitoredStore(store, health);
+  const metrics = new RuntimeMetrics();
+  const monitored = new MonitoredStore(store, health, metrics);
   const clock = options.clock ?? systemClock;
   const watchers = new Watchers();
   const states = new ActorStates(monitored, health, watchers, options.maxCachedActors ?? 10_000);
@@ -38,7 +41,7 @@ export function createRuntime(store: Store, servicers: readonly ServicerClass[],
     codeVersion: options.codeVersion,
     durableVersion: (key: string) => states.durableVersion(key),
   };
-  const tasks = new Dispatcher(host, taskHub, workflowRunner(engine), options.retry, options.maxRunningTasks);
+  const tasks = new Dispatcher(host, taskHub, tracedRunner(workflowRunner(engine)), options.retry, options.maxRunningTasks);
   const schedules = new CronSchedules(host, (task) => tasks.arm(task));
   const readerWatches = new SharedWatches({
     execute: (call, caller) => engine().execute(call, caller),
@@ -54,6 +57,7 @@ export function createRuntime(store: Store, servicers: readonly ServicerClass[],
     tasks.storeWritable();
     schedules.recover();
   });
-  runtime = new Runtime({ store: monitored, health, clock, watchers, states, tasks, taskHub, schedules, readerWatches, logger }, servicers, options);
+  metrics.observeTasks(() => tasks.load);
+  runtime = new Runtime({ store: monitored, health, clock, watchers, states, tasks, taskHub, schedules, readerWatches, logger, metrics }, servicers, options);
   return runtime;
 }

@@ -69,6 +69,8 @@ export interface TaskRecord {
   readonly remoteStatusInput?: string;
   /** The application's code version when the task was created (the `version` option), if it had one. */
   readonly codeVersion?: string;
+  /** The spawning call's trace context (`traceparent`, …): each run's span continues its trace, also after a restart. */
+  readonly trace?: Readonly<Record<string, string>>;
 }
 
 /** A cron schedule: starts a workflow each time `cron` matches. */

@@ -9,6 +9,7 @@ import type { Subscription } from "../runtime/engine.js";
 import { openWatch } from "../runtime/reactive.js";
 import { serverStopping } from "../api/errors.js";
 import { watchCall } from "./reactive-routes.js";
+import { nodeRequestHeaders } from "./request-headers.js";
 import type { Drain } from "./drain.js";
 import type { NodeHandler } from "./server.js";
 import { toWireError } from "../api/wire-error.js";
@@ -74,8 +75,7 @@ async function serve(runtime: Runtime, readMaxBytes: number, drain: Drain, req: 
     if (drain.draining) throw serverStopping();
     drain.signal.addEventListener("abort", stopping, { once: true });
     const watchReq = fromEnvelope(await readBody(req, readMaxBytes + 5), readMaxBytes);
-    const auth = req.headers.authorization;
-    const { call, caller } = watchCall(runtime, watchReq, new Headers(typeof auth === "string" ? { authorization: auth } : {}));
+    const { call, caller } = watchCall(runtime, watchReq, nodeRequestHeaders(req.headers));
     if (closed) return;
     // Headers now; then responses go straight to the HTTP/2 stream (a
     // micro-second less per message than through the compat response).

@@ -5,6 +5,7 @@ import { invalidArgument, notFound } from "../api/errors.js";
 import { watchReaderBytes } from "../runtime/reactive.js";
 import type { Call, Runtime } from "../runtime/runtime.js";
 import type { Caller } from "../runtime/context-impl.js";
+import type { RequestHeaders } from "./request-headers.js";
 import { externalCallerOf } from "./bearer-token.js";
 
 /** Serves `cairn.v1.Reactive/Watch` for every reader of the runtime. */
@@ -24,7 +25,7 @@ export function registerReactiveRoutes(router: ConnectRouter, runtime: Runtime):
  * the connect route and the Connect fast path (fast-watch.ts), so both
  * answer a request alike.
  */
-export function watchCall(runtime: Runtime, req: WatchRequest, requestHeader: Headers): { call: Call; caller: Caller } {
+export function watchCall(runtime: Runtime, req: WatchRequest, requestHeader: RequestHeaders): { call: Call; caller: Caller } {
   const spec = runtime.specs.find((s) => s.typeName === req.stateType);
   if (!spec) throw notFound(`this application serves no ${req.stateType}`);
   const method = Object.values(spec.methods).find((m) => m.name === req.method || m.desc.name === req.method);

@@ -98,6 +98,11 @@ export class Dispatcher {
     return this.#stopping.signal;
   }
 
+  /** How many tasks are queued for a slot, running, and suspended in `until` (for metrics). */
+  get load(): { readonly queued: number; readonly running: number; readonly suspended: number } {
+    return { queued: this.#ready.size, running: this.#running.size, suspended: this.#watching.size };
+  }
+
   /** Running, or suspended in `until`: for operators both are RUNNING. */
   isRunning(taskId: string): boolean {
     return this.#running.has(taskId) || this.#watching.has(taskId);

@@ -4,6 +4,7 @@ import { newTaskId } from "../../api/call-keys.js";
 import { NODE_CALL_KEYS } from "../../api/node-call-keys.js";
 import type { TaskRecord } from "../../store/store.js";
 import type { Call } from "../call.js";
+import { activeTraceCarrier } from "../../api/trace-context.js";
 
 /** Task ids sort by creation time (the runtime clock's), so listing tasks lists them in order. */
 export { newTaskId };
@@ -45,8 +46,13 @@ export function isValidTaskId(id: string): boolean {
   return TASK_ID.test(id);
 }
 
-/** A new task, created at `now` (the runtime clock's time, as every time on a task) by code of `codeVersion`. */
+/**
+ * A new task, created at `now` (the runtime clock's time, as every time on a
+ * task) by code of `codeVersion`, carrying the active trace context: its runs
+ * continue the spawner's trace.
+ */
 export function newTaskRecord(call: Call, runAt: number | undefined, now: number, codeVersion: string | undefined, taskId?: string): TaskRecord {
+  const trace = activeTraceCarrier();
   return {
     taskId: taskId ?? newTaskId(now),
     stateType: call.spec.typeName,
@@ -59,6 +65,7 @@ export function newTaskRecord(call: Call, runAt: number | undefined, now: number
     runAt: runAt ?? now,
     createdAt: now,
     ...(codeVersion !== undefined && { codeVersion }),
+    ...(trace && { trace }),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { WorkflowContext } from "../context.js";
 import { Aborted, Cancelled, FatalError, misuseIn } from "../../api/errors.js";
 import { decodeMemo, encodeMemo, parseJson, stringifyJson, type MemoOptions } from "./memo-codec.js";
-import { openStep, refuseRestart, startAtMostOnce } from "./step-skeleton.js";
+import { inStep, openStep, refuseRestart, startAtMostOnce } from "./step-skeleton.js";
 import { Suspended } from "./suspended.js";
 // Polling one job needs no jitter: the wait after check n is delayAfter(policy, n).
 import { checkRetryPolicy, delayAfter } from "../tasks/retry-policy.js";
@@ -99,7 +99,7 @@ export async function awaitRemote<T, I>(
     state = readMemo(alias, memo.json);
     if ("done" in state) return decodeMemo(state.done, options, alias);
   } else {
-    state = { input: stringifyJson(await startAtMostOnce(run, STEP, alias, () => options.start({ signal: run.signal }))), checks: 0, errors: 0, nextAt: clock.now() };
+    state = { input: stringifyJson(await inStep(run, STEP, alias, () => startAtMostOnce(run, STEP, alias, () => options.start({ signal: run.signal })))), checks: 0, errors: 0, nextAt: clock.now() };
     await run.remember(STEP, alias, { kind: "value", json: JSON.stringify(state) });
   }
   // Woken early (another step's timer): wait on. The dispatcher's clock

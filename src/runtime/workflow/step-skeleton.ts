@@ -3,6 +3,8 @@ import type { WorkflowContext } from "../context.js";
 import { AtMostOnceFailed, AtMostOnceFailedBeforeCompleting } from "../../api/errors.js";
 import { decodeMemo, type MemoOptions } from "./memo-codec.js";
 import { workflowRun, type WorkflowContextImpl } from "./workflow-context.js";
+import { context } from "@opentelemetry/api";
+import { ATTR, INTERNAL, inSpan } from "../tracing.js";
 
 /**
  * How a durable step is recorded, in one place: `until`, `atLeastOnce`,
@@ -39,6 +41,15 @@ export async function checkpointOf(run: WorkflowContextImpl): Promise<void> {
 /** A memoized value, decoded; undefined if the step has stored none. */
 export async function memoValue<T>(memo: MemoRecord | undefined, options: MemoOptions<T> | undefined, alias: string): Promise<{ value: T } | undefined> {
   return memo?.kind === "value" ? { value: await decodeMemo(memo.json, options, alias) } : undefined;
+}
+
+/**
+ * Runs a step's work (not its replay from a memo) as a span under the
+ * task run's: what the step calls nests under it.
+ */
+export function inStep<T>(run: WorkflowContextImpl, step: string, alias: string, fn: () => Promise<T>): Promise<T> {
+  const attributes = () => ({ [ATTR.step]: step, [ATTR.alias]: alias, [ATTR.taskId]: run.taskId, [ATTR.iteration]: run.iteration });
+  return inSpan(step, INTERNAL, context.active(), attributes, undefined, fn);
 }
 
 /** An at-most-once start that failed or never finished (a crash) is never tried again. */

@@ -3,7 +3,7 @@ import { FatalError } from "../../api/errors.js";
 import { ReadSet, trackReads } from "../read-tracking.js";
 import { encodeMemo, type MemoOptions } from "./memo-codec.js";
 import { recordEvent, taskEvent } from "../tasks/task-events.js";
-import { memoValue, openStep, refuseRestart, startAtMostOnce } from "./step-skeleton.js";
+import { inStep, memoValue, openStep, refuseRestart, startAtMostOnce } from "./step-skeleton.js";
 import { runWithPolicy, type StepAttempt, type StepOptions } from "./step-retry.js";
 
 export type { StepAttempt, StepOptions, StepRetry } from "./step-retry.js";
@@ -24,7 +24,7 @@ export async function until<T>(
   const stored = await memoValue(memo, options, alias);
   if (stored) return stored.value;
   const reads = new ReadSet();
-  const value = await trackReads(reads, async () => fn());
+  const value = await inStep(run, "until", alias, () => trackReads(reads, async () => fn()));
   if (value) {
     run.rememberLazily("until", alias, { kind: "value", json: encodeMemo(value as T, options) });
     return value as T;
@@ -58,7 +58,7 @@ export async function atLeastOnce<T>(
     const detail = `atLeastOnce ${JSON.stringify(alias)} attempt ${attempt} failed (${why}), next in ${delayMs} ms`;
     recordEvent(run.runtime, taskEvent(run.runtime.clock.now(), run.taskId, "retried", detail));
   };
-  const value = await runWithPolicy(alias, fn, options, run.signal, onRetry);
+  const value = await inStep(run, "atLeastOnce", alias, () => runWithPolicy(alias, fn, options, run.signal, onRetry));
   run.rememberLazily("atLeastOnce", alias, { kind: "value", json: encodeMemo(value, options) });
   return value;
 }
@@ -78,7 +78,7 @@ export async function atMostOnce<T>(
   const stored = await memoValue(memo, options, alias);
   if (stored) return stored.value;
   refuseRestart(memo, alias);
-  const value = await startAtMostOnce(run, "atMostOnce", alias, fn);
+  const value = await inStep(run, "atMostOnce", alias, () => startAtMostOnce(run, "atMostOnce", alias, fn));
   await run.remember("atMostOnce", alias, { kind: "value", json: encodeMemo(value, options) });
   return value;
 }
