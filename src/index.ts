@@ -71,7 +71,7 @@ export {
   type RemoteRunning,
   type RemoteStatus,
 } from "./runtime/workflow/await-remote.js";
-export { parseDuration, type Duration } from "./runtime/workflow/duration.js";
+export { parseDuration, type Duration } from "./runtime/duration.js";
 export { Suspended } from "./runtime/workflow/suspended.js";
 export { WorkflowState, type StateWriter } from "./runtime/workflow/state-handle.js";
 export { MemoValidationError, type MemoOptions, type StandardSchema } from "./runtime/workflow/memo-codec.js";

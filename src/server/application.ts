@@ -15,7 +15,7 @@ import { listen, type Listener } from "../transport/server.js";
 import { Drain } from "../transport/drain.js";
 import { withHealthEndpoints } from "../transport/health-endpoints.js";
 import { tlsCredentialsFrom, type TlsOptions } from "./tls-credentials.js";
-import { parseDuration } from "../runtime/workflow/duration.js";
+import { parseDuration } from "../runtime/duration.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { ActorQueries } from "../runtime/actor-queries.js";
 import { AdminQueries } from "../runtime/admin-queries.js";

@@ -3,7 +3,7 @@
 /* eslint-disable */
 
 import type { Context, Loop, ReaderContext, Task, TaskTiming, TransactionContext, WorkflowContext, WriterContext } from "@cairn-dev/cairn";
-import { Aborted, defineState, Reactive, Ref, Scheduler, Servicer, Spawner } from "@cairn-dev/cairn";
+import { Aborted, defineState, Reactive, Ref, Scheduler, Servicer, Spawner, WorkflowState } from "@cairn-dev/cairn";
 import type { Account as Account$1, AccrueRequest, AccrueRequestSchema, AccrueResponse, AccrueResponseSchema, ApproveInterestRequest, ApproveInterestRequestSchema, ApproveInterestResponse, ApproveInterestResponseSchema, BalanceRequest, BalanceRequestSchema, BalanceResponse, BalanceResponseSchema, DepositRequest, DepositRequestSchema, DepositResponse, DepositResponseSchema, OpenRequest, OpenRequestSchema, OpenResponse, OpenResponseSchema, OverdraftError, TransferRequest, TransferRequestSchema, TransferResponse, TransferResponseSchema, WithdrawRequest, WithdrawRequestSchema, WithdrawResponse, WithdrawResponseSchema } from "./account_pb.js";
 import { AccountMethods, AccountSchema, OverdraftErrorSchema } from "./account_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -45,6 +45,12 @@ export const AccountSpec = defineState({
  */
 export abstract class AccountServicer extends Servicer<typeof AccountSchema> {
   static override readonly spec = AccountSpec;
+  /**
+   * Inside a workflow: this actor's state, read as a snapshot or written as an inline writer.
+   */
+  get state(): WorkflowState<Account> {
+    return new WorkflowState(AccountSpec);
+  }
   /**
    * Writer (constructor): runs alone on its actor; creates it.
    */

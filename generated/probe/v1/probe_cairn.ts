@@ -6,7 +6,7 @@
 // workflow whose behaviour each test chooses by scenario name.
 
 import type { Context, Loop, ReaderContext, Task, TaskTiming, WorkflowContext, WriterContext } from "@cairn-dev/cairn";
-import { Aborted, defineState, Reactive, Ref, Scheduler, Servicer, Spawner } from "@cairn-dev/cairn";
+import { Aborted, defineState, Reactive, Ref, Scheduler, Servicer, Spawner, WorkflowState } from "@cairn-dev/cairn";
 import type { AddRequest, AddRequestSchema, GetRequest, GetRequestSchema, GetWithRequest, GetWithRequestSchema, Probe as Probe$1, ProbeError, ProbeView, ProbeViewSchema, RunRequest, RunRequestSchema, RunResponse, RunResponseSchema, ScheduleRunRequest, ScheduleRunRequestSchema, ScheduleRunResponse, ScheduleRunResponseSchema, SetFlagRequest, SetFlagRequestSchema } from "./probe_pb.js";
 import { ProbeErrorSchema, ProbeMethods, ProbeSchema } from "./probe_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -40,6 +40,12 @@ export const ProbeSpec = defineState({
  */
 export abstract class ProbeServicer extends Servicer<typeof ProbeSchema> {
   static override readonly spec = ProbeSpec;
+  /**
+   * Inside a workflow: this actor's state, read as a snapshot or written as an inline writer.
+   */
+  get state(): WorkflowState<Probe> {
+    return new WorkflowState(ProbeSpec);
+  }
   /**
    * Reader: runs on the last durable state.
    */
