@@ -45,7 +45,7 @@ export interface RuntimeOptions {
 
 /**
  * The parts a runtime works with, built and wired by the composition root
- * (src/server/engine-parts.ts): it owns none of their lifecycles but stop.
+ * (src/server/create-runtime.ts): it owns none of their lifecycles but stop.
  */
 export interface RuntimeParts {
   /** The store; its commits report to `health` and fail as StoreUnavailable. */
@@ -61,6 +61,9 @@ export interface RuntimeParts {
   readonly readerWatches: ReaderWatches;
 }
 
+// The parts are the runtime's own fields: listed once, in RuntimeParts.
+export interface Runtime extends RuntimeParts {}
+
 /**
  * Executes calls on actors: finds the servicer, has the gatekeeper check
  * external callers, and dispatches by method kind: readers on the last
@@ -73,28 +76,9 @@ export class Runtime implements Engine {
   readonly #writers: Writers;
   readonly #spawner: TaskSpawner;
   readonly gatekeeper: Gatekeeper;
-  readonly store: Store;
-  readonly health: StoreHealth;
-  readonly clock: Clock;
-  readonly watchers: Watchers;
-  readonly states: ActorStates;
-  readonly tasks: Dispatcher;
-  readonly taskHub: TaskHub;
-  readonly schedules: CronSchedules;
-  readonly readerWatches: ReaderWatches;
 
   constructor(parts: RuntimeParts, servicers: readonly ServicerClass[], options: RuntimeOptions = {}) {
-    ({
-      store: this.store,
-      health: this.health,
-      clock: this.clock,
-      watchers: this.watchers,
-      states: this.states,
-      tasks: this.tasks,
-      taskHub: this.taskHub,
-      schedules: this.schedules,
-      readerWatches: this.readerWatches,
-    } = parts);
+    Object.assign(this, parts);
     for (const S of servicers) {
       if (this.#bound.has(S.spec.typeName)) throw new Error(`two servicers for ${S.spec.typeName}`);
       const servicer = new S() as { authorizer(): Bound["authorizer"] };
@@ -204,9 +188,10 @@ export class Runtime implements Engine {
     this.schedules.recover();
   }
 
-  async stop(): Promise<void> {
+  /** Stops; running tasks get up to `graceMs` to reach a durable step. */
+  async stop(graceMs: number): Promise<void> {
     this.health.stop();
     await this.schedules.stop();
-    await this.tasks.stop();
+    await this.tasks.stop(graceMs);
   }
 }

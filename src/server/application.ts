@@ -240,7 +240,7 @@ export class Application {
   async stop(): Promise<void> {
     const deadline = Date.now() + this.#drainMs;
     this.#drain?.begin();
-    await Promise.all([this.#runtime?.stop(), this.#drain?.settled(this.#drainMs)]);
+    await Promise.all([this.#runtime?.stop(this.#drainMs), this.#drain?.settled(this.#drainMs)]);
     // Answers just given still have to go out.
     await this.#listener?.close(Math.min(FLUSH_GRACE_MS, Math.max(0, deadline - Date.now())));
     await this.#store?.close();
