@@ -11,6 +11,7 @@ export type {
   WorkflowContext,
 } from "./runtime/context.js";
 export { Ref, Task, Spawner, Scheduler, Reactive } from "./api/ref.js";
+export type { ContextKind, ContextOf, MayCall, MaySchedule, MaySpawn, MayWatch } from "./api/capabilities.js";
 export type { TaskTiming, OnceTiming, CronTiming } from "./api/invocation.js";
 export { systemClock, AdjustableClock, type Clock, type Timer } from "./runtime/clock.js";
 export type { TaskProgressReport } from "./runtime/tasks/progress.js";
