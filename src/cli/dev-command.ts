@@ -3,8 +3,9 @@
 // dependency of this package): it starts TypeScript with no build step, and
 // prints a syntax error with file, line and a code frame; type errors are
 // left to `npm run build` and the editor. A spare server process waits with
-// the framework loaded (dev-server.ts), so a restart is a swap; code is
-// generated in this process, its plugins loaded once.
+// the framework loaded (dev-server.ts), so a restart is a swap, made as soon
+// as the old server has closed its port and store; code is generated in
+// this process, its plugins loaded once.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, watch, type FSWatcher } from "node:fs";
 import { extname, resolve } from "node:path";
@@ -77,6 +78,8 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
 
   let server: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
+  /** The server has closed its port and store (it says "stopped"), or is gone. */
+  let letGo: Promise<void> = Promise.resolve();
   const start = async () => {
     const child = await takeSpare();
     child.send("go");
@@ -91,15 +94,18 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
         done();
       }),
     );
+    const stopped = new Promise<void>((done) => child.on("message", (m) => m === "stopped" && done()));
+    letGo = Promise.race([stopped, exited]);
   };
-  const stop = async () => {
+  /** Stops the server; resolves once the next may start (or, with `untilExit`, once the process is gone). */
+  const stop = async (untilExit = false) => {
     const child = server;
     server = undefined;
     if (child === undefined) return exited;
     child.kill("SIGTERM");
     const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
-    await exited;
-    clearTimeout(timer);
+    void exited.then(() => clearTimeout(timer));
+    await (untilExit ? exited : letGo);
   };
   const regenerate = async (): Promise<boolean> => {
     const result = await generate(gen);
@@ -162,6 +168,6 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
   for (const w of watchers) w.close();
   clearTimeout(timer);
   spare?.child.kill("SIGTERM");
-  await stop();
+  await stop(true);
   return EXIT.ok;
 }

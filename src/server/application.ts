@@ -1,4 +1,6 @@
+import { channel } from "node:diagnostics_channel";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { APPLICATION_CHANNEL, type ApplicationEvent } from "../api/lifecycle.js";
 import { LmdbStore, type Durability } from "../store/lmdb-store.js";
 import { reportParseErrorsAsInvalid } from "../transport/invalid-input.js";
 import { registerActorRoutes } from "../transport/routes.js";
@@ -249,6 +251,7 @@ export class Application {
     this.#runtime = undefined;
     this.#drain = undefined;
     this.#recovered = false;
+    lifecycle.publish({ event: "stopped" } satisfies ApplicationEvent);
   }
 
   /** What /readyz reports: undefined when ready. */
@@ -260,6 +263,9 @@ export class Application {
     return undefined;
   }
 }
+
+/** Tells tools in this process (cairn dev's server process) what the application does. */
+const lifecycle = channel(APPLICATION_CHANNEL);
 
 const DEFAULT_DRAIN_MS = 10_000;
 /** The longest a stop waits, within the drain bound, for answers to reach their clients. */
