@@ -50,6 +50,7 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
   const devServer = fileURLToPath(new URL(`./dev-server${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
   preloadPlugins();
 
+  let closing = false;
   /** The next server: loading the framework, or ready and waiting for "go". */
   let spare: { child: ChildProcess; ready: Promise<boolean> } | undefined;
   const makeSpare = () => {
@@ -68,10 +69,12 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
   };
   /** A spare that is ready, made now if the last one died (its error is on the terminal). */
   const takeSpare = async (): Promise<ChildProcess> => {
-    for (let tries = 0; tries < 2; tries++) {
-      const next = spare ?? makeSpare();
-      spare = undefined;
-      if (await next.ready) return next.child;
+    for (let tries = 0; tries < 2 && !closing; tries++) {
+      // Still `spare` while it loads, so Ctrl-C meanwhile ends it too.
+      const next = (spare ??= makeSpare());
+      const ready = await next.ready;
+      if (spare === next) spare = undefined;
+      if (ready) return next.child;
     }
     throw new Error("cairn dev: the server process cannot start (see above)");
   };
@@ -80,8 +83,8 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
   let exited: Promise<void> = Promise.resolve();
   /** The server has closed its port and store (it says "stopped"), or is gone. */
   let letGo: Promise<void> = Promise.resolve();
-  const start = async () => {
-    const child = await takeSpare();
+  /** Makes `child`, a ready spare, the server. */
+  const start = (child: ChildProcess) => {
     child.send("go");
     server = child;
     spare = makeSpare();
@@ -118,7 +121,7 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
   };
 
   spare = makeSpare();
-  if (await regenerate()) await start();
+  if (await regenerate()) start(await takeSpare());
 
   // One change at a time: a change that arrives while one is handled is
   // handled after it, once, with everything that changed meanwhile.
@@ -139,8 +142,10 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
         } else {
           console.log("cairn dev: restarting");
         }
+        // The old server serves until the next one is loaded and ready to go.
+        const next = await takeSpare();
         await stop();
-        await start();
+        start(next);
       }
     } finally {
       busy = false;
@@ -165,6 +170,7 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
     process.once("SIGINT", done);
     process.once("SIGTERM", done);
   });
+  closing = true;
   for (const w of watchers) w.close();
   clearTimeout(timer);
   spare?.child.kill("SIGTERM");
