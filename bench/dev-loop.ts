@@ -13,6 +13,11 @@
  *
  *   node --import tsx bench/dev-loop.ts APP_DIR
  *
+ * DEV_LOOP_PAUSE_MS=N waits N ms before each timed edit, as a developer
+ * reading the last result does: the dev loop's next server process is then
+ * loaded (without it, the timed edits come a second apart and, on a loaded
+ * machine, wait for that process to load).
+ *
  * Used by .ci/package-e2e.sh (on the app it scaffolded) and bench/new-app.ts.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -64,6 +69,9 @@ function withoutDataDir(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 /** The startup line, readable or (NODE_ENV=production) the JSON record. */
 const SERVING = /cairn: serving on http:\S+|"msg":"serving on http:[^"]+"/;
 
+const PAUSE_MS = Number(process.env.DEV_LOOP_PAUSE_MS ?? "0");
+const developerPause = () => new Promise((done) => setTimeout(done, PAUSE_MS));
+
 async function coldStart(app: string): Promise<number> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -102,6 +110,7 @@ async function main(): Promise<void> {
     await until(url, "value 7", (r) => r.value === "7");
 
     // A .ts change: Get adds 1000. The answer shows both the new code and the kept data.
+    await developerPause();
     let mark = out.text.length;
     const tsSaved = performance.now();
     log(`${tsSaved.toFixed(0)} saving the .ts change`);
@@ -110,6 +119,7 @@ async function main(): Promise<void> {
     await out.wait(SERVING, mark, "'serving on' after the .ts change");
 
     // A .proto change: GetResponse gains the `note` the servicer already sets.
+    await developerPause();
     mark = out.text.length;
     const protoSaved = performance.now();
     log(`${protoSaved.toFixed(0)} saving the .proto change`);
@@ -139,8 +149,8 @@ async function main(): Promise<void> {
 
     const cold = await coldStart(app);
     const load1 = Number(loadavg()[0]!.toFixed(1));
-    emit({ scenario: "dev-restart-ts", ms: Math.round(tsMs), baselineColdStartMs: Math.round(cold), load1 });
-    emit({ scenario: "dev-restart-proto", ms: Math.round(protoMs), baselineColdStartMs: Math.round(cold), load1 });
+    emit({ scenario: "dev-restart-ts", ms: Math.round(tsMs), baselineColdStartMs: Math.round(cold), pauseMs: PAUSE_MS, load1 });
+    emit({ scenario: "dev-restart-proto", ms: Math.round(protoMs), baselineColdStartMs: Math.round(cold), pauseMs: PAUSE_MS, load1 });
     emit({ scenario: "cold-start", ms: Math.round(cold), load1 });
   } finally {
     if (dev.pid !== undefined) {

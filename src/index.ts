@@ -12,6 +12,7 @@ export type {
   WorkflowContext,
 } from "./runtime/context.js";
 export { Ref, Task, Spawner, Scheduler, Reactive } from "./api/ref.js";
+export type { ContextKind, ContextOf, MayCall, MaySchedule, MaySpawn, MayWatch } from "./api/capabilities.js";
 export type { TaskTiming, OnceTiming, CronTiming } from "./api/invocation.js";
 export { systemClock, AdjustableClock, type Clock, type Timer } from "./runtime/clock.js";
 export type { TaskProgressReport } from "./runtime/tasks/progress.js";
@@ -73,7 +74,7 @@ export {
   type RemoteRunning,
   type RemoteStatus,
 } from "./runtime/workflow/await-remote.js";
-export { parseDuration, type Duration } from "./runtime/workflow/duration.js";
+export { parseDuration, type Duration } from "./runtime/duration.js";
 export { Suspended } from "./runtime/workflow/suspended.js";
 export { WorkflowState, type StateWriter } from "./runtime/workflow/state-handle.js";
 export { MemoValidationError, type MemoOptions, type StandardSchema } from "./runtime/workflow/memo-codec.js";

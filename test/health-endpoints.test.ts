@@ -13,8 +13,11 @@ import { gates as makeGates, waitFor } from "./fixtures/waiting.js";
 const faults = new StoreFaults();
 const { gate, has } = makeGates();
 
-defineScenario("health-parked", async () => {
-  await gate("health-parked");
+// Parked until the application stops: its signal ends the wait, so the stop
+// need not wait out the drain bound for it.
+defineScenario("health-parked", async (ctx) => {
+  const stopped = new Promise<never>((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason), { once: true }));
+  await Promise.race([gate("health-parked"), stopped]);
   return { result: "never" };
 });
 

@@ -21,6 +21,8 @@ const RULES: ReadonlyArray<{ readonly folder: string; readonly mayNotImport: rea
   { folder: "src/runtime", mayNotImport: ["src/server", "src/transport", "src/client", "src/web", "src/react", "src/cli"] },
   // Tasks below workflows: the workflow runner is injected into the dispatcher.
   { folder: "src/runtime/tasks", mayNotImport: ["src/runtime/workflow"] },
+  // The runtime's core below workflows too: what both need (durations) lives in the core.
+  { folder: "src/runtime", mayNotImport: ["src/runtime/workflow"] },
 ];
 
 async function sourceFiles(dir: string): Promise<string[]> {
@@ -42,6 +44,8 @@ describe("imports point one way", () => {
     it(`${rule.folder} imports nothing from ${rule.mayNotImport.join(", ")}`, async () => {
       const crossings: string[] = [];
       for (const file of await sourceFiles(rule.folder)) {
+        // A folder's own files may import each other (src/runtime/workflow within src/runtime).
+        if (rule.mayNotImport.some((f) => file.startsWith(`${f}/`))) continue;
         for (const target of await importsOf(file)) {
           if (rule.mayNotImport.some((f) => target.startsWith(`${f}/`))) crossings.push(`${file} -> ${target}`);
         }

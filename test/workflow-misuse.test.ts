@@ -23,6 +23,7 @@ class MisusingProbe extends ProbeServicerImpl {
   override async get(ctx: ReaderContext, state: Readonly<Probe>, req: GetRequest) {
     if (ctx.actorId.startsWith("reader-calls-writer")) {
       bump(ctx.actorId);
+      // @ts-expect-error refused at compile time too (test/types/context-misuse.ts); here the run-time refusal
       await Probe.ref("victim").unidempotently().add(ctx, { amount: 1n });
     }
     return super.get(ctx, state, req);
@@ -31,10 +32,12 @@ class MisusingProbe extends ProbeServicerImpl {
   override async add(ctx: WriterContext, state: Probe, req: AddRequest) {
     if (ctx.actorId.startsWith("writer-spawns")) {
       bump(ctx.actorId);
+      // @ts-expect-error refused at compile time too; here the run-time refusal
       await Probe.ref("victim").spawn().run(ctx, { scenario: "noop" });
     }
     if (ctx.actorId.startsWith("writer-calls-writer")) {
       bump(ctx.actorId);
+      // @ts-expect-error refused at compile time too; here the run-time refusal
       await Probe.ref("victim").unidempotently().add(ctx, { amount: 1n });
     }
     return super.add(ctx, state, req);
@@ -53,6 +56,7 @@ defineScenario("noop", async () => ({}));
 
 defineScenario("scheduleFromWorkflow", async (ctx) => {
   bump(ctx.actorId);
+  // @ts-expect-error refused at compile time too; here the run-time refusal
   Probe.ref("victim").schedule({ when: Date.now() }).add(ctx, { amount: 1n });
   return {};
 });

@@ -611,13 +611,15 @@ describe("until", () => {
     for (let attempt = 0; attempt < 5; attempt++) {
       const id = `until-${attempt}`;
       const task = Probe.ref(id).spawn().run(ctx, { scenario: "untilFlag" });
+      // A witness: the same wait on another actor, woken after the unrelated commits.
+      const witness = Probe.ref(`${id}-witness`).spawn().run(ctx, { scenario: "untilFlag" });
       await eventually(() => countOf(`untilFlag-fn:${id}`) === 1, "first evaluation");
-      // Commits to other actors for ~300 ms: none of them may wake it.
-      const end = Date.now() + 300;
-      while (Date.now() < end) {
-        await Probe.ref(`${id}-unrelated`).unidempotently().add(ctx, { amount: 1n });
-        await sleep(10);
-      }
+      await eventually(() => countOf(`untilFlag-fn:${id}-witness`) === 1, "the witness's first evaluation");
+      // Commits to other actors: none of them may wake it.
+      for (let i = 0; i < 20; i++) await Probe.ref(`${id}-unrelated`).unidempotently().add(ctx, { amount: 1n });
+      // Once the witness's own commit has woken it, the wakes of the earlier commits have come and gone.
+      await Probe.ref(`${id}-witness`).unidempotently().setFlag(ctx, { flag: true });
+      expect((await within(witness)).result).toBe("flag=true");
       expect(countOf(`untilFlag-fn:${id}`)).toBe(1);
       expect((await tasks.get({ taskId: task.taskId })).status).toBe(TaskStatus.RUNNING);
 

@@ -6,7 +6,8 @@ import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
-import { runBuf, workspaceModules } from "./generate.js";
+import { runBuf } from "./buf.js";
+import { workspaceModules } from "./generate.js";
 
 /**
  * Wire incompatibility, binary and JSON (Connect JSON clients, exports);
@@ -46,7 +47,8 @@ export async function checkBreaking(projectDir: string, protoDirs: readonly stri
     }
     if (files === 0) return { status: "skipped", reason: `no .proto files at ${ref}` };
     const config = (dir: string) => JSON.stringify({ version: "v2", modules: workspaceModules(dir, protoDirs), breaking: { use: RULES } });
-    const { code, output } = await runBuf(projectDir, ["breaking", ".", "--config", config(projectDir), "--against", then, "--against-config", config(then)]);
+    const { code, stdout, stderr } = await runBuf(projectDir, ["breaking", ".", "--config", config(projectDir), "--against", then, "--against-config", config(then)]);
+    const output = Buffer.concat([stdout, stderr]).toString().trim();
     if (code === 0) return { status: "compatible" };
     // buf exits 100 when it found breaking changes; anything else is a failure to check.
     if (code === 100) return { status: "breaking", problems: output };

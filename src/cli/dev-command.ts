@@ -3,8 +3,9 @@
 // dependency of this package): it starts TypeScript with no build step, and
 // prints a syntax error with file, line and a code frame; type errors are
 // left to `npm run build` and the editor. A spare server process waits with
-// the framework loaded (dev-server.ts), so a restart is a swap; code is
-// generated in this process, its plugins loaded once.
+// the framework loaded (dev-server.ts), so a restart is a swap, made as soon
+// as the old server has closed its port and store; code is generated in
+// this process, its plugins loaded once.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, watch, type FSWatcher } from "node:fs";
 import { extname, resolve } from "node:path";
@@ -49,6 +50,7 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
   const devServer = fileURLToPath(new URL(`./dev-server${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
   preloadPlugins();
 
+  let closing = false;
   /** The next server: loading the framework, or ready and waiting for "go". */
   let spare: { child: ChildProcess; ready: Promise<boolean> } | undefined;
   const makeSpare = () => {
@@ -67,18 +69,22 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
   };
   /** A spare that is ready, made now if the last one died (its error is on the terminal). */
   const takeSpare = async (): Promise<ChildProcess> => {
-    for (let tries = 0; tries < 2; tries++) {
-      const next = spare ?? makeSpare();
-      spare = undefined;
-      if (await next.ready) return next.child;
+    for (let tries = 0; tries < 2 && !closing; tries++) {
+      // Still `spare` while it loads, so Ctrl-C meanwhile ends it too.
+      const next = (spare ??= makeSpare());
+      const ready = await next.ready;
+      if (spare === next) spare = undefined;
+      if (ready) return next.child;
     }
     throw new Error("cairn dev: the server process cannot start (see above)");
   };
 
   let server: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
-  const start = async () => {
-    const child = await takeSpare();
+  /** The server has closed its port and store (it says "stopped"), or is gone. */
+  let letGo: Promise<void> = Promise.resolve();
+  /** Makes `child`, a ready spare, the server. */
+  const start = (child: ChildProcess) => {
     child.send("go");
     server = child;
     spare = makeSpare();
@@ -91,15 +97,18 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
         done();
       }),
     );
+    const stopped = new Promise<void>((done) => child.on("message", (m) => m === "stopped" && done()));
+    letGo = Promise.race([stopped, exited]);
   };
-  const stop = async () => {
+  /** Stops the server; resolves once the next may start (or, with `untilExit`, once the process is gone). */
+  const stop = async (untilExit = false) => {
     const child = server;
     server = undefined;
     if (child === undefined) return exited;
     child.kill("SIGTERM");
     const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
-    await exited;
-    clearTimeout(timer);
+    void exited.then(() => clearTimeout(timer));
+    await (untilExit ? exited : letGo);
   };
   const regenerate = async (): Promise<boolean> => {
     const result = await generate(gen);
@@ -112,7 +121,7 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
   };
 
   spare = makeSpare();
-  if (await regenerate()) await start();
+  if (await regenerate()) start(await takeSpare());
 
   // One change at a time: a change that arrives while one is handled is
   // handled after it, once, with everything that changed meanwhile.
@@ -133,8 +142,10 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
         } else {
           console.log("cairn dev: restarting");
         }
+        // The old server serves until the next one is loaded and ready to go.
+        const next = await takeSpare();
         await stop();
-        await start();
+        start(next);
       }
     } finally {
       busy = false;
@@ -159,9 +170,10 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
     process.once("SIGINT", done);
     process.once("SIGTERM", done);
   });
+  closing = true;
   for (const w of watchers) w.close();
   clearTimeout(timer);
   spare?.child.kill("SIGTERM");
-  await stop();
+  await stop(true);
   return EXIT.ok;
 }

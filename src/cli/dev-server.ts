@@ -1,12 +1,15 @@
 // The server process of `cairn dev`, started ahead of need: it loads tsx and
 // @cairn-dev/cairn (protobuf, connect, lmdb: most of a start) at once, then
-// waits. A restart is then a swap: the old server exits (closing its LMDB
-// environment and port), the spare is told to go and imports the user's
-// entry, whose code it has not read yet, so it runs what is on disk now.
+// waits. A restart is then a swap: the old server stops (closing its LMDB
+// environment and port) and says so, the spare is told to go and imports the
+// user's entry, whose code it has not read yet, so it runs what is on disk
+// now. The old process's exit (seconds under load) overlaps the new start.
 //
 //   node --import tsx dev-server.js ENTRY     (an IPC channel to cairn dev)
+import { subscribe } from "node:diagnostics_channel";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
+import { APPLICATION_CHANNEL, type ApplicationEvent } from "../api/lifecycle.js";
 
 const entry = process.argv[2];
 if (!entry || !process.send) {
@@ -21,8 +24,12 @@ try {
 }
 process.once("message", (message) => {
   if (message !== "go") return;
-  // From here this is the server: the channel must not keep it alive.
-  process.disconnect();
+  // From here this is the server: the channel must not keep it alive, but
+  // still says when the server has let go of its port and store.
+  process.channel?.unref();
+  subscribe(APPLICATION_CHANNEL, (message) => {
+    if ((message as ApplicationEvent).event === "stopped" && process.connected) process.send?.("stopped");
+  });
   import(pathToFileURL(entry).href).catch((e: unknown) => {
     // A syntax error (esbuild's TransformError) is its file:line and message;
     // the stack through esbuild's internals would only bury it.

@@ -4,7 +4,6 @@
 // own protoc-gen-cairn for servicers and refs. In process, because a plugin
 // process loads the TypeScript compiler (protoplugin's transpiler) on every
 // run: seconds per change in `cairn dev`; here it is loaded once.
-import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -17,7 +16,8 @@ import {
   type FileDescriptorProto,
 } from "@bufbuild/protobuf/wkt";
 import type { Plugin } from "@bufbuild/protoplugin";
-import { PACKAGE_ROOT, dependencyBin, dependencyDir } from "./package-paths.js";
+import { runBuf } from "./buf.js";
+import { PACKAGE_ROOT, dependencyDir } from "./package-paths.js";
 import { protobufVersionProblem } from "./protobuf-version.js";
 
 export interface GenerateOptions {
@@ -85,8 +85,7 @@ type Built = { ok: true; files: FileDescriptorProto[]; targets: string[]; output
 /** `buf build`: the project's files and everything they import, as descriptors. */
 async function bufBuild(o: GenerateOptions): Promise<Built> {
   const config = JSON.stringify({ version: "v2", modules: workspaceModules(o.projectDir, o.protoDirs) });
-  const args = [dependencyBin("@bufbuild/buf", "buf"), "build", "--config", config, "-o", "-"];
-  const { code, stdout, stderr } = await run(process.execPath, args, o.projectDir);
+  const { code, stdout, stderr } = await runBuf(o.projectDir, ["build", "--config", config, "-o", "-"]);
   if (code !== 0) return { ok: false, output: stderr.toString().trim() || `buf build exited with ${code}` };
   const image = fromBinary(FileDescriptorSetSchema, stdout);
   // What `buf generate` generates: the workspace's files, not what they import.
@@ -148,24 +147,6 @@ function plugins(): Promise<Array<[Plugin, Params]>> {
 /** Starts loading the plugins now, so the first generate of `cairn dev` does not wait for them. */
 export function preloadPlugins(): void {
   void plugins().catch(() => undefined);
-}
-
-function run(command: string, args: string[], cwd: string): Promise<{ code: number | null; stdout: Buffer; stderr: Buffer }> {
-  return new Promise((done) => {
-    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on("data", (b: Buffer) => stdout.push(b));
-    child.stderr.on("data", (b: Buffer) => stderr.push(b));
-    child.on("error", (e) => done({ code: -1, stdout: Buffer.alloc(0), stderr: Buffer.from(`cannot run buf: ${e.message}`) }));
-    child.on("close", (code) => done({ code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) }));
-  });
-}
-
-/** Runs the package's buf in `cwd`; resolves with its exit code (-1: it did not run) and what it printed. */
-export async function runBuf(cwd: string, args: readonly string[]): Promise<{ code: number; output: string }> {
-  const { code, stdout, stderr } = await run(process.execPath, [dependencyBin("@bufbuild/buf", "buf"), ...args], cwd);
-  return { code: code ?? -1, output: Buffer.concat([stdout, stderr]).toString().trim() };
 }
 
 /** A one-line summary for a successful run. */

@@ -7,7 +7,7 @@
 //     await Counter.ref("shared").increment(ctx, { by: 1 }); // the hook already shows it
 import { createContext, useContext, useMemo, useSyncExternalStore, type ReactNode } from "react";
 import { toBinary, type Message } from "@bufbuild/protobuf";
-import type { Context } from "../api/context.js";
+import type { MayWatch } from "../api/capabilities.js";
 import type { Ref } from "../api/ref.js";
 import { LiveQuery, type LiveQueryOptions, type LiveSnapshot } from "../web/live-query.js";
 import type { WebContext } from "../web/web-context.js";
@@ -31,13 +31,13 @@ type ReactiveOf<R> = R extends { reactively(signal?: AbortSignal): infer X } ? X
 
 /** The names of a ref's readers: the methods of its `reactively()`. */
 export type ReaderName<R> = {
-  [K in keyof ReactiveOf<R>]-?: ReactiveOf<R>[K] extends (ctx: Context, request?: never) => AsyncIterable<unknown>
+  [K in keyof ReactiveOf<R>]-?: ReactiveOf<R>[K] extends (ctx: MayWatch, request?: never) => AsyncIterable<unknown>
     ? K
     : never;
 }[keyof ReactiveOf<R>] &
   string;
 
-type ReaderOf<R, K extends ReaderName<R>> = ReactiveOf<R>[K] extends (ctx: Context, request?: infer Q) => AsyncIterable<infer O>
+type ReaderOf<R, K extends ReaderName<R>> = ReactiveOf<R>[K] extends (ctx: MayWatch, request?: infer Q) => AsyncIterable<infer O>
   ? { request: Q; response: O }
   : never;
 

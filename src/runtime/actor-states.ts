@@ -35,6 +35,7 @@ export interface Committed {
 export class ActorStates {
   readonly #cache: ActorCache;
   readonly #committed = new Set<(c: Committed) => void>();
+  #transactionAges = 0;
 
   constructor(
     private readonly store: Store,
@@ -47,6 +48,14 @@ export class ActorStates {
 
   get cachedActors(): number {
     return this.#cache.size;
+  }
+
+  /**
+   * A fresh age for a new transaction, kept across its retries: wait-die
+   * compares the ages of transactions that lock these actors.
+   */
+  nextTransactionAge(): number {
+    return this.#transactionAges++;
   }
 
   /** Subscribes to durable commits that stored tasks or schedules. */

@@ -1,4 +1,4 @@
-import { parseDuration } from "./workflow/duration.js";
+import { parseDuration } from "./duration.js";
 
 /** An armed timer; only the clock that made it can clear it. */
 export interface Timer {

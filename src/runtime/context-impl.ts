@@ -4,6 +4,7 @@ import { INVOKE, type Invocation, type Invoker, type TaskControl, type TaskTimin
 import type { MethodKind, MethodSpec } from "../api/spec.js";
 import type { Call, Caller, WriteEffects } from "./call.js";
 import type { Engine } from "./engine.js";
+import { MAY_CALL } from "../api/capabilities.js";
 import { ContextMisuse } from "../api/errors.js";
 import { isCronTiming } from "./tasks/schedules.js";
 import { toMillis } from "./tasks/task-record.js";
@@ -12,8 +13,6 @@ export { EXTERNAL_CALLER, type Caller } from "./call.js";
 
 /** What a kind of context may do besides calling; each refusal says why not and what to do instead. */
 interface Capabilities {
-  /** The method kinds it may call (DESIGN.md §2). */
-  readonly calls: readonly MethodKind[];
   /** Why it may not: absent where it may. `name` is the method or task concerned. */
   readonly refuse: {
     readonly spawn?: (name: string) => string;
@@ -24,8 +23,6 @@ interface Capabilities {
   };
 }
 
-const ALL: readonly MethodKind[] = ["reader", "writer", "transaction", "workflow"];
-
 /** Handlers that hold their actor (readers, writers) may not wait, control or watch. */
 const holdsActor = (kind: string, what: string) => ({
   wait: () => `a ${kind} may not wait for tasks: it would hold ${what}`,
@@ -33,10 +30,13 @@ const holdsActor = (kind: string, what: string) => ({
   watch: (name: string) => `a ${kind} may not watch ${name}: it would ${kind === "transaction" ? "hold its actors" : "never return"}`,
 });
 
-/** The one table of what each kind of context may do. */
+/**
+ * What each kind of context may do, with why not: who may call what, spawn,
+ * schedule and watch is src/api/capabilities.ts (which the generated refs'
+ * types read too); this adds the refusals' words.
+ */
 export const CAPABILITIES: Record<Context["kind"], Capabilities> = {
   reader: {
-    calls: ["reader"],
     refuse: {
       spawn: (name) => `a reader may not spawn ${name}; use .schedule() from a writer, or spawn from a workflow`,
       schedule: () => "a reader may not schedule tasks; writers and transactions may",
@@ -44,21 +44,18 @@ export const CAPABILITIES: Record<Context["kind"], Capabilities> = {
     },
   },
   writer: {
-    calls: ["reader"],
     refuse: {
       spawn: (name) => `a writer may not spawn ${name}; use .schedule() from a writer, or spawn from a workflow`,
       ...holdsActor("writer", "its actor"),
     },
   },
   transaction: {
-    calls: ALL,
     refuse: {
       spawn: (name) => `a transaction schedules ${name} with .schedule(), which commits with it`,
       ...holdsActor("transaction", "its actors"),
     },
   },
   workflow: {
-    calls: ALL,
     refuse: {
       schedule: (name) =>
         `a workflow may not call .schedule() (writers and transactions may: the task commits with them); ` +
@@ -66,13 +63,12 @@ export const CAPABILITIES: Record<Context["kind"], Capabilities> = {
     },
   },
   // An ExternalContext (src/client/external-context.ts) sends what it may over the network.
-  external: { calls: ALL, refuse: {} },
+  external: { refuse: {} },
 };
 
-/** What each context kind may call (DESIGN.md §2). */
-export const MAY_CALL: Record<Context["kind"], readonly MethodKind[]> = Object.fromEntries(
-  Object.entries(CAPABILITIES).map(([kind, c]) => [kind, c.calls]),
-) as Record<Context["kind"], readonly MethodKind[]>;
+export function mayCall(kind: Context["kind"], method: MethodKind): boolean {
+  return (MAY_CALL[kind] as readonly MethodKind[]).includes(method);
+}
 
 export function refuse(from: string, kind: Context["kind"], inv: Invocation, what = "call"): ContextMisuse {
   return new ContextMisuse(
@@ -114,7 +110,7 @@ export abstract class CallContext implements Invoker {
   }
 
   invoke(inv: Invocation): Promise<Message> {
-    if (!CAPABILITIES[this.kind].calls.includes(inv.method.kind)) {
+    if (!mayCall(this.kind, inv.method.kind)) {
       return Promise.reject(refuse(this.kind === "workflow" ? this.method : `${this.stateType}.${this.method}`, this.kind, inv));
     }
     return this.call(inv);

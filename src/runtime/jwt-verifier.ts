@@ -2,7 +2,7 @@ import { KeyObject, createPublicKey, type JsonWebKey } from "node:crypto";
 import { createRemoteJWKSet, errors, jwtVerify, type JWK, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { Unavailable, unauthenticated, type CallError } from "../api/errors.js";
 import type { Claims, TokenVerifier } from "./authorization.js";
-import { parseDuration } from "./workflow/duration.js";
+import { parseDuration } from "./duration.js";
 
 /** The asymmetric JWS algorithms an identity provider signs with. HS* is left out on purpose. */
 const ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];

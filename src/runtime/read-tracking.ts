@@ -7,9 +7,12 @@ import { AsyncLocalStorage } from "node:async_hooks";
  */
 export class ReadSet extends Map<string, number> {}
 
+// Process-wide on purpose: an AsyncLocalStorage's promise hook is the
+// process's, so one storage and one count of the runs using it (to disable
+// the hook when none is) serve every runtime in the process.
 const current = new AsyncLocalStorage<ReadSet>();
 
-/** Tracked runs not yet settled. */
+/** Tracked runs not yet settled, in the whole process. */
 let tracking = 0;
 
 /**

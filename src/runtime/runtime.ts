@@ -50,7 +50,7 @@ export interface RuntimeOptions {
 
 /**
  * The parts a runtime works with, built and wired by the composition root
- * (src/server/engine-parts.ts): it owns none of their lifecycles but stop.
+ * (src/server/create-runtime.ts): it owns none of their lifecycles but stop.
  */
 export interface RuntimeParts {
   /** The store; its commits report to `health` and fail as StoreUnavailable. */
@@ -69,6 +69,9 @@ export interface RuntimeParts {
   readonly metrics: RuntimeMetrics;
 }
 
+// The parts are the runtime's own fields: listed once, in RuntimeParts.
+export interface Runtime extends RuntimeParts {}
+
 /**
  * Executes calls on actors: finds the servicer, has the gatekeeper check
  * external callers, and dispatches by method kind: readers on the last
@@ -81,34 +84,11 @@ export class Runtime implements Engine {
   readonly #writers: Writers;
   readonly #spawner: TaskSpawner;
   readonly #telemetry: CallTelemetry;
-  readonly #metrics: RuntimeMetrics;
   readonly gatekeeper: Gatekeeper;
-  readonly store: Store;
-  readonly health: StoreHealth;
-  readonly clock: Clock;
-  readonly watchers: Watchers;
-  readonly states: ActorStates;
-  readonly tasks: Dispatcher;
-  readonly taskHub: TaskHub;
-  readonly schedules: CronSchedules;
-  readonly readerWatches: ReaderWatches;
-  readonly logger: Logger;
 
   constructor(parts: RuntimeParts, servicers: readonly ServicerClass[], options: RuntimeOptions = {}) {
-    ({
-      store: this.store,
-      health: this.health,
-      clock: this.clock,
-      watchers: this.watchers,
-      states: this.states,
-      tasks: this.tasks,
-      taskHub: this.taskHub,
-      schedules: this.schedules,
-      readerWatches: this.readerWatches,
-      logger: this.logger,
-      metrics: this.#metrics,
-    } = parts);
-    this.#telemetry = new CallTelemetry(this.#metrics);
+    Object.assign(this, parts);
+    this.#telemetry = new CallTelemetry(this.metrics);
     for (const S of servicers) {
       if (this.#bound.has(S.spec.typeName)) throw new Error(`two servicers for ${S.spec.typeName}`);
       const servicer = new S() as { authorizer(): Bound["authorizer"] };
@@ -253,10 +233,11 @@ export class Runtime implements Engine {
     this.schedules.recover();
   }
 
-  async stop(): Promise<void> {
+  /** Stops; running tasks get up to `graceMs` to reach a durable step. */
+  async stop(graceMs: number): Promise<void> {
     this.health.stop();
-    this.#metrics.stop();
+    this.metrics.stop();
     await this.schedules.stop();
-    await this.tasks.stop();
+    await this.tasks.stop(graceMs);
   }
 }

@@ -2,12 +2,13 @@ import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { Authorizer } from "./authorization.js";
 import type { StateSpec } from "../api/spec.js";
 import type { RetryPolicy } from "./tasks/retry-policy.js";
-import { WorkflowState } from "./workflow/state-handle.js";
 
 /**
  * Base of every generated `<State>Servicer`. Users extend the generated
  * class and implement one method per RPC; the runtime creates one instance
- * per application, shared by all actors of the state type.
+ * per application, shared by all actors of the state type. A state with
+ * workflows gets `this.state` from its generated class (the workflow layer
+ * sits above this one).
  */
 export abstract class Servicer<S extends DescMessage = DescMessage> {
   /** Set by the generated subclass. */
@@ -23,11 +24,6 @@ export abstract class Servicer<S extends DescMessage = DescMessage> {
    */
   authorizer(): Authorizer<MessageShape<S>> | undefined {
     return undefined;
-  }
-
-  /** Inside a workflow: the state of the actor the workflow runs on. */
-  get state(): WorkflowState<MessageShape<S>> {
-    return new WorkflowState((this.constructor as ServicerClass).spec);
   }
 }
 

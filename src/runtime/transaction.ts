@@ -30,13 +30,6 @@ interface Participant {
   dirty: boolean;
 }
 
-let ages = 0;
-
-/** A fresh age for a new transaction; kept across its retries. */
-export function nextAge(): number {
-  return ages++;
-}
-
 /**
  * The state of one attempt of a transaction: every actor it touched, locked
  * until it commits (strict two-phase locking, so it is serializable), with
@@ -217,7 +210,7 @@ export function transact(engine: Engine, table: IdempotencyTable, bound: Bound, 
 }
 
 async function transactOnce(engine: Engine, call: Call, caller: Caller, keyed: Keyed | undefined): Promise<Message> {
-  const age = nextAge();
+  const age = engine.states.nextTransactionAge();
   for (let attempt = 1; ; attempt++) {
     const txn = new Transaction(engine.states, age);
     let committed: Promise<void> | undefined;

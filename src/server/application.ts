@@ -1,4 +1,6 @@
+import { channel } from "node:diagnostics_channel";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { APPLICATION_CHANNEL, type ApplicationEvent } from "../api/lifecycle.js";
 import { LmdbStore, type Durability } from "../store/lmdb-store.js";
 import { reportParseErrorsAsInvalid } from "../transport/invalid-input.js";
 import { registerActorRoutes } from "../transport/routes.js";
@@ -18,7 +20,7 @@ import { withHealthEndpoints } from "../transport/health-endpoints.js";
 import { tlsCredentialsFrom, type TlsOptions } from "./tls-credentials.js";
 import { defaultLogger } from "./default-logger.js";
 import type { Logger } from "../api/logger.js";
-import { parseDuration } from "../runtime/workflow/duration.js";
+import { parseDuration } from "../runtime/duration.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { ActorQueries } from "../runtime/actor-queries.js";
 import { AdminQueries } from "../runtime/admin-queries.js";
@@ -274,7 +276,7 @@ export class Application {
   async stop(): Promise<void> {
     const deadline = Date.now() + this.#drainMs;
     this.#drain?.begin();
-    await Promise.all([this.#runtime?.stop(), this.#drain?.settled(this.#drainMs)]);
+    await Promise.all([this.#runtime?.stop(this.#drainMs), this.#drain?.settled(this.#drainMs)]);
     // Answers just given still have to go out.
     await this.#listener?.close(Math.min(FLUSH_GRACE_MS, Math.max(0, deadline - Date.now())));
     await this.#store?.close();
@@ -283,6 +285,7 @@ export class Application {
     this.#runtime = undefined;
     this.#drain = undefined;
     this.#recovered = false;
+    lifecycle.publish({ event: "stopped" } satisfies ApplicationEvent);
   }
 
   /** What /readyz reports: undefined when ready. */
@@ -294,6 +297,9 @@ export class Application {
     return undefined;
   }
 }
+
+/** Tells tools in this process (cairn dev's server process) what the application does. */
+const lifecycle = channel(APPLICATION_CHANNEL);
 
 const DEFAULT_DRAIN_MS = 10_000;
 /** The longest a stop waits, within the drain bound, for answers to reach their clients. */

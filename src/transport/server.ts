@@ -58,8 +58,27 @@ export async function listen(
     session.once("close", () => sessions.delete(session));
   });
   let closing = false;
-  // While closing, an HTTP/1.1 connection closes once its answer is out.
-  h1.on("request", (_req, res: http.ServerResponse) => res.once("finish", () => closing && h1.closeIdleConnections()));
+  // Node's own idle tracking (closeIdleConnections) is off for an http
+  // server that never listens itself, as h1 here: so the HTTP/1.1 sockets
+  // and which of them are answering a request are tracked here. While
+  // closing, a connection closes once its answer is out; an idle one at once.
+  const h1Sockets = new Set<net.Socket>();
+  const answering = new Set<net.Socket>();
+  h1.on("connection", (socket: net.Socket) => {
+    h1Sockets.add(socket);
+    socket.once("close", () => h1Sockets.delete(socket));
+  });
+  h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    answering.add(socket);
+    res.once("close", () => {
+      answering.delete(socket);
+      if (closing) socket.end();
+    });
+  });
+  const closeIdle = () => {
+    for (const socket of h1Sockets) if (!answering.has(socket)) socket.destroy();
+  };
   const sockets = new Set<net.Socket>();
   let allClosed: (() => void) | undefined;
   const track = (socket: net.Socket) => {
@@ -108,7 +127,7 @@ export async function listen(
       if (graceMs > 0 && sockets.size > 0) {
         // GOAWAY: each session ends once its open streams have.
         for (const session of sessions) session.close();
-        h1.closeIdleConnections();
+        closeIdle();
         let timer: NodeJS.Timeout | undefined;
         await new Promise<void>((resolve) => {
           allClosed = resolve;
@@ -116,7 +135,6 @@ export async function listen(
         });
         clearTimeout(timer);
       }
-      h1.closeAllConnections();
       for (const s of sockets) s.destroy();
       await stopped;
     },

@@ -5,6 +5,7 @@ export { WebContext, type WebContextOptions, type AfterWriteListener } from "./w
 export { LiveQuery, type LiveSnapshot, type LiveQueryOptions } from "./live-query.js";
 export { Ref, Task, Spawner, Reactive } from "../api/ref.js";
 export type { Context } from "../api/context.js";
+export type { ContextKind, ContextOf, MayCall, MaySpawn, MayWatch } from "../api/capabilities.js";
 export type { Invocation, TaskTiming } from "../api/invocation.js";
 export { defineState, type StateSpec, type MethodSpec, type MethodKind, type AbortedClass } from "../api/spec.js";
 export { Aborted } from "../api/errors.js";

@@ -115,6 +115,36 @@ describe("SIGTERM drains a real server", () => {
     expect((await stuck)?.code).toBeDefined();
   });
 
+  it("a workflow deaf to its signal holds the stop up to the drain bound, not a fixed wait", async () => {
+    process.env.CAIRN_DRAIN_TIMEOUT = "1h";
+    const dataDir = await processes.tempDataDir("cairn-drain-deaf-");
+    const server = await processes.spawn({ dataDir, port: await freePort(), script: SCRIPT });
+    const ctx = processes.connect(server.url, { timeoutMs: 120_000 });
+    const task = Probe.ref("deaf-1").spawn().run(ctx, { scenario: "drain-wf-deaf" });
+    await task.started;
+    await waitFor(() => lines("drain-wf-deaf").includes(`blocked ${task.taskId}`), "the workflow to block");
+    server.kill("SIGTERM");
+    const signalled = Date.now();
+    // Still draining (answering 503) well past the 2 s the dispatcher once gave running tasks.
+    await waitFor(async () => (await probe(server.url, "/readyz")).status === 503 && Date.now() - signalled > 3_000, "3 s of draining");
+    expect(server.hasExited).toBe(false);
+    release("deaf-1");
+    expect(await within(60_000, "the server exit", server.exited)).toEqual({ code: 0, signal: null });
+    expect(lines("drain-wf-deaf")).toContain(`released ${task.taskId}`);
+  });
+
+  it("exits 0 at the drain bound when a workflow does not let go", async () => {
+    process.env.CAIRN_DRAIN_TIMEOUT = "200ms";
+    const dataDir = await processes.tempDataDir("cairn-drain-deaf-bound-");
+    const server = await processes.spawn({ dataDir, port: await freePort(), script: SCRIPT });
+    const ctx = processes.connect(server.url, { timeoutMs: 120_000 });
+    const task = Probe.ref("deaf-never").spawn().run(ctx, { scenario: "drain-wf-deaf" });
+    await task.started;
+    await waitFor(() => lines("drain-wf-deaf").includes(`blocked ${task.taskId}`), "the workflow to block");
+    server.kill("SIGTERM");
+    expect(await within(60_000, "the server exit", server.exited)).toEqual({ code: 0, signal: null });
+  });
+
   it("a second signal during the drain ends the process at once", async () => {
     process.env.CAIRN_DRAIN_TIMEOUT = "60s";
     const dataDir = await processes.tempDataDir("cairn-drain-twice-");

@@ -2,8 +2,8 @@
 // @generated from file bank/v1/account.proto (package bank.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Context, Loop, ReaderContext, Task, TaskTiming, TransactionContext, WorkflowContext, WriterContext } from "@cairn-dev/cairn";
-import { Aborted, defineState, Reactive, Ref, Scheduler, Servicer, Spawner } from "@cairn-dev/cairn";
+import type { Loop, MayCall, MaySchedule, MaySpawn, MayWatch, ReaderContext, Task, TaskTiming, TransactionContext, WorkflowContext, WriterContext } from "@cairn-dev/cairn";
+import { Aborted, defineState, Reactive, Ref, Scheduler, Servicer, Spawner, WorkflowState } from "@cairn-dev/cairn";
 import type { Account as Account$1, AccrueRequest, AccrueRequestSchema, AccrueResponse, AccrueResponseSchema, ApproveInterestRequest, ApproveInterestRequestSchema, ApproveInterestResponse, ApproveInterestResponseSchema, BalanceRequest, BalanceRequestSchema, BalanceResponse, BalanceResponseSchema, DepositRequest, DepositRequestSchema, DepositResponse, DepositResponseSchema, OpenRequest, OpenRequestSchema, OpenResponse, OpenResponseSchema, OverdraftError, TransferRequest, TransferRequestSchema, TransferResponse, TransferResponseSchema, WithdrawRequest, WithdrawRequestSchema, WithdrawResponse, WithdrawResponseSchema } from "./account_pb.js";
 import { AccountMethods, AccountSchema, OverdraftErrorSchema } from "./account_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -46,6 +46,12 @@ export const AccountSpec = defineState({
 export abstract class AccountServicer extends Servicer<typeof AccountSchema> {
   static override readonly spec = AccountSpec;
   /**
+   * Inside a workflow: this actor's state, read as a snapshot or written as an inline writer.
+   */
+  get state(): WorkflowState<Account> {
+    return new WorkflowState(AccountSpec);
+  }
+  /**
    * Writer (constructor): runs alone on its actor; creates it.
    */
   abstract open(ctx: WriterContext, state: Account, request: OpenRequest): Promise<MessageInitShape<typeof OpenResponseSchema>>;
@@ -81,19 +87,19 @@ export abstract class AccountServicer extends Servicer<typeof AccountSchema> {
  * `ref.spawn()`: starts Account methods as durable tasks.
  */
 export class AccountSpawner extends Spawner<typeof AccountSchema> {
-  open(ctx: Context, request?: MessageInitShape<typeof OpenRequestSchema>): Task<OpenResponse> {
+  open(ctx: MaySpawn, request?: MessageInitShape<typeof OpenRequestSchema>): Task<OpenResponse> {
     return this.spawnCall<typeof OpenResponseSchema>("open", ctx, request);
   }
-  deposit(ctx: Context, request?: MessageInitShape<typeof DepositRequestSchema>): Task<DepositResponse> {
+  deposit(ctx: MaySpawn, request?: MessageInitShape<typeof DepositRequestSchema>): Task<DepositResponse> {
     return this.spawnCall<typeof DepositResponseSchema>("deposit", ctx, request);
   }
-  withdraw(ctx: Context, request?: MessageInitShape<typeof WithdrawRequestSchema>): Task<WithdrawResponse> {
+  withdraw(ctx: MaySpawn, request?: MessageInitShape<typeof WithdrawRequestSchema>): Task<WithdrawResponse> {
     return this.spawnCall<typeof WithdrawResponseSchema>("withdraw", ctx, request);
   }
-  approveInterest(ctx: Context, request?: MessageInitShape<typeof ApproveInterestRequestSchema>): Task<ApproveInterestResponse> {
+  approveInterest(ctx: MaySpawn, request?: MessageInitShape<typeof ApproveInterestRequestSchema>): Task<ApproveInterestResponse> {
     return this.spawnCall<typeof ApproveInterestResponseSchema>("approveInterest", ctx, request);
   }
-  accrueInterest(ctx: Context, request?: MessageInitShape<typeof AccrueRequestSchema>): Task<AccrueResponse> {
+  accrueInterest(ctx: MaySpawn, request?: MessageInitShape<typeof AccrueRequestSchema>): Task<AccrueResponse> {
     return this.spawnCall<typeof AccrueResponseSchema>("accrueInterest", ctx, request);
   }
 }
@@ -102,19 +108,19 @@ export class AccountSpawner extends Spawner<typeof AccountSchema> {
  * `ref.schedule()` from a writer: tasks that exist only if the writer commits.
  */
 export class AccountScheduler extends Scheduler<typeof AccountSchema> {
-  open(ctx: Context, request?: MessageInitShape<typeof OpenRequestSchema>): string {
+  open(ctx: MaySchedule, request?: MessageInitShape<typeof OpenRequestSchema>): string {
     return this.scheduleCall("open", ctx, request);
   }
-  deposit(ctx: Context, request?: MessageInitShape<typeof DepositRequestSchema>): string {
+  deposit(ctx: MaySchedule, request?: MessageInitShape<typeof DepositRequestSchema>): string {
     return this.scheduleCall("deposit", ctx, request);
   }
-  withdraw(ctx: Context, request?: MessageInitShape<typeof WithdrawRequestSchema>): string {
+  withdraw(ctx: MaySchedule, request?: MessageInitShape<typeof WithdrawRequestSchema>): string {
     return this.scheduleCall("withdraw", ctx, request);
   }
-  approveInterest(ctx: Context, request?: MessageInitShape<typeof ApproveInterestRequestSchema>): string {
+  approveInterest(ctx: MaySchedule, request?: MessageInitShape<typeof ApproveInterestRequestSchema>): string {
     return this.scheduleCall("approveInterest", ctx, request);
   }
-  accrueInterest(ctx: Context, request?: MessageInitShape<typeof AccrueRequestSchema>): string {
+  accrueInterest(ctx: MaySchedule, request?: MessageInitShape<typeof AccrueRequestSchema>): string {
     return this.scheduleCall("accrueInterest", ctx, request);
   }
 }
@@ -123,7 +129,7 @@ export class AccountScheduler extends Scheduler<typeof AccountSchema> {
  * `ref.reactively()`: Account readers as live streams of responses.
  */
 export class AccountReactive extends Reactive<typeof AccountSchema> {
-  balance(ctx: Context, request?: MessageInitShape<typeof BalanceRequestSchema>): AsyncIterable<BalanceResponse> {
+  balance(ctx: MayWatch, request?: MessageInitShape<typeof BalanceRequestSchema>): AsyncIterable<BalanceResponse> {
     return this.watchCall<typeof BalanceResponseSchema>("balance", ctx, request);
   }
 }
@@ -132,25 +138,25 @@ export class AccountReactive extends Reactive<typeof AccountSchema> {
  * A typed reference to one Account actor.
  */
 export class AccountRef extends Ref<typeof AccountSchema> {
-  open(ctx: Context, request?: MessageInitShape<typeof OpenRequestSchema>): Promise<OpenResponse> {
+  open(ctx: MayCall<"writer">, request?: MessageInitShape<typeof OpenRequestSchema>): Promise<OpenResponse> {
     return this.call<typeof OpenResponseSchema>("open", ctx, request);
   }
-  balance(ctx: Context, request?: MessageInitShape<typeof BalanceRequestSchema>): Promise<BalanceResponse> {
+  balance(ctx: MayCall<"reader">, request?: MessageInitShape<typeof BalanceRequestSchema>): Promise<BalanceResponse> {
     return this.call<typeof BalanceResponseSchema>("balance", ctx, request);
   }
-  deposit(ctx: Context, request?: MessageInitShape<typeof DepositRequestSchema>): Promise<DepositResponse> {
+  deposit(ctx: MayCall<"writer">, request?: MessageInitShape<typeof DepositRequestSchema>): Promise<DepositResponse> {
     return this.call<typeof DepositResponseSchema>("deposit", ctx, request);
   }
-  withdraw(ctx: Context, request?: MessageInitShape<typeof WithdrawRequestSchema>): Promise<WithdrawResponse> {
+  withdraw(ctx: MayCall<"writer">, request?: MessageInitShape<typeof WithdrawRequestSchema>): Promise<WithdrawResponse> {
     return this.call<typeof WithdrawResponseSchema>("withdraw", ctx, request);
   }
-  approveInterest(ctx: Context, request?: MessageInitShape<typeof ApproveInterestRequestSchema>): Promise<ApproveInterestResponse> {
+  approveInterest(ctx: MayCall<"writer">, request?: MessageInitShape<typeof ApproveInterestRequestSchema>): Promise<ApproveInterestResponse> {
     return this.call<typeof ApproveInterestResponseSchema>("approveInterest", ctx, request);
   }
-  transfer(ctx: Context, request?: MessageInitShape<typeof TransferRequestSchema>): Promise<TransferResponse> {
+  transfer(ctx: MayCall<"transaction">, request?: MessageInitShape<typeof TransferRequestSchema>): Promise<TransferResponse> {
     return this.call<typeof TransferResponseSchema>("transfer", ctx, request);
   }
-  accrueInterest(ctx: Context, request?: MessageInitShape<typeof AccrueRequestSchema>): Promise<AccrueResponse> {
+  accrueInterest(ctx: MayCall<"workflow">, request?: MessageInitShape<typeof AccrueRequestSchema>): Promise<AccrueResponse> {
     return this.call<typeof AccrueResponseSchema>("accrueInterest", ctx, request);
   }
   /**
@@ -182,7 +188,7 @@ export const Account = {
   /**
    * Creates actor `id` with its constructor `open`.
    */
-  async create(ctx: Context, id: string, request?: MessageInitShape<typeof OpenRequestSchema>): Promise<[AccountRef, OpenResponse]> {
+  async create(ctx: MayCall<"writer">, id: string, request?: MessageInitShape<typeof OpenRequestSchema>): Promise<[AccountRef, OpenResponse]> {
     const ref = new AccountRef(AccountSpec, id);
     return [ref, await ref.open(ctx, request)];
   },

@@ -2,7 +2,7 @@
 // @generated from file bank/v1/account.proto (package bank.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Context, Task, TaskTiming } from "@cairn-dev/cairn/web";
+import type { MayCall, MaySpawn, MayWatch, Task, TaskTiming } from "@cairn-dev/cairn/web";
 import { Aborted, defineState, Reactive, Ref, Spawner } from "@cairn-dev/cairn/web";
 import type { Account as Account$1, AccrueRequestSchema, AccrueResponse, AccrueResponseSchema, ApproveInterestRequestSchema, ApproveInterestResponse, ApproveInterestResponseSchema, BalanceRequestSchema, BalanceResponse, BalanceResponseSchema, DepositRequestSchema, DepositResponse, DepositResponseSchema, OpenRequestSchema, OpenResponse, OpenResponseSchema, OverdraftError, TransferRequestSchema, TransferResponse, TransferResponseSchema, WithdrawRequestSchema, WithdrawResponse, WithdrawResponseSchema } from "./account_pb.js";
 import { AccountMethods, AccountSchema, OverdraftErrorSchema } from "./account_pb.js";
@@ -44,19 +44,19 @@ export const AccountSpec = defineState({
  * `ref.spawn()`: starts Account methods as durable tasks.
  */
 export class AccountSpawner extends Spawner<typeof AccountSchema> {
-  open(ctx: Context, request?: MessageInitShape<typeof OpenRequestSchema>): Task<OpenResponse> {
+  open(ctx: MaySpawn, request?: MessageInitShape<typeof OpenRequestSchema>): Task<OpenResponse> {
     return this.spawnCall<typeof OpenResponseSchema>("open", ctx, request);
   }
-  deposit(ctx: Context, request?: MessageInitShape<typeof DepositRequestSchema>): Task<DepositResponse> {
+  deposit(ctx: MaySpawn, request?: MessageInitShape<typeof DepositRequestSchema>): Task<DepositResponse> {
     return this.spawnCall<typeof DepositResponseSchema>("deposit", ctx, request);
   }
-  withdraw(ctx: Context, request?: MessageInitShape<typeof WithdrawRequestSchema>): Task<WithdrawResponse> {
+  withdraw(ctx: MaySpawn, request?: MessageInitShape<typeof WithdrawRequestSchema>): Task<WithdrawResponse> {
     return this.spawnCall<typeof WithdrawResponseSchema>("withdraw", ctx, request);
   }
-  approveInterest(ctx: Context, request?: MessageInitShape<typeof ApproveInterestRequestSchema>): Task<ApproveInterestResponse> {
+  approveInterest(ctx: MaySpawn, request?: MessageInitShape<typeof ApproveInterestRequestSchema>): Task<ApproveInterestResponse> {
     return this.spawnCall<typeof ApproveInterestResponseSchema>("approveInterest", ctx, request);
   }
-  accrueInterest(ctx: Context, request?: MessageInitShape<typeof AccrueRequestSchema>): Task<AccrueResponse> {
+  accrueInterest(ctx: MaySpawn, request?: MessageInitShape<typeof AccrueRequestSchema>): Task<AccrueResponse> {
     return this.spawnCall<typeof AccrueResponseSchema>("accrueInterest", ctx, request);
   }
 }
@@ -65,7 +65,7 @@ export class AccountSpawner extends Spawner<typeof AccountSchema> {
  * `ref.reactively()`: Account readers as live streams of responses.
  */
 export class AccountReactive extends Reactive<typeof AccountSchema> {
-  balance(ctx: Context, request?: MessageInitShape<typeof BalanceRequestSchema>): AsyncIterable<BalanceResponse> {
+  balance(ctx: MayWatch, request?: MessageInitShape<typeof BalanceRequestSchema>): AsyncIterable<BalanceResponse> {
     return this.watchCall<typeof BalanceResponseSchema>("balance", ctx, request);
   }
 }
@@ -74,25 +74,25 @@ export class AccountReactive extends Reactive<typeof AccountSchema> {
  * A typed reference to one Account actor.
  */
 export class AccountRef extends Ref<typeof AccountSchema> {
-  open(ctx: Context, request?: MessageInitShape<typeof OpenRequestSchema>): Promise<OpenResponse> {
+  open(ctx: MayCall<"writer">, request?: MessageInitShape<typeof OpenRequestSchema>): Promise<OpenResponse> {
     return this.call<typeof OpenResponseSchema>("open", ctx, request);
   }
-  balance(ctx: Context, request?: MessageInitShape<typeof BalanceRequestSchema>): Promise<BalanceResponse> {
+  balance(ctx: MayCall<"reader">, request?: MessageInitShape<typeof BalanceRequestSchema>): Promise<BalanceResponse> {
     return this.call<typeof BalanceResponseSchema>("balance", ctx, request);
   }
-  deposit(ctx: Context, request?: MessageInitShape<typeof DepositRequestSchema>): Promise<DepositResponse> {
+  deposit(ctx: MayCall<"writer">, request?: MessageInitShape<typeof DepositRequestSchema>): Promise<DepositResponse> {
     return this.call<typeof DepositResponseSchema>("deposit", ctx, request);
   }
-  withdraw(ctx: Context, request?: MessageInitShape<typeof WithdrawRequestSchema>): Promise<WithdrawResponse> {
+  withdraw(ctx: MayCall<"writer">, request?: MessageInitShape<typeof WithdrawRequestSchema>): Promise<WithdrawResponse> {
     return this.call<typeof WithdrawResponseSchema>("withdraw", ctx, request);
   }
-  approveInterest(ctx: Context, request?: MessageInitShape<typeof ApproveInterestRequestSchema>): Promise<ApproveInterestResponse> {
+  approveInterest(ctx: MayCall<"writer">, request?: MessageInitShape<typeof ApproveInterestRequestSchema>): Promise<ApproveInterestResponse> {
     return this.call<typeof ApproveInterestResponseSchema>("approveInterest", ctx, request);
   }
-  transfer(ctx: Context, request?: MessageInitShape<typeof TransferRequestSchema>): Promise<TransferResponse> {
+  transfer(ctx: MayCall<"transaction">, request?: MessageInitShape<typeof TransferRequestSchema>): Promise<TransferResponse> {
     return this.call<typeof TransferResponseSchema>("transfer", ctx, request);
   }
-  accrueInterest(ctx: Context, request?: MessageInitShape<typeof AccrueRequestSchema>): Promise<AccrueResponse> {
+  accrueInterest(ctx: MayCall<"workflow">, request?: MessageInitShape<typeof AccrueRequestSchema>): Promise<AccrueResponse> {
     return this.call<typeof AccrueResponseSchema>("accrueInterest", ctx, request);
   }
   /**
@@ -118,7 +118,7 @@ export const Account = {
   /**
    * Creates actor `id` with its constructor `open`.
    */
-  async create(ctx: Context, id: string, request?: MessageInitShape<typeof OpenRequestSchema>): Promise<[AccountRef, OpenResponse]> {
+  async create(ctx: MayCall<"writer">, id: string, request?: MessageInitShape<typeof OpenRequestSchema>): Promise<[AccountRef, OpenResponse]> {
     const ref = new AccountRef(AccountSpec, id);
     return [ref, await ref.open(ctx, request)];
   },

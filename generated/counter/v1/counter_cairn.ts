@@ -2,7 +2,7 @@
 // @generated from file counter/v1/counter.proto (package counter.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Context, ReaderContext, Task, TaskTiming, WriterContext } from "@cairn-dev/cairn";
+import type { MayCall, MaySchedule, MaySpawn, MayWatch, ReaderContext, Task, TaskTiming, WriterContext } from "@cairn-dev/cairn";
 import { defineState, Reactive, Ref, Scheduler, Servicer, Spawner } from "@cairn-dev/cairn";
 import type { Counter as Counter$1, IncrementRequest, IncrementRequestSchema, IncrementResponse, IncrementResponseSchema, ValueRequest, ValueRequestSchema, ValueResponse, ValueResponseSchema } from "./counter_pb.js";
 import { CounterMethods, CounterSchema } from "./counter_pb.js";
@@ -40,7 +40,7 @@ export abstract class CounterServicer extends Servicer<typeof CounterSchema> {
  * `ref.spawn()`: starts Counter methods as durable tasks.
  */
 export class CounterSpawner extends Spawner<typeof CounterSchema> {
-  increment(ctx: Context, request?: MessageInitShape<typeof IncrementRequestSchema>): Task<IncrementResponse> {
+  increment(ctx: MaySpawn, request?: MessageInitShape<typeof IncrementRequestSchema>): Task<IncrementResponse> {
     return this.spawnCall<typeof IncrementResponseSchema>("increment", ctx, request);
   }
 }
@@ -49,7 +49,7 @@ export class CounterSpawner extends Spawner<typeof CounterSchema> {
  * `ref.schedule()` from a writer: tasks that exist only if the writer commits.
  */
 export class CounterScheduler extends Scheduler<typeof CounterSchema> {
-  increment(ctx: Context, request?: MessageInitShape<typeof IncrementRequestSchema>): string {
+  increment(ctx: MaySchedule, request?: MessageInitShape<typeof IncrementRequestSchema>): string {
     return this.scheduleCall("increment", ctx, request);
   }
 }
@@ -58,7 +58,7 @@ export class CounterScheduler extends Scheduler<typeof CounterSchema> {
  * `ref.reactively()`: Counter readers as live streams of responses.
  */
 export class CounterReactive extends Reactive<typeof CounterSchema> {
-  value(ctx: Context, request?: MessageInitShape<typeof ValueRequestSchema>): AsyncIterable<ValueResponse> {
+  value(ctx: MayWatch, request?: MessageInitShape<typeof ValueRequestSchema>): AsyncIterable<ValueResponse> {
     return this.watchCall<typeof ValueResponseSchema>("value", ctx, request);
   }
 }
@@ -67,10 +67,10 @@ export class CounterReactive extends Reactive<typeof CounterSchema> {
  * A typed reference to one Counter actor.
  */
 export class CounterRef extends Ref<typeof CounterSchema> {
-  increment(ctx: Context, request?: MessageInitShape<typeof IncrementRequestSchema>): Promise<IncrementResponse> {
+  increment(ctx: MayCall<"writer">, request?: MessageInitShape<typeof IncrementRequestSchema>): Promise<IncrementResponse> {
     return this.call<typeof IncrementResponseSchema>("increment", ctx, request);
   }
-  value(ctx: Context, request?: MessageInitShape<typeof ValueRequestSchema>): Promise<ValueResponse> {
+  value(ctx: MayCall<"reader">, request?: MessageInitShape<typeof ValueRequestSchema>): Promise<ValueResponse> {
     return this.call<typeof ValueResponseSchema>("value", ctx, request);
   }
   /**

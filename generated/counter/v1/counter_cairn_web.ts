@@ -2,7 +2,7 @@
 // @generated from file counter/v1/counter.proto (package counter.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Context, Task, TaskTiming } from "@cairn-dev/cairn/web";
+import type { MayCall, MaySpawn, MayWatch, Task, TaskTiming } from "@cairn-dev/cairn/web";
 import { defineState, Reactive, Ref, Spawner } from "@cairn-dev/cairn/web";
 import type { Counter as Counter$1, IncrementRequestSchema, IncrementResponse, IncrementResponseSchema, ValueRequestSchema, ValueResponse, ValueResponseSchema } from "./counter_pb.js";
 import { CounterMethods, CounterSchema } from "./counter_pb.js";
@@ -25,7 +25,7 @@ export const CounterSpec = defineState({
  * `ref.spawn()`: starts Counter methods as durable tasks.
  */
 export class CounterSpawner extends Spawner<typeof CounterSchema> {
-  increment(ctx: Context, request?: MessageInitShape<typeof IncrementRequestSchema>): Task<IncrementResponse> {
+  increment(ctx: MaySpawn, request?: MessageInitShape<typeof IncrementRequestSchema>): Task<IncrementResponse> {
     return this.spawnCall<typeof IncrementResponseSchema>("increment", ctx, request);
   }
 }
@@ -34,7 +34,7 @@ export class CounterSpawner extends Spawner<typeof CounterSchema> {
  * `ref.reactively()`: Counter readers as live streams of responses.
  */
 export class CounterReactive extends Reactive<typeof CounterSchema> {
-  value(ctx: Context, request?: MessageInitShape<typeof ValueRequestSchema>): AsyncIterable<ValueResponse> {
+  value(ctx: MayWatch, request?: MessageInitShape<typeof ValueRequestSchema>): AsyncIterable<ValueResponse> {
     return this.watchCall<typeof ValueResponseSchema>("value", ctx, request);
   }
 }
@@ -43,10 +43,10 @@ export class CounterReactive extends Reactive<typeof CounterSchema> {
  * A typed reference to one Counter actor.
  */
 export class CounterRef extends Ref<typeof CounterSchema> {
-  increment(ctx: Context, request?: MessageInitShape<typeof IncrementRequestSchema>): Promise<IncrementResponse> {
+  increment(ctx: MayCall<"writer">, request?: MessageInitShape<typeof IncrementRequestSchema>): Promise<IncrementResponse> {
     return this.call<typeof IncrementResponseSchema>("increment", ctx, request);
   }
-  value(ctx: Context, request?: MessageInitShape<typeof ValueRequestSchema>): Promise<ValueResponse> {
+  value(ctx: MayCall<"reader">, request?: MessageInitShape<typeof ValueRequestSchema>): Promise<ValueResponse> {
     return this.call<typeof ValueResponseSchema>("value", ctx, request);
   }
   /**

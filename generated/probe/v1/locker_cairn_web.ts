@@ -5,7 +5,7 @@
 // A state that only a constructor creates, for the tests of deleting actors
 // (test/delete-actor.test.ts): opened, touched, waited on, closed (deleted).
 
-import type { Context, Task, TaskTiming } from "@cairn-dev/cairn/web";
+import type { MayCall, MaySpawn, MayWatch, Task, TaskTiming } from "@cairn-dev/cairn/web";
 import { defineState, Reactive, Ref, Spawner } from "@cairn-dev/cairn/web";
 import type { CloseLockerRequestSchema, CloseOtherRequestSchema, GetLockerRequestSchema, Locker as Locker$1, LockerView, LockerViewSchema, OpenLockerRequestSchema, RetireLockerRequestSchema, TouchLockerRequestSchema, WaitLockerRequestSchema } from "./locker_pb.js";
 import { LockerMethods, LockerSchema } from "./locker_pb.js";
@@ -33,19 +33,19 @@ export const LockerSpec = defineState({
  * `ref.spawn()`: starts Locker methods as durable tasks.
  */
 export class LockerSpawner extends Spawner<typeof LockerSchema> {
-  open(ctx: Context, request?: MessageInitShape<typeof OpenLockerRequestSchema>): Task<LockerView> {
+  open(ctx: MaySpawn, request?: MessageInitShape<typeof OpenLockerRequestSchema>): Task<LockerView> {
     return this.spawnCall<typeof LockerViewSchema>("open", ctx, request);
   }
-  touch(ctx: Context, request?: MessageInitShape<typeof TouchLockerRequestSchema>): Task<LockerView> {
+  touch(ctx: MaySpawn, request?: MessageInitShape<typeof TouchLockerRequestSchema>): Task<LockerView> {
     return this.spawnCall<typeof LockerViewSchema>("touch", ctx, request);
   }
-  close(ctx: Context, request?: MessageInitShape<typeof CloseLockerRequestSchema>): Task<LockerView> {
+  close(ctx: MaySpawn, request?: MessageInitShape<typeof CloseLockerRequestSchema>): Task<LockerView> {
     return this.spawnCall<typeof LockerViewSchema>("close", ctx, request);
   }
-  retire(ctx: Context, request?: MessageInitShape<typeof RetireLockerRequestSchema>): Task<LockerView> {
+  retire(ctx: MaySpawn, request?: MessageInitShape<typeof RetireLockerRequestSchema>): Task<LockerView> {
     return this.spawnCall<typeof LockerViewSchema>("retire", ctx, request);
   }
-  wait(ctx: Context, request?: MessageInitShape<typeof WaitLockerRequestSchema>): Task<LockerView> {
+  wait(ctx: MaySpawn, request?: MessageInitShape<typeof WaitLockerRequestSchema>): Task<LockerView> {
     return this.spawnCall<typeof LockerViewSchema>("wait", ctx, request);
   }
 }
@@ -54,7 +54,7 @@ export class LockerSpawner extends Spawner<typeof LockerSchema> {
  * `ref.reactively()`: Locker readers as live streams of responses.
  */
 export class LockerReactive extends Reactive<typeof LockerSchema> {
-  get(ctx: Context, request?: MessageInitShape<typeof GetLockerRequestSchema>): AsyncIterable<LockerView> {
+  get(ctx: MayWatch, request?: MessageInitShape<typeof GetLockerRequestSchema>): AsyncIterable<LockerView> {
     return this.watchCall<typeof LockerViewSchema>("get", ctx, request);
   }
 }
@@ -63,25 +63,25 @@ export class LockerReactive extends Reactive<typeof LockerSchema> {
  * A typed reference to one Locker actor.
  */
 export class LockerRef extends Ref<typeof LockerSchema> {
-  open(ctx: Context, request?: MessageInitShape<typeof OpenLockerRequestSchema>): Promise<LockerView> {
+  open(ctx: MayCall<"writer">, request?: MessageInitShape<typeof OpenLockerRequestSchema>): Promise<LockerView> {
     return this.call<typeof LockerViewSchema>("open", ctx, request);
   }
-  get(ctx: Context, request?: MessageInitShape<typeof GetLockerRequestSchema>): Promise<LockerView> {
+  get(ctx: MayCall<"reader">, request?: MessageInitShape<typeof GetLockerRequestSchema>): Promise<LockerView> {
     return this.call<typeof LockerViewSchema>("get", ctx, request);
   }
-  touch(ctx: Context, request?: MessageInitShape<typeof TouchLockerRequestSchema>): Promise<LockerView> {
+  touch(ctx: MayCall<"writer">, request?: MessageInitShape<typeof TouchLockerRequestSchema>): Promise<LockerView> {
     return this.call<typeof LockerViewSchema>("touch", ctx, request);
   }
-  close(ctx: Context, request?: MessageInitShape<typeof CloseLockerRequestSchema>): Promise<LockerView> {
+  close(ctx: MayCall<"writer">, request?: MessageInitShape<typeof CloseLockerRequestSchema>): Promise<LockerView> {
     return this.call<typeof LockerViewSchema>("close", ctx, request);
   }
-  closeOther(ctx: Context, request?: MessageInitShape<typeof CloseOtherRequestSchema>): Promise<LockerView> {
+  closeOther(ctx: MayCall<"transaction">, request?: MessageInitShape<typeof CloseOtherRequestSchema>): Promise<LockerView> {
     return this.call<typeof LockerViewSchema>("closeOther", ctx, request);
   }
-  retire(ctx: Context, request?: MessageInitShape<typeof RetireLockerRequestSchema>): Promise<LockerView> {
+  retire(ctx: MayCall<"workflow">, request?: MessageInitShape<typeof RetireLockerRequestSchema>): Promise<LockerView> {
     return this.call<typeof LockerViewSchema>("retire", ctx, request);
   }
-  wait(ctx: Context, request?: MessageInitShape<typeof WaitLockerRequestSchema>): Promise<LockerView> {
+  wait(ctx: MayCall<"workflow">, request?: MessageInitShape<typeof WaitLockerRequestSchema>): Promise<LockerView> {
     return this.call<typeof LockerViewSchema>("wait", ctx, request);
   }
   /**
@@ -107,7 +107,7 @@ export const Locker = {
   /**
    * Creates actor `id` with its constructor `open`.
    */
-  async create(ctx: Context, id: string, request?: MessageInitShape<typeof OpenLockerRequestSchema>): Promise<[LockerRef, LockerView]> {
+  async create(ctx: MayCall<"writer">, id: string, request?: MessageInitShape<typeof OpenLockerRequestSchema>): Promise<[LockerRef, LockerView]> {
     const ref = new LockerRef(LockerSpec, id);
     return [ref, await ref.open(ctx, request)];
   },

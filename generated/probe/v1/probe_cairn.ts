@@ -5,8 +5,8 @@
 // A state for the runtime's own tests: a counter, a log and a flag, with a
 // workflow whose behaviour each test chooses by scenario name.
 
-import type { Context, Loop, ReaderContext, Task, TaskTiming, WorkflowContext, WriterContext } from "@cairn-dev/cairn";
-import { Aborted, defineState, Reactive, Ref, Scheduler, Servicer, Spawner } from "@cairn-dev/cairn";
+import type { Loop, MayCall, MaySchedule, MaySpawn, MayWatch, ReaderContext, Task, TaskTiming, WorkflowContext, WriterContext } from "@cairn-dev/cairn";
+import { Aborted, defineState, Reactive, Ref, Scheduler, Servicer, Spawner, WorkflowState } from "@cairn-dev/cairn";
 import type { AddRequest, AddRequestSchema, GetRequest, GetRequestSchema, GetWithRequest, GetWithRequestSchema, Probe as Probe$1, ProbeError, ProbeView, ProbeViewSchema, RunRequest, RunRequestSchema, RunResponse, RunResponseSchema, ScheduleRunRequest, ScheduleRunRequestSchema, ScheduleRunResponse, ScheduleRunResponseSchema, SetFlagRequest, SetFlagRequestSchema } from "./probe_pb.js";
 import { ProbeErrorSchema, ProbeMethods, ProbeSchema } from "./probe_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -40,6 +40,12 @@ export const ProbeSpec = defineState({
  */
 export abstract class ProbeServicer extends Servicer<typeof ProbeSchema> {
   static override readonly spec = ProbeSpec;
+  /**
+   * Inside a workflow: this actor's state, read as a snapshot or written as an inline writer.
+   */
+  get state(): WorkflowState<Probe> {
+    return new WorkflowState(ProbeSpec);
+  }
   /**
    * Reader: runs on the last durable state.
    */
@@ -76,16 +82,16 @@ export abstract class ProbeServicer extends Servicer<typeof ProbeSchema> {
  * `ref.spawn()`: starts Probe methods as durable tasks.
  */
 export class ProbeSpawner extends Spawner<typeof ProbeSchema> {
-  add(ctx: Context, request?: MessageInitShape<typeof AddRequestSchema>): Task<ProbeView> {
+  add(ctx: MaySpawn, request?: MessageInitShape<typeof AddRequestSchema>): Task<ProbeView> {
     return this.spawnCall<typeof ProbeViewSchema>("add", ctx, request);
   }
-  setFlag(ctx: Context, request?: MessageInitShape<typeof SetFlagRequestSchema>): Task<ProbeView> {
+  setFlag(ctx: MaySpawn, request?: MessageInitShape<typeof SetFlagRequestSchema>): Task<ProbeView> {
     return this.spawnCall<typeof ProbeViewSchema>("setFlag", ctx, request);
   }
-  run(ctx: Context, request?: MessageInitShape<typeof RunRequestSchema>): Task<RunResponse> {
+  run(ctx: MaySpawn, request?: MessageInitShape<typeof RunRequestSchema>): Task<RunResponse> {
     return this.spawnCall<typeof RunResponseSchema>("run", ctx, request);
   }
-  scheduleRun(ctx: Context, request?: MessageInitShape<typeof ScheduleRunRequestSchema>): Task<ScheduleRunResponse> {
+  scheduleRun(ctx: MaySpawn, request?: MessageInitShape<typeof ScheduleRunRequestSchema>): Task<ScheduleRunResponse> {
     return this.spawnCall<typeof ScheduleRunResponseSchema>("scheduleRun", ctx, request);
   }
 }
@@ -94,16 +100,16 @@ export class ProbeSpawner extends Spawner<typeof ProbeSchema> {
  * `ref.schedule()` from a writer: tasks that exist only if the writer commits.
  */
 export class ProbeScheduler extends Scheduler<typeof ProbeSchema> {
-  add(ctx: Context, request?: MessageInitShape<typeof AddRequestSchema>): string {
+  add(ctx: MaySchedule, request?: MessageInitShape<typeof AddRequestSchema>): string {
     return this.scheduleCall("add", ctx, request);
   }
-  setFlag(ctx: Context, request?: MessageInitShape<typeof SetFlagRequestSchema>): string {
+  setFlag(ctx: MaySchedule, request?: MessageInitShape<typeof SetFlagRequestSchema>): string {
     return this.scheduleCall("setFlag", ctx, request);
   }
-  run(ctx: Context, request?: MessageInitShape<typeof RunRequestSchema>): string {
+  run(ctx: MaySchedule, request?: MessageInitShape<typeof RunRequestSchema>): string {
     return this.scheduleCall("run", ctx, request);
   }
-  scheduleRun(ctx: Context, request?: MessageInitShape<typeof ScheduleRunRequestSchema>): string {
+  scheduleRun(ctx: MaySchedule, request?: MessageInitShape<typeof ScheduleRunRequestSchema>): string {
     return this.scheduleCall("scheduleRun", ctx, request);
   }
 }
@@ -112,10 +118,10 @@ export class ProbeScheduler extends Scheduler<typeof ProbeSchema> {
  * `ref.reactively()`: Probe readers as live streams of responses.
  */
 export class ProbeReactive extends Reactive<typeof ProbeSchema> {
-  get(ctx: Context, request?: MessageInitShape<typeof GetRequestSchema>): AsyncIterable<ProbeView> {
+  get(ctx: MayWatch, request?: MessageInitShape<typeof GetRequestSchema>): AsyncIterable<ProbeView> {
     return this.watchCall<typeof ProbeViewSchema>("get", ctx, request);
   }
-  getWith(ctx: Context, request?: MessageInitShape<typeof GetWithRequestSchema>): AsyncIterable<ProbeView> {
+  getWith(ctx: MayWatch, request?: MessageInitShape<typeof GetWithRequestSchema>): AsyncIterable<ProbeView> {
     return this.watchCall<typeof ProbeViewSchema>("getWith", ctx, request);
   }
 }
@@ -124,22 +130,22 @@ export class ProbeReactive extends Reactive<typeof ProbeSchema> {
  * A typed reference to one Probe actor.
  */
 export class ProbeRef extends Ref<typeof ProbeSchema> {
-  get(ctx: Context, request?: MessageInitShape<typeof GetRequestSchema>): Promise<ProbeView> {
+  get(ctx: MayCall<"reader">, request?: MessageInitShape<typeof GetRequestSchema>): Promise<ProbeView> {
     return this.call<typeof ProbeViewSchema>("get", ctx, request);
   }
-  getWith(ctx: Context, request?: MessageInitShape<typeof GetWithRequestSchema>): Promise<ProbeView> {
+  getWith(ctx: MayCall<"reader">, request?: MessageInitShape<typeof GetWithRequestSchema>): Promise<ProbeView> {
     return this.call<typeof ProbeViewSchema>("getWith", ctx, request);
   }
-  add(ctx: Context, request?: MessageInitShape<typeof AddRequestSchema>): Promise<ProbeView> {
+  add(ctx: MayCall<"writer">, request?: MessageInitShape<typeof AddRequestSchema>): Promise<ProbeView> {
     return this.call<typeof ProbeViewSchema>("add", ctx, request);
   }
-  setFlag(ctx: Context, request?: MessageInitShape<typeof SetFlagRequestSchema>): Promise<ProbeView> {
+  setFlag(ctx: MayCall<"writer">, request?: MessageInitShape<typeof SetFlagRequestSchema>): Promise<ProbeView> {
     return this.call<typeof ProbeViewSchema>("setFlag", ctx, request);
   }
-  run(ctx: Context, request?: MessageInitShape<typeof RunRequestSchema>): Promise<RunResponse> {
+  run(ctx: MayCall<"workflow">, request?: MessageInitShape<typeof RunRequestSchema>): Promise<RunResponse> {
     return this.call<typeof RunResponseSchema>("run", ctx, request);
   }
-  scheduleRun(ctx: Context, request?: MessageInitShape<typeof ScheduleRunRequestSchema>): Promise<ScheduleRunResponse> {
+  scheduleRun(ctx: MayCall<"writer">, request?: MessageInitShape<typeof ScheduleRunRequestSchema>): Promise<ScheduleRunResponse> {
     return this.call<typeof ScheduleRunResponseSchema>("scheduleRun", ctx, request);
   }
   /**

@@ -5,7 +5,7 @@
 // A state for the runtime's own tests: a counter, a log and a flag, with a
 // workflow whose behaviour each test chooses by scenario name.
 
-import type { Context, Task, TaskTiming } from "@cairn-dev/cairn/web";
+import type { MayCall, MaySpawn, MayWatch, Task, TaskTiming } from "@cairn-dev/cairn/web";
 import { Aborted, defineState, Reactive, Ref, Spawner } from "@cairn-dev/cairn/web";
 import type { AddRequestSchema, GetRequestSchema, GetWithRequestSchema, Probe as Probe$1, ProbeError, ProbeView, ProbeViewSchema, RunRequestSchema, RunResponse, RunResponseSchema, ScheduleRunRequestSchema, ScheduleRunResponse, ScheduleRunResponseSchema, SetFlagRequestSchema } from "./probe_pb.js";
 import { ProbeErrorSchema, ProbeMethods, ProbeSchema } from "./probe_pb.js";
@@ -39,16 +39,16 @@ export const ProbeSpec = defineState({
  * `ref.spawn()`: starts Probe methods as durable tasks.
  */
 export class ProbeSpawner extends Spawner<typeof ProbeSchema> {
-  add(ctx: Context, request?: MessageInitShape<typeof AddRequestSchema>): Task<ProbeView> {
+  add(ctx: MaySpawn, request?: MessageInitShape<typeof AddRequestSchema>): Task<ProbeView> {
     return this.spawnCall<typeof ProbeViewSchema>("add", ctx, request);
   }
-  setFlag(ctx: Context, request?: MessageInitShape<typeof SetFlagRequestSchema>): Task<ProbeView> {
+  setFlag(ctx: MaySpawn, request?: MessageInitShape<typeof SetFlagRequestSchema>): Task<ProbeView> {
     return this.spawnCall<typeof ProbeViewSchema>("setFlag", ctx, request);
   }
-  run(ctx: Context, request?: MessageInitShape<typeof RunRequestSchema>): Task<RunResponse> {
+  run(ctx: MaySpawn, request?: MessageInitShape<typeof RunRequestSchema>): Task<RunResponse> {
     return this.spawnCall<typeof RunResponseSchema>("run", ctx, request);
   }
-  scheduleRun(ctx: Context, request?: MessageInitShape<typeof ScheduleRunRequestSchema>): Task<ScheduleRunResponse> {
+  scheduleRun(ctx: MaySpawn, request?: MessageInitShape<typeof ScheduleRunRequestSchema>): Task<ScheduleRunResponse> {
     return this.spawnCall<typeof ScheduleRunResponseSchema>("scheduleRun", ctx, request);
   }
 }
@@ -57,10 +57,10 @@ export class ProbeSpawner extends Spawner<typeof ProbeSchema> {
  * `ref.reactively()`: Probe readers as live streams of responses.
  */
 export class ProbeReactive extends Reactive<typeof ProbeSchema> {
-  get(ctx: Context, request?: MessageInitShape<typeof GetRequestSchema>): AsyncIterable<ProbeView> {
+  get(ctx: MayWatch, request?: MessageInitShape<typeof GetRequestSchema>): AsyncIterable<ProbeView> {
     return this.watchCall<typeof ProbeViewSchema>("get", ctx, request);
   }
-  getWith(ctx: Context, request?: MessageInitShape<typeof GetWithRequestSchema>): AsyncIterable<ProbeView> {
+  getWith(ctx: MayWatch, request?: MessageInitShape<typeof GetWithRequestSchema>): AsyncIterable<ProbeView> {
     return this.watchCall<typeof ProbeViewSchema>("getWith", ctx, request);
   }
 }
@@ -69,22 +69,22 @@ export class ProbeReactive extends Reactive<typeof ProbeSchema> {
  * A typed reference to one Probe actor.
  */
 export class ProbeRef extends Ref<typeof ProbeSchema> {
-  get(ctx: Context, request?: MessageInitShape<typeof GetRequestSchema>): Promise<ProbeView> {
+  get(ctx: MayCall<"reader">, request?: MessageInitShape<typeof GetRequestSchema>): Promise<ProbeView> {
     return this.call<typeof ProbeViewSchema>("get", ctx, request);
   }
-  getWith(ctx: Context, request?: MessageInitShape<typeof GetWithRequestSchema>): Promise<ProbeView> {
+  getWith(ctx: MayCall<"reader">, request?: MessageInitShape<typeof GetWithRequestSchema>): Promise<ProbeView> {
     return this.call<typeof ProbeViewSchema>("getWith", ctx, request);
   }
-  add(ctx: Context, request?: MessageInitShape<typeof AddRequestSchema>): Promise<ProbeView> {
+  add(ctx: MayCall<"writer">, request?: MessageInitShape<typeof AddRequestSchema>): Promise<ProbeView> {
     return this.call<typeof ProbeViewSchema>("add", ctx, request);
   }
-  setFlag(ctx: Context, request?: MessageInitShape<typeof SetFlagRequestSchema>): Promise<ProbeView> {
+  setFlag(ctx: MayCall<"writer">, request?: MessageInitShape<typeof SetFlagRequestSchema>): Promise<ProbeView> {
     return this.call<typeof ProbeViewSchema>("setFlag", ctx, request);
   }
-  run(ctx: Context, request?: MessageInitShape<typeof RunRequestSchema>): Promise<RunResponse> {
+  run(ctx: MayCall<"workflow">, request?: MessageInitShape<typeof RunRequestSchema>): Promise<RunResponse> {
     return this.call<typeof RunResponseSchema>("run", ctx, request);
   }
-  scheduleRun(ctx: Context, request?: MessageInitShape<typeof ScheduleRunRequestSchema>): Promise<ScheduleRunResponse> {
+  scheduleRun(ctx: MayCall<"writer">, request?: MessageInitShape<typeof ScheduleRunRequestSchema>): Promise<ScheduleRunResponse> {
     return this.call<typeof ScheduleRunResponseSchema>("scheduleRun", ctx, request);
   }
   /**

@@ -6,6 +6,7 @@ export function emitRef(s: StateScope): void {
   const { f } = s;
   printClassOpen(s, `A typed reference to one ${s.S} actor.`, "class", s.refName, "Ref");
   printCallMethods(s, s.model.methods, {
+    context: (m) => [s.rt("MayCall", true), `<${JSON.stringify(m.kind)}>`],
     returns: (m) => ["Promise<", f.importShape(m.desc.output), ">"],
     via: (m) => ["call<", ...responseSchema(s, m), ">"],
   });

@@ -5,7 +5,7 @@ import { printClassOpen, type StateScope } from "./state-scope.js";
 export function emitScheduler(s: StateScope): void {
   if (s.taskMethods.length === 0 || s.web) return;
   printClassOpen(s, `\`ref.schedule()\` from a writer: tasks that exist only if the writer commits.`, "class", s.schedulerName, "Scheduler");
-  printCallMethods(s, s.taskMethods, { returns: () => ["string"], via: () => ["scheduleCall"] });
+  printCallMethods(s, s.taskMethods, { context: () => [s.rt("MaySchedule", true)], returns: () => ["string"], via: () => ["scheduleCall"] });
   s.f.print("}");
   s.f.print();
 }

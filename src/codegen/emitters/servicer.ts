@@ -16,6 +16,12 @@ export function emitServicer(s: StateScope): void {
   const { f, S } = s;
   printClassOpen(s, `Implement one method per RPC of ${s.model.service.typeName}.`, "abstract class", `${S}Servicer`, "Servicer");
   f.print("  static override readonly spec = ", s.specName, ";");
+  if (s.model.methods.some((m) => m.kind === "workflow")) {
+    f.print(f.jsDoc("Inside a workflow: this actor's state, read as a snapshot or written as an inline writer.", "  "));
+    f.print("  get state(): ", s.rt("WorkflowState", true), "<", S, "> {");
+    f.print("    return new ", s.rt("WorkflowState"), "(", s.specName, ");");
+    f.print("  }");
+  }
   for (const m of s.model.methods) {
     f.print(f.jsDoc(methodDoc(m, s.aborted.get(m.desc)), "  "));
     const ctx = s.rt(`${KIND_TITLE[m.kind]}Context`, true);

@@ -6,6 +6,7 @@ export function emitSpawner(s: StateScope): void {
   if (s.taskMethods.length === 0) return;
   printClassOpen(s, `\`ref.spawn()\`: starts ${s.S} methods as durable tasks.`, "class", s.spawnerName, "Spawner");
   printCallMethods(s, s.taskMethods, {
+    context: () => [s.rt("MaySpawn", true)],
     returns: (m) => [s.rt("Task", true), "<", s.f.importShape(m.desc.output), ">"],
     via: (m) => ["spawnCall<", ...responseSchema(s, m), ">"],
   });

@@ -14,7 +14,7 @@ export function emitStateEntry(s: StateScope): void {
   if (ctors.length === 1) {
     const c = ctors[0]!;
     f.print(f.jsDoc(`Creates actor \`id\` with its constructor \`${c.desc.localName}\`.`, "  "));
-    f.print("  async create(ctx: ", s.rt("Context", true), ", id: string, request?: ", ...requestInit(s, c), "): Promise<[", refName, ", ",
+    f.print("  async create(ctx: ", s.rt("MayCall", true), `<${JSON.stringify(c.kind)}>`, ", id: string, request?: ", ...requestInit(s, c), "): Promise<[", refName, ", ",
       f.importShape(c.desc.output), "]> {");
     f.print("    const ref = new ", refName, "(", specName, ", id);");
     f.print("    return [ref, await ref.", c.desc.localName, "(ctx, request)];");

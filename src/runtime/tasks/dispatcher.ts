@@ -388,7 +388,12 @@ export class Dispatcher {
   }
 
   /** Stops timers and unwinds running workflows; they resume on restart. */
-  async stop(): Promise<void> {
+  /**
+   * Stops running tasks at their next durable step and waits for them up
+   * to `graceMs` (the application's drain bound): a run blocked outside any
+   * step is left behind, to run again after a restart.
+   */
+  async stop(graceMs: number): Promise<void> {
     const reason = new Error("the application is stopping");
     this.#stopping.abort(reason);
     for (const control of this.#controls.values()) control.stop(reason);
@@ -400,7 +405,9 @@ export class Dispatcher {
     this.host.clock.clearTimer(this.#sweepTimer);
     this.#ready.clear();
     for (const taskId of [...this.#watching.keys()]) this.#unwatch(taskId);
-    const grace = new Promise((resolve) => setTimeout(resolve, 2_000).unref());
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise((resolve) => (timer = setTimeout(resolve, graceMs)));
     await Promise.race([Promise.allSettled(this.#running.values()), grace]);
+    clearTimeout(timer);
   }
 }

@@ -1,6 +1,6 @@
 import type { WorkflowContext } from "../context.js";
 import { FatalError } from "../../api/errors.js";
-import { wakeTime, type Duration } from "./duration.js";
+import { wakeTime, type Duration } from "../duration.js";
 import { openStep } from "./step-skeleton.js";
 
 /**

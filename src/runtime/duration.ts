@@ -1,5 +1,5 @@
 /**
- * Durations for `sleep`: "250ms", "30s", "1h30m", "1.5d", a number of
+ * Durations for `sleep`, timeouts and token lifetimes: "250ms", "30s", "1h30m", "1.5d", a number of
  * milliseconds, or a Date (an absolute wake time). Parsed strictly: a typo
  * must not turn into a zero-length sleep.
  */
