@@ -22,6 +22,8 @@ export interface Caller {
   readonly internal: boolean;
   /** An external caller's bearer token, unverified. */
   readonly bearerToken?: string;
+  /** The workflow task making the call: its keyed calls' records are kept while it runs. */
+  readonly taskId?: string;
 }
 
 export const EXTERNAL_CALLER: Caller = { kind: "external", internal: false };

@@ -5,6 +5,8 @@ import { checkSameCall, type CallIdentity } from "./idempotency.js";
 export interface Keyed {
   readonly key: string;
   readonly identity: CallIdentity;
+  /** The workflow task that issued the key (a re-run issues it again). */
+  readonly ownerTaskId?: string;
 }
 
 /**
@@ -23,6 +25,7 @@ export class IdempotencyTable {
     identity: CallIdentity,
     replay: (outcome: StoredOutcome) => T | Promise<T>,
     run: (keyed: Keyed) => Promise<T>,
+    ownerTaskId?: string,
   ): Promise<T> {
     for (;;) {
       const pending = this.#pending.get(key);
@@ -41,7 +44,7 @@ export class IdempotencyTable {
     let settle!: () => void;
     this.#pending.set(key, { identity, settled: new Promise<void>((r) => (settle = r)) });
     try {
-      return await run({ key, identity });
+      return await run(ownerTaskId === undefined ? { key, identity } : { key, identity, ownerTaskId });
     } finally {
       this.#pending.delete(key);
       settle();
@@ -51,5 +54,7 @@ export class IdempotencyTable {
 
 /** The idempotency record of a call's outcome, if it has a key. */
 export function outcomeRecord(keyed: Keyed | undefined, outcome: StoredOutcome): Array<{ key: string; record: IdempotencyRecord }> {
-  return keyed ? [{ key: keyed.key, record: { ...keyed.identity, outcome } }] : [];
+  if (!keyed) return [];
+  const owner = keyed.ownerTaskId === undefined ? {} : { ownerTaskId: keyed.ownerTaskId };
+  return [{ key: keyed.key, record: { ...keyed.identity, outcome, ...owner } }];
 }

@@ -1,5 +1,5 @@
 import { DelegatingStore } from "../store/delegating-store.js";
-import { StoreFault, type CommitBatch, type Store } from "../store/store.js";
+import { StoreFault, type CommitBatch, type ExpiryLimits, type ExpiryResult, type Store } from "../store/store.js";
 import { StoreUnavailable } from "../api/errors.js";
 import type { StoreHealth } from "./store-health.js";
 
@@ -19,6 +19,14 @@ export class MonitoredStore extends DelegatingStore {
   }
 
   override commit(batch: CommitBatch, options?: { visibleOnly?: boolean }): Promise<void> {
+    return this.#write(() => this.inner.commit(batch, options));
+  }
+
+  override deleteExpired(limits: ExpiryLimits): Promise<ExpiryResult> {
+    return this.#write(() => this.inner.deleteExpired(limits));
+  }
+
+  #write<T>(write: () => Promise<T>): Promise<T> {
     const fault = this.health.fault;
     if (fault) {
       this.health.refused(fault);
@@ -27,7 +35,7 @@ export class MonitoredStore extends DelegatingStore {
     // Only the probe says the store is well again: a commit issued before
     // the failure may still succeed after it.
     const epoch = this.health.epoch;
-    return this.inner.commit(batch, options).catch((e: unknown) => {
+    return write().catch((e: unknown) => {
       if (!(e instanceof StoreFault)) throw e;
       this.health.refused(e, epoch);
       throw new StoreUnavailable(e.message, e);

@@ -148,20 +148,20 @@ export class Runtime implements Engine {
       }
       case "writer": {
         const mutation = writerMutation(bound, call, (effects) => contextFor(this, "writer", call, caller, effects));
-        return this.mutate(bound.spec, call.actorId, mutation, call.idempotencyKey);
+        return this.mutate(bound.spec, call.actorId, mutation, call.idempotencyKey, caller.taskId);
       }
       case "transaction":
         return transact(this, this.#table, bound, call, caller);
       case "workflow": {
         // A direct call spawns the workflow and waits for its outcome.
-        const taskId = await this.spawn(call, undefined, undefined, { kind: caller.kind, internal: true });
+        const taskId = await this.spawn(call, undefined, undefined, { kind: caller.kind, internal: true, taskId: caller.taskId });
         return this.waitTask(taskId, call.method, call.signal);
       }
     }
   }
 
-  mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined): Promise<T> {
-    return this.#writers.mutate(spec, actorId, mutation, key);
+  mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined, ownerTaskId?: string): Promise<T> {
+    return this.#writers.mutate(spec, actorId, mutation, key, ownerTaskId);
   }
 
   readState(spec: StateSpec, actorId: string): Message {

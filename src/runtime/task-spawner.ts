@@ -76,6 +76,7 @@ export class TaskSpawner {
         return outcome.taskId;
       },
       commit,
+      caller.taskId,
     );
   }
 

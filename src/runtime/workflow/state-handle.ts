@@ -57,6 +57,7 @@ export class WorkflowState<S extends Message> {
         decode: (bytes) => parseJson(Buffer.from(bytes).toString("utf8")) as R,
       },
       key,
+      run.taskId,
     );
   }
 }

@@ -2,6 +2,7 @@ import type { Message } from "@bufbuild/protobuf";
 import type { MemoKey, MemoRecord, TaskRecord } from "../../store/store.js";
 import { CallContext, toCall } from "../context-impl.js";
 import type { Engine } from "../engine.js";
+import type { Caller } from "../call.js";
 import type { WorkflowContext } from "../context.js";
 import type { TaskProgressReport } from "../tasks/progress.js";
 import { stepEvent } from "../tasks/task-events.js";
@@ -57,6 +58,11 @@ export class WorkflowContextImpl extends CallContext implements WorkflowContext 
     this.taskId = task.taskId;
     this.iteration = task.iteration;
     this.#replaying = runtime.taskHub.progress(task.taskId) !== undefined;
+  }
+
+  /** Its keyed calls name this task: their records are kept while it runs (a re-run issues them again). */
+  protected override get caller(): Caller {
+    return { kind: this.kind, internal: true, taskId: this.taskId };
   }
 
   // ---- calls through refs ---------------------------------------------
