@@ -24,6 +24,7 @@ export class RetentionSweeper {
   #timer: Timer | undefined;
   #sweep: Promise<void> = Promise.resolve();
   #stopped = false;
+  #sweeping = false;
   /** Records deleted so far (for tests and operators). */
   deleted = { tasks: 0, idempotency: 0 };
 
@@ -47,10 +48,15 @@ export class RetentionSweeper {
     await this.#sweep;
   }
 
+  // Always exactly one timer while started (tests count the clock's timers):
+  // the next one is set as this one fires; a sweep still running skips a turn.
   #arm(delayMs: number): void {
     if (this.#stopped) return;
     this.#timer = this.host.clock.setTimer(() => {
-      this.#sweep = this.#run().finally(() => this.#arm(this.#interval()));
+      this.#arm(this.#interval());
+      if (this.#sweeping) return;
+      this.#sweeping = true;
+      this.#sweep = this.#run().finally(() => (this.#sweeping = false));
     }, delayMs);
   }
 
