@@ -5,14 +5,16 @@
 // clock's, moved forward instead of waited for.
 import { AdjustableClock, Application, Code, ConnectError, ExternalContext, Loop, atLeastOnce, sleep, type ApplicationOptions } from "@cairn-dev/cairn";
 import type { TestApplication } from "@cairn-dev/cairn/testing";
-import type { Client } from "@connectrpc/connect";
+import { createClient, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Schedules } from "../generated/cairn/v1/schedules_pb.js";
 import { TaskStatus, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
+import { CronProbe, cronNote } from "./fixtures/cron-probe.js";
 import { probeTokens, startProbeApp } from "./fixtures/probe-app.js";
-import { ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
+import { PROBE_ADMIN_TOKEN, ProbeServicerImpl, defineScenario } from "./fixtures/probe-servicer.js";
 import { peekStore } from "./fixtures/store-peek.js";
-import { taskInStatus } from "./fixtures/tasks-client.js";
+import { bearerTransport, taskInStatus } from "./fixtures/tasks-client.js";
 import { tempDirs } from "./fixtures/temp-dirs.js";
 import { eventually, gates, waitFor, within } from "./fixtures/waiting.js";
 
@@ -52,7 +54,7 @@ let ctx: ExternalContext;
 let tasks: Client<typeof Tasks>;
 
 beforeAll(async () => {
-  ({ app, ctx, tasks } = await startProbeApp({ retention: { tasks: "1h", idempotency: "1h" }, tokenVerifier: probeTokens() }));
+  ({ app, ctx, tasks } = await startProbeApp({ servicers: [CronProbe], retention: { tasks: "1h", idempotency: "1h" }, tokenVerifier: probeTokens() }));
 });
 
 afterAll(async () => {
@@ -106,6 +108,21 @@ describe("ended tasks", () => {
     expect((await tasks.get({ taskId: running.taskId })).status).toBe(TaskStatus.RUNNING);
     open("runner");
     expect((await within(running)).result).toBe("opened");
+  });
+});
+
+describe("cron schedules", () => {
+  it("are kept; their ended runs go like other tasks", async () => {
+    const schedules = createClient(Schedules, bearerTransport(app.url, PROBE_ADMIN_TOKEN));
+    const view = await Probe.ref("cron-kept").unidempotently().add(ctx, { note: cronNote({ cron: "*/10 * * * *", scenario: "echo" }) });
+    const scheduleId = view.log[0]!;
+    app.clock.advance("10m");
+    const first = await waitFor(async () => (await tasks.list({ actorId: "cron-kept", limit: 10 })).tasks[0], "the first run");
+    await taskInStatus(tasks, first.taskId, TaskStatus.COMPLETED);
+    app.clock.advance("2h");
+    await eventually(() => notFound(first.taskId), "the ended run to be deleted");
+    expect((await schedules.list({})).schedules.map((s) => s.scheduleId)).toContain(scheduleId);
+    await schedules.delete({ scheduleId });
   });
 });
 
