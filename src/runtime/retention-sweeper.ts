@@ -25,13 +25,17 @@ export class RetentionSweeper {
   #sweep: Promise<void> = Promise.resolve();
   #stopped = false;
   #sweeping = false;
-  /** Records deleted so far (for tests and operators). */
-  deleted = { tasks: 0, idempotency: 0 };
+  readonly #deleted = { tasks: 0, idempotency: 0 };
 
   constructor(
     private readonly host: { readonly clock: Clock; readonly store: Pick<Store, "deleteExpired"> },
     private readonly policy: RetentionPolicy,
   ) {}
+
+  /** Index entries swept so far (records deleted, or found not expired after all). */
+  get swept(): { readonly tasks: number; readonly idempotency: number } {
+    return { ...this.#deleted };
+  }
 
   get enabled(): boolean {
     return this.policy.tasksMs !== undefined || this.policy.idempotencyMs !== undefined;
@@ -76,8 +80,8 @@ export class RetentionSweeper {
           idempotencyStoredBefore: idempotencyMs === undefined ? undefined : now - idempotencyMs,
           batch: RETENTION_BATCH,
         });
-        this.deleted.tasks += result.tasks;
-        this.deleted.idempotency += result.idempotency;
+        this.#deleted.tasks += result.tasks;
+        this.#deleted.idempotency += result.idempotency;
         more = result.more;
         // Other work goes first between batches.
         if (more) await new Promise((resolve) => setImmediate(resolve));
