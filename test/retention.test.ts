@@ -39,9 +39,10 @@ defineScenario("payThenNap", async (ctx, req) => {
   return { result: "paid", value: view.counter };
 });
 
-// A control loop: one memoized step per iteration, then the next iteration.
+// A control loop: one memoized step and one keyed call per iteration, then the next iteration.
 defineScenario("ticker", async (ctx, req) => {
   await atLeastOnce("tick", ctx, () => ctx.iteration);
+  await Probe.ref("ticked").idempotently("tick").add(ctx, { amount: 1n });
   if (ctx.iteration < Number(req.n)) return new Loop();
   await gate(ctx.actorId);
   return { result: "ticked", value: BigInt(ctx.iteration) };
@@ -150,13 +151,18 @@ describe("idempotency records", () => {
 });
 
 describe("Loop", () => {
-  it("keeps only the current iteration's memos while it runs on", async () => {
+  it("keeps only the current iteration's memos while it runs on; its earlier iterations' keys expire", async () => {
     const task = Probe.ref("ticker").spawn().run(ctx, { scenario: "ticker", n: 20n });
     await within(task.started);
     await eventually(() => has("ticker"), "iteration 20");
-    const peek = (await peekStore(app.dataDir, [task.taskId])).tasks[task.taskId]!;
-    expect(peek.memos).toBe(1);
+    const peek = await peekStore(app.dataDir, [task.taskId]);
+    expect(peek.tasks[task.taskId]!.memos).toBe(1);
+    expect(peek.keyCount).toBeGreaterThanOrEqual(21);
+    // Every record is past 1 h; only iteration 20's key is still the loop's.
+    app.clock.advance("2h");
+    await waitFor(async () => (await peekStore(app.dataDir)).keyCount === 1, "earlier iterations' keys to be deleted");
     expect((await tasks.get({ taskId: task.taskId })).status).toBe(TaskStatus.RUNNING);
+    expect((await Probe.ref("ticked").get(ctx, {})).counter).toBe(21n);
     open("ticker");
     expect((await within(task)).value).toBe(20n);
   });

@@ -2,7 +2,7 @@ import type { DescMessage, Message } from "@bufbuild/protobuf";
 import type { Authorizer } from "./authorization.js";
 import type { Context } from "./context.js";
 import type { MethodSpec, StateSpec } from "../api/spec.js";
-import type { ScheduleRecord, TaskRecord } from "../store/store.js";
+import type { KeyOwner, ScheduleRecord, TaskRecord } from "../store/store.js";
 import type { RetryPolicy } from "./tasks/retry-policy.js";
 
 /** A call as the runtime executes it: the key is already derived. */
@@ -22,8 +22,8 @@ export interface Caller {
   readonly internal: boolean;
   /** An external caller's bearer token, unverified. */
   readonly bearerToken?: string;
-  /** The workflow task making the call: its keyed calls' records are kept while it runs. */
-  readonly taskId?: string;
+  /** The workflow run making the call: its keyed calls' records are kept while it runs. */
+  readonly owner?: KeyOwner;
 }
 
 export const EXTERNAL_CALLER: Caller = { kind: "external", internal: false };

@@ -1,12 +1,12 @@
-import type { IdempotencyRecord, Store, StoredOutcome } from "../store/store.js";
+import type { IdempotencyRecord, KeyOwner, Store, StoredOutcome } from "../store/store.js";
 import { checkSameCall, type CallIdentity } from "./idempotency.js";
 
 /** A key with the call it names, for the commit that stores its outcome. */
 export interface Keyed {
   readonly key: string;
   readonly identity: CallIdentity;
-  /** The workflow task that issued the key (a re-run issues it again). */
-  readonly ownerTaskId?: string;
+  /** The workflow run that issued the key (a re-run issues it again). */
+  readonly owner?: KeyOwner;
 }
 
 /**
@@ -25,7 +25,7 @@ export class IdempotencyTable {
     identity: CallIdentity,
     replay: (outcome: StoredOutcome) => T | Promise<T>,
     run: (keyed: Keyed) => Promise<T>,
-    ownerTaskId?: string,
+    owner?: KeyOwner,
   ): Promise<T> {
     for (;;) {
       const pending = this.#pending.get(key);
@@ -44,7 +44,7 @@ export class IdempotencyTable {
     let settle!: () => void;
     this.#pending.set(key, { identity, settled: new Promise<void>((r) => (settle = r)) });
     try {
-      return await run(ownerTaskId === undefined ? { key, identity } : { key, identity, ownerTaskId });
+      return await run(owner === undefined ? { key, identity } : { key, identity, owner });
     } finally {
       this.#pending.delete(key);
       settle();
@@ -55,6 +55,6 @@ export class IdempotencyTable {
 /** The idempotency record of a call's outcome, if it has a key. */
 export function outcomeRecord(keyed: Keyed | undefined, outcome: StoredOutcome): Array<{ key: string; record: IdempotencyRecord }> {
   if (!keyed) return [];
-  const owner = keyed.ownerTaskId === undefined ? {} : { ownerTaskId: keyed.ownerTaskId };
+  const owner = keyed.owner === undefined ? {} : { owner: keyed.owner };
   return [{ key: keyed.key, record: { ...keyed.identity, outcome, ...owner } }];
 }

@@ -1,5 +1,5 @@
 import type { Message } from "@bufbuild/protobuf";
-import type { ScheduleRecord, Store, TaskRecord } from "../store/store.js";
+import type { KeyOwner, ScheduleRecord, Store, TaskRecord } from "../store/store.js";
 import type { TokenVerifier } from "./authorization.js";
 import type { ActorStates } from "./actor-states.js";
 import type { Bound, Call, Caller, Mutation } from "./call.js";
@@ -148,20 +148,20 @@ export class Runtime implements Engine {
       }
       case "writer": {
         const mutation = writerMutation(bound, call, (effects) => contextFor(this, "writer", call, caller, effects));
-        return this.mutate(bound.spec, call.actorId, mutation, call.idempotencyKey, caller.taskId);
+        return this.mutate(bound.spec, call.actorId, mutation, call.idempotencyKey, caller.owner);
       }
       case "transaction":
         return transact(this, this.#table, bound, call, caller);
       case "workflow": {
         // A direct call spawns the workflow and waits for its outcome.
-        const taskId = await this.spawn(call, undefined, undefined, { kind: caller.kind, internal: true, taskId: caller.taskId });
+        const taskId = await this.spawn(call, undefined, undefined, { kind: caller.kind, internal: true, owner: caller.owner });
         return this.waitTask(taskId, call.method, call.signal);
       }
     }
   }
 
-  mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined, ownerTaskId?: string): Promise<T> {
-    return this.#writers.mutate(spec, actorId, mutation, key, ownerTaskId);
+  mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined, owner?: KeyOwner): Promise<T> {
+    return this.#writers.mutate(spec, actorId, mutation, key, owner);
   }
 
   readState(spec: StateSpec, actorId: string): Message {

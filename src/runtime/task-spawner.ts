@@ -76,7 +76,7 @@ export class TaskSpawner {
         return outcome.taskId;
       },
       commit,
-      caller.taskId,
+      caller.owner,
     );
   }
 

@@ -216,7 +216,7 @@ export function transact(engine: Engine, table: IdempotencyTable, bound: Bound, 
     identity,
     (outcome) => replayed(outcome, decode, call.method.errors, call.method),
     (keyed) => transactOnce(engine, call, caller, keyed),
-    caller.taskId,
+    caller.owner,
   );
 }
 

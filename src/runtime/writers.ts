@@ -1,5 +1,5 @@
 import { clone, create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
-import type { Store, StoredOutcome } from "../store/store.js";
+import type { KeyOwner, Store, StoredOutcome } from "../store/store.js";
 import type { ActorCell } from "./actor-cache.js";
 import type { ActorStates } from "./actor-states.js";
 import type { Bound, Call, Mutation, WriteEffects } from "./call.js";
@@ -40,7 +40,7 @@ export class Writers {
   ) {}
 
   /** Runs a mutation on an actor, once per idempotency key if one is given. */
-  mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined, ownerTaskId?: string): Promise<T> {
+  mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined, owner?: KeyOwner): Promise<T> {
     if (key === undefined) return this.#write(spec, actorId, mutation, undefined);
     const identity: CallIdentity = { stateType: spec.typeName, actorId, method: mutation.method, requestHash: hashRequest(mutation.requestBytes) };
     return this.table.once(
@@ -48,7 +48,7 @@ export class Writers {
       identity,
       (outcome) => replayed(outcome, mutation.decode, mutation.errors),
       (keyed) => this.#write(spec, actorId, mutation, keyed),
-      ownerTaskId,
+      owner,
     );
   }
 

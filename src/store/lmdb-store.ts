@@ -235,9 +235,10 @@ export class LmdbStore implements Store {
       }
       const stored = keysBefore === undefined ? [] : this.retention.storedBefore(keysBefore, batch);
       for (const entry of stored) {
-        const owner = this.idempotency.get(entry[1])?.ownerTaskId;
-        const ownerTask = owner === undefined ? undefined : this.taskDb.get(owner);
-        if (ownerTask && !isEnded(ownerTask)) {
+        const owner = this.idempotency.get(entry[1])?.owner;
+        const ownerTask = owner === undefined ? undefined : this.taskDb.get(owner.taskId);
+        // A re-run of that iteration would issue the key again (a later iteration never does).
+        if (ownerTask && !isEnded(ownerTask) && ownerTask.iteration === owner?.iteration) {
           this.retention.restartStored(entry);
           continue;
         }

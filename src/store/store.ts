@@ -31,10 +31,16 @@ export interface IdempotencyRecord {
   readonly requestHash: string;
   readonly outcome: StoredOutcome;
   /**
-   * The workflow task whose call stored it (keys derived from a task id):
-   * retention keeps it while that task has not ended, as a re-run re-issues it.
+   * The workflow run whose call stored it: retention keeps it while that
+   * task is at that iteration and has not ended, as a re-run re-issues it.
    */
-  readonly ownerTaskId?: string;
+  readonly owner?: KeyOwner;
+}
+
+/** A workflow task at an iteration: what issued an idempotency key from inside a workflow. */
+export interface KeyOwner {
+  readonly taskId: string;
+  readonly iteration: number;
 }
 
 export interface StateWrite {

@@ -57,7 +57,7 @@ export class WorkflowState<S extends Message> {
         decode: (bytes) => parseJson(Buffer.from(bytes).toString("utf8")) as R,
       },
       key,
-      run.taskId,
+      { taskId: run.taskId, iteration: run.iteration },
     );
   }
 }

@@ -62,7 +62,7 @@ export class WorkflowContextImpl extends CallContext implements WorkflowContext 
 
   /** Its keyed calls name this task: their records are kept while it runs (a re-run issues them again). */
   protected override get caller(): Caller {
-    return { kind: this.kind, internal: true, taskId: this.taskId };
+    return { kind: this.kind, internal: true, owner: { taskId: this.taskId, iteration: this.iteration } };
   }
 
   // ---- calls through refs ---------------------------------------------
