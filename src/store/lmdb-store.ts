@@ -16,9 +16,10 @@ import {
   type TaskEventRecord,
   type TaskProgressRecord,
   TASK_HISTORY_LIMIT,
+  isEnded,
 } from "./store.js";
 import { backupEnvironment, type BackupResult } from "./backup.js";
-import { RetentionIndex, isEnded } from "./retention-index.js";
+import { RetentionIndex } from "./retention-index.js";
 
 export type Durability = "durable" | "relaxed";
 

@@ -1,16 +1,11 @@
 import type { Database, RootDatabase } from "lmdb";
-import type { IdempotencyRecord, TaskRecord } from "./store.js";
+import { isEnded, type IdempotencyRecord, type TaskRecord } from "./store.js";
 
 /** [time, id]: when a task ended, or when an idempotency record was stored. */
 type AgeKey = [number, string];
 
 /** Bumped when the indexes must be rebuilt from the records on open. */
 const RETENTION_INDEX_VERSION = 1;
-
-/** Ended tasks keep their records until retention deletes them. */
-export function isEnded(task: TaskRecord): boolean {
-  return task.status === "completed" || task.status === "aborted" || task.status === "failed" || task.status === "cancelled";
-}
 
 /**
  * What retention needs of the store: ended tasks by the time they ended, and

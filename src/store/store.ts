@@ -79,6 +79,11 @@ export interface TaskRecord {
   readonly remoteStatusInput?: string;
 }
 
+/** Whether the task has ended: completed, aborted, failed or cancelled (final; retention may delete it). */
+export function isEnded(task: Pick<TaskRecord, "status">): boolean {
+  return task.status === "completed" || task.status === "aborted" || task.status === "failed" || task.status === "cancelled";
+}
+
 /** A cron schedule: starts a workflow each time `cron` matches. */
 export interface ScheduleRecord {
   readonly scheduleId: string;
