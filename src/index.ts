@@ -1,5 +1,6 @@
 // The public face of Cairn: everything a user or generated code imports.
 export { Application, type ApplicationOptions, type ApplicationStats } from "./server/application.js";
+export type { RetentionOptions, RetentionPeriod } from "./server/retention-options.js";
 export type { TlsOptions } from "./server/tls-credentials.js";
 export type { Logger, LogFn } from "./api/logger.js";
 export { ExternalContext, type ExternalContextOptions, type TransportKind } from "./client/external-context.js";

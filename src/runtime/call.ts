@@ -2,7 +2,7 @@ import type { DescMessage, Message } from "@bufbuild/protobuf";
 import type { Authorizer } from "./authorization.js";
 import type { Context } from "./context.js";
 import type { MethodSpec, StateSpec } from "../api/spec.js";
-import type { ScheduleRecord, TaskRecord } from "../store/store.js";
+import type { KeyOwner, ScheduleRecord, TaskRecord } from "../store/store.js";
 import type { RetryPolicy } from "./tasks/retry-policy.js";
 import type { Logger } from "../api/logger.js";
 import type { TraceCarrier } from "../api/trace-context.js";
@@ -24,10 +24,14 @@ export interface Caller {
   readonly internal: boolean;
   /** An external caller's bearer token, unverified. */
   readonly bearerToken?: string;
-  /** The task whose run makes the call (a workflow, or a writer run as a task). */
-  readonly taskId?: string;
   /** An external caller's trace context (from its request headers): the parent of the call's span. */
   readonly trace?: TraceCarrier;
+  /**
+   * The task run making the call (a workflow, or a writer run as a task):
+   * its keyed calls' records are kept while it runs, and deleting its actor
+   * does not cancel it.
+   */
+  readonly owner?: KeyOwner;
 }
 
 export const EXTERNAL_CALLER: Caller = { kind: "external", internal: false };

@@ -1,5 +1,5 @@
 import type { Message } from "@bufbuild/protobuf";
-import type { ScheduleRecord, Store, TaskRecord } from "../store/store.js";
+import type { KeyOwner, ScheduleRecord, Store, TaskRecord } from "../store/store.js";
 import type { ActorStates } from "./actor-states.js";
 import type { Bound, Call, Caller, Mutation } from "./call.js";
 import type { Clock } from "./clock.js";
@@ -54,7 +54,8 @@ export interface Engine {
   /** Runs a call: authorizes external callers, then dispatches by method kind. */
   execute(call: Call, caller: Caller): Promise<Message>;
   /** Runs a mutation on an actor, once per idempotency key if one is given. */
-  mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined): Promise<T>;
+  /** `owner`: the workflow run issuing the key, whose record retention keeps while it runs. */
+  mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined, owner?: KeyOwner): Promise<T>;
   /** Durably creates a task for a workflow (or writer) call; returns its id. */
   spawn(call: Call, runAt: number | undefined, proposedId: string | undefined, caller: Caller): Promise<string>;
   /** The last durable state, recorded for `until`; NOT_FOUND if absent. */

@@ -1,10 +1,12 @@
-import type { IdempotencyRecord, Store, StoredOutcome } from "../store/store.js";
+import type { IdempotencyRecord, KeyOwner, Store, StoredOutcome } from "../store/store.js";
 import { checkSameCall, type CallIdentity } from "./idempotency.js";
 
 /** A key with the call it names, for the commit that stores its outcome. */
 export interface Keyed {
   readonly key: string;
   readonly identity: CallIdentity;
+  /** The workflow run that issued the key (a re-run issues it again). */
+  readonly owner?: KeyOwner;
 }
 
 /**
@@ -23,6 +25,7 @@ export class IdempotencyTable {
     identity: CallIdentity,
     replay: (outcome: StoredOutcome) => T | Promise<T>,
     run: (keyed: Keyed) => Promise<T>,
+    owner?: KeyOwner,
   ): Promise<T> {
     for (;;) {
       const pending = this.#pending.get(key);
@@ -41,7 +44,7 @@ export class IdempotencyTable {
     let settle!: () => void;
     this.#pending.set(key, { identity, settled: new Promise<void>((r) => (settle = r)) });
     try {
-      return await run({ key, identity });
+      return await run(owner === undefined ? { key, identity } : { key, identity, owner });
     } finally {
       this.#pending.delete(key);
       settle();
@@ -51,5 +54,7 @@ export class IdempotencyTable {
 
 /** The idempotency record of a call's outcome, if it has a key. */
 export function outcomeRecord(keyed: Keyed | undefined, outcome: StoredOutcome): Array<{ key: string; record: IdempotencyRecord }> {
-  return keyed ? [{ key: keyed.key, record: { ...keyed.identity, outcome } }] : [];
+  if (!keyed) return [];
+  const owner = keyed.owner === undefined ? {} : { owner: keyed.owner };
+  return [{ key: keyed.key, record: { ...keyed.identity, outcome, ...owner } }];
 }

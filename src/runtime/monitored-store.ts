@@ -1,5 +1,5 @@
 import { DelegatingStore } from "../store/delegating-store.js";
-import { StoreFault, type CommitBatch, type Store } from "../store/store.js";
+import { StoreFault, type CommitBatch, type ExpiryLimits, type ExpiryResult, type Store } from "../store/store.js";
 import { StoreUnavailable } from "../api/errors.js";
 import type { StoreHealth } from "./store-health.js";
 import type { RuntimeMetrics } from "./metrics.js";
@@ -22,17 +22,26 @@ export class MonitoredStore extends DelegatingStore {
   }
 
   override commit(batch: CommitBatch, options?: { visibleOnly?: boolean }): Promise<void> {
+    return this.#write(() => this.inner.commit(batch, options), (ok) => this.metrics?.commit(batch, ok));
+  }
+
+  override deleteExpired(limits: ExpiryLimits): Promise<ExpiryResult> {
+    return this.#write(() => this.inner.deleteExpired(limits));
+  }
+
+  /** `issued` hears whether the write went to the store (false: refused here). */
+  #write<T>(write: () => Promise<T>, issued?: (ok: boolean) => void): Promise<T> {
     const fault = this.health.fault;
     if (fault) {
       this.health.refused(fault);
-      this.metrics?.commit(batch, false);
+      issued?.(false);
       return Promise.reject(new StoreUnavailable(fault.message, fault));
     }
     // Only the probe says the store is well again: a commit issued before
     // the failure may still succeed after it.
     const epoch = this.health.epoch;
-    this.metrics?.commit(batch, true);
-    return this.inner.commit(batch, options).catch((e: unknown) => {
+    issued?.(true);
+    return write().catch((e: unknown) => {
       if (!(e instanceof StoreFault)) throw e;
       this.health.refused(e, epoch);
       throw new StoreUnavailable(e.message, e);

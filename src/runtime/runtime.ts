@@ -1,5 +1,5 @@
 import type { Message } from "@bufbuild/protobuf";
-import type { ScheduleRecord, Store, TaskRecord } from "../store/store.js";
+import type { KeyOwner, ScheduleRecord, Store, TaskRecord } from "../store/store.js";
 import type { TokenVerifier } from "./authorization.js";
 import type { ActorStates } from "./actor-states.js";
 import type { ActorDeletion, Bound, Call, Caller, Mutation, WriteEffects } from "./call.js";
@@ -147,21 +147,21 @@ export class Runtime implements Engine {
         return runHandler(bound, call, contextFor(this, "reader", call, caller), state);
       }
       case "writer": {
-        const mutation = writerMutation(bound, call, (effects) => contextFor(this, "writer", call, caller, effects), caller.taskId);
-        return this.mutate(bound.spec, call.actorId, mutation, call.idempotencyKey);
+        const mutation = writerMutation(bound, call, (effects) => contextFor(this, "writer", call, caller, effects), caller.owner?.taskId);
+        return this.mutate(bound.spec, call.actorId, mutation, call.idempotencyKey, caller.owner);
       }
       case "transaction":
         return transact(this, this.#table, bound, call, caller);
       case "workflow": {
         // A direct call spawns the workflow and waits for its outcome.
-        const taskId = await this.#spawner.spawn(call, undefined, undefined, { kind: caller.kind, internal: true });
+        const taskId = await this.#spawner.spawn(call, undefined, undefined, { kind: caller.kind, internal: true, owner: caller.owner });
         return this.waitTask(taskId, call.method, call.signal);
       }
     }
   };
 
-  mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined): Promise<T> {
-    return this.#writers.mutate(spec, actorId, mutation, key);
+  mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined, owner?: KeyOwner): Promise<T> {
+    return this.#writers.mutate(spec, actorId, mutation, key, owner);
   }
 
   readState(spec: StateSpec, actorId: string): Message {

@@ -78,6 +78,7 @@ export class TaskSpawner {
         return outcome.taskId;
       },
       commit,
+      caller.owner,
     );
   }
 

@@ -204,8 +204,12 @@ export function transact(engine: Engine, table: IdempotencyTable, bound: Bound, 
     requestHash: hashRequest(toBinary(call.method.desc.input, call.request)),
   };
   const decode = (bytes: Uint8Array) => fromBinary(call.method.desc.output, bytes);
-  return table.once(key, identity, (outcome) => replayed(outcome, decode, call.method.errors, call.method), (keyed) =>
-    transactOnce(engine, call, caller, keyed),
+  return table.once(
+    key,
+    identity,
+    (outcome) => replayed(outcome, decode, call.method.errors, call.method),
+    (keyed) => transactOnce(engine, call, caller, keyed),
+    caller.owner,
   );
 }
 

@@ -1,5 +1,5 @@
 import { clone, create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
-import type { Store } from "../store/store.js";
+import type { KeyOwner, Store } from "../store/store.js";
 import { deletionBatch, planDeletion } from "./actor-deletion.js";
 import type { Clock } from "./clock.js";
 import type { Dispatcher } from "./tasks/dispatcher.js";
@@ -44,7 +44,7 @@ export class Writers {
   ) {}
 
   /** Runs a mutation on an actor, once per idempotency key if one is given. */
-  mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined): Promise<T> {
+  mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined, owner?: KeyOwner): Promise<T> {
     if (key === undefined) return this.#write(spec, actorId, mutation, undefined);
     const identity: CallIdentity = { stateType: spec.typeName, actorId, method: mutation.method, requestHash: hashRequest(mutation.requestBytes()) };
     return this.table.once(
@@ -52,6 +52,7 @@ export class Writers {
       identity,
       (outcome) => replayed(outcome, mutation.decode, mutation.errors),
       (keyed) => this.#write(spec, actorId, mutation, keyed),
+      owner,
     );
   }
 

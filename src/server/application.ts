@@ -33,6 +33,9 @@ import type { RetryPolicy } from "../runtime/tasks/retry-policy.js";
 import type { TokenVerifier } from "../runtime/authorization.js";
 import type { Clock } from "../runtime/clock.js";
 import type { ServicerClass } from "../runtime/servicer.js";
+import { systemClock } from "../runtime/clock.js";
+import { RetentionSweeper } from "../runtime/retention-sweeper.js";
+import { retentionPolicy, type RetentionOptions } from "./retention-options.js";
 
 export interface ApplicationOptions {
   servicers: readonly ServicerClass[];
@@ -112,6 +115,13 @@ export interface ApplicationOptions {
    * Default CAIRN_CODE_VERSION, else none.
    */
   version?: string;
+  /**
+   * How long ended tasks (with memos, events, progress) and idempotency
+   * records are kept: durations like "7d", or false to keep them forever.
+   * Defaults: CAIRN_TASK_RETENTION / CAIRN_IDEMPOTENCY_RETENTION, else
+   * tasks "7d", idempotency "1d". Expired records are deleted in the background.
+   */
+  retention?: RetentionOptions;
 }
 
 /** Gauges of what the running application holds in memory, for operators and tests. */
@@ -133,6 +143,7 @@ export class Application {
   #drain: Drain | undefined;
   #drainMs = DEFAULT_DRAIN_MS;
   #logger: Logger | undefined;
+  #retention: RetentionSweeper | undefined;
   /** Recovery done: tasks re-armed, schedules loaded. */
   #recovered = false;
 
@@ -173,10 +184,12 @@ export class Application {
     const drainMs = drainTimeoutMs(o.drainTimeout);
     // Made once: a restart writes to the same logger.
     const logger = (this.#logger ??= o.logger ?? defaultLogger());
+    const retention = retentionPolicy(o.retention);
+    const clock = o.clock ?? systemClock;
     if (o.durability === "relaxed") {
       logger.warn("durability is RELAXED: acknowledged writes can be lost on a crash");
     }
-    this.#store = new LmdbStore({ path: o.dataDir ?? ".cairn", durability: o.durability, logger });
+    this.#store = new LmdbStore({ path: o.dataDir ?? ".cairn", durability: o.durability, logger, now: () => clock.now() });
     try {
       this.#runtime = createRuntime(o.wrapStore ? o.wrapStore(this.#store) : this.#store, o.servicers, {
         maxCachedActors: o.maxCachedActors,
@@ -234,6 +247,8 @@ export class Application {
     served = withHealthEndpoints(readiness, served);
     this.#listener = await listen(served, o.host ?? "127.0.0.1", o.port ?? 9991, credentials, duplexPaths);
     await runtime.start();
+    this.#retention = new RetentionSweeper(runtime, retention);
+    this.#retention.start();
     this.#recovered = true;
     return this;
   }
@@ -276,7 +291,8 @@ export class Application {
   async stop(): Promise<void> {
     const deadline = Date.now() + this.#drainMs;
     this.#drain?.begin();
-    await Promise.all([this.#runtime?.stop(this.#drainMs), this.#drain?.settled(this.#drainMs)]);
+    await Promise.all([this.#runtime?.stop(this.#drainMs), this.#drain?.settled(this.#drainMs), this.#retention?.stop()]);
+    this.#retention = undefined;
     // Answers just given still have to go out.
     await this.#listener?.close(Math.min(FLUSH_GRACE_MS, Math.max(0, deadline - Date.now())));
     await this.#store?.close();

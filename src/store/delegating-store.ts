@@ -1,4 +1,4 @@
-import type { CommitBatch, Store } from "./store.js";
+import type { CommitBatch, ExpiryLimits, ExpiryResult, Store } from "./store.js";
 
 /**
  * A Store that hands every call to `inner`: the base of wrappers that
@@ -23,6 +23,10 @@ export class DelegatingStore implements Store {
 
   commit(batch: CommitBatch, options?: { visibleOnly?: boolean }): Promise<void> {
     return this.inner.commit(batch, options);
+  }
+
+  deleteExpired(limits: ExpiryLimits): Promise<ExpiryResult> {
+    return this.inner.deleteExpired(limits);
   }
 
   probe(): Promise<void> {

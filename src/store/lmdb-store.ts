@@ -4,6 +4,8 @@ import {
   CommitConflictError,
   StoreFault,
   type CommitBatch,
+  type ExpiryLimits,
+  type ExpiryResult,
   type IdempotencyRecord,
   type MemoKey,
   type MemoRecord,
@@ -14,9 +16,11 @@ import {
   type TaskEventRecord,
   type TaskProgressRecord,
   TASK_HISTORY_LIMIT,
+  isEnded,
 } from "./store.js";
 import { backupEnvironment, type BackupResult } from "./backup.js";
 import type { Logger } from "../api/logger.js";
+import { RetentionIndex } from "./retention-index.js";
 
 export type Durability = "durable" | "relaxed";
 
@@ -26,6 +30,8 @@ export interface LmdbStoreOptions {
   durability?: Durability;
   /** Where a failure no caller sees (a task listener threw) is logged. */
   logger: Logger;
+  /** The time retention counts from (ms since epoch). Default Date.now. */
+  now?: () => number;
 }
 
 type StateKey = [string, string];
@@ -66,6 +72,7 @@ export class LmdbStore implements Store {
   private readonly meta: Database<number, string>;
   private readonly path: string;
   readonly #logger: Logger;
+  private readonly retention: RetentionIndex;
   /** The last write failure, while it may still hold: gates probes. */
   #fault: StoreFault | undefined;
   #batchGuarded = false;
@@ -93,6 +100,8 @@ export class LmdbStore implements Store {
         meta.put("due-index", DUE_INDEX_VERSION);
       });
     }
+    this.retention = new RetentionIndex(this.root, options.now ?? Date.now);
+    this.retention.buildIfMissing(this.root, meta, this.tasks(), this.idempotency.getKeys());
   }
 
   *dueTaskIds(from: number, to: number): Iterable<string> {
@@ -186,11 +195,17 @@ export class LmdbStore implements Store {
         if (w.state === null) this.states.remove([w.stateType, w.actorId]);
         else this.states.put([w.stateType, w.actorId], { version: w.state.version, bytes: w.state.bytes });
       }
-      for (const { key, record } of batch.idempotency) this.idempotency.put(key, record);
+      for (const { key, record } of batch.idempotency) {
+        this.retention.idempotencyWritten(key, this.idempotency.get(key));
+        this.idempotency.put(key, record);
+      }
       for (const task of batch.tasks ?? []) {
         const old = this.taskDb.get(task.taskId);
         if (old && isDue(old)) this.dueDb.remove([old.runAt, old.taskId]);
         if (isDue(task)) this.dueDb.put([task.runAt, task.taskId], true);
+        this.retention.taskWritten(old, task);
+        // The next iteration has started: no run reads the earlier ones' memos again.
+        if (old && task.iteration > old.iteration) this.#removeMemos(task.taskId, task.iteration);
         this.taskDb.put(task.taskId, task);
       }
       for (const { key, record } of batch.memos ?? []) this.memoDb.put(key, record);
@@ -211,6 +226,60 @@ export class LmdbStore implements Store {
     this.#fault = undefined;
     this.#notifyTasks(batch);
     if (this.durability === "durable" && !options.visibleOnly) await this.#flushed();
+  }
+
+  async deleteExpired(limits: ExpiryLimits): Promise<ExpiryResult> {
+    const deletedTasks = new Set<string>();
+    const transaction = this.root.transaction((): ExpiryResult => {
+      const { tasksEndedBefore: tasksBefore, idempotencyStoredBefore: keysBefore, batch } = limits;
+      const ended = tasksBefore === undefined ? [] : this.retention.endedBefore(tasksBefore, batch);
+      for (const entry of ended) {
+        this.retention.dropEnded(entry);
+        const task = this.taskDb.get(entry[1]);
+        // Ended again later (a newer entry), or never: only an ended task goes.
+        if (!task || !isEnded(task)) continue;
+        this.#removeTask(task.taskId);
+        deletedTasks.add(task.taskId);
+      }
+      const stored = keysBefore === undefined ? [] : this.retention.storedBefore(keysBefore, batch);
+      for (const entry of stored) {
+        const owner = this.idempotency.get(entry[1])?.owner;
+        const ownerTask = owner === undefined ? undefined : this.taskDb.get(owner.taskId);
+        // A re-run of that iteration would issue the key again (a later iteration never does).
+        if (ownerTask && !isEnded(ownerTask) && ownerTask.iteration === owner?.iteration) {
+          this.retention.restartStored(entry);
+          continue;
+        }
+        this.retention.dropStored(entry);
+        this.idempotency.remove(entry[1]);
+      }
+      return { tasks: ended.length, idempotency: stored.length, more: ended.length === batch || stored.length === batch };
+    });
+    this.#guardBatch();
+    let result: ExpiryResult;
+    try {
+      result = await transaction;
+    } catch (e) {
+      throw await this.#faultOf(e);
+    }
+    this.#fault = undefined;
+    if (deletedTasks.size > 0) this.#notify(deletedTasks);
+    return result;
+  }
+
+  /** Inside a write transaction: a task and everything kept for it. */
+  #removeTask(taskId: string): void {
+    const task = this.taskDb.get(taskId);
+    if (task && isDue(task)) this.dueDb.remove([task.runAt, taskId]);
+    this.taskDb.remove(taskId);
+    this.#removeMemos(taskId, Number.MAX_SAFE_INTEGER);
+    for (const key of this.eventDb.getKeys({ start: [taskId, 0], end: [taskId, Number.MAX_SAFE_INTEGER] })) this.eventDb.remove(key);
+    this.progressDb.remove(taskId);
+  }
+
+  /** Inside a write transaction: the task's memos of iterations before `iteration`. */
+  #removeMemos(taskId: string, iteration: number): void {
+    for (const key of this.memoDb.getKeys({ start: [taskId], end: [taskId, iteration] })) this.memoDb.remove(key);
   }
 
   async probe(): Promise<void> {
@@ -285,7 +354,10 @@ export class LmdbStore implements Store {
     for (const task of batch.tasks ?? []) ids.add(task.taskId);
     for (const { taskId } of batch.events ?? []) ids.add(taskId);
     for (const { taskId } of batch.progress ?? []) ids.add(taskId);
-    if (ids.size === 0) return;
+    if (ids.size > 0) this.#notify(ids);
+  }
+
+  #notify(ids: ReadonlySet<string>): void {
     for (const listener of this.#taskListeners) {
       try {
         listener(ids);

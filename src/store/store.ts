@@ -30,6 +30,17 @@ export interface IdempotencyRecord {
   readonly method: string;
   readonly requestHash: string;
   readonly outcome: StoredOutcome;
+  /**
+   * The workflow run whose call stored it: retention keeps it while that
+   * task is at that iteration and has not ended, as a re-run re-issues it.
+   */
+  readonly owner?: KeyOwner;
+}
+
+/** A workflow task at an iteration: what issued an idempotency key from inside a workflow. */
+export interface KeyOwner {
+  readonly taskId: string;
+  readonly iteration: number;
 }
 
 export interface StateWrite {
@@ -73,6 +84,11 @@ export interface TaskRecord {
   readonly trace?: Readonly<Record<string, string>>;
 }
 
+/** Whether the task has ended: completed, aborted, failed or cancelled (final; retention may delete it). */
+export function isEnded(task: Pick<TaskRecord, "status">): boolean {
+  return task.status === "completed" || task.status === "aborted" || task.status === "failed" || task.status === "cancelled";
+}
+
 /** A cron schedule: starts a workflow each time `cron` matches. */
 export interface ScheduleRecord {
   readonly scheduleId: string;
@@ -98,7 +114,11 @@ export type MemoRecord =
   | { readonly kind: "started" }
   | { readonly kind: "error"; readonly name: string; readonly message: string };
 
-/** Memo keys: [taskId, iteration, step kind, alias]. */
+/**
+ * Memo keys: [taskId, iteration, step kind, alias]. Only runs of the task's
+ * current iteration read them: the commit that starts the next iteration
+ * (a `Loop`) deletes the earlier iterations' memos.
+ */
 export type MemoKey = [string, number, string, string];
 
 /** One entry of a task's history (spawned, started, step, retried, ...). */
@@ -186,6 +206,24 @@ export class StoreFault extends Error {
   }
 }
 
+/** What one retention sweep may delete: records older than these times (ms since epoch). */
+export interface ExpiryLimits {
+  /** Ended tasks that ended before this (with memos, events, progress); undefined: none. */
+  readonly tasksEndedBefore?: number;
+  /** Idempotency records stored before this; undefined: none. */
+  readonly idempotencyStoredBefore?: number;
+  /** At most this many of each in one commit. */
+  readonly batch: number;
+}
+
+/** How many records one sweep deleted (or found not expired after all). */
+export interface ExpiryResult {
+  readonly tasks: number;
+  readonly idempotency: number;
+  /** A full batch of either: more may be expired. */
+  readonly more: boolean;
+}
+
 export interface Store {
   getState(stateType: string, actorId: string): StoredState | undefined;
   getIdempotency(key: string): IdempotencyRecord | undefined;
@@ -221,6 +259,13 @@ export interface Store {
    * and with StoreFault when the store cannot write (nothing written).
    */
   commit(batch: CommitBatch, options?: { visibleOnly?: boolean }): Promise<void>;
+  /**
+   * Deletes, in one commit, up to `limits.batch` of each kind of expired
+   * record, oldest first: ended tasks with their memos, events and progress,
+   * and idempotency records (kept while their owner task has not ended).
+   * A task that is not ended is never deleted. Resolves once visible.
+   */
+  deleteExpired(limits: ExpiryLimits): Promise<ExpiryResult>;
   /**
    * Makes one tiny write durable, or rejects with StoreFault: asked while
    * commits fail, to learn when the store takes writes again.

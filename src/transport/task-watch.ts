@@ -32,7 +32,9 @@ export async function* watchTask(tasks: TaskQueries, taskId: string, signal: Abo
         continue;
       }
       changed = false;
-      const task = tasks.get(taskId)!;
+      // Gone only once ended and past retention; a watch ends at the end, so only by a race.
+      const task = tasks.get(taskId);
+      if (!task) throw notFound(`no task ${JSON.stringify(taskId)}`);
       const info = toTaskInfo(tasks.describe(task));
       const bytes = toBinary(TaskInfoSchema, info);
       if (!last || Buffer.compare(bytes, last) !== 0) {

@@ -69,9 +69,8 @@ export function newTaskRecord(call: Call, runAt: number | undefined, now: number
   };
 }
 
-export function isFinal(task: TaskRecord): boolean {
-  return task.status === "completed" || task.status === "aborted" || task.status === "failed" || task.status === "cancelled";
-}
+/** Whether the task has ended (the store's rule: ended tasks are what retention deletes). */
+export { isEnded as isFinal } from "../../store/store.js";
 
 export function toMillis(when: Date | number | undefined): number | undefined {
   return when === undefined ? undefined : typeof when === "number" ? when : when.getTime();

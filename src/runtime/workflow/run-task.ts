@@ -51,7 +51,7 @@ export async function runTask(runtime: Engine, task: TaskRecord, control: RunCon
     let response: Message;
     if (method.kind === "writer") {
       const call = { spec: bound.spec, method, actorId: task.actorId, request, idempotencyKey: `task:${task.taskId}` };
-      response = await runtime.execute(call, { kind: "workflow", internal: true, taskId: task.taskId });
+      response = await runtime.execute(call, { kind: "workflow", internal: true, owner: { taskId: task.taskId, iteration: task.iteration } });
     } else {
       ctx = new WorkflowContextImpl(runtime, bound.spec, method, task, control);
       const result = await handlerOf(bound, method)(ctx, request);

@@ -61,6 +61,7 @@ export class WorkflowState<S extends Message> {
         decode: (bytes) => parseJson(Buffer.from(bytes).toString("utf8")) as R,
       },
       key,
+      { taskId: run.taskId, iteration: run.iteration },
     );
   }
 }

@@ -61,11 +61,12 @@ export class WorkflowContextImpl extends CallContext implements WorkflowContext 
     this.#replaying = runtime.taskHub.progress(task.taskId) !== undefined;
   }
 
-  // ---- calls through refs ---------------------------------------------
-
+  /** Its keyed calls name this task: their records are kept while it runs (a re-run issues them again). */
   protected override get caller(): Caller {
-    return { kind: "workflow", internal: true, taskId: this.taskId };
+    return { kind: this.kind, internal: true, owner: { taskId: this.taskId, iteration: this.iteration } };
   }
+
+  // ---- calls through refs ---------------------------------------------
 
   override invoke(inv: Invocation): Promise<Message> {
     // A call is a durable step: it parks while paused, stops once cancelled.
