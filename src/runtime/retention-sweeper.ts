@@ -1,6 +1,7 @@
 import { StoreUnavailable } from "../api/errors.js";
 import type { Store } from "../store/store.js";
 import type { Clock, Timer } from "./clock.js";
+import type { Logger } from "../api/logger.js";
 
 /** How long ended tasks and idempotency records are kept (ms); undefined: forever. */
 export interface RetentionPolicy {
@@ -28,7 +29,7 @@ export class RetentionSweeper {
   readonly #deleted = { tasks: 0, idempotency: 0 };
 
   constructor(
-    private readonly host: { readonly clock: Clock; readonly store: Pick<Store, "deleteExpired"> },
+    private readonly host: { readonly clock: Clock; readonly store: Pick<Store, "deleteExpired">; readonly logger: Logger },
     private readonly policy: RetentionPolicy,
   ) {}
 
@@ -88,7 +89,7 @@ export class RetentionSweeper {
       }
     } catch (e) {
       if (e instanceof StoreUnavailable) return; // logged once by the store's health; the next sweep tries again
-      console.error("cairn: retention: expired records were not deleted", e);
+      this.host.logger.error({ err: e }, "retention: expired records were not deleted");
     }
   }
 }
