@@ -199,8 +199,15 @@ export class LmdbStore implements Store {
         this.retention.idempotencyWritten(key, this.idempotency.get(key));
         this.idempotency.put(key, record);
       }
+      // An ended task is final: a write planned before it ended (an actor's
+      // deletion cancelling it) leaves its record and history as they ended.
+      let settled: Set<string> | undefined;
       for (const task of batch.tasks ?? []) {
         const old = this.taskDb.get(task.taskId);
+        if (old && isEnded(old)) {
+          (settled ??= new Set()).add(task.taskId);
+          continue;
+        }
         if (old && isDue(old)) this.dueDb.remove([old.runAt, old.taskId]);
         if (isDue(task)) this.dueDb.put([task.runAt, task.taskId], true);
         this.retention.taskWritten(old, task);
@@ -211,7 +218,7 @@ export class LmdbStore implements Store {
       for (const { key, record } of batch.memos ?? []) this.memoDb.put(key, record);
       for (const schedule of batch.schedules ?? []) this.scheduleDb.put(schedule.scheduleId, schedule);
       for (const id of batch.deletedSchedules ?? []) this.scheduleDb.remove(id);
-      for (const { taskId, event } of batch.events ?? []) this.#appendEvent(taskId, event);
+      for (const { taskId, event } of batch.events ?? []) if (!settled?.has(taskId)) this.#appendEvent(taskId, event);
       for (const { taskId, progress } of batch.progress ?? []) this.progressDb.put(taskId, progress);
       return undefined;
     });
