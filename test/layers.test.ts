@@ -80,3 +80,15 @@ describe("one way to log", () => {
     expect(callers).toEqual([]);
   });
 });
+
+describe("rooms of a readable size (DESIGN.md §12)", () => {
+  it("no file under src/ is over 400 lines, and runtime.ts, the dispatcher by kind, at most 250", async () => {
+    const long: string[] = [];
+    for (const file of await sourceFiles("src")) {
+      const lines = (await readFile(path.join(REPO, file), "utf8")).split("\n").length - 1;
+      const limit = file === path.join("src", "runtime", "runtime.ts") ? 250 : 400;
+      if (lines > limit) long.push(`${file}: ${lines} lines (at most ${limit})`);
+    }
+    expect(long).toEqual([]);
+  });
+});

@@ -1,8 +1,9 @@
 import type { CommitBatch, TaskRecord } from "../../store/store.js";
 import type { Timer } from "../clock.js";
-import { CallCancelled, StoreUnavailable, failedPrecondition, notFound, serverStopping } from "../../api/errors.js";
+import { StoreUnavailable, failedPrecondition, notFound, serverStopping } from "../../api/errors.js";
 import { readVersions, type ChangeWaiter, type ReadVersions } from "../watchers.js";
 import { RunControl } from "./run-control.js";
+import { TaskWaiters } from "./task-waiters.js";
 import type { TaskHub } from "./progress.js";
 import { DEFAULT_RETRY, backoff, checkRetryPolicy, type RetryPolicy } from "./retry-policy.js";
 import type { TaskHost, TaskRunner } from "./task-host.js";
@@ -19,17 +20,6 @@ export const DEFAULT_MAX_RUNNING = 1_000;
  * task sleeping for a day holds no memory but its durable record.
  */
 export const TIMER_HORIZON_MS = 60_000;
-
-/** Why a wait ended early: the signal's reason, or CANCELED. */
-function abandoned(signal: AbortSignal): unknown {
-  return signal.reason ?? new CallCancelled("the caller stopped waiting");
-}
-
-/** A caller awaiting a task's end. */
-interface TaskWaiter {
-  settle(task: TaskRecord): void;
-  fail(e: unknown): void;
-}
 
 /** A task suspended in `until`: all the memory it holds while it waits. */
 class TaskWait implements ChangeWaiter {
@@ -56,7 +46,7 @@ export class Dispatcher {
   /** Process control of each running task (cancel, pause). */
   readonly #controls = new Map<string, RunControl>();
   /** Callers awaiting a task's end; each leaves when its caller goes away. */
-  readonly #waiters = new Map<string, Set<TaskWaiter>>();
+  readonly #waiters = new TaskWaiters();
   /** Tasks suspended in `until`, with their waits. */
   readonly #watching = new Map<string, TaskWait>();
   readonly #stopping = new AbortController();
@@ -350,44 +340,18 @@ export class Dispatcher {
     const task = this.host.store.getTask(taskId);
     if (!task) return Promise.reject(notFound(`no task ${JSON.stringify(taskId)}`));
     if (isFinal(task)) return Promise.resolve(task);
-    if (signal?.aborted) return Promise.reject(abandoned(signal));
-    return new Promise((resolve, reject) => {
-      const list = this.#waiters.get(taskId) ?? new Set();
-      this.#waiters.set(taskId, list);
-      const leave = () => {
-        list.delete(waiter);
-        if (list.size === 0 && this.#waiters.get(taskId) === list) this.#waiters.delete(taskId);
-        reject(abandoned(signal!));
-      };
-      const waiter: TaskWaiter = {
-        settle: (final) => {
-          signal?.removeEventListener("abort", leave);
-          resolve(final);
-        },
-        fail: (e) => {
-          signal?.removeEventListener("abort", leave);
-          reject(e);
-        },
-      };
-      list.add(waiter);
-      signal?.addEventListener("abort", leave, { once: true });
-    });
+    return this.#waiters.wait(taskId, signal);
   }
 
   /** Callers waiting for tasks to end, over all tasks. */
   get waiting(): number {
-    let n = 0;
-    for (const list of this.#waiters.values()) n += list.size;
-    return n;
+    return this.#waiters.size;
   }
 
   #settled(task: TaskRecord): void {
-    const list = this.#waiters.get(task.taskId);
-    this.#waiters.delete(task.taskId);
-    for (const waiter of list ?? []) waiter.settle(task);
+    this.#waiters.settle(task);
   }
 
-  /** Stops timers and unwinds running workflows; they resume on restart. */
   /**
    * Stops running tasks at their next durable step and waits for them up
    * to `graceMs` (the application's drain bound): a run blocked outside any
@@ -398,8 +362,7 @@ export class Dispatcher {
     this.#stopping.abort(reason);
     for (const control of this.#controls.values()) control.stop(reason);
     // Runs have let go of their waits above; callers outside still waiting hear why.
-    for (const list of this.#waiters.values()) for (const waiter of list) waiter.fail(serverStopping());
-    this.#waiters.clear();
+    this.#waiters.failAll(serverStopping());
     for (const timer of this.#timers.values()) this.host.clock.clearTimer(timer);
     this.#timers.clear();
     this.host.clock.clearTimer(this.#sweepTimer);
