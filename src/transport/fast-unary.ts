@@ -2,7 +2,7 @@ import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import type { JsonReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { compressionNegotiate, createMethodSerializationLookup, validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
+import { compressionNegotiate, createMethodSerializationLookup, encodeEnvelope, validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
@@ -184,7 +184,7 @@ async function answerGrpc(
   } else {
     if (answer?.taskId !== undefined) headers[TASK_ID_HEADER] = answer.taskId;
     const compress = compression !== null && body.byteLength >= compressMinBytes;
-    message = envelope(compress ? 1 : 0, compress ? await compression.compress(body) : body);
+    message = encodeEnvelope(compress ? 1 : 0, compress ? await compression.compress(body) : body);
   }
   res.writeHead(200, headers);
   if (message) (res as http.ServerResponse).write(message);
@@ -221,12 +221,4 @@ function waiterSignal(res: Response, timeoutMs: number | undefined): { signal: A
       res.off("close", gone);
     },
   };
-}
-
-function envelope(flags: number, data: Uint8Array): Uint8Array {
-  const bytes = Buffer.allocUnsafe(5 + data.byteLength);
-  bytes[0] = flags;
-  bytes.writeUInt32BE(data.byteLength, 1);
-  bytes.set(data, 5);
-  return bytes;
 }

@@ -2,6 +2,7 @@ import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { createEndStreamSerialization, endStreamFlag } from "@connectrpc/connect/protocol-connect";
 import { WatchRequestSchema, WatchResponseSchema } from "../../generated/cairn/v1/reactive_pb.js";
 import type { Runtime } from "../runtime/runtime.js";
@@ -69,7 +70,7 @@ async function serve(runtime: Runtime, readMaxBytes: number, drain: Drain, req: 
     if (res.destroyed || res.writableEnded) return;
     // Streams answer 200 even for an error: it travels in the end-stream message.
     writeHead(res);
-    res.end(envelope(endStreamFlag, endStream.serialize({ metadata: new Headers(), error })));
+    res.end(encodeEnvelope(endStreamFlag, endStream.serialize({ metadata: new Headers(), error })));
   };
   try {
     if (drain.draining) throw serverStopping();
@@ -101,17 +102,9 @@ const framedCache = new WeakMap<Uint8Array, Uint8Array>();
 function framed(response: Uint8Array): Uint8Array {
   let bytes = framedCache.get(response);
   if (!bytes) {
-    bytes = envelope(0, toBinary(WatchResponseSchema, create(WatchResponseSchema, { response })));
+    bytes = encodeEnvelope(0, toBinary(WatchResponseSchema, create(WatchResponseSchema, { response })));
     framedCache.set(response, bytes);
   }
-  return bytes;
-}
-
-function envelope(flags: number, data: Uint8Array): Uint8Array {
-  const bytes = Buffer.allocUnsafe(5 + data.length);
-  bytes[0] = flags;
-  bytes.writeUInt32BE(data.length, 1);
-  bytes.set(data, 5);
   return bytes;
 }
 
