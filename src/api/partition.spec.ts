@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { actorHash, nodeOfPartition, partitionOf } from "./partition.js";
+import { actorHash, idInPartition, nodeOfPartition, partitionOf, partitionOfId } from "./partition.js";
 
 describe("partitionOf", () => {
   it("is FNV-1a over the state type, a NUL and the actor id", () => {
@@ -29,5 +29,16 @@ describe("partitionOf", () => {
   it("refuses counts that are not positive integers", () => {
     expect(() => partitionOf("t", "a", 0)).toThrow(/partitions must be a positive integer/);
     expect(() => nodeOfPartition(0, 1.5)).toThrow(/nodes must be a positive integer/);
+  });
+});
+
+describe("ids marked with their partition", () => {
+  it("marks ids only when there are several partitions, and reads the mark back", () => {
+    expect(idInPartition("00mwt87qhh-217909e77edb", 0, 1)).toBe("00mwt87qhh-217909e77edb");
+    expect(idInPartition("00mwt87qhh-217909e77edb", 3, 8)).toBe("p3_00mwt87qhh-217909e77edb");
+    expect(partitionOfId("p3_00mwt87qhh-217909e77edb")).toBe(3);
+    expect(partitionOfId("00mwt87qhh-217909e77edb")).toBeUndefined();
+    expect(partitionOfId("k-0123")).toBeUndefined();
+    expect(partitionOfId("px_1")).toBeUndefined();
   });
 });

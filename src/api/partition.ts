@@ -33,3 +33,22 @@ export function nodeOfPartition(partition: number, nodes: number): number {
 function checkCount(what: string, n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`${what} must be a positive integer, got ${n}`);
 }
+
+// Task and cron schedule ids made on a data directory of several partitions
+// name their partition (`p3_00mwt87qhh-217909e77edb`), so Tasks.Get/Wait/…
+// and Schedules.Delete go straight to it. Ids without the mark (all ids
+// when there is one partition, and ids a caller chose) are looked up on
+// every partition. The form is reserved: a caller may not propose it.
+const PARTITION_MARK = /^p(\d{1,5})_/;
+
+/** `id` marked with its partition; unchanged when there is one partition. */
+export function idInPartition(id: string, partition: number, partitions: number): string {
+  checkCount("partitions", partitions);
+  return partitions === 1 ? id : `p${partition}_${id}`;
+}
+
+/** The partition an id is marked with, or undefined for an unmarked id. */
+export function partitionOfId(id: string): number | undefined {
+  const m = PARTITION_MARK.exec(id);
+  return m ? Number(m[1]) : undefined;
+}
