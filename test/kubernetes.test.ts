@@ -253,7 +253,7 @@ describe("deploy/Dockerfile", () => {
     const lines = await dockerfile;
     const stages = lines.filter((l) => l.instruction === "FROM").map((l) => l.args);
     expect(stages).toEqual(["node:20-slim AS build", "node:20-slim"]);
-    const lastStage = lines.slice(lines.findLastIndex((l) => l.instruction === "FROM"));
+    const lastStage = lines.slice(lines.map((l) => l.instruction).lastIndexOf("FROM"));
     expect(lines.some((l) => l.instruction === "RUN" && l.args.includes("npm run build"))).toBe(true);
     const template = JSON.parse(await readFile(path.join(REPO, "templates/app/package.json"), "utf8")) as { scripts: { start: string } };
     const cmd = lastStage.find((l) => l.instruction === "CMD");
