@@ -14,6 +14,7 @@ import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Service } from "kubernetes-models/v1/Service";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { nodeOfPartition } from "../src/api/partition.js";
@@ -56,6 +57,7 @@ const SCHEMAS: Record<string, { validate(o: JsonObject): void }> = {
   Service: { validate: (o) => new Service(o as never).validate() },
   StatefulSet: { validate: (o) => new StatefulSet(o as never).validate() },
   PodDisruptionBudget: { validate: (o) => new PodDisruptionBudget(o as never).validate() },
+  NetworkPolicy: { validate: (o) => new NetworkPolicy(o as never).validate() },
 };
 
 /** The value at `keys` under `value`, or undefined where the path ends early. */
@@ -119,6 +121,7 @@ describe.each(["base", "overlays/example"])(`deploy/kubernetes/%s (rendered by $
     const objects = await rendered;
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
       "ConfigMap/cairn-config",
+      "NetworkPolicy/cairn",
       "PodDisruptionBudget/cairn",
       "Service/cairn",
       "Service/cairn-peers",
@@ -184,6 +187,25 @@ describe.each(["base", "overlays/example"])(`deploy/kubernetes/%s (rendered by $
     expect(selects(at(pdb, "spec", "selector", "matchLabels"), podLabels)).toBe(true);
     expect(at(pdb, "spec", "maxUnavailable")).toBe(1);
     expect(at(sts, "spec", "podManagementPolicy")).toBe("Parallel");
+  });
+
+  it("the network policy lets anyone reach the RPC port and only the pods reach the peer port", async () => {
+    const objects = await rendered;
+    const { sts, portNumber } = pod(objects);
+    const podLabels = at(sts, "spec", "template", "metadata", "labels");
+    const policy = one(objects, "NetworkPolicy");
+    expect(selects(at(policy, "spec", "podSelector", "matchLabels"), podLabels)).toBe(true);
+    expect(at(policy, "spec", "policyTypes")).toEqual(["Ingress"]);
+    /** Who may reach `port`: "anyone", or the label selectors of the pods that may. */
+    const allowed = (port: number) =>
+      ((at(policy, "spec", "ingress") ?? []) as JsonObject[])
+        .filter((rule) => ((rule.ports ?? []) as JsonObject[]).some((p) => portNumber(p.port) === port))
+        .map((rule) => (rule.from === undefined ? "anyone" : ((rule.from ?? []) as JsonObject[]).map((peer) => at(peer, "podSelector", "matchLabels"))));
+    expect(allowed(RPC_PORT)).toEqual(["anyone"]);
+    const peers = allowed(PEER_PORT);
+    expect(peers).toHaveLength(1);
+    expect(peers[0]).not.toBe("anyone");
+    for (const selector of peers[0]!) expect(selects(selector, podLabels)).toBe(true);
   });
 
   it("each pod's data is its own ReadWriteOncePod volume, kept on scale-down, mounted writable at CAIRN_DATA_DIR", async () => {
