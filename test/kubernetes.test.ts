@@ -7,7 +7,8 @@
 // unknown fields (as Kubernetes' OpenAPI does), so each promise reads its
 // fields itself: a misspelled field fails the promise that needs it.
 import { spawnSync } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
@@ -254,6 +255,35 @@ describe("deploy/kubernetes/overlays/example", () => {
     expect(container.image).toBe("registry.example.com/my-app:1.0.0");
     expect(at(sts, "spec", "replicas")).toBe(2);
     expect(literal("CAIRN_PARTITIONS")).toBe("8");
+  });
+});
+
+describe("the TLS patch of deploy/kubernetes/README.md", () => {
+  it("renders over the example overlay, validates, and makes the probes use HTTPS", async () => {
+    const readme = await readFile(path.join(DEPLOY, "README.md"), "utf8");
+    const patch = /```yaml\n(# overlays\/my-app\/tls\.yaml[^]*?)```/.exec(readme)?.[1];
+    expect(patch, "the README's tls.yaml block").toBeDefined();
+    const dir = await mkdtemp(path.join(tmpdir(), "cairn-k8s-tls-"));
+    try {
+      await writeFile(path.join(dir, "tls.yaml"), patch!);
+      const base = path.relative(dir, path.join(DEPLOY, "overlays/example"));
+      await writeFile(path.join(dir, "kustomization.yaml"), `resources:\n  - ${base}\npatches:\n  - path: tls.yaml\n`);
+      const objects = await render(dir);
+      for (const o of objects) expect(() => SCHEMAS[o.kind]!.validate(o), `${o.kind}/${o.metadata.name}`).not.toThrow();
+      const { container, env, portNumber } = pod(objects);
+      for (const kind of ["startupProbe", "livenessProbe", "readinessProbe"]) {
+        expect(at(container, kind, "httpGet", "scheme"), kind).toBe("HTTPS");
+        expect(portNumber(at(container, kind, "httpGet", "port")), kind).toBe(RPC_PORT);
+      }
+      const mounts = (at(container, "volumeMounts") ?? []) as JsonObject[];
+      for (const variable of ["CAIRN_TLS_CERT", "CAIRN_TLS_KEY"]) {
+        const file = String(env.get(variable)?.value);
+        expect(mounts.some((m) => m.readOnly === true && file.startsWith(`${String(m.mountPath)}/`)), variable).toBe(true);
+      }
+      expect(ENV_CONTRACT.filter((name) => !env.has(name)), "the contract survives the patch").toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
