@@ -55,7 +55,7 @@ unshare --mount bash -c '
   exec setpriv --reuid 1000 --regid 1000 --clear-groups env -i PATH=/usr/bin:/bin \
     NODE_ENV=production CAIRN_HOST=127.0.0.1 CAIRN_PORT=0 CAIRN_DATA_DIR=/mnt/data \
     CAIRN_DRAIN_TIMEOUT=20s CAIRN_NODES=1 CAIRN_PARTITIONS=8 CAIRN_POD_NAME=cairn-0 \
-    "CAIRN_PEER_URL=http://cairn-{i}.cairn-peers:9992" CAIRN_CLUSTER_SECRET=emulated \
+    "CAIRN_PEER_URL=http://cairn-{i}.cairn-peers:9992" CAIRN_CLUSTER_SECRET=emulated-cluster-secret \
     node dist/src/server.js
 ' emulate "$WORK/image" > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!
