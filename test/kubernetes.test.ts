@@ -7,6 +7,7 @@
 // unknown fields (as Kubernetes' OpenAPI does), so each promise reads its
 // fields itself: a misspelled field fails the promise that needs it.
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -284,6 +285,34 @@ describe("the TLS patch of deploy/kubernetes/README.md", () => {
       expect(ENV_CONTRACT.filter((name) => !env.has(name)), "the contract survives the patch").toEqual([]);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// The node layer's own reading of the environment (issue 15 part B), when it
+// is there: each rendered pod's variables must name that pod's node.
+const NODE_ENVIRONMENT = path.join(REPO, "src/server/node-environment.ts");
+type Env = Record<string, string | undefined>;
+interface NodeEnvironment {
+  nodeCount(option: number | undefined, env: Env): number;
+  nodeIdentity(nodes: number, env: Env): { index: number; nodes: number; peerUrls: readonly string[]; peerHost: string; peerPort: number } | undefined;
+}
+
+describe.skipIf(!existsSync(NODE_ENVIRONMENT))("the example overlay's pods, as src/server/node-environment.ts reads them", () => {
+  it("each pod is the node of its ordinal, with every peer through the headless Service", async () => {
+    const nodeEnv = (await import(NODE_ENVIRONMENT)) as NodeEnvironment;
+    const { sts, env } = pod(await render(path.join(DEPLOY, "overlays/example")));
+    const replicas = Number(at(sts, "spec", "replicas"));
+    const peerUrls = Array.from({ length: replicas }, (_, i) => `http://${sts.metadata.name}-${i}.${String(at(sts, "spec", "serviceName"))}:${PEER_PORT}`);
+    for (let i = 0; i < replicas; i++) {
+      const podEnv: Env = {};
+      for (const [name, source] of env) {
+        if (source.fieldPath === "metadata.name") podEnv[name] = `${sts.metadata.name}-${i}`;
+        else if (source.secret) podEnv[name] = source.secret.optional ? undefined : "a-cluster-secret-of-32-characters";
+        else podEnv[name] = source.value;
+      }
+      const nodes = nodeEnv.nodeCount(undefined, podEnv);
+      expect(nodeEnv.nodeIdentity(nodes, podEnv)).toMatchObject({ index: i, nodes: replicas, peerUrls, peerHost: "0.0.0.0", peerPort: PEER_PORT });
     }
   });
 });
