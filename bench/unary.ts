@@ -21,7 +21,9 @@
  * Env: BENCH_SECONDS (4, per side and group), BENCH_SLICES (4),
  * BENCH_WARMUP_SECONDS (2), BENCH_CPU_PROF=1 (server profiles, see child.ts),
  * BENCH_ONLY=h1-json,h2-binary (protocols), BENCH_GROUPS=writers,reader,workflow-10-steps,transaction
- * (e.g. one group alone for a profile).
+ * (e.g. one group alone for a profile), BENCH_PATHS=fast (Cairn's sides on
+ * these server paths only, e.g. to profile the fast path alone; the floor
+ * always runs).
  */
 import { loadavg } from "node:os";
 import { create, toBinary, toJsonString, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
@@ -49,6 +51,8 @@ const OWNER = "bench-owner";
 const accountId = (n: number): string => `acct-${n}`;
 const GROUPS = process.env.BENCH_GROUPS?.split(",").map((g) => g.trim());
 const group = (name: string): boolean => !GROUPS || GROUPS.includes(name);
+const PATHS = process.env.BENCH_PATHS?.split(",").map((p) => p.trim());
+const onPath = (side: Side): boolean => side.path === "floor" || !PATHS || PATHS.includes(side.path);
 
 // ---- the lean client child ---------------------------------------------------
 
@@ -141,6 +145,13 @@ function loadResult(r: FromClient): LoadResult {
   return summarize({ latencies: Float64Array.from(r.latencies), windowMs: r.windowMs, clientCpuUs: r.clientCpuUs }, r.errors, r.firstError);
 }
 
+/** `measure` over the sides on BENCH_PATHS; the others answer undefined. */
+async function measureWanted(client: Client, sides: readonly Side[]): Promise<Array<Measured | undefined>> {
+  const kept = sides.filter(onPath);
+  const measured = await measure(client, kept);
+  return sides.map((s) => measured[kept.indexOf(s)]);
+}
+
 /** Warms each side up, then lets them take turns for SLICES slices; server CPU is sampled around each slice. */
 async function measure(client: Client, sides: readonly Side[]): Promise<Measured[]> {
   log(`${sides.map((s) => `${s.scenario}/${s.path}`).join(" vs ")}`);
@@ -201,12 +212,13 @@ const p99Ok = (m: Measured, f: Measured) => m.load.p99Ms <= 3 * f.load.p99Ms;
 async function measureWriters(client: Client, format: Format, floor: Side, side: (scenario: string, path: "trivial" | "fast" | "connect", set: string) => Side): Promise<void> {
   const writers = [floor, side("trivial-connect", "trivial", "writer")];
   for (const path of ["fast", "connect"] as const) writers.push(side("writer-1000-actors", path, "writer"), side("writer-hot-actor", path, "hot"));
-  const w = await measure(client, writers);
+  const w = await measureWanted(client, writers);
   const f = w[0]!;
   emit(line(format, writers[0]!, f, f));
-  emit(line(format, writers[1]!, w[1]!, f));
+  if (w[1]) emit(line(format, writers[1]!, w[1], f));
   for (const i of [2, 4]) {
-    const [writer, hot] = [w[i]!, w[i + 1]!];
+    const [writer, hot] = [w[i], w[i + 1]];
+    if (!writer || !hot) continue;
     const fast = writers[i]!.path === "fast";
     emit(line(format, writers[i]!, writer, f, fast ? { text: ">= 0.5x floor, p99 <= 3x floor p99", ok: writer.load.throughput >= 0.5 * f.load.throughput && p99Ok(writer, f) } : undefined));
     const vsWriter = round(hot.load.throughput / writer.load.throughput, 3);
@@ -253,11 +265,13 @@ async function runFormat(client: Client, servers: Servers, format: Format): Prom
   for (const scenario of ["reader", "workflow-10-steps", "transaction"].filter(group)) {
     const set = scenario === "workflow-10-steps" ? "workflow" : scenario;
     const sides = [floor, side(scenario, "fast", set), side(scenario, "connect", set)];
-    const [fl, fast, connect] = (await measure(client, sides)) as [Measured, Measured, Measured];
+    const [fl, fast, connect] = (await measureWanted(client, sides)) as [Measured, Measured | undefined, Measured | undefined];
     emit(line(format, sides[0]!, fl, fl));
-    const target = scenario === "reader" ? { text: ">= 0.5x floor, p99 <= 3x floor p99", ok: fast.load.throughput >= 0.5 * fl.load.throughput && p99Ok(fast, fl) } : undefined;
-    emit(line(format, sides[1]!, fast, fl, target, { vsConnectPath: round(fast.load.throughput / connect.load.throughput, 3) }));
-    emit(line(format, sides[2]!, connect, fl));
+    if (fast) {
+      const target = scenario === "reader" ? { text: ">= 0.5x floor, p99 <= 3x floor p99", ok: fast.load.throughput >= 0.5 * fl.load.throughput && p99Ok(fast, fl) } : undefined;
+      emit(line(format, sides[1]!, fast, fl, target, connect ? { vsConnectPath: round(fast.load.throughput / connect.load.throughput, 3) } : {}));
+    }
+    if (connect) emit(line(format, sides[2]!, connect, fl));
   }
 }
 
