@@ -18,6 +18,9 @@ export interface Lineage {
 
 /** In-memory life of one actor: its snapshots and its writer queue. */
 export class ActorCell {
+  /** Its `Watchers.key`, made once (building and hashing it per call showed in profiles). */
+  constructor(readonly key: string) {}
+
   /** Last durable version; `null` once the store said the actor is absent. */
   durable: Snapshot | null | undefined = undefined;
   /** Newest version, possibly not yet durable; writers build on it. */
@@ -63,7 +66,7 @@ export class ActorCache {
       if (this.#insertions - cell.touched < this.#cells.size / 2) return cell;
       this.#cells.delete(key);
     } else {
-      cell = new ActorCell();
+      cell = new ActorCell(key);
       this.#evict();
     }
     cell.touched = ++this.#insertions;

@@ -60,7 +60,7 @@ export class Writers {
     const cell = this.states.cellOf(spec, actorId);
     cell.busy++;
     try {
-      await cell.lock.acquire();
+      if (!cell.lock.tryAcquire()) await cell.lock.acquire();
       let reply: Promise<T>;
       try {
         ({ reply } = await this.#runWriter(spec, actorId, cell, mutation, keyed));

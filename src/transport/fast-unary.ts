@@ -134,13 +134,14 @@ async function serve(served: Served, route: Route, protocol: Protocol, req: Requ
   }
   if (res.destroyed) return;
   // gRPC is binary: its body is bytes.
-  if (grpc) await answerGrpc(res, answer, body as Uint8Array | undefined, error, compression.response, compressMinBytes);
-  else await answerConnect(res, binary, answer, body, error, compression.response, compressMinBytes, served.jsonOptions);
+  if (grpc) return answerGrpc(res, answer, body as Uint8Array | undefined, error, compression.response, compressMinBytes);
+  return answerConnect(res, binary, answer, body, error, compression.response, compressMinBytes, served.jsonOptions);
 }
 
 type Compression = NonNullable<ReturnType<typeof compressionNegotiate>["response"]>;
 
-async function answerConnect(
+/** Sends a Connect answer; a promise only when it compresses (the common answer goes out without one). */
+function answerConnect(
   res: Response,
   binary: boolean,
   answer: ActorCallAnswer | undefined,
@@ -149,7 +150,7 @@ async function answerConnect(
   compression: Compression | null,
   compressMinBytes: number,
   jsonOptions: FastUnaryOptions["jsonOptions"],
-): Promise<void> {
+): Promise<void> | undefined {
   const headers: http.OutgoingHttpHeaders = { "content-type": binary ? "application/proto" : "application/json" };
   let status = 200;
   if (error || !body) {
@@ -161,15 +162,19 @@ async function answerConnect(
   } else if (answer?.taskId !== undefined) {
     headers[TASK_ID_HEADER] = answer.taskId;
   }
-  let length = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
+  const length = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
   if (compression && length >= compressMinBytes) {
-    body = await compression.compress(typeof body === "string" ? Buffer.from(body) : body);
     headers["content-encoding"] = compression.name;
-    length = body.byteLength;
+    return compression.compress(typeof body === "string" ? Buffer.from(body) : body).then((compressed) => send(res, status, headers, compressed, compressed.byteLength));
   }
+  send(res, status, headers, body, length);
+  return undefined;
+}
+
+function send(res: Response, status: number, headers: http.OutgoingHttpHeaders, body: Uint8Array | string, length: number): void {
   headers["content-length"] = length;
   res.writeHead(status, headers);
-  // A JSON answer stays a string: node sends head and body in one write.
+  // A JSON answer stays a string: node joins it to the head as one chunk (no encoding to bytes first).
   res.end(body);
 }
 
