@@ -18,7 +18,8 @@
  * Targets: writer and reader (fast) >= 0.5x the floor; the hot actor >=
  * 0.9x the 1,000-actor writer; p99 <= 3x the floor's p99.
  *
- * Env: BENCH_SECONDS (4, per side and group), BENCH_SLICES (4),
+ * Env: BENCH_CLIENTS (2 lean client processes sharing the 64 calls),
+ * BENCH_H2_SESSIONS (4 HTTP/2 connections over them), BENCH_SECONDS (4, per side and group), BENCH_SLICES (4),
  * BENCH_WARMUP_SECONDS (2), BENCH_CPU_PROF=1 (server profiles, see child.ts),
  * BENCH_ONLY=h1-json,h2-binary (protocols), BENCH_GROUPS=writers,reader,workflow-10-steps,transaction
  * (e.g. one group alone for a profile), BENCH_PATHS=fast (Cairn's sides on
@@ -45,6 +46,9 @@ import { mergeLoads, round, summarize, type LoadResult } from "./load.js";
 import { emit, log, wanted } from "./output.js";
 
 const IN_FLIGHT = 64;
+/** Lean client processes, and HTTP/2 sessions over all of them (one process with one session was the HTTP/2 floor's limit). */
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2);
+const H2_SESSIONS = Number(process.env.BENCH_H2_SESSIONS ?? 4);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const SLICES = Number(process.env.BENCH_SLICES ?? 4);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
@@ -68,8 +72,44 @@ interface Client {
   close(): Promise<void>;
 }
 
-function startClient(): Client {
-  const child = forkBenchChild("lean-client.ts", [], "lean-client");
+/** A share of `total` for client `i` of `n` (the shares add up to `total`). */
+const share = (total: number, i: number, n: number): number => Math.floor(total / n) + (i < total % n ? 1 : 0);
+
+/**
+ * BENCH_CLIENTS lean client processes as one client: each opens its share
+ * of the connections and sends every n-th request of a set; their loads
+ * run at once and answer as one (latencies together, the longest window,
+ * CPU summed).
+ */
+function startClients(n: number): Client {
+  const clients = Array.from({ length: n }, (_, i) => startClient(i));
+  const ask = async (m: ToClient): Promise<FromClient> => {
+    if (m.type === "open") {
+      const opened = await Promise.all(clients.map((c, i) => c.ask({ ...m, inFlight: share(m.inFlight, i, n), sessions: share(H2_SESSIONS, i, n) || 1 })));
+      return opened[0]!;
+    }
+    if (m.type !== "load") return (await Promise.all(clients.map((c) => c.ask(m))))[0]!;
+    const loads = await Promise.all(clients.map((c, i) => c.ask({ ...m, maxCalls: share(m.maxCalls, i, n), offset: i, stride: n })));
+    let merged: FromClient = { type: "loaded", latencies: [], windowMs: 0, clientCpuUs: 0, errors: 0 };
+    for (const r of loads) {
+      if (r.type !== "loaded" || merged.type !== "loaded") throw new Error(`expected a load result, got ${r.type}`);
+      merged = {
+        ...merged,
+        latencies: merged.latencies.concat(r.latencies),
+        windowMs: Math.max(merged.windowMs, r.windowMs),
+        clientCpuUs: merged.clientCpuUs + r.clientCpuUs,
+        errors: merged.errors + r.errors,
+        ...(merged.firstError === undefined && r.firstError !== undefined ? { firstError: r.firstError } : {}),
+      };
+    }
+    if (merged.type === "loaded") merged.latencies.sort((a, b) => a - b);
+    return merged;
+  };
+  return { ask, close: async () => void (await Promise.all(clients.map((c) => c.close()))) };
+}
+
+function startClient(index: number): Client {
+  const child = forkBenchChild("lean-client.ts", [], `lean-client-${index}`);
   const pid = child.pid;
   if (pid === undefined) throw new Error("could not fork the lean client");
   let queue = Promise.resolve<unknown>(undefined);
@@ -201,6 +241,8 @@ function line(format: Format, side: Side, m: Measured, floor: Measured, target?:
     serverCpuUsPerCall: m.serverCpuUsPerCall,
     serverCpuPct: m.serverCpuPct,
     clientCpuPct: load.clientCpuPct,
+    clientProcesses: CLIENTS,
+    clientCpuPctPerProcess: round(load.clientCpuPct / CLIENTS, 1),
     floorThroughput: floor.load.throughput,
     floorP99Ms: floor.load.p99Ms,
     floorServerCpuUsPerCall: floor.serverCpuUsPerCall,
@@ -305,7 +347,7 @@ async function main(): Promise<void> {
     log(`${mode}${repo ? ` (${repo})` : ""} server pid ${s.pid} on ${s.url}`);
     return s;
   };
-  const client = startClient();
+  const client = startClients(CLIENTS);
   try {
     const servers: Servers = {
       floor: { h1: await start("floor-h1"), h2: await start("floor-h2") },
