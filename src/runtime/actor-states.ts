@@ -129,12 +129,14 @@ export class ActorStates {
       const state = deleted ? null : { version: snapshot.version, bytes: toBinary(spec.state, draft) };
       return { spec, actorId, cell, snapshot, lineage, deleted, write: { stateType: spec.typeName, actorId, baseVersion: base?.version ?? 0, state } };
     });
+    // A plain writer schedules nothing and deletes nothing: no arrays built for it.
+    const plain = scheduled.length === 0 && !deletion;
     const batch: CommitBatch = {
       states: published.map((p) => p.write),
       idempotency,
-      tasks: [...scheduled, ...(deletion?.tasks ?? [])],
+      tasks: plain ? scheduled : [...scheduled, ...(deletion?.tasks ?? [])],
       schedules,
-      events: [...spawnedEvents(scheduled), ...(deletion?.events ?? [])],
+      events: plain ? [] : [...spawnedEvents(scheduled), ...(deletion?.events ?? [])],
       deletedSchedules: deletion?.deletedSchedules,
     };
     return this.store.commit(batch).then(

@@ -44,7 +44,7 @@ export function withFastUnary(runtime: Runtime, options: FastUnaryOptions, fallb
       routes.set(`/${spec.service.typeName}/${method.desc.name}`, { spec, method, serialization });
     }
   }
-  const served: Served = { runtime, drain, limits, jsonOptions: options.jsonOptions, jsonWrite: getJsonOptions(options.jsonOptions) };
+  const served: Served = { runtime, drain, limits, jsonOptions: options.jsonOptions, jsonWrite: jsonWriteOptions(options.jsonOptions) };
   return (req, res) => {
     const route = req.method === "POST" ? routes.get(req.url ?? "") : undefined;
     const protocol = route && protocolOf(req);
@@ -73,8 +73,8 @@ interface Served {
   readonly drain: Drain;
   readonly limits: ReturnType<typeof validateReadWriteMaxBytes>;
   readonly jsonOptions: FastUnaryOptions["jsonOptions"];
-  /** connect's JSON options for a response (as its serializer completes them). */
-  readonly jsonWrite: ReturnType<typeof getJsonOptions>;
+  /** connect's JSON options for a response; undefined when they write as protobuf-es's defaults. */
+  readonly jsonWrite: ReturnType<typeof getJsonOptions> | undefined;
 }
 
 const enum Protocol {
@@ -176,6 +176,15 @@ function send(res: Response, status: number, headers: http.OutgoingHttpHeaders, 
   res.writeHead(status, headers);
   // A JSON answer stays a string: node joins it to the head as one chunk (no encoding to bytes first).
   res.end(body);
+}
+
+/** The options that change how JSON is written (the rest only change reading). */
+const JSON_WRITE_OPTIONS = ["alwaysEmitImplicit", "enumAsInteger", "useProtoFieldName", "registry", "prettySpaces"] as const;
+
+/** connect's options for writing, or undefined if none differs from the default (protobuf-es then merges nothing per call). */
+function jsonWriteOptions(options: FastUnaryOptions["jsonOptions"]): ReturnType<typeof getJsonOptions> | undefined {
+  const o = getJsonOptions(options);
+  return JSON_WRITE_OPTIONS.some((k) => (o as Record<string, unknown>)[k] !== undefined) ? o : undefined;
 }
 
 /**
