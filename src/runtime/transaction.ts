@@ -134,13 +134,16 @@ function overwrite(target: Message, source: Message): void {
 /**
  * Runs a method inside `txn` on its participant's draft. A call that throws
  * leaves nothing behind (DESIGN.md §3), even when its caller catches the
- * error and commits: every call runs under a savepoint.
+ * error and commits: every nested call runs under a savepoint. The
+ * transaction's own call (`nested` false) needs none: when it throws, the
+ * whole attempt is dropped (and a savepoint clones every draft).
  */
 export async function runInTransaction(
   engine: Engine,
   txn: Transaction,
   call: Call,
   caller: Caller,
+  nested = true,
 ): Promise<Message> {
   const bound = engine.validate(call);
   const p = await txn.participant(call.spec, call.actorId);
@@ -152,7 +155,7 @@ export async function runInTransaction(
   if (method.kind === "reader") {
     return runHandler(bound, call, contextFor(engine, "reader", call, caller), p.draft);
   }
-  const restore = txn.savepoint();
+  const restore = nested ? txn.savepoint() : undefined;
   const ctx =
     method.kind === "writer"
       ? contextFor(engine, "writer", call, caller, txn.effects)
@@ -162,7 +165,7 @@ export async function runInTransaction(
     p.exists = p.dirty = true;
     return response;
   } catch (e) {
-    restore();
+    restore?.();
     throw e;
   }
 }
@@ -219,7 +222,7 @@ async function transactOnce(engine: Engine, call: Call, caller: Caller, keyed: K
     const txn = new Transaction(engine.states, age);
     let committed: Promise<void> | undefined;
     try {
-      const response = await runInTransaction(engine, txn, call, caller);
+      const response = await runInTransaction(engine, txn, call, caller, false);
       // The response's bytes are stored only under a key.
       committed = txn.commit(keyed ? outcomeRecord(keyed, { kind: "response", bytes: toBinary(call.method.desc.output, response) }) : []);
       await committed;
