@@ -34,8 +34,8 @@ class Output {
   constructor(child: ChildProcess) {
     const add = (b: Buffer) => {
       this.text += b.toString();
-      // BENCH_TRACE=1: each line of the dev loop with its time, to see where a restart spends it.
-      if (process.env.BENCH_TRACE) for (const l of b.toString().trimEnd().split("\n")) log(`${performance.now().toFixed(0)} ${l}`);
+      // BENCH_TRACE=1: each line of the dev loop with its time (epoch ms, as the dev loop's own trace lines), to see where a restart spends it.
+      if (process.env.BENCH_TRACE) for (const l of b.toString().trimEnd().split("\n")) log(`${Date.now()} ${l}`);
       for (const w of this.#waiters.splice(0)) w();
     };
     child.stdout?.on("data", add);
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   const url = `http://127.0.0.1:${port}`;
   const dev = spawn("npm", ["run", "dev"], {
     cwd: app,
-    env: { ...withoutDataDir(process.env), PORT: String(port) },
+    env: { ...withoutDataDir(process.env), PORT: String(port), ...(process.env.BENCH_TRACE ? { CAIRN_DEV_TRACE: "1" } : {}) },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group: npm, cairn dev and the server end together
   });
@@ -113,18 +113,20 @@ async function main(): Promise<void> {
     await developerPause();
     let mark = out.text.length;
     const tsSaved = performance.now();
-    log(`${tsSaved.toFixed(0)} saving the .ts change`);
+    log(`${Date.now()} saving the .ts change`);
     edit(servicer, "return { value: state.value };", "return { value: state.value + 1000n, note: \"hi\" };");
     const tsMs = (await until(url, "the .ts change (value 1007)", (r) => r.value === "1007")) - tsSaved;
+    log(`${Date.now()} the .ts change answered`);
     await out.wait(SERVING, mark, "'serving on' after the .ts change");
 
     // A .proto change: GetResponse gains the `note` the servicer already sets.
     await developerPause();
     mark = out.text.length;
     const protoSaved = performance.now();
-    log(`${protoSaved.toFixed(0)} saving the .proto change`);
+    log(`${Date.now()} saving the .proto change`);
     edit(proto, "message GetResponse { int64 value = 1; }", "message GetResponse { int64 value = 1; string note = 2; }");
     const protoMs = (await until(url, "the .proto change (note)", (r) => r.note === "hi")) - protoSaved;
+    log(`${Date.now()} the .proto change answered`);
     await out.wait(SERVING, mark, "'serving on' after the .proto change");
     log(`dev: .ts change answered after ${Math.round(tsMs)} ms, .proto change after ${Math.round(protoMs)} ms`);
 
