@@ -114,7 +114,8 @@ async function main(): Promise<void> {
     let mark = out.text.length;
     const tsSaved = performance.now();
     log(`${Date.now()} saving the .ts change`);
-    edit(servicer, "return { value: state.value };", "return { value: state.value + 1000n, note: \"hi\" };");
+    // A new comment each run: the edited file is new to tsx's cache, as a developer's edit is.
+    edit(servicer, "return { value: state.value };", `return { value: state.value + 1000n, note: "hi" }; // saved at ${Date.now()}`);
     const tsMs = (await until(url, "the .ts change (value 1007)", (r) => r.value === "1007")) - tsSaved;
     log(`${Date.now()} the .ts change answered`);
     await out.wait(SERVING, mark, "'serving on' after the .ts change");
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
     mark = out.text.length;
     const protoSaved = performance.now();
     log(`${Date.now()} saving the .proto change`);
-    edit(proto, "message GetResponse { int64 value = 1; }", "message GetResponse { int64 value = 1; string note = 2; }");
+    edit(proto, "message GetResponse { int64 value = 1; }", `// saved at ${Date.now()}\nmessage GetResponse { int64 value = 1; string note = 2; }`);
     const protoMs = (await until(url, "the .proto change (note)", (r) => r.note === "hi")) - protoSaved;
     log(`${Date.now()} the .proto change answered`);
     await out.wait(SERVING, mark, "'serving on' after the .proto change");
