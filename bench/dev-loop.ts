@@ -7,6 +7,12 @@
  *   dev-restart-proto  saving a .proto change (a new response field) → the server answers with it
  *   cold-start         baseline, same run: `node --import tsx src/server.ts` → first answer
  *
+ * The restart lines carry `steps`: when each step `cairn dev` traces
+ * (CAIRN_DEV_TRACE=1) happened, in ms after the save: the change seen, code
+ * generated, the old server told to stop and stopped, the spare told to go,
+ * the new server serving. The timed edits add a new comment each run, so
+ * the changed file is new to tsx's cache, as a developer's edit is.
+ *
  * Also checked: data in .cairn/ survives every restart; a syntax error is
  * printed with its file and the loop keeps watching; a codegen error is
  * printed with file:line and the old server keeps serving.
@@ -66,6 +72,16 @@ function withoutDataDir(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return rest;
 }
 
+/**
+ * Where a restart's time went: each step `cairn dev` traced (CAIRN_DEV_TRACE)
+ * in `text`, as ms after `savedAt` (epoch ms), its first occurrence only.
+ */
+function stepsAfter(text: string, savedAt: number): Record<string, number> {
+  const steps: Record<string, number> = {};
+  for (const [, at, step] of text.matchAll(/^cairn dev: trace (\d+) (?:dev|server): (.+)$/gm)) steps[step!] ??= Number(at) - savedAt;
+  return steps;
+}
+
 /** The startup line, readable or (NODE_ENV=production) the JSON record. */
 const SERVING = /cairn: serving on http:\S+|"msg":"serving on http:[^"]+"/;
 
@@ -96,7 +112,7 @@ async function main(): Promise<void> {
   const url = `http://127.0.0.1:${port}`;
   const dev = spawn("npm", ["run", "dev"], {
     cwd: app,
-    env: { ...withoutDataDir(process.env), PORT: String(port), ...(process.env.BENCH_TRACE ? { CAIRN_DEV_TRACE: "1" } : {}) },
+    env: { ...withoutDataDir(process.env), PORT: String(port), CAIRN_DEV_TRACE: "1" },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group: npm, cairn dev and the server end together
   });
@@ -113,22 +129,26 @@ async function main(): Promise<void> {
     await developerPause();
     let mark = out.text.length;
     const tsSaved = performance.now();
-    log(`${Date.now()} saving the .ts change`);
+    const tsSavedAt = Date.now();
+    log(`${tsSavedAt} saving the .ts change`);
     // A new comment each run: the edited file is new to tsx's cache, as a developer's edit is.
     edit(servicer, "return { value: state.value };", `return { value: state.value + 1000n, note: "hi" }; // saved at ${Date.now()}`);
     const tsMs = (await until(url, "the .ts change (value 1007)", (r) => r.value === "1007")) - tsSaved;
     log(`${Date.now()} the .ts change answered`);
     await out.wait(SERVING, mark, "'serving on' after the .ts change");
+    const tsSteps = stepsAfter(out.text.slice(mark), tsSavedAt);
 
     // A .proto change: GetResponse gains the `note` the servicer already sets.
     await developerPause();
     mark = out.text.length;
     const protoSaved = performance.now();
-    log(`${Date.now()} saving the .proto change`);
+    const protoSavedAt = Date.now();
+    log(`${protoSavedAt} saving the .proto change`);
     edit(proto, "message GetResponse { int64 value = 1; }", `// saved at ${Date.now()}\nmessage GetResponse { int64 value = 1; string note = 2; }`);
     const protoMs = (await until(url, "the .proto change (note)", (r) => r.note === "hi")) - protoSaved;
     log(`${Date.now()} the .proto change answered`);
     await out.wait(SERVING, mark, "'serving on' after the .proto change");
+    const protoSteps = stepsAfter(out.text.slice(mark), protoSavedAt);
     log(`dev: .ts change answered after ${Math.round(tsMs)} ms, .proto change after ${Math.round(protoMs)} ms`);
 
     // A syntax error: printed with its file; the loop goes on; fixing it serves again.
@@ -152,8 +172,8 @@ async function main(): Promise<void> {
 
     const cold = await coldStart(app);
     const load1 = Number(loadavg()[0]!.toFixed(1));
-    emit({ scenario: "dev-restart-ts", ms: Math.round(tsMs), baselineColdStartMs: Math.round(cold), pauseMs: PAUSE_MS, load1 });
-    emit({ scenario: "dev-restart-proto", ms: Math.round(protoMs), baselineColdStartMs: Math.round(cold), pauseMs: PAUSE_MS, load1 });
+    emit({ scenario: "dev-restart-ts", ms: Math.round(tsMs), baselineColdStartMs: Math.round(cold), pauseMs: PAUSE_MS, load1, steps: tsSteps });
+    emit({ scenario: "dev-restart-proto", ms: Math.round(protoMs), baselineColdStartMs: Math.round(cold), pauseMs: PAUSE_MS, load1, steps: protoSteps });
     emit({ scenario: "cold-start", ms: Math.round(cold), load1 });
   } finally {
     if (dev.pid !== undefined) {
