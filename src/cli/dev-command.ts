@@ -77,6 +77,7 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
       // Still `spare` while it loads, so Ctrl-C meanwhile ends it too.
       const next = (spare ??= makeSpare());
       const ready = await next.ready;
+      devTrace("dev: spare ready");
       if (spare === next) spare = undefined;
       if (ready) return next.child;
     }
@@ -138,6 +139,7 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
       console.error(`cairn dev: code generation failed:\n${result.output}`);
       return false;
     }
+    devTrace("dev: generated");
     console.log(`cairn dev: ${describeGenerated(gen)}`);
     return true;
   };

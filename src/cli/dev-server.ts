@@ -42,7 +42,7 @@ await warmTransformer();
 
 process.once("message", (message) => {
   if (message !== "go") return;
-  devTrace("server: go");
+  devTrace("server: go received");
   // From here this is the server: the channel must not keep it alive, but
   // still says when the server serves ("started") and when it has let go of
   // its port and store ("stopped").
