@@ -12,7 +12,7 @@ import { extname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { devTrace } from "./dev-trace.js";
 import { EXIT, UsageError } from "./exit.js";
-import { describeGenerated, generate, preloadPlugins } from "./generate.js";
+import { describeGenerated, generate, preloadPlugins, warmPlugins } from "./generate.js";
 import { GENERATE_OPTIONS, GENERATE_OPTIONS_HELP, generateOptionsFrom } from "./generate-command.js";
 import { parseCommand } from "./options.js";
 
@@ -145,7 +145,12 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
   };
 
   spare = makeSpare();
-  if (await regenerate()) start(await takeSpare());
+  if (await regenerate()) {
+    const first = await takeSpare();
+    start(first);
+    // Idle once it serves: the first .proto change then runs warm plugins.
+    first.on("message", (m) => m === "started" && void warmPlugins());
+  }
 
   // One change at a time: a change that arrives while one is handled is
   // handled after it, once, with everything that changed meanwhile.
