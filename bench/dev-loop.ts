@@ -80,7 +80,10 @@ function withoutDataDir(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
  */
 function stepsAfter(text: string, savedAt: number): Record<string, number> {
   const steps: Record<string, number> = {};
-  for (const [, at, step] of text.matchAll(/^cairn dev: trace (\d+) (?:dev|server): (.+)$/gm)) steps[step!] ??= Number(at) - savedAt;
+  for (const [, at, step] of text.matchAll(/^cairn dev: trace (\d+) (?:dev|server): (.+)$/gm)) {
+    steps[step!] ??= Number(at) - savedAt;
+    if (step === "the server serves") break; // the restart is done; what follows is the next step's
+  }
   return steps;
 }
 
