@@ -6,6 +6,7 @@
  *   dev-restart-ts     saving a .ts change → the restarted server answers with the new code
  *   dev-restart-proto  saving a .proto change (a new response field) → the server answers with it
  *   cold-start         baseline, same run: `node --import tsx src/server.ts` → first answer
+ *   dev-start          `npm run dev` (code generation included) → first answer
  *
  * The restart lines carry `steps`: when each step `cairn dev` traces
  * (CAIRN_DEV_TRACE=1) happened, in ms after the save: the change seen, code
@@ -122,6 +123,7 @@ async function main(): Promise<void> {
   const proto = join(app, "proto/counter/v1/counter.proto");
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  const devSpawned = performance.now();
   const dev = spawn("npm", ["run", "dev"], {
     cwd: app,
     env: { ...withoutDataDir(process.env), PORT: String(port), CAIRN_DEV_TRACE: "1" },
@@ -133,7 +135,8 @@ async function main(): Promise<void> {
   try {
     await out.wait(SERVING, 0, "the first 'serving on'");
     log(`dev: serving on ${url}`);
-    await call(url, "Create", { initial: "5" });
+    if (!(await call(url, "Create", { initial: "5" }))) throw new Error("no answer after 'serving on'");
+    const devStartMs = performance.now() - devSpawned;
     await call(url, "Increment", { by: "2" });
     await until(url, "value 7", (r) => r.value === "7");
 
@@ -190,6 +193,7 @@ async function main(): Promise<void> {
     emit({ scenario: "dev-restart-ts", ms: Math.round(tsMs), baselineColdStartMs: Math.round(cold), editAfter: PAUSE_MS === undefined ? "spare ready" : `${PAUSE_MS} ms`, load1, steps: tsSteps });
     emit({ scenario: "dev-restart-proto", ms: Math.round(protoMs), baselineColdStartMs: Math.round(cold), editAfter: PAUSE_MS === undefined ? "spare ready" : `${PAUSE_MS} ms`, load1, steps: protoSteps });
     emit({ scenario: "cold-start", ms: Math.round(cold), load1 });
+    emit({ scenario: "dev-start", ms: Math.round(devStartMs), baselineColdStartMs: Math.round(cold), load1 });
   } finally {
     if (dev.pid !== undefined) {
       try {
