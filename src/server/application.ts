@@ -250,6 +250,7 @@ export class Application {
     this.#retention = new RetentionSweeper(runtime, retention);
     this.#retention.start();
     this.#recovered = true;
+    lifecycle.publish({ event: "started" } satisfies ApplicationEvent);
     return this;
   }
 
