@@ -89,7 +89,8 @@ export class WorkflowContextImpl extends CallContext implements WorkflowContext 
   override spawn(inv: Invocation, timing: TaskTiming): { taskId: string; started: Promise<void> } {
     const key = this.#keyFor(inv);
     this.reachCall(key);
-    const taskId = taskIdFor(key, this.runtime.clock.now());
+    // Marked with the partition the spawn lands on, as the spawner there marks ids it makes.
+    const taskId = this.runtime.placeTaskId(this.runtime.partitionOf(inv.spec.typeName, inv.actorId), taskIdFor(key, this.runtime.clock.now()));
     return { taskId, started: this.runtime.spawn(toCall(inv, key), toMillis(timing.when), taskId, this.caller).then(() => undefined) };
   }
 
@@ -99,7 +100,7 @@ export class WorkflowContextImpl extends CallContext implements WorkflowContext 
    * answer forever.
    */
   override async wait(taskId: string, method: MethodSpec): Promise<Message> {
-    const task = await this.runtime.tasks.blockedOn(this.runtime.tasks.waitFinal(taskId, this.runControl.signal));
+    const task = await this.runtime.tasks.blockedOn(this.runtime.tasksOf(taskId).waitFinal(taskId, this.runControl.signal));
     if (task.status === "failed" || task.status === "cancelled") {
       throw new FatalError(`awaited task ${taskId} (${task.stateType}.${task.method}) ended ${task.status.toUpperCase()}: ${task.lastError ?? "no result"}`);
     }
@@ -107,7 +108,7 @@ export class WorkflowContextImpl extends CallContext implements WorkflowContext 
   }
 
   override async control(taskId: string, action: TaskControl): Promise<void> {
-    await this.runtime.tasks[action](taskId);
+    await this.runtime.tasksOf(taskId)[action](taskId);
   }
 
   override watch(inv: Invocation, signal?: AbortSignal): AsyncIterable<Message> {
