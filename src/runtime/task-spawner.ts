@@ -52,7 +52,7 @@ export class TaskSpawner {
     if (call.method.kind === "workflow" && !call.spec.defaultConstructible) {
       states.readState(call.spec, call.actorId); // NOT_FOUND before anything is stored
     }
-    const task = newTaskRecord(call, runAt, clock.now(), this.parts.codeVersion, key !== undefined ? this.parts.markId(taskIdForKey(key)) : (proposedId ?? this.parts.markId(newTaskId(clock.now()))));
+    const task = newTaskRecord(call, runAt, clock.now(), this.parts.codeVersion, key !== undefined ? taskIdForKey(key) : (proposedId ?? this.parts.markId(newTaskId(clock.now()))));
     const existing = store.getTask(task.taskId);
     if (existing) {
       const same = existing.stateType === task.stateType && existing.actorId === task.actorId &&

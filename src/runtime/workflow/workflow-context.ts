@@ -12,7 +12,7 @@ import { watchReader } from "../reactive.js";
 import type { MethodSpec, StateSpec } from "../../api/spec.js";
 import { taskOutcome } from "../task-outcome.js";
 import type { RunControl } from "../tasks/run-control.js";
-import { taskIdFor, toMillis } from "../tasks/task-record.js";
+import { newTaskId, taskIdForKey, toMillis } from "../tasks/task-record.js";
 import { Suspended } from "./suspended.js";
 
 /**
@@ -89,8 +89,9 @@ export class WorkflowContextImpl extends CallContext implements WorkflowContext 
   override spawn(inv: Invocation, timing: TaskTiming): { taskId: string; started: Promise<void> } {
     const key = this.#keyFor(inv);
     this.reachCall(key);
-    // Marked with the partition the spawn lands on, as the spawner there marks ids it makes.
-    const taskId = this.runtime.placeTaskId(this.runtime.partitionOf(inv.spec.typeName, inv.actorId), taskIdFor(key, this.runtime.clock.now()));
+    // A fresh id is marked with the partition the spawn lands on; a keyed one is the key's, as a client derives it.
+    const fresh = () => this.runtime.placeTaskId(this.runtime.partitionOf(inv.spec.typeName, inv.actorId), newTaskId(this.runtime.clock.now()));
+    const taskId = key === undefined ? fresh() : taskIdForKey(key);
     return { taskId, started: this.runtime.spawn(toCall(inv, key), toMillis(timing.when), taskId, this.caller).then(() => undefined) };
   }
 
