@@ -14,12 +14,13 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
-import { Application, Authorizer, ExternalContext, allow, hmacTokenVerifier, sleep, until } from "@cairn-dev/cairn";
+import { Application, Authorizer, ExternalContext, allow, allowIf, hmacTokenVerifier, signHmacToken, sleep, until, type Predicate } from "@cairn-dev/cairn";
 import { TestApplication } from "@cairn-dev/cairn/testing";
 import { partitionOf, partitionOfId } from "../src/api/partition.js";
 import { Account, WithdrawAborted } from "../generated/bank/v1/account_cairn.js";
 import { OverdraftErrorSchema, type Account as AccountState } from "../generated/bank/v1/account_pb.js";
 import { Actors } from "../generated/cairn/v1/actors_pb.js";
+import { Admin } from "../generated/cairn/v1/admin_pb.js";
 import { Schedules } from "../generated/cairn/v1/schedules_pb.js";
 import { TaskStatus, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
@@ -42,10 +43,11 @@ function idOn(stateType: string, partition: number, prefix: string): string {
   }
 }
 
-/** Bank accounts anyone may use: these tests are about placement, not authorization. */
+/** Bank accounts anyone may use, but only the owner may start or see interest accrual: a rule on the actor's state. */
 class OpenAccount extends AccountServicerImpl {
   override authorizer() {
-    return new Authorizer<AccountState>({ default: allow() });
+    const isOwner: Predicate<AccountState> = ({ context, state }) => state !== undefined && context.claims?.sub === state.owner;
+    return new Authorizer<AccountState>({ methods: { accrueInterest: allowIf({ all: [isOwner] }) }, default: allow() });
   }
 }
 
@@ -143,6 +145,39 @@ describe("8 partitions in one process", () => {
     for (const [p, id] of ids.entries()) {
       const got = await actors.get({ stateType: ACCOUNT, actorId: id });
       expect(JSON.parse(got.stateJson).balance).toBe(String(p));
+    }
+  });
+
+  it("authorizes reading a task by its actor's state on that actor's partition", async () => {
+    const id = idOn(ACCOUNT, 5, "owned");
+    await Account.create(ctx, id, { owner: "olga", initial: 100n });
+    const olga = app.context({ bearerToken: signHmacToken({ sub: "olga" }, PROBE_TOKEN_SECRET) });
+    const task = Account.ref(id).spawn().accrueInterest(olga, { rateBps: 100n, periods: 1, periodMs: 1n, ledgerUrl: "http://127.0.0.1:1/" });
+    await task.started;
+    const asOlga = tasksClient(app.url, signHmacToken({ sub: "olga" }, PROBE_TOKEN_SECRET));
+    expect((await asOlga.get({ taskId: task.taskId })).taskId).toBe(task.taskId);
+    const asOther = tasksClient(app.url, signHmacToken({ sub: "mallory" }, PROBE_TOKEN_SECRET));
+    expect(ConnectError.from(await rejectionOf(asOther.get({ taskId: task.taskId }))).code).toBe(Code.PermissionDenied);
+    await tasks.cancel({ taskId: task.taskId });
+  });
+
+  it("backs up every partition into a directory that opens as the same partitions", async () => {
+    const id = idOn(ACCOUNT, 6, "backed");
+    await Account.create(ctx, id, { owner: id, initial: 42n });
+    const destination = mkdtempSync(join(tmpdir(), "cairn-partitions-backup-"));
+    rmSync(destination, { recursive: true });
+    try {
+      await createClient(Admin, bearerTransport(app.url, PROBE_ADMIN_TOKEN)).backup({ destination });
+      const restored = await new Application({ servicers: [OpenAccount], dataDir: destination, partitions: N, port: 0, logger: quiet, insecureDevelopmentMode: true }).start();
+      const c = new ExternalContext({ url: restored.url });
+      try {
+        expect((await Account.ref(id).balance(c)).balance).toBe(42n);
+      } finally {
+        c.close();
+        await restored.stop();
+      }
+    } finally {
+      rmSync(destination, { recursive: true, force: true });
     }
   });
 

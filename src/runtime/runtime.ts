@@ -97,7 +97,7 @@ export class Runtime implements Engine {
     this.#placement = options.placement;
     this.#bound = bindServicers(servicers, this.logger);
     this.#table = new IdempotencyTable(this.store);
-    this.gatekeeper = new Gatekeeper(options, (t) => this.bound(t), (spec, actorId) => this.states.durableOf(spec, actorId)?.state);
+    this.gatekeeper = new Gatekeeper(options, (t) => this.bound(t), (spec, actorId) => this.#owner(spec.typeName, actorId).states.durableOf(spec, actorId)?.state);
     this.#writers = new Writers(this.states, this.store, this.#table, this.clock, this.tasks);
     this.#spawner = new TaskSpawner({
       store: this.store,
