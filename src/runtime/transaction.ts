@@ -7,7 +7,7 @@ import type { Bound, Call, Caller, WriteEffects } from "./call.js";
 import { CallContext, contextFor, scheduleInto, toCall } from "./context-impl.js";
 import type { TransactionContext } from "./context.js";
 import type { Engine } from "./engine.js";
-import { alreadyExists } from "../api/errors.js";
+import { alreadyExists, failedPrecondition } from "../api/errors.js";
 import { declaredOutcome } from "./declared-outcome.js";
 import { runHandler } from "./handler.js";
 import { hashRequest, type CallIdentity } from "./idempotency.js";
@@ -146,6 +146,13 @@ export async function runInTransaction(
   nested = true,
 ): Promise<Message> {
   const bound = engine.validate(call);
+  const partition = engine.partitionOf(call.spec.typeName, call.actorId);
+  if (partition !== engine.partition) {
+    throw failedPrecondition(
+      `a transaction may touch actors of one partition only: it runs on partition ${engine.partition}, and ` +
+        `${call.spec.typeName} ${JSON.stringify(call.actorId)} lives on partition ${partition} (transactions across partitions need two-phase commit, not built yet)`,
+    );
+  }
   const p = await txn.participant(call.spec, call.actorId);
   const { method } = call;
   if (!p.exists && !method.isConstructor && !call.spec.defaultConstructible) engine.states.absent(call.spec, call.actorId);

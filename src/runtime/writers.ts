@@ -53,6 +53,24 @@ class WriterMutation implements Mutation<Message> {
   }
 }
 
+/** The operator's deletion of an actor (Actors.Delete), as a writer calling `ctx.deleteActor()`; `effects` hears what went with it. */
+export function deletionMutation(effects: (e: WriteEffects) => void): Mutation<undefined> {
+  const none = new Uint8Array();
+  return {
+    method: "cairn.deleteActor",
+    isConstructor: false,
+    requestBytes: () => none,
+    errors: [],
+    apply: async (_draft, e) => {
+      effects(e);
+      e.deletion = "requested";
+      return undefined;
+    },
+    encode: () => none,
+    decode: () => undefined,
+  };
+}
+
 /**
  * Runs mutations one at a time per actor, with pipelining: the actor's lock
  * is released once the handler ran and its commit was issued; durability is

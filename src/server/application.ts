@@ -1,7 +1,9 @@
 import { channel } from "node:diagnostics_channel";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { APPLICATION_CHANNEL, type ApplicationEvent } from "../api/lifecycle.js";
-import { LmdbStore, type Durability } from "../store/lmdb-store.js";
+import type { Durability } from "../store/lmdb-store.js";
+import { openPartitions, type OpenedPartitions } from "./open-partitions.js";
+import { partitionCount, partitionDirs } from "./partition-layout.js";
 import { reportParseErrorsAsInvalid } from "../transport/invalid-input.js";
 import { registerActorRoutes } from "../transport/routes.js";
 import { registerTaskRoutes } from "../transport/tasks-routes.js";
@@ -26,7 +28,6 @@ import { ActorQueries } from "../runtime/actor-queries.js";
 import { AdminQueries } from "../runtime/admin-queries.js";
 import { ScheduleQueries } from "../runtime/tasks/schedule-queries.js";
 import { TaskQueries } from "../runtime/tasks/task-queries.js";
-import { createRuntime } from "./create-runtime.js";
 import type { Store } from "../store/store.js";
 import type { StoreHealthStatus } from "../runtime/store-health.js";
 import type { RetryPolicy } from "../runtime/tasks/retry-policy.js";
@@ -39,8 +40,20 @@ import { retentionPolicy, type RetentionOptions } from "./retention-options.js";
 
 export interface ApplicationOptions {
   servicers: readonly ServicerClass[];
-  /** LMDB environment folder. Default "./.cairn". */
+  /** LMDB environment folder (with several partitions, the folder of theirs). Default "./.cairn". */
   dataDir?: string;
+  /**
+   * Partitions of the data directory: actors spread over this many LMDB
+   * environments by hash of (state type, actor id), each with its own task
+   * dispatcher and cache (DESIGN.md §9). Fixed when the directory is
+   * created. Default CAIRN_PARTITIONS, else 1 (the directory is one environment).
+   */
+  partitions?: number;
+  /**
+   * Internal (for nodes): the partitions this process opens; calls for
+   * the others answer UNAVAILABLE. Default all.
+   */
+  hostedPartitions?: readonly number[];
   /** Default "127.0.0.1". */
   host?: string;
   /** Default 9991; 0 picks a free port. */
@@ -137,13 +150,14 @@ export interface ApplicationStats {
 /** A Cairn application: servicers, their store, and one port serving them. */
 export class Application {
   readonly #options: ApplicationOptions;
+  /** The runtime that takes calls from the wire (the first hosted partition's); it routes to the others. */
   #runtime: Runtime | undefined;
-  #store: LmdbStore | undefined;
+  #opened: OpenedPartitions | undefined;
   #listener: Listener | undefined;
   #drain: Drain | undefined;
   #drainMs = DEFAULT_DRAIN_MS;
   #logger: Logger | undefined;
-  #retention: RetentionSweeper | undefined;
+  #retention: RetentionSweeper[] = [];
   /** Recovery done: tasks re-armed, schedules loaded. */
   #recovered = false;
 
@@ -163,8 +177,21 @@ export class Application {
   }
 
   get stats(): ApplicationStats {
-    if (!this.#runtime) throw new Error("the application is not started");
-    return { waitingCallers: this.#runtime.tasks.waiting, cachedActors: this.#runtime.cachedActors, progressWrites: this.#runtime.taskHub.writes };
+    const all = this.#runtimes();
+    const sum = (f: (r: Runtime) => number) => all.reduce((n, r) => n + f(r), 0);
+    return { waitingCallers: sum((r) => r.tasks.waiting), cachedActors: sum((r) => r.cachedActors), progressWrites: sum((r) => r.taskHub.writes) };
+  }
+
+  /** The partition count of the data directory (once started). */
+  get partitions(): number {
+    if (!this.#opened) throw new Error("the application is not started");
+    return this.#opened.partitions.count;
+  }
+
+  /** The hosted partitions' runtimes, in order. */
+  #runtimes(): Runtime[] {
+    if (!this.#opened) throw new Error("the application is not started");
+    return this.#opened.hosted.map((h) => h.runtime);
   }
 
   /**
@@ -173,8 +200,9 @@ export class Application {
    * A readiness check reports "not ready for writes" from this.
    */
   get storeHealth(): StoreHealthStatus {
-    if (!this.#runtime) throw new Error("the application is not started");
-    return this.#runtime.health.status;
+    // With several partitions: the first one that refuses writes, else the first.
+    const statuses = this.#runtimes().map((r) => r.health.status);
+    return statuses.find((s) => !s.writable) ?? statuses[0]!;
   }
 
   /** Opens the store and starts listening; resolves once ready. */
@@ -189,9 +217,16 @@ export class Application {
     if (o.durability === "relaxed") {
       logger.warn("durability is RELAXED: acknowledged writes can be lost on a crash");
     }
-    this.#store = new LmdbStore({ path: o.dataDir ?? ".cairn", durability: o.durability, logger, now: () => clock.now() });
-    try {
-      this.#runtime = createRuntime(o.wrapStore ? o.wrapStore(this.#store) : this.#store, o.servicers, {
+    const opened = await openPartitions({
+      dataDir: o.dataDir ?? ".cairn",
+      count: partitionCount(o.partitions),
+      hosted: o.hostedPartitions,
+      durability: o.durability,
+      logger,
+      now: () => clock.now(),
+      wrapStore: o.wrapStore,
+      servicers: o.servicers,
+      runtime: {
         maxCachedActors: o.maxCachedActors,
         retry: o.retry,
         maxRunningTasks: o.maxRunningTasks,
@@ -200,20 +235,21 @@ export class Application {
         clock: o.clock,
         logger,
         codeVersion: codeVersion(o.version),
-      });
-    } catch (e) {
-      // A bad option (two servicers for one state, a bad retry policy): nothing stays open.
-      await this.#store.close();
-      this.#store = undefined;
-      throw e;
-    }
-    const runtime = this.#runtime;
+      },
+    });
+    this.#opened = opened;
+    const runtime = (this.#runtime = opened.hosted[0]!.runtime);
+    const { partitions } = opened;
     if (o.insecureDevelopmentMode) warnInsecure(runtime, logger);
-    // The operator services read through these, never the store.
-    const tasks = new TaskQueries(runtime.store, (id) => runtime.tasks.isRunning(id), runtime.taskHub, responseTypes(runtime));
-    const schedules = new ScheduleQueries(runtime.store);
-    const actors = new ActorQueries(runtime.specs, runtime.store);
-    const admin = new AdminQueries(runtime.specs, this.#store);
+    // The operator services read through these, never the store; each routes by partition.
+    const tasks = new TaskQueries(partitions, responseTypes(runtime));
+    const schedules = new ScheduleQueries(partitions);
+    const actors = new ActorQueries(runtime.specs, (stateType, actorId) => partitions.forActor(stateType, actorId).store);
+    const admin = new AdminQueries(
+      runtime.specs,
+      opened.hosted.map((h) => h.store),
+      partitions.count === 1 ? undefined : (destination, i) => partitionDirs(destination, partitions.count)[opened.hosted[i]!.partition]!,
+    );
     const maxBytes = o.maxMessageBytes ?? 4 * 1024 * 1024;
     const drain = new Drain();
     this.#drain = drain;
@@ -240,15 +276,15 @@ export class Application {
       fallback: o.staticDir === undefined ? undefined : staticFiles(o.staticDir),
     });
     // Watch over Connect skips connect's per-message pipeline: see fast-watch.ts.
-    const readiness = () => this.#notReadyReason(runtime, drain);
+    const readiness = () => this.#notReadyReason(drain);
     let served = withFastWatch(runtime, maxBytes, handler, drain);
     // Unary actor calls skip connect's per-request machinery: see fast-unary.ts.
     if (o.fastUnaryPath !== false) served = withFastUnary(runtime, { readMaxBytes: maxBytes, jsonOptions }, served, drain);
     served = withHealthEndpoints(readiness, served);
     this.#listener = await listen(served, o.host ?? "127.0.0.1", o.port ?? 9991, credentials, duplexPaths);
-    await runtime.start();
-    this.#retention = new RetentionSweeper(runtime, retention);
-    this.#retention.start();
+    for (const r of this.#runtimes()) await r.start();
+    this.#retention = this.#runtimes().map((r) => new RetentionSweeper(r, retention));
+    for (const sweeper of this.#retention) sweeper.start();
     this.#recovered = true;
     lifecycle.publish({ event: "started" } satisfies ApplicationEvent);
     return this;
@@ -292,13 +328,18 @@ export class Application {
   async stop(): Promise<void> {
     const deadline = Date.now() + this.#drainMs;
     this.#drain?.begin();
-    await Promise.all([this.#runtime?.stop(this.#drainMs), this.#drain?.settled(this.#drainMs), this.#retention?.stop()]);
-    this.#retention = undefined;
+    const hosted = this.#opened?.hosted ?? [];
+    await Promise.all([
+      ...hosted.map((h) => h.runtime.stop(this.#drainMs)),
+      this.#drain?.settled(this.#drainMs),
+      ...this.#retention.map((sweeper) => sweeper.stop()),
+    ]);
+    this.#retention = [];
     // Answers just given still have to go out.
     await this.#listener?.close(Math.min(FLUSH_GRACE_MS, Math.max(0, deadline - Date.now())));
-    await this.#store?.close();
+    await Promise.all(hosted.map((h) => h.store.close()));
     this.#listener = undefined;
-    this.#store = undefined;
+    this.#opened = undefined;
     this.#runtime = undefined;
     this.#drain = undefined;
     this.#recovered = false;
@@ -306,10 +347,10 @@ export class Application {
   }
 
   /** What /readyz reports: undefined when ready. */
-  #notReadyReason(runtime: Runtime, drain: Drain): string | undefined {
+  #notReadyReason(drain: Drain): string | undefined {
     if (drain.draining) return "draining: the server is stopping";
     if (!this.#recovered) return "starting: recovery is not done";
-    const health = runtime.health.status;
+    const health = this.storeHealth;
     if (!health.writable) return `store not writable: ${health.reason ?? "failing"}`;
     return undefined;
   }

@@ -21,6 +21,7 @@ import {
 import { backupEnvironment, type BackupResult } from "./backup.js";
 import type { Logger } from "../api/logger.js";
 import { RetentionIndex } from "./retention-index.js";
+import { fenced, takeOwnership } from "./ownership.js";
 
 export type Durability = "durable" | "relaxed";
 
@@ -32,6 +33,8 @@ export interface LmdbStoreOptions {
   logger: Logger;
   /** The time retention counts from (ms since epoch). Default Date.now. */
   now?: () => number;
+  /** The partition count to record on first open and check on later ones (ownership.ts). */
+  partitions?: number;
 }
 
 type StateKey = [string, string];
@@ -45,7 +48,6 @@ const DUE_INDEX_VERSION = 1;
 
 /** Less free space than this on the data directory's filesystem: a failed write is "disk full". */
 const DISK_FULL_BYTES = 1024 * 1024;
-
 const ignore = (): void => {};
 
 /** Waiting to run: in the due index. Ended and paused tasks are not. */
@@ -76,6 +78,8 @@ export class LmdbStore implements Store {
   /** The last write failure, while it may still hold: gates probes. */
   #fault: StoreFault | undefined;
   #batchGuarded = false;
+  /** This process's ownership epoch: commits are refused once a newer owner opened the directory. */
+  readonly #epoch: number;
   readonly #taskListeners = new Set<(taskIds: ReadonlySet<string>) => void>();
 
   constructor(options: LmdbStoreOptions) {
@@ -99,6 +103,12 @@ export class LmdbStore implements Store {
         for (const { value } of this.taskDb.getRange()) if (isDue(value)) this.dueDb.put([value.runAt, value.taskId], true);
         meta.put("due-index", DUE_INDEX_VERSION);
       });
+    }
+    try {
+      this.#epoch = takeOwnership(this.root, meta, options.path, options.partitions);
+    } catch (e) {
+      void this.root.close();
+      throw e;
     }
     this.retention = new RetentionIndex(this.root, options.now ?? Date.now);
     this.retention.buildIfMissing(this.root, meta, this.tasks(), this.idempotency.getKeys());
@@ -185,6 +195,8 @@ export class LmdbStore implements Store {
 
   async commit(batch: CommitBatch, options: { visibleOnly?: boolean } = {}): Promise<void> {
     const transaction = this.root.transaction(() => {
+      const refused = fenced(this.meta, this.#epoch, this.path);
+      if (refused) return refused;
       for (const w of batch.states) {
         const stored = this.states.get([w.stateType, w.actorId]);
         if ((stored?.version ?? 0) !== w.baseVersion) {
@@ -223,12 +235,13 @@ export class LmdbStore implements Store {
       return undefined;
     });
     this.#guardBatch();
-    let applied: CommitConflictError | undefined;
+    let applied: CommitConflictError | StoreFault | undefined;
     try {
       applied = await transaction;
     } catch (e) {
       throw await this.#faultOf(e);
     }
+    if (applied instanceof StoreFault) throw (this.#fault = applied);
     if (applied instanceof Error) throw applied;
     this.#fault = undefined;
     this.#notifyTasks(batch);
@@ -237,7 +250,9 @@ export class LmdbStore implements Store {
 
   async deleteExpired(limits: ExpiryLimits): Promise<ExpiryResult> {
     const deletedTasks = new Set<string>();
-    const transaction = this.root.transaction((): ExpiryResult => {
+    const transaction = this.root.transaction((): ExpiryResult | StoreFault => {
+      const refused = fenced(this.meta, this.#epoch, this.path);
+      if (refused) return refused;
       const { tasksEndedBefore: tasksBefore, idempotencyStoredBefore: keysBefore, batch } = limits;
       const ended = tasksBefore === undefined ? [] : this.retention.endedBefore(tasksBefore, batch);
       for (const entry of ended) {
@@ -263,12 +278,13 @@ export class LmdbStore implements Store {
       return { tasks: ended.length, idempotency: stored.length, more: ended.length === batch || stored.length === batch };
     });
     this.#guardBatch();
-    let result: ExpiryResult;
+    let result: ExpiryResult | StoreFault;
     try {
       result = await transaction;
     } catch (e) {
       throw await this.#faultOf(e);
     }
+    if (result instanceof StoreFault) throw (this.#fault = result);
     this.#fault = undefined;
     if (deletedTasks.size > 0) this.#notify(deletedTasks);
     return result;
@@ -294,6 +310,8 @@ export class LmdbStore implements Store {
     // prints a stack trace of its own, and a tiny write may fit in a freed
     // page while real ones do not): write once space was freed.
     if (this.#fault?.reason === "disk full" && (await this.#freeBytesBelow(DISK_FULL_BYTES))) throw this.#fault;
+    const refused = fenced(this.meta, this.#epoch, this.path); // never writes again, probe or not
+    if (refused) throw (this.#fault = refused);
     const write = this.meta.put("probe", Date.now());
     this.#guardBatch();
     try {

@@ -162,7 +162,8 @@ export class CommitConflictError extends Error {
 }
 
 /** Why the store refused a write: what a caller and an operator are told. */
-export type StoreFaultReason = "disk full" | "I/O error" | "map full" | "write failed";
+/** "fenced": a newer owner opened the partition (ownership.ts); this process may never write to it again. */
+export type StoreFaultReason = "disk full" | "I/O error" | "map full" | "write failed" | "fenced";
 
 /**
  * The store could not make a commit durable (the disk is full, the device

@@ -29,11 +29,14 @@ export function registerScheduleRoutes(router: ConnectRouter, runtime: Runtime, 
   router.service(Schedules, {
     list: async (req, context) => {
       await operator(context.requestHeader);
-      return { schedules: schedules.list(req).map(toScheduleInfo) };
+      const after = req.pageToken === "" ? undefined : req.pageToken;
+      const found = schedules.list({ stateType: req.stateType, actorId: req.actorId, limit: req.limit, after });
+      const full = req.limit > 0 && found.length === req.limit;
+      return { schedules: found.map(toScheduleInfo), nextPageToken: full ? found.at(-1)!.scheduleId : "" };
     },
     delete: async (req, context) => {
       await operator(context.requestHeader);
-      await runtime.schedules.delete(req.scheduleId);
+      await schedules.delete(req.scheduleId);
       return {};
     },
   });

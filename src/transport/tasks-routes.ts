@@ -29,7 +29,7 @@ export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime, task
     get: async (req, context) => toTaskInfo(tasks.describe(await readable(req.taskId, context.requestHeader))),
     wait: async (req, context) => {
       await readable(req.taskId, context.requestHeader);
-      return toTaskInfo(tasks.describe(await runtime.tasks.waitFinal(req.taskId, context.signal)));
+      return toTaskInfo(tasks.describe(await tasks.waitFinal(req.taskId, context.signal)));
     },
     watch: async function* (req, context) {
       await readable(req.taskId, context.requestHeader);
@@ -41,11 +41,14 @@ export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime, task
       const status = req.status === TaskStatus.UNSPECIFIED ? undefined : taskStatusName(req.status);
       // A status no task can have matches none.
       if (req.status !== TaskStatus.UNSPECIFIED && status === undefined) return { tasks: [] };
-      const found = tasks.list({ stateType: req.stateType, actorId: req.actorId, status, limit: req.limit || 1000 });
-      return { tasks: found.map(toTaskInfo) };
+      const limit = req.limit || 1000;
+      const after = req.pageToken === "" ? undefined : req.pageToken;
+      const found = tasks.list({ stateType: req.stateType, actorId: req.actorId, status, limit, after });
+      // The token is the page's last id: the next page starts after it (id-order.ts).
+      return { tasks: found.map(toTaskInfo), nextPageToken: found.length === limit ? found.at(-1)!.task.taskId : "" };
     },
-    cancel: (req, context) => control(req.taskId, context.requestHeader, (id) => runtime.tasks.cancel(id)),
-    pause: (req, context) => control(req.taskId, context.requestHeader, (id) => runtime.tasks.pause(id)),
-    resume: (req, context) => control(req.taskId, context.requestHeader, (id) => runtime.tasks.resume(id)),
+    cancel: (req, context) => control(req.taskId, context.requestHeader, (id) => tasks.control(id, "cancel")),
+    pause: (req, context) => control(req.taskId, context.requestHeader, (id) => tasks.control(id, "pause")),
+    resume: (req, context) => control(req.taskId, context.requestHeader, (id) => tasks.control(id, "resume")),
   });
 }
