@@ -36,6 +36,9 @@ import type { ServicerClass } from "../runtime/servicer.js";
 import { systemClock } from "../runtime/clock.js";
 import { RetentionSweeper } from "../runtime/retention-sweeper.js";
 import { retentionPolicy, type RetentionOptions } from "./retention-options.js";
+import { NodeServer } from "./node-server.js";
+import { nodeCount, nodeIdentity } from "./node-environment.js";
+import { reportReady, supervise } from "./supervisor.js";
 
 export interface ApplicationOptions {
   servicers: readonly ServicerClass[];
@@ -122,6 +125,12 @@ export interface ApplicationOptions {
    * tasks "7d", idempotency "1d". Expired records are deleted in the background.
    */
   retention?: RetentionOptions;
+  /**
+   * Processes serving the application (README "Running several
+   * processes"): with M > 1, `run()` forks M nodes sharing the port and
+   * each actor lives on one of them. Default CAIRN_NODES, else 1.
+   */
+  nodes?: number;
 }
 
 /** Gauges of what the running application holds in memory, for operators and tests. */
@@ -144,6 +153,7 @@ export class Application {
   #drainMs = DEFAULT_DRAIN_MS;
   #logger: Logger | undefined;
   #retention: RetentionSweeper | undefined;
+  #node: NodeServer | undefined;
   /** Recovery done: tasks re-armed, schedules loaded. */
   #recovered = false;
 
@@ -189,7 +199,8 @@ export class Application {
     if (o.durability === "relaxed") {
       logger.warn("durability is RELAXED: acknowledged writes can be lost on a crash");
     }
-    this.#store = new LmdbStore({ path: o.dataDir ?? ".cairn", durability: o.durability, logger, now: () => clock.now() });
+    const node = (this.#node = NodeServer.of(o.nodes, o.dataDir ?? ".cairn"));
+    this.#store = new LmdbStore({ path: node?.placement.dataDir ?? o.dataDir ?? ".cairn", durability: o.durability, logger, now: () => clock.now() });
     try {
       this.#runtime = createRuntime(o.wrapStore ? o.wrapStore(this.#store) : this.#store, o.servicers, {
         maxCachedActors: o.maxCachedActors,
@@ -244,8 +255,11 @@ export class Application {
     let served = withFastWatch(runtime, maxBytes, handler, drain);
     // Unary actor calls skip connect's per-request machinery: see fast-unary.ts.
     if (o.fastUnaryPath !== false) served = withFastUnary(runtime, { readMaxBytes: maxBytes, jsonOptions }, served, drain);
+    // Calls another node owns go there first (forwarding.ts).
+    if (node) served = node.handler(runtime, tasks, maxBytes, served);
     served = withHealthEndpoints(readiness, served);
     this.#listener = await listen(served, o.host ?? "127.0.0.1", o.port ?? 9991, credentials, duplexPaths);
+    await node?.listen(logger);
     await runtime.start();
     this.#retention = new RetentionSweeper(runtime, retention);
     this.#retention.start();
@@ -259,10 +273,13 @@ export class Application {
    * call left behind keeps it alive, it exits a second later anyway.
    */
   async run(): Promise<void> {
+    const nodes = nodeCount(this.#options.nodes);
+    if (nodes > 1 && !nodeIdentity(nodes)) return this.#supervise(nodes);
     await this.start();
-    // Tools wait for this line (with the readable default: `cairn: serving on URL` on stdout).
+    // Tools wait for this line (with the readable default: `cairn: serving on URL` on stdout); a supervisor's worker tells the supervisor instead.
     const logger = this.#logger!;
-    logger.info(`serving on ${this.url}`);
+    if (reportReady(this.#node?.identity.index, this.url)) logger.info(`node ${this.#node?.identity.index}: ready on ${this.url}`);
+    else logger.info(`serving on ${this.url}`);
     // Only the first signal drains: with our listeners gone, a second one ends the process at once.
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       const drain = (name: NodeJS.Signals) => {
@@ -294,7 +311,9 @@ export class Application {
     await Promise.all([this.#runtime?.stop(this.#drainMs), this.#drain?.settled(this.#drainMs), this.#retention?.stop()]);
     this.#retention = undefined;
     // Answers just given still have to go out.
-    await this.#listener?.close(Math.min(FLUSH_GRACE_MS, Math.max(0, deadline - Date.now())));
+    const graceMs = Math.min(FLUSH_GRACE_MS, Math.max(0, deadline - Date.now()));
+    await Promise.all([this.#listener?.close(graceMs), this.#node?.close(graceMs)]);
+    this.#node = undefined;
     await this.#store?.close();
     this.#listener = undefined;
     this.#store = undefined;
@@ -302,6 +321,13 @@ export class Application {
     this.#drain = undefined;
     this.#recovered = false;
     lifecycle.publish({ event: "stopped" } satisfies ApplicationEvent);
+  }
+
+  /** `run()` with several nodes on this machine: supervisor.ts. */
+  async #supervise(nodes: number): Promise<void> {
+    const logger = (this.#logger ??= this.#options.logger ?? defaultLogger());
+    await supervise({ nodes, logger, drainMs: drainTimeoutMs(this.#options.drainTimeout) });
+    setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_GRACE_MS).unref();
   }
 
   /** What /readyz reports: undefined when ready. */
