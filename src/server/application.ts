@@ -235,8 +235,8 @@ export class Application {
     const handler = connectNodeAdapter({
       routes: (router) => {
         registerActorRoutes(router, runtime);
-        registerTaskRoutes(router, runtime, tasks);
-        registerScheduleRoutes(router, runtime, schedules);
+        registerTaskRoutes(router, runtime, tasks, node?.peerLists);
+        registerScheduleRoutes(router, runtime, schedules, node?.peerLists);
         registerActorsServiceRoutes(router, runtime, actors);
         registerAdminRoutes(router, runtime, admin);
         registerReactiveRoutes(router, runtime);

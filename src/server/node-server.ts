@@ -3,6 +3,7 @@ import type { Runtime } from "../runtime/runtime.js";
 import type { TaskQueries } from "../runtime/tasks/task-queries.js";
 import { withForwarding, type NodeRouting } from "../transport/forwarding.js";
 import { PeerSessions } from "../transport/peer-sessions.js";
+import { PeerLists } from "../transport/peer-lists.js";
 import { listen, type Listener, type NodeHandler } from "../transport/server.js";
 import { nodeCount, nodeIdentity, type NodeIdentity } from "./node-environment.js";
 import { placementOf, type Placement } from "./placement.js";
@@ -17,11 +18,15 @@ export class NodeServer {
   readonly #sessions = new PeerSessions();
   #peerListener: Listener | undefined;
   #peerHandler: NodeHandler | undefined;
+  /** Tasks.List and Schedules.List ask the other nodes through this. */
+  readonly peerLists: PeerLists;
 
   private constructor(
     readonly identity: NodeIdentity,
     readonly placement: Placement,
-  ) {}
+  ) {
+    this.peerLists = new PeerLists(identity.index, identity.peerUrls, identity.secret);
+  }
 
   /**
    * The node this process is, from the `nodes` option and the environment
@@ -59,7 +64,7 @@ export class NodeServer {
     if (!this.#peerHandler) throw new Error("handler() first");
     const { index, nodes, peerHost, peerPort } = this.identity;
     this.#peerListener = await listen(this.#peerHandler, peerHost, peerPort);
-    logger.info(`node ${index} of ${nodes}: data in ${this.placement.dataDir}, peers call it on ${peerHost}:${this.#peerListener.port}`);
+    logger.info(`node ${index} of ${nodes} (pid ${process.pid}): data in ${this.placement.dataDir}, peers call it on ${peerHost}:${this.#peerListener.port}`);
   }
 
   /** Closes the peer port (after up to `graceMs` for answers going out) and the sessions to peers. */

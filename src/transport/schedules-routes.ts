@@ -4,6 +4,7 @@ import { ScheduleInfoSchema, Schedules, type ScheduleInfo } from "../../generate
 import type { Runtime } from "../runtime/runtime.js";
 import type { ScheduleQueries, ScheduleRecord } from "../runtime/tasks/schedule-queries.js";
 import { externalCallerOf } from "./bearer-token.js";
+import { PeerLists } from "./peer-lists.js";
 
 /** A stored schedule as `cairn.v1.Schedules` shows it. */
 export function toScheduleInfo(s: ScheduleRecord): ScheduleInfo {
@@ -21,15 +22,17 @@ export function toScheduleInfo(s: ScheduleRecord): ScheduleInfo {
   });
 }
 
-/** Serves `cairn.v1.Schedules`: list and delete cron schedules, for operators only. */
-export function registerScheduleRoutes(router: ConnectRouter, runtime: Runtime, schedules: ScheduleQueries): void {
+/** Serves `cairn.v1.Schedules`: list and delete cron schedules, for operators only; with several nodes, `peers` lists theirs too. */
+export function registerScheduleRoutes(router: ConnectRouter, runtime: Runtime, schedules: ScheduleQueries, peers?: PeerLists): void {
   const operator = async (requestHeader: Headers) => {
     await runtime.authorizeAdmin(externalCallerOf(requestHeader));
   };
   router.service(Schedules, {
     list: async (req, context) => {
       await operator(context.requestHeader);
-      return { schedules: schedules.list(req).map(toScheduleInfo) };
+      const found = schedules.list(req).map(toScheduleInfo);
+      if (!peers || PeerLists.fromPeer(context.requestHeader)) return { schedules: found };
+      return { schedules: await peers.schedules(req, context.requestHeader, found) };
     },
     delete: async (req, context) => {
       await operator(context.requestHeader);

@@ -7,9 +7,14 @@ import type { TaskQueries, TaskRecord } from "../runtime/tasks/task-queries.js";
 import { toTaskInfo } from "./task-info.js";
 import { taskStatusName } from "../api/task-status.js";
 import { watchTask } from "./task-watch.js";
+import { PeerLists } from "./peer-lists.js";
 
-/** Serves `cairn.v1.Tasks`: look up, wait for, list, cancel, pause and resume durable tasks. */
-export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime, tasks: TaskQueries): void {
+/**
+ * Serves `cairn.v1.Tasks`: look up, wait for, list, cancel, pause and
+ * resume durable tasks. With several nodes, `peers` adds the other nodes'
+ * tasks to a list (calls by id reach the task's node: forwarding.ts).
+ */
+export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime, tasks: TaskQueries, peers?: PeerLists): void {
   /** The task, if the caller may read it (DESIGN.md §7); NOT_FOUND if there is none. */
   const readable = async (taskId: string, requestHeader: Headers) => {
     const task = tasks.get(taskId);
@@ -41,8 +46,10 @@ export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime, task
       const status = req.status === TaskStatus.UNSPECIFIED ? undefined : taskStatusName(req.status);
       // A status no task can have matches none.
       if (req.status !== TaskStatus.UNSPECIFIED && status === undefined) return { tasks: [] };
-      const found = tasks.list({ stateType: req.stateType, actorId: req.actorId, status, limit: req.limit || 1000 });
-      return { tasks: found.map(toTaskInfo) };
+      const limit = req.limit || 1000;
+      const found = tasks.list({ stateType: req.stateType, actorId: req.actorId, status, limit }).map(toTaskInfo);
+      if (!peers || PeerLists.fromPeer(context.requestHeader)) return { tasks: found };
+      return { tasks: await peers.tasks(req, context.requestHeader, found, limit) };
     },
     cancel: (req, context) => control(req.taskId, context.requestHeader, (id) => runtime.tasks.cancel(id)),
     pause: (req, context) => control(req.taskId, context.requestHeader, (id) => runtime.tasks.pause(id)),
