@@ -34,9 +34,10 @@ import {
   TransferRequestSchema,
 } from "../generated/bank/v1/account_pb.js";
 import { RunRequestSchema } from "../generated/probe/v1/probe_pb.js";
-import { forkBenchChild, startServer, stopChild, type ServerChild } from "./child.js";
-import type { FromClient, Protocol, RawRequest, ToClient } from "./lean-client.js";
-import { mergeLoads, round, summarize, type LoadResult } from "./load.js";
+import { startServer, type ServerChild } from "./child.js";
+import type { Protocol, RawRequest } from "./lean-client.js";
+import { loadResult, startLeanClient, type LeanClient } from "./lean-client-driver.js";
+import { mergeLoads, round, type LoadResult } from "./load.js";
 import { emit, log, wanted } from "./output.js";
 
 const IN_FLIGHT = 64;
@@ -50,31 +51,10 @@ const accountId = (n: number): string => `acct-${n}`;
 const GROUPS = process.env.BENCH_GROUPS?.split(",").map((g) => g.trim());
 const group = (name: string): boolean => !GROUPS || GROUPS.includes(name);
 
-// ---- the lean client child ---------------------------------------------------
+// ---- the lean client child: lean-client-driver.ts ----------------------------------
 
-interface Client {
-  ask(m: ToClient): Promise<FromClient>;
-  close(): Promise<void>;
-}
-
-function startClient(): Client {
-  const child = forkBenchChild("lean-client.ts", [], "lean-client");
-  const pid = child.pid;
-  if (pid === undefined) throw new Error("could not fork the lean client");
-  let queue = Promise.resolve<unknown>(undefined);
-  const ask = (m: ToClient) => {
-    const answer = queue.then(
-      () =>
-        new Promise<FromClient>((resolve, reject) => {
-          child.once("message", (r: FromClient) => (r.type === "failed" ? reject(new Error(`lean client: ${r.error}`)) : resolve(r)));
-          child.send(m);
-        }),
-    );
-    queue = answer.catch(() => {});
-    return answer;
-  };
-  return { ask, close: () => stopChild(child, pid, () => child.send({ type: "close" } satisfies ToClient)) };
-}
+type Client = LeanClient;
+const startClient = startLeanClient;
 
 // ---- requests, pre-encoded per wire format ---------------------------------------
 
@@ -136,10 +116,6 @@ interface Measured {
   readonly serverCpuPct: number;
 }
 
-function loadResult(r: FromClient): LoadResult {
-  if (r.type !== "loaded") throw new Error(`expected a load result, got ${r.type}`);
-  return summarize({ latencies: Float64Array.from(r.latencies), windowMs: r.windowMs, clientCpuUs: r.clientCpuUs }, r.errors, r.firstError);
-}
 
 /** Warms each side up, then lets them take turns for SLICES slices; server CPU is sampled around each slice. */
 async function measure(client: Client, sides: readonly Side[]): Promise<Measured[]> {

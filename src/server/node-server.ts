@@ -4,6 +4,8 @@ import type { TaskQueries } from "../runtime/tasks/task-queries.js";
 import { withForwarding, type NodeRouting } from "../transport/forwarding.js";
 import { PeerSessions } from "../transport/peer-sessions.js";
 import { PeerLists } from "../transport/peer-lists.js";
+import { PeerVersions } from "../transport/peer-versions.js";
+import { VERSIONS_PATH } from "../transport/version-stream.js";
 import { listen, type Listener, type NodeHandler } from "../transport/server.js";
 import { nodeCount, nodeIdentity, type NodeIdentity } from "./node-environment.js";
 import { placementOf, type Placement } from "./placement.js";
@@ -20,12 +22,15 @@ export class NodeServer {
   #peerHandler: NodeHandler | undefined;
   /** Tasks.List and Schedules.List ask the other nodes through this. */
   readonly peerLists: PeerLists;
+  /** Commits of actors other nodes own, as they land there (the cross-node version stream). */
+  readonly versions: PeerVersions;
 
   private constructor(
     readonly identity: NodeIdentity,
     readonly placement: Placement,
   ) {
     this.peerLists = new PeerLists(identity.index, identity.peerUrls, identity.secret);
+    this.versions = new PeerVersions(identity.peerUrls, identity.secret, this.#sessions);
   }
 
   /**
@@ -63,7 +68,8 @@ export class NodeServer {
   async listen(logger: Logger): Promise<void> {
     if (!this.#peerHandler) throw new Error("handler() first");
     const { index, nodes, peerHost, peerPort } = this.identity;
-    this.#peerListener = await listen(this.#peerHandler, peerHost, peerPort);
+    // The version stream answers while its request goes on: no early answer to hold (server.ts).
+    this.#peerListener = await listen(this.#peerHandler, peerHost, peerPort, undefined, new Set([VERSIONS_PATH]));
     logger.info(`node ${index} of ${nodes} (pid ${process.pid}): data in ${this.placement.dataDir}, peers call it on ${peerHost}:${this.#peerListener.port}`);
   }
 
@@ -71,6 +77,7 @@ export class NodeServer {
   async close(graceMs: number): Promise<void> {
     await this.#peerListener?.close(graceMs);
     this.#peerListener = undefined;
+    this.versions.close();
     this.#sessions.close();
   }
 }

@@ -13,6 +13,7 @@ import { GetTaskRequestSchema } from "../../generated/cairn/v1/tasks_pb.js";
 import { answerError } from "./protocol-error.js";
 import { readRequestBody } from "./request-body.js";
 import { requestMessage } from "./request-message.js";
+import { serveVersionStream, VERSIONS_PATH } from "./version-stream.js";
 import type { PeerSessions } from "./peer-sessions.js";
 import type { NodeHandler } from "./server.js";
 
@@ -89,6 +90,7 @@ export function withForwarding(routing: NodeRouting, sessions: PeerSessions, opt
     if (peer !== undefined) {
       if (!sameSecret(peer, routing.secret)) return answerError(req, res, new ConnectError(`${PEER_HEADER} does not carry this cluster's secret`, Code.PermissionDenied));
       if (req.url?.startsWith(HOLDS_PATH)) return answerHolds(routing, req, res);
+      if (req.url === VERSIONS_PATH && req.method === "POST") return serveVersionStream(req, res);
       return next(req, res);
     }
     if (options.peerPort) return answerError(req, res, new ConnectError("this port serves only the cluster's nodes", Code.PermissionDenied));

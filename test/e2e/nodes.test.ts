@@ -21,6 +21,8 @@ import { Account, WithdrawAborted } from "../../generated/bank/v1/account_cairn.
 import { TaskStatus } from "../../generated/cairn/v1/tasks_pb.js";
 import { BANK_TOKEN_SECRET } from "../../examples/bank/servicer.js";
 import { nodeOfPartition, partitionOf } from "../../src/api/partition.js";
+import { PeerSessions } from "../../src/transport/peer-sessions.js";
+import { PeerVersions } from "../../src/transport/peer-versions.js";
 import { tasksClient } from "../fixtures/tasks-client.js";
 import { waitFor } from "../fixtures/waiting.js";
 import { forEachLimit, freePort, ServerProcesses, stopServer, within, type SpawnedServer } from "./helpers.js";
@@ -174,6 +176,38 @@ describe("two nodes started as StatefulSet pods", () => {
     } finally {
       abort.abort();
       await Promise.allSettled(watching);
+    }
+  });
+
+  it("streams the commits of watched actors from their owner to a subscriber", async () => {
+    const [, on1] = idsOnEachNode("pod-versions", 2);
+    const [watched, other] = [on1![0]!, on1![1]!];
+    for (const id of [watched, other]) await Account.create(ctx[0]!, id, { owner: "ann" });
+    const sessions = new PeerSessions();
+    const versions = new PeerVersions([`http://127.0.0.10:${peerPort}`, `http://127.0.0.11:${peerPort}`], SECRET, sessions);
+    const seen: Array<number | undefined> = [];
+    try {
+      const stop = versions.watch(1, "bank.v1.Account", watched, (v) => seen.push(v));
+      // The watch is registered once a commit after it arrives: deposit until one does.
+      await waitFor(async () => {
+        await Account.ref(watched).deposit(ctx[0]!, { amount: 1n });
+        return seen.length > 0;
+      }, "the first version on the stream");
+      const before = seen.length;
+      for (let k = 0; k < 5; k++) {
+        await Account.ref(other).deposit(ctx[0]!, { amount: 1n });
+        await Account.ref(watched).deposit(ctx[1]!, { amount: 1n });
+      }
+      await waitFor(() => seen.length >= before + 5, "five more versions");
+      // Only the watched actor's commits, each version once, in order.
+      expect(seen.every((v) => typeof v === "number")).toBe(true);
+      const numbers = seen as number[];
+      expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
+      expect(new Set(numbers).size).toBe(numbers.length);
+      stop();
+    } finally {
+      versions.close();
+      sessions.close();
     }
   });
 
