@@ -21,12 +21,10 @@
  * (2), BENCH_NODES (1,2: the M values beside 1, e.g. 2,4).
  */
 import { loadavg } from "node:os";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { create, toJsonString, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { BalanceRequestSchema, DepositRequestSchema, OpenRequestSchema } from "../generated/bank/v1/account_pb.js";
-import { freePort, spawnServer, stopServer, type SpawnedServer } from "../examples/bank/spawn.js";
+import type { SpawnedServer } from "../examples/bank/spawn.js";
+import { startLayout, stopLayouts, type Layout } from "./node-layouts.js";
 import { nodeOfPartition, partitionOf } from "../src/api/partition.js";
 import type { RawRequest } from "./lean-client.js";
 import { loadResult, startLeanClient, type LeanClient } from "./lean-client-driver.js";
@@ -41,7 +39,6 @@ const NODE_COUNTS = (process.env.BENCH_NODES ?? "2").split(",").map(Number);
 const MAX_CALLS = 500_000;
 const ACCOUNTS = 1_000;
 const STATE = "bank.v1.Account";
-const SECRET = "bench-scale-out-secret-0123456789";
 const accountId = (n: number) => `acct-${n}`;
 /** The owner of an account with M nodes of one partition each (server/placement.ts). */
 const ownerOf = (id: string, nodes: number) => nodeOfPartition(partitionOf(STATE, id, nodes), nodes);
@@ -58,47 +55,12 @@ const SETS = {
 };
 type Workload = "writer" | "reader";
 
-interface Layout {
-  readonly name: string;
-  readonly nodes: number;
-  readonly servers: SpawnedServer[];
-}
-
 /** One load: clients, each on its pool (a port) with its request set (per workload). */
 interface Scenario {
   readonly layout: Layout;
   readonly route: "single" | "owner" | "random" | "one-port";
   /** Pool and set names per client, by workload. */
   readonly legs: Array<{ client: LeanClient; pool: string; sets: Record<Workload, string> }>;
-}
-
-const dirs: string[] = [];
-const servers: SpawnedServer[] = [];
-
-async function startLayout(name: string, nodes: number, mode: "single" | "pods" | "supervisor"): Promise<Layout> {
-  const dataDir = await mkdtemp(join(tmpdir(), `cairn-scale-${name}-`));
-  dirs.push(dataDir);
-  const started: SpawnedServer[] = [];
-  if (mode === "pods") {
-    const peerPort = await freePort();
-    for (let i = 0; i < nodes; i++) {
-      const env = {
-        CAIRN_NODES: String(nodes),
-        CAIRN_POD_NAME: `cairn-${i}`,
-        CAIRN_PEER_URL: `http://127.0.0.1{i}:${peerPort}`,
-        CAIRN_PEER_HOST: `127.0.0.1${i}`,
-        CAIRN_CLUSTER_SECRET: SECRET,
-        NODE_ENV: "production",
-      };
-      started.push(await spawnServer({ dataDir, port: await freePort(), env, readyTimeoutMs: 120_000 }));
-    }
-  } else {
-    const env: Record<string, string> = { NODE_ENV: "production", ...(mode === "supervisor" ? { CAIRN_NODES: String(nodes) } : {}) };
-    started.push(await spawnServer({ dataDir, port: await freePort(), env, readyTimeoutMs: 120_000 }));
-  }
-  servers.push(...started);
-  log(`${name}: ${started.map((s) => `${s.url} (pid ${s.pid})`).join(", ")}`);
-  return { name, nodes, servers: started };
 }
 
 const port = (s: SpawnedServer) => Number(new URL(s.url).port);
@@ -202,8 +164,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await Promise.all(clients.map((c) => c.close()));
-    for (const s of servers) await stopServer(s, 30_000).catch(() => s.kill("SIGKILL"));
-    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+    await stopLayouts();
   }
 }
 
