@@ -55,7 +55,13 @@ export class PeerVersions {
       pending += chunk;
       let nl: number;
       while ((nl = pending.indexOf("\n")) >= 0) {
-        const change = JSON.parse(pending.slice(0, nl)) as VersionChange;
+        let change: VersionChange;
+        try {
+          change = JSON.parse(pending.slice(0, nl)) as VersionChange;
+        } catch {
+          // Not a peer speaking this protocol: the stream is useless, and closing it tells the watchers.
+          return stream.close();
+        }
         pending = pending.slice(nl + 1);
         for (const onVersion of open.watchers.get(`${change.t}\u0000${change.a}`) ?? []) onVersion(change.v, change);
       }

@@ -20,6 +20,8 @@ export interface VersionChange {
 const MAX_WATCHED = 100_000;
 /** Longest command line read. */
 const MAX_LINE = 4_096;
+/** Unsent bytes a subscriber that does not read may leave here before its stream is cut (it then re-reads everything it watched). */
+const MAX_UNSENT_BYTES = 1024 * 1024;
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -38,6 +40,7 @@ export function serveVersionStream(req: Request, res: Response): void {
   const onCommit = (m: unknown) => {
     const c = m as CommitMessage;
     if (!watched.has(key(c.stateType, c.actorId))) return;
+    if (res.writableLength > MAX_UNSENT_BYTES) return res.destroy();
     (res as http.ServerResponse).write(`${JSON.stringify({ t: c.stateType, a: c.actorId, v: c.version, at: performance.timeOrigin + performance.now() } satisfies VersionChange)}\n`);
   };
   res.writeHead(200, { "content-type": "application/x-ndjson" });
