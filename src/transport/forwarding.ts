@@ -194,9 +194,9 @@ class Forwarder {
     stream.once("close", () => {
       if (!answered) fail(new Error(`the stream closed (code ${stream.rstCode})`));
     });
-    // A caller that goes away cancels the forwarded call.
+    // A caller that goes away before the answer is all in cancels the forwarded call (a reset after the end would only cost).
     res.once("close", () => {
-      if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      if (!done && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
     });
     if (body !== undefined) stream.end(body);
     else req.pipe(stream);
