@@ -25,7 +25,7 @@ import { PeerSessions } from "../../src/transport/peer-sessions.js";
 import { PeerVersions } from "../../src/transport/peer-versions.js";
 import { tasksClient } from "../fixtures/tasks-client.js";
 import { waitFor } from "../fixtures/waiting.js";
-import { forEachLimit, freePort, ServerProcesses, stopServer, within, type SpawnedServer } from "./helpers.js";
+import { forEachLimit, freePort, killHard, ServerProcesses, stopServer, within, type SpawnedServer } from "./helpers.js";
 
 // Server processes with both cores busy: deadlines bound hangs, they never decide a passing test.
 vi.setConfig({ testTimeout: 480_000, hookTimeout: 240_000 });
@@ -233,6 +233,29 @@ describe("two nodes started as StatefulSet pods", () => {
     expect(wrong.body).toContain("secret");
     const peer = await status(`http://127.0.0.10:${peerPort}`, {});
     expect(peer.status).toBe(403);
+  });
+
+  // Last in this block: it kills node 1.
+  it("answers UNAVAILABLE naming a node that is down, in every protocol, and keeps serving the other", async () => {
+    const [on0, on1] = idsOnEachNode("pod-down", 1);
+    for (const id of [on0![0]!, on1![0]!]) await Account.create(ctx[0]!, id, { owner: "ann" });
+    await killHard(nodes[1]!);
+    for (const transport of ["connect", "grpc", "grpc-web"] as const) {
+      const c = processes.connect(nodes[0]!.url, { transport, timeoutMs: CALL_TIMEOUT_MS });
+      const err = await Account.ref(on1![0]!).deposit(c, { amount: 1n }).catch((e: unknown) => ConnectError.from(e));
+      expect(err).toBeInstanceOf(ConnectError);
+      expect((err as ConnectError).code).toBe(Code.Unavailable);
+      expect((err as ConnectError).rawMessage).toMatch(/^node 1 \(http:\/\/127\.0\.0\.11:\d+\) is unavailable/);
+      expect((await Account.ref(on0![0]!).deposit(c, { amount: 1n })).balance).toBeGreaterThan(0n);
+    }
+    // A reactive reader of node 1's actor, a list over all nodes, an id only node 1 could hold.
+    const watch = (async () => {
+      for await (const _ of Account.ref(on1![0]!).reactively().balance(ctx[0]!, {})) break;
+    })();
+    expect(await codeOf(watch)).toBe(Code.Unavailable);
+    const tasks = tasksClient(nodes[0]!.url, ADMIN);
+    expect(await codeOf(tasks.list({}))).toBe(Code.Unavailable);
+    expect(await codeOf(tasks.get({ taskId: "anywhere" }))).toBe(Code.Unavailable);
   });
 });
 
