@@ -40,9 +40,10 @@ import {
   TransferRequestSchema,
 } from "../generated/bank/v1/account_pb.js";
 import { RunRequestSchema } from "../generated/probe/v1/probe_pb.js";
-import { forkBenchChild, startServer, stopChild, type ServerChild } from "./child.js";
-import type { FromClient, Protocol, RawRequest, ToClient } from "./lean-client.js";
-import { mergeLoads, round, summarize, type LoadResult } from "./load.js";
+import { startServer, type ServerChild } from "./child.js";
+import type { Protocol, RawRequest } from "./lean-client.js";
+import { loadResult, startLeanClients, type LeanClient } from "./lean-client-driver.js";
+import { mergeLoads, round, type LoadResult } from "./load.js";
 import { emit, log, wanted } from "./output.js";
 
 const IN_FLIGHT = 64;
@@ -65,67 +66,9 @@ type CairnPath = "fast" | "connect" | "base";
 const CAIRN_PATHS: readonly CairnPath[] = ["fast", "connect", ...(BASELINE_REPO ? (["base"] as const) : [])];
 const onPath = (side: Side): boolean => side.path === "floor" || !PATHS || PATHS.includes(side.path);
 
-// ---- the lean client child ---------------------------------------------------
+// ---- the lean client child: lean-client-driver.ts ----------------------------------
 
-interface Client {
-  ask(m: ToClient): Promise<FromClient>;
-  close(): Promise<void>;
-}
-
-/** A share of `total` for client `i` of `n` (the shares add up to `total`). */
-const share = (total: number, i: number, n: number): number => Math.floor(total / n) + (i < total % n ? 1 : 0);
-
-/**
- * BENCH_CLIENTS lean client processes as one client: each opens its share
- * of the connections and sends every n-th request of a set; their loads
- * run at once and answer as one (latencies together, the longest window,
- * CPU summed).
- */
-function startClients(n: number): Client {
-  const clients = Array.from({ length: n }, (_, i) => startClient(i));
-  const ask = async (m: ToClient): Promise<FromClient> => {
-    if (m.type === "open") {
-      const opened = await Promise.all(clients.map((c, i) => c.ask({ ...m, inFlight: share(m.inFlight, i, n), sessions: share(H2_SESSIONS, i, n) || 1 })));
-      return opened[0]!;
-    }
-    if (m.type !== "load") return (await Promise.all(clients.map((c) => c.ask(m))))[0]!;
-    const loads = await Promise.all(clients.map((c, i) => c.ask({ ...m, maxCalls: share(m.maxCalls, i, n), offset: i, stride: n })));
-    let merged: FromClient = { type: "loaded", latencies: [], windowMs: 0, clientCpuUs: 0, errors: 0 };
-    for (const r of loads) {
-      if (r.type !== "loaded" || merged.type !== "loaded") throw new Error(`expected a load result, got ${r.type}`);
-      merged = {
-        ...merged,
-        latencies: merged.latencies.concat(r.latencies),
-        windowMs: Math.max(merged.windowMs, r.windowMs),
-        clientCpuUs: merged.clientCpuUs + r.clientCpuUs,
-        errors: merged.errors + r.errors,
-        ...(merged.firstError === undefined && r.firstError !== undefined ? { firstError: r.firstError } : {}),
-      };
-    }
-    if (merged.type === "loaded") merged.latencies.sort((a, b) => a - b);
-    return merged;
-  };
-  return { ask, close: async () => void (await Promise.all(clients.map((c) => c.close()))) };
-}
-
-function startClient(index: number): Client {
-  const child = forkBenchChild("lean-client.ts", [], `lean-client-${index}`);
-  const pid = child.pid;
-  if (pid === undefined) throw new Error("could not fork the lean client");
-  let queue = Promise.resolve<unknown>(undefined);
-  const ask = (m: ToClient) => {
-    const answer = queue.then(
-      () =>
-        new Promise<FromClient>((resolve, reject) => {
-          child.once("message", (r: FromClient) => (r.type === "failed" ? reject(new Error(`lean client: ${r.error}`)) : resolve(r)));
-          child.send(m);
-        }),
-    );
-    queue = answer.catch(() => {});
-    return answer;
-  };
-  return { ask, close: () => stopChild(child, pid, () => child.send({ type: "close" } satisfies ToClient)) };
-}
+type Client = LeanClient;
 
 // ---- requests, pre-encoded per wire format ---------------------------------------
 
@@ -187,10 +130,6 @@ interface Measured {
   readonly serverCpuPct: number;
 }
 
-function loadResult(r: FromClient): LoadResult {
-  if (r.type !== "loaded") throw new Error(`expected a load result, got ${r.type}`);
-  return summarize({ latencies: Float64Array.from(r.latencies), windowMs: r.windowMs, clientCpuUs: r.clientCpuUs }, r.errors, r.firstError);
-}
 
 /** `measure` over the sides on BENCH_PATHS; the others answer undefined. */
 async function measureWanted(client: Client, sides: readonly Side[]): Promise<Array<Measured | undefined>> {
@@ -347,7 +286,7 @@ async function main(): Promise<void> {
     log(`${mode}${repo ? ` (${repo})` : ""} server pid ${s.pid} on ${s.url}`);
     return s;
   };
-  const client = startClients(CLIENTS);
+  const client = startLeanClients(CLIENTS, H2_SESSIONS);
   try {
     const servers: Servers = {
       floor: { h1: await start("floor-h1"), h2: await start("floor-h2") },

@@ -37,6 +37,9 @@ import type { ServicerClass } from "../runtime/servicer.js";
 import { systemClock } from "../runtime/clock.js";
 import { RetentionSweeper } from "../runtime/retention-sweeper.js";
 import { retentionPolicy, type RetentionOptions } from "./retention-options.js";
+import { NodeServer } from "./node-server.js";
+import { nodeCount, nodeIdentity } from "./node-environment.js";
+import { reportReady, supervise } from "./supervisor.js";
 
 export interface ApplicationOptions {
   servicers: readonly ServicerClass[];
@@ -135,6 +138,12 @@ export interface ApplicationOptions {
    * tasks "7d", idempotency "1d". Expired records are deleted in the background.
    */
   retention?: RetentionOptions;
+  /**
+   * Processes serving the application (README "Running several
+   * processes"): with M > 1, `run()` forks M nodes sharing the port and
+   * each actor lives on one of them. Default CAIRN_NODES, else 1.
+   */
+  nodes?: number;
 }
 
 /** Gauges of what the running application holds in memory, for operators and tests. */
@@ -158,6 +167,7 @@ export class Application {
   #drainMs = DEFAULT_DRAIN_MS;
   #logger: Logger | undefined;
   #retention: RetentionSweeper[] = [];
+  #node: NodeServer | undefined;
   /** Recovery done: tasks re-armed, schedules loaded. */
   #recovered = false;
 
@@ -217,10 +227,13 @@ export class Application {
     if (o.durability === "relaxed") {
       logger.warn("durability is RELAXED: acknowledged writes can be lost on a crash");
     }
+    // With several nodes, N defaults to M and this node opens its share (placement.ts).
+    const nodes = nodeCount(o.nodes);
+    const node = (this.#node = NodeServer.of(nodes, partitionCount(o.partitions, process.env, nodes)));
     const opened = await openPartitions({
       dataDir: o.dataDir ?? ".cairn",
-      count: partitionCount(o.partitions),
-      hosted: o.hostedPartitions,
+      count: node?.placement.partitions ?? partitionCount(o.partitions),
+      hosted: node?.placement.hosted ?? o.hostedPartitions,
       durability: o.durability,
       logger,
       now: () => clock.now(),
@@ -260,8 +273,8 @@ export class Application {
     const handler = connectNodeAdapter({
       routes: (router) => {
         registerActorRoutes(router, runtime);
-        registerTaskRoutes(router, runtime, tasks);
-        registerScheduleRoutes(router, runtime, schedules);
+        registerTaskRoutes(router, runtime, tasks, node?.peerLists);
+        registerScheduleRoutes(router, runtime, schedules, node?.peerLists);
         registerActorsServiceRoutes(router, runtime, actors);
         registerAdminRoutes(router, runtime, admin);
         registerReactiveRoutes(router, runtime);
@@ -280,8 +293,11 @@ export class Application {
     let served = withFastWatch(runtime, maxBytes, handler, drain);
     // Unary actor calls skip connect's per-request machinery: see fast-unary.ts.
     if (o.fastUnaryPath !== false) served = withFastUnary(runtime, { readMaxBytes: maxBytes, jsonOptions }, served, drain);
+    // Calls another node owns go there first (forwarding.ts).
+    if (node) served = node.handler(runtime, tasks, opened.hosted.map((h) => h.store), maxBytes, served);
     served = withHealthEndpoints(readiness, served);
     this.#listener = await listen(served, o.host ?? "127.0.0.1", o.port ?? 9991, credentials, duplexPaths);
+    await node?.listen(logger);
     for (const r of this.#runtimes()) await r.start();
     this.#retention = this.#runtimes().map((r) => new RetentionSweeper(r, retention));
     for (const sweeper of this.#retention) sweeper.start();
@@ -296,10 +312,13 @@ export class Application {
    * call left behind keeps it alive, it exits a second later anyway.
    */
   async run(): Promise<void> {
+    const nodes = nodeCount(this.#options.nodes);
+    if (nodes > 1 && !nodeIdentity(nodes)) return this.#supervise(nodes);
     await this.start();
-    // Tools wait for this line (with the readable default: `cairn: serving on URL` on stdout).
+    // Tools wait for this line (with the readable default: `cairn: serving on URL` on stdout); a supervisor's worker tells the supervisor instead.
     const logger = this.#logger!;
-    logger.info(`serving on ${this.url}`);
+    if (reportReady(this.#node?.identity.index, this.url)) logger.info(`node ${this.#node?.identity.index}: ready on ${this.url}`);
+    else logger.info(`serving on ${this.url}`);
     // Only the first signal drains: with our listeners gone, a second one ends the process at once.
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       const drain = (name: NodeJS.Signals) => {
@@ -336,7 +355,9 @@ export class Application {
     ]);
     this.#retention = [];
     // Answers just given still have to go out.
-    await this.#listener?.close(Math.min(FLUSH_GRACE_MS, Math.max(0, deadline - Date.now())));
+    const graceMs = Math.min(FLUSH_GRACE_MS, Math.max(0, deadline - Date.now()));
+    await Promise.all([this.#listener?.close(graceMs), this.#node?.close(graceMs)]);
+    this.#node = undefined;
     await Promise.all(hosted.map((h) => h.store.close()));
     this.#listener = undefined;
     this.#opened = undefined;
@@ -344,6 +365,13 @@ export class Application {
     this.#drain = undefined;
     this.#recovered = false;
     lifecycle.publish({ event: "stopped" } satisfies ApplicationEvent);
+  }
+
+  /** `run()` with several nodes on this machine: supervisor.ts. */
+  async #supervise(nodes: number): Promise<void> {
+    const logger = (this.#logger ??= this.#options.logger ?? defaultLogger());
+    await supervise({ nodes, logger, drainMs: drainTimeoutMs(this.#options.drainTimeout) });
+    setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_GRACE_MS).unref();
   }
 
   /** What /readyz reports: undefined when ready. */

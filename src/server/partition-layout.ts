@@ -7,9 +7,9 @@ import { PartitionCountMismatch } from "../store/ownership.js";
 // `<dataDir>/partitions/p0000 … p{N-1}`, each an LMDB environment that
 // records N (ownership.ts) so a later open with another count is refused.
 
-/** The partition count: the option, else CAIRN_PARTITIONS, else 1. */
-export function partitionCount(option: number | undefined, env = process.env): number {
-  const given = option ?? (env.CAIRN_PARTITIONS === undefined || env.CAIRN_PARTITIONS === "" ? 1 : Number(env.CAIRN_PARTITIONS));
+/** The partition count: the option, else CAIRN_PARTITIONS, else `fallback` (1; the node count with several nodes). */
+export function partitionCount(option: number | undefined, env = process.env, fallback = 1): number {
+  const given = option ?? (env.CAIRN_PARTITIONS === undefined || env.CAIRN_PARTITIONS === "" ? fallback : Number(env.CAIRN_PARTITIONS));
   if (!Number.isInteger(given) || given < 1 || given > MAX_PARTITIONS) {
     const from = option === undefined ? `CAIRN_PARTITIONS=${JSON.stringify(env.CAIRN_PARTITIONS)}` : `partitions: ${String(option)}`;
     throw new RangeError(`${from}: the partition count must be a whole number from 1 to ${MAX_PARTITIONS}`);

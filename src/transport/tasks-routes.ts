@@ -7,9 +7,14 @@ import type { TaskQueries, TaskRecord } from "../runtime/tasks/task-queries.js";
 import { toTaskInfo } from "./task-info.js";
 import { taskStatusName } from "../api/task-status.js";
 import { watchTask } from "./task-watch.js";
+import { PeerLists } from "./peer-lists.js";
 
-/** Serves `cairn.v1.Tasks`: look up, wait for, list, cancel, pause and resume durable tasks. */
-export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime, tasks: TaskQueries): void {
+/**
+ * Serves `cairn.v1.Tasks`: look up, wait for, list, cancel, pause and
+ * resume durable tasks. With several nodes, `peers` adds the other nodes'
+ * tasks to a list (calls by id reach the task's node: forwarding.ts).
+ */
+export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime, tasks: TaskQueries, peers?: PeerLists): void {
   /** The task, if the caller may read it (DESIGN.md §7); NOT_FOUND if there is none. */
   const readable = async (taskId: string, requestHeader: Headers) => {
     const task = tasks.get(taskId);
@@ -43,9 +48,11 @@ export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime, task
       if (req.status !== TaskStatus.UNSPECIFIED && status === undefined) return { tasks: [] };
       const limit = req.limit || 1000;
       const after = req.pageToken === "" ? undefined : req.pageToken;
-      const found = tasks.list({ stateType: req.stateType, actorId: req.actorId, status, limit, after });
+      const local = tasks.list({ stateType: req.stateType, actorId: req.actorId, status, limit, after }).map(toTaskInfo);
+      // Every node pages after the same token; the merged page is the first `limit` of theirs.
+      const found = !peers || PeerLists.fromPeer(context.requestHeader) ? local : await peers.tasks(req, context.requestHeader, local, limit);
       // The token is the page's last id: the next page starts after it (id-order.ts).
-      return { tasks: found.map(toTaskInfo), nextPageToken: found.length === limit ? found.at(-1)!.task.taskId : "" };
+      return { tasks: found, nextPageToken: found.length === limit ? found.at(-1)!.taskId : "" };
     },
     cancel: (req, context) => control(req.taskId, context.requestHeader, (id) => tasks.control(id, "cancel")),
     pause: (req, context) => control(req.taskId, context.requestHeader, (id) => tasks.control(id, "pause")),
