@@ -71,7 +71,7 @@ import { ProbeServicerImpl } from "../test/fixtures/probe-servicer.js";
 import { H2Connection } from "./h2-frames.js";
 import { forkBenchChild, serveAsBenchChild, startChildServer, stopChild, type ServerChild } from "./child.js";
 import { round } from "./load.js";
-import { emit, log, sleep, wanted } from "./output.js";
+import { emit, log, sleep, wanted, runBench } from "./output.js";
 
 const SUBSCRIBERS = Number(process.env.BENCH_REACTIVE_SUBSCRIBERS ?? 1_000);
 const RATE = Number(process.env.BENCH_REACTIVE_RATE ?? 100);
@@ -818,11 +818,5 @@ if (process.argv[2] === "server") {
     process.exit(1);
   }, 240_000);
   hard.unref();
-  main().then(
-    () => process.exit(0),
-    (e: unknown) => {
-      console.error("bench failed:", e);
-      process.exit(1);
-    },
-  );
+  runBench(main);
 }

@@ -23,7 +23,7 @@ import { measureTransactions } from "./transactions.js";
 import { Account } from "../generated/bank/v1/account_cairn.js";
 import { forkBenchChild, startServer, type ServerChild, type ServerStats } from "./child.js";
 import { mergeLoads, round, runLoad, type LoadResult } from "./load.js";
-import { emit, log, wanted } from "./output.js";
+import { emit, log, wanted, runBench } from "./output.js";
 
 const IN_FLIGHT = 64;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -291,10 +291,4 @@ async function main(): Promise<void> {
   if (wanted("cache-bound")) await runCacheBound();
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    console.error("bench failed:", e);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -29,7 +29,7 @@ import { nodeOfPartition, partitionOf } from "../src/api/partition.js";
 import type { RawRequest } from "./lean-client.js";
 import { loadResult, startLeanClient, type LeanClient } from "./lean-client-driver.js";
 import { round, summarize, type LoadResult } from "./load.js";
-import { emit, log } from "./output.js";
+import { emit, log, runBench } from "./output.js";
 
 const IN_FLIGHT = 64;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
@@ -168,10 +168,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

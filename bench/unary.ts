@@ -44,7 +44,7 @@ import { startServer, type ServerChild } from "./child.js";
 import type { Protocol, RawRequest } from "./lean-client.js";
 import { loadResult, startLeanClients, type LeanClient } from "./lean-client-driver.js";
 import { mergeLoads, round, type LoadResult } from "./load.js";
-import { emit, log, wanted } from "./output.js";
+import { emit, log, wanted, runBench } from "./output.js";
 
 const IN_FLIGHT = 64;
 /** Lean client processes, and HTTP/2 sessions over all of them (one process with one session was the HTTP/2 floor's limit). */
@@ -302,10 +302,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    console.error("bench failed:", e);
-    process.exit(1);
-  },
-);
+runBench(main);

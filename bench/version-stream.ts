@@ -17,7 +17,7 @@ import { PeerSessions } from "../src/transport/peer-sessions.js";
 import { PeerVersions } from "../src/transport/peer-versions.js";
 import { round } from "./load.js";
 import { CLUSTER_SECRET, startLayout, stopLayouts } from "./node-layouts.js";
-import { emit, log, sleep } from "./output.js";
+import { emit, log, sleep, runBench } from "./output.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const RATE = Number(process.env.BENCH_RATE ?? 100);
@@ -92,10 +92,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

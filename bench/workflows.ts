@@ -27,7 +27,7 @@ import { nowMicros } from "../test/fixtures/probe-scenarios.js";
 import { serveProbeApplication } from "./probe-server.js";
 import { startChildServer, type ServerChild, type ServerStats } from "./child.js";
 import { mergeLoads, percentile, round, runLoad, type LoadResult } from "./load.js";
-import { emit, log, sleep, wanted } from "./output.js";
+import { emit, log, sleep, wanted, runBench } from "./output.js";
 
 const IN_FLIGHT = 64;
 const UNITS = Number(process.env.BENCH_WF_UNITS ?? 1_000);
@@ -283,11 +283,5 @@ if (process.argv[2] === "server") {
     process.exit(1);
   });
 } else {
-  main().then(
-    () => process.exit(0),
-    (e: unknown) => {
-      console.error("bench failed:", e);
-      process.exit(1);
-    },
-  );
+  runBench(main);
 }

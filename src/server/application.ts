@@ -34,6 +34,7 @@ import { retentionPolicy } from "./retention-options.js";
 import { NodeServer } from "./node-server.js";
 import { nodeCount, nodeIdentity } from "./node-environment.js";
 import { reportReady, supervise } from "./supervisor.js";
+import { firstStopSignal } from "./stop-signal.js";
 
 export type { ApplicationOptions } from "./application-options.js";
 import type { ApplicationOptions } from "./application-options.js";
@@ -211,16 +212,8 @@ export class Application {
     const logger = this.#logger!;
     if (reportReady(this.#node?.identity.index, this.url)) logger.info(`node ${this.#node?.identity.index}: ready on ${this.url}`);
     else logger.info(`serving on ${this.url}`);
-    // Only the first signal drains: with our listeners gone, a second one ends the process at once.
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      const drain = (name: NodeJS.Signals) => {
-        process.off("SIGINT", drain);
-        process.off("SIGTERM", drain);
-        resolve(name);
-      };
-      process.on("SIGINT", drain);
-      process.on("SIGTERM", drain);
-    });
+    // Only the first signal drains: a second one ends the process at once.
+    const signal = await firstStopSignal();
     logger.info(`${signal}: draining for up to ${this.#drainMs} ms`);
     await this.stop();
     logger.info("stopped");

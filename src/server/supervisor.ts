@@ -2,6 +2,7 @@ import cluster, { type Worker } from "node:cluster";
 import { randomBytes } from "node:crypto";
 import * as net from "node:net";
 import type { Logger } from "../api/logger.js";
+import { firstStopSignal } from "./stop-signal.js";
 
 /** What a worker tells the supervisor over IPC once it serves. */
 export interface WorkerReady {
@@ -79,15 +80,7 @@ export async function supervise(options: SupervisorOptions): Promise<void> {
   };
   for (let i = 0; i < nodes; i++) fork(i);
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    const stop = (name: NodeJS.Signals) => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      resolve(name);
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  const signal = await firstStopSignal();
   stopping = true;
   logger.info(`${signal}: stopping ${workers.size} nodes`);
   const running = [...workers.values()];
