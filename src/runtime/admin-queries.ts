@@ -9,7 +9,7 @@ import type { ActorView } from "./actor-queries.js";
 export type { BackupResult };
 
 /** What operator calls need of the store beyond the `Store` interface: LMDB's live copy, and actors a page at a time. */
-export type AdminStore = Pick<LmdbStore, "backup" | "statePage">;
+export type AdminStore = Pick<LmdbStore, "backup" | "statePage" | "actorIds">;
 
 /** One actor of an export page, decoded. */
 export interface ActorEntry extends ActorView {
@@ -46,6 +46,12 @@ export class AdminQueries {
     const specs = stateType === "" ? this.specs : this.specs.filter((s) => s.typeName === stateType);
     if (specs.length === 0) throw notFound(`this application serves no ${JSON.stringify(stateType)}`);
     return specs;
+  }
+
+  /** Up to `limit` ids of `stateType`'s actors starting with `prefix`, after `after`; NOT_FOUND for a type not served. */
+  actorIds(stateType: string, prefix: string, after: string | undefined, limit: number): string[] {
+    if (!this.specs.some((s) => s.typeName === stateType)) throw notFound(`this application serves no ${JSON.stringify(stateType)}`);
+    return this.store.actorIds(stateType, prefix, after, limit);
   }
 
   /** Up to `limit` actors of `spec` after `afterActorId`, in id order, decoded. */

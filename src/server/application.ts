@@ -226,7 +226,7 @@ export class Application {
         registerActorRoutes(router, runtime);
         registerTaskRoutes(router, runtime, tasks);
         registerScheduleRoutes(router, runtime, schedules);
-        registerActorsServiceRoutes(router, runtime, actors);
+        registerActorsServiceRoutes(router, runtime, actors, admin);
         registerAdminRoutes(router, runtime, admin);
         registerReactiveRoutes(router, runtime);
         if (o.reflection !== false) registerReflectionRoutes(router, runtime.specs.map((s) => s.state));

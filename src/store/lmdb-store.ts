@@ -11,6 +11,7 @@ import {
   type MemoRecord,
   type ScheduleRecord,
   type Store,
+  type TaskRange,
   type TaskRecord,
   type StoredState,
   type TaskEventRecord,
@@ -126,6 +127,17 @@ export class LmdbStore implements Store {
     return page;
   }
 
+  /** Up to `limit` ids of `stateType`'s actors that start with `prefix`, after `after`, in id order. */
+  actorIds(stateType: string, prefix: string, after: string | undefined, limit: number): string[] {
+    const ids: string[] = [];
+    const start = after !== undefined && after > prefix ? after : prefix;
+    for (const key of this.states.getKeys({ start: [stateType, start] })) {
+      if (key[0] !== stateType || !key[1].startsWith(prefix) || ids.length === limit) break;
+      if (key[1] !== after) ids.push(key[1]);
+    }
+    return ids;
+  }
+
   /** A consistent copy of the live environment into `destination` (see backup.ts). */
   backup(destination: string, compact = false): Promise<BackupResult> {
     return backupEnvironment(this.root, this.path, destination, compact);
@@ -139,8 +151,12 @@ export class LmdbStore implements Store {
     return this.taskDb.get(taskId);
   }
 
-  *tasks(): Iterable<TaskRecord> {
-    for (const { value } of this.taskDb.getRange()) yield value;
+  *tasks(range: TaskRange = {}): Iterable<TaskRecord> {
+    const { after, reverse = false } = range;
+    for (const { key, value } of this.taskDb.getRange({ start: after, reverse })) {
+      // The range starts AT `after` when that task exists.
+      if (key !== after) yield value;
+    }
   }
 
   getMemo(key: MemoKey): MemoRecord | undefined {

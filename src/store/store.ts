@@ -224,12 +224,23 @@ export interface ExpiryResult {
   readonly more: boolean;
 }
 
+/** Where a walk of the task table starts, and which way it goes. */
+export interface TaskRange {
+  /** Start after this task id (which need not exist). */
+  readonly after?: string;
+  /** Newest (highest id) first. */
+  readonly reverse?: boolean;
+}
+
 export interface Store {
   getState(stateType: string, actorId: string): StoredState | undefined;
   getIdempotency(key: string): IdempotencyRecord | undefined;
   getTask(taskId: string): TaskRecord | undefined;
-  /** Every task, in task id order (ids sort by creation time). */
-  tasks(): Iterable<TaskRecord>;
+  /**
+   * Every task, in task id order (ids sort by creation time); from the one
+   * after `range.after`, newest first with `range.reverse`.
+   */
+  tasks(range?: TaskRange): Iterable<TaskRecord>;
   getMemo(key: MemoKey): MemoRecord | undefined;
   /** The keys of the memos of one iteration of a task, in key order. */
   memoKeys(taskId: string, iteration: number): Iterable<MemoKey>;

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cairn/v1/tasks.proto.
  */
 export const file_cairn_v1_tasks: GenFile = /*@__PURE__*/
-  fileDesc("ChRjYWlybi92MS90YXNrcy5wcm90bxIIY2Fpcm4udjEiPgoJVGFza0Vycm9yEhEKCXR5cGVfbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoDBIPCgdtZXNzYWdlGAMgASgJIr8DCghUYXNrSW5mbxIPCgd0YXNrX2lkGAEgASgJEhIKCnN0YXRlX3R5cGUYAiABKAkSEAoIYWN0b3JfaWQYAyABKAkSDgoGbWV0aG9kGAQgASgJEiQKBnN0YXR1cxgFIAEoDjIULmNhaXJuLnYxLlRhc2tTdGF0dXMSEQoJaXRlcmF0aW9uGAYgASgNEhAKCGF0dGVtcHRzGAcgASgNEhEKCXJ1bl9hdF9tcxgIIAEoAxIVCg1jcmVhdGVkX2F0X21zGAkgASgDEhAKCHJlc3BvbnNlGAogASgMEiIKBWVycm9yGAsgASgLMhMuY2Fpcm4udjEuVGFza0Vycm9yEhIKCmxhc3RfZXJyb3IYDCABKAkSKAoIcHJvZ3Jlc3MYDSABKAsyFi5jYWlybi52MS5UYXNrUHJvZ3Jlc3MSJAoHaGlzdG9yeRgOIAMoCzITLmNhaXJuLnYxLlRhc2tFdmVudBIbChNyZW1vdGVfc3RhdHVzX2lucHV0GA8gASgJEhMKC3NjaGVkdWxlX2lkGBAgASgJEhUKDXJlc3BvbnNlX3R5cGUYESABKAkSFAoMY29kZV92ZXJzaW9uGBIgASgJIocBCgxUYXNrUHJvZ3Jlc3MSEAoIbG9jYXRpb24YASABKAkSFQoIZnJhY3Rpb24YAiABKAFIAIgBARIZCgxyZW1haW5pbmdfbXMYAyABKANIAYgBARIVCg11cGRhdGVkX2F0X21zGAQgASgDQgsKCV9mcmFjdGlvbkIPCg1fcmVtYWluaW5nX21zIjgKCVRhc2tFdmVudBINCgVhdF9tcxgBIAEoAxIMCgRraW5kGAIgASgJEg4KBmRldGFpbBgDIAEoCSIhCg5HZXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiIKD1dhaXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIm0KEExpc3RUYXNrc1JlcXVlc3QSJAoGc3RhdHVzGAEgASgOMhQuY2Fpcm4udjEuVGFza1N0YXR1cxISCgpzdGF0ZV90eXBlGAIgASgJEhAKCGFjdG9yX2lkGAMgASgJEg0KBWxpbWl0GAQgASgNIjYKEUxpc3RUYXNrc1Jlc3BvbnNlEiEKBXRhc2tzGAEgAygLMhIuY2Fpcm4udjEuVGFza0luZm8iIwoQV2F0Y2hUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiQKEUNhbmNlbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiIwoQUGF1c2VUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiQKEVJlc3VtZVRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkq3AEKClRhc2tTdGF0dXMSGwoXVEFTS19TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVUQVNLX1NUQVRVU19TQ0hFRFVMRUQQARIXChNUQVNLX1NUQVRVU19SVU5OSU5HEAISGQoVVEFTS19TVEFUVVNfQ09NUExFVEVEEAMSFwoTVEFTS19TVEFUVVNfQUJPUlRFRBAEEhYKElRBU0tfU1RBVFVTX0ZBSUxFRBAFEhkKFVRBU0tfU1RBVFVTX0NBTkNFTExFRBAGEhYKElRBU0tfU1RBVFVTX1BBVVNFRBAHMp4DCgVUYXNrcxIzCgNHZXQSGC5jYWlybi52MS5HZXRUYXNrUmVxdWVzdBoSLmNhaXJuLnYxLlRhc2tJbmZvEjUKBFdhaXQSGS5jYWlybi52MS5XYWl0VGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mbxI/CgRMaXN0EhouY2Fpcm4udjEuTGlzdFRhc2tzUmVxdWVzdBobLmNhaXJuLnYxLkxpc3RUYXNrc1Jlc3BvbnNlEjkKBVdhdGNoEhouY2Fpcm4udjEuV2F0Y2hUYXNrUmVxdWVzdBoSLmNhaXJuLnYxLlRhc2tJbmZvMAESOQoGQ2FuY2VsEhsuY2Fpcm4udjEuQ2FuY2VsVGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mbxI3CgVQYXVzZRIaLmNhaXJuLnYxLlBhdXNlVGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mbxI5CgZSZXN1bWUSGy5jYWlybi52MS5SZXN1bWVUYXNrUmVxdWVzdBoSLmNhaXJuLnYxLlRhc2tJbmZvYgZwcm90bzM");
+  fileDesc("ChRjYWlybi92MS90YXNrcy5wcm90bxIIY2Fpcm4udjEiPgoJVGFza0Vycm9yEhEKCXR5cGVfbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoDBIPCgdtZXNzYWdlGAMgASgJIuYDCghUYXNrSW5mbxIPCgd0YXNrX2lkGAEgASgJEhIKCnN0YXRlX3R5cGUYAiABKAkSEAoIYWN0b3JfaWQYAyABKAkSDgoGbWV0aG9kGAQgASgJEiQKBnN0YXR1cxgFIAEoDjIULmNhaXJuLnYxLlRhc2tTdGF0dXMSEQoJaXRlcmF0aW9uGAYgASgNEhAKCGF0dGVtcHRzGAcgASgNEhEKCXJ1bl9hdF9tcxgIIAEoAxIVCg1jcmVhdGVkX2F0X21zGAkgASgDEhAKCHJlc3BvbnNlGAogASgMEiIKBWVycm9yGAsgASgLMhMuY2Fpcm4udjEuVGFza0Vycm9yEhIKCmxhc3RfZXJyb3IYDCABKAkSKAoIcHJvZ3Jlc3MYDSABKAsyFi5jYWlybi52MS5UYXNrUHJvZ3Jlc3MSJAoHaGlzdG9yeRgOIAMoCzITLmNhaXJuLnYxLlRhc2tFdmVudBIbChNyZW1vdGVfc3RhdHVzX2lucHV0GA8gASgJEhMKC3NjaGVkdWxlX2lkGBAgASgJEhUKDXJlc3BvbnNlX3R5cGUYESABKAkSFAoMY29kZV92ZXJzaW9uGBIgASgJEg8KB3JlcXVlc3QYEyABKAwSFAoMcmVxdWVzdF90eXBlGBQgASgJIocBCgxUYXNrUHJvZ3Jlc3MSEAoIbG9jYXRpb24YASABKAkSFQoIZnJhY3Rpb24YAiABKAFIAIgBARIZCgxyZW1haW5pbmdfbXMYAyABKANIAYgBARIVCg11cGRhdGVkX2F0X21zGAQgASgDQgsKCV9mcmFjdGlvbkIPCg1fcmVtYWluaW5nX21zIjgKCVRhc2tFdmVudBINCgVhdF9tcxgBIAEoAxIMCgRraW5kGAIgASgJEg4KBmRldGFpbBgDIAEoCSIhCg5HZXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiIKD1dhaXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIqcBChBMaXN0VGFza3NSZXF1ZXN0EiQKBnN0YXR1cxgBIAEoDjIULmNhaXJuLnYxLlRhc2tTdGF0dXMSEgoKc3RhdGVfdHlwZRgCIAEoCRIQCghhY3Rvcl9pZBgDIAEoCRINCgVsaW1pdBgEIAEoDRIOCgZtZXRob2QYBSABKAkSEgoKcGFnZV90b2tlbhgGIAEoCRIUCgxuZXdlc3RfZmlyc3QYByABKAgiTwoRTGlzdFRhc2tzUmVzcG9uc2USIQoFdGFza3MYASADKAsyEi5jYWlybi52MS5UYXNrSW5mbxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIwoQV2F0Y2hUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiQKEUNhbmNlbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiIwoQUGF1c2VUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiQKEVJlc3VtZVRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkq3AEKClRhc2tTdGF0dXMSGwoXVEFTS19TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVUQVNLX1NUQVRVU19TQ0hFRFVMRUQQARIXChNUQVNLX1NUQVRVU19SVU5OSU5HEAISGQoVVEFTS19TVEFUVVNfQ09NUExFVEVEEAMSFwoTVEFTS19TVEFUVVNfQUJPUlRFRBAEEhYKElRBU0tfU1RBVFVTX0ZBSUxFRBAFEhkKFVRBU0tfU1RBVFVTX0NBTkNFTExFRBAGEhYKElRBU0tfU1RBVFVTX1BBVVNFRBAHMuYDCgVUYXNrcxIzCgNHZXQSGC5jYWlybi52MS5HZXRUYXNrUmVxdWVzdBoSLmNhaXJuLnYxLlRhc2tJbmZvEjUKBFdhaXQSGS5jYWlybi52MS5XYWl0VGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mbxI/CgRMaXN0EhouY2Fpcm4udjEuTGlzdFRhc2tzUmVxdWVzdBobLmNhaXJuLnYxLkxpc3RUYXNrc1Jlc3BvbnNlEjkKBVdhdGNoEhouY2Fpcm4udjEuV2F0Y2hUYXNrUmVxdWVzdBoSLmNhaXJuLnYxLlRhc2tJbmZvMAESOQoGQ2FuY2VsEhsuY2Fpcm4udjEuQ2FuY2VsVGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mbxI3CgVQYXVzZRIaLmNhaXJuLnYxLlBhdXNlVGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mbxI5CgZSZXN1bWUSGy5jYWlybi52MS5SZXN1bWVUYXNrUmVxdWVzdBoSLmNhaXJuLnYxLlRhc2tJbmZvEkYKCVdhdGNoTGlzdBIaLmNhaXJuLnYxLkxpc3RUYXNrc1JlcXVlc3QaGy5jYWlybi52MS5MaXN0VGFza3NSZXNwb25zZTABYgZwcm90bzM");
 
 /**
  * A declared error a task ended with.
@@ -159,6 +159,19 @@ export type TaskInfo = Message<"cairn.v1.TaskInfo"> & {
    * @generated from field: string code_version = 18;
    */
   codeVersion: string;
+
+  /**
+   * The method's request message (protobuf binary) and its fully qualified
+   * type: the inspector decodes it with Actors.Types' descriptors.
+   *
+   * @generated from field: bytes request = 19;
+   */
+  request: Uint8Array;
+
+  /**
+   * @generated from field: string request_type = 20;
+   */
+  requestType: string;
 };
 
 /**
@@ -297,6 +310,27 @@ export type ListTasksRequest = Message<"cairn.v1.ListTasksRequest"> & {
    * @generated from field: uint32 limit = 4;
    */
   limit: number;
+
+  /**
+   * The method's local name ("accrueInterest") or RPC name; "" for any.
+   *
+   * @generated from field: string method = 5;
+   */
+  method: string;
+
+  /**
+   * Continue after the page that returned this token (its next_page_token).
+   *
+   * @generated from field: string page_token = 6;
+   */
+  pageToken: string;
+
+  /**
+   * Newest task first (task ids sort by creation time).
+   *
+   * @generated from field: bool newest_first = 7;
+   */
+  newestFirst: boolean;
 };
 
 /**
@@ -314,6 +348,16 @@ export type ListTasksResponse = Message<"cairn.v1.ListTasksResponse"> & {
    * @generated from field: repeated cairn.v1.TaskInfo tasks = 1;
    */
   tasks: TaskInfo[];
+
+  /**
+   * Set when more tasks may match: pass it as page_token for the next page.
+   * A page also ends after a bounded number of tasks examined, so a filter
+   * that matches few tasks among many answers quickly, perhaps with fewer
+   * than `limit` tasks and a token to go on.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -518,6 +562,17 @@ export const Tasks: GenService<{
     methodKind: "unary";
     input: typeof ResumeTaskRequestSchema;
     output: typeof TaskInfoSchema;
+  },
+  /**
+   * Operator call (cairn_admin): the page List answers now, then again after
+   * the tasks change (at most a few times a second), while the caller stays.
+   *
+   * @generated from rpc cairn.v1.Tasks.WatchList
+   */
+  watchList: {
+    methodKind: "server_streaming";
+    input: typeof ListTasksRequestSchema;
+    output: typeof ListTasksResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_cairn_v1_tasks, 0);

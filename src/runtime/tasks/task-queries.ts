@@ -24,10 +24,29 @@ export interface TaskView {
 export interface TaskFilter {
   readonly stateType?: string;
   readonly actorId?: string;
+  /** The method's local name. */
+  readonly method?: string;
   /** The status as shown (see `TaskView.status`). */
   readonly status?: TaskStatusName;
   readonly limit: number;
+  /** Continue after this task id (the previous page's `next`). */
+  readonly after?: string;
+  readonly newestFirst?: boolean;
 }
+
+/** One page of a task listing. */
+export interface TaskPage {
+  readonly views: TaskView[];
+  /** The task id to continue after; undefined at the end of the table. */
+  readonly next?: string;
+}
+
+/**
+ * Tasks one listing call examines at most: a filter that matches few of
+ * 100,000 tasks answers a partial page (and a `next`) rather than holding
+ * the event loop for a full scan.
+ */
+export const LIST_SCAN_LIMIT = 20_000;
 
 /**
  * The read side of the task table, for the wire face: it asks here and
@@ -35,7 +54,7 @@ export interface TaskFilter {
  */
 export class TaskQueries {
   constructor(
-    private readonly store: Pick<Store, "getTask" | "tasks" | "taskEvents">,
+    private readonly store: Pick<Store, "getTask" | "tasks" | "taskEvents" | "onTasksChanged">,
     private readonly isRunning: (taskId: string) => boolean,
     private readonly hub: ProgressSource,
     /** The response type of a task's method, by its state type and method name. */
@@ -62,18 +81,29 @@ export class TaskQueries {
     return { task, status: this.#shownStatus(task), history: [], responseType: this.responseTypeOf(task.stateType, task.method) };
   }
 
-  /** Tasks in id (so creation) order, as summaries. */
-  list(filter: TaskFilter): TaskView[] {
+  /** A page of tasks in id (so creation) order, or newest first, as summaries. */
+  list(filter: TaskFilter): TaskPage {
     const views: TaskView[] = [];
-    for (const task of this.store.tasks()) {
+    let scanned = 0;
+    let last: string | undefined;
+    for (const task of this.store.tasks({ after: filter.after, reverse: filter.newestFirst })) {
+      // Full, or examined enough: the caller goes on from here if it wants.
+      if (views.length >= filter.limit || scanned >= LIST_SCAN_LIMIT) return { views, next: last };
+      scanned++;
+      last = task.taskId;
       if (filter.stateType && task.stateType !== filter.stateType) continue;
       if (filter.actorId && task.actorId !== filter.actorId) continue;
+      if (filter.method && task.method !== filter.method) continue;
       const view = this.summary(task);
       if (filter.status !== undefined && view.status !== filter.status) continue;
       views.push(view);
-      if (views.length >= filter.limit) break;
     }
-    return views;
+    return { views };
+  }
+
+  /** Calls `onChange` with the ids of the tasks each commit touched; returns the unsubscribe. */
+  onAnyChange(onChange: (taskIds: ReadonlySet<string>) => void): () => void {
+    return this.store.onTasksChanged(onChange);
   }
 
   /** Calls `onChange` on each change of the task's record, history or progress; returns the unsubscribe. */
