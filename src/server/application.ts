@@ -17,6 +17,8 @@ import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
 import { Drain } from "../transport/drain.js";
 import { withHealthEndpoints } from "../transport/health-endpoints.js";
+import { withInspector } from "../transport/inspector-route.js";
+import { inspectorAccess } from "./inspector-options.js";
 import { tlsCredentialsFrom, type TlsOptions } from "./tls-credentials.js";
 import { defaultLogger } from "./default-logger.js";
 import type { Logger } from "../api/logger.js";
@@ -95,6 +97,12 @@ export interface ApplicationOptions {
    * true; false when the API's shape must not be public.
    */
   reflection?: boolean;
+  /**
+   * The web inspector at /__/cairn/ (README "The inspector"). Default on;
+   * in production (NODE_ENV=production) only for operators' tokens, as
+   * "operators" asks everywhere; false, or CAIRN_INSPECTOR=off, turns it off.
+   */
+  inspector?: boolean | "operators";
 
   /**
    * Internal: serve unary actor calls on the fast path (fast-unary.ts).
@@ -244,6 +252,8 @@ export class Application {
     let served = withFastWatch(runtime, maxBytes, handler, drain);
     // Unary actor calls skip connect's per-request machinery: see fast-unary.ts.
     if (o.fastUnaryPath !== false) served = withFastUnary(runtime, { readMaxBytes: maxBytes, jsonOptions }, served, drain);
+    const inspector = inspectorAccess(o.inspector);
+    if (inspector) served = withInspector(inspector, (caller) => runtime.authorizeAdmin(caller), served);
     served = withHealthEndpoints(readiness, served);
     this.#listener = await listen(served, o.host ?? "127.0.0.1", o.port ?? 9991, credentials, duplexPaths);
     await runtime.start();
