@@ -1,0 +1,16 @@
+// `npm run inspector:build`: the web inspector's page into dist/inspector,
+// which the application serves at /__/cairn/ (src/transport/inspector-route.ts).
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vite";
+
+const src = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url));
+
+export default defineConfig({
+  root: fileURLToPath(new URL(".", import.meta.url)),
+  base: "/__/cairn/",
+  resolve: { alias: { "@cairn-dev/cairn/web": src("web/index.ts"), "@cairn-dev/cairn/react": src("react/index.tsx") } },
+  oxc: { jsx: { runtime: "automatic" } },
+  define: { "process.env.NODE_ENV": JSON.stringify("production") },
+  build: { outDir: fileURLToPath(new URL("../../dist/inspector", import.meta.url)), emptyOutDir: true, sourcemap: false },
+  logLevel: "warn",
+});
