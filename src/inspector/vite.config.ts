@@ -9,7 +9,9 @@ export default defineConfig({
   root: fileURLToPath(new URL(".", import.meta.url)),
   base: "/__/cairn/",
   resolve: { alias: { "@cairn-dev/cairn/web": src("web/index.ts"), "@cairn-dev/cairn/react": src("react/index.tsx") } },
-  oxc: { jsx: { runtime: "automatic" } },
+  mode: "production",
+  // Production JSX and React whatever NODE_ENV the build runs under (vitest sets "test").
+  oxc: { jsx: { runtime: "automatic", development: false } },
   define: { "process.env.NODE_ENV": JSON.stringify("production") },
   build: { outDir: fileURLToPath(new URL("../../dist/inspector", import.meta.url)), emptyOutDir: true, sourcemap: false },
   logLevel: "warn",
