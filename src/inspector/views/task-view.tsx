@@ -51,10 +51,10 @@ function TaskDetails({ task, schema }: { task: TaskInfo; schema: Schema | undefi
         <dd title="failed runs of this iteration">{task.attempts}</dd>
         <dt>Created</dt>
         <dd>{formatTime(task.createdAtMs)}</dd>
-        {!ENDED.has(task.status) && (
+        {(task.status === TaskStatus.SCHEDULED || task.status === TaskStatus.PAUSED) && (
           <>
-            <dt>Runs</dt>
-            <dd>{formatRelative(task.runAtMs, now)}</dd>
+            <dt>Due</dt>
+            <dd title={formatTime(task.runAtMs)}>{formatRelative(task.runAtMs, now)}</dd>
           </>
         )}
         {task.scheduleId && (

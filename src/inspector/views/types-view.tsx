@@ -46,9 +46,8 @@ function Methods({ methods }: { methods: readonly MethodInfo[] }) {
             <dt className={`kind kind-${kind}`}>{kind}s</dt>
             <dd>
               {of.map((m) => (
-                <code key={m.name} title={`${m.requestType} → ${m.responseType}${m.constructor ? " (constructor)" : ""}`}>
+                <code key={m.name} title={`${m.rpcName}(${m.requestType}) → ${m.responseType}${m.constructor ? "; may create the actor" : ""}`}>
                   {m.name}
-                  {m.constructor ? "*" : ""}
                 </code>
               ))}
             </dd>

@@ -81,7 +81,7 @@ export class TaskQueries {
     return { task, status: this.#shownStatus(task), history: [], responseType: this.responseTypeOf(task.stateType, task.method) };
   }
 
-  /** A page of tasks in id (so creation) order, or newest first, as summaries. */
+  /** A page of tasks in id (so creation) order, or newest first, as summaries with their progress. */
   list(filter: TaskFilter): TaskPage {
     const views: TaskView[] = [];
     let scanned = 0;
@@ -96,7 +96,8 @@ export class TaskQueries {
       if (filter.method && task.method !== filter.method) continue;
       const view = this.summary(task);
       if (filter.status !== undefined && view.status !== filter.status) continue;
-      views.push(view);
+      // A page is small: its rows show their progress too.
+      views.push({ ...view, progress: this.hub.progress(task.taskId) });
     }
     return { views };
   }
