@@ -46,7 +46,8 @@ export function App() {
       </header>
       <main>
         {needsToken(types.error) ? <TokenPrompt error={types.error} /> : <Problem error={types.error} />}
-        {types.value && <View />}
+        {/* Views start their own calls at once; the schema fills in when it comes. */}
+        {!needsToken(types.error) && <View />}
       </main>
     </ApiContext.Provider>
   );

@@ -18,10 +18,11 @@ export function schemaOf(response: ListStateTypesResponse): Schema {
 /** A message's bytes as protobuf JSON, or why they could not be decoded. */
 export function decodeJson(schema: Schema | undefined, typeName: string, bytes: Uint8Array): { json?: unknown; problem?: string } {
   if (typeName === "") return { problem: "the application no longer serves this method" };
-  const desc = schema?.registry.getMessage(typeName);
+  if (!schema) return { problem: "loading the types…" };
+  const desc = schema.registry.getMessage(typeName);
   if (!desc) return { problem: `unknown message type ${typeName}` };
   try {
-    return { json: toJson(desc, fromBinary(desc, bytes), { registry: schema!.registry, alwaysEmitImplicit: true, useProtoFieldName: true }) };
+    return { json: toJson(desc, fromBinary(desc, bytes), { registry: schema.registry, alwaysEmitImplicit: true, useProtoFieldName: true }) };
   } catch (e) {
     return { problem: e instanceof Error ? e.message : String(e) };
   }

@@ -18,7 +18,8 @@ export function TypesView({ selected, query }: { selected: string | undefined; q
     <div className="split">
       <section aria-labelledby="types-title" className="card">
         <h2 id="types-title">State types</h2>
-        {types.length === 0 && <p className="muted">This application serves no state types.</p>}
+        {schema === undefined && <p className="muted">Loading…</p>}
+        {schema !== undefined && types.length === 0 && <p className="muted">This application serves no state types.</p>}
         <ul className="types" data-testid="state-types">
           {types.map((t) => (
             <li key={t.typeName} className={t.typeName === current ? "selected" : undefined}>
