@@ -200,6 +200,10 @@ suite(title, () => {
     await taskInStatus(tasks, task.taskId, TaskStatus.CANCELLED);
     // An ended task has no buttons.
     expect(await page.getByRole("button", { name: "Pause" }).count()).toBe(0);
+    // A phone-sized window: everything wraps, nothing scrolls sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), { timeout: POLL_MS }).toBe(true);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "task-narrow.png"), fullPage: true });
     await page.close();
   });
 

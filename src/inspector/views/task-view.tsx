@@ -94,7 +94,7 @@ function TaskDetails({ task, schema }: { task: TaskInfo; schema: Schema | undefi
               <Decoded schema={schema} typeName={task.error.typeName} bytes={task.error.value} />
             </>
           )}
-          {task.status !== TaskStatus.COMPLETED && task.status !== TaskStatus.ABORTED && <p className="muted">None yet.</p>}
+          {task.status !== TaskStatus.COMPLETED && task.status !== TaskStatus.ABORTED && <p className="muted">{ENDED.has(task.status) ? "None." : "None yet."}</p>}
         </div>
       </div>
       <h3>History</h3>
