@@ -41,7 +41,8 @@ async function serve(base: string, req: Request, res: Response, urlPrefix: strin
   if (req.method !== "GET" && req.method !== "HEAD") return send(res, 404, "not found");
   const url = req.url ?? "/";
   // Served under a prefix (the inspector's /__/cairn/): paths are relative to it.
-  const file = await resolveFile(base, url.startsWith(urlPrefix) ? `/${url.slice(urlPrefix.length)}` : "/\0");
+  if (!url.startsWith(urlPrefix)) return send(res, 404, "not found");
+  const file = await resolveFile(base, urlPrefix === "" ? url : `/${url.slice(urlPrefix.length)}`);
   if (!file) return send(res, 404, "not found");
   const body = await fs.readFile(file);
   res.statusCode = 200;
