@@ -64,13 +64,18 @@ if (CHILD_RUNTIME !== "bundled" && CHILD_RUNTIME !== "tsx") throw new Error(`BEN
 
 const bundles = new Map<string, string>();
 
-/** `script` (in bench/) as one ESM file under node_modules/.cache, built once per driver. */
-function bundled(script: string): string {
-  let out = bundles.get(script);
+/**
+ * `script` (in `repo`'s bench/) as one ESM file under node_modules/.cache,
+ * built once per driver. Another `repo` is a checkout of another commit
+ * (a baseline measured in the same run); its packages come from ours.
+ */
+function bundled(script: string, repo = REPO_DIR): string {
+  const name = `${repo === REPO_DIR ? "" : "baseline-"}${script.replace(/\.ts$/, ".mjs")}`;
+  let out = bundles.get(name);
   if (!out) {
-    out = join(REPO_DIR, "node_modules", ".cache", "cairn-bench", script.replace(/\.ts$/, ".mjs"));
+    out = join(REPO_DIR, "node_modules", ".cache", "cairn-bench", name);
     buildSync({
-      entryPoints: [join(BENCH_DIR, script)],
+      entryPoints: [join(repo, "bench", script)],
       outfile: out,
       bundle: true,
       platform: "node",
@@ -78,10 +83,10 @@ function bundled(script: string): string {
       target: "node20",
       // Packages stay in node_modules (lmdb is native); our own "@cairn-dev/cairn" imports are bundled.
       packages: "external",
-      alias: { "@cairn-dev/cairn": join(REPO_DIR, "src", "index.ts") },
+      alias: { "@cairn-dev/cairn": join(repo, "src", "index.ts") },
       logLevel: "warning",
     });
-    bundles.set(script, out);
+    bundles.set(name, out);
   }
   return out;
 }
@@ -100,16 +105,17 @@ export function childExecArgv(name: string, extra: readonly string[] = []): stri
 }
 
 /** Forks a child with an IPC channel; its stdout goes to our stderr so our stdout stays JSON only. */
-export function forkBenchChild(script: string, args: readonly string[], name: string, extraNodeFlags: readonly string[] = []): ChildProcess {
-  return fork(CHILD_RUNTIME === "tsx" ? join(BENCH_DIR, script) : bundled(script), [...args], {
+export function forkBenchChild(script: string, args: readonly string[], name: string, extraNodeFlags: readonly string[] = [], repo = REPO_DIR): ChildProcess {
+  return fork(CHILD_RUNTIME === "tsx" ? join(repo, "bench", script) : bundled(script, repo), [...args], {
     cwd: REPO_DIR,
     execArgv: childExecArgv(name, extraNodeFlags),
     stdio: ["ignore", 2, 2, "ipc"],
   });
 }
 
-export function startServer(mode: ServerMode, timeoutMs = 30_000): Promise<ServerChild> {
-  return startChildServer("server.ts", [mode], `server-${mode}`, timeoutMs);
+/** bench/server.ts in `mode`; from another checkout's `repo` for a baseline. */
+export function startServer(mode: ServerMode, timeoutMs = 30_000, repo = REPO_DIR): Promise<ServerChild> {
+  return startChildServer("server.ts", [mode], `server-${mode}${repo === REPO_DIR ? "" : "-baseline"}`, timeoutMs, [], repo);
 }
 
 /** Forks `script args` as a bench server child and waits until it listens. */
@@ -119,8 +125,9 @@ export async function startChildServer(
   name: string,
   timeoutMs = 30_000,
   nodeFlags: readonly string[] = [],
+  repo = REPO_DIR,
 ): Promise<ServerChild> {
-  const child = forkBenchChild(script, args, name, nodeFlags);
+  const child = forkBenchChild(script, args, name, nodeFlags, repo);
   const pid = child.pid;
   if (pid === undefined) throw new Error("could not fork the bench server");
   const port = await new Promise<number>((resolve, reject) => {

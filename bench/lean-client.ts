@@ -6,8 +6,14 @@
  * - HTTP/1.1: one raw TCP socket per call in flight (no pipelining), each
  *   request a ready buffer (request line, headers, body); the answer is
  *   read by its Content-Length (every unary answer here has one).
- * - HTTP/2: one node:http2 session, a stream per call, headers and body
- *   built once per request.
+ * - HTTP/2: `sessions` node:http2 sessions (connections), calls spread
+ *   over them by slot, a stream per call, headers and body built once per
+ *   request. One session put the client's CPU, not the server's, at the
+ *   limit of the HTTP/2 floor.
+ *
+ * Several of these processes can share a load (bench/unary.ts,
+ * BENCH_CLIENTS): each takes every `stride`-th request from `offset`, so
+ * together they send each request of a set once per round.
  *
  * Driver messages (IPC): `open` a named pool to host:port, `define` a named
  * request set, `load` a pool with a set for a bounded time and count, `close`.
@@ -27,9 +33,9 @@ export interface RawRequest {
 }
 
 export type ToClient =
-  | { type: "open"; pool: string; port: number; protocol: Protocol; inFlight: number }
+  | { type: "open"; pool: string; port: number; protocol: Protocol; inFlight: number; sessions?: number }
   | { type: "define"; set: string; requests: RawRequest[] }
-  | { type: "load"; pool: string; set: string; seconds: number; maxCalls: number }
+  | { type: "load"; pool: string; set: string; seconds: number; maxCalls: number; offset?: number; stride?: number }
   | { type: "close" };
 
 export type FromClient =
@@ -106,14 +112,19 @@ async function openHttp1(port: number, inFlight: number): Promise<Pool> {
   };
 }
 
-/** HTTP/2: one session, one stream per call. */
-async function openHttp2(port: number, inFlight: number): Promise<Pool> {
-  const session = http2.connect(`http://${HOST}:${port}`);
-  await new Promise<void>((resolve, reject) => {
-    session.once("connect", () => resolve());
-    session.once("error", reject);
-  });
-  session.on("error", () => {});
+/** HTTP/2: `count` sessions, one stream per call, on the session of its slot. */
+async function openHttp2(port: number, inFlight: number, count: number): Promise<Pool> {
+  const sessions = await Promise.all(
+    Array.from({ length: Math.max(1, count) }, async () => {
+      const session = http2.connect(`http://${HOST}:${port}`);
+      await new Promise<void>((resolve, reject) => {
+        session.once("connect", () => resolve());
+        session.once("error", reject);
+      });
+      session.on("error", () => {});
+      return session;
+    }),
+  );
   return {
     inFlight,
     prepare: (requests) => {
@@ -121,10 +132,10 @@ async function openHttp2(port: number, inFlight: number): Promise<Pool> {
         headers: { ":method": "POST", ":path": r.path, ...r.headers } as http2.OutgoingHttpHeaders,
         body: Buffer.from(r.body, "base64"),
       }));
-      return (_slot, request) =>
+      return (slot, request) =>
         new Promise<number>((resolve, reject) => {
           const w = wire[request % wire.length]!;
-          const stream = session.request(w.headers);
+          const stream = sessions[slot % sessions.length]!.request(w.headers);
           let status = 0;
           stream.on("response", (h) => (status = Number(h[":status"])));
           stream.on("data", () => {});
@@ -133,12 +144,12 @@ async function openHttp2(port: number, inFlight: number): Promise<Pool> {
           stream.end(w.body);
         });
     },
-    close: () => session.destroy(),
+    close: () => sessions.forEach((s) => s.destroy()),
   };
 }
 
 /** Keeps every slot busy until `seconds` or `maxCalls`; never starts a call after that. */
-async function load(pool: Pool, call: Caller, seconds: number, maxCalls: number): Promise<FromClient> {
+async function load(pool: Pool, call: Caller, seconds: number, maxCalls: number, offset: number, stride: number): Promise<FromClient> {
   const latencies = new Float64Array(maxCalls);
   let measured = 0;
   let errors = 0;
@@ -151,7 +162,7 @@ async function load(pool: Pool, call: Caller, seconds: number, maxCalls: number)
       const i = measured++;
       const begin = performance.now();
       try {
-        const status = await call(slot, i);
+        const status = await call(slot, offset + i * stride);
         if (status !== 200) {
           errors++;
           firstError ??= `HTTP ${status}`;
@@ -184,7 +195,7 @@ function main(): void {
   const handle = async (m: ToClient): Promise<FromClient | undefined> => {
     switch (m.type) {
       case "open":
-        pools.set(m.pool, await (m.protocol === "h1" ? openHttp1 : openHttp2)(m.port, m.inFlight));
+        pools.set(m.pool, await (m.protocol === "h1" ? openHttp1(m.port, m.inFlight) : openHttp2(m.port, m.inFlight, m.sessions ?? 1)));
         return { type: "opened" };
       case "define":
         sets.set(m.set, m.requests);
@@ -193,7 +204,7 @@ function main(): void {
         const pool = pools.get(m.pool);
         const set = sets.get(m.set);
         if (!pool || !set) throw new Error(`no pool ${m.pool} or request set ${m.set}`);
-        return load(pool, pool.prepare(set), m.seconds, m.maxCalls);
+        return load(pool, pool.prepare(set), m.seconds, m.maxCalls, m.offset ?? 0, m.stride ?? 1);
       }
       case "close":
         for (const pool of pools.values()) pool.close();

@@ -18,10 +18,16 @@
  * Targets: writer and reader (fast) >= 0.5x the floor; the hot actor >=
  * 0.9x the 1,000-actor writer; p99 <= 3x the floor's p99.
  *
- * Env: BENCH_SECONDS (4, per side and group), BENCH_SLICES (4),
+ * Env: BENCH_CLIENTS (2 lean client processes sharing the 64 calls),
+ * BENCH_H2_SESSIONS (4 HTTP/2 connections over them), BENCH_SECONDS (4, per side and group), BENCH_SLICES (4),
  * BENCH_WARMUP_SECONDS (2), BENCH_CPU_PROF=1 (server profiles, see child.ts),
  * BENCH_ONLY=h1-json,h2-binary (protocols), BENCH_GROUPS=writers,reader,workflow-10-steps,transaction
- * (e.g. one group alone for a profile).
+ * (e.g. one group alone for a profile), BENCH_PATHS=fast (Cairn's sides on
+ * these server paths only, e.g. to profile the fast path alone; the floor
+ * always runs), BENCH_BASELINE_REPO=<dir> (a checkout of another commit, its
+ * node_modules linked to ours: its Cairn server, fast path on, is measured
+ * too as path "base", interleaved with this one, for a before/after on
+ * the same machine load).
  */
 import { loadavg } from "node:os";
 import { create, toBinary, toJsonString, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
@@ -34,12 +40,16 @@ import {
   TransferRequestSchema,
 } from "../generated/bank/v1/account_pb.js";
 import { RunRequestSchema } from "../generated/probe/v1/probe_pb.js";
-import { forkBenchChild, startServer, stopChild, type ServerChild } from "./child.js";
-import type { FromClient, Protocol, RawRequest, ToClient } from "./lean-client.js";
-import { mergeLoads, round, summarize, type LoadResult } from "./load.js";
+import { startServer, type ServerChild } from "./child.js";
+import type { Protocol, RawRequest } from "./lean-client.js";
+import { loadResult, startLeanClients, type LeanClient } from "./lean-client-driver.js";
+import { mergeLoads, round, type LoadResult } from "./load.js";
 import { emit, log, wanted } from "./output.js";
 
 const IN_FLIGHT = 64;
+/** Lean client processes, and HTTP/2 sessions over all of them (one process with one session was the HTTP/2 floor's limit). */
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2);
+const H2_SESSIONS = Number(process.env.BENCH_H2_SESSIONS ?? 4);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const SLICES = Number(process.env.BENCH_SLICES ?? 4);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
@@ -49,32 +59,16 @@ const OWNER = "bench-owner";
 const accountId = (n: number): string => `acct-${n}`;
 const GROUPS = process.env.BENCH_GROUPS?.split(",").map((g) => g.trim());
 const group = (name: string): boolean => !GROUPS || GROUPS.includes(name);
+const PATHS = process.env.BENCH_PATHS?.split(",").map((p) => p.trim());
+const BASELINE_REPO = process.env.BENCH_BASELINE_REPO;
+/** Cairn's server paths: this checkout with and without the fast path, and the baseline's. */
+type CairnPath = "fast" | "connect" | "base";
+const CAIRN_PATHS: readonly CairnPath[] = ["fast", "connect", ...(BASELINE_REPO ? (["base"] as const) : [])];
+const onPath = (side: Side): boolean => side.path === "floor" || !PATHS || PATHS.includes(side.path);
 
-// ---- the lean client child ---------------------------------------------------
+// ---- the lean client child: lean-client-driver.ts ----------------------------------
 
-interface Client {
-  ask(m: ToClient): Promise<FromClient>;
-  close(): Promise<void>;
-}
-
-function startClient(): Client {
-  const child = forkBenchChild("lean-client.ts", [], "lean-client");
-  const pid = child.pid;
-  if (pid === undefined) throw new Error("could not fork the lean client");
-  let queue = Promise.resolve<unknown>(undefined);
-  const ask = (m: ToClient) => {
-    const answer = queue.then(
-      () =>
-        new Promise<FromClient>((resolve, reject) => {
-          child.once("message", (r: FromClient) => (r.type === "failed" ? reject(new Error(`lean client: ${r.error}`)) : resolve(r)));
-          child.send(m);
-        }),
-    );
-    queue = answer.catch(() => {});
-    return answer;
-  };
-  return { ask, close: () => stopChild(child, pid, () => child.send({ type: "close" } satisfies ToClient)) };
-}
+type Client = LeanClient;
 
 // ---- requests, pre-encoded per wire format ---------------------------------------
 
@@ -136,9 +130,12 @@ interface Measured {
   readonly serverCpuPct: number;
 }
 
-function loadResult(r: FromClient): LoadResult {
-  if (r.type !== "loaded") throw new Error(`expected a load result, got ${r.type}`);
-  return summarize({ latencies: Float64Array.from(r.latencies), windowMs: r.windowMs, clientCpuUs: r.clientCpuUs }, r.errors, r.firstError);
+
+/** `measure` over the sides on BENCH_PATHS; the others answer undefined. */
+async function measureWanted(client: Client, sides: readonly Side[]): Promise<Array<Measured | undefined>> {
+  const kept = sides.filter(onPath);
+  const measured = await measure(client, kept);
+  return sides.map((s) => measured[kept.indexOf(s)]);
 }
 
 /** Warms each side up, then lets them take turns for SLICES slices; server CPU is sampled around each slice. */
@@ -183,6 +180,8 @@ function line(format: Format, side: Side, m: Measured, floor: Measured, target?:
     serverCpuUsPerCall: m.serverCpuUsPerCall,
     serverCpuPct: m.serverCpuPct,
     clientCpuPct: load.clientCpuPct,
+    clientProcesses: CLIENTS,
+    clientCpuPctPerProcess: round(load.clientCpuPct / CLIENTS, 1),
     floorThroughput: floor.load.throughput,
     floorP99Ms: floor.load.p99Ms,
     floorServerCpuUsPerCall: floor.serverCpuUsPerCall,
@@ -198,17 +197,20 @@ function line(format: Format, side: Side, m: Measured, floor: Measured, target?:
 const p99Ok = (m: Measured, f: Measured) => m.load.p99Ms <= 3 * f.load.p99Ms;
 
 /** The floor, the trivial handler, and the writer over 1,000 actors and the hot actor on both paths, all interleaved. */
-async function measureWriters(client: Client, format: Format, floor: Side, side: (scenario: string, path: "trivial" | "fast" | "connect", set: string) => Side): Promise<void> {
+async function measureWriters(client: Client, format: Format, floor: Side, side: (scenario: string, path: "trivial" | CairnPath, set: string) => Side): Promise<void> {
   const writers = [floor, side("trivial-connect", "trivial", "writer")];
-  for (const path of ["fast", "connect"] as const) writers.push(side("writer-1000-actors", path, "writer"), side("writer-hot-actor", path, "hot"));
-  const w = await measure(client, writers);
+  for (const path of CAIRN_PATHS) writers.push(side("writer-1000-actors", path, "writer"), side("writer-hot-actor", path, "hot"));
+  const w = await measureWanted(client, writers);
   const f = w[0]!;
   emit(line(format, writers[0]!, f, f));
-  emit(line(format, writers[1]!, w[1]!, f));
-  for (const i of [2, 4]) {
-    const [writer, hot] = [w[i]!, w[i + 1]!];
+  if (w[1]) emit(line(format, writers[1]!, w[1], f));
+  const base = writers.findIndex((s) => s.path === "base");
+  for (let i = 2; i < writers.length; i += 2) {
+    const [writer, hot] = [w[i], w[i + 1]];
+    if (!writer || !hot) continue;
     const fast = writers[i]!.path === "fast";
-    emit(line(format, writers[i]!, writer, f, fast ? { text: ">= 0.5x floor, p99 <= 3x floor p99", ok: writer.load.throughput >= 0.5 * f.load.throughput && p99Ok(writer, f) } : undefined));
+    const vsBase = fast && base > 0 && w[base] ? { vsBaselineRatio: round(writer.load.throughput / w[base]!.load.throughput, 3) } : {};
+    emit(line(format, writers[i]!, writer, f, fast ? { text: ">= 0.5x floor, p99 <= 3x floor p99", ok: writer.load.throughput >= 0.5 * f.load.throughput && p99Ok(writer, f) } : undefined, vsBase));
     const vsWriter = round(hot.load.throughput / writer.load.throughput, 3);
     emit(line(format, writers[i + 1]!, hot, f, fast ? { text: ">= 0.9x writer-1000-actors, p99 <= 3x floor p99", ok: vsWriter >= 0.9 && p99Ok(hot, f) } : undefined, { vsWriter1000Ratio: vsWriter }));
   }
@@ -221,26 +223,33 @@ interface Servers {
   trivial: ServerChild;
   fast: ServerChild;
   connect: ServerChild;
+  base?: ServerChild;
 }
 
 async function runFormat(client: Client, servers: Servers, format: Format): Promise<void> {
   const protocol = PROTOCOL[format];
   const sets = requestSets(format);
   for (const [name, requests] of Object.entries(sets)) await client.ask({ type: "define", set: `${format}/${name}`, requests });
-  const pools = { floor: servers.floor[protocol], trivial: servers.trivial, fast: servers.fast, connect: servers.connect };
+  const pools: Partial<Record<"floor" | "trivial" | CairnPath, ServerChild>> = {
+    floor: servers.floor[protocol],
+    trivial: servers.trivial,
+    fast: servers.fast,
+    connect: servers.connect,
+    ...(servers.base ? { base: servers.base } : {}),
+  };
   for (const [path, server] of Object.entries(pools)) {
     await client.ask({ type: "open", pool: `${format}/${path}`, port: Number(new URL(server.url).port), protocol, inFlight: IN_FLIGHT });
   }
   const side = (scenario: string, path: keyof typeof pools, set: string): Side => ({
     scenario,
     path,
-    server: pools[path],
+    server: pools[path]!,
     pool: `${format}/${path}`,
     set: `${format}/${set}`,
   });
   // Every account exists on both Cairn servers (opened once, over HTTP/1.1 JSON).
   if (format === "h1-json" || !wanted("h1-json")) {
-    for (const path of ["fast", "connect"] as const) {
+    for (const path of CAIRN_PATHS) {
       const opened = loadResult(await client.ask({ type: "load", pool: `${format}/${path}`, set: `${format}/open`, seconds: 120, maxCalls: ACCOUNTS }));
       if (opened.calls !== ACCOUNTS || opened.errors > 0) throw new Error(`opened ${opened.calls - opened.errors}/${ACCOUNTS} accounts on ${path}: ${opened.firstError}`);
     }
@@ -252,31 +261,39 @@ async function runFormat(client: Client, servers: Servers, format: Format): Prom
   if (group("writers")) await measureWriters(client, format, floor, side);
   for (const scenario of ["reader", "workflow-10-steps", "transaction"].filter(group)) {
     const set = scenario === "workflow-10-steps" ? "workflow" : scenario;
-    const sides = [floor, side(scenario, "fast", set), side(scenario, "connect", set)];
-    const [fl, fast, connect] = (await measure(client, sides)) as [Measured, Measured, Measured];
+    const sides = [floor, ...CAIRN_PATHS.map((path) => side(scenario, path, set))];
+    const [fl, fast, connect, base] = (await measureWanted(client, sides)) as [Measured, ...Array<Measured | undefined>];
     emit(line(format, sides[0]!, fl, fl));
-    const target = scenario === "reader" ? { text: ">= 0.5x floor, p99 <= 3x floor p99", ok: fast.load.throughput >= 0.5 * fl.load.throughput && p99Ok(fast, fl) } : undefined;
-    emit(line(format, sides[1]!, fast, fl, target, { vsConnectPath: round(fast.load.throughput / connect.load.throughput, 3) }));
-    emit(line(format, sides[2]!, connect, fl));
+    if (fast) {
+      const target = scenario === "reader" ? { text: ">= 0.5x floor, p99 <= 3x floor p99", ok: fast.load.throughput >= 0.5 * fl.load.throughput && p99Ok(fast, fl) } : undefined;
+      const ratios = {
+        ...(connect ? { vsConnectPath: round(fast.load.throughput / connect.load.throughput, 3) } : {}),
+        ...(base ? { vsBaselineRatio: round(fast.load.throughput / base.load.throughput, 3) } : {}),
+      };
+      emit(line(format, sides[1]!, fast, fl, target, ratios));
+    }
+    if (connect) emit(line(format, sides[2]!, connect, fl));
+    if (base) emit(line(format, sides[3]!, base, fl));
   }
 }
 
 async function main(): Promise<void> {
   const formats = (["h1-json", "h2-binary"] as const).filter(wanted);
   const started: ServerChild[] = [];
-  const start = async (mode: Parameters<typeof startServer>[0]) => {
-    const s = await startServer(mode);
+  const start = async (mode: Parameters<typeof startServer>[0], repo?: string) => {
+    const s = await startServer(mode, undefined, repo);
     started.push(s);
-    log(`${mode} server pid ${s.pid} on ${s.url}`);
+    log(`${mode}${repo ? ` (${repo})` : ""} server pid ${s.pid} on ${s.url}`);
     return s;
   };
-  const client = startClient();
+  const client = startLeanClients(CLIENTS, H2_SESSIONS);
   try {
     const servers: Servers = {
       floor: { h1: await start("floor-h1"), h2: await start("floor-h2") },
       trivial: await start("baseline"),
       fast: await start("cairn"),
       connect: await start("cairn-connect-path"),
+      ...(BASELINE_REPO ? { base: await start("cairn", BASELINE_REPO) } : {}),
     };
     for (const format of formats) await runFormat(client, servers, format);
   } finally {

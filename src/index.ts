@@ -59,6 +59,7 @@ export {
 } from "./api/errors.js";
 export type { StoreHealthStatus } from "./runtime/store-health.js";
 export { StoreFault, type Store, type StoreFaultReason, type CommitBatch } from "./store/store.js";
+export { partitionOf } from "./api/partition.js";
 export { Loop } from "./runtime/workflow/loop.js";
 export { until, atLeastOnce, atMostOnce, type StepAttempt, type StepOptions, type StepRetry } from "./runtime/workflow/steps.js";
 export { sleep } from "./runtime/workflow/sleep.js";

@@ -1,6 +1,7 @@
-// The application says "stopped" on the cairn:application diagnostics
-// channel once its port and store are closed: `cairn dev` starts the next
-// server on it instead of waiting for the old process to exit.
+// The application says "started" on the cairn:application diagnostics
+// channel once it serves, and "stopped" once its port and store are closed:
+// `cairn dev` loads its next spare server on the first and starts the next
+// server on the second, instead of waiting for the old process to exit.
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import * as net from "node:net";
 import { describe, expect, it } from "vitest";
@@ -17,6 +18,21 @@ function accepts(port: number): Promise<boolean> {
 }
 
 describe("the cairn:application channel", () => {
+  it("publishes 'started' once start() listens", async () => {
+    const heard: string[] = [];
+    const listener = (message: unknown) => heard.push(String((message as { event?: string }).event));
+    subscribe(APPLICATION_CHANNEL, listener);
+    let app: Awaited<ReturnType<typeof startProbeApp>>["app"] | undefined;
+    try {
+      ({ app } = await startProbeApp());
+      expect(heard).toEqual(["started"]);
+      expect(await accepts(Number(new URL(app.url).port))).toBe(true);
+    } finally {
+      unsubscribe(APPLICATION_CHANNEL, listener);
+      await app?.stop();
+    }
+  });
+
   it("publishes 'stopped' after stop() has closed the port", async () => {
     const { app } = await startProbeApp();
     const port = Number(new URL(app.url).port);

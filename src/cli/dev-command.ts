@@ -3,15 +3,16 @@
 // dependency of this package): it starts TypeScript with no build step, and
 // prints a syntax error with file, line and a code frame; type errors are
 // left to `npm run build` and the editor. A spare server process waits with
-// the framework loaded (dev-server.ts), so a restart is a swap, made as soon
-// as the old server has closed its port and store; code is generated in
-// this process, its plugins loaded once.
+// the framework and tsx loaded (dev-server.ts), so a restart is a swap, made
+// as soon as the old server has closed its port and store; code is generated
+// in this process, its plugins loaded once.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, watch, type FSWatcher } from "node:fs";
 import { extname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { devTrace } from "./dev-trace.js";
 import { EXIT, UsageError } from "./exit.js";
-import { describeGenerated, generate, preloadPlugins } from "./generate.js";
+import { describeGenerated, generate, preloadPlugins, warmPlugins } from "./generate.js";
 import { GENERATE_OPTIONS, GENERATE_OPTIONS_HELP, generateOptionsFrom } from "./generate-command.js";
 import { parseCommand } from "./options.js";
 
@@ -26,10 +27,12 @@ printed and the watch goes on. Stop with Ctrl-C.
   --src DIR     TypeScript folder to watch (default src; may repeat)
 ${GENERATE_OPTIONS_HELP}`;
 
-/** Changes closer together than this are one change (editors write in bursts). */
-const SETTLE_MS = 60;
+/** Changes closer together than this are one change (an editor's save is events a few ms apart). */
+const SETTLE_MS = 25;
 /** How long a server gets to stop on SIGTERM before SIGKILL. */
 const STOP_GRACE_MS = 5_000;
+/** A restart waits this long at most for calls in flight (CAIRN_DRAIN_TIMEOUT says otherwise). */
+const DEV_DRAIN_TIMEOUT = "1s";
 
 export async function devCommand(rest: readonly string[]): Promise<number> {
   const { values, positionals } = parseCommand(
@@ -46,17 +49,18 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
   const entry = resolve(values.entry ?? "src/server.ts");
   if (!existsSync(entry)) throw new UsageError(`no server entry ${entry} (--entry FILE)`, "dev");
   const srcDirs = (values.src?.length ? values.src : ["src"]).map((d) => resolve(d));
-  const tsx = import.meta.resolve("tsx");
   const devServer = fileURLToPath(new URL(`./dev-server${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+  // The compiled dev server loads tsx itself, after the framework; as TypeScript (this repository) it needs tsx first.
+  const nodeArgs = devServer.endsWith(".ts") ? ["--import", import.meta.resolve("tsx")] : [];
   preloadPlugins();
 
   let closing = false;
   /** The next server: loading the framework, or ready and waiting for "go". */
   let spare: { child: ChildProcess; ready: Promise<boolean> } | undefined;
   const makeSpare = () => {
-    const child = spawn(process.execPath, ["--import", tsx, devServer, entry], {
+    const child = spawn(process.execPath, [...nodeArgs, devServer, entry], {
       stdio: ["inherit", "inherit", "inherit", "ipc"],
-      env: { CAIRN_DEV: "1", ...process.env },
+      env: { CAIRN_DEV: "1", CAIRN_DRAIN_TIMEOUT: DEV_DRAIN_TIMEOUT, ...process.env },
     });
     const ready = new Promise<boolean>((done) => {
       child.once("message", (m) => done(m === "ready"));
@@ -73,6 +77,7 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
       // Still `spare` while it loads, so Ctrl-C meanwhile ends it too.
       const next = (spare ??= makeSpare());
       const ready = await next.ready;
+      devTrace("dev: spare ready");
       if (spare === next) spare = undefined;
       if (ready) return next.child;
     }
@@ -85,11 +90,17 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
   let letGo: Promise<void> = Promise.resolve();
   /** Makes `child`, a ready spare, the server. */
   const start = (child: ChildProcess) => {
+    devTrace("dev: go");
     child.send("go");
     server = child;
-    spare = makeSpare();
+    // The next spare loads once this server serves (or is gone): loading
+    // meanwhile would take CPU from its start, which the developer waits on.
+    const prepareNext = () => {
+      if (!closing) spare ??= makeSpare();
+    };
     exited = new Promise<void>((done) =>
       child.once("exit", (code, signal) => {
+        prepareNext();
         if (server === child) {
           server = undefined;
           console.error(`cairn dev: the server exited (${signal ?? `code ${code}`}); fix the error, it restarts on the next change`);
@@ -97,7 +108,17 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
         done();
       }),
     );
-    const stopped = new Promise<void>((done) => child.on("message", (m) => m === "stopped" && done()));
+    const stopped = new Promise<void>((done) =>
+      child.on("message", (m) => {
+        if (m === "started") {
+          devTrace("dev: the server serves");
+          prepareNext();
+        } else if (m === "stopped") {
+          devTrace("dev: the old server stopped");
+          done();
+        }
+      }),
+    );
     letGo = Promise.race([stopped, exited]);
   };
   /** Stops the server; resolves once the next may start (or, with `untilExit`, once the process is gone). */
@@ -105,23 +126,31 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
     const child = server;
     server = undefined;
     if (child === undefined) return exited;
+    devTrace("dev: stop the old server");
     child.kill("SIGTERM");
     const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
     void exited.then(() => clearTimeout(timer));
     await (untilExit ? exited : letGo);
   };
   const regenerate = async (): Promise<boolean> => {
+    devTrace("dev: generate");
     const result = await generate(gen);
     if (!result.ok) {
       console.error(`cairn dev: code generation failed:\n${result.output}`);
       return false;
     }
+    devTrace("dev: generated");
     console.log(`cairn dev: ${describeGenerated(gen)}`);
     return true;
   };
 
   spare = makeSpare();
-  if (await regenerate()) start(await takeSpare());
+  if (await regenerate()) {
+    const first = await takeSpare();
+    start(first);
+    // Idle once it serves: the first .proto change then runs warm plugins.
+    first.on("message", (m) => m === "started" && void warmPlugins());
+  }
 
   // One change at a time: a change that arrives while one is handled is
   // handled after it, once, with everything that changed meanwhile.
@@ -152,6 +181,7 @@ export async function devCommand(rest: readonly string[]): Promise<number> {
     }
   };
   const changed = (kind: "proto" | "ts") => {
+    devTrace(`dev: ${kind} change seen`);
     if (kind === "proto") pendingProto = true;
     else pendingTs = true;
     clearTimeout(timer);

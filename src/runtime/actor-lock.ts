@@ -32,6 +32,14 @@ export class ActorLock {
     return !this.#held && this.#waiters.length === 0;
   }
 
+  /** Takes the lock if it is free (no promise, no wait): a plain writer's common case. */
+  tryAcquire(): boolean {
+    if (this.#held) return false;
+    this.#held = true;
+    this.#holder = undefined;
+    return true;
+  }
+
   acquire(owner?: LockOwner): Promise<void> {
     if (!this.#held) {
       this.#held = true;

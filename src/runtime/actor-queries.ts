@@ -15,7 +15,8 @@ export interface ActorView {
 export class ActorQueries {
   constructor(
     private readonly specs: readonly StateSpec[],
-    private readonly store: Pick<Store, "getState">,
+    /** The store of the actor's partition. */
+    private readonly storeOf: (stateType: string, actorId: string) => Pick<Store, "getState">,
   ) {}
 
   /** NOT_FOUND if no servicer serves `stateType` or the actor does not exist. */
@@ -23,8 +24,14 @@ export class ActorQueries {
     const spec = this.specs.find((s) => s.typeName === stateType);
     if (!spec) throw notFound(`this application serves no ${JSON.stringify(stateType)}`);
     validateActorId(actorId);
-    const stored = this.store.getState(spec.typeName, actorId);
-    if (!stored) throw notFound(`${spec.typeName} ${JSON.stringify(actorId)} does not exist`);
-    return { spec, state: fromBinary(spec.state, stored.bytes), version: stored.version };
+    const found = this.find(spec, actorId);
+    if (!found) throw notFound(`${spec.typeName} ${JSON.stringify(actorId)} does not exist`);
+    return found;
+  }
+
+  /** The actor's durable state, read on its partition; undefined if it does not exist. */
+  find(spec: StateSpec, actorId: string): ActorView | undefined {
+    const stored = this.storeOf(spec.typeName, actorId).getState(spec.typeName, actorId);
+    return stored && { spec, state: fromBinary(spec.state, stored.bytes), version: stored.version };
   }
 }

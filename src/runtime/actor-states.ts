@@ -69,15 +69,19 @@ export class ActorStates {
 
   /** The last durable snapshot (null: absent), loaded once. */
   durableOf(spec: StateSpec, actorId: string): Snapshot | null {
-    const cell = this.cellOf(spec, actorId);
+    return this.#durable(spec, actorId, this.cellOf(spec, actorId));
+  }
+
+  #durable(spec: StateSpec, actorId: string, cell: ActorCell): Snapshot | null {
     if (cell.durable === undefined) cell.durable = this.#load(spec, actorId);
     return cell.durable;
   }
 
   /** The last durable state, recorded for `until`; NOT_FOUND if absent. */
   readState(spec: StateSpec, actorId: string): Message {
-    const durable = this.durableOf(spec, actorId);
-    recordRead(Watchers.key(spec.typeName, actorId), durable?.version ?? 0);
+    const cell = this.cellOf(spec, actorId);
+    const durable = this.#durable(spec, actorId, cell);
+    recordRead(cell.key, durable?.version ?? 0);
     return durable?.state ?? this.absent(spec, actorId);
   }
 
@@ -99,7 +103,7 @@ export class ActorStates {
     if (cell.latest === undefined || cell.latest?.lineage.broken) {
       const loaded = this.#load(spec, actorId);
       if (cell.durable === undefined) cell.durable = loaded;
-      cell.latest = loaded && { ...loaded, lineage: { broken: false } };
+      cell.latest = loaded && { version: loaded.version, state: loaded.state, lineage: { broken: false } };
     }
     return cell.latest;
   }
@@ -120,16 +124,19 @@ export class ActorStates {
       const snapshot: Snapshot = { version: (base?.version ?? 0) + 1, state: draft };
       const lineage = base?.lineage ?? { broken: false };
       // Later writers see a deleted actor absent at once, as they see new versions.
-      cell.latest = deleted ? null : { ...snapshot, lineage };
+      // (A literal, not a spread of `snapshot`: the spread showed in the writer's profile.)
+      cell.latest = deleted ? null : { version: snapshot.version, state: draft, lineage };
       const state = deleted ? null : { version: snapshot.version, bytes: toBinary(spec.state, draft) };
       return { spec, actorId, cell, snapshot, lineage, deleted, write: { stateType: spec.typeName, actorId, baseVersion: base?.version ?? 0, state } };
     });
+    // A plain writer schedules nothing and deletes nothing: no arrays built for it.
+    const plain = scheduled.length === 0 && !deletion;
     const batch: CommitBatch = {
       states: published.map((p) => p.write),
       idempotency,
-      tasks: [...scheduled, ...(deletion?.tasks ?? [])],
+      tasks: plain ? scheduled : [...scheduled, ...(deletion?.tasks ?? [])],
       schedules,
-      events: [...spawnedEvents(scheduled), ...(deletion?.events ?? [])],
+      events: plain ? [] : [...spawnedEvents(scheduled), ...(deletion?.events ?? [])],
       deletedSchedules: deletion?.deletedSchedules,
     };
     return this.store.commit(batch).then(
@@ -141,7 +148,7 @@ export class ActorStates {
             if (!cell.durable || cell.durable.version < snapshot.version) cell.durable = snapshot;
             publishCommit(spec.typeName, actorId, snapshot.version, snapshot.state);
           }
-          this.watchers.committed(Watchers.key(spec.typeName, actorId), deleted ? 0 : snapshot.version);
+          this.watchers.committed(cell.key, deleted ? 0 : snapshot.version);
         }
         if (scheduled.length > 0 || schedules.length > 0) this.committed({ tasks: scheduled, schedules });
       },

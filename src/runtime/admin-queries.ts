@@ -28,13 +28,26 @@ const REFUSAL_CODES: Record<BackupRefusal, Code> = {
 export class AdminQueries {
   constructor(
     private readonly specs: readonly StateSpec[],
-    private readonly store: AdminStore,
+    /** Each partition's store, in partition order (one: the data directory is the environment). */
+    private readonly stores: readonly AdminStore[],
+    /** Where partition `index`'s copy goes in a backup to `destination` (laid out as a data directory). */
+    private readonly backupPath: (destination: string, index: number) => string = (d) => d,
   ) {}
 
-  /** A consistent copy of the data directory; a refusal is a CallError with its status and nothing is written. */
+  /**
+   * A consistent copy of the data directory, one partition after another
+   * (each consistent on its own); a refusal is a CallError with its status.
+   */
   async backup(destination: string, compact: boolean): Promise<BackupResult> {
     try {
-      return await this.store.backup(destination, compact);
+      let bytes = 0;
+      let path = destination;
+      for (const [i, store] of this.stores.entries()) {
+        const copy = await store.backup(this.backupPath(destination, i), compact);
+        bytes += copy.bytes;
+        if (this.stores.length === 1) path = copy.path;
+      }
+      return { path, bytes };
     } catch (e) {
       if (e instanceof BackupRefused) throw new CallError(REFUSAL_CODES[e.reason], e.message);
       throw e;
@@ -51,16 +64,29 @@ export class AdminQueries {
   /** Up to `limit` ids of `stateType`'s actors starting with `prefix`, after `after`; NOT_FOUND for a type not served. */
   actorIds(stateType: string, prefix: string, after: string | undefined, limit: number): string[] {
     if (!this.specs.some((s) => s.typeName === stateType)) throw notFound(`this application serves no ${JSON.stringify(stateType)}`);
-    return this.store.actorIds(stateType, prefix, after, limit);
+    return firstOfPages(this.stores.map((store) => store.actorIds(stateType, prefix, after, limit)), (id) => id, limit);
   }
 
   /** Up to `limit` actors of `spec` after `afterActorId`, in id order, decoded. */
   statePage(spec: StateSpec, afterActorId: string | undefined, limit: number): ActorEntry[] {
-    return this.store.statePage(spec.typeName, afterActorId, limit).map(({ actorId, state }) => ({
+    const pages = this.stores.map((store) => store.statePage(spec.typeName, afterActorId, limit));
+    return firstOfPages(pages, (a) => a.actorId, limit).map(({ actorId, state }) => ({
       spec,
       actorId,
       state: fromBinary(spec.state, state.bytes),
       version: state.version,
     }));
   }
+}
+
+/**
+ * The first `limit` in actor id order of the partitions' pages, each the
+ * first `limit` of its partition: so the first `limit` of all of them.
+ */
+function firstOfPages<T>(pages: readonly T[][], idOf: (item: T) => string, limit: number): T[] {
+  if (pages.length === 1) return pages[0]!;
+  return pages
+    .flat()
+    .sort((a, b) => (idOf(a) < idOf(b) ? -1 : 1))
+    .slice(0, limit);
 }

@@ -1,4 +1,4 @@
-import { context, trace, type Span } from "@opentelemetry/api";
+import { context, trace, type Context, type Span } from "@opentelemetry/api";
 import type { Call, Caller } from "./call.js";
 import { contextOfCarrier } from "../api/trace-context.js";
 import { wireCodeOf } from "../api/wire-error.js";
@@ -28,14 +28,27 @@ export class CallTelemetry {
   constructor(private readonly metrics: RuntimeMetrics) {}
 
   /** Runs `run(call, caller)` observed; `spawn` marks the start of a task rather than a call. */
-  async observe<T>(call: Call, caller: Caller, run: (call: Call, caller: Caller) => Promise<T>, spawn = false): Promise<T> {
+  observe<T>(call: Call, caller: Caller, run: (call: Call, caller: Caller) => Promise<T>, spawn = false): Promise<T> {
     const timed = this.metrics.enabled;
-    const start = timed ? performance.now() : 0;
     const parent = caller.trace ? contextOfCarrier(caller.trace) : context.active();
     const names = namesOf(call);
     const span = tracer.startSpan(spawn ? names.spawn : names.call, caller.internal ? CLIENT : SERVER, parent);
-    // With no SDK and no parent there is nothing to record or pass on: skip the context switch.
+    // With no SDK, no parent and no meter there is nothing to record, pass on or time: no wrapper.
     const live = isLive(span);
+    if (!live && !timed) return run(call, caller);
+    return this.#observed(call, caller, run, span, live, timed, parent);
+  }
+
+  async #observed<T>(
+    call: Call,
+    caller: Caller,
+    run: (call: Call, caller: Caller) => Promise<T>,
+    span: Span,
+    live: boolean,
+    timed: boolean,
+    parent: Context,
+  ): Promise<T> {
+    const start = timed ? performance.now() : 0;
     if (span.isRecording()) describeCall(span, call);
     try {
       const result = await (live ? context.with(trace.setSpan(parent, span), run, undefined, call, caller) : run(call, caller));

@@ -70,4 +70,12 @@ export interface Engine {
   scheduledTask(call: Call, runAt: number | undefined): TaskRecord;
   /** A cron schedule for a writer or transaction to include in its commit. */
   cronSchedule(call: Call, timing: CronTiming): { scheduleId: string; record?: ScheduleRecord };
+  /** The partition this engine hosts (0 when there is one). */
+  readonly partition: number;
+  /** The partition of an actor (0 when there is one). */
+  partitionOf(stateType: string, actorId: string): number;
+  /** The dispatcher holding a task, wherever its partition is. */
+  tasksOf(taskId: string): Dispatcher;
+  /** `id` marked as a task id of `partition` (unchanged when there is one). */
+  placeTaskId(partition: number, id: string): string;
 }

@@ -52,6 +52,17 @@ export class Gatekeeper {
     throw permissionDenied("operator calls need cairn_admin: true in the token's claims");
   }
 
+  /**
+   * Whether a call is allowed with nothing to verify or load: internal, or
+   * without a token to a method whose rule is `allow`. Lets the hot path
+   * skip `authorize`'s promises; `authorize` decides the same.
+   */
+  allowsAtOnce(bound: Bound, call: Call, caller: Caller): boolean {
+    if (caller.internal) return true;
+    if (caller.bearerToken !== undefined && this.options.tokenVerifier) return false;
+    return bound.authorizer?.ruleFor(call.method.name).kind === "allow";
+  }
+
   /** External calls only: the servicer's authorizer decides. */
   async authorize(bound: Bound, call: Call, caller: Caller, claims?: Claims): Promise<void> {
     if (caller.internal) return;

@@ -12,21 +12,23 @@ import { runHandler } from "./handler.js";
 import { IdempotencyTable } from "./idempotency-table.js";
 import type { CronTiming } from "../api/invocation.js";
 import { validateActorId } from "../api/actor-id.js";
-import type { ServicerClass } from "./servicer.js";
+import { bindServicers, type ServicerClass } from "./servicer.js";
 import type { StateSpec } from "../api/spec.js";
 import type { StoreHealth } from "./store-health.js";
 import { taskOutcome } from "./task-outcome.js";
 import { TaskSpawner } from "./task-spawner.js";
 import type { Dispatcher } from "./tasks/dispatcher.js";
 import type { TaskHub } from "./tasks/progress.js";
-import { checkRetryPolicy, type RetryPolicy } from "./tasks/retry-policy.js";
+import type { RetryPolicy } from "./tasks/retry-policy.js";
 import { CallTelemetry } from "./call-telemetry.js";
 import type { RuntimeMetrics } from "./metrics.js";
 import type { CronSchedules } from "./tasks/schedules.js";
 import { transact } from "./transaction.js";
 import type { Watchers } from "./watchers.js";
 import type { Logger } from "../api/logger.js";
-import { Writers, writerMutation } from "./writers.js";
+import { idInPartition } from "../api/partition.js";
+import type { Placement } from "./partitions.js";
+import { Writers, deletionMutation, writerMutation } from "./writers.js";
 
 // Moved to call.ts; re-exported for the transport's imports.
 export type { Bound, Call, Mutation, WriteEffects } from "./call.js";
@@ -46,6 +48,8 @@ export interface RuntimeOptions {
   clock?: Clock;
   /** The code version this process runs, recorded on the tasks it creates. */
   codeVersion?: string;
+  /** Its partition, with the others (absent: the only one, and nothing is routed). */
+  placement?: Placement<Runtime>;
 }
 
 /**
@@ -79,27 +83,21 @@ export interface Runtime extends RuntimeParts {}
  * through their retry loop, workflows as tasks.
  */
 export class Runtime implements Engine {
-  readonly #bound = new Map<string, Bound>();
+  readonly #bound: ReadonlyMap<string, Bound>;
   readonly #table: IdempotencyTable;
   readonly #writers: Writers;
   readonly #spawner: TaskSpawner;
   readonly #telemetry: CallTelemetry;
+  readonly #placement: Placement<Runtime> | undefined;
   readonly gatekeeper: Gatekeeper;
 
   constructor(parts: RuntimeParts, servicers: readonly ServicerClass[], options: RuntimeOptions = {}) {
     Object.assign(this, parts);
     this.#telemetry = new CallTelemetry(this.metrics);
-    for (const S of servicers) {
-      if (this.#bound.has(S.spec.typeName)) throw new Error(`two servicers for ${S.spec.typeName}`);
-      const servicer = new S() as { authorizer(): Bound["authorizer"] };
-      const retry = (S as { retry?: Bound["retry"] }).retry;
-      for (const [method, policy] of Object.entries(retry ?? {})) {
-        checkRetryPolicy(policy, (what) => new Error(`${S.spec.typeName} retry.${method}.${what}`));
-      }
-      this.#bound.set(S.spec.typeName, { spec: S.spec, servicer, authorizer: servicer.authorizer(), retry, logger: this.logger.child({ stateType: S.spec.typeName }) });
-    }
+    this.#placement = options.placement;
+    this.#bound = bindServicers(servicers, this.logger);
     this.#table = new IdempotencyTable(this.store);
-    this.gatekeeper = new Gatekeeper(options, (t) => this.bound(t), (spec, actorId) => this.states.durableOf(spec, actorId)?.state);
+    this.gatekeeper = new Gatekeeper(options, (t) => this.bound(t), (spec, actorId) => this.#owner(spec.typeName, actorId).states.durableOf(spec, actorId)?.state);
     this.#writers = new Writers(this.states, this.store, this.#table, this.clock, this.tasks);
     this.#spawner = new TaskSpawner({
       store: this.store,
@@ -108,6 +106,7 @@ export class Runtime implements Engine {
       table: this.#table,
       gatekeeper: this.gatekeeper,
       codeVersion: options.codeVersion,
+      markId: (id) => this.placeTaskId(this.partition, id),
       validate: (call) => this.validate(call),
     });
   }
@@ -132,15 +131,34 @@ export class Runtime implements Engine {
     return this.bound(call.spec.typeName);
   }
 
-  /** Runs a call, observed (its span and metrics): see `CallTelemetry`. */
+  // Routing among partitions (DESIGN.md §9): without a placement, all is here.
+  get partition(): number {
+    return this.#placement?.partition ?? 0;
+  }
+  partitionOf(stateType: string, actorId: string): number {
+    return this.#placement?.partitions.of(stateType, actorId) ?? 0;
+  }
+  #owner(stateType: string, actorId: string): Runtime {
+    return this.#placement === undefined ? this : this.#placement.partitions.forActor(stateType, actorId);
+  }
+  tasksOf(taskId: string): Dispatcher {
+    return this.#placement?.partitions.holderOf(taskId, (h) => h.store.getTask(taskId) !== undefined)?.tasks ?? this.tasks;
+  }
+  placeTaskId(partition: number, id: string): string {
+    return this.#placement ? idInPartition(id, partition, this.#placement.partitions.count) : id;
+  }
+
+  /** Runs a call on its actor's partition, observed (its span and metrics): see `CallTelemetry`. */
   execute(call: Call, caller: Caller): Promise<Message> {
+    const owner = this.#owner(call.spec.typeName, call.actorId);
+    if (owner !== this) return owner.execute(call, caller);
     return this.#telemetry.observe(call, caller, this.#dispatch);
   }
 
   readonly #dispatch = async (call: Call, caller: Caller): Promise<Message> => {
     const bound = this.validate(call);
-    // Calls from inside the application are always allowed: no await on their path.
-    if (!caller.internal) await this.gatekeeper.authorize(bound, call, caller);
+    // Calls from inside the application, and plainly allowed ones, have no await on their path.
+    if (!this.gatekeeper.allowsAtOnce(bound, call, caller)) await this.gatekeeper.authorize(bound, call, caller);
     switch (call.method.kind) {
       case "reader": {
         const state = this.readState(bound.spec, call.actorId);
@@ -161,18 +179,22 @@ export class Runtime implements Engine {
   };
 
   mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined, owner?: KeyOwner): Promise<T> {
-    return this.#writers.mutate(spec, actorId, mutation, key, owner);
+    return this.#owner(spec.typeName, actorId).#writers.mutate(spec, actorId, mutation, key, owner);
   }
 
   readState(spec: StateSpec, actorId: string): Message {
-    return this.states.readState(spec, actorId);
+    return this.#owner(spec.typeName, actorId).states.readState(spec, actorId);
   }
 
   durableVersion(key: string): number {
-    return this.states.durableVersion(key);
+    if (this.#placement === undefined) return this.states.durableVersion(key);
+    const [stateType, actorId] = key.split("\u0000") as [string, string];
+    return this.#owner(stateType, actorId).states.durableVersion(key);
   }
 
   spawn(call: Call, runAt: number | undefined, proposedId: string | undefined, caller: Caller): Promise<string> {
+    const owner = this.#owner(call.spec.typeName, call.actorId);
+    if (owner !== this) return owner.spawn(call, runAt, proposedId, caller);
     // Under the spawn's span, so the task record carries its trace context.
     return this.#telemetry.observe(call, caller, (c, by) => this.#spawner.spawn(c, runAt, proposedId, by), true);
   }
@@ -187,7 +209,7 @@ export class Runtime implements Engine {
 
   /** Waits for a task to end; its response, or its declared error thrown. */
   async waitTask(taskId: string, method: Call["method"], signal?: AbortSignal): Promise<Message> {
-    return taskOutcome(await this.tasks.waitFinal(taskId, signal), method);
+    return taskOutcome(await this.tasksOf(taskId).waitFinal(taskId, signal), method);
   }
 
   /**
@@ -195,26 +217,8 @@ export class Runtime implements Engine {
    * `ctx.deleteActor()` would; NOT_FOUND if it does not exist.
    */
   async deleteActor(spec: StateSpec, actorId: string): Promise<ActorDeletion> {
-    const none = new Uint8Array();
     let effects: WriteEffects | undefined;
-    await this.#writers.mutate<undefined>(
-      spec,
-      actorId,
-      {
-        method: "cairn.deleteActor",
-        isConstructor: false,
-        requestBytes: () => none,
-        errors: [],
-        apply: async (_draft, e) => {
-          effects = e;
-          e.deletion = "requested";
-          return undefined;
-        },
-        encode: () => none,
-        decode: () => undefined,
-      },
-      undefined,
-    );
+    await this.#owner(spec.typeName, actorId).#writers.mutate(spec, actorId, deletionMutation((e) => (effects = e)), undefined);
     return effects?.deleted ?? { cancelled: [], deletedSchedules: [] };
   }
 

@@ -1,7 +1,9 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { Authorizer } from "./authorization.js";
 import type { StateSpec } from "../api/spec.js";
-import type { RetryPolicy } from "./tasks/retry-policy.js";
+import { checkRetryPolicy, type RetryPolicy } from "./tasks/retry-policy.js";
+import type { Bound } from "./call.js";
+import type { Logger } from "../api/logger.js";
 
 /**
  * Base of every generated `<State>Servicer`. Users extend the generated
@@ -35,4 +37,19 @@ export abstract class Servicer<S extends DescMessage = DescMessage> {
 export interface ServicerClass {
   readonly spec: StateSpec;
   new (): object;
+}
+
+/** One instance of each servicer with its rules, by state type; a second servicer for a state or a bad retry policy throws. */
+export function bindServicers(servicers: readonly ServicerClass[], logger: Logger): Map<string, Bound> {
+  const bound = new Map<string, Bound>();
+  for (const S of servicers) {
+    if (bound.has(S.spec.typeName)) throw new Error(`two servicers for ${S.spec.typeName}`);
+    const servicer = new S() as { authorizer(): Bound["authorizer"] };
+    const retry = (S as { retry?: Bound["retry"] }).retry;
+    for (const [method, policy] of Object.entries(retry ?? {})) {
+      checkRetryPolicy(policy, (what) => new Error(`${S.spec.typeName} retry.${method}.${what}`));
+    }
+    bound.set(S.spec.typeName, { spec: S.spec, servicer, authorizer: servicer.authorizer(), retry, logger: logger.child({ stateType: S.spec.typeName }) });
+  }
+  return bound;
 }

@@ -9,7 +9,7 @@ import { outcomeRecord, type IdempotencyTable, type Keyed } from "./idempotency-
 import type { CronTiming } from "../api/invocation.js";
 import { defineSchedule } from "./tasks/schedules.js";
 import { spawnedEvents } from "./tasks/task-events.js";
-import { isReservedTaskId, isValidTaskId, newTaskRecord, taskIdForKey } from "./tasks/task-record.js";
+import { isReservedTaskId, isValidTaskId, newTaskId, newTaskRecord, taskIdForKey } from "./tasks/task-record.js";
 
 /** What spawning needs of the runtime around it. */
 export interface SpawnerParts {
@@ -22,6 +22,8 @@ export interface SpawnerParts {
   readonly codeVersion: string | undefined;
   /** The servicer of a call whose actor id is valid. */
   validate(call: Call): Bound;
+  /** Marks an id the server makes with this partition (DESIGN.md §9). */
+  markId(id: string): string;
 }
 
 /**
@@ -45,11 +47,12 @@ export class TaskSpawner {
     }
     const key = call.idempotencyKey;
     // With a key, the id is the key's: whatever the caller proposed is moot.
-    if (key === undefined && proposedId !== undefined) checkProposedTaskId(proposedId);
+    // Ids proposed inside the application (a workflow's spawn) are the server's own.
+    if (key === undefined && proposedId !== undefined && !caller.internal) checkProposedTaskId(proposedId);
     if (call.method.kind === "workflow" && !call.spec.defaultConstructible) {
       states.readState(call.spec, call.actorId); // NOT_FOUND before anything is stored
     }
-    const task = newTaskRecord(call, runAt, clock.now(), this.parts.codeVersion, key !== undefined ? taskIdForKey(key) : proposedId);
+    const task = newTaskRecord(call, runAt, clock.now(), this.parts.codeVersion, key !== undefined ? taskIdForKey(key) : (proposedId ?? this.parts.markId(newTaskId(clock.now()))));
     const existing = store.getTask(task.taskId);
     if (existing) {
       const same = existing.stateType === task.stateType && existing.actorId === task.actorId &&
@@ -85,7 +88,8 @@ export class TaskSpawner {
   /** A task for a writer or transaction to include in its commit. */
   scheduledTask(call: Call, runAt: number | undefined): TaskRecord {
     this.parts.validate(call);
-    return newTaskRecord(call, runAt, this.parts.clock.now(), this.parts.codeVersion);
+    const now = this.parts.clock.now();
+    return newTaskRecord(call, runAt, now, this.parts.codeVersion, this.parts.markId(newTaskId(now)));
   }
 
   /** A cron schedule for a writer or transaction to include in its commit. */
@@ -100,7 +104,7 @@ function checkProposedTaskId(id: string): void {
   if (!isValidTaskId(id)) throw invalidArgument(`task id ${JSON.stringify(id)} is not 1-128 letters, digits, '-' or '_'`);
   if (isReservedTaskId(id)) {
     throw invalidArgument(
-      `task id ${JSON.stringify(id)} has a reserved form (k-…: keyed spawns; …-c…: cron runs); ` +
+      `task id ${JSON.stringify(id)} has a reserved form (k-…: keyed spawns; …-c…: cron runs; p<digits>_…: partitions); ` +
         "send an idempotency key instead, or let the server choose",
     );
   }

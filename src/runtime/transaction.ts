@@ -7,7 +7,7 @@ import type { Bound, Call, Caller, WriteEffects } from "./call.js";
 import { CallContext, contextFor, scheduleInto, toCall } from "./context-impl.js";
 import type { TransactionContext } from "./context.js";
 import type { Engine } from "./engine.js";
-import { alreadyExists } from "../api/errors.js";
+import { alreadyExists, failedPrecondition } from "../api/errors.js";
 import { declaredOutcome } from "./declared-outcome.js";
 import { runHandler } from "./handler.js";
 import { hashRequest, type CallIdentity } from "./idempotency.js";
@@ -134,15 +134,25 @@ function overwrite(target: Message, source: Message): void {
 /**
  * Runs a method inside `txn` on its participant's draft. A call that throws
  * leaves nothing behind (DESIGN.md §3), even when its caller catches the
- * error and commits: every call runs under a savepoint.
+ * error and commits: every nested call runs under a savepoint. The
+ * transaction's own call (`nested` false) needs none: when it throws, the
+ * whole attempt is dropped (and a savepoint clones every draft).
  */
 export async function runInTransaction(
   engine: Engine,
   txn: Transaction,
   call: Call,
   caller: Caller,
+  nested = true,
 ): Promise<Message> {
   const bound = engine.validate(call);
+  const partition = engine.partitionOf(call.spec.typeName, call.actorId);
+  if (partition !== engine.partition) {
+    throw failedPrecondition(
+      `a transaction may touch actors of one partition only: it runs on partition ${engine.partition}, and ` +
+        `${call.spec.typeName} ${JSON.stringify(call.actorId)} lives on partition ${partition} (transactions across partitions need two-phase commit, not built yet)`,
+    );
+  }
   const p = await txn.participant(call.spec, call.actorId);
   const { method } = call;
   if (!p.exists && !method.isConstructor && !call.spec.defaultConstructible) engine.states.absent(call.spec, call.actorId);
@@ -152,7 +162,7 @@ export async function runInTransaction(
   if (method.kind === "reader") {
     return runHandler(bound, call, contextFor(engine, "reader", call, caller), p.draft);
   }
-  const restore = txn.savepoint();
+  const restore = nested ? txn.savepoint() : undefined;
   const ctx =
     method.kind === "writer"
       ? contextFor(engine, "writer", call, caller, txn.effects)
@@ -162,7 +172,7 @@ export async function runInTransaction(
     p.exists = p.dirty = true;
     return response;
   } catch (e) {
-    restore();
+    restore?.();
     throw e;
   }
 }
@@ -219,7 +229,7 @@ async function transactOnce(engine: Engine, call: Call, caller: Caller, keyed: K
     const txn = new Transaction(engine.states, age);
     let committed: Promise<void> | undefined;
     try {
-      const response = await runInTransaction(engine, txn, call, caller);
+      const response = await runInTransaction(engine, txn, call, caller, false);
       // The response's bytes are stored only under a key.
       committed = txn.commit(keyed ? outcomeRecord(keyed, { kind: "response", bytes: toBinary(call.method.desc.output, response) }) : []);
       await committed;

@@ -16,16 +16,58 @@ import { replayed } from "./task-outcome.js";
 
 /** A writer method call as a mutation; `context` makes the handler's context for its effects. */
 export function writerMutation(bound: Bound, call: Call, context: (effects: WriteEffects) => unknown, byTask?: string): Mutation<Message> {
-  const { method } = call;
+  return new WriterMutation(bound, call, context, byTask);
+}
+
+/** A class, not an object of closures: one allocation per writer call. */
+class WriterMutation implements Mutation<Message> {
+  readonly method: string;
+  readonly isConstructor: boolean;
+  readonly errors: Mutation<Message>["errors"];
+
+  constructor(
+    private readonly bound: Bound,
+    private readonly call: Call,
+    private readonly context: (effects: WriteEffects) => unknown,
+    readonly byTask: string | undefined,
+  ) {
+    this.method = call.method.name;
+    this.isConstructor = call.method.isConstructor;
+    this.errors = call.method.errors;
+  }
+
+  requestBytes(): Uint8Array {
+    return toBinary(this.call.method.desc.input, this.call.request);
+  }
+
+  apply(draft: Message, effects: WriteEffects): Promise<Message> {
+    return runHandler(this.bound, this.call, this.context(effects), draft);
+  }
+
+  encode(value: Message): Uint8Array {
+    return toBinary(this.call.method.desc.output, value);
+  }
+
+  decode(bytes: Uint8Array): Message {
+    return fromBinary(this.call.method.desc.output, bytes);
+  }
+}
+
+/** The operator's deletion of an actor (Actors.Delete), as a writer calling `ctx.deleteActor()`; `effects` hears what went with it. */
+export function deletionMutation(effects: (e: WriteEffects) => void): Mutation<undefined> {
+  const none = new Uint8Array();
   return {
-    byTask,
-    method: method.name,
-    isConstructor: method.isConstructor,
-    requestBytes: () => toBinary(method.desc.input, call.request),
-    errors: method.errors,
-    apply: (draft, effects) => runHandler(bound, call, context(effects), draft),
-    encode: (value) => toBinary(method.desc.output, value),
-    decode: (bytes) => fromBinary(method.desc.output, bytes),
+    method: "cairn.deleteActor",
+    isConstructor: false,
+    requestBytes: () => none,
+    errors: [],
+    apply: async (_draft, e) => {
+      effects(e);
+      e.deletion = "requested";
+      return undefined;
+    },
+    encode: () => none,
+    decode: () => undefined,
   };
 }
 
@@ -50,7 +92,7 @@ export class Writers {
     return this.table.once(
       key,
       identity,
-      (outcome) => replayed(outcome, mutation.decode, mutation.errors),
+      (outcome) => replayed(outcome, (bytes) => mutation.decode(bytes), mutation.errors),
       (keyed) => this.#write(spec, actorId, mutation, keyed),
       owner,
     );
@@ -60,7 +102,7 @@ export class Writers {
     const cell = this.states.cellOf(spec, actorId);
     cell.busy++;
     try {
-      await cell.lock.acquire();
+      if (!cell.lock.tryAcquire()) await cell.lock.acquire();
       let reply: Promise<T>;
       try {
         ({ reply } = await this.#runWriter(spec, actorId, cell, mutation, keyed));

@@ -1,7 +1,8 @@
 import { channel } from "node:diagnostics_channel";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { APPLICATION_CHANNEL, type ApplicationEvent } from "../api/lifecycle.js";
-import { LmdbStore, type Durability } from "../store/lmdb-store.js";
+import { openPartitions, type OpenedPartitions } from "./open-partitions.js";
+import { partitionCount, partitionDirs } from "./partition-layout.js";
 import { reportParseErrorsAsInvalid } from "../transport/invalid-input.js";
 import { registerActorRoutes } from "../transport/routes.js";
 import { registerTaskRoutes } from "../transport/tasks-routes.js";
@@ -19,7 +20,7 @@ import { Drain } from "../transport/drain.js";
 import { withHealthEndpoints } from "../transport/health-endpoints.js";
 import { withInspector } from "../transport/inspector-route.js";
 import { inspectorAccess } from "./inspector-options.js";
-import { tlsCredentialsFrom, type TlsOptions } from "./tls-credentials.js";
+import { tlsCredentialsFrom } from "./tls-credentials.js";
 import { defaultLogger } from "./default-logger.js";
 import type { Logger } from "../api/logger.js";
 import { parseDuration } from "../runtime/duration.js";
@@ -28,109 +29,16 @@ import { ActorQueries } from "../runtime/actor-queries.js";
 import { AdminQueries } from "../runtime/admin-queries.js";
 import { ScheduleQueries } from "../runtime/tasks/schedule-queries.js";
 import { TaskQueries } from "../runtime/tasks/task-queries.js";
-import { createRuntime } from "./create-runtime.js";
-import type { Store } from "../store/store.js";
 import type { StoreHealthStatus } from "../runtime/store-health.js";
-import type { RetryPolicy } from "../runtime/tasks/retry-policy.js";
-import type { TokenVerifier } from "../runtime/authorization.js";
-import type { Clock } from "../runtime/clock.js";
-import type { ServicerClass } from "../runtime/servicer.js";
 import { systemClock } from "../runtime/clock.js";
 import { RetentionSweeper } from "../runtime/retention-sweeper.js";
-import { retentionPolicy, type RetentionOptions } from "./retention-options.js";
+import { retentionPolicy } from "./retention-options.js";
+import { NodeServer } from "./node-server.js";
+import { nodeCount, nodeIdentity } from "./node-environment.js";
+import { reportReady, supervise } from "./supervisor.js";
 
-export interface ApplicationOptions {
-  servicers: readonly ServicerClass[];
-  /** LMDB environment folder. Default "./.cairn". */
-  dataDir?: string;
-  /** Default "127.0.0.1". */
-  host?: string;
-  /** Default 9991; 0 picks a free port. */
-  port?: number;
-  /**
-   * Serve TLS (HTTP/2 and HTTP/1.1 by ALPN) with this certificate and key:
-   * PEM text or buffers, or file paths. Default the files named by
-   * CAIRN_TLS_CERT and CAIRN_TLS_KEY, else cleartext.
-   */
-  tls?: TlsOptions;
-  /**
-   * How long `stop()` (and SIGTERM under `run()`) lets running calls finish
-   * before closing, e.g. "10s". Default CAIRN_DRAIN_TIMEOUT, else "10s".
-   */
-  drainTimeout?: string | number;
-  /** Largest request accepted; larger ones get RESOURCE_EXHAUSTED. Default 4 MiB. */
-  maxMessageBytes?: number;
-  /** "relaxed" replies before fsync: faster, and loses acknowledged writes on a crash. */
-  durability?: Durability;
-  /** Decoded actor states kept in memory. Default 10,000. */
-  maxCachedActors?: number;
-  /** Verifies bearer tokens into claims for authorizers (an HMAC or JWT check). */
-  tokenVerifier?: TokenVerifier;
-  /**
-   * Lets external callers reach servicers that have no authorizer. For
-   * development only: the server says so loudly at start.
-   */
-  insecureDevelopmentMode?: boolean;
-  /** Workflow retry backoff for unexpected errors. Default 1 s, x2, capped at 60 s. */
-  retry?: Partial<RetryPolicy>;
-  /**
-   * Task runs in progress at once (a workflow awaiting a child task does not
-   * count); more due tasks wait their turn. Default 1,000.
-   */
-  maxRunningTasks?: number;
-  /**
-   * A folder (e.g. a built web page) served for GET requests no RPC matches,
-   * from the same port and origin as the API.
-   */
-  staticDir?: string;
-  /** Time for timers, Loop, sleep, backoff and cron schedules. Default the system clock. */
-  clock?: Clock;
-  /**
-   * Wraps the store the application opens, e.g. to inject storage faults
-   * in tests. The wrapper must keep the `Store` contract.
-   */
-  wrapStore?: (store: Store) => Store;
-  /**
-   * Serves gRPC server reflection (grpc.reflection.v1 and v1alpha): the
-   * descriptors of every served service, so `cairn tasks show` prints
-   * results as JSON and grpcurl or Postman need no .proto files. Default
-   * true; false when the API's shape must not be public.
-   */
-  reflection?: boolean;
-  /**
-   * The web inspector at /__/cairn/ (README "The inspector"). Default on;
-   * in production (NODE_ENV=production) only for operators' tokens, as
-   * "operators" asks everywhere; false, or CAIRN_INSPECTOR=off, turns it off.
-   */
-  inspector?: boolean | "operators";
-
-  /**
-   * Internal: serve unary actor calls on the fast path (fast-unary.ts).
-   * Default true; false sends them through connect's handler, so tests
-   * and benchmarks can hold the two paths side by side.
-   */
-  fastUnaryPath?: boolean;
-  /**
-   * Where the server's log records go (a pino logger fits). Default pino
-   * on stdout: JSON lines when NODE_ENV=production, readable lines
-   * otherwise; level CAIRN_LOG_LEVEL, else "info".
-   */
-  logger?: Logger;
-  /**
-   * The version of the code this process runs (a release tag, a commit),
-   * recorded on every task it creates and shown by Tasks.Get and `cairn
-   * tasks show`: which in-flight workflows started on which deploy.
-   * Default CAIRN_CODE_VERSION, else none.
-   */
-  version?: string;
-  /**
-   * How long ended tasks (with memos, events, progress) and idempotency
-   * records are kept: durations like "7d", or false to keep them forever.
-   * Defaults: CAIRN_TASK_RETENTION / CAIRN_IDEMPOTENCY_RETENTION, else
-   * tasks "7d", idempotency "1d". Expired records are deleted in the background.
-   */
-  retention?: RetentionOptions;
-}
+export type { ApplicationOptions } from "./application-options.js";
+import type { ApplicationOptions } from "./application-options.js";
 
 /** Gauges of what the running application holds in memory, for operators and tests. */
 export interface ApplicationStats {
@@ -145,13 +53,15 @@ export interface ApplicationStats {
 /** A Cairn application: servicers, their store, and one port serving them. */
 export class Application {
   readonly #options: ApplicationOptions;
+  /** The runtime that takes calls from the wire (the first hosted partition's); it routes to the others. */
   #runtime: Runtime | undefined;
-  #store: LmdbStore | undefined;
+  #opened: OpenedPartitions | undefined;
   #listener: Listener | undefined;
   #drain: Drain | undefined;
   #drainMs = DEFAULT_DRAIN_MS;
   #logger: Logger | undefined;
-  #retention: RetentionSweeper | undefined;
+  #retention: RetentionSweeper[] = [];
+  #node: NodeServer | undefined;
   /** Recovery done: tasks re-armed, schedules loaded. */
   #recovered = false;
 
@@ -171,8 +81,21 @@ export class Application {
   }
 
   get stats(): ApplicationStats {
-    if (!this.#runtime) throw new Error("the application is not started");
-    return { waitingCallers: this.#runtime.tasks.waiting, cachedActors: this.#runtime.cachedActors, progressWrites: this.#runtime.taskHub.writes };
+    const all = this.#runtimes();
+    const sum = (f: (r: Runtime) => number) => all.reduce((n, r) => n + f(r), 0);
+    return { waitingCallers: sum((r) => r.tasks.waiting), cachedActors: sum((r) => r.cachedActors), progressWrites: sum((r) => r.taskHub.writes) };
+  }
+
+  /** The partition count of the data directory (once started). */
+  get partitions(): number {
+    if (!this.#opened) throw new Error("the application is not started");
+    return this.#opened.partitions.count;
+  }
+
+  /** The hosted partitions' runtimes, in order. */
+  #runtimes(): Runtime[] {
+    if (!this.#opened) throw new Error("the application is not started");
+    return this.#opened.hosted.map((h) => h.runtime);
   }
 
   /**
@@ -181,8 +104,9 @@ export class Application {
    * A readiness check reports "not ready for writes" from this.
    */
   get storeHealth(): StoreHealthStatus {
-    if (!this.#runtime) throw new Error("the application is not started");
-    return this.#runtime.health.status;
+    // With several partitions: the first one that refuses writes, else the first.
+    const statuses = this.#runtimes().map((r) => r.health.status);
+    return statuses.find((s) => !s.writable) ?? statuses[0]!;
   }
 
   /** Opens the store and starts listening; resolves once ready. */
@@ -197,9 +121,19 @@ export class Application {
     if (o.durability === "relaxed") {
       logger.warn("durability is RELAXED: acknowledged writes can be lost on a crash");
     }
-    this.#store = new LmdbStore({ path: o.dataDir ?? ".cairn", durability: o.durability, logger, now: () => clock.now() });
-    try {
-      this.#runtime = createRuntime(o.wrapStore ? o.wrapStore(this.#store) : this.#store, o.servicers, {
+    // With several nodes, N defaults to M and this node opens its share (placement.ts).
+    const nodes = nodeCount(o.nodes);
+    const node = (this.#node = NodeServer.of(nodes, partitionCount(o.partitions, process.env, nodes)));
+    const opened = await openPartitions({
+      dataDir: o.dataDir ?? ".cairn",
+      count: node?.placement.partitions ?? partitionCount(o.partitions),
+      hosted: node?.placement.hosted ?? o.hostedPartitions,
+      durability: o.durability,
+      logger,
+      now: () => clock.now(),
+      wrapStore: o.wrapStore,
+      servicers: o.servicers,
+      runtime: {
         maxCachedActors: o.maxCachedActors,
         retry: o.retry,
         maxRunningTasks: o.maxRunningTasks,
@@ -208,20 +142,21 @@ export class Application {
         clock: o.clock,
         logger,
         codeVersion: codeVersion(o.version),
-      });
-    } catch (e) {
-      // A bad option (two servicers for one state, a bad retry policy): nothing stays open.
-      await this.#store.close();
-      this.#store = undefined;
-      throw e;
-    }
-    const runtime = this.#runtime;
+      },
+    });
+    this.#opened = opened;
+    const runtime = (this.#runtime = opened.hosted[0]!.runtime);
+    const { partitions } = opened;
     if (o.insecureDevelopmentMode) warnInsecure(runtime, logger);
-    // The operator services read through these, never the store.
-    const tasks = new TaskQueries(runtime.store, (id) => runtime.tasks.isRunning(id), runtime.taskHub, responseTypes(runtime));
-    const schedules = new ScheduleQueries(runtime.store);
-    const actors = new ActorQueries(runtime.specs, runtime.store);
-    const admin = new AdminQueries(runtime.specs, this.#store);
+    // The operator services read through these, never the store; each routes by partition.
+    const tasks = new TaskQueries(partitions, responseTypes(runtime));
+    const schedules = new ScheduleQueries(partitions);
+    const actors = new ActorQueries(runtime.specs, (stateType, actorId) => partitions.forActor(stateType, actorId).store);
+    const admin = new AdminQueries(
+      runtime.specs,
+      opened.hosted.map((h) => h.store),
+      partitions.count === 1 ? undefined : (destination, i) => partitionDirs(destination, partitions.count)[opened.hosted[i]!.partition]!,
+    );
     const maxBytes = o.maxMessageBytes ?? 4 * 1024 * 1024;
     const drain = new Drain();
     this.#drain = drain;
@@ -232,8 +167,8 @@ export class Application {
     const handler = connectNodeAdapter({
       routes: (router) => {
         registerActorRoutes(router, runtime);
-        registerTaskRoutes(router, runtime, tasks);
-        registerScheduleRoutes(router, runtime, schedules);
+        registerTaskRoutes(router, runtime, tasks, node?.peerLists);
+        registerScheduleRoutes(router, runtime, schedules, node?.peerLists);
         registerActorsServiceRoutes(router, runtime, actors, admin);
         registerAdminRoutes(router, runtime, admin);
         registerReactiveRoutes(router, runtime);
@@ -248,18 +183,22 @@ export class Application {
       fallback: o.staticDir === undefined ? undefined : staticFiles(o.staticDir),
     });
     // Watch over Connect skips connect's per-message pipeline: see fast-watch.ts.
-    const readiness = () => this.#notReadyReason(runtime, drain);
+    const readiness = () => this.#notReadyReason(drain);
     let served = withFastWatch(runtime, maxBytes, handler, drain);
     // Unary actor calls skip connect's per-request machinery: see fast-unary.ts.
     if (o.fastUnaryPath !== false) served = withFastUnary(runtime, { readMaxBytes: maxBytes, jsonOptions }, served, drain);
+    // Calls another node owns go there first (forwarding.ts).
+    if (node) served = node.handler(runtime, tasks, opened.hosted.map((h) => h.store), maxBytes, served);
     const inspector = inspectorAccess(o.inspector);
     if (inspector) served = withInspector(inspector, (caller) => runtime.authorizeAdmin(caller), served);
     served = withHealthEndpoints(readiness, served);
     this.#listener = await listen(served, o.host ?? "127.0.0.1", o.port ?? 9991, credentials, duplexPaths);
-    await runtime.start();
-    this.#retention = new RetentionSweeper(runtime, retention);
-    this.#retention.start();
+    await node?.listen(logger);
+    for (const r of this.#runtimes()) await r.start();
+    this.#retention = this.#runtimes().map((r) => new RetentionSweeper(r, retention));
+    for (const sweeper of this.#retention) sweeper.start();
     this.#recovered = true;
+    lifecycle.publish({ event: "started" } satisfies ApplicationEvent);
     return this;
   }
 
@@ -269,10 +208,13 @@ export class Application {
    * call left behind keeps it alive, it exits a second later anyway.
    */
   async run(): Promise<void> {
+    const nodes = nodeCount(this.#options.nodes);
+    if (nodes > 1 && !nodeIdentity(nodes)) return this.#supervise(nodes);
     await this.start();
-    // Tools wait for this line (with the readable default: `cairn: serving on URL` on stdout).
+    // Tools wait for this line (with the readable default: `cairn: serving on URL` on stdout); a supervisor's worker tells the supervisor instead.
     const logger = this.#logger!;
-    logger.info(`serving on ${this.url}`);
+    if (reportReady(this.#node?.identity.index, this.url)) logger.info(`node ${this.#node?.identity.index}: ready on ${this.url}`);
+    else logger.info(`serving on ${this.url}`);
     // Only the first signal drains: with our listeners gone, a second one ends the process at once.
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       const drain = (name: NodeJS.Signals) => {
@@ -301,24 +243,38 @@ export class Application {
   async stop(): Promise<void> {
     const deadline = Date.now() + this.#drainMs;
     this.#drain?.begin();
-    await Promise.all([this.#runtime?.stop(this.#drainMs), this.#drain?.settled(this.#drainMs), this.#retention?.stop()]);
-    this.#retention = undefined;
+    const hosted = this.#opened?.hosted ?? [];
+    await Promise.all([
+      ...hosted.map((h) => h.runtime.stop(this.#drainMs)),
+      this.#drain?.settled(this.#drainMs),
+      ...this.#retention.map((sweeper) => sweeper.stop()),
+    ]);
+    this.#retention = [];
     // Answers just given still have to go out.
-    await this.#listener?.close(Math.min(FLUSH_GRACE_MS, Math.max(0, deadline - Date.now())));
-    await this.#store?.close();
+    const graceMs = Math.min(FLUSH_GRACE_MS, Math.max(0, deadline - Date.now()));
+    await Promise.all([this.#listener?.close(graceMs), this.#node?.close(graceMs)]);
+    this.#node = undefined;
+    await Promise.all(hosted.map((h) => h.store.close()));
     this.#listener = undefined;
-    this.#store = undefined;
+    this.#opened = undefined;
     this.#runtime = undefined;
     this.#drain = undefined;
     this.#recovered = false;
     lifecycle.publish({ event: "stopped" } satisfies ApplicationEvent);
   }
 
+  /** `run()` with several nodes on this machine: supervisor.ts. */
+  async #supervise(nodes: number): Promise<void> {
+    const logger = (this.#logger ??= this.#options.logger ?? defaultLogger());
+    await supervise({ nodes, logger, drainMs: drainTimeoutMs(this.#options.drainTimeout) });
+    setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_GRACE_MS).unref();
+  }
+
   /** What /readyz reports: undefined when ready. */
-  #notReadyReason(runtime: Runtime, drain: Drain): string | undefined {
+  #notReadyReason(drain: Drain): string | undefined {
     if (drain.draining) return "draining: the server is stopping";
     if (!this.#recovered) return "starting: recovery is not done";
-    const health = runtime.health.status;
+    const health = this.storeHealth;
     if (!health.writable) return `store not writable: ${health.reason ?? "failing"}`;
     return undefined;
   }

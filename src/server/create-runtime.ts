@@ -21,13 +21,18 @@ import { workflowRunner } from "../runtime/workflow/run-task.js";
  * tasks and cron schedules they stored; a store that takes writes again
  * re-runs what it refused. Nothing below this file knows the whole picture.
  */
-export function createRuntime(store: Store, servicers: readonly ServicerClass[], options: RuntimeOptions & { logger: Logger }): Runtime {
+export function createRuntime(
+  store: Store,
+  servicers: readonly ServicerClass[],
+  /** `watchers`: shared by the partitions of one process, so a commit on one wakes readers of it on any. */
+  options: RuntimeOptions & { logger: Logger; watchers?: Watchers },
+): Runtime {
   const { logger } = options;
   const health = new StoreHealth(store, logger);
   const metrics = new RuntimeMetrics();
   const monitored = new MonitoredStore(store, health, metrics);
   const clock = options.clock ?? systemClock;
-  const watchers = new Watchers();
+  const watchers = options.watchers ?? new Watchers();
   const states = new ActorStates(monitored, health, watchers, options.maxCachedActors ?? 10_000);
   const taskHub = new TaskHub({ clock, store: monitored, logger });
   // The runner and the reactive readers call back into the runtime built below.
@@ -39,13 +44,15 @@ export function createRuntime(store: Store, servicers: readonly ServicerClass[],
     watchers,
     logger,
     codeVersion: options.codeVersion,
-    durableVersion: (key: string) => states.durableVersion(key),
+    // An `until` may read actors of other partitions: the runtime routes.
+    durableVersion: (key: string) => engine().durableVersion(key),
+    markId: (id: string) => engine().placeTaskId(engine().partition, id),
   };
   const tasks = new Dispatcher(host, taskHub, tracedRunner(workflowRunner(engine)), options.retry, options.maxRunningTasks);
   const schedules = new CronSchedules(host, (task) => tasks.arm(task));
   const readerWatches = new SharedWatches({
     execute: (call, caller) => engine().execute(call, caller),
-    durableVersion: (key) => states.durableVersion(key),
+    durableVersion: (key) => engine().durableVersion(key),
     watchers,
   });
   states.onCommitted((committed) => {

@@ -22,6 +22,8 @@ import {
 import { backupEnvironment, type BackupResult } from "./backup.js";
 import type { Logger } from "../api/logger.js";
 import { RetentionIndex } from "./retention-index.js";
+import { fenced, takeOwnership } from "./ownership.js";
+import { actorIds, statePage, taskRange, type StateKey } from "./range-scans.js";
 
 export type Durability = "durable" | "relaxed";
 
@@ -33,9 +35,10 @@ export interface LmdbStoreOptions {
   logger: Logger;
   /** The time retention counts from (ms since epoch). Default Date.now. */
   now?: () => number;
+  /** The partition count to record on first open and check on later ones (ownership.ts). */
+  partitions?: number;
 }
 
-type StateKey = [string, string];
 /** [taskId, seq]: seq counts a task's events from 0, without gaps. */
 type EventKey = [string, number];
 /** [runAt, taskId] of every task waiting to run. */
@@ -46,7 +49,6 @@ const DUE_INDEX_VERSION = 1;
 
 /** Less free space than this on the data directory's filesystem: a failed write is "disk full". */
 const DISK_FULL_BYTES = 1024 * 1024;
-
 const ignore = (): void => {};
 
 /** Waiting to run: in the due index. Ended and paused tasks are not. */
@@ -77,6 +79,8 @@ export class LmdbStore implements Store {
   /** The last write failure, while it may still hold: gates probes. */
   #fault: StoreFault | undefined;
   #batchGuarded = false;
+  /** This process's ownership epoch: commits are refused once a newer owner opened the directory. */
+  readonly #epoch: number;
   readonly #taskListeners = new Set<(taskIds: ReadonlySet<string>) => void>();
 
   constructor(options: LmdbStoreOptions) {
@@ -101,6 +105,12 @@ export class LmdbStore implements Store {
         meta.put("due-index", DUE_INDEX_VERSION);
       });
     }
+    try {
+      this.#epoch = takeOwnership(this.root, meta, options.path, options.partitions);
+    } catch (e) {
+      void this.root.close();
+      throw e;
+    }
     this.retention = new RetentionIndex(this.root, options.now ?? Date.now);
     this.retention.buildIfMissing(this.root, meta, this.tasks(), this.idempotency.getKeys());
   }
@@ -113,29 +123,14 @@ export class LmdbStore implements Store {
     return this.states.get([stateType, actorId]);
   }
 
-  /**
-   * Up to `limit` actors of `stateType` after `afterActorId`, in id order:
-   * a page of an export, each page its own short read.
-   */
+  /** Up to `limit` actors of `stateType` after `afterActorId`, in id order: a page of an export. */
   statePage(stateType: string, afterActorId: string | undefined, limit: number): Array<{ actorId: string; state: StoredState }> {
-    const page: Array<{ actorId: string; state: StoredState }> = [];
-    const start: StateKey = [stateType, afterActorId ?? ""];
-    for (const { key, value } of this.states.getRange({ start })) {
-      if (key[0] !== stateType || page.length === limit) break;
-      if (key[1] !== afterActorId) page.push({ actorId: key[1], state: value });
-    }
-    return page;
+    return statePage(this.states, stateType, afterActorId, limit);
   }
 
   /** Up to `limit` ids of `stateType`'s actors that start with `prefix`, after `after`, in id order. */
   actorIds(stateType: string, prefix: string, after: string | undefined, limit: number): string[] {
-    const ids: string[] = [];
-    const start = after !== undefined && after > prefix ? after : prefix;
-    for (const key of this.states.getKeys({ start: [stateType, start] })) {
-      if (key[0] !== stateType || !key[1].startsWith(prefix) || ids.length === limit) break;
-      if (key[1] !== after) ids.push(key[1]);
-    }
-    return ids;
+    return actorIds(this.states, stateType, prefix, after, limit);
   }
 
   /** A consistent copy of the live environment into `destination` (see backup.ts). */
@@ -151,12 +146,8 @@ export class LmdbStore implements Store {
     return this.taskDb.get(taskId);
   }
 
-  *tasks(range: TaskRange = {}): Iterable<TaskRecord> {
-    const { after, reverse = false } = range;
-    for (const { key, value } of this.taskDb.getRange({ start: after, reverse })) {
-      // The range starts AT `after` when that task exists.
-      if (key !== after) yield value;
-    }
+  tasks(range: TaskRange = {}): Iterable<TaskRecord> {
+    return taskRange(this.taskDb, range);
   }
 
   getMemo(key: MemoKey): MemoRecord | undefined {
@@ -201,6 +192,8 @@ export class LmdbStore implements Store {
 
   async commit(batch: CommitBatch, options: { visibleOnly?: boolean } = {}): Promise<void> {
     const transaction = this.root.transaction(() => {
+      const refused = fenced(this.meta, this.#epoch, this.path);
+      if (refused) return refused;
       for (const w of batch.states) {
         const stored = this.states.get([w.stateType, w.actorId]);
         if ((stored?.version ?? 0) !== w.baseVersion) {
@@ -239,12 +232,13 @@ export class LmdbStore implements Store {
       return undefined;
     });
     this.#guardBatch();
-    let applied: CommitConflictError | undefined;
+    let applied: CommitConflictError | StoreFault | undefined;
     try {
       applied = await transaction;
     } catch (e) {
       throw await this.#faultOf(e);
     }
+    if (applied instanceof StoreFault) throw (this.#fault = applied);
     if (applied instanceof Error) throw applied;
     this.#fault = undefined;
     this.#notifyTasks(batch);
@@ -253,7 +247,9 @@ export class LmdbStore implements Store {
 
   async deleteExpired(limits: ExpiryLimits): Promise<ExpiryResult> {
     const deletedTasks = new Set<string>();
-    const transaction = this.root.transaction((): ExpiryResult => {
+    const transaction = this.root.transaction((): ExpiryResult | StoreFault => {
+      const refused = fenced(this.meta, this.#epoch, this.path);
+      if (refused) return refused;
       const { tasksEndedBefore: tasksBefore, idempotencyStoredBefore: keysBefore, batch } = limits;
       const ended = tasksBefore === undefined ? [] : this.retention.endedBefore(tasksBefore, batch);
       for (const entry of ended) {
@@ -279,12 +275,13 @@ export class LmdbStore implements Store {
       return { tasks: ended.length, idempotency: stored.length, more: ended.length === batch || stored.length === batch };
     });
     this.#guardBatch();
-    let result: ExpiryResult;
+    let result: ExpiryResult | StoreFault;
     try {
       result = await transaction;
     } catch (e) {
       throw await this.#faultOf(e);
     }
+    if (result instanceof StoreFault) throw (this.#fault = result);
     this.#fault = undefined;
     if (deletedTasks.size > 0) this.#notify(deletedTasks);
     return result;
@@ -310,6 +307,8 @@ export class LmdbStore implements Store {
     // prints a stack trace of its own, and a tiny write may fit in a freed
     // page while real ones do not): write once space was freed.
     if (this.#fault?.reason === "disk full" && (await this.#freeBytesBelow(DISK_FULL_BYTES))) throw this.#fault;
+    const refused = fenced(this.meta, this.#epoch, this.path); // never writes again, probe or not
+    if (refused) throw (this.#fault = refused);
     const write = this.meta.put("probe", Date.now());
     this.#guardBatch();
     try {

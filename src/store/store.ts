@@ -162,7 +162,8 @@ export class CommitConflictError extends Error {
 }
 
 /** Why the store refused a write: what a caller and an operator are told. */
-export type StoreFaultReason = "disk full" | "I/O error" | "map full" | "write failed";
+/** "fenced": a newer owner opened the partition (ownership.ts); this process may never write to it again. */
+export type StoreFaultReason = "disk full" | "I/O error" | "map full" | "write failed" | "fenced";
 
 /**
  * The store could not make a commit durable (the disk is full, the device
@@ -224,11 +225,13 @@ export interface ExpiryResult {
   readonly more: boolean;
 }
 
-/** Where a walk of the task table starts, and which way it goes. */
+/** A stretch of the task table, [atLeast, below) by task id, and which way to walk it. */
 export interface TaskRange {
-  /** Start after this task id (which need not exist). */
-  readonly after?: string;
-  /** Newest (highest id) first. */
+  /** The lowest id walked (it need not exist); none: from the first. */
+  readonly atLeast?: string;
+  /** Ids below this one only; none: to the last. */
+  readonly below?: string;
+  /** Highest id first. */
   readonly reverse?: boolean;
 }
 
@@ -237,8 +240,8 @@ export interface Store {
   getIdempotency(key: string): IdempotencyRecord | undefined;
   getTask(taskId: string): TaskRecord | undefined;
   /**
-   * Every task, in task id order (ids sort by creation time); from the one
-   * after `range.after`, newest first with `range.reverse`.
+   * Every task, in task id order (ids sort by creation time), or those of
+   * `range`, highest id first with `range.reverse`.
    */
   tasks(range?: TaskRange): Iterable<TaskRecord>;
   getMemo(key: MemoKey): MemoRecord | undefined;

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { GetActorResponseSchema, type GetActorResponse } from "../../generated/cairn/v1/actors_pb.js";
 import type { StateSpec } from "../api/spec.js";
 import type { Runtime } from "../runtime/runtime.js";
+import type { ActorQueries } from "../runtime/actor-queries.js";
 import { Watchers } from "../runtime/watchers.js";
 import { stateJson } from "./state-json.js";
 
@@ -13,15 +14,17 @@ import { stateJson } from "./state-json.js";
  * is version 0 with no state.
  */
 export async function* watchActor(
-  runtime: Pick<Runtime, "states" | "watchers">,
+  runtime: Pick<Runtime, "durableVersion" | "watchers">,
+  actors: Pick<ActorQueries, "find">,
   spec: StateSpec,
   actorId: string,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<GetActorResponse, void, undefined> {
   const key = Watchers.key(spec.typeName, actorId);
-  const current = (k: string) => runtime.states.durableVersion(k);
+  // Both read on the actor's partition; the partitions of a process share the watchers.
+  const current = (k: string) => runtime.durableVersion(k);
   while (!signal?.aborted) {
-    const durable = runtime.states.durableOf(spec, actorId);
+    const durable = actors.find(spec, actorId);
     const version = durable?.version ?? 0;
     yield create(GetActorResponseSchema, { stateJson: durable ? stateJson(spec, durable.state) : "", version: BigInt(version) });
     try {

@@ -59,7 +59,7 @@ export function registerActorsServiceRoutes(router: ConnectRouter, runtime: Runt
       await operator(context.requestHeader);
       const spec = specOf(req.stateType);
       validateActorId(req.actorId);
-      yield* watchActor(runtime, spec, req.actorId, context.signal);
+      yield* watchActor(runtime, actors, spec, req.actorId, context.signal);
     },
     async delete(req, context) {
       await operator(context.requestHeader);

@@ -1,8 +1,8 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import type { JsonReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
+import { toJsonString, type JsonReadOptions, type JsonWriteOptions, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { compressionNegotiate, createMethodSerializationLookup, encodeEnvelope, validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
+import { compressionNegotiate, createMethodSerializationLookup, encodeEnvelope, getJsonOptions, validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
@@ -44,7 +44,7 @@ export function withFastUnary(runtime: Runtime, options: FastUnaryOptions, fallb
       routes.set(`/${spec.service.typeName}/${method.desc.name}`, { spec, method, serialization });
     }
   }
-  const served: Served = { runtime, drain, limits, jsonOptions: options.jsonOptions };
+  const served: Served = { runtime, drain, limits, jsonOptions: options.jsonOptions, jsonWrite: jsonWriteOptions(options.jsonOptions) };
   return (req, res) => {
     const route = req.method === "POST" ? routes.get(req.url ?? "") : undefined;
     const protocol = route && protocolOf(req);
@@ -73,6 +73,8 @@ interface Served {
   readonly drain: Drain;
   readonly limits: ReturnType<typeof validateReadWriteMaxBytes>;
   readonly jsonOptions: FastUnaryOptions["jsonOptions"];
+  /** connect's JSON options for a response; undefined when they write as protobuf-es's defaults. */
+  readonly jsonWrite: ReturnType<typeof getJsonOptions> | undefined;
 }
 
 const enum Protocol {
@@ -113,7 +115,7 @@ async function serve(served: Served, route: Route, protocol: Protocol, req: Requ
   const timeout = grpc ? parseGrpcTimeout(h.get("grpc-timeout"), MAX_TIMEOUT_MS) : parseConnectTimeout(h.get("connect-timeout-ms"), MAX_TIMEOUT_MS);
   const { readMaxBytes, compressMinBytes } = served.limits;
   let answer: ActorCallAnswer | undefined;
-  let body: Uint8Array | undefined;
+  let body: Uint8Array | string | undefined;
   let error: ConnectError | undefined;
   const waiter = route.method.kind === "workflow" ? waiterSignal(res, timeout.timeoutMs) : undefined;
   try {
@@ -124,29 +126,31 @@ async function serve(served: Served, route: Route, protocol: Protocol, req: Requ
     if (!grpc && compression.request) bytes = await compression.request.decompress(bytes, readMaxBytes);
     const input = parse(route.serialization, binary, bytes);
     answer = await served.drain.unary(() => runActorCall(served.runtime, route.spec, route.method, input, h, waiter?.signal));
-    body = route.serialization.getO(binary).serialize(answer.response);
+    body = binary ? route.serialization.getO(true).serialize(answer.response) : jsonText(route.method.desc.output, answer.response, served);
   } catch (e) {
     error = toWireError(e, route.method);
   } finally {
     waiter?.done();
   }
   if (res.destroyed) return;
-  if (grpc) await answerGrpc(res, answer, body, error, compression.response, compressMinBytes);
-  else await answerConnect(res, binary, answer, body, error, compression.response, compressMinBytes, served.jsonOptions);
+  // gRPC is binary: its body is bytes.
+  if (grpc) return answerGrpc(res, answer, body as Uint8Array | undefined, error, compression.response, compressMinBytes);
+  return answerConnect(res, binary, answer, body, error, compression.response, compressMinBytes, served.jsonOptions);
 }
 
 type Compression = NonNullable<ReturnType<typeof compressionNegotiate>["response"]>;
 
-async function answerConnect(
+/** Sends a Connect answer; a promise only when it compresses (the common answer goes out without one). */
+function answerConnect(
   res: Response,
   binary: boolean,
   answer: ActorCallAnswer | undefined,
-  body: Uint8Array | undefined,
+  body: Uint8Array | string | undefined,
   error: ConnectError | undefined,
   compression: Compression | null,
   compressMinBytes: number,
   jsonOptions: FastUnaryOptions["jsonOptions"],
-): Promise<void> {
+): Promise<void> | undefined {
   const headers: http.OutgoingHttpHeaders = { "content-type": binary ? "application/proto" : "application/json" };
   let status = 200;
   if (error || !body) {
@@ -158,13 +162,43 @@ async function answerConnect(
   } else if (answer?.taskId !== undefined) {
     headers[TASK_ID_HEADER] = answer.taskId;
   }
-  if (compression && body.byteLength >= compressMinBytes) {
-    body = await compression.compress(body);
+  const length = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
+  if (compression && length >= compressMinBytes) {
     headers["content-encoding"] = compression.name;
+    return compression.compress(typeof body === "string" ? Buffer.from(body) : body).then((compressed) => send(res, status, headers, compressed, compressed.byteLength));
   }
-  headers["content-length"] = body.byteLength;
+  send(res, status, headers, body, length);
+  return undefined;
+}
+
+function send(res: Response, status: number, headers: http.OutgoingHttpHeaders, body: Uint8Array | string, length: number): void {
+  headers["content-length"] = length;
   res.writeHead(status, headers);
+  // A JSON answer stays a string: node joins it to the head as one chunk (no encoding to bytes first).
   res.end(body);
+}
+
+/** The options that change how JSON is written (the rest only change reading). */
+const JSON_WRITE_OPTIONS = ["alwaysEmitImplicit", "enumAsInteger", "useProtoFieldName", "registry", "prettySpaces"] as const;
+
+/** connect's options for writing, or undefined if none differs from the default (protobuf-es then merges nothing per call). */
+function jsonWriteOptions(options: FastUnaryOptions["jsonOptions"]): ReturnType<typeof getJsonOptions> | undefined {
+  const o = getJsonOptions(options);
+  return JSON_WRITE_OPTIONS.some((k) => (o as Record<string, unknown>)[k] !== undefined) ? o : undefined;
+}
+
+/**
+ * A JSON response as connect's serializer makes it, left as text (its
+ * serializer would encode it to bytes, which node would write apart from
+ * the head). Its write limit is connect's default (4 GiB), more than any
+ * string can encode to, so it is not checked here.
+ */
+function jsonText(desc: Route["method"]["desc"]["output"], response: Message, served: Served): string {
+  try {
+    return toJsonString(desc, response, served.jsonWrite);
+  } catch (e) {
+    throw ConnectError.from(e, Code.Internal);
+  }
 }
 
 async function answerGrpc(

@@ -4,6 +4,7 @@ import { ScheduleInfoSchema, Schedules, type ScheduleInfo } from "../../generate
 import type { Runtime } from "../runtime/runtime.js";
 import type { ScheduleQueries, ScheduleRecord } from "../runtime/tasks/schedule-queries.js";
 import { externalCallerOf } from "./bearer-token.js";
+import { PeerLists } from "./peer-lists.js";
 
 /** A stored schedule as `cairn.v1.Schedules` shows it. */
 export function toScheduleInfo(s: ScheduleRecord): ScheduleInfo {
@@ -21,19 +22,23 @@ export function toScheduleInfo(s: ScheduleRecord): ScheduleInfo {
   });
 }
 
-/** Serves `cairn.v1.Schedules`: list and delete cron schedules, for operators only. */
-export function registerScheduleRoutes(router: ConnectRouter, runtime: Runtime, schedules: ScheduleQueries): void {
+/** Serves `cairn.v1.Schedules`: list and delete cron schedules, for operators only; with several nodes, `peers` lists theirs too. */
+export function registerScheduleRoutes(router: ConnectRouter, runtime: Runtime, schedules: ScheduleQueries, peers?: PeerLists): void {
   const operator = async (requestHeader: Headers) => {
     await runtime.authorizeAdmin(externalCallerOf(requestHeader));
   };
   router.service(Schedules, {
     list: async (req, context) => {
       await operator(context.requestHeader);
-      return { schedules: schedules.list(req).map(toScheduleInfo) };
+      const after = req.pageToken === "" ? undefined : req.pageToken;
+      const local = schedules.list({ stateType: req.stateType, actorId: req.actorId, limit: req.limit, after }).map(toScheduleInfo);
+      const found = !peers || PeerLists.fromPeer(context.requestHeader) ? local : await peers.schedules(req, context.requestHeader, local);
+      const full = req.limit > 0 && found.length === req.limit;
+      return { schedules: found, nextPageToken: full ? found.at(-1)!.scheduleId : "" };
     },
     delete: async (req, context) => {
       await operator(context.requestHeader);
-      await runtime.schedules.delete(req.scheduleId);
+      await schedules.delete(req.scheduleId);
       return {};
     },
   });

@@ -9,12 +9,17 @@ import { toTaskInfo } from "./task-info.js";
 import { taskStatusName } from "../api/task-status.js";
 import { watchTask } from "./task-watch.js";
 import { watchTaskList } from "./task-list-watch.js";
+import { PeerLists } from "./peer-lists.js";
 
 /** The most tasks one List page carries (and the default): bounds what one call holds. */
 export const MAX_LIST_LIMIT = 1000;
 
-/** Serves `cairn.v1.Tasks`: look up, wait for, list, cancel, pause and resume durable tasks. */
-export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime, tasks: TaskQueries): void {
+/**
+ * Serves `cairn.v1.Tasks`: look up, wait for, list, cancel, pause and
+ * resume durable tasks. With several nodes, `peers` adds the other nodes'
+ * tasks to a list (calls by id reach the task's node: forwarding.ts).
+ */
+export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime, tasks: TaskQueries, peers?: PeerLists): void {
   /** The task, if the caller may read it (DESIGN.md §7); NOT_FOUND if there is none. */
   const readable = async (taskId: string, requestHeader: Headers) => {
     const task = tasks.get(taskId);
@@ -42,7 +47,7 @@ export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime, task
       actorId: req.actorId,
       method: localMethodName(runtime, req.stateType, req.method),
       status,
-      limit: Math.min(req.limit || MAX_LIST_LIMIT, MAX_LIST_LIMIT),
+      limit: listLimit(req),
       after: req.pageToken || undefined,
       newestFirst: req.newestFirst,
     });
@@ -55,7 +60,7 @@ export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime, task
     },
     wait: async (req, context) => {
       await readable(req.taskId, context.requestHeader);
-      return toTaskInfo(tasks.describe(await runtime.tasks.waitFinal(req.taskId, context.signal)));
+      return toTaskInfo(tasks.describe(await tasks.waitFinal(req.taskId, context.signal)));
     },
     watch: async function* (req, context) {
       await readable(req.taskId, context.requestHeader);
@@ -64,16 +69,24 @@ export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime, task
     // Listing every task is for operators.
     list: async (req, context) => {
       await operator(context.requestHeader);
-      return page(req);
+      const local = page(req);
+      // Every node pages after the same token; the merged page keeps what all of them have looked at (id-order.ts).
+      return !peers || PeerLists.fromPeer(context.requestHeader) ? local : peers.tasks(req, context.requestHeader, local, listLimit(req));
     },
+    // This node's partitions only (a list across nodes is one call: poll List).
     watchList: async function* (req, context) {
       await operator(context.requestHeader);
       yield* watchTaskList(tasks, () => page(req), context.signal);
     },
-    cancel: (req, context) => control(req.taskId, context.requestHeader, (id) => runtime.tasks.cancel(id)),
-    pause: (req, context) => control(req.taskId, context.requestHeader, (id) => runtime.tasks.pause(id)),
-    resume: (req, context) => control(req.taskId, context.requestHeader, (id) => runtime.tasks.resume(id)),
+    cancel: (req, context) => control(req.taskId, context.requestHeader, (id) => tasks.control(id, "cancel")),
+    pause: (req, context) => control(req.taskId, context.requestHeader, (id) => tasks.control(id, "pause")),
+    resume: (req, context) => control(req.taskId, context.requestHeader, (id) => tasks.control(id, "resume")),
   });
+}
+
+/** A page's size: `limit`, at most (and by default) MAX_LIST_LIMIT. */
+function listLimit(req: ListTasksRequest): number {
+  return Math.min(req.limit || MAX_LIST_LIMIT, MAX_LIST_LIMIT);
 }
 
 /** A method filter as tasks store it: the local name, whether given so or as the RPC name. */

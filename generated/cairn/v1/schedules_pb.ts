@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cairn/v1/schedules.proto.
  */
 export const file_cairn_v1_schedules: GenFile = /*@__PURE__*/
-  fileDesc("ChhjYWlybi92MS9zY2hlZHVsZXMucHJvdG8SCGNhaXJuLnYxIs8BCgxTY2hlZHVsZUluZm8SEwoLc2NoZWR1bGVfaWQYASABKAkSEgoKc3RhdGVfdHlwZRgCIAEoCRIQCghhY3Rvcl9pZBgDIAEoCRIOCgZtZXRob2QYBCABKAkSDAoEY3JvbhgFIAEoCRIQCgh0aW1lem9uZRgGIAEoCRIWCg5uZXh0X3J1bl9hdF9tcxgHIAEoAxIUCgxsYXN0X3Rhc2tfaWQYCCABKAkSDwoHc2tpcHBlZBgJIAEoDRIVCg1jcmVhdGVkX2F0X21zGAogASgDIjwKFExpc3RTY2hlZHVsZXNSZXF1ZXN0EhIKCnN0YXRlX3R5cGUYASABKAkSEAoIYWN0b3JfaWQYAiABKAkiQgoVTGlzdFNjaGVkdWxlc1Jlc3BvbnNlEikKCXNjaGVkdWxlcxgBIAMoCzIWLmNhaXJuLnYxLlNjaGVkdWxlSW5mbyIsChVEZWxldGVTY2hlZHVsZVJlcXVlc3QSEwoLc2NoZWR1bGVfaWQYASABKAkiGAoWRGVsZXRlU2NoZWR1bGVSZXNwb25zZTKhAQoJU2NoZWR1bGVzEkcKBExpc3QSHi5jYWlybi52MS5MaXN0U2NoZWR1bGVzUmVxdWVzdBofLmNhaXJuLnYxLkxpc3RTY2hlZHVsZXNSZXNwb25zZRJLCgZEZWxldGUSHy5jYWlybi52MS5EZWxldGVTY2hlZHVsZVJlcXVlc3QaIC5jYWlybi52MS5EZWxldGVTY2hlZHVsZVJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChhjYWlybi92MS9zY2hlZHVsZXMucHJvdG8SCGNhaXJuLnYxIs8BCgxTY2hlZHVsZUluZm8SEwoLc2NoZWR1bGVfaWQYASABKAkSEgoKc3RhdGVfdHlwZRgCIAEoCRIQCghhY3Rvcl9pZBgDIAEoCRIOCgZtZXRob2QYBCABKAkSDAoEY3JvbhgFIAEoCRIQCgh0aW1lem9uZRgGIAEoCRIWCg5uZXh0X3J1bl9hdF9tcxgHIAEoAxIUCgxsYXN0X3Rhc2tfaWQYCCABKAkSDwoHc2tpcHBlZBgJIAEoDRIVCg1jcmVhdGVkX2F0X21zGAogASgDIl8KFExpc3RTY2hlZHVsZXNSZXF1ZXN0EhIKCnN0YXRlX3R5cGUYASABKAkSEAoIYWN0b3JfaWQYAiABKAkSDQoFbGltaXQYAyABKA0SEgoKcGFnZV90b2tlbhgEIAEoCSJbChVMaXN0U2NoZWR1bGVzUmVzcG9uc2USKQoJc2NoZWR1bGVzGAEgAygLMhYuY2Fpcm4udjEuU2NoZWR1bGVJbmZvEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIsChVEZWxldGVTY2hlZHVsZVJlcXVlc3QSEwoLc2NoZWR1bGVfaWQYASABKAkiGAoWRGVsZXRlU2NoZWR1bGVSZXNwb25zZTKhAQoJU2NoZWR1bGVzEkcKBExpc3QSHi5jYWlybi52MS5MaXN0U2NoZWR1bGVzUmVxdWVzdBofLmNhaXJuLnYxLkxpc3RTY2hlZHVsZXNSZXNwb25zZRJLCgZEZWxldGUSHy5jYWlybi52MS5EZWxldGVTY2hlZHVsZVJlcXVlc3QaIC5jYWlybi52MS5EZWxldGVTY2hlZHVsZVJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message cairn.v1.ScheduleInfo
@@ -97,6 +97,20 @@ export type ListSchedulesRequest = Message<"cairn.v1.ListSchedulesRequest"> & {
    * @generated from field: string actor_id = 2;
    */
   actorId: string;
+
+  /**
+   * 0: every schedule.
+   *
+   * @generated from field: uint32 limit = 3;
+   */
+  limit: number;
+
+  /**
+   * The next_page_token of the previous page; "" for the first page.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
 };
 
 /**
@@ -111,9 +125,18 @@ export const ListSchedulesRequestSchema: GenMessage<ListSchedulesRequest> = /*@_
  */
 export type ListSchedulesResponse = Message<"cairn.v1.ListSchedulesResponse"> & {
   /**
+   * In schedule id order (across partitions too).
+   *
    * @generated from field: repeated cairn.v1.ScheduleInfo schedules = 1;
    */
   schedules: ScheduleInfo[];
+
+  /**
+   * Set when the page is full: pass it as page_token for the next page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**

@@ -48,7 +48,7 @@ export function scheduleIdFor(stateType: string, actorId: string, method: string
  * committed if the method is not a workflow or the cron or zone is bad.
  */
 export function defineSchedule(
-  host: Pick<TaskHost, "clock" | "store">,
+  host: Pick<TaskHost, "clock" | "store" | "markId">,
   call: Call,
   timing: CronTiming,
 ): { scheduleId: string; record?: ScheduleRecord } {
@@ -63,7 +63,8 @@ export function defineSchedule(
   if (timing.id !== undefined && !isValidTaskId(timing.id)) {
     throw invalidArgument(`schedule id ${JSON.stringify(timing.id)} is not 1-128 letters, digits, '-' or '_'`);
   }
-  const scheduleId = timing.id ?? scheduleIdFor(spec.typeName, actorId, method.name, timing.cron, timezone);
+  const derived = scheduleIdFor(spec.typeName, actorId, method.name, timing.cron, timezone);
+  const scheduleId = timing.id ?? host.markId?.(derived) ?? derived;
   const request = toBinary(method.desc.input, call.request);
   const stored = host.store.getSchedule(scheduleId);
   if (
@@ -105,7 +106,7 @@ export class CronSchedules {
   #stopped = false;
 
   constructor(
-    private readonly host: Pick<TaskHost, "clock" | "store" | "logger" | "codeVersion">,
+    private readonly host: Pick<TaskHost, "clock" | "store" | "logger" | "codeVersion" | "markId">,
     /** Arms a task a fire started (the dispatcher's `arm`). */
     private readonly armTask: (task: TaskRecord) => void,
   ) {}
@@ -165,7 +166,8 @@ export class CronSchedules {
     const due = schedule.nextRunAt;
     const last = schedule.lastTaskId === undefined ? undefined : store.getTask(schedule.lastTaskId);
     const overlaps = last !== undefined && !isFinal(last);
-    const taskId = scheduledRunTaskId(scheduleId, due);
+    const runId = scheduledRunTaskId(scheduleId, due);
+    const taskId = this.host.markId?.(runId) ?? runId;
     const task: TaskRecord | undefined =
       overlaps || store.getTask(taskId)
         ? undefined

@@ -19,6 +19,8 @@ export interface TaskHost {
   readonly codeVersion?: string;
   /** Durable version of an actor key (0: absent). */
   durableVersion(key: string): number;
+  /** Marks a task or schedule id the server makes with its partition (absent: one partition). */
+  readonly markId?: (id: string) => string;
 }
 
 /**

@@ -13,6 +13,8 @@ export { newTaskId };
 //   fresh        00mwt87qhh-217909e77edb   (time, random)
 //   keyed spawn  k-<32 hex>                (from the idempotency key)
 //   cron run     00mwt87qhh-c<15 hex>      (from the schedule and due time)
+// and, with several partitions, the server's ids carry the partition they
+// live on (`p3_…`, src/api/partition.ts), a form reserved too.
 // The derived forms are reserved, so nobody can take the id a later keyed
 // spawn or cron run will need (and make it fail or be skipped).
 
@@ -28,7 +30,7 @@ export function scheduledRunTaskId(scheduleId: string, due: number): string {
   return `${due.toString(36).padStart(10, "0")}-c${hash.slice(0, 15)}`;
 }
 
-const DERIVED_TASK_ID = /^(k-|[0-9a-z]{10}-c[0-9a-f]{15}$)/;
+const DERIVED_TASK_ID = /^(k-|[0-9a-z]{10}-c[0-9a-f]{15}$|p\d+_)/;
 
 /** Whether `id` has a form reserved for ids the server derives (keyed spawns, cron runs). */
 export function isReservedTaskId(id: string): boolean {

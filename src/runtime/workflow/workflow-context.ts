@@ -12,7 +12,7 @@ import { watchReader } from "../reactive.js";
 import type { MethodSpec, StateSpec } from "../../api/spec.js";
 import { taskOutcome } from "../task-outcome.js";
 import type { RunControl } from "../tasks/run-control.js";
-import { taskIdFor, toMillis } from "../tasks/task-record.js";
+import { newTaskId, taskIdForKey, toMillis } from "../tasks/task-record.js";
 import { Suspended } from "./suspended.js";
 
 /**
@@ -89,7 +89,9 @@ export class WorkflowContextImpl extends CallContext implements WorkflowContext 
   override spawn(inv: Invocation, timing: TaskTiming): { taskId: string; started: Promise<void> } {
     const key = this.#keyFor(inv);
     this.reachCall(key);
-    const taskId = taskIdFor(key, this.runtime.clock.now());
+    // A fresh id is marked with the partition the spawn lands on; a keyed one is the key's, as a client derives it.
+    const fresh = () => this.runtime.placeTaskId(this.runtime.partitionOf(inv.spec.typeName, inv.actorId), newTaskId(this.runtime.clock.now()));
+    const taskId = key === undefined ? fresh() : taskIdForKey(key);
     return { taskId, started: this.runtime.spawn(toCall(inv, key), toMillis(timing.when), taskId, this.caller).then(() => undefined) };
   }
 
@@ -99,7 +101,7 @@ export class WorkflowContextImpl extends CallContext implements WorkflowContext 
    * answer forever.
    */
   override async wait(taskId: string, method: MethodSpec): Promise<Message> {
-    const task = await this.runtime.tasks.blockedOn(this.runtime.tasks.waitFinal(taskId, this.runControl.signal));
+    const task = await this.runtime.tasks.blockedOn(this.runtime.tasksOf(taskId).waitFinal(taskId, this.runControl.signal));
     if (task.status === "failed" || task.status === "cancelled") {
       throw new FatalError(`awaited task ${taskId} (${task.stateType}.${task.method}) ended ${task.status.toUpperCase()}: ${task.lastError ?? "no result"}`);
     }
@@ -107,7 +109,7 @@ export class WorkflowContextImpl extends CallContext implements WorkflowContext 
   }
 
   override async control(taskId: string, action: TaskControl): Promise<void> {
-    await this.runtime.tasks[action](taskId);
+    await this.runtime.tasksOf(taskId)[action](taskId);
   }
 
   override watch(inv: Invocation, signal?: AbortSignal): AsyncIterable<Message> {

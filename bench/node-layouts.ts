@@ -1,0 +1,54 @@
+/** Bank servers as one process, as M pods (own ports), or as a supervisor of M workers (one port), for the scale-out benches. */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, spawnServer, stopServer, type SpawnedServer } from "../examples/bank/spawn.js";
+import { log } from "./output.js";
+
+export interface Layout {
+  readonly name: string;
+  readonly nodes: number;
+  /** One server; for pods, node i's at index i. */
+  readonly servers: SpawnedServer[];
+  /** Pods only: node i's peer URL (127.0.0.1i:port, one port on several loopback hosts as pods have). */
+  readonly peerUrls: string[];
+}
+
+export const CLUSTER_SECRET = "bench-scale-out-secret-0123456789";
+
+const dirs: string[] = [];
+const started: SpawnedServer[] = [];
+
+export async function startLayout(name: string, nodes: number, mode: "single" | "pods" | "supervisor"): Promise<Layout> {
+  const dataDir = await mkdtemp(join(tmpdir(), `cairn-scale-${name}-`));
+  dirs.push(dataDir);
+  const servers: SpawnedServer[] = [];
+  const peerUrls: string[] = [];
+  if (mode === "pods") {
+    const peerPort = await freePort();
+    for (let i = 0; i < nodes; i++) {
+      const env = {
+        CAIRN_NODES: String(nodes),
+        CAIRN_POD_NAME: `cairn-${i}`,
+        CAIRN_PEER_URL: `http://127.0.0.1{i}:${peerPort}`,
+        CAIRN_PEER_HOST: `127.0.0.1${i}`,
+        CAIRN_CLUSTER_SECRET: CLUSTER_SECRET,
+        NODE_ENV: "production",
+      };
+      servers.push(await spawnServer({ dataDir, port: await freePort(), env, readyTimeoutMs: 120_000 }));
+      peerUrls.push(`http://127.0.0.1${i}:${peerPort}`);
+    }
+  } else {
+    const env: Record<string, string> = { NODE_ENV: "production", ...(mode === "supervisor" ? { CAIRN_NODES: String(nodes) } : {}) };
+    servers.push(await spawnServer({ dataDir, port: await freePort(), env, readyTimeoutMs: 120_000 }));
+  }
+  started.push(...servers);
+  log(`${name}: ${servers.map((s) => `${s.url} (pid ${s.pid})`).join(", ")}`);
+  return { name, nodes, servers, peerUrls };
+}
+
+/** Stops every server started here (SIGTERM, SIGKILL after 30 s) and removes their data. */
+export async function stopLayouts(): Promise<void> {
+  for (const s of started) await stopServer(s, 30_000).catch(() => s.kill("SIGKILL"));
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,177 @@
+/**
+ * `npm run bench:scale-out`: the bank's writer (durable deposits over 1,000
+ * actors) and reader on one process against M nodes (DESIGN.md §9), from
+ * separate load processes (bench/lean-client.ts, Connect JSON over
+ * HTTP/1.1 keep-alive, 64 calls in flight in all). One JSON line per
+ * scenario on stdout; progress on stderr.
+ *
+ * Layouts, all running at once and measured in alternating slices so every
+ * ratio compares the same machine load:
+ * - `m1`: one process, as today (the baseline);
+ * - `pods-M`: M processes with their own ports, started as StatefulSet pods
+ *   are (CAIRN_POD_NAME, CAIRN_PEER_URL); load client j enters by node j;
+ *   route `owner` sends each call to its actor's node, `random` sends every
+ *   actor's calls to every node (so (M-1)/M of them are forwarded);
+ * - `supervisor-M`: CAIRN_NODES=M, one port shared by the workers (node:cluster
+ *   hands each connection to a worker): route `one-port`.
+ *
+ * Target: the writer on 2 nodes >= 1.3x the writer on one process.
+ *
+ * Env: BENCH_SECONDS (6 per scenario), BENCH_SLICES (3), BENCH_WARMUP_SECONDS
+ * (2), BENCH_NODES (1,2: the M values beside 1, e.g. 2,4).
+ */
+import { loadavg } from "node:os";
+import { create, toJsonString, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import { BalanceRequestSchema, DepositRequestSchema, OpenRequestSchema } from "../generated/bank/v1/account_pb.js";
+import type { SpawnedServer } from "../examples/bank/spawn.js";
+import { startLayout, stopLayouts, type Layout } from "./node-layouts.js";
+import { nodeOfPartition, partitionOf } from "../src/api/partition.js";
+import type { RawRequest } from "./lean-client.js";
+import { loadResult, startLeanClient, type LeanClient } from "./lean-client-driver.js";
+import { round, summarize, type LoadResult } from "./load.js";
+import { emit, log } from "./output.js";
+
+const IN_FLIGHT = 64;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const SLICES = Number(process.env.BENCH_SLICES ?? 3);
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+const NODE_COUNTS = (process.env.BENCH_NODES ?? "2").split(",").map(Number);
+const MAX_CALLS = 500_000;
+const ACCOUNTS = 1_000;
+const STATE = "bank.v1.Account";
+const accountId = (n: number) => `acct-${n}`;
+/** The owner of an account with M nodes of one partition each (server/placement.ts). */
+const ownerOf = (id: string, nodes: number) => nodeOfPartition(partitionOf(STATE, id, nodes), nodes);
+
+function request<S extends DescMessage>(method: string, schema: S, init: MessageInitShape<S>, id: string): RawRequest {
+  const body = Buffer.from(toJsonString(schema, create(schema, init)));
+  return { path: `/bank.v1.AccountMethods/${method}`, headers: { "content-type": "application/json", "x-cairn-actor-id": id }, body: body.toString("base64") };
+}
+const ids = Array.from({ length: ACCOUNTS }, (_, i) => accountId(i));
+const SETS = {
+  open: (only: string[]) => only.map((id) => request("Open", OpenRequestSchema, { owner: "bench", initial: 0n }, id)),
+  writer: (only: string[]) => only.map((id) => request("Deposit", DepositRequestSchema, { amount: 1n }, id)),
+  reader: (only: string[]) => only.map((id) => request("Balance", BalanceRequestSchema, {}, id)),
+};
+type Workload = "writer" | "reader";
+
+/** One load: clients, each on its pool (a port) with its request set (per workload). */
+interface Scenario {
+  readonly layout: Layout;
+  readonly route: "single" | "owner" | "random" | "one-port";
+  /** Pool and set names per client, by workload. */
+  readonly legs: Array<{ client: LeanClient; pool: string; sets: Record<Workload, string> }>;
+}
+
+const port = (s: SpawnedServer) => Number(new URL(s.url).port);
+
+/** Opens `count` clients' pools on the scenario's ports and defines their sets. */
+async function scenario(clients: LeanClient[], layout: Layout, route: Scenario["route"]): Promise<Scenario> {
+  const legs: Scenario["legs"] = [];
+  for (const [j, client] of clients.entries()) {
+    const node = j % layout.servers.length;
+    const only = route === "owner" ? ids.filter((id) => ownerOf(id, layout.nodes) === node) : ids;
+    const pool = `${layout.name}/${route}/${j}`;
+    await client.ask({ type: "open", pool, port: port(layout.servers[node]!), protocol: "h1", inFlight: IN_FLIGHT / clients.length });
+    const sets = { writer: `${pool}/writer`, reader: `${pool}/reader` };
+    await client.ask({ type: "define", set: sets.writer, requests: SETS.writer(only) });
+    await client.ask({ type: "define", set: sets.reader, requests: SETS.reader(only) });
+    legs.push({ client, pool, sets });
+  }
+  return { layout, route, legs };
+}
+
+/** Every account opened once, through the layout's first port. */
+async function openAccounts(client: LeanClient, layout: Layout): Promise<void> {
+  const pool = `${layout.name}/open`;
+  await client.ask({ type: "open", pool, port: port(layout.servers[0]!), protocol: "h1", inFlight: 16 });
+  await client.ask({ type: "define", set: pool, requests: SETS.open(ids) });
+  const opened = loadResult(await client.ask({ type: "load", pool, set: pool, seconds: 120, maxCalls: ACCOUNTS }));
+  if (opened.calls !== ACCOUNTS || opened.errors > 0) throw new Error(`${layout.name}: opened ${opened.calls - opened.errors}/${ACCOUNTS}: ${opened.firstError}`);
+}
+
+/** All legs at once for `seconds`: one result over their calls, in the longest leg's window. */
+async function run(s: Scenario, workload: Workload, seconds: number): Promise<LoadResult> {
+  const results = await Promise.all(
+    s.legs.map(async (leg) => loadResult(await leg.client.ask({ type: "load", pool: leg.pool, set: leg.sets[workload], seconds, maxCalls: MAX_CALLS }))),
+  );
+  const latencies = Float64Array.from(results.flatMap((r) => Array.from(r.raw.latencies))).sort();
+  const windowMs = Math.max(...results.map((r) => r.raw.windowMs));
+  const errors = results.reduce((n, r) => n + r.errors, 0);
+  return summarize({ latencies, windowMs, clientCpuUs: results.reduce((n, r) => n + r.raw.clientCpuUs, 0) }, errors, results.find((r) => r.firstError)?.firstError);
+}
+
+/** Slices of every scenario in turn; each scenario's slices merged. */
+async function measure(scenarios: Scenario[], workload: Workload): Promise<LoadResult[]> {
+  for (const s of scenarios) await run(s, workload, WARMUP);
+  const slices = scenarios.map(() => [] as LoadResult[]);
+  for (let k = 0; k < SLICES; k++) {
+    for (const [i, s] of scenarios.entries()) slices[i]!.push(await run(s, workload, SECONDS / SLICES));
+  }
+  return slices.map((parts) => {
+    const latencies = Float64Array.from(parts.flatMap((r) => Array.from(r.raw.latencies))).sort();
+    const windowMs = parts.reduce((n, r) => n + r.raw.windowMs, 0);
+    return summarize({ latencies, windowMs, clientCpuUs: parts.reduce((n, r) => n + r.raw.clientCpuUs, 0) }, parts.reduce((n, r) => n + r.errors, 0), parts.find((r) => r.firstError)?.firstError);
+  });
+}
+
+async function main(): Promise<void> {
+  const maxNodes = Math.max(2, ...NODE_COUNTS);
+  const clients = Array.from({ length: maxNodes }, () => startLeanClient());
+  try {
+    const layouts: Array<{ layout: Layout; routes: Scenario["route"][] }> = [{ layout: await startLayout("m1", 1, "single"), routes: ["single"] }];
+    for (const m of NODE_COUNTS) {
+      layouts.push({ layout: await startLayout(`pods-${m}`, m, "pods"), routes: ["owner", "random"] });
+      layouts.push({ layout: await startLayout(`supervisor-${m}`, m, "supervisor"), routes: ["one-port"] });
+    }
+    const scenarios: Scenario[] = [];
+    for (const { layout, routes } of layouts) {
+      await openAccounts(clients[0]!, layout);
+      // As many load processes as nodes (at least 2), 64 calls in flight in all.
+      const count = Math.max(2, layout.nodes);
+      for (const route of routes) scenarios.push(await scenario(clients.slice(0, count), layout, route));
+    }
+    for (const workload of ["writer", "reader"] as const) {
+      const results = await measure(scenarios, workload);
+      const base = results[0]!;
+      for (const [i, s] of scenarios.entries()) {
+        const r = results[i]!;
+        const vsM1 = round(r.throughput / base.throughput, 3);
+        const target = workload === "writer" && s.layout.nodes === 2 && s.route !== "random" ? { target: ">= 1.3x m1 writer", meetsTarget: vsM1 >= 1.3 && r.errors === 0 } : {};
+        log(`${workload} ${s.layout.name}/${s.route}: ${r.throughput}/s p99 ${r.p99Ms} ms (${vsM1}x m1)`);
+        emit({
+          scenario: `${workload}-1000-actors`,
+          layout: s.layout.name,
+          nodes: s.layout.nodes,
+          route: s.route,
+          protocol: "h1-json",
+          inFlight: IN_FLIGHT,
+          loadProcesses: s.legs.length,
+          calls: r.calls,
+          errors: r.errors,
+          ...(r.firstError !== undefined ? { firstError: r.firstError } : {}),
+          throughput: r.throughput,
+          p50Ms: r.p50Ms,
+          p99Ms: r.p99Ms,
+          maxMs: r.maxMs,
+          m1Throughput: base.throughput,
+          vsM1: vsM1,
+          slices: SLICES,
+          loadAvg1m: round(loadavg()[0]!, 2),
+          ...target,
+        });
+      }
+    }
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await stopLayouts();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,80 @@
+import * as net from "node:net";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { create } from "@bufbuild/protobuf";
+import { ListTasksResponseSchema, Tasks, type ListTasksRequest, type ListTasksResponse } from "../../generated/cairn/v1/tasks_pb.js";
+import { Schedules, type ListSchedulesRequest, type ScheduleInfo } from "../../generated/cairn/v1/schedules_pb.js";
+import { PEER_HEADER } from "./forwarding.js";
+import { compareIds, mergePages } from "../runtime/tasks/id-order.js";
+
+/**
+ * `Tasks.List` and `Schedules.List` over every node (DESIGN.md §9): the
+ * node a caller reached asks each other node for its own (a call carrying
+ * the cluster secret is answered from that node alone) and merges. A node
+ * that does not answer fails the list with UNAVAILABLE naming it: a list
+ * with a node missing would look complete.
+ */
+interface Peer {
+  readonly index: number;
+  readonly url: string;
+  readonly tasks: Client<typeof Tasks>;
+  readonly schedules: Client<typeof Schedules>;
+}
+
+export class PeerLists {
+  readonly #peers: Peer[];
+
+  constructor(
+    index: number,
+    peerUrls: readonly string[],
+    private readonly secret: string,
+  ) {
+    this.#peers = peerUrls.flatMap((url, i): Peer[] => {
+      if (i === index) return [];
+      const { hostname, port } = new URL(url);
+      const transport = createGrpcTransport({
+        baseUrl: url,
+        nodeOptions: { createConnection: () => net.connect({ host: hostname, port: Number(port || 80), noDelay: true }) },
+      });
+      return [{ index: i, url, tasks: createClient(Tasks, transport), schedules: createClient(Schedules, transport) }];
+    });
+  }
+
+  /** Whether a request came from a peer: it is answered from this node alone. */
+  static fromPeer(header: Headers): boolean {
+    return header.has(PEER_HEADER);
+  }
+
+  /** `local` and every other node's page of tasks for `req` as one page of at most `limit`, in listing order or newest first (id-order.ts). */
+  async tasks(req: ListTasksRequest, header: Headers, local: ListTasksResponse, limit: number): Promise<ListTasksResponse> {
+    const found = await this.#each(header, (peer, headers) => peer.tasks.list(req, { headers }));
+    const pages = [local, ...found].map((page) => ({ items: page.tasks, next: page.nextPageToken }));
+    const merged = mergePages(pages, (t) => t.taskId, limit, req.newestFirst);
+    return create(ListTasksResponseSchema, { tasks: [...merged.items], nextPageToken: merged.next });
+  }
+
+  /** `local` and every other node's page of schedules for `req`, in listing order, at most `req.limit` (0: all). */
+  async schedules(req: ListSchedulesRequest, header: Headers, local: ScheduleInfo[]): Promise<ScheduleInfo[]> {
+    const found = await this.#each(header, async (peer, headers) => (await peer.schedules.list(req, { headers })).schedules);
+    const all = [...local, ...found.flat()].sort((a, b) => compareIds(a.scheduleId, b.scheduleId));
+    return req.limit > 0 ? all.slice(0, req.limit) : all;
+  }
+
+  /** Asks every peer, with the caller's token and trace headers and the cluster secret. */
+  #each<T>(header: Headers, ask: (peer: Peer, headers: Headers) => Promise<T>): Promise<T[]> {
+    const headers = new Headers({ [PEER_HEADER]: this.secret });
+    for (const name of ["authorization", "traceparent", "tracestate"]) {
+      const value = header.get(name);
+      if (value !== null) headers.set(name, value);
+    }
+    return Promise.all(
+      this.#peers.map((peer) =>
+        ask(peer, headers).catch((e: unknown) => {
+          const error = ConnectError.from(e);
+          if (error.code !== Code.Unavailable && error.code !== Code.Unknown && error.code !== Code.Internal) throw error;
+          throw new ConnectError(`node ${peer.index} (${peer.url}) is unavailable: ${error.rawMessage}`, Code.Unavailable);
+        }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,79 @@
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import type * as http from "node:http";
+import type * as http2 from "node:http2";
+import { COMMIT_CHANNEL, type CommitMessage } from "../runtime/commit-channel.js";
+
+/** The peer-port route of the version-change stream (node-to-node only: the forwarding layer checks the secret). */
+export const VERSIONS_PATH = "/_cairn/peer/versions";
+
+/** A subscriber's command, one JSON line each on the request body. */
+export type VersionCommand = { readonly watch: readonly [string, string] } | { readonly unwatch: readonly [string, string] };
+/** A commit of a watched actor, one JSON line each on the answer: type, id, version, commit time (epoch ms, fractional). */
+export interface VersionChange {
+  readonly t: string;
+  readonly a: string;
+  readonly v: number;
+  readonly at: number;
+}
+
+/** Most actors one stream may watch: a subscriber cannot make the owner hold memory without bound. */
+const MAX_WATCHED = 100_000;
+/** Longest command line read. */
+const MAX_LINE = 4_096;
+/** Unsent bytes a subscriber that does not read may leave here before its stream is cut (it then re-reads everything it watched). */
+const MAX_UNSENT_BYTES = 1024 * 1024;
+
+type Request = http.IncomingMessage | http2.Http2ServerRequest;
+type Response = http.ServerResponse | http2.Http2ServerResponse;
+
+/**
+ * The owner's side of the cross-node version stream (DESIGN.md §9): a peer
+ * whose reactive readers or `until`s read actors this node owns sends the
+ * actors to watch on one long request, and gets a line for each durable
+ * commit of them, fed by the commit channel, as it lands. The stream ends
+ * when either side closes it; the subscriber then treats every watched
+ * actor as changed (peer-versions.ts).
+ */
+export function serveVersionStream(req: Request, res: Response): void {
+  const watched = new Set<string>();
+  const key = (t: string, a: string) => `${t}\u0000${a}`;
+  const onCommit = (m: unknown) => {
+    const c = m as CommitMessage;
+    if (!watched.has(key(c.stateType, c.actorId))) return;
+    if (res.writableLength > MAX_UNSENT_BYTES) return res.destroy();
+    (res as http.ServerResponse).write(`${JSON.stringify({ t: c.stateType, a: c.actorId, v: c.version, at: performance.timeOrigin + performance.now() } satisfies VersionChange)}\n`);
+  };
+  res.writeHead(200, { "content-type": "application/x-ndjson" });
+  // Headers out now: the subscriber knows the stream is open before any commit.
+  (res as http.ServerResponse).flushHeaders?.();
+  subscribe(COMMIT_CHANNEL, onCommit);
+  let pending = "";
+  req.setEncoding("utf8");
+  req.on("data", (chunk: string) => {
+    pending += chunk;
+    if (pending.length > MAX_LINE && !pending.includes("\n")) return res.destroy();
+    let nl: number;
+    while ((nl = pending.indexOf("\n")) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      let command: VersionCommand;
+      try {
+        command = JSON.parse(line) as VersionCommand;
+      } catch {
+        return res.destroy();
+      }
+      if ("watch" in command) {
+        if (watched.size >= MAX_WATCHED) return res.destroy();
+        watched.add(key(...command.watch));
+      } else if ("unwatch" in command) {
+        watched.delete(key(...command.unwatch));
+      }
+    }
+  });
+  const end = () => {
+    unsubscribe(COMMIT_CHANNEL, onCommit);
+    if (!res.writableEnded) res.end();
+  };
+  req.once("end", end);
+  res.once("close", end);
+}

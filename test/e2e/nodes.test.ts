@@ -1,0 +1,361 @@
+// Several nodes (DESIGN.md §9, README "Running several processes"), as real
+// processes on 127.0.0.1:
+//
+// - two processes started as a StatefulSet starts its pods (CAIRN_NODES=2,
+//   CAIRN_POD_NAME=cairn-0 / cairn-1, CAIRN_PEER_URL with {i}, one shared
+//   secret): each has its own public port, so a test picks the node a call
+//   enters by; the bank's semantics must hold whichever node that is;
+// - the bank server started with CAIRN_NODES=2: a supervisor forking two
+//   workers on one port; kill -9 of one worker under writer load, and
+//   SIGTERM of the supervisor.
+//
+// Placement here is one partition per node (N = M): the owner of an actor
+// is `partitionOf(type, id, 2)`. With partitions inside a process it becomes
+// `nodeOfPartition(partitionOf(type, id, N), M)`: only `ownerOf` changes.
+import * as http2 from "node:http2";
+import { createServer, type Server } from "node:http";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { signHmacToken, type ExternalContext } from "@cairn-dev/cairn";
+import { Account, WithdrawAborted } from "../../generated/bank/v1/account_cairn.js";
+import { TaskStatus } from "../../generated/cairn/v1/tasks_pb.js";
+import { BANK_TOKEN_SECRET } from "../../examples/bank/servicer.js";
+import { nodeOfPartition, partitionOf } from "../../src/api/partition.js";
+import { PeerSessions } from "../../src/transport/peer-sessions.js";
+import { PeerVersions } from "../../src/transport/peer-versions.js";
+import { tasksClient } from "../fixtures/tasks-client.js";
+import { waitFor } from "../fixtures/waiting.js";
+import { forEachLimit, freePort, killHard, ServerProcesses, stopServer, within, type SpawnedServer } from "./helpers.js";
+
+// Server processes with both cores busy: deadlines bound hangs, they never decide a passing test.
+vi.setConfig({ testTimeout: 480_000, hookTimeout: 240_000 });
+
+const NODES = 2;
+const ownerOf = (id: string) => nodeOfPartition(partitionOf("bank.v1.Account", id, NODES), NODES);
+const OWNER = signHmacToken({ sub: "ann" }, BANK_TOKEN_SECRET);
+const ADMIN = signHmacToken({ sub: "ops", cairn_admin: true }, BANK_TOKEN_SECRET);
+const SECRET = "nodes-test-secret-0123456789";
+const CALL_TIMEOUT_MS = 60_000;
+
+/** Ids `prefix-n` until there are `count` owned by each node. */
+function idsOnEachNode(prefix: string, count: number): string[][] {
+  const byNode: string[][] = Array.from({ length: NODES }, () => []);
+  for (let n = 0; byNode.some((ids) => ids.length < count); n++) {
+    const id = `${prefix}-${n}`;
+    const ids = byNode[ownerOf(id)]!;
+    if (ids.length < count) ids.push(id);
+  }
+  return byNode;
+}
+
+const codeOf = (p: Promise<unknown>) => p.then((): Code | "ok" => "ok", (e: unknown) => ConnectError.from(e).code);
+
+describe("two nodes started as StatefulSet pods", () => {
+  const processes = new ServerProcesses();
+  const nodes: SpawnedServer[] = [];
+  const ctx: ExternalContext[] = [];
+  let ledger: Server;
+  let ledgerUrl = "";
+  /** The peers' port; node i's peer address is 127.0.0.1i (10, 11): one port, two hosts, as pods have. */
+  let peerPort = 0;
+
+  beforeAll(async () => {
+    ledger = createServer((req, res) => {
+      req.resume();
+      req.once("end", () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ receipt: "r" })));
+    });
+    await new Promise<void>((resolve) => ledger.listen(0, "127.0.0.1", resolve));
+    const address = ledger.address();
+    ledgerUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/`;
+    const dataDir = await processes.tempDataDir("cairn-nodes-pods-");
+    peerPort = await freePort();
+    for (let i = 0; i < NODES; i++) {
+      const env = {
+        CAIRN_NODES: String(NODES),
+        CAIRN_POD_NAME: `cairn-${i}`,
+        CAIRN_PEER_URL: `http://127.0.0.1{i}:${peerPort}`,
+        // A pod binds 0.0.0.0 on its own IP; here the two share a machine.
+        CAIRN_PEER_HOST: `127.0.0.1${i}`,
+        CAIRN_CLUSTER_SECRET: SECRET,
+      };
+      nodes.push(await processes.spawn({ dataDir, port: await freePort(), env }));
+      ctx.push(processes.connect(nodes[i]!.url, { timeoutMs: CALL_TIMEOUT_MS, bearerToken: OWNER }));
+    }
+  });
+  afterAll(async () => {
+    await processes.close();
+    await new Promise((resolve) => ledger?.close(resolve));
+  });
+
+  it("keeps the bank's semantics whichever node a call enters by", async () => {
+    const [on0, on1] = idsOnEachNode("pod-acct", 4);
+    const accounts = [...on0!, ...on1!];
+    // Opened through the node that does not own them, then ALREADY_EXISTS through either.
+    for (const id of accounts) await Account.create(ctx[1 - ownerOf(id)]!, id, { owner: "ann", initial: 100n });
+    for (const id of accounts) {
+      for (const c of ctx) expect(await codeOf(Account.ref(id).open(c, { owner: "bob" }))).toBe(Code.AlreadyExists);
+    }
+    for (const c of ctx) {
+      expect(await codeOf(Account.ref("pod-ghost-a").balance(c))).toBe(Code.NotFound);
+      expect(await codeOf(Account.ref("pod-ghost-b").deposit(c, { amount: 1n }))).toBe(Code.NotFound);
+    }
+    // Exact totals: 25 deposits per account, entering by alternate nodes, 16 at once.
+    const deposits = accounts.flatMap((id) => Array.from({ length: 25 }, (_, k) => ({ id, k })));
+    await forEachLimit(deposits, 16, async ({ id, k }) => void (await Account.ref(id).deposit(ctx[k % NODES]!, { amount: 2n })));
+    for (const id of accounts) {
+      for (const c of ctx) expect((await Account.ref(id).balance(c)).balance).toBe(150n);
+    }
+    // Typed errors and the caller's token travel through the forward: the owner's token may withdraw, none may not.
+    for (const id of accounts) {
+      const err = await Account.ref(id).withdraw(ctx[1 - ownerOf(id)]!, { amount: 1_000n }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WithdrawAborted);
+      expect((err as WithdrawAborted).error.shortBy).toBe(850n);
+    }
+    const anonymous = processes.connect(nodes[0]!.url, { timeoutMs: CALL_TIMEOUT_MS });
+    expect(await codeOf(Account.ref(on1![0]!).withdraw(anonymous, { amount: 1n }))).toBe(Code.Unauthenticated);
+    // Every protocol is forwarded.
+    for (const transport of ["connect", "grpc", "grpc-web"] as const) {
+      const c = processes.connect(nodes[0]!.url, { transport, timeoutMs: CALL_TIMEOUT_MS });
+      expect((await Account.ref(on1![0]!).balance(c)).balance).toBe(150n);
+    }
+  });
+
+  it("replays an idempotent write sent again through the other node", async () => {
+    const [on0, on1] = idsOnEachNode("pod-idem", 1);
+    for (const id of [on0![0]!, on1![0]!]) {
+      await Account.create(ctx[0]!, id, { owner: "ann" });
+      const first = await Account.ref(id).idempotently({ key: `k-${id}` }).deposit(ctx[0]!, { amount: 7n });
+      const again = await Account.ref(id).idempotently({ key: `k-${id}` }).deposit(ctx[1]!, { amount: 7n });
+      expect(again.balance).toBe(first.balance);
+      expect((await Account.ref(id).balance(ctx[1]!)).balance).toBe(7n);
+      // The same key for another request is refused wherever it enters.
+      expect(await codeOf(Account.ref(id).idempotently({ key: `k-${id}` }).deposit(ctx[1]!, { amount: 8n }))).toBe(Code.FailedPrecondition);
+    }
+  });
+
+  it("finds, waits for and lists tasks through any node", async () => {
+    const [on0, on1] = idsOnEachNode("pod-task", 1);
+    const taskIds: string[] = [];
+    for (const id of [on0![0]!, on1![0]!]) {
+      await Account.create(ctx[0]!, id, { owner: "ann", initial: 1_000n });
+      // Spawned through node 0 whoever owns the actor: the task lives on the owner.
+      taskIds.push(Account.ref(id).spawn().accrueInterest(ctx[0]!, { rateBps: 100n, periods: 1, ledgerUrl }).taskId);
+    }
+    const tasks = nodes.map((n) => tasksClient(n.url, ADMIN));
+    for (const taskId of taskIds) {
+      for (const t of tasks) expect((await t.get({ taskId })).status).not.toBe(TaskStatus.UNSPECIFIED);
+    }
+    for (const id of [on0![0]!, on1![0]!]) await Account.ref(id).approveInterest(ctx[1]!);
+    for (const taskId of taskIds) {
+      const done = await within(CALL_TIMEOUT_MS, `task ${taskId}`, tasks[0]!.wait({ taskId }));
+      expect(done.status).toBe(TaskStatus.COMPLETED);
+    }
+    expect((await Account.ref(on1![0]!).balance(ctx[0]!)).balance).toBe(1_010n);
+    for (const t of tasks) {
+      const { tasks: listed } = await t.list({});
+      expect(listed.map((x) => x.taskId)).toEqual(expect.arrayContaining(taskIds));
+    }
+    expect(await codeOf(tasks[1]!.get({ taskId: "no-such-task" }))).toBe(Code.NotFound);
+  });
+
+  it("watches readers of actors on both nodes through one node", async () => {
+    const [on0, on1] = idsOnEachNode("pod-watch", 1);
+    const ids = [on0![0]!, on1![0]!];
+    for (const id of ids) await Account.create(ctx[0]!, id, { owner: "ann" });
+    const abort = new AbortController();
+    const seen = new Map<string, bigint[]>(ids.map((id) => [id, []]));
+    const watching = ids.map(async (id) => {
+      for await (const r of Account.ref(id).reactively(abort.signal).balance(ctx[0]!, {})) seen.get(id)!.push(r.balance);
+    });
+    try {
+      await waitFor(() => ids.every((id) => seen.get(id)!.length >= 1), "the first answers");
+      for (let k = 1; k <= 3; k++) {
+        for (const id of ids) await Account.ref(id).deposit(ctx[1]!, { amount: 1n });
+        await waitFor(() => ids.every((id) => seen.get(id)!.at(-1) === BigInt(k)), `balance ${k} on both watches`);
+      }
+    } finally {
+      abort.abort();
+      await Promise.allSettled(watching);
+    }
+  });
+
+  it("streams the commits of watched actors from their owner to a subscriber", async () => {
+    const [, on1] = idsOnEachNode("pod-versions", 2);
+    const [watched, other] = [on1![0]!, on1![1]!];
+    for (const id of [watched, other]) await Account.create(ctx[0]!, id, { owner: "ann" });
+    const sessions = new PeerSessions();
+    const versions = new PeerVersions([`http://127.0.0.10:${peerPort}`, `http://127.0.0.11:${peerPort}`], SECRET, sessions);
+    const seen: Array<number | undefined> = [];
+    try {
+      const stop = versions.watch(1, "bank.v1.Account", watched, (v) => seen.push(v));
+      // The watch is registered once a commit after it arrives: deposit until one does.
+      await waitFor(async () => {
+        await Account.ref(watched).deposit(ctx[0]!, { amount: 1n });
+        return seen.length > 0;
+      }, "the first version on the stream");
+      const before = seen.length;
+      for (let k = 0; k < 5; k++) {
+        await Account.ref(other).deposit(ctx[0]!, { amount: 1n });
+        await Account.ref(watched).deposit(ctx[1]!, { amount: 1n });
+      }
+      await waitFor(() => seen.length >= before + 5, "five more versions");
+      // Only the watched actor's commits, each version once, in order.
+      expect(seen.every((v) => typeof v === "number")).toBe(true);
+      const numbers = seen as number[];
+      expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
+      expect(new Set(numbers).size).toBe(numbers.length);
+      stop();
+    } finally {
+      versions.close();
+      sessions.close();
+    }
+  });
+
+  it("refuses a caller that poses as a peer", async () => {
+    const status = async (url: string, headers: http2.OutgoingHttpHeaders) => {
+      const session = http2.connect(url);
+      try {
+        return await new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = session.request({ ":method": "POST", ":path": "/bank.v1.AccountMethods/Balance", "content-type": "application/json", "x-cairn-actor-id": "x", ...headers });
+          let body = "";
+          req.setEncoding("utf8");
+          req.on("data", (d: string) => (body += d));
+          req.once("response", (h) => req.once("end", () => resolve({ status: Number(h[":status"]), body })));
+          req.once("error", reject);
+          req.end("{}");
+        });
+      } finally {
+        session.close();
+      }
+    };
+    const wrong = await status(nodes[0]!.url, { "x-cairn-peer": "not-the-secret" });
+    expect(wrong.status).toBe(403);
+    expect(wrong.body).toContain("secret");
+    const peer = await status(`http://127.0.0.10:${peerPort}`, {});
+    expect(peer.status).toBe(403);
+  });
+
+  // Last in this block: it kills node 1.
+  it("answers UNAVAILABLE naming a node that is down, in every protocol, and keeps serving the other", async () => {
+    const [on0, on1] = idsOnEachNode("pod-down", 1);
+    for (const id of [on0![0]!, on1![0]!]) await Account.create(ctx[0]!, id, { owner: "ann" });
+    await killHard(nodes[1]!);
+    for (const transport of ["connect", "grpc", "grpc-web"] as const) {
+      const c = processes.connect(nodes[0]!.url, { transport, timeoutMs: CALL_TIMEOUT_MS });
+      const err = await Account.ref(on1![0]!).deposit(c, { amount: 1n }).catch((e: unknown) => ConnectError.from(e));
+      expect(err).toBeInstanceOf(ConnectError);
+      expect((err as ConnectError).code).toBe(Code.Unavailable);
+      expect((err as ConnectError).rawMessage).toMatch(/^node 1 \(http:\/\/127\.0\.0\.11:\d+\) is unavailable/);
+      expect((await Account.ref(on0![0]!).deposit(c, { amount: 1n })).balance).toBeGreaterThan(0n);
+    }
+    // A reactive reader of node 1's actor, a list over all nodes, an id only node 1 could hold.
+    const watch = (async () => {
+      for await (const _ of Account.ref(on1![0]!).reactively().balance(ctx[0]!, {})) break;
+    })();
+    expect(await codeOf(watch)).toBe(Code.Unavailable);
+    const tasks = tasksClient(nodes[0]!.url, ADMIN);
+    expect(await codeOf(tasks.list({}))).toBe(Code.Unavailable);
+    expect(await codeOf(tasks.get({ taskId: "anywhere" }))).toBe(Code.Unavailable);
+  });
+});
+
+describe("CAIRN_NODES=2: a supervisor and two workers on one port", () => {
+  const processes = new ServerProcesses();
+  afterAll(() => processes.close());
+
+  /** The workers' pids, by node index, from their start lines. */
+  const workerPids = (server: SpawnedServer): Map<number, number> => {
+    const pids = new Map<number, number>();
+    for (const m of server.output().matchAll(/node (\d+) of \d+ \(pid (\d+)\)/g)) pids.set(Number(m[1]), Number(m[2]));
+    return pids;
+  };
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it("keeps serving the other node while a killed worker restarts, and loses or doubles no acknowledged write", async () => {
+    const server = await processes.spawn({ dataDir: await processes.tempDataDir("cairn-nodes-sup-"), port: await freePort(), env: { CAIRN_NODES: "2" } });
+    const pids = workerPids(server);
+    expect(pids.size).toBe(NODES);
+    const [on0, on1] = idsOnEachNode("sup", 6);
+    const accounts = [...on0!, ...on1!];
+    const setup = processes.connect(server.url, { timeoutMs: CALL_TIMEOUT_MS });
+    for (const id of accounts) await Account.create(setup, id, { owner: "ann" });
+
+    // Writers: each deposit of 1 has its own key and is retried with it until acknowledged.
+    const attempts = new Map<string, number>(accounts.map((id) => [id, 0]));
+    const acked: Array<{ id: string; key: string; balance: bigint }> = [];
+    let stop = false;
+    let failures = 0;
+    const writer = async (w: number) => {
+      // Its own connection: after the kill, a new one lands on a live worker.
+      let c = processes.connect(server.url, { timeoutMs: 10_000 });
+      for (let n = 0; !stop && n < 2_000; n++) {
+        const id = accounts[(w + n) % accounts.length]!;
+        const key = `w${w}-${n}`;
+        attempts.set(id, attempts.get(id)! + 1);
+        for (let retry = 0; ; retry++) {
+          try {
+            const { balance } = await Account.ref(id).idempotently({ key }).deposit(c, { amount: 1n });
+            acked.push({ id, key, balance });
+            break;
+          } catch (e) {
+            failures++;
+            if (retry > 200) throw e;
+            c = processes.connect(server.url, { timeoutMs: 10_000 });
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
+      }
+    };
+    const load = Promise.all(Array.from({ length: 8 }, (_, w) => writer(w)));
+    await waitFor(() => acked.length >= 100, "writes acknowledged before the kill", CALL_TIMEOUT_MS);
+
+    const killed = pids.get(1)!;
+    process.kill(killed, "SIGKILL");
+    await waitFor(() => !alive(killed), "the worker to die");
+    // Until node 1 is back its actors answer UNAVAILABLE, naming it; node 0's keep answering.
+    const probe = processes.connect(server.url, { timeoutMs: CALL_TIMEOUT_MS });
+    const down = await waitFor(async () => {
+      const code = await codeOf(Account.ref(on1![0]!).balance(probe));
+      if (code === "ok") return "back";
+      const err = await Account.ref(on1![0]!).balance(probe).catch((e: unknown) => ConnectError.from(e));
+      return err instanceof ConnectError && err.code === Code.Unavailable ? err.rawMessage : undefined;
+    }, "node 1's actor to answer UNAVAILABLE", CALL_TIMEOUT_MS);
+    if (down !== "back") expect(down).toMatch(/node 1 .* is unavailable/);
+    expect((await Account.ref(on0![0]!).balance(probe)).owner).toBe("ann");
+    // The supervisor restarts it.
+    await waitFor(async () => (await codeOf(Account.ref(on1![0]!).balance(probe))) === "ok", "node 1 to be back", 120_000);
+    expect(server.output()).toMatch(/node 1 \(pid \d+\) exited \(SIGKILL\); restarting/);
+    const ackedAtRestart = acked.length;
+    await waitFor(() => acked.length >= ackedAtRestart + 100, "writes after the restart", CALL_TIMEOUT_MS);
+    stop = true;
+    await load;
+
+    // Nothing lost, nothing doubled: each account's balance is its attempts, and its acknowledged answers are distinct.
+    for (const id of accounts) {
+      expect((await Account.ref(id).balance(probe)).balance).toBe(BigInt(attempts.get(id)!));
+      const answers = acked.filter((a) => a.id === id).map((a) => a.balance);
+      expect(new Set(answers).size).toBe(answers.length);
+    }
+    expect(workerPids(server).get(1)).not.toBe(killed);
+  });
+
+  it("stops every worker cleanly on SIGTERM and exits 0", async () => {
+    const server = await processes.spawn({ dataDir: await processes.tempDataDir("cairn-nodes-term-"), port: await freePort(), env: { CAIRN_NODES: "2" } });
+    const pids = [...workerPids(server).values()];
+    expect(pids).toHaveLength(NODES);
+    const c = processes.connect(server.url, { timeoutMs: CALL_TIMEOUT_MS });
+    const [on0, on1] = idsOnEachNode("term", 1);
+    for (const id of [on0![0]!, on1![0]!]) await Account.create(c, id, { owner: "ann", initial: 3n });
+    const exit = await stopServer(server, 60_000);
+    expect(exit).toEqual({ code: 0, signal: null });
+    for (const pid of pids) await waitFor(() => !alive(pid), `worker ${pid} to exit`);
+    expect(server.output()).toMatch(/stopped/);
+  });
+});
