@@ -80,10 +80,10 @@ export class AdminQueries {
 }
 
 /**
- * The first `limit` in actor id order of the partitions' pages, each the
- * first `limit` of its partition: so the first `limit` of all of them.
+ * The first `limit` in actor id order of the partitions' (or nodes') pages,
+ * each the first `limit` of its own: so the first `limit` of all of them.
  */
-function firstOfPages<T>(pages: readonly T[][], idOf: (item: T) => string, limit: number): T[] {
+export function firstOfPages<T>(pages: readonly T[][], idOf: (item: T) => string, limit: number): T[] {
   if (pages.length === 1) return pages[0]!;
   return pages
     .flat()

@@ -169,7 +169,7 @@ export class Application {
         registerActorRoutes(router, runtime);
         registerTaskRoutes(router, runtime, tasks, node?.peerLists);
         registerScheduleRoutes(router, runtime, schedules, node?.peerLists);
-        registerActorsServiceRoutes(router, runtime, actors, admin);
+        registerActorsServiceRoutes(router, runtime, actors, admin, node?.peerLists);
         registerAdminRoutes(router, runtime, admin);
         registerReactiveRoutes(router, runtime);
         if (o.reflection !== false) registerReflectionRoutes(router, runtime.specs.map((s) => s.state));

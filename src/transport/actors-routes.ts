@@ -1,5 +1,6 @@
 import type { ConnectRouter } from "@connectrpc/connect";
-import { Actors } from "../../generated/cairn/v1/actors_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { Actors, ListActorsResponseSchema } from "../../generated/cairn/v1/actors_pb.js";
 import type { StateSpec } from "../api/spec.js";
 import type { ActorQueries } from "../runtime/actor-queries.js";
 import type { AdminQueries } from "../runtime/admin-queries.js";
@@ -10,13 +11,19 @@ import { externalCallerOf } from "./bearer-token.js";
 import { stateJson } from "./state-json.js";
 import { watchActor } from "./actor-watch.js";
 import { fileDescriptorSet } from "./descriptor-set.js";
+import { PeerLists } from "./peer-lists.js";
 
 /** The most actor ids one List page carries. */
 export const MAX_ACTOR_PAGE = 1000;
 const DEFAULT_ACTOR_PAGE = 100;
 
-/** Serves `cairn.v1.Actors`: operators list state types and actors, read and watch any actor's durable state, and delete actors. */
-export function registerActorsServiceRoutes(router: ConnectRouter, runtime: Runtime, actors: ActorQueries, admin: AdminQueries): void {
+/**
+ * Serves `cairn.v1.Actors`: operators list state types and actors, read and
+ * watch any actor's durable state, and delete actors. With several nodes,
+ * `peers` adds the other nodes' ids to a list (calls by actor id reach the
+ * actor's node: forwarding.ts).
+ */
+export function registerActorsServiceRoutes(router: ConnectRouter, runtime: Runtime, actors: ActorQueries, admin: AdminQueries, peers?: PeerLists): void {
   // Everything here bypasses the servicers' authorizers: operators only.
   const operator = (requestHeader: Headers) => runtime.authorizeAdmin(externalCallerOf(requestHeader));
   const specOf = (stateType: string): StateSpec => {
@@ -48,7 +55,9 @@ export function registerActorsServiceRoutes(router: ConnectRouter, runtime: Runt
       // One more than asked says whether another page follows.
       const ids = admin.actorIds(req.stateType, req.idPrefix, req.pageToken || undefined, limit + 1);
       const page = ids.slice(0, limit);
-      return { actorIds: page, nextPageToken: ids.length > limit ? page[page.length - 1]! : "" };
+      const local = create(ListActorsResponseSchema, { actorIds: page, nextPageToken: ids.length > limit ? page[page.length - 1]! : "" });
+      // With several nodes, the other nodes' ids too (each pages after the same token).
+      return !peers || PeerLists.fromPeer(context.requestHeader) ? local : peers.actorIds(req, context.requestHeader, local, limit);
     },
     async get(req, context) {
       await operator(context.requestHeader);

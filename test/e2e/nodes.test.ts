@@ -152,11 +152,20 @@ describe("two nodes started as StatefulSet pods", () => {
       expect(done.status).toBe(TaskStatus.COMPLETED);
     }
     expect((await Account.ref(on1![0]!).balance(ctx[0]!)).balance).toBe(1_010n);
-    // Actors.Watch through either node reads the actor where it lives.
+    // Actors.Watch through either node reads the actor where it lives; Actors.List lists both nodes' actors.
     for (const n of nodes) {
+      const client = createClient(Actors, bearerTransport(n.url, ADMIN));
+      const listed: string[] = [];
+      let pageToken = "";
+      for (let page = 0; page < 10 && (page === 0 || pageToken !== ""); page++) {
+        const res = await client.list({ stateType: "bank.v1.Account", idPrefix: "pod-task", limit: 1, pageToken });
+        listed.push(...res.actorIds);
+        pageToken = res.nextPageToken;
+      }
+      expect(listed).toEqual([on0![0]!, on1![0]!].sort());
       const abort = new AbortController();
       try {
-        const watch = createClient(Actors, bearerTransport(n.url, ADMIN)).watch({ stateType: "bank.v1.Account", actorId: on1![0]! }, { signal: abort.signal });
+        const watch = client.watch({ stateType: "bank.v1.Account", actorId: on1![0]! }, { signal: abort.signal });
         const first = (await within(CALL_TIMEOUT_MS, "Actors.Watch", watch[Symbol.asyncIterator]().next())).value as GetActorResponse;
         expect(JSON.parse(first.stateJson)).toMatchObject({ balance: "1010" });
       } finally {
