@@ -14,6 +14,8 @@ const RULES: ReadonlyArray<{ readonly folder: string; readonly mayNotImport: rea
   { folder: "src/client", mayNotImport: ["src/runtime", "src/server", "src/transport", "src/store", "src/web", "src/cli"] },
   { folder: "src/web", mayNotImport: ["src/runtime", "src/server", "src/transport", "src/store", "src/cli"] },
   { folder: "src/react", mayNotImport: ["src/runtime", "src/server", "src/transport", "src/store", "src/cli"] },
+  // The inspector's page: a browser bundle over cairn/web and cairn/react, like any app's page.
+  { folder: "src/inspector", mayNotImport: ["src/runtime", "src/server", "src/transport", "src/store", "src/cli", "src/client"] },
   // The wire face asks the runtime and task layers, and maps their records.
   { folder: "src/transport", mayNotImport: ["src/store", "src/server", "src/client", "src/web", "src/cli"] },
   { folder: "src/cli", mayNotImport: ["src/server", "src/transport", "src/store"] },

@@ -22,13 +22,13 @@ import { OverdraftErrorSchema, type Account as AccountState } from "../generated
 import { Actors } from "../generated/cairn/v1/actors_pb.js";
 import { Admin } from "../generated/cairn/v1/admin_pb.js";
 import { Schedules } from "../generated/cairn/v1/schedules_pb.js";
-import { TaskStatus, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
+import { TaskStatus, type ListTasksResponse, type Tasks } from "../generated/cairn/v1/tasks_pb.js";
 import { Probe } from "../generated/probe/v1/probe_cairn.js";
 import { AccountServicerImpl } from "../examples/bank/servicer.js";
 import { CronProbe, cronNote } from "./fixtures/cron-probe.js";
 import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, defineScenario } from "./fixtures/probe-servicer.js";
 import { bearerTransport, taskWhen, tasksClient } from "./fixtures/tasks-client.js";
-import { eventually, rejectionOf } from "./fixtures/waiting.js";
+import { eventually, rejectionOf, within } from "./fixtures/waiting.js";
 import { forEachLimit } from "./e2e/helpers.js";
 
 const N = 8;
@@ -222,6 +222,75 @@ describe("8 partitions in one process", () => {
     const times = listed.map((id) => id.replace(/^p\d+_/, "").slice(0, 10));
     expect(times).toEqual([...times].sort());
     expect(listed).toEqual((await tasks.list({ stateType: PROBE })).tasks.map((t) => t.taskId));
+  });
+
+  it("pages Tasks.List newest first with a method filter over every partition, both ways alike", async () => {
+    const runs: string[] = [];
+    const adds: string[] = [];
+    for (let p = 0; p < N; p++) {
+      const id = idOn(PROBE, p, "newest");
+      // A server-made id (marked), a client-chosen one (unmarked), and a task of another method.
+      runs.push((await Probe.ref(id).scheduleRun(ctx, { run: { scenario: "partitionsEcho", n: BigInt(p) }, delayMs: 0n })).taskId);
+      const run = Probe.ref(id).spawn().run(ctx, { scenario: "partitionsEcho", n: BigInt(p) });
+      await run.started;
+      runs.push(run.taskId);
+      const add = Probe.ref(id).spawn().add(ctx, { amount: 1n });
+      await add.started;
+      adds.push(add.taskId);
+    }
+    for (const id of [...runs, ...adds]) await tasks.wait({ taskId: id });
+    const listAll = async (newestFirst: boolean) => {
+      const listed: string[] = [];
+      let pageToken = "";
+      for (let page = 0; page < 200 && (page === 0 || pageToken !== ""); page++) {
+        const res = await tasks.list({ stateType: PROBE, method: "Run", newestFirst, limit: 3, pageToken });
+        expect(res.tasks.length).toBeLessThanOrEqual(3);
+        for (const t of res.tasks) expect(t.method).toBe("run");
+        listed.push(...res.tasks.map((t) => t.taskId));
+        pageToken = res.nextPageToken;
+      }
+      expect(pageToken).toBe("");
+      return listed;
+    };
+    const newest = await listAll(true);
+    expect(new Set(newest).size).toBe(newest.length);
+    expect(newest.filter((id) => runs.includes(id)).sort()).toEqual([...runs].sort());
+    expect(newest.some((id) => adds.includes(id))).toBe(false);
+    // Newest first: creation times (ids without their mark) descend across partitions.
+    const times = newest.map((id) => id.replace(/^p\d+_/, ""));
+    expect(times).toEqual([...times].sort().reverse());
+    expect(newest).toEqual([...(await listAll(false))].reverse());
+    expect(newest).toEqual((await tasks.list({ stateType: PROBE, method: "run", newestFirst: true })).tasks.map((t) => t.taskId));
+  });
+
+  it("lists actors of every partition with Actors.List, page by page; Actors.Watch and Tasks.WatchList see other partitions", async () => {
+    const ids = Array.from({ length: N }, (_, p) => idOn(PROBE, p, "listed"));
+    for (const id of ids) await Probe.ref(id).add(ctx, { amount: 1n });
+    const listed: string[] = [];
+    let pageToken = "";
+    for (let page = 0; page < 20 && (page === 0 || pageToken !== ""); page++) {
+      const res = await actors.list({ stateType: PROBE, idPrefix: "listed-", limit: 3, pageToken });
+      expect(res.actorIds.length).toBeLessThanOrEqual(3);
+      listed.push(...res.actorIds);
+      pageToken = res.nextPageToken;
+    }
+    expect(pageToken).toBe("");
+    expect(listed).toEqual([...ids].sort());
+
+    const ac = new AbortController();
+    try {
+      const target = idOn(PROBE, 5, "watched");
+      const watch = actors.watch({ stateType: PROBE, actorId: target }, { signal: ac.signal })[Symbol.asyncIterator]();
+      expect((await within(watch.next())).value!.version).toBe(0n);
+      const list = tasks.watchList({ actorId: target, method: "add" }, { signal: ac.signal })[Symbol.asyncIterator]();
+      expect((await within(list.next())).value!.tasks).toHaveLength(0);
+      const add = Probe.ref(target).spawn().add(ctx, { amount: 4n });
+      await add;
+      expect(JSON.parse((await within(watch.next())).value!.stateJson)).toMatchObject({ counter: "4" });
+      expect(((await within(list.next())).value as ListTasksResponse).tasks.map((t) => t.taskId)).toEqual([add.taskId]);
+    } finally {
+      ac.abort();
+    }
   });
 
   it("runs a workflow on one partition that writes, reads, calls and spawns on an actor of another", async () => {

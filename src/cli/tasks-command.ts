@@ -1,4 +1,4 @@
-import { toJsonString } from "@bufbuild/protobuf";
+import { create, toJsonString } from "@bufbuild/protobuf";
 import { ListTasksResponseSchema, TaskInfoSchema, TaskStatus, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
 import { connectionFrom, tasksClient } from "./connection.js";
 import { EXIT, UsageError } from "./exit.js";
@@ -110,7 +110,15 @@ export async function tasksCommand(command: string | undefined, args: readonly s
     if (v.limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 0xffff_ffff)) {
       throw new UsageError(`--limit must be a positive whole number, not ${JSON.stringify(v.limit)}`, "tasks list");
     }
-    const res = await client.list({ status, actorId: v.actor ?? "", stateType: v.type ?? "", limit });
+    // Pages are bounded (and end early on a sparse filter): follow them to the limit, default 1,000.
+    const want = limit || 1000;
+    const res = create(ListTasksResponseSchema);
+    do {
+      const page = await client.list({ status, actorId: v.actor ?? "", stateType: v.type ?? "", limit: want - res.tasks.length, pageToken: res.nextPageToken });
+      res.tasks.push(...page.tasks);
+      res.nextPageToken = page.nextPageToken;
+    } while (res.nextPageToken !== "" && res.tasks.length < want);
+    res.nextPageToken = "";
     console.log(json ? toJsonString(ListTasksResponseSchema, res, { prettySpaces: 2 }) : formatTaskTable(res.tasks));
     return EXIT.ok;
   }

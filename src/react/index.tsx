@@ -5,14 +5,15 @@
 //     const { response, isLoading, error } = useReactive(Counter.ref("shared"), "value");
 //     const ctx = useCairnContext();
 //     await Counter.ref("shared").increment(ctx, { by: 1 }); // the hook already shows it
-import { createContext, useContext, useMemo, useSyncExternalStore, type ReactNode } from "react";
+import { useContext, useMemo, useSyncExternalStore, type ReactNode } from "react";
+import { CairnReactContext } from "./cairn-context.js";
 import { toBinary, type Message } from "@bufbuild/protobuf";
 import type { MayWatch } from "../api/capabilities.js";
 import type { Ref } from "../api/ref.js";
 import { LiveQuery, type LiveQueryOptions, type LiveSnapshot } from "../web/live-query.js";
 import type { WebContext } from "../web/web-context.js";
 
-const CairnReactContext = createContext<WebContext | undefined>(undefined);
+export { useTask, type TaskSnapshot, type UseTaskOptions } from "./use-task.js";
 
 /** Makes `context` the WebContext of the hooks below it. */
 export function CairnProvider(props: { context: WebContext; children?: ReactNode }) {

@@ -24,8 +24,14 @@ export class ActorQueries {
     const spec = this.specs.find((s) => s.typeName === stateType);
     if (!spec) throw notFound(`this application serves no ${JSON.stringify(stateType)}`);
     validateActorId(actorId);
+    const found = this.find(spec, actorId);
+    if (!found) throw notFound(`${spec.typeName} ${JSON.stringify(actorId)} does not exist`);
+    return found;
+  }
+
+  /** The actor's durable state, read on its partition; undefined if it does not exist. */
+  find(spec: StateSpec, actorId: string): ActorView | undefined {
     const stored = this.storeOf(spec.typeName, actorId).getState(spec.typeName, actorId);
-    if (!stored) throw notFound(`${spec.typeName} ${JSON.stringify(actorId)} does not exist`);
-    return { spec, state: fromBinary(spec.state, stored.bytes), version: stored.version };
+    return stored && { spec, state: fromBinary(spec.state, stored.bytes), version: stored.version };
   }
 }

@@ -9,7 +9,7 @@ import type { ActorView } from "./actor-queries.js";
 export type { BackupResult };
 
 /** What operator calls need of the store beyond the `Store` interface: LMDB's live copy, and actors a page at a time. */
-export type AdminStore = Pick<LmdbStore, "backup" | "statePage">;
+export type AdminStore = Pick<LmdbStore, "backup" | "statePage" | "actorIds">;
 
 /** One actor of an export page, decoded. */
 export interface ActorEntry extends ActorView {
@@ -61,16 +61,32 @@ export class AdminQueries {
     return specs;
   }
 
+  /** Up to `limit` ids of `stateType`'s actors starting with `prefix`, after `after`; NOT_FOUND for a type not served. */
+  actorIds(stateType: string, prefix: string, after: string | undefined, limit: number): string[] {
+    if (!this.specs.some((s) => s.typeName === stateType)) throw notFound(`this application serves no ${JSON.stringify(stateType)}`);
+    return firstOfPages(this.stores.map((store) => store.actorIds(stateType, prefix, after, limit)), (id) => id, limit);
+  }
+
   /** Up to `limit` actors of `spec` after `afterActorId`, in id order, decoded. */
   statePage(spec: StateSpec, afterActorId: string | undefined, limit: number): ActorEntry[] {
-    // A page of each partition holds the first `limit` of all of them.
     const pages = this.stores.map((store) => store.statePage(spec.typeName, afterActorId, limit));
-    const page = pages.length === 1 ? pages[0]! : pages.flat().sort((a, b) => (a.actorId < b.actorId ? -1 : 1)).slice(0, limit);
-    return page.map(({ actorId, state }) => ({
+    return firstOfPages(pages, (a) => a.actorId, limit).map(({ actorId, state }) => ({
       spec,
       actorId,
       state: fromBinary(spec.state, state.bytes),
       version: state.version,
     }));
   }
+}
+
+/**
+ * The first `limit` in actor id order of the partitions' (or nodes') pages,
+ * each the first `limit` of its own: so the first `limit` of all of them.
+ */
+export function firstOfPages<T>(pages: readonly T[][], idOf: (item: T) => string, limit: number): T[] {
+  if (pages.length === 1) return pages[0]!;
+  return pages
+    .flat()
+    .sort((a, b) => (idOf(a) < idOf(b) ? -1 : 1))
+    .slice(0, limit);
 }

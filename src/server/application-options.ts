@@ -79,6 +79,12 @@ export interface ApplicationOptions {
    * true; false when the API's shape must not be public.
    */
   reflection?: boolean;
+  /**
+   * The web inspector at /__/cairn/ (README "The inspector"). Default on;
+   * in production (NODE_ENV=production) only for operators' tokens, as
+   * "operators" asks everywhere; false, or CAIRN_INSPECTOR=off, turns it off.
+   */
+  inspector?: boolean | "operators";
 
   /**
    * Internal: serve unary actor calls on the fast path (fast-unary.ts).

@@ -18,6 +18,8 @@ import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
 import { Drain } from "../transport/drain.js";
 import { withHealthEndpoints } from "../transport/health-endpoints.js";
+import { withInspector } from "../transport/inspector-route.js";
+import { inspectorAccess } from "./inspector-options.js";
 import { tlsCredentialsFrom } from "./tls-credentials.js";
 import { defaultLogger } from "./default-logger.js";
 import type { Logger } from "../api/logger.js";
@@ -168,7 +170,7 @@ export class Application {
         registerActorRoutes(router, runtime);
         registerTaskRoutes(router, runtime, tasks, node?.peerLists);
         registerScheduleRoutes(router, runtime, schedules, node?.peerLists);
-        registerActorsServiceRoutes(router, runtime, actors);
+        registerActorsServiceRoutes(router, runtime, actors, admin, node?.peerLists);
         registerAdminRoutes(router, runtime, admin);
         registerReactiveRoutes(router, runtime);
         if (o.reflection !== false) registerReflectionRoutes(router, runtime.specs.map((s) => s.state));
@@ -188,6 +190,8 @@ export class Application {
     if (o.fastUnaryPath !== false) served = withFastUnary(runtime, { readMaxBytes: maxBytes, jsonOptions }, served, drain);
     // Calls another node owns go there first (forwarding.ts).
     if (node) served = node.handler(runtime, tasks, opened.hosted.map((h) => h.store), maxBytes, served);
+    const inspector = inspectorAccess(o.inspector);
+    if (inspector) served = withInspector(inspector, (caller) => runtime.authorizeAdmin(caller), served);
     served = withHealthEndpoints(readiness, served);
     this.#listener = await listen(served, o.host ?? "127.0.0.1", o.port ?? 9991, credentials, duplexPaths);
     await node?.listen(logger);

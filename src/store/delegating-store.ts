@@ -11,7 +11,7 @@ export class DelegatingStore implements Store {
   getState: Store["getState"] = (t, id) => this.inner.getState(t, id);
   getIdempotency: Store["getIdempotency"] = (key) => this.inner.getIdempotency(key);
   getTask: Store["getTask"] = (id) => this.inner.getTask(id);
-  tasks: Store["tasks"] = () => this.inner.tasks();
+  tasks: Store["tasks"] = (range) => this.inner.tasks(range);
   getMemo: Store["getMemo"] = (key) => this.inner.getMemo(key);
   memoKeys: Store["memoKeys"] = (taskId, iteration) => this.inner.memoKeys(taskId, iteration);
   dueTaskIds: Store["dueTaskIds"] = (from, to) => this.inner.dueTaskIds(from, to);

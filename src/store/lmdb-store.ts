@@ -11,6 +11,7 @@ import {
   type MemoRecord,
   type ScheduleRecord,
   type Store,
+  type TaskRange,
   type TaskRecord,
   type StoredState,
   type TaskEventRecord,
@@ -22,6 +23,7 @@ import { backupEnvironment, type BackupResult } from "./backup.js";
 import type { Logger } from "../api/logger.js";
 import { RetentionIndex } from "./retention-index.js";
 import { fenced, takeOwnership } from "./ownership.js";
+import { actorIds, statePage, taskRange, type StateKey } from "./range-scans.js";
 
 export type Durability = "durable" | "relaxed";
 
@@ -37,7 +39,6 @@ export interface LmdbStoreOptions {
   partitions?: number;
 }
 
-type StateKey = [string, string];
 /** [taskId, seq]: seq counts a task's events from 0, without gaps. */
 type EventKey = [string, number];
 /** [runAt, taskId] of every task waiting to run. */
@@ -122,18 +123,14 @@ export class LmdbStore implements Store {
     return this.states.get([stateType, actorId]);
   }
 
-  /**
-   * Up to `limit` actors of `stateType` after `afterActorId`, in id order:
-   * a page of an export, each page its own short read.
-   */
+  /** Up to `limit` actors of `stateType` after `afterActorId`, in id order: a page of an export. */
   statePage(stateType: string, afterActorId: string | undefined, limit: number): Array<{ actorId: string; state: StoredState }> {
-    const page: Array<{ actorId: string; state: StoredState }> = [];
-    const start: StateKey = [stateType, afterActorId ?? ""];
-    for (const { key, value } of this.states.getRange({ start })) {
-      if (key[0] !== stateType || page.length === limit) break;
-      if (key[1] !== afterActorId) page.push({ actorId: key[1], state: value });
-    }
-    return page;
+    return statePage(this.states, stateType, afterActorId, limit);
+  }
+
+  /** Up to `limit` ids of `stateType`'s actors that start with `prefix`, after `after`, in id order. */
+  actorIds(stateType: string, prefix: string, after: string | undefined, limit: number): string[] {
+    return actorIds(this.states, stateType, prefix, after, limit);
   }
 
   /** A consistent copy of the live environment into `destination` (see backup.ts). */
@@ -149,8 +146,8 @@ export class LmdbStore implements Store {
     return this.taskDb.get(taskId);
   }
 
-  *tasks(): Iterable<TaskRecord> {
-    for (const { value } of this.taskDb.getRange()) yield value;
+  tasks(range: TaskRange = {}): Iterable<TaskRecord> {
+    return taskRange(this.taskDb, range);
   }
 
   getMemo(key: MemoKey): MemoRecord | undefined {

@@ -225,12 +225,25 @@ export interface ExpiryResult {
   readonly more: boolean;
 }
 
+/** A stretch of the task table, [atLeast, below) by task id, and which way to walk it. */
+export interface TaskRange {
+  /** The lowest id walked (it need not exist); none: from the first. */
+  readonly atLeast?: string;
+  /** Ids below this one only; none: to the last. */
+  readonly below?: string;
+  /** Highest id first. */
+  readonly reverse?: boolean;
+}
+
 export interface Store {
   getState(stateType: string, actorId: string): StoredState | undefined;
   getIdempotency(key: string): IdempotencyRecord | undefined;
   getTask(taskId: string): TaskRecord | undefined;
-  /** Every task, in task id order (ids sort by creation time). */
-  tasks(): Iterable<TaskRecord>;
+  /**
+   * Every task, in task id order (ids sort by creation time), or those of
+   * `range`, highest id first with `range.reverse`.
+   */
+  tasks(range?: TaskRange): Iterable<TaskRecord>;
   getMemo(key: MemoKey): MemoRecord | undefined;
   /** The keys of the memos of one iteration of a task, in key order. */
   memoKeys(taskId: string, iteration: number): Iterable<MemoKey>;

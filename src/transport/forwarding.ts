@@ -62,6 +62,7 @@ const BODY_ROUTES = new Map<string, BodyRoute>([
   ["/cairn.v1.Reactive/Watch", byActor(WatchRequestSchema)],
   ["/cairn.v1.Actors/Get", byActor(GetActorRequestSchema)],
   ["/cairn.v1.Actors/Delete", byActor(GetActorRequestSchema)],
+  ["/cairn.v1.Actors/Watch", byActor(GetActorRequestSchema)],
   ...["Get", "Wait", "Watch", "Cancel", "Pause", "Resume"].map((m) => [`/cairn.v1.Tasks/${m}`, byTaskId] as [string, BodyRoute]),
   [
     "/cairn.v1.Schedules/Delete",

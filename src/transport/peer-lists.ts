@@ -1,13 +1,16 @@
 import * as net from "node:net";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Tasks, type ListTasksRequest, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { ListTasksResponseSchema, Tasks, type ListTasksRequest, type ListTasksResponse } from "../../generated/cairn/v1/tasks_pb.js";
+import { Actors, ListActorsResponseSchema, type ListActorsRequest, type ListActorsResponse } from "../../generated/cairn/v1/actors_pb.js";
 import { Schedules, type ListSchedulesRequest, type ScheduleInfo } from "../../generated/cairn/v1/schedules_pb.js";
 import { PEER_HEADER } from "./forwarding.js";
-import { compareIds } from "../runtime/tasks/id-order.js";
+import { compareIds, mergePages } from "../runtime/tasks/id-order.js";
+import { firstOfPages } from "../runtime/admin-queries.js";
 
 /**
- * `Tasks.List` and `Schedules.List` over every node (DESIGN.md §9): the
+ * `Tasks.List`, `Schedules.List` and `Actors.List` over every node (DESIGN.md §9): the
  * node a caller reached asks each other node for its own (a call carrying
  * the cluster secret is answered from that node alone) and merges. A node
  * that does not answer fails the list with UNAVAILABLE naming it: a list
@@ -18,6 +21,7 @@ interface Peer {
   readonly url: string;
   readonly tasks: Client<typeof Tasks>;
   readonly schedules: Client<typeof Schedules>;
+  readonly actors: Client<typeof Actors>;
 }
 
 export class PeerLists {
@@ -35,7 +39,7 @@ export class PeerLists {
         baseUrl: url,
         nodeOptions: { createConnection: () => net.connect({ host: hostname, port: Number(port || 80), noDelay: true }) },
       });
-      return [{ index: i, url, tasks: createClient(Tasks, transport), schedules: createClient(Schedules, transport) }];
+      return [{ index: i, url, tasks: createClient(Tasks, transport), schedules: createClient(Schedules, transport), actors: createClient(Actors, transport) }];
     });
   }
 
@@ -44,10 +48,22 @@ export class PeerLists {
     return header.has(PEER_HEADER);
   }
 
-  /** `local` and every other node's page of tasks for `req`, in listing order (id-order.ts), at most `limit`. */
-  async tasks(req: ListTasksRequest, header: Headers, local: TaskInfo[], limit: number): Promise<TaskInfo[]> {
-    const found = await this.#each(header, async (peer, headers) => (await peer.tasks.list(req, { headers })).tasks);
-    return [...local, ...found.flat()].sort((a, b) => compareIds(a.taskId, b.taskId)).slice(0, limit);
+  /** `local` and every other node's page of tasks for `req` as one page of at most `limit`, in listing order or newest first (id-order.ts). */
+  async tasks(req: ListTasksRequest, header: Headers, local: ListTasksResponse, limit: number): Promise<ListTasksResponse> {
+    const found = await this.#each(header, (peer, headers) => peer.tasks.list(req, { headers }));
+    const pages = [local, ...found].map((page) => ({ items: page.tasks, next: page.nextPageToken }));
+    const merged = mergePages(pages, (t) => t.taskId, limit, req.newestFirst);
+    return create(ListTasksResponseSchema, { tasks: [...merged.items], nextPageToken: merged.next });
+  }
+
+  /** `local` and every other node's page of actor ids for `req` as one page of at most `limit`, in id order. */
+  async actorIds(req: ListActorsRequest, header: Headers, local: ListActorsResponse, limit: number): Promise<ListActorsResponse> {
+    const found = await this.#each(header, (peer, headers) => peer.actors.list(req, { headers }));
+    const pages = [local, ...found];
+    const ids = firstOfPages(pages.map((p) => [...p.actorIds]), (id) => id, limit);
+    // Each node's page is its first `limit`: a node with more, or more than `limit` in all, means another page.
+    const more = pages.some((p) => p.nextPageToken !== "") || pages.reduce((n, p) => n + p.actorIds.length, 0) > limit;
+    return create(ListActorsResponseSchema, { actorIds: ids, nextPageToken: more && ids.length > 0 ? ids[ids.length - 1]! : "" });
   }
 
   /** `local` and every other node's page of schedules for `req`, in listing order, at most `req.limit` (0: all). */

@@ -27,19 +27,22 @@ const TYPES: Record<string, string> = {
  * or not), dotfiles and symlinks out of it are 404; other methods are 404 as
  * connect's own fallback would answer.
  */
-export function staticFiles(root: string): Handler {
+export function staticFiles(root: string, urlPrefix = ""): Handler {
   const base = path.resolve(root);
   return (req, res) => {
-    void serve(base, req, res).catch(() => {
+    void serve(base, req, res, urlPrefix).catch(() => {
       if (!res.headersSent) send(res, 500, "internal error");
       else res.end();
     });
   };
 }
 
-async function serve(base: string, req: Request, res: Response): Promise<void> {
+async function serve(base: string, req: Request, res: Response, urlPrefix: string): Promise<void> {
   if (req.method !== "GET" && req.method !== "HEAD") return send(res, 404, "not found");
-  const file = await resolveFile(base, req.url ?? "/");
+  const url = req.url ?? "/";
+  // Served under a prefix (the inspector's /__/cairn/): paths are relative to it.
+  if (!url.startsWith(urlPrefix)) return send(res, 404, "not found");
+  const file = await resolveFile(base, urlPrefix === "" ? url : `/${url.slice(urlPrefix.length)}`);
   if (!file) return send(res, 404, "not found");
   const body = await fs.readFile(file);
   res.statusCode = 200;
@@ -75,7 +78,7 @@ export async function resolveFile(base: string, url: string): Promise<string | u
   }
 }
 
-function send(res: Response, status: number, text: string): void {
+export function send(res: Response, status: number, text: string): void {
   res.statusCode = status;
   res.setHeader("content-type", "text/plain; charset=utf-8");
   res.setHeader("content-length", String(Buffer.byteLength(text)));

@@ -9,8 +9,11 @@ import {
 import type { TaskView } from "../runtime/tasks/task-queries.js";
 import { TASK_STATUS } from "../api/task-status.js";
 
-/** A task as the `cairn.v1.Tasks` service shows it. */
-export function toTaskInfo({ task, status, progress, history, responseType }: TaskView): TaskInfo {
+/**
+ * A task as the `cairn.v1.Tasks` service shows it. With `requestType` (a
+ * single task's view, not a list's) it carries its request too.
+ */
+export function toTaskInfo({ task, status, progress, history, responseType }: TaskView, requestType?: string): TaskInfo {
   const outcome = task.outcome;
   return create(TaskInfoSchema, {
     taskId: task.taskId,
@@ -31,6 +34,8 @@ export function toTaskInfo({ task, status, progress, history, responseType }: Ta
     scheduleId: task.scheduleId ?? "",
     responseType,
     codeVersion: task.codeVersion ?? "",
+    request: requestType === undefined ? new Uint8Array() : task.request,
+    requestType: requestType ?? "",
     // Kept on a task cancelled while waiting: the operator may need the job id.
     remoteStatusInput: task.remoteStatusInput ?? "",
     progress: progress && create(TaskProgressSchema, {

@@ -2,7 +2,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { TaskInfoSchema, type TaskInfo } from "../../generated/cairn/v1/tasks_pb.js";
 import { notFound } from "../api/errors.js";
 import { isFinal } from "../runtime/tasks/task-record.js";
-import type { TaskQueries } from "../runtime/tasks/task-queries.js";
+import type { TaskQueries, TaskRecord } from "../runtime/tasks/task-queries.js";
 import { toTaskInfo } from "./task-info.js";
 
 /**
@@ -11,7 +11,12 @@ import { toTaskInfo } from "./task-info.js";
  * readers: the task is described when the subscriber asks for the next
  * update, so a slow one skips to the newest and holds nothing queued.
  */
-export async function* watchTask(tasks: TaskQueries, taskId: string, signal: AbortSignal | undefined): AsyncGenerator<TaskInfo, void, undefined> {
+export async function* watchTask(
+  tasks: TaskQueries,
+  taskId: string,
+  signal: AbortSignal | undefined,
+  requestTypeOf: (task: TaskRecord) => string,
+): AsyncGenerator<TaskInfo, void, undefined> {
   if (!tasks.get(taskId)) throw notFound(`no task ${JSON.stringify(taskId)}`);
   let changed = true;
   let wake: (() => void) | undefined;
@@ -35,7 +40,7 @@ export async function* watchTask(tasks: TaskQueries, taskId: string, signal: Abo
       // Gone only once ended and past retention; a watch ends at the end, so only by a race.
       const task = tasks.get(taskId);
       if (!task) throw notFound(`no task ${JSON.stringify(taskId)}`);
-      const info = toTaskInfo(tasks.describe(task));
+      const info = toTaskInfo(tasks.describe(task), requestTypeOf(task));
       const bytes = toBinary(TaskInfoSchema, info);
       if (!last || Buffer.compare(bytes, last) !== 0) {
         last = bytes;

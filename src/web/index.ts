@@ -3,6 +3,7 @@
 // bundles it (test/web.test.ts walks the import graph to check).
 export { WebContext, type WebContextOptions, type AfterWriteListener } from "./web-context.js";
 export { LiveQuery, type LiveSnapshot, type LiveQueryOptions } from "./live-query.js";
+export { LiveStream, type StreamSnapshot, type LiveStreamOptions } from "./live-stream.js";
 export { Ref, Task, Spawner, Reactive } from "../api/ref.js";
 export type { Context } from "../api/context.js";
 export type { ContextKind, ContextOf, MayCall, MaySpawn, MayWatch } from "../api/capabilities.js";

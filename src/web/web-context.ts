@@ -2,7 +2,8 @@
 // (src/client/external-context.ts), over `@connectrpc/connect-web` (fetch),
 // with no Node-only import. Everything in src/web must stay that way: the
 // page bundles it.
-import type { Message } from "@bufbuild/protobuf";
+import type { DescService, Message } from "@bufbuild/protobuf";
+import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import type { Context } from "../api/context.js";
 import { Aborted } from "../api/errors.js";
@@ -50,6 +51,7 @@ export class WebContext implements Context {
   readonly idempotencySeed: string;
   readonly url: string;
   readonly #calls: RemoteCalls;
+  readonly #transport: Transport;
   readonly #afterWriteListeners = new Set<AfterWriteListener>();
 
   constructor(options: WebContextOptions = {}) {
@@ -58,9 +60,10 @@ export class WebContext implements Context {
     this.url = url;
     this.idempotencySeed = options.idempotencySeed ?? randomHex(16);
     // Every request this context makes goes through abortableFetch: see there why.
-    const common = { baseUrl: url, useBinaryFormat: true, fetch: abortableFetch(options.fetch) };
+    const common = { baseUrl: url, useBinaryFormat: true, fetch: abortableFetch(options.fetch), interceptors: [withToken(options.bearerToken)] };
     const transport =
       options.transport === "grpc-web" ? createGrpcWebTransport(common) : createConnectTransport(common);
+    this.#transport = transport;
     this.#calls = new RemoteCalls(
       transport,
       { idempotencySeed: this.idempotencySeed, bearerToken: options.bearerToken, timeoutMs: options.timeoutMs },
@@ -78,6 +81,17 @@ export class WebContext implements Context {
       control: (taskId, action) => calls.control(taskId, action),
       watch: (inv, signal) => calls.watch(inv, signal),
     };
+  }
+
+  /**
+   * A connect client of any service the application serves (the framework's
+   * `cairn.v1.Tasks`, `Actors`, `Schedules`…), over this context's
+   * transport and with its bearer token:
+   *
+   *     for await (const info of ctx.client(Tasks).watch({ taskId })) …
+   */
+  client<S extends DescService>(service: S): Client<S> {
+    return createClient(service, this.#transport);
   }
 
   /**
@@ -117,4 +131,12 @@ export class WebContext implements Context {
   async #afterWrite(): Promise<void> {
     await Promise.allSettled([...this.#afterWriteListeners].map(async (listener) => listener()));
   }
+}
+
+/** Sets `authorization: Bearer …` on each request that has none (ref calls set their own). */
+function withToken(token: string | undefined): Interceptor {
+  return (next) => (req) => {
+    if (token && !req.header.has("authorization")) req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
 }

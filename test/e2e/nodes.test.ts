@@ -15,7 +15,8 @@
 import * as http2 from "node:http2";
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Actors, type GetActorResponse } from "../../generated/cairn/v1/actors_pb.js";
 import { signHmacToken, type ExternalContext } from "@cairn-dev/cairn";
 import { Account, WithdrawAborted } from "../../generated/bank/v1/account_cairn.js";
 import { TaskStatus } from "../../generated/cairn/v1/tasks_pb.js";
@@ -23,7 +24,7 @@ import { BANK_TOKEN_SECRET } from "../../examples/bank/servicer.js";
 import { nodeOfPartition, partitionOf } from "../../src/api/partition.js";
 import { PeerSessions } from "../../src/transport/peer-sessions.js";
 import { PeerVersions } from "../../src/transport/peer-versions.js";
-import { tasksClient } from "../fixtures/tasks-client.js";
+import { bearerTransport, tasksClient } from "../fixtures/tasks-client.js";
 import { waitFor } from "../fixtures/waiting.js";
 import { forEachLimit, freePort, killHard, ServerProcesses, stopServer, within, type SpawnedServer } from "./helpers.js";
 
@@ -151,9 +152,40 @@ describe("two nodes started as StatefulSet pods", () => {
       expect(done.status).toBe(TaskStatus.COMPLETED);
     }
     expect((await Account.ref(on1![0]!).balance(ctx[0]!)).balance).toBe(1_010n);
+    // Actors.Watch through either node reads the actor where it lives; Actors.List lists both nodes' actors.
+    for (const n of nodes) {
+      const client = createClient(Actors, bearerTransport(n.url, ADMIN));
+      const listed: string[] = [];
+      let pageToken = "";
+      for (let page = 0; page < 10 && (page === 0 || pageToken !== ""); page++) {
+        const res = await client.list({ stateType: "bank.v1.Account", idPrefix: "pod-task", limit: 1, pageToken });
+        listed.push(...res.actorIds);
+        pageToken = res.nextPageToken;
+      }
+      expect(listed).toEqual([on0![0]!, on1![0]!].sort());
+      const abort = new AbortController();
+      try {
+        const watch = client.watch({ stateType: "bank.v1.Account", actorId: on1![0]! }, { signal: abort.signal });
+        const first = (await within(CALL_TIMEOUT_MS, "Actors.Watch", watch[Symbol.asyncIterator]().next())).value as GetActorResponse;
+        expect(JSON.parse(first.stateJson)).toMatchObject({ balance: "1010" });
+      } finally {
+        abort.abort();
+      }
+    }
     for (const t of tasks) {
       const { tasks: listed } = await t.list({});
       expect(listed.map((x) => x.taskId)).toEqual(expect.arrayContaining(taskIds));
+      // Newest first, a page of one at a time, across both nodes: the same tasks reversed.
+      const newest: string[] = [];
+      let pageToken = "";
+      for (let page = 0; page < 50 && (page === 0 || pageToken !== ""); page++) {
+        const res = await t.list({ method: "AccrueInterest", newestFirst: true, limit: 1, pageToken });
+        newest.push(...res.tasks.map((x) => x.taskId));
+        pageToken = res.nextPageToken;
+      }
+      const oldest = (await t.list({ method: "accrueInterest" })).tasks.map((x) => x.taskId);
+      expect(oldest).toEqual(expect.arrayContaining(taskIds));
+      expect(newest).toEqual([...oldest].reverse());
     }
     expect(await codeOf(tasks[1]!.get({ taskId: "no-such-task" }))).toBe(Code.NotFound);
   });

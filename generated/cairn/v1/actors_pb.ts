@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cairn/v1/actors.proto.
  */
 export const file_cairn_v1_actors: GenFile = /*@__PURE__*/
-  fileDesc("ChVjYWlybi92MS9hY3RvcnMucHJvdG8SCGNhaXJuLnYxIjcKD0dldEFjdG9yUmVxdWVzdBISCgpzdGF0ZV90eXBlGAEgASgJEhAKCGFjdG9yX2lkGAIgASgJIjcKEEdldEFjdG9yUmVzcG9uc2USEgoKc3RhdGVfanNvbhgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEIjoKEkRlbGV0ZUFjdG9yUmVxdWVzdBISCgpzdGF0ZV90eXBlGAEgASgJEhAKCGFjdG9yX2lkGAIgASgJIk8KE0RlbGV0ZUFjdG9yUmVzcG9uc2USGgoSY2FuY2VsbGVkX3Rhc2tfaWRzGAEgAygJEhwKFGRlbGV0ZWRfc2NoZWR1bGVfaWRzGAIgAygJMo0BCgZBY3RvcnMSPAoDR2V0EhkuY2Fpcm4udjEuR2V0QWN0b3JSZXF1ZXN0GhouY2Fpcm4udjEuR2V0QWN0b3JSZXNwb25zZRJFCgZEZWxldGUSHC5jYWlybi52MS5EZWxldGVBY3RvclJlcXVlc3QaHS5jYWlybi52MS5EZWxldGVBY3RvclJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChVjYWlybi92MS9hY3RvcnMucHJvdG8SCGNhaXJuLnYxIjcKD0dldEFjdG9yUmVxdWVzdBISCgpzdGF0ZV90eXBlGAEgASgJEhAKCGFjdG9yX2lkGAIgASgJIjcKEEdldEFjdG9yUmVzcG9uc2USEgoKc3RhdGVfanNvbhgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEIjoKEkRlbGV0ZUFjdG9yUmVxdWVzdBISCgpzdGF0ZV90eXBlGAEgASgJEhAKCGFjdG9yX2lkGAIgASgJIk8KE0RlbGV0ZUFjdG9yUmVzcG9uc2USGgoSY2FuY2VsbGVkX3Rhc2tfaWRzGAEgAygJEhwKFGRlbGV0ZWRfc2NoZWR1bGVfaWRzGAIgAygJIl0KEUxpc3RBY3RvcnNSZXF1ZXN0EhIKCnN0YXRlX3R5cGUYASABKAkSEQoJaWRfcHJlZml4GAIgASgJEhIKCnBhZ2VfdG9rZW4YAyABKAkSDQoFbGltaXQYBCABKA0iQAoSTGlzdEFjdG9yc1Jlc3BvbnNlEhEKCWFjdG9yX2lkcxgBIAMoCRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiFwoVTGlzdFN0YXRlVHlwZXNSZXF1ZXN0InwKCk1ldGhvZEluZm8SDAoEbmFtZRgBIAEoCRIQCghycGNfbmFtZRgCIAEoCRIMCgRraW5kGAMgASgJEhMKC2NvbnN0cnVjdG9yGAQgASgIEhQKDHJlcXVlc3RfdHlwZRgFIAEoCRIVCg1yZXNwb25zZV90eXBlGAYgASgJIkkKDVN0YXRlVHlwZUluZm8SEQoJdHlwZV9uYW1lGAEgASgJEiUKB21ldGhvZHMYAiADKAsyFC5jYWlybi52MS5NZXRob2RJbmZvImMKFkxpc3RTdGF0ZVR5cGVzUmVzcG9uc2USLAoLc3RhdGVfdHlwZXMYASADKAsyFy5jYWlybi52MS5TdGF0ZVR5cGVJbmZvEhsKE2ZpbGVfZGVzY3JpcHRvcl9zZXQYAiABKAwy3gIKBkFjdG9ycxJKCgVUeXBlcxIfLmNhaXJuLnYxLkxpc3RTdGF0ZVR5cGVzUmVxdWVzdBogLmNhaXJuLnYxLkxpc3RTdGF0ZVR5cGVzUmVzcG9uc2USQQoETGlzdBIbLmNhaXJuLnYxLkxpc3RBY3RvcnNSZXF1ZXN0GhwuY2Fpcm4udjEuTGlzdEFjdG9yc1Jlc3BvbnNlEkAKBVdhdGNoEhkuY2Fpcm4udjEuR2V0QWN0b3JSZXF1ZXN0GhouY2Fpcm4udjEuR2V0QWN0b3JSZXNwb25zZTABEjwKA0dldBIZLmNhaXJuLnYxLkdldEFjdG9yUmVxdWVzdBoaLmNhaXJuLnYxLkdldEFjdG9yUmVzcG9uc2USRQoGRGVsZXRlEhwuY2Fpcm4udjEuRGVsZXRlQWN0b3JSZXF1ZXN0Gh0uY2Fpcm4udjEuRGVsZXRlQWN0b3JSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * @generated from message cairn.v1.GetActorRequest
@@ -113,11 +113,223 @@ export const DeleteActorResponseSchema: GenMessage<DeleteActorResponse> = /*@__P
   messageDesc(file_cairn_v1_actors, 3);
 
 /**
+ * @generated from message cairn.v1.ListActorsRequest
+ */
+export type ListActorsRequest = Message<"cairn.v1.ListActorsRequest"> & {
+  /**
+   * The state type, e.g. "bank.v1.Account".
+   *
+   * @generated from field: string state_type = 1;
+   */
+  stateType: string;
+
+  /**
+   * Only ids that start with this.
+   *
+   * @generated from field: string id_prefix = 2;
+   */
+  idPrefix: string;
+
+  /**
+   * Continue after this id (a page's next_page_token).
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+
+  /**
+   * 0: 100; at most 1,000.
+   *
+   * @generated from field: uint32 limit = 4;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message cairn.v1.ListActorsRequest.
+ * Use `create(ListActorsRequestSchema)` to create a new message.
+ */
+export const ListActorsRequestSchema: GenMessage<ListActorsRequest> = /*@__PURE__*/
+  messageDesc(file_cairn_v1_actors, 4);
+
+/**
+ * @generated from message cairn.v1.ListActorsResponse
+ */
+export type ListActorsResponse = Message<"cairn.v1.ListActorsResponse"> & {
+  /**
+   * In id order.
+   *
+   * @generated from field: repeated string actor_ids = 1;
+   */
+  actorIds: string[];
+
+  /**
+   * Set when more ids may follow: pass it as page_token.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message cairn.v1.ListActorsResponse.
+ * Use `create(ListActorsResponseSchema)` to create a new message.
+ */
+export const ListActorsResponseSchema: GenMessage<ListActorsResponse> = /*@__PURE__*/
+  messageDesc(file_cairn_v1_actors, 5);
+
+/**
+ * @generated from message cairn.v1.ListStateTypesRequest
+ */
+export type ListStateTypesRequest = Message<"cairn.v1.ListStateTypesRequest"> & {
+};
+
+/**
+ * Describes the message cairn.v1.ListStateTypesRequest.
+ * Use `create(ListStateTypesRequestSchema)` to create a new message.
+ */
+export const ListStateTypesRequestSchema: GenMessage<ListStateTypesRequest> = /*@__PURE__*/
+  messageDesc(file_cairn_v1_actors, 6);
+
+/**
+ * A method of a state type, as declared in its .proto.
+ *
+ * @generated from message cairn.v1.MethodInfo
+ */
+export type MethodInfo = Message<"cairn.v1.MethodInfo"> & {
+  /**
+   * The local name ("accrueInterest") and the RPC name ("AccrueInterest").
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string rpc_name = 2;
+   */
+  rpcName: string;
+
+  /**
+   * reader, writer, transaction or workflow.
+   *
+   * @generated from field: string kind = 3;
+   */
+  kind: string;
+
+  /**
+   * May create the actor.
+   *
+   * @generated from field: bool constructor = 4;
+   */
+  constructor$: boolean;
+
+  /**
+   * @generated from field: string request_type = 5;
+   */
+  requestType: string;
+
+  /**
+   * @generated from field: string response_type = 6;
+   */
+  responseType: string;
+};
+
+/**
+ * Describes the message cairn.v1.MethodInfo.
+ * Use `create(MethodInfoSchema)` to create a new message.
+ */
+export const MethodInfoSchema: GenMessage<MethodInfo> = /*@__PURE__*/
+  messageDesc(file_cairn_v1_actors, 7);
+
+/**
+ * @generated from message cairn.v1.StateTypeInfo
+ */
+export type StateTypeInfo = Message<"cairn.v1.StateTypeInfo"> & {
+  /**
+   * e.g. "bank.v1.Account".
+   *
+   * @generated from field: string type_name = 1;
+   */
+  typeName: string;
+
+  /**
+   * @generated from field: repeated cairn.v1.MethodInfo methods = 2;
+   */
+  methods: MethodInfo[];
+};
+
+/**
+ * Describes the message cairn.v1.StateTypeInfo.
+ * Use `create(StateTypeInfoSchema)` to create a new message.
+ */
+export const StateTypeInfoSchema: GenMessage<StateTypeInfo> = /*@__PURE__*/
+  messageDesc(file_cairn_v1_actors, 8);
+
+/**
+ * @generated from message cairn.v1.ListStateTypesResponse
+ */
+export type ListStateTypesResponse = Message<"cairn.v1.ListStateTypesResponse"> & {
+  /**
+   * @generated from field: repeated cairn.v1.StateTypeInfo state_types = 1;
+   */
+  stateTypes: StateTypeInfo[];
+
+  /**
+   * A google.protobuf.FileDescriptorSet (binary) with every file that
+   * declares a served state, method or framework message, and its imports:
+   * enough to decode states, requests and responses without .proto files.
+   *
+   * @generated from field: bytes file_descriptor_set = 2;
+   */
+  fileDescriptorSet: Uint8Array;
+};
+
+/**
+ * Describes the message cairn.v1.ListStateTypesResponse.
+ * Use `create(ListStateTypesResponseSchema)` to create a new message.
+ */
+export const ListStateTypesResponseSchema: GenMessage<ListStateTypesResponse> = /*@__PURE__*/
+  messageDesc(file_cairn_v1_actors, 9);
+
+/**
  * Operator calls (cairn_admin).
  *
  * @generated from service cairn.v1.Actors
  */
 export const Actors: GenService<{
+  /**
+   * Every state type the application serves, with its methods by kind.
+   *
+   * @generated from rpc cairn.v1.Actors.Types
+   */
+  types: {
+    methodKind: "unary";
+    input: typeof ListStateTypesRequestSchema;
+    output: typeof ListStateTypesResponseSchema;
+  },
+  /**
+   * A page of the ids of one state type's actors. NOT_FOUND for an unknown
+   * state type.
+   *
+   * @generated from rpc cairn.v1.Actors.List
+   */
+  list: {
+    methodKind: "unary";
+    input: typeof ListActorsRequestSchema;
+    output: typeof ListActorsResponseSchema;
+  },
+  /**
+   * The actor's durable state now, then again after each commit that
+   * changes it (through the same change notification as reactive readers);
+   * a missing actor is sent as version 0 with empty state_json.
+   *
+   * @generated from rpc cairn.v1.Actors.Watch
+   */
+  watch: {
+    methodKind: "server_streaming";
+    input: typeof GetActorRequestSchema;
+    output: typeof GetActorResponseSchema;
+  },
   /**
    * NOT_FOUND for an unknown state type or an actor that does not exist.
    *

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cairn/v1/tasks.proto.
  */
 export const file_cairn_v1_tasks: GenFile = /*@__PURE__*/
-  fileDesc("ChRjYWlybi92MS90YXNrcy5wcm90bxIIY2Fpcm4udjEiPgoJVGFza0Vycm9yEhEKCXR5cGVfbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoDBIPCgdtZXNzYWdlGAMgASgJIr8DCghUYXNrSW5mbxIPCgd0YXNrX2lkGAEgASgJEhIKCnN0YXRlX3R5cGUYAiABKAkSEAoIYWN0b3JfaWQYAyABKAkSDgoGbWV0aG9kGAQgASgJEiQKBnN0YXR1cxgFIAEoDjIULmNhaXJuLnYxLlRhc2tTdGF0dXMSEQoJaXRlcmF0aW9uGAYgASgNEhAKCGF0dGVtcHRzGAcgASgNEhEKCXJ1bl9hdF9tcxgIIAEoAxIVCg1jcmVhdGVkX2F0X21zGAkgASgDEhAKCHJlc3BvbnNlGAogASgMEiIKBWVycm9yGAsgASgLMhMuY2Fpcm4udjEuVGFza0Vycm9yEhIKCmxhc3RfZXJyb3IYDCABKAkSKAoIcHJvZ3Jlc3MYDSABKAsyFi5jYWlybi52MS5UYXNrUHJvZ3Jlc3MSJAoHaGlzdG9yeRgOIAMoCzITLmNhaXJuLnYxLlRhc2tFdmVudBIbChNyZW1vdGVfc3RhdHVzX2lucHV0GA8gASgJEhMKC3NjaGVkdWxlX2lkGBAgASgJEhUKDXJlc3BvbnNlX3R5cGUYESABKAkSFAoMY29kZV92ZXJzaW9uGBIgASgJIocBCgxUYXNrUHJvZ3Jlc3MSEAoIbG9jYXRpb24YASABKAkSFQoIZnJhY3Rpb24YAiABKAFIAIgBARIZCgxyZW1haW5pbmdfbXMYAyABKANIAYgBARIVCg11cGRhdGVkX2F0X21zGAQgASgDQgsKCV9mcmFjdGlvbkIPCg1fcmVtYWluaW5nX21zIjgKCVRhc2tFdmVudBINCgVhdF9tcxgBIAEoAxIMCgRraW5kGAIgASgJEg4KBmRldGFpbBgDIAEoCSIhCg5HZXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiIKD1dhaXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIoEBChBMaXN0VGFza3NSZXF1ZXN0EiQKBnN0YXR1cxgBIAEoDjIULmNhaXJuLnYxLlRhc2tTdGF0dXMSEgoKc3RhdGVfdHlwZRgCIAEoCRIQCghhY3Rvcl9pZBgDIAEoCRINCgVsaW1pdBgEIAEoDRISCgpwYWdlX3Rva2VuGAUgASgJIk8KEUxpc3RUYXNrc1Jlc3BvbnNlEiEKBXRhc2tzGAEgAygLMhIuY2Fpcm4udjEuVGFza0luZm8SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiMKEFdhdGNoVGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSIkChFDYW5jZWxUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiMKEFBhdXNlVGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSIkChFSZXN1bWVUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJKtwBCgpUYXNrU3RhdHVzEhsKF1RBU0tfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVVEFTS19TVEFUVVNfU0NIRURVTEVEEAESFwoTVEFTS19TVEFUVVNfUlVOTklORxACEhkKFVRBU0tfU1RBVFVTX0NPTVBMRVRFRBADEhcKE1RBU0tfU1RBVFVTX0FCT1JURUQQBBIWChJUQVNLX1NUQVRVU19GQUlMRUQQBRIZChVUQVNLX1NUQVRVU19DQU5DRUxMRUQQBhIWChJUQVNLX1NUQVRVU19QQVVTRUQQBzKeAwoFVGFza3MSMwoDR2V0EhguY2Fpcm4udjEuR2V0VGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mbxI1CgRXYWl0EhkuY2Fpcm4udjEuV2FpdFRhc2tSZXF1ZXN0GhIuY2Fpcm4udjEuVGFza0luZm8SPwoETGlzdBIaLmNhaXJuLnYxLkxpc3RUYXNrc1JlcXVlc3QaGy5jYWlybi52MS5MaXN0VGFza3NSZXNwb25zZRI5CgVXYXRjaBIaLmNhaXJuLnYxLldhdGNoVGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mbzABEjkKBkNhbmNlbBIbLmNhaXJuLnYxLkNhbmNlbFRhc2tSZXF1ZXN0GhIuY2Fpcm4udjEuVGFza0luZm8SNwoFUGF1c2USGi5jYWlybi52MS5QYXVzZVRhc2tSZXF1ZXN0GhIuY2Fpcm4udjEuVGFza0luZm8SOQoGUmVzdW1lEhsuY2Fpcm4udjEuUmVzdW1lVGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mb2IGcHJvdG8z");
+  fileDesc("ChRjYWlybi92MS90YXNrcy5wcm90bxIIY2Fpcm4udjEiPgoJVGFza0Vycm9yEhEKCXR5cGVfbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoDBIPCgdtZXNzYWdlGAMgASgJIuYDCghUYXNrSW5mbxIPCgd0YXNrX2lkGAEgASgJEhIKCnN0YXRlX3R5cGUYAiABKAkSEAoIYWN0b3JfaWQYAyABKAkSDgoGbWV0aG9kGAQgASgJEiQKBnN0YXR1cxgFIAEoDjIULmNhaXJuLnYxLlRhc2tTdGF0dXMSEQoJaXRlcmF0aW9uGAYgASgNEhAKCGF0dGVtcHRzGAcgASgNEhEKCXJ1bl9hdF9tcxgIIAEoAxIVCg1jcmVhdGVkX2F0X21zGAkgASgDEhAKCHJlc3BvbnNlGAogASgMEiIKBWVycm9yGAsgASgLMhMuY2Fpcm4udjEuVGFza0Vycm9yEhIKCmxhc3RfZXJyb3IYDCABKAkSKAoIcHJvZ3Jlc3MYDSABKAsyFi5jYWlybi52MS5UYXNrUHJvZ3Jlc3MSJAoHaGlzdG9yeRgOIAMoCzITLmNhaXJuLnYxLlRhc2tFdmVudBIbChNyZW1vdGVfc3RhdHVzX2lucHV0GA8gASgJEhMKC3NjaGVkdWxlX2lkGBAgASgJEhUKDXJlc3BvbnNlX3R5cGUYESABKAkSFAoMY29kZV92ZXJzaW9uGBIgASgJEg8KB3JlcXVlc3QYEyABKAwSFAoMcmVxdWVzdF90eXBlGBQgASgJIocBCgxUYXNrUHJvZ3Jlc3MSEAoIbG9jYXRpb24YASABKAkSFQoIZnJhY3Rpb24YAiABKAFIAIgBARIZCgxyZW1haW5pbmdfbXMYAyABKANIAYgBARIVCg11cGRhdGVkX2F0X21zGAQgASgDQgsKCV9mcmFjdGlvbkIPCg1fcmVtYWluaW5nX21zIjgKCVRhc2tFdmVudBINCgVhdF9tcxgBIAEoAxIMCgRraW5kGAIgASgJEg4KBmRldGFpbBgDIAEoCSIhCg5HZXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiIKD1dhaXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIqcBChBMaXN0VGFza3NSZXF1ZXN0EiQKBnN0YXR1cxgBIAEoDjIULmNhaXJuLnYxLlRhc2tTdGF0dXMSEgoKc3RhdGVfdHlwZRgCIAEoCRIQCghhY3Rvcl9pZBgDIAEoCRINCgVsaW1pdBgEIAEoDRISCgpwYWdlX3Rva2VuGAUgASgJEg4KBm1ldGhvZBgGIAEoCRIUCgxuZXdlc3RfZmlyc3QYByABKAgiTwoRTGlzdFRhc2tzUmVzcG9uc2USIQoFdGFza3MYASADKAsyEi5jYWlybi52MS5UYXNrSW5mbxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIwoQV2F0Y2hUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiQKEUNhbmNlbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiIwoQUGF1c2VUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiQKEVJlc3VtZVRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkq3AEKClRhc2tTdGF0dXMSGwoXVEFTS19TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVUQVNLX1NUQVRVU19TQ0hFRFVMRUQQARIXChNUQVNLX1NUQVRVU19SVU5OSU5HEAISGQoVVEFTS19TVEFUVVNfQ09NUExFVEVEEAMSFwoTVEFTS19TVEFUVVNfQUJPUlRFRBAEEhYKElRBU0tfU1RBVFVTX0ZBSUxFRBAFEhkKFVRBU0tfU1RBVFVTX0NBTkNFTExFRBAGEhYKElRBU0tfU1RBVFVTX1BBVVNFRBAHMuYDCgVUYXNrcxIzCgNHZXQSGC5jYWlybi52MS5HZXRUYXNrUmVxdWVzdBoSLmNhaXJuLnYxLlRhc2tJbmZvEjUKBFdhaXQSGS5jYWlybi52MS5XYWl0VGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mbxI/CgRMaXN0EhouY2Fpcm4udjEuTGlzdFRhc2tzUmVxdWVzdBobLmNhaXJuLnYxLkxpc3RUYXNrc1Jlc3BvbnNlEjkKBVdhdGNoEhouY2Fpcm4udjEuV2F0Y2hUYXNrUmVxdWVzdBoSLmNhaXJuLnYxLlRhc2tJbmZvMAESOQoGQ2FuY2VsEhsuY2Fpcm4udjEuQ2FuY2VsVGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mbxI3CgVQYXVzZRIaLmNhaXJuLnYxLlBhdXNlVGFza1JlcXVlc3QaEi5jYWlybi52MS5UYXNrSW5mbxI5CgZSZXN1bWUSGy5jYWlybi52MS5SZXN1bWVUYXNrUmVxdWVzdBoSLmNhaXJuLnYxLlRhc2tJbmZvEkYKCVdhdGNoTGlzdBIaLmNhaXJuLnYxLkxpc3RUYXNrc1JlcXVlc3QaGy5jYWlybi52MS5MaXN0VGFza3NSZXNwb25zZTABYgZwcm90bzM");
 
 /**
  * A declared error a task ended with.
@@ -159,6 +159,19 @@ export type TaskInfo = Message<"cairn.v1.TaskInfo"> & {
    * @generated from field: string code_version = 18;
    */
   codeVersion: string;
+
+  /**
+   * The method's request message (protobuf binary) and its fully qualified
+   * type: the inspector decodes it with Actors.Types' descriptors.
+   *
+   * @generated from field: bytes request = 19;
+   */
+  request: Uint8Array;
+
+  /**
+   * @generated from field: string request_type = 20;
+   */
+  requestType: string;
 };
 
 /**
@@ -304,6 +317,20 @@ export type ListTasksRequest = Message<"cairn.v1.ListTasksRequest"> & {
    * @generated from field: string page_token = 5;
    */
   pageToken: string;
+
+  /**
+   * The method's local name ("accrueInterest") or RPC name; "" for any.
+   *
+   * @generated from field: string method = 6;
+   */
+  method: string;
+
+  /**
+   * Newest task first (task ids sort by creation time, across partitions too).
+   *
+   * @generated from field: bool newest_first = 7;
+   */
+  newestFirst: boolean;
 };
 
 /**
@@ -318,14 +345,17 @@ export const ListTasksRequestSchema: GenMessage<ListTasksRequest> = /*@__PURE__*
  */
 export type ListTasksResponse = Message<"cairn.v1.ListTasksResponse"> & {
   /**
-   * In creation order (across partitions too).
+   * In creation order (across partitions too), or newest first.
    *
    * @generated from field: repeated cairn.v1.TaskInfo tasks = 1;
    */
   tasks: TaskInfo[];
 
   /**
-   * Set when the page is full: pass it as page_token for the next page.
+   * Set when more tasks may match: pass it as page_token for the next page.
+   * A page also ends after a bounded number of tasks examined, so a filter
+   * that matches few tasks among many answers quickly, perhaps with fewer
+   * than `limit` tasks and a token to go on.
    *
    * @generated from field: string next_page_token = 2;
    */
@@ -534,6 +564,17 @@ export const Tasks: GenService<{
     methodKind: "unary";
     input: typeof ResumeTaskRequestSchema;
     output: typeof TaskInfoSchema;
+  },
+  /**
+   * Operator call (cairn_admin): the page List answers now, then again after
+   * the tasks change (at most a few times a second), while the caller stays.
+   *
+   * @generated from rpc cairn.v1.Tasks.WatchList
+   */
+  watchList: {
+    methodKind: "server_streaming";
+    input: typeof ListTasksRequestSchema;
+    output: typeof ListTasksResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_cairn_v1_tasks, 0);

@@ -1,6 +1,6 @@
 import type { Store, TaskEventRecord, TaskProgressRecord, TaskRecord } from "../../store/store.js";
 import type { Dispatcher } from "./dispatcher.js";
-import { compareIds, inListingOrder, mergeInOrder } from "./id-order.js";
+import { inListingOrder, listingOrder, mergeInOrder } from "./id-order.js";
 
 export type { TaskRecord };
 
@@ -26,26 +26,44 @@ export interface TaskView {
 export interface TaskFilter {
   readonly stateType?: string;
   readonly actorId?: string;
+  /** The method's local name. */
+  readonly method?: string;
   /** The status as shown (see `TaskView.status`). */
   readonly status?: TaskStatusName;
   readonly limit: number;
-  /** List only tasks after this one (the last of the previous page). */
+  /** Continue after this task id (the previous page's `next`, in listing order: id-order.ts). */
   readonly after?: string;
+  readonly newestFirst?: boolean;
 }
 
 /** One partition's tasks: where they are stored, run and report progress. */
 export interface TaskHome {
-  readonly store: Pick<Store, "getTask" | "tasks" | "taskEvents">;
+  /** Its partition: its table holds the ids marked with it (id-order.ts). */
+  readonly partition: number;
+  readonly store: Pick<Store, "getTask" | "tasks" | "taskEvents" | "onTasksChanged">;
   readonly tasks: Pick<Dispatcher, "isRunning" | "waitFinal" | "cancel" | "pause" | "resume">;
   readonly taskHub: ProgressSource;
 }
 
 /** The partitions' tasks: the home an id names (or every one, for an unmarked id), and all of them. */
 export interface TaskHomes {
-  readonly count: number;
   holderOf(taskId: string, has: (home: TaskHome) => boolean): TaskHome | undefined;
   hosted(): TaskHome[];
 }
+
+/** One page of a task listing. */
+export interface TaskPage {
+  readonly views: TaskView[];
+  /** The task id to continue after; undefined at the end of the table. */
+  readonly next?: string;
+}
+
+/**
+ * Tasks one listing call examines at most: a filter that matches few of
+ * 100,000 tasks answers a partial page (and a `next`) rather than holding
+ * the event loop for a full scan.
+ */
+export const LIST_SCAN_LIMIT = 20_000;
 
 /**
  * The read side of the task table, for the wire face: it asks here and
@@ -91,24 +109,43 @@ export class TaskQueries {
     return { task, status: this.#shownStatus(task, home), history: [], responseType: this.responseTypeOf(task.stateType, task.method) };
   }
 
-  /** Tasks in listing order (creation order, across partitions: see id-order.ts), as summaries. */
-  list(filter: TaskFilter): TaskView[] {
+  /**
+   * A page of tasks in listing order (creation order, across partitions:
+   * see id-order.ts), or newest first, as summaries with their progress.
+   * The hosted partitions are merged lazily, each read from the page token on.
+   */
+  list(filter: TaskFilter): TaskPage {
     const views: TaskView[] = [];
-    const streams = this.homes.hosted().map((home) => {
-      const byId = this.homes.count === 1 ? home.store.tasks() : inListingOrder(() => home.store.tasks(), (t: TaskRecord) => t.taskId);
-      return map(byId, (task) => ({ task, home }));
-    });
-    const merged = streams.length === 1 ? streams[0]! : mergeInOrder(streams, (e) => e.task.taskId);
-    for (const { task, home } of merged) {
-      if (filter.after !== undefined && compareIds(task.taskId, filter.after) <= 0) continue;
+    const order = listingOrder(filter.newestFirst);
+    const idOf = (t: TaskRecord) => t.taskId;
+    const streams = this.homes.hosted().map((home) =>
+      map(inListingOrder(home.partition, (range) => home.store.tasks(range), idOf, filter.after, filter.newestFirst), (task) => ({ task, home })),
+    );
+    let scanned = 0;
+    let last: string | undefined;
+    for (const { task, home } of mergeInOrder(streams, (e) => e.task.taskId, filter.newestFirst)) {
+      if (filter.after !== undefined && order(task.taskId, filter.after) <= 0) continue;
+      // Full, or examined enough: the caller goes on from here if it wants.
+      if (views.length >= filter.limit || scanned >= LIST_SCAN_LIMIT) return { views, next: last };
+      scanned++;
+      last = task.taskId;
       if (filter.stateType && task.stateType !== filter.stateType) continue;
       if (filter.actorId && task.actorId !== filter.actorId) continue;
+      if (filter.method && task.method !== filter.method) continue;
       const view = this.summary(task, home);
       if (filter.status !== undefined && view.status !== filter.status) continue;
-      views.push(view);
-      if (views.length >= filter.limit) break;
+      // A page is small: its rows show their progress too.
+      views.push({ ...view, progress: home.taskHub.progress(task.taskId) });
     }
-    return views;
+    return { views };
+  }
+
+  /** Calls `onChange` with the ids of the tasks each commit touched, on every hosted partition; returns the unsubscribe. */
+  onAnyChange(onChange: (taskIds: ReadonlySet<string>) => void): () => void {
+    const unsubscribes = this.homes.hosted().map((home) => home.store.onTasksChanged(onChange));
+    return () => {
+      for (const unsubscribe of unsubscribes) unsubscribe();
+    };
   }
 
   /** Calls `onChange` on each change of the task's record, history or progress; returns the unsubscribe. */
