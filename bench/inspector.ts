@@ -33,14 +33,13 @@ import { ProbeServicerImpl } from "../test/fixtures/probe-servicer.js";
 import { inspectorBundleDir } from "../src/transport/inspector-route.js";
 import { round } from "./load.js";
 import { emit, log, wanted } from "./output.js";
+import { CHROMIUM, CHROMIUM_ARGS } from "../test/e2e/chromium.js";
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 100_000);
 const IN_FLIGHT = Number(process.env.BENCH_SPAWN_IN_FLIGHT ?? 256);
 const RENDERS = Number(process.env.BENCH_RENDERS ?? 5);
-const CHROMIUM = process.env.CAIRN_CHROMIUM ?? "/usr/bin/chromium";
 /** Bounds the fill and every wait. */
 const DEADLINE_MS = 15 * 60_000;
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

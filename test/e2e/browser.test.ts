@@ -8,8 +8,6 @@
 //
 // Without /usr/bin/chromium (or CAIRN_CHROMIUM) this file SKIPS, loudly,
 // and says so in the test name: it never passes without having run.
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -19,6 +17,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { ExternalContext } from "@cairn-dev/cairn";
 import { Counter } from "../../generated/counter/v1/counter_cairn.js";
 import { freePort, removeDir, spawnServer, stopServer, tempDataDir, type SpawnedServer } from "./helpers.js";
+import { CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, SKIP_REASON, viteBuild, warnIfNoChromium } from "./chromium.js";
 
 // Server processes with both cores busy: deadlines bound hangs, they never decide a passing test.
 vi.setConfig({ testTimeout: 480_000, hookTimeout: 240_000 });
@@ -26,38 +25,9 @@ vi.setConfig({ testTimeout: 480_000, hookTimeout: 240_000 });
 const POLL_MS = 30_000;
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const CHROMIUM = process.env.CAIRN_CHROMIUM ?? "/usr/bin/chromium";
 const COUNTER_SERVER = path.join(REPO, "examples/counter/server.ts");
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const SKIP_REASON = `${CHROMIUM} not found (install Debian's chromium: apt-get install -y chromium)`;
 
-if (!HAVE_CHROMIUM) {
-  const bar = "!".repeat(78);
-  console.warn(`\n${bar}\n!! SKIPPED: browser end-to-end test: ${SKIP_REASON}\n${bar}\n`);
-}
-
-/** Chromium's flags for this machine: no sandbox (root), no background network. */
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d));
-    child.stderr.on("data", (d: Buffer) => (out += d));
-    child.once("error", reject);
-    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} exited ${code}:\n${out}`))));
-  });
-}
+warnIfNoChromium("browser end-to-end test");
 
 const suite = HAVE_CHROMIUM ? describe : describe.skip;
 const title = HAVE_CHROMIUM
@@ -74,7 +44,7 @@ suite(title, () => {
 
   beforeAll(async () => {
     // Always rebuild: a stale dist/ would test yesterday's page.
-    await run(process.execPath, [path.join(REPO, "node_modules/vite/bin/vite.js"), "build", "--config", "examples/counter/web/vite.config.ts"]);
+    await viteBuild("examples/counter/web/vite.config.ts");
     dataDir = await tempDataDir("cairn-browser-");
     profileDir = await mkdtemp(path.join(os.tmpdir(), "cairn-chromium-"));
     server = await spawnServer({ dataDir, port: await freePort(), script: COUNTER_SERVER });

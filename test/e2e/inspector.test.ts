@@ -6,8 +6,6 @@
 //
 // Without /usr/bin/chromium (or CAIRN_CHROMIUM) this file SKIPS, loudly,
 // and says so in the test name: it never passes without having run.
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -22,44 +20,16 @@ import { startProbeApp, probeTokens, type ProbeApp } from "../fixtures/probe-app
 import { defineScenario, PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET } from "../fixtures/probe-servicer.js";
 import { gates as makeGates } from "../fixtures/waiting.js";
 import { taskInStatus } from "../fixtures/tasks-client.js";
+import { CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, SKIP_REASON, viteBuild, warnIfNoChromium } from "./chromium.js";
 
 vi.setConfig({ testTimeout: 240_000, hookTimeout: 240_000 });
 /** expect.poll gives up after 1 s unless told: a browser and a server on busy cores need longer. */
 const POLL_MS = 30_000;
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const CHROMIUM = process.env.CAIRN_CHROMIUM ?? "/usr/bin/chromium";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const SKIP_REASON = `${CHROMIUM} not found (install Debian's chromium: apt-get install -y chromium)`;
 const SCREENSHOTS = path.join(REPO, "test-results", "inspector");
 
-if (!HAVE_CHROMIUM) {
-  const bar = "!".repeat(78);
-  console.warn(`\n${bar}\n!! SKIPPED: inspector end-to-end test: ${SKIP_REASON}\n${bar}\n`);
-}
-
-/** Chromium's flags for this machine: no sandbox (root), no background network. */
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d));
-    child.stderr.on("data", (d: Buffer) => (out += d));
-    child.once("error", reject);
-    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} exited ${code}:\n${out}`))));
-  });
-}
+warnIfNoChromium("inspector end-to-end test");
 
 const { gate, open } = makeGates();
 
@@ -85,7 +55,7 @@ suite(title, () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    await run(process.execPath, [path.join(REPO, "node_modules/vite/bin/vite.js"), "build", "--config", "src/inspector/vite.config.ts"]);
+    await viteBuild("src/inspector/vite.config.ts");
     await mkdir(SCREENSHOTS, { recursive: true });
     // Development: the page for anyone, operator calls open (insecure mode).
     dev = await startProbeApp({ insecureDevelopmentMode: true, tokenVerifier: probeTokens() });
