@@ -3,7 +3,8 @@ import type { KeyOwner, ScheduleRecord, Store, TaskRecord } from "../store/store
 import type { ActorStates } from "./actor-states.js";
 import type { Bound, Call, Caller, Mutation } from "./call.js";
 import type { Clock } from "./clock.js";
-import type { CronTiming } from "../api/invocation.js";
+import type { CronTiming, TaskControl } from "../api/invocation.js";
+import type { EndedTask } from "./task-outcome.js";
 import type { StateSpec } from "../api/spec.js";
 import type { Dispatcher } from "./tasks/dispatcher.js";
 import type { TaskHub } from "./tasks/progress.js";
@@ -60,8 +61,11 @@ export interface Engine {
   spawn(call: Call, runAt: number | undefined, proposedId: string | undefined, caller: Caller): Promise<string>;
   /** The last durable state, recorded for `until`; NOT_FOUND if absent. */
   readState(spec: StateSpec, actorId: string): Message;
-  /** Durable version of an actor key (0: absent), without loading its state. */
-  durableVersion(key: string): number;
+  /**
+   * Durable version of an actor key (0: absent), without loading its state;
+   * `seen`: the version a waiter read, for an actor another node owns.
+   */
+  durableVersion(key: string, seen?: number): number;
   /** The servicer of a state type; UNIMPLEMENTED if none. */
   bound(typeName: string): Bound;
   /** The servicer of a call whose actor id is valid. */
@@ -74,8 +78,10 @@ export interface Engine {
   readonly partition: number;
   /** The partition of an actor (0 when there is one). */
   partitionOf(stateType: string, actorId: string): number;
-  /** The dispatcher holding a task, wherever its partition is. */
-  tasksOf(taskId: string): Dispatcher;
+  /** Waits for a task to end wherever it lives (here, or on the node that holds it). */
+  waitFinal(taskId: string, signal?: AbortSignal): Promise<EndedTask>;
+  /** Cancels, pauses or resumes a task wherever it lives. */
+  controlTask(taskId: string, action: TaskControl): Promise<void>;
   /** `id` marked as a task id of `partition` (unchanged when there is one). */
   placeTaskId(partition: number, id: string): string;
 }

@@ -1,5 +1,6 @@
 import { partitionOf, partitionOfId } from "../api/partition.js";
 import { Unavailable } from "../api/errors.js";
+import type { Elsewhere } from "./remote-partition.js";
 
 /**
  * The partitions of one data directory as this process sees them (DESIGN.md
@@ -36,6 +37,11 @@ export class Partitions<H> {
     return this.#hosted.get(partition) ?? this.elsewhere(partition);
   }
 
+  /** The host of `partition` here; undefined when another process hosts it. */
+  hostOf(partition: number): H | undefined {
+    return this.#hosted.get(partition);
+  }
+
   /** Who answers for an actor. */
   forActor(stateType: string, actorId: string): H {
     return this.get(this.of(stateType, actorId));
@@ -64,7 +70,7 @@ export class Partitions<H> {
 }
 
 /** The default answer for a partition not hosted by this process. */
-function notHostedHere(partition: number): never {
+export function notHostedHere(partition: number): never {
   throw new Unavailable(`partition ${partition} is not hosted by this process`);
 }
 
@@ -73,4 +79,6 @@ export interface Placement<H> {
   /** The partition this runtime hosts. */
   readonly partition: number;
   readonly partitions: Partitions<H>;
+  /** Who answers for partitions other nodes host (absent: they are UNAVAILABLE). */
+  readonly elsewhere?: Elsewhere;
 }

@@ -72,7 +72,7 @@ class SharedWatch {
           this.seq++;
           this.#wakeAll();
         }
-        const current = (key: string) => this.engine.durableVersion(key);
+        const current = (key: string, seen: number) => this.engine.durableVersion(key, seen);
         await this.engine.watchers.waitForAny(reads, current, this.#stop.signal);
       }
     } catch (e) {

@@ -37,3 +37,8 @@ export function recordRead(key: string, version: number): void {
   const seen = reads.get(key);
   if (seen === undefined || version < seen) reads.set(key, version);
 }
+
+/** Whether the code running now records what it reads (an `until`, a reactive reader): a call elsewhere then answers its reads too. */
+export function tracksReads(): boolean {
+  return tracking > 0 && current.getStore() !== undefined;
+}

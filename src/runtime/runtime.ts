@@ -26,8 +26,12 @@ import type { CronSchedules } from "./tasks/schedules.js";
 import { transact } from "./transaction.js";
 import type { Watchers } from "./watchers.js";
 import type { Logger } from "../api/logger.js";
-import { idInPartition } from "../api/partition.js";
-import type { Placement } from "./partitions.js";
+import { idInPartition, partitionOfId } from "../api/partition.js";
+import { notHostedHere, type Placement } from "./partitions.js";
+import type { RemotePartition, RemoteTasks } from "./remote-partition.js";
+import type { EndedTask } from "./task-outcome.js";
+import type { TaskControl } from "../api/invocation.js";
+import { failedPrecondition } from "../api/errors.js";
 import { Writers, deletionMutation, writerMutation } from "./writers.js";
 
 // Moved to call.ts; re-exported for the transport's imports.
@@ -97,7 +101,7 @@ export class Runtime implements Engine {
     this.#placement = options.placement;
     this.#bound = bindServicers(servicers, this.logger);
     this.#table = new IdempotencyTable(this.store);
-    this.gatekeeper = new Gatekeeper(options, (t) => this.bound(t), (spec, actorId) => this.#owner(spec.typeName, actorId).states.durableOf(spec, actorId)?.state);
+    this.gatekeeper = new Gatekeeper(options, (t) => this.bound(t), (spec, actorId) => this.#here(spec.typeName, actorId, "authorize").states.durableOf(spec, actorId)?.state);
     this.#writers = new Writers(this.states, this.store, this.#table, this.clock, this.tasks);
     this.#spawner = new TaskSpawner({
       store: this.store,
@@ -138,11 +142,40 @@ export class Runtime implements Engine {
   partitionOf(stateType: string, actorId: string): number {
     return this.#placement?.partitions.of(stateType, actorId) ?? 0;
   }
-  #owner(stateType: string, actorId: string): Runtime {
-    return this.#placement === undefined ? this : this.#placement.partitions.forActor(stateType, actorId);
+  /** Who answers for an actor: a runtime here, or (another node's partition) a remote one. */
+  #owner(stateType: string, actorId: string): Runtime | RemotePartition {
+    if (this.#placement === undefined) return this;
+    const partition = this.#placement.partitions.of(stateType, actorId);
+    return this.#placement.partitions.hostOf(partition) ?? this.#elsewhere(partition);
   }
+  #elsewhere(partition: number): RemotePartition {
+    return this.#placement?.elsewhere?.partition(partition) ?? notHostedHere(partition);
+  }
+  /**
+   * The runtime here that owns an actor, for what cannot cross a network
+   * (a state write's closure, a synchronous read): FAILED_PRECONDITION for
+   * an actor another node owns.
+   */
+  #here(stateType: string, actorId: string, what: string): Runtime {
+    const owner = this.#owner(stateType, actorId);
+    if (owner instanceof Runtime) return owner;
+    throw failedPrecondition(
+      `${what} of ${stateType} ${JSON.stringify(actorId)} runs where its actor is, and partition ${this.partitionOf(stateType, actorId)} is hosted by another node; ` +
+        `call its methods instead (a workflow reaches its own state on its own node)`,
+    );
+  }
+  /** The dispatcher here that holds a task (this partition's when none does: NOT_FOUND there). */
   tasksOf(taskId: string): Dispatcher {
     return this.#placement?.partitions.holderOf(taskId, (h) => h.store.getTask(taskId) !== undefined)?.tasks ?? this.tasks;
+  }
+  /** Who holds a task: a dispatcher here, the node its mark names, else (unmarked, not here) the other nodes. */
+  #taskHome(taskId: string): Dispatcher | RemoteTasks {
+    const placement = this.#placement;
+    if (placement?.elsewhere === undefined) return this.tasksOf(taskId);
+    const marked = partitionOfId(taskId);
+    if (marked !== undefined && marked < placement.partitions.count) return placement.partitions.hostOf(marked)?.tasks ?? this.#elsewhere(marked);
+    const holder = placement.partitions.holderOf(taskId, (h) => h.store.getTask(taskId) !== undefined);
+    return holder && holder.store.getTask(taskId) !== undefined ? holder.tasks : placement.elsewhere.unplacedTasks;
   }
   placeTaskId(partition: number, id: string): string {
     return this.#placement ? idInPartition(id, partition, this.#placement.partitions.count) : id;
@@ -179,17 +212,18 @@ export class Runtime implements Engine {
   };
 
   mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined, owner?: KeyOwner): Promise<T> {
-    return this.#owner(spec.typeName, actorId).#writers.mutate(spec, actorId, mutation, key, owner);
+    return this.#here(spec.typeName, actorId, mutation.method).#writers.mutate(spec, actorId, mutation, key, owner);
   }
 
   readState(spec: StateSpec, actorId: string): Message {
-    return this.#owner(spec.typeName, actorId).states.readState(spec, actorId);
+    return this.#here(spec.typeName, actorId, "state.read").states.readState(spec, actorId);
   }
 
-  durableVersion(key: string): number {
+  durableVersion(key: string, seen?: number): number {
     if (this.#placement === undefined) return this.states.durableVersion(key);
     const [stateType, actorId] = key.split("\u0000") as [string, string];
-    return this.#owner(stateType, actorId).states.durableVersion(key);
+    const owner = this.#owner(stateType, actorId);
+    return owner instanceof Runtime ? owner.states.durableVersion(key) : owner.durableVersion(key, seen);
   }
 
   spawn(call: Call, runAt: number | undefined, proposedId: string | undefined, caller: Caller): Promise<string> {
@@ -209,7 +243,19 @@ export class Runtime implements Engine {
 
   /** Waits for a task to end; its response, or its declared error thrown. */
   async waitTask(taskId: string, method: Call["method"], signal?: AbortSignal): Promise<Message> {
-    return taskOutcome(await this.tasksOf(taskId).waitFinal(taskId, signal), method);
+    return taskOutcome(await this.waitFinal(taskId, signal), method);
+  }
+
+  /** Waits for a task to end wherever it lives. */
+  waitFinal(taskId: string, signal?: AbortSignal): Promise<EndedTask> {
+    return this.#taskHome(taskId).waitFinal(taskId, signal);
+  }
+
+  /** Cancels, pauses or resumes a task wherever it lives. */
+  async controlTask(taskId: string, action: TaskControl): Promise<void> {
+    const home = this.#taskHome(taskId);
+    if ("control" in home) return home.control(taskId, action);
+    await home[action](taskId);
   }
 
   /**
@@ -218,7 +264,7 @@ export class Runtime implements Engine {
    */
   async deleteActor(spec: StateSpec, actorId: string): Promise<ActorDeletion> {
     let effects: WriteEffects | undefined;
-    await this.#owner(spec.typeName, actorId).#writers.mutate(spec, actorId, deletionMutation((e) => (effects = e)), undefined);
+    await this.#here(spec.typeName, actorId, "Actors.Delete").#writers.mutate(spec, actorId, deletionMutation((e) => (effects = e)), undefined);
     return effects?.deleted ?? { cancelled: [], deletedSchedules: [] };
   }
 

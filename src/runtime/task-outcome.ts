@@ -23,8 +23,11 @@ export function replayed<T>(outcome: StoredOutcome, decode: (bytes: Uint8Array) 
   throw failedPrecondition("idempotency key was used to spawn a task, not for this call");
 }
 
+/** What a waiter needs of an ended task (a record here, or one another node sent). */
+export type EndedTask = Pick<TaskRecord, "taskId" | "stateType" | "method" | "status" | "outcome" | "lastError">;
+
 /** An ended task as its method's response, or its error thrown. */
-export function taskOutcome(task: TaskRecord, method: MethodSpec): Message {
+export function taskOutcome(task: EndedTask, method: MethodSpec): Message {
   const outcome = task.outcome;
   if (task.status === "completed" && outcome?.kind === "response") return fromBinary(method.desc.output, outcome.bytes);
   if (task.status === "aborted" && outcome?.kind === "aborted") throw abortedFrom(outcome, method.errors, method);

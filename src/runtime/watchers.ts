@@ -36,8 +36,25 @@ class WaitSet extends Set<ChangeWaiter> {
   }
 }
 
+/**
+ * Told when a key gets its first waiter and loses its last: how actors of
+ * other nodes are watched only while someone waits on them (their owner's
+ * version stream, src/transport/remote-versions.ts).
+ */
+export interface WaitObserver {
+  /** `seen`: the version the first waiter read. */
+  firstWait(key: string, seen: number): void;
+  lastWait(key: string): void;
+}
+
+/** The durable version of a key now; `seen` is what the waiter read (for keys only known from afar). */
+export type CurrentVersion = (key: string, seen: number) => number;
+
 export class Watchers {
   readonly #waiting = new Map<string, WaitSet>();
+
+  /** `observer`: only with several nodes; one process alone has none. */
+  constructor(private readonly observer?: WaitObserver) {}
 
   static key(stateType: string, actorId: string): string {
     return `${stateType}\u0000${actorId}`;
@@ -48,6 +65,7 @@ export class Watchers {
     const waiting = this.#waiting.get(key);
     if (!waiting) return;
     this.#waiting.delete(key);
+    this.observer?.lastWait(key);
     for (const waiter of waiting) {
       this.unwatch(waiter);
       waiter.wake();
@@ -61,16 +79,19 @@ export class Watchers {
    * and no closure: 100,000 suspended workflows wait here, and a key read
    * by many of them is held once.
    */
-  watch(waiter: ChangeWaiter, current: (key: string) => number): void {
+  watch(waiter: ChangeWaiter, current: CurrentVersion): void {
     const reads = waiter.reads;
     for (let i = 0; i < reads.length; i += 2) {
       // Not `>`: a deleted actor's version goes back to 0.
-      if (current(reads[i] as string) !== (reads[i + 1] as number)) return waiter.wake();
+      if (current(reads[i] as string, reads[i + 1] as number) !== (reads[i + 1] as number)) return waiter.wake();
     }
     for (let i = 0; i < reads.length; i += 2) {
       const key = reads[i] as string;
       let set = this.#waiting.get(key);
-      if (!set) this.#waiting.set(key, (set = new WaitSet(key)));
+      if (!set) {
+        this.#waiting.set(key, (set = new WaitSet(key)));
+        this.observer?.firstWait(key, reads[i + 1] as number);
+      }
       reads[i] = set.key;
       set.add(waiter);
     }
@@ -83,14 +104,17 @@ export class Watchers {
       const key = reads[i] as string;
       const set = this.#waiting.get(key);
       if (!set?.delete(waiter)) continue;
-      if (set.size === 0) this.#waiting.delete(key);
+      if (set.size === 0) {
+        this.#waiting.delete(key);
+        this.observer?.lastWait(key);
+      }
     }
   }
 
   /** `watch` as a promise; rejects with the signal's reason if it fires first. */
   waitForAny(
     reads: ReadonlyMap<string, number>,
-    current: (key: string) => number,
+    current: CurrentVersion,
     signal?: AbortSignal,
   ): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);

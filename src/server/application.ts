@@ -134,6 +134,8 @@ export class Application {
       now: () => clock.now(),
       wrapStore: o.wrapStore,
       servicers: o.servicers,
+      watchers: node?.watchers,
+      elsewhere: node?.calls,
       runtime: {
         maxCachedActors: o.maxCachedActors,
         retry: o.retry,

@@ -45,14 +45,14 @@ export function createRuntime(
     logger,
     codeVersion: options.codeVersion,
     // An `until` may read actors of other partitions: the runtime routes.
-    durableVersion: (key: string) => engine().durableVersion(key),
+    durableVersion: (key: string, seen?: number) => engine().durableVersion(key, seen),
     markId: (id: string) => engine().placeTaskId(engine().partition, id),
   };
   const tasks = new Dispatcher(host, taskHub, tracedRunner(workflowRunner(engine)), options.retry, options.maxRunningTasks);
   const schedules = new CronSchedules(host, (task) => tasks.arm(task));
   const readerWatches = new SharedWatches({
     execute: (call, caller) => engine().execute(call, caller),
-    durableVersion: (key) => engine().durableVersion(key),
+    durableVersion: (key, seen) => engine().durableVersion(key, seen),
     watchers,
   });
   states.onCommitted((committed) => {

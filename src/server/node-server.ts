@@ -7,6 +7,10 @@ import { PeerSessions } from "../transport/peer-sessions.js";
 import { PeerLists } from "../transport/peer-lists.js";
 import { PeerVersions } from "../transport/peer-versions.js";
 import { VERSIONS_PATH } from "../transport/version-stream.js";
+import { PeerCalls } from "../transport/peer-calls.js";
+import { servePeerCall } from "../transport/peer-call-route.js";
+import { RemoteVersions } from "../transport/remote-versions.js";
+import { Watchers } from "../runtime/watchers.js";
 import { listen, type Listener, type NodeHandler } from "../transport/server.js";
 import { nodeCount, nodeIdentity, type NodeIdentity } from "./node-environment.js";
 import { placementOf, type Placement } from "./placement.js";
@@ -25,6 +29,12 @@ export class NodeServer {
   readonly peerLists: PeerLists;
   /** Commits of actors other nodes own, as they land there (the cross-node version stream). */
   readonly versions: PeerVersions;
+  /** The versions of other nodes' actors that waiters here read, kept while they wait. */
+  readonly remoteVersions: RemoteVersions;
+  /** The process's change notification: a commit here, or one streamed from the actor's owner, wakes its waiters. */
+  readonly watchers: Watchers;
+  /** What the runtime routes to partitions other nodes host: calls, spawns and task waits from handlers. */
+  readonly calls: PeerCalls;
 
   private constructor(
     readonly identity: NodeIdentity,
@@ -32,6 +42,11 @@ export class NodeServer {
   ) {
     this.peerLists = new PeerLists(identity.index, identity.peerUrls, identity.secret);
     this.versions = new PeerVersions(identity.peerUrls, identity.secret, this.#sessions);
+    this.remoteVersions = new RemoteVersions(identity.index, placement.ownerOf, this.versions);
+    this.watchers = new Watchers(this.remoteVersions);
+    this.remoteVersions.bind(this.watchers);
+    const cluster = { index: identity.index, peerUrls: identity.peerUrls, secret: identity.secret, nodeOfPartition: placement.nodeOfPartition };
+    this.calls = new PeerCalls(cluster, this.#sessions, this.remoteVersions);
   }
 
   /**
@@ -59,6 +74,8 @@ export class NodeServer {
       ownerOf: placement.ownerOf,
       nodeOfPartition: placement.nodeOfPartition,
       holds: (kind, id) => (kind === "task" ? tasks.get(id) !== undefined : stores.some((store) => store.getSchedule(id) !== undefined)),
+      durableVersion: (stateType, actorId) => runtime.durableVersion(Watchers.key(stateType, actorId)),
+      servePeerCall: (req, res) => servePeerCall(runtime, maxBytes, req, res),
     };
     const stateTypes = new Map(runtime.specs.map((spec) => [spec.service.typeName, spec.typeName]));
     this.#peerHandler = withForwarding(routing, this.#sessions, { maxBytes, stateTypes, peerPort: true }, served);

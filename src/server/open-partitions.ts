@@ -2,6 +2,7 @@ import type { Logger } from "../api/logger.js";
 import { LmdbStore, type Durability } from "../store/lmdb-store.js";
 import type { Store } from "../store/store.js";
 import { Partitions } from "../runtime/partitions.js";
+import type { Elsewhere } from "../runtime/remote-partition.js";
 import type { Runtime, RuntimeOptions } from "../runtime/runtime.js";
 import type { ServicerClass } from "../runtime/servicer.js";
 import { Watchers } from "../runtime/watchers.js";
@@ -26,6 +27,10 @@ export interface OpenOptions {
   readonly wrapStore?: (store: Store) => Store;
   readonly servicers: readonly ServicerClass[];
   readonly runtime: RuntimeOptions & { logger: Logger };
+  /** With several nodes: the process's watchers (fed by other nodes' version streams too). */
+  readonly watchers?: Watchers;
+  /** With several nodes: who answers for the partitions other nodes host. */
+  readonly elsewhere?: Elsewhere;
 }
 
 /**
@@ -41,13 +46,13 @@ export async function openPartitions(o: OpenOptions): Promise<OpenedPartitions> 
   }
   const partitions = new Partitions<Runtime>(o.count);
   // One per process: a commit on any partition wakes readers of it on every one.
-  const watchers = new Watchers();
+  const watchers = o.watchers ?? new Watchers();
   const hosted: Array<OpenedPartitions["hosted"][number]> = [];
   try {
     for (const partition of numbers) {
       const store = new LmdbStore({ path: dirs[partition]!, durability: o.durability, logger: o.logger, now: o.now, partitions: o.count });
       try {
-        const placement = o.count === 1 ? undefined : { partition, partitions };
+        const placement = o.count === 1 ? undefined : { partition, partitions, elsewhere: o.elsewhere };
         const logger = o.count === 1 ? o.logger : o.logger.child({ partition });
         const runtime = createRuntime(o.wrapStore ? o.wrapStore(store) : store, o.servicers, { ...o.runtime, logger, placement, watchers });
         partitions.host(partition, runtime);

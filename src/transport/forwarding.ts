@@ -14,7 +14,8 @@ import { answerError } from "./protocol-error.js";
 import { readRequestBody } from "./request-body.js";
 import { requestMessage } from "./request-message.js";
 import { serveVersionStream, VERSIONS_PATH } from "./version-stream.js";
-import type { PeerSessions } from "./peer-sessions.js";
+import { PEER_CALL_PATH } from "./peer-call-route.js";
+import { nodeUnavailableMessage, type PeerSessions } from "./peer-sessions.js";
 import type { NodeHandler } from "./server.js";
 
 /** What the forwarding layer knows of the cluster (built by the server from its placement). */
@@ -31,6 +32,10 @@ export interface NodeRouting {
   nodeOfPartition(partition: number): number;
   /** Whether this node holds the task or schedule `id`. */
   holds(kind: IdKind, id: string): boolean;
+  /** The durable version of an actor this node owns (the version stream's answer to a stale subscriber). */
+  durableVersion(stateType: string, actorId: string): number;
+  /** Serves a call a handler on another node makes (peer-call-route.ts). */
+  servePeerCall(req: Request, res: Response): void;
 }
 
 export type IdKind = "task" | "schedule";
@@ -91,7 +96,8 @@ export function withForwarding(routing: NodeRouting, sessions: PeerSessions, opt
     if (peer !== undefined) {
       if (!sameSecret(peer, routing.secret)) return answerError(req, res, new ConnectError(`${PEER_HEADER} does not carry this cluster's secret`, Code.PermissionDenied));
       if (req.url?.startsWith(HOLDS_PATH)) return answerHolds(routing, req, res);
-      if (req.url === VERSIONS_PATH && req.method === "POST") return serveVersionStream(req, res);
+      if (req.url === VERSIONS_PATH && req.method === "POST") return serveVersionStream(req, res, routing.durableVersion);
+      if (req.url?.startsWith(PEER_CALL_PATH) && req.method === "POST") return routing.servePeerCall(req, res);
       return next(req, res);
     }
     if (options.peerPort) return answerError(req, res, new ConnectError("this port serves only the cluster's nodes", Code.PermissionDenied));
@@ -204,8 +210,7 @@ class Forwarder {
   }
 
   #unavailable(node: number, cause: unknown): ConnectError {
-    const why = cause instanceof Error ? cause.message : String(cause);
-    return new ConnectError(`node ${node} (${this.routing.peerUrls[node]}) is unavailable: ${why}`, Code.Unavailable);
+    return new ConnectError(nodeUnavailableMessage(node, this.routing.peerUrls[node], cause), Code.Unavailable);
   }
 }
 

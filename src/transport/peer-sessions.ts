@@ -38,3 +38,9 @@ export class PeerSessions {
     this.#sessions.clear();
   }
 }
+
+/** What a caller hears when a peer cannot be reached: the one wording, for forwarded calls and calls from handlers. */
+export function nodeUnavailableMessage(node: number, url: string | undefined, cause: unknown): string {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return `node ${node} (${url}) is unavailable: ${why}`;
+}

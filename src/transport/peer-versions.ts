@@ -21,14 +21,18 @@ export class PeerVersions {
     private readonly sessions: PeerSessions,
   ) {}
 
-  /** Calls `onVersion` for each commit of the actor on `node` until the returned function is called. */
-  watch(node: number, stateType: string, actorId: string, onVersion: OnVersion): () => void {
+  /**
+   * Calls `onVersion` for each commit of the actor on `node` until the
+   * returned function is called; with `seen` (the version the caller read),
+   * at once too if the owner already has another.
+   */
+  watch(node: number, stateType: string, actorId: string, onVersion: OnVersion, seen?: number): () => void {
     const open = this.#open(node);
     const key = `${stateType}\u0000${actorId}`;
     let set = open.watchers.get(key);
     if (!set) {
       open.watchers.set(key, (set = new Set()));
-      this.#send(open.stream, { watch: [stateType, actorId] });
+      this.#send(open.stream, seen === undefined ? { watch: [stateType, actorId] } : { watch: [stateType, actorId], v: seen });
     }
     set.add(onVersion);
     return () => {

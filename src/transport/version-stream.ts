@@ -7,7 +7,7 @@ import { COMMIT_CHANNEL, type CommitMessage } from "../runtime/commit-channel.js
 export const VERSIONS_PATH = "/_cairn/peer/versions";
 
 /** A subscriber's command, one JSON line each on the request body. */
-export type VersionCommand = { readonly watch: readonly [string, string] } | { readonly unwatch: readonly [string, string] };
+export type VersionCommand = { readonly watch: readonly [string, string]; readonly v?: number } | { readonly unwatch: readonly [string, string] };
 /** A commit of a watched actor, one JSON line each on the answer: type, id, version, commit time (epoch ms, fractional). */
 export interface VersionChange {
   readonly t: string;
@@ -34,14 +34,16 @@ type Response = http.ServerResponse | http2.Http2ServerResponse;
  * when either side closes it; the subscriber then treats every watched
  * actor as changed (peer-versions.ts).
  */
-export function serveVersionStream(req: Request, res: Response): void {
+export function serveVersionStream(req: Request, res: Response, durableVersion?: (stateType: string, actorId: string) => number): void {
   const watched = new Set<string>();
   const key = (t: string, a: string) => `${t}\u0000${a}`;
+  const send = (t: string, a: string, v: number) => {
+    if (res.writableLength > MAX_UNSENT_BYTES) return res.destroy();
+    (res as http.ServerResponse).write(`${JSON.stringify({ t, a, v, at: performance.timeOrigin + performance.now() } satisfies VersionChange)}\n`);
+  };
   const onCommit = (m: unknown) => {
     const c = m as CommitMessage;
-    if (!watched.has(key(c.stateType, c.actorId))) return;
-    if (res.writableLength > MAX_UNSENT_BYTES) return res.destroy();
-    (res as http.ServerResponse).write(`${JSON.stringify({ t: c.stateType, a: c.actorId, v: c.version, at: performance.timeOrigin + performance.now() } satisfies VersionChange)}\n`);
+    if (watched.has(key(c.stateType, c.actorId))) send(c.stateType, c.actorId, c.version);
   };
   res.writeHead(200, { "content-type": "application/x-ndjson" });
   // Headers out now: the subscriber knows the stream is open before any commit.
@@ -62,11 +64,19 @@ export function serveVersionStream(req: Request, res: Response): void {
       } catch {
         return res.destroy();
       }
+      // A peer holds the secret, but a bad line must not throw in this handler.
+      if (typeof command !== "object" || command === null) return res.destroy();
       if ("watch" in command) {
+        if (!Array.isArray(command.watch)) return res.destroy();
         if (watched.size >= MAX_WATCHED) return res.destroy();
-        watched.add(key(...command.watch));
-      } else if ("unwatch" in command) {
-        watched.delete(key(...command.unwatch));
+        const [t, a] = command.watch;
+        if (typeof t !== "string" || typeof a !== "string") return res.destroy();
+        watched.add(key(t, a));
+        // Subscribed before this check: a commit after the subscriber's read is either seen here or streamed.
+        const now = typeof command.v === "number" ? durableVersion?.(t, a) : undefined;
+        if (now !== undefined && now !== command.v) send(t, a, now);
+      } else if ("unwatch" in command && Array.isArray(command.unwatch)) {
+        watched.delete(key(String(command.unwatch[0]), String(command.unwatch[1])));
       }
     }
   });

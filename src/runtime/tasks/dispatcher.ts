@@ -105,7 +105,7 @@ export class Dispatcher {
     if (!reads || control.paused || control.cancelled || this.#stopping.signal.aborted) return;
     const wait = new TaskWait(taskId, readVersions(reads), this);
     this.#watching.set(taskId, wait);
-    this.host.watchers.watch(wait, (key) => this.host.durableVersion(key));
+    this.host.watchers.watch(wait, (key, seen) => this.host.durableVersion(key, seen));
   }
 
   /** A watched state changed: run the suspended task again. */

@@ -17,8 +17,8 @@ export interface TaskHost {
   readonly logger: Logger;
   /** The application's code version, stamped on the tasks it creates (cron runs). */
   readonly codeVersion?: string;
-  /** Durable version of an actor key (0: absent). */
-  durableVersion(key: string): number;
+  /** Durable version of an actor key (0: absent); `seen`: what the waiter read (see `Engine.durableVersion`). */
+  durableVersion(key: string, seen?: number): number;
   /** Marks a task or schedule id the server makes with its partition (absent: one partition). */
   readonly markId?: (id: string) => string;
 }

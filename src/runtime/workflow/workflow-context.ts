@@ -101,7 +101,7 @@ export class WorkflowContextImpl extends CallContext implements WorkflowContext 
    * answer forever.
    */
   override async wait(taskId: string, method: MethodSpec): Promise<Message> {
-    const task = await this.runtime.tasks.blockedOn(this.runtime.tasksOf(taskId).waitFinal(taskId, this.runControl.signal));
+    const task = await this.runtime.tasks.blockedOn(this.runtime.waitFinal(taskId, this.runControl.signal));
     if (task.status === "failed" || task.status === "cancelled") {
       throw new FatalError(`awaited task ${taskId} (${task.stateType}.${task.method}) ended ${task.status.toUpperCase()}: ${task.lastError ?? "no result"}`);
     }
@@ -109,7 +109,7 @@ export class WorkflowContextImpl extends CallContext implements WorkflowContext 
   }
 
   override async control(taskId: string, action: TaskControl): Promise<void> {
-    await this.runtime.tasksOf(taskId)[action](taskId);
+    await this.runtime.controlTask(taskId, action);
   }
 
   override watch(inv: Invocation, signal?: AbortSignal): AsyncIterable<Message> {
