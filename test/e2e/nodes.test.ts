@@ -9,22 +9,28 @@
 //   workers on one port; kill -9 of one worker under writer load, and
 //   SIGTERM of the supervisor.
 //
+// The pods serve the bank and the probe state (test/fixtures/nodes-server.ts),
+// whose workflows reach actors the other node owns from inside the
+// application: calls, spawns and waits, `until` and reactive readers.
+//
 // Placement here is one partition per node (N = M): the owner of an actor
 // is `partitionOf(type, id, 2)`. With partitions inside a process it becomes
 // `nodeOfPartition(partitionOf(type, id, N), M)`: only `ownerOf` changes.
 import * as http2 from "node:http2";
+import { fileURLToPath } from "node:url";
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { Actors, type GetActorResponse } from "../../generated/cairn/v1/actors_pb.js";
 import { signHmacToken, type ExternalContext } from "@cairn-dev/cairn";
 import { Account, WithdrawAborted } from "../../generated/bank/v1/account_cairn.js";
+import { Probe } from "../../generated/probe/v1/probe_cairn.js";
 import { TaskStatus } from "../../generated/cairn/v1/tasks_pb.js";
 import { BANK_TOKEN_SECRET } from "../../examples/bank/servicer.js";
-import { nodeOfPartition, partitionOf } from "../../src/api/partition.js";
+import { nodeOfPartition, partitionOf, partitionOfId } from "../../src/api/partition.js";
 import { PeerSessions } from "../../src/transport/peer-sessions.js";
 import { PeerVersions } from "../../src/transport/peer-versions.js";
-import { bearerTransport, tasksClient } from "../fixtures/tasks-client.js";
+import { bearerTransport, tasksClient, taskWhen } from "../fixtures/tasks-client.js";
 import { waitFor } from "../fixtures/waiting.js";
 import { forEachLimit, freePort, killHard, ServerProcesses, stopServer, within, type SpawnedServer } from "./helpers.js";
 
@@ -32,18 +38,20 @@ import { forEachLimit, freePort, killHard, ServerProcesses, stopServer, within, 
 vi.setConfig({ testTimeout: 480_000, hookTimeout: 240_000 });
 
 const NODES = 2;
-const ownerOf = (id: string) => nodeOfPartition(partitionOf("bank.v1.Account", id, NODES), NODES);
+const ownerOf = (id: string, stateType = "bank.v1.Account") => nodeOfPartition(partitionOf(stateType, id, NODES), NODES);
+const NODES_SERVER = fileURLToPath(new URL("../fixtures/nodes-server.ts", import.meta.url));
 const OWNER = signHmacToken({ sub: "ann" }, BANK_TOKEN_SECRET);
 const ADMIN = signHmacToken({ sub: "ops", cairn_admin: true }, BANK_TOKEN_SECRET);
 const SECRET = "nodes-test-secret-0123456789";
 const CALL_TIMEOUT_MS = 60_000;
+const PROBE = "probe.v1.Probe";
 
 /** Ids `prefix-n` until there are `count` owned by each node. */
-function idsOnEachNode(prefix: string, count: number): string[][] {
+function idsOnEachNode(prefix: string, count: number, stateType?: string): string[][] {
   const byNode: string[][] = Array.from({ length: NODES }, () => []);
   for (let n = 0; byNode.some((ids) => ids.length < count); n++) {
     const id = `${prefix}-${n}`;
-    const ids = byNode[ownerOf(id)]!;
+    const ids = byNode[ownerOf(id, stateType)]!;
     if (ids.length < count) ids.push(id);
   }
   return byNode;
@@ -59,6 +67,8 @@ describe("two nodes started as StatefulSet pods", () => {
   let ledgerUrl = "";
   /** The peers' port; node i's peer address is 127.0.0.1i (10, 11): one port, two hosts, as pods have. */
   let peerPort = 0;
+  /** How each node was started, to start it again. */
+  const starts: Array<Parameters<ServerProcesses["spawn"]>[0]> = [];
 
   beforeAll(async () => {
     ledger = createServer((req, res) => {
@@ -79,7 +89,8 @@ describe("two nodes started as StatefulSet pods", () => {
         CAIRN_PEER_HOST: `127.0.0.1${i}`,
         CAIRN_CLUSTER_SECRET: SECRET,
       };
-      nodes.push(await processes.spawn({ dataDir, port: await freePort(), env }));
+      starts.push({ dataDir, port: await freePort(), env, script: NODES_SERVER });
+      nodes.push(await processes.spawn(starts[i]!));
       ctx.push(processes.connect(nodes[i]!.url, { timeoutMs: CALL_TIMEOUT_MS, bearerToken: OWNER }));
     }
   });
@@ -267,6 +278,83 @@ describe("two nodes started as StatefulSet pods", () => {
     expect(peer.status).toBe(403);
   });
 
+  it("runs a workflow on node 0 that writes, reads, calls and spawns on an actor node 1 owns, once under a retry", async () => {
+    const [homes, targets] = idsOnEachNode("remote-reach", 1, PROBE);
+    const [home, target] = [homes![0]!, targets![0]!];
+    const result = await Probe.ref(home).spawn().run(ctx[0]!, { scenario: "remoteReach", target });
+    const [child, spawned, spawnedId] = result.result.split("/");
+    expect([child, spawned]).toEqual([`echo 7 on ${target}`, `echo 11 on ${target}`]);
+    // The fresh id is marked with the target's partition, on node 1; the task is found and completed through either node.
+    expect(partitionOfId(spawnedId!)).toBe(partitionOf(PROBE, target, NODES));
+    for (const n of nodes) expect((await tasksClient(n.url, ADMIN).get({ taskId: spawnedId! })).status).toBe(TaskStatus.COMPLETED);
+    // The run failed once after its calls: the retry replayed the keyed write and the child, it did not repeat them.
+    expect(result.value).toBe(5n);
+    expect((await Probe.ref(target).get(ctx[1]!)).log).toEqual([`from ${home}`]);
+    const children = (await tasksClient(nodes[1]!.url, ADMIN).list({ stateType: PROBE, actorId: target })).tasks;
+    // The keyed child once; the unkeyed spawn once per run, as in one process.
+    expect(children.filter((t) => t.status === TaskStatus.COMPLETED)).toHaveLength(3);
+  });
+
+  it("catches on node 0 the typed and NOT_FOUND errors raised on node 1, as in one process", async () => {
+    const [homes] = idsOnEachNode("remote-errors", 1, PROBE);
+    const [, accounts] = idsOnEachNode("remote-errors-acct", 1);
+    await Account.create(ctx[0]!, accounts![0]!, { owner: "ann", initial: 10n });
+    const result = await Probe.ref(homes![0]!).spawn().run(ctx[0]!, { scenario: "remoteErrors", target: accounts![0]! });
+    expect(result.result).toBe("WithdrawAborted short by 999990; NotFound; RunAborted declined on its own node");
+  });
+
+  it("wakes an until on node 0 reading an actor node 1 owns when that actor commits", async () => {
+    const [homes, targets] = idsOnEachNode("remote-until", 1, PROBE);
+    const [home, target] = [homes![0]!, targets![0]!];
+    const tasks = tasksClient(nodes[0]!.url, ADMIN);
+    const task = Probe.ref(home).spawn().run(ctx[0]!, { scenario: "remoteUntil", target });
+    await task.started;
+    // The predicate ran and found the flag down: the run is suspended, to be woken only by node 1's commits.
+    await taskWhen(tasks, task.taskId, (t) => t.progress?.location === "waiting at 0", "the until waiting");
+    await Probe.ref(target).add(ctx[1]!, { amount: 3n });
+    await taskWhen(tasks, task.taskId, (t) => t.progress?.location === "waiting at 3", "the until woken by a commit on node 1");
+    await Probe.ref(target).setFlag(ctx[1]!, { flag: true });
+    expect((await task).value).toBe(3n);
+  });
+
+  it("updates a reactive reader on node 0 that reads, through a reader call, an actor node 1 owns", async () => {
+    const [homes, targets] = idsOnEachNode("remote-watch", 1, PROBE);
+    const [home, target] = [homes![0]!, targets![0]!];
+    const seen: bigint[] = [];
+    for await (const view of Probe.ref(home).reactively().getWith(ctx[0]!, { other: target })) {
+      seen.push(view.counter);
+      if (seen.length === 1) await Probe.ref(target).add(ctx[1]!, { amount: 10n });
+      else if (seen.length === 2) await Probe.ref(target).add(ctx[0]!, { amount: 1n });
+      else if (seen.length === 3) await Probe.ref(home).add(ctx[0]!, { amount: 100n });
+      else break;
+    }
+    expect(seen).toEqual([0n, 10n, 11n, 111n]);
+  });
+
+  it("keeps the bank's totals exact under transfer workflows between accounts on both nodes", async () => {
+    const [on0, on1] = idsOnEachNode("remote-bank", 2);
+    const accounts = [...on0!, ...on1!];
+    for (const id of accounts) await Account.create(ctx[0]!, id, { owner: "ann", initial: 100n });
+    const [runners] = idsOnEachNode("remote-bank-run", 1, PROBE);
+    // 24 transfers of 30, each between accounts of different nodes, both ways; some overdraw and are declined.
+    const transfers = Array.from({ length: 24 }, (_, k) => {
+      const from = accounts[k % 4]!;
+      const to = accounts[(k + 2) % 4]!;
+      return Probe.ref(`${runners![0]!}-${k}`).spawn().run(ctx[k % NODES]!, { scenario: "remoteTransfer", target: `${from}|${to}`, n: 30n });
+    });
+    const results = await Promise.all(transfers.map((t) => within(CALL_TIMEOUT_MS * 2, `transfer ${t.taskId}`, (async () => await t)())));
+    const moved = results.filter((r) => r.result === "moved").length;
+    expect(moved + results.filter((r) => r.result === "declined").length).toBe(24);
+    let total = 0n;
+    for (const id of accounts) {
+      const { balance } = await Account.ref(id).balance(ctx[0]!);
+      expect(balance).toBeGreaterThanOrEqual(0n);
+      total += balance;
+    }
+    expect(total).toBe(400n);
+    expect(moved).toBeGreaterThan(0);
+  });
+
   // Last in this block: it kills node 1.
   it("answers UNAVAILABLE naming a node that is down, in every protocol, and keeps serving the other", async () => {
     const [on0, on1] = idsOnEachNode("pod-down", 1);
@@ -288,6 +376,25 @@ describe("two nodes started as StatefulSet pods", () => {
     const tasks = tasksClient(nodes[0]!.url, ADMIN);
     expect(await codeOf(tasks.list({}))).toBe(Code.Unavailable);
     expect(await codeOf(tasks.get({ taskId: "anywhere" }))).toBe(Code.Unavailable);
+  });
+
+  // After the kill above: node 1 is down when this starts.
+  it("retries a workflow calling node 1 while it is down, naming it, and finishes once node 1 is back", async () => {
+    const [homes, targets] = idsOnEachNode("remote-down", 1, PROBE);
+    const [home, target] = [homes![0]!, targets![0]!];
+    // A reader on node 0 calling a reader on node 1 answers UNAVAILABLE naming node 1.
+    const err = await Probe.ref(home).getWith(ctx[0]!, { other: target }).catch((e: unknown) => ConnectError.from(e));
+    expect((err as ConnectError).code).toBe(Code.Unavailable);
+    expect((err as ConnectError).rawMessage).toMatch(/^node 1 \(http:\/\/127\.0\.0\.11:\d+\) is unavailable/);
+    const tasks = tasksClient(nodes[0]!.url, ADMIN);
+    const task = Probe.ref(home).spawn().run(ctx[0]!, { scenario: "remoteAdd", target, n: 4n });
+    await task.started;
+    const failing = await taskWhen(tasks, task.taskId, (t) => /node 1 \(.*\) is unavailable/.test(t.lastError), "a run failing on node 1");
+    expect(failing.status).not.toBe(TaskStatus.COMPLETED);
+    nodes[1] = await processes.spawn(starts[1]!);
+    const done = await within(CALL_TIMEOUT_MS * 2, "the workflow after node 1 is back", tasks.wait({ taskId: task.taskId }));
+    expect(done.status).toBe(TaskStatus.COMPLETED);
+    expect((await Probe.ref(target).get(ctx[1]!)).counter).toBe(4n);
   });
 });
 
