@@ -10,12 +10,12 @@ import { unimplemented } from "../api/errors.js";
 import { Gatekeeper } from "./gatekeeper.js";
 import { runHandler } from "./handler.js";
 import { IdempotencyTable } from "./idempotency-table.js";
-import type { CronTiming } from "../api/invocation.js";
+import type { CronTiming, TaskControl } from "../api/invocation.js";
 import { validateActorId } from "../api/actor-id.js";
 import { bindServicers, type ServicerClass } from "./servicer.js";
 import type { StateSpec } from "../api/spec.js";
 import type { StoreHealth } from "./store-health.js";
-import { taskOutcome } from "./task-outcome.js";
+import { taskOutcome, type EndedTask } from "./task-outcome.js";
 import { TaskSpawner } from "./task-spawner.js";
 import type { Dispatcher } from "./tasks/dispatcher.js";
 import type { TaskHub } from "./tasks/progress.js";
@@ -26,12 +26,8 @@ import type { CronSchedules } from "./tasks/schedules.js";
 import { transact } from "./transaction.js";
 import type { Watchers } from "./watchers.js";
 import type { Logger } from "../api/logger.js";
-import { idInPartition, partitionOfId } from "../api/partition.js";
-import { notHostedHere, type Placement } from "./partitions.js";
-import type { RemotePartition, RemoteTasks } from "./remote-partition.js";
-import type { EndedTask } from "./task-outcome.js";
-import type { TaskControl } from "../api/invocation.js";
-import { failedPrecondition } from "../api/errors.js";
+import type { Placement } from "./partitions.js";
+import { Routing } from "./routing.js";
 import { Writers, deletionMutation, writerMutation } from "./writers.js";
 
 // Moved to call.ts; re-exported for the transport's imports.
@@ -92,16 +88,17 @@ export class Runtime implements Engine {
   readonly #writers: Writers;
   readonly #spawner: TaskSpawner;
   readonly #telemetry: CallTelemetry;
-  readonly #placement: Placement<Runtime> | undefined;
+  /** Where actors and tasks are answered (routing.ts). */
+  readonly routing: Routing<Runtime>;
   readonly gatekeeper: Gatekeeper;
 
   constructor(parts: RuntimeParts, servicers: readonly ServicerClass[], options: RuntimeOptions = {}) {
     Object.assign(this, parts);
     this.#telemetry = new CallTelemetry(this.metrics);
-    this.#placement = options.placement;
+    this.routing = new Routing<Runtime>(this, options.placement);
     this.#bound = bindServicers(servicers, this.logger);
     this.#table = new IdempotencyTable(this.store);
-    this.gatekeeper = new Gatekeeper(options, (t) => this.bound(t), (spec, actorId) => this.#here(spec.typeName, actorId, "authorize").states.durableOf(spec, actorId)?.state);
+    this.gatekeeper = new Gatekeeper(options, (t) => this.bound(t), (spec, actorId) => this.routing.here(spec.typeName, actorId, "authorize").states.durableOf(spec, actorId)?.state);
     this.#writers = new Writers(this.states, this.store, this.#table, this.clock, this.tasks);
     this.#spawner = new TaskSpawner({
       store: this.store,
@@ -135,55 +132,20 @@ export class Runtime implements Engine {
     return this.bound(call.spec.typeName);
   }
 
-  // Routing among partitions (DESIGN.md §9): without a placement, all is here.
+  // Routing among partitions and nodes (DESIGN.md §9, routing.ts): without a placement, all is here.
   get partition(): number {
-    return this.#placement?.partition ?? 0;
+    return this.routing.partition;
   }
   partitionOf(stateType: string, actorId: string): number {
-    return this.#placement?.partitions.of(stateType, actorId) ?? 0;
-  }
-  /** Who answers for an actor: a runtime here, or (another node's partition) a remote one. */
-  #owner(stateType: string, actorId: string): Runtime | RemotePartition {
-    if (this.#placement === undefined) return this;
-    const partition = this.#placement.partitions.of(stateType, actorId);
-    return this.#placement.partitions.hostOf(partition) ?? this.#elsewhere(partition);
-  }
-  #elsewhere(partition: number): RemotePartition {
-    return this.#placement?.elsewhere?.partition(partition) ?? notHostedHere(partition);
-  }
-  /**
-   * The runtime here that owns an actor, for what cannot cross a network
-   * (a state write's closure, a synchronous read): FAILED_PRECONDITION for
-   * an actor another node owns.
-   */
-  #here(stateType: string, actorId: string, what: string): Runtime {
-    const owner = this.#owner(stateType, actorId);
-    if (owner instanceof Runtime) return owner;
-    throw failedPrecondition(
-      `${what} of ${stateType} ${JSON.stringify(actorId)} runs where its actor is, and partition ${this.partitionOf(stateType, actorId)} is hosted by another node; ` +
-        `call its methods instead (a workflow reaches its own state on its own node)`,
-    );
-  }
-  /** The dispatcher here that holds a task (this partition's when none does: NOT_FOUND there). */
-  tasksOf(taskId: string): Dispatcher {
-    return this.#placement?.partitions.holderOf(taskId, (h) => h.store.getTask(taskId) !== undefined)?.tasks ?? this.tasks;
-  }
-  /** Who holds a task: a dispatcher here, the node its mark names, else (unmarked, not here) the other nodes. */
-  #taskHome(taskId: string): Dispatcher | RemoteTasks {
-    const placement = this.#placement;
-    if (placement?.elsewhere === undefined) return this.tasksOf(taskId);
-    const marked = partitionOfId(taskId);
-    if (marked !== undefined && marked < placement.partitions.count) return placement.partitions.hostOf(marked)?.tasks ?? this.#elsewhere(marked);
-    const holder = placement.partitions.holderOf(taskId, (h) => h.store.getTask(taskId) !== undefined);
-    return holder && holder.store.getTask(taskId) !== undefined ? holder.tasks : placement.elsewhere.unplacedTasks;
+    return this.routing.partitionOf(stateType, actorId);
   }
   placeTaskId(partition: number, id: string): string {
-    return this.#placement ? idInPartition(id, partition, this.#placement.partitions.count) : id;
+    return this.routing.placeTaskId(partition, id);
   }
 
   /** Runs a call on its actor's partition, observed (its span and metrics): see `CallTelemetry`. */
   execute(call: Call, caller: Caller): Promise<Message> {
-    const owner = this.#owner(call.spec.typeName, call.actorId);
+    const owner = this.routing.owner(call.spec.typeName, call.actorId);
     if (owner !== this) return owner.execute(call, caller);
     return this.#telemetry.observe(call, caller, this.#dispatch);
   }
@@ -212,22 +174,22 @@ export class Runtime implements Engine {
   };
 
   mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined, owner?: KeyOwner): Promise<T> {
-    return this.#here(spec.typeName, actorId, mutation.method).#writers.mutate(spec, actorId, mutation, key, owner);
+    return this.routing.here(spec.typeName, actorId, mutation.method).#writers.mutate(spec, actorId, mutation, key, owner);
   }
 
   readState(spec: StateSpec, actorId: string): Message {
-    return this.#here(spec.typeName, actorId, "state.read").states.readState(spec, actorId);
+    return this.routing.here(spec.typeName, actorId, "state.read").states.readState(spec, actorId);
   }
 
   durableVersion(key: string, seen?: number): number {
-    if (this.#placement === undefined) return this.states.durableVersion(key);
+    if (!this.routing.routed) return this.states.durableVersion(key);
     const [stateType, actorId] = key.split("\u0000") as [string, string];
-    const owner = this.#owner(stateType, actorId);
+    const owner = this.routing.owner(stateType, actorId);
     return owner instanceof Runtime ? owner.states.durableVersion(key) : owner.durableVersion(key, seen);
   }
 
   spawn(call: Call, runAt: number | undefined, proposedId: string | undefined, caller: Caller): Promise<string> {
-    const owner = this.#owner(call.spec.typeName, call.actorId);
+    const owner = this.routing.owner(call.spec.typeName, call.actorId);
     if (owner !== this) return owner.spawn(call, runAt, proposedId, caller);
     // Under the spawn's span, so the task record carries its trace context.
     return this.#telemetry.observe(call, caller, (c, by) => this.#spawner.spawn(c, runAt, proposedId, by), true);
@@ -246,16 +208,11 @@ export class Runtime implements Engine {
     return taskOutcome(await this.waitFinal(taskId, signal), method);
   }
 
-  /** Waits for a task to end wherever it lives. */
   waitFinal(taskId: string, signal?: AbortSignal): Promise<EndedTask> {
-    return this.#taskHome(taskId).waitFinal(taskId, signal);
+    return this.routing.taskHome(taskId).waitFinal(taskId, signal);
   }
-
-  /** Cancels, pauses or resumes a task wherever it lives. */
-  async controlTask(taskId: string, action: TaskControl): Promise<void> {
-    const home = this.#taskHome(taskId);
-    if ("control" in home) return home.control(taskId, action);
-    await home[action](taskId);
+  controlTask(taskId: string, action: TaskControl): Promise<void> {
+    return this.routing.controlTask(taskId, action);
   }
 
   /**
@@ -264,7 +221,7 @@ export class Runtime implements Engine {
    */
   async deleteActor(spec: StateSpec, actorId: string): Promise<ActorDeletion> {
     let effects: WriteEffects | undefined;
-    await this.#here(spec.typeName, actorId, "Actors.Delete").#writers.mutate(spec, actorId, deletionMutation((e) => (effects = e)), undefined);
+    await this.routing.here(spec.typeName, actorId, "Actors.Delete").#writers.mutate(spec, actorId, deletionMutation((e) => (effects = e)), undefined);
     return effects?.deleted ?? { cancelled: [], deletedSchedules: [] };
   }
 

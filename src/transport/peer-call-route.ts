@@ -17,7 +17,7 @@ export const PEER_CALL_PATH = "/_cairn/peer/call/";
 export type PeerOp = "execute" | "spawn" | "wait" | "control";
 
 /** What the owner's side asks of the runtime (the first hosted partition's: it routes among this node's partitions). */
-export type PeerCallHost = Pick<Runtime, "bound" | "execute" | "spawn" | "tasksOf">;
+export type PeerCallHost = Pick<Runtime, "bound" | "execute" | "spawn" | "routing">;
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -91,10 +91,10 @@ async function answer(host: PeerCallHost, op: string, m: PeerCall, method: Metho
     }
     case "wait":
       // Only the partitions hosted here: the caller asked the node the id's mark names, or every other node.
-      return create(PeerAnswerSchema, { task: endedTaskMessage(await host.tasksOf(m.taskId).waitFinal(m.taskId, signal)) });
+      return create(PeerAnswerSchema, { task: endedTaskMessage(await host.routing.tasksOf(m.taskId).waitFinal(m.taskId, signal)) });
     case "control":
       if (!CONTROLS.has(m.action)) throw invalidArgument(`no task control ${JSON.stringify(m.action)}`);
-      await host.tasksOf(m.taskId)[m.action as "cancel" | "pause" | "resume"](m.taskId);
+      await host.routing.tasksOf(m.taskId)[m.action as "cancel" | "pause" | "resume"](m.taskId);
       return create(PeerAnswerSchema, {});
     default:
       throw notFound(`no peer call ${JSON.stringify(op)}`);
