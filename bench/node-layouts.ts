@@ -19,7 +19,8 @@ export const CLUSTER_SECRET = "bench-scale-out-secret-0123456789";
 const dirs: string[] = [];
 const started: SpawnedServer[] = [];
 
-export async function startLayout(name: string, nodes: number, mode: "single" | "pods" | "supervisor"): Promise<Layout> {
+/** `script`: another server script than the bank's (same flags), e.g. test/fixtures/nodes-server.ts. */
+export async function startLayout(name: string, nodes: number, mode: "single" | "pods" | "supervisor", script?: string): Promise<Layout> {
   const dataDir = await mkdtemp(join(tmpdir(), `cairn-scale-${name}-`));
   dirs.push(dataDir);
   const servers: SpawnedServer[] = [];
@@ -35,12 +36,12 @@ export async function startLayout(name: string, nodes: number, mode: "single" | 
         CAIRN_CLUSTER_SECRET: CLUSTER_SECRET,
         NODE_ENV: "production",
       };
-      servers.push(await spawnServer({ dataDir, port: await freePort(), env, readyTimeoutMs: 120_000 }));
+      servers.push(await spawnServer({ dataDir, port: await freePort(), env, readyTimeoutMs: 120_000, script }));
       peerUrls.push(`http://127.0.0.1${i}:${peerPort}`);
     }
   } else {
     const env: Record<string, string> = { NODE_ENV: "production", ...(mode === "supervisor" ? { CAIRN_NODES: String(nodes) } : {}) };
-    servers.push(await spawnServer({ dataDir, port: await freePort(), env, readyTimeoutMs: 120_000 }));
+    servers.push(await spawnServer({ dataDir, port: await freePort(), env, readyTimeoutMs: 120_000, script }));
   }
   started.push(...servers);
   log(`${name}: ${servers.map((s) => `${s.url} (pid ${s.pid})`).join(", ")}`);
