@@ -2,9 +2,10 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { OverdraftErrorSchema } from "../../generated/bank/v1/account_pb.js";
-import { Account } from "../../generated/bank/v1/account_cairn.js";
-import { Aborted, CallError, NotFound, StoreUnavailable, internal } from "./errors.js";
-import { toWireError } from "./wire-error.js";
+import { Account, WithdrawAborted } from "../../generated/bank/v1/account_cairn.js";
+import { errorFromJsonBytes, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { Aborted, AlreadyExists, CallError, FailedPrecondition, NotFound, StoreUnavailable, Unavailable, internal } from "./errors.js";
+import { fromWireError, toWireError } from "./wire-error.js";
 
 describe("toWireError", () => {
   it("sends a CallError as its code and message, keeping it as the cause", () => {
@@ -34,5 +35,31 @@ describe("toWireError", () => {
     expect(hidden.code).toBe(Code.Internal);
     expect(hidden.rawMessage).toBe("internal error");
     expect(new NotFound("x")).toBeInstanceOf(CallError);
+  });
+});
+
+describe("fromWireError", () => {
+  /** As a call another node answered: mapped, sent as Connect's JSON error, read back. */
+  const across = (e: unknown, method = Account.spec.methods["withdraw"]) => {
+    const fallback = new ConnectError("fallback", Code.Unknown);
+    return fromWireError(errorFromJsonBytes(errorToJsonBytes(toWireError(e, method), {}), undefined, fallback), method);
+  };
+
+  it("gives back the method's typed error with its detail, as in one process", () => {
+    const back = across(new WithdrawAborted(create(OverdraftErrorSchema, { shortBy: 7n }), "short by 7"));
+    expect(back).toBeInstanceOf(WithdrawAborted);
+    expect((back as WithdrawAborted).error.shortBy).toBe(7n);
+    expect((back as WithdrawAborted).message).toBe("short by 7");
+  });
+
+  it("gives back Cairn's class for each code, with the message", () => {
+    for (const e of [new NotFound("no actor"), new AlreadyExists("exists"), new FailedPrecondition("key reused"), new Unavailable("node 1 (u) is unavailable: x")]) {
+      const back = across(e);
+      expect(back).toBeInstanceOf(e.constructor);
+      expect(back.message).toBe(e.message);
+    }
+    const odd = across(new ConnectError("slow down", Code.ResourceExhausted));
+    expect(odd).toBeInstanceOf(CallError);
+    expect((odd as CallError).code).toBe(Code.ResourceExhausted);
   });
 });

@@ -44,7 +44,7 @@ export function servePeerCall(host: PeerCallHost, maxBytes: number, req: Request
   const length = req.headers["content-length"];
   readRequestBody(req, maxBytes, typeof length === "string" ? length : null)
     .then((body) => {
-      const m = fromBinary(PeerCallSchema, body);
+      const m = decoded(() => fromBinary(PeerCallSchema, body), "PeerCall");
       if (m.stateType !== "") method = methodOf(host, m);
       return answer(host, op, m, method, stop.signal);
     })
@@ -108,7 +108,7 @@ function callOf(host: PeerCallHost, m: PeerCall, method: MethodSpec | undefined,
     spec: host.bound(m.stateType).spec,
     method,
     actorId: m.actorId,
-    request: fromBinary(method.desc.input, m.request),
+    request: decoded(() => fromBinary(method.desc.input, m.request), method.desc.input.typeName),
     idempotencyKey: m.idempotencyKey === "" ? undefined : m.idempotencyKey,
     signal,
   };
@@ -119,6 +119,15 @@ function callOf(host: PeerCallHost, m: PeerCall, method: MethodSpec | undefined,
     trace: Object.keys(m.trace).length === 0 ? undefined : m.trace,
   };
   return [call, caller];
+}
+
+/** A message that does not decode is INVALID_ARGUMENT, before anything runs. */
+function decoded<T>(decode: () => T, what: string): T {
+  try {
+    return decode();
+  } catch (e) {
+    throw invalidArgument(`the peer call's ${what} does not decode: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 function endedTaskMessage(task: EndedTask) {

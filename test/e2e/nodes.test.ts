@@ -276,6 +276,12 @@ describe("two nodes started as StatefulSet pods", () => {
     expect(wrong.body).toContain("secret");
     const peer = await status(`http://127.0.0.10:${peerPort}`, {});
     expect(peer.status).toBe(403);
+    // A call from a handler elsewhere needs the secret too; with it, a body that does not decode is INVALID_ARGUMENT.
+    const call = (headers: http2.OutgoingHttpHeaders) => status(`http://127.0.0.11:${peerPort}`, { ":path": "/_cairn/peer/call/execute", ...headers });
+    expect((await call({})).status).toBe(403);
+    const garbled = await call({ "x-cairn-peer": SECRET });
+    expect(garbled.status).toBe(400);
+    expect(JSON.parse(garbled.body)).toMatchObject({ code: "invalid_argument", message: expect.stringContaining("does not decode") });
   });
 
   it("runs a workflow on node 0 that writes, reads, calls and spawns on an actor node 1 owns, once under a retry", async () => {
