@@ -68,9 +68,12 @@ describe("two nodes started as StatefulSet pods", () => {
     await new Promise<void>((resolve) => ledger.listen(0, "127.0.0.1", resolve));
     const address = ledger.address();
     ledgerUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/`;
+    // One directory for both, as nodes on one machine share it (node-layout.test.ts gives each pod its own volume).
     const dataDir = await processes.tempDataDir("cairn-nodes-pods-");
     peerPort = await freePort();
-    for (let i = 0; i < NODES; i++) {
+    const ports = await Promise.all(Array.from({ length: NODES }, () => freePort()));
+    // Started together, as `podManagementPolicy: Parallel` does: a first start waits for every node (DESIGN.md §13).
+    const starts = Array.from({ length: NODES }, (_, i) => {
       const env = {
         CAIRN_NODES: String(NODES),
         CAIRN_POD_NAME: `cairn-${i}`,
@@ -79,9 +82,10 @@ describe("two nodes started as StatefulSet pods", () => {
         CAIRN_PEER_HOST: `127.0.0.1${i}`,
         CAIRN_CLUSTER_SECRET: SECRET,
       };
-      nodes.push(await processes.spawn({ dataDir, port: await freePort(), env }));
-      ctx.push(processes.connect(nodes[i]!.url, { timeoutMs: CALL_TIMEOUT_MS, bearerToken: OWNER }));
-    }
+      return processes.spawn({ dataDir, port: ports[i]!, env });
+    });
+    nodes.push(...(await Promise.all(starts)));
+    for (const node of nodes) ctx.push(processes.connect(node.url, { timeoutMs: CALL_TIMEOUT_MS, bearerToken: OWNER }));
   });
   afterAll(async () => {
     await processes.close();
