@@ -8,9 +8,10 @@ import { Schedules, type ListSchedulesRequest, type ScheduleInfo } from "../../g
 import { PEER_HEADER } from "./forwarding.js";
 import { compareIds, mergePages } from "../runtime/tasks/id-order.js";
 import { firstOfPages } from "../runtime/admin-queries.js";
+import type { Subscribe } from "./when-stale.js";
 
 /**
- * `Tasks.List`, `Schedules.List` and `Actors.List` over every node (DESIGN.md §9): the
+ * `Tasks.List`, `Tasks.WatchList`, `Schedules.List` and `Actors.List` over every node (DESIGN.md §9): the
  * node a caller reached asks each other node for its own (a call carrying
  * the cluster secret is answered from that node alone) and merges. A node
  * that does not answer fails the list with UNAVAILABLE naming it: a list
@@ -73,21 +74,75 @@ export class PeerLists {
     return req.limit > 0 ? all.slice(0, req.limit) : all;
   }
 
+  /**
+   * `Tasks.WatchList` over every node: `subscribe` opens each other node's
+   * own WatchList (with the cluster secret) and notifies on its pages and
+   * on local changes; `page` merges the newest page of each with `local()`,
+   * undefined until every node has sent its first. A peer's stream that
+   * fails or ends makes `page` throw UNAVAILABLE naming the node: a watch
+   * with a node missing would look complete.
+   */
+  taskWatch(req: ListTasksRequest, header: Headers, local: () => ListTasksResponse, localChanges: Subscribe, limit: number): { subscribe: Subscribe; page: () => ListTasksResponse | undefined } {
+    const latest = new Map<number, ListTasksResponse>();
+    let failed: ConnectError | undefined;
+    const subscribe: Subscribe = (notify) => {
+      const abort = new AbortController();
+      const headers = this.#peerHeaders(header);
+      for (const peer of this.#peers) {
+        void (async () => {
+          for await (const page of peer.tasks.watchList(req, { headers, signal: abort.signal })) {
+            latest.set(peer.index, page);
+            notify();
+          }
+          throw new ConnectError("its stream ended", Code.Unavailable);
+        })().catch((e: unknown) => {
+          if (abort.signal.aborted) return;
+          failed ??= unavailable(peer, e);
+          notify();
+        });
+      }
+      const unsubscribe = localChanges(notify);
+      return () => {
+        abort.abort();
+        unsubscribe();
+      };
+    };
+    const page = () => {
+      if (failed) throw failed;
+      if (latest.size < this.#peers.length) return undefined;
+      const pages = [local(), ...latest.values()].map((p) => ({ items: p.tasks, next: p.nextPageToken }));
+      const merged = mergePages(pages, (t) => t.taskId, limit, req.newestFirst);
+      return create(ListTasksResponseSchema, { tasks: [...merged.items], nextPageToken: merged.next });
+    };
+    return { subscribe, page };
+  }
+
   /** Asks every peer, with the caller's token and trace headers and the cluster secret. */
   #each<T>(header: Headers, ask: (peer: Peer, headers: Headers) => Promise<T>): Promise<T[]> {
+    const headers = this.#peerHeaders(header);
+    return Promise.all(
+      this.#peers.map((peer) =>
+        ask(peer, headers).catch((e: unknown) => {
+          throw unavailable(peer, e);
+        }),
+      ),
+    );
+  }
+
+  /** The caller's token and trace headers, and the cluster secret. */
+  #peerHeaders(header: Headers): Headers {
     const headers = new Headers({ [PEER_HEADER]: this.secret });
     for (const name of ["authorization", "traceparent", "tracestate"]) {
       const value = header.get(name);
       if (value !== null) headers.set(name, value);
     }
-    return Promise.all(
-      this.#peers.map((peer) =>
-        ask(peer, headers).catch((e: unknown) => {
-          const error = ConnectError.from(e);
-          if (error.code !== Code.Unavailable && error.code !== Code.Unknown && error.code !== Code.Internal) throw error;
-          throw new ConnectError(`node ${peer.index} (${peer.url}) is unavailable: ${error.rawMessage}`, Code.Unavailable);
-        }),
-      ),
-    );
+    return headers;
   }
+}
+
+/** A peer's failure as the caller sees it: its own refusals as they are, anything else UNAVAILABLE naming the node. */
+function unavailable(peer: Peer, e: unknown): ConnectError {
+  const error = ConnectError.from(e);
+  if (error.code !== Code.Unavailable && error.code !== Code.Unknown && error.code !== Code.Internal) return error;
+  return new ConnectError(`node ${peer.index} (${peer.url}) is unavailable: ${error.rawMessage}`, Code.Unavailable);
 }

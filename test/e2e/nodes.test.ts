@@ -194,6 +194,31 @@ describe("two nodes started as StatefulSet pods", () => {
     expect(await codeOf(tasks[1]!.get({ taskId: "no-such-task" }))).toBe(Code.NotFound);
   });
 
+  it("watches the task list of both nodes through either node", async () => {
+    const [on0, on1] = idsOnEachNode("pod-watchlist", 1);
+    for (const id of [on0![0]!, on1![0]!]) await Account.create(ctx[0]!, id, { owner: "ann", initial: 1_000n });
+    for (const [n, node] of nodes.entries()) {
+      const abort = new AbortController();
+      const pages: string[][] = [];
+      const watching = (async () => {
+        for await (const page of tasksClient(node.url, ADMIN).watchList({ method: "AccrueInterest", newestFirst: true }, { signal: abort.signal })) {
+          pages.push(page.tasks.map((t) => t.taskId));
+        }
+      })().catch((e: unknown) => {
+        if (!abort.signal.aborted) throw e;
+      });
+      try {
+        await waitFor(() => pages.length > 0, `the first page through node ${n}`, CALL_TIMEOUT_MS);
+        // A task on each node, spawned after the watch began: both reach the watcher.
+        const spawned = [on0![0]!, on1![0]!].map((id) => Account.ref(id).spawn().accrueInterest(ctx[n]!, { rateBps: 1n, periods: 1, ledgerUrl }).taskId);
+        await waitFor(() => spawned.every((id) => pages.at(-1)!.includes(id)), `both nodes' new tasks through node ${n}`, CALL_TIMEOUT_MS);
+      } finally {
+        abort.abort();
+        await watching;
+      }
+    }
+  });
+
   it("watches readers of actors on both nodes through one node", async () => {
     const [on0, on1] = idsOnEachNode("pod-watch", 1);
     const ids = [on0![0]!, on1![0]!];
@@ -291,6 +316,10 @@ describe("two nodes started as StatefulSet pods", () => {
     expect(await codeOf(watch)).toBe(Code.Unavailable);
     const tasks = tasksClient(nodes[0]!.url, ADMIN);
     expect(await codeOf(tasks.list({}))).toBe(Code.Unavailable);
+    const watchList = (async () => {
+      for await (const _ of tasks.watchList({})) break;
+    })();
+    expect(await codeOf(watchList)).toBe(Code.Unavailable);
     expect(await codeOf(tasks.get({ taskId: "anywhere" }))).toBe(Code.Unavailable);
   });
 });
