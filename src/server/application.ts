@@ -158,6 +158,7 @@ export class Application {
       runtime.specs,
       opened.hosted.map((h) => h.store),
       partitions.count === 1 ? undefined : (destination, i) => partitionDirs(destination, partitions.count)[opened.hosted[i]!.partition]!,
+      node ? (destination) => node.copyLayout(destination) : undefined,
     );
     const maxBytes = o.maxMessageBytes ?? 4 * 1024 * 1024;
     const drain = new Drain();
@@ -172,7 +173,7 @@ export class Application {
         registerTaskRoutes(router, runtime, tasks, node?.peerLists);
         registerScheduleRoutes(router, runtime, schedules, node?.peerLists);
         registerActorsServiceRoutes(router, runtime, actors, admin, node?.peerLists);
-        registerAdminRoutes(router, runtime, admin);
+        registerAdminRoutes(router, runtime, admin, node?.peerLists);
         registerReactiveRoutes(router, runtime);
         if (o.reflection !== false) registerReflectionRoutes(router, runtime.specs.map((s) => s.state));
         reportParseErrorsAsInvalid(router);

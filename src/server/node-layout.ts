@@ -59,6 +59,12 @@ export class LayoutDirectory {
     return layout;
   }
 
+  /** Writes this node's record into a backup laid out as a data directory, so a restored volume starts as this node. */
+  async copyTo(destination: string): Promise<void> {
+    const own = await this.own();
+    if (own) await writeDurably(join(destination, "layout"), join(destination, "layout", `node-${own.index}.json`), own);
+  }
+
   /** Every node record in this directory (one on a pod's volume, all on a shared directory). */
   async records(): Promise<NodeLayout[]> {
     const names = await readdir(this.#folder).catch(() => [] as string[]);

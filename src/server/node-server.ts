@@ -30,6 +30,7 @@ export class NodeServer {
   readonly peerLists: PeerLists;
   /** Commits of actors other nodes own, as they land there (the cross-node version stream). */
   readonly versions: PeerVersions;
+  #layout: LayoutDirectory | undefined;
 
   private constructor(
     readonly identity: NodeIdentity,
@@ -80,7 +81,7 @@ export class NodeServer {
    */
   async prepare(dataDir: string, folderOf: (partition: number) => string, logger: Logger, signal?: AbortSignal): Promise<NodeLayout> {
     const { index, nodes, peerHost, peerPort, peerUrls, secret } = this.identity;
-    const layout = new LayoutDirectory(dataDir, { partitions: this.placement.partitions, nodes, index });
+    const layout = (this.#layout = new LayoutDirectory(dataDir, { partitions: this.placement.partitions, nodes, index }));
     const starting = new ConnectError(`node ${index} is starting`, Code.Unavailable);
     const handler: NodeHandler = (req, res) => {
       if (req.url === LAYOUT_PATH && carriesSecret(req, secret)) return answerLayout(res, () => layout.answer());
@@ -93,6 +94,12 @@ export class NodeServer {
       i === index ? Promise.resolve(new Error("self")) : askLayout(this.#sessions, url, secret, PEER_HEADER).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
     const ownFolders = new Map(this.placement.hosted.map((p) => [p, folderOf(p)]));
     return guardLayout(layout, { ownFolders, askPeers: () => Promise.all(peerUrls.map(ask)), logger, signal });
+  }
+
+  /** Writes this node's layout record into a backup at `destination` (after its partitions). */
+  copyLayout(destination: string): Promise<void> {
+    if (!this.#layout) throw new Error("prepare() first");
+    return this.#layout.copyTo(destination);
   }
 
   /** Says that this node serves, once the public port listens. */

@@ -12,11 +12,14 @@
 // Placement here is one partition per node (N = M): the owner of an actor
 // is `partitionOf(type, id, 2)`. With partitions inside a process it becomes
 // `nodeOfPartition(partitionOf(type, id, N), M)`: only `ownerOf` changes.
+import { existsSync } from "node:fs";
 import * as http2 from "node:http2";
+import { join } from "node:path";
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { Actors, type GetActorResponse } from "../../generated/cairn/v1/actors_pb.js";
+import { Admin } from "../../generated/cairn/v1/admin_pb.js";
 import { signHmacToken, type ExternalContext } from "@cairn-dev/cairn";
 import { Account, WithdrawAborted } from "../../generated/bank/v1/account_cairn.js";
 import { TaskStatus } from "../../generated/cairn/v1/tasks_pb.js";
@@ -270,6 +273,27 @@ describe("two nodes started as StatefulSet pods", () => {
       versions.close();
       sessions.close();
     }
+  });
+
+  it("backs up and exports every node's partitions through either node", async () => {
+    const [on0, on1] = idsOnEachNode("pod-backup", 2);
+    const ids = [...on0!, ...on1!];
+    for (const id of ids) await Account.create(ctx[0]!, id, { owner: "ann", initial: 9n });
+    const destination = join(await processes.tempDataDir("cairn-nodes-backup-"), "copy");
+    const admin = createClient(Admin, bearerTransport(nodes[1]!.url, ADMIN));
+    const { path, bytes } = await admin.backup({ destination });
+    expect(path).toBe(destination);
+    // Laid out as the data directory: each node's partition and layout record, so a restored volume starts as its node.
+    for (const file of ["partitions/p0000/data.mdb", "partitions/p0001/data.mdb", "layout/node-0.json", "layout/node-1.json"]) {
+      expect(existsSync(join(destination, file)), file).toBe(true);
+    }
+    expect(bytes).toBeGreaterThan(0n);
+    // A destination that is not empty is refused before any node writes.
+    expect(await codeOf(admin.backup({ destination }))).toBe(Code.AlreadyExists);
+    const exported: string[] = [];
+    for await (const actor of createClient(Admin, bearerTransport(nodes[0]!.url, ADMIN)).export({ stateType: "bank.v1.Account" })) exported.push(actor.actorId);
+    expect(exported).toEqual(expect.arrayContaining(ids));
+    expect(new Set(exported).size).toBe(exported.length);
   });
 
   it("refuses a caller that poses as a peer", async () => {
