@@ -14,6 +14,7 @@ import { listen, type Listener, type NodeHandler } from "../transport/server.js"
 import { nodeCount, nodeIdentity, type NodeIdentity } from "./node-environment.js";
 import { placementOf, type Placement } from "./placement.js";
 import { guardLayout } from "./layout-guard.js";
+import { peerPortFromSupervisor } from "./supervisor.js";
 import { LayoutDirectory, type NodeLayout } from "./node-layout.js";
 
 /**
@@ -89,7 +90,7 @@ export class NodeServer {
       answerError(req, res, starting);
     };
     // The version stream answers while its request goes on: no early answer to hold (server.ts).
-    this.#peerListener = await listen(handler, peerHost, peerPort, undefined, new Set([VERSIONS_PATH]));
+    this.#peerListener = await listen(handler, peerHost, (await peerPortFromSupervisor()) ?? peerPort, undefined, new Set([VERSIONS_PATH]));
     const ask = (url: string, i: number): Promise<LayoutAnswer | Error> =>
       i === index ? Promise.resolve(new Error("self")) : askLayout(this.#sessions, url, secret, PEER_HEADER).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
     const ownFolders = new Map(this.placement.hosted.map((p) => [p, folderOf(p)]));
