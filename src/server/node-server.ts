@@ -85,8 +85,9 @@ export class NodeServer {
     const layout = (this.#layout = new LayoutDirectory(dataDir, { partitions: this.placement.partitions, nodes, index }));
     const starting = new ConnectError(`node ${index} is starting`, Code.Unavailable);
     const handler: NodeHandler = (req, res) => {
-      if (req.url === LAYOUT_PATH && carriesSecret(req, secret)) return answerLayout(res, () => layout.answer());
-      if (this.#peerHandler) return this.#peerHandler(req, res);
+      if (this.#peerHandler && req.url !== LAYOUT_PATH) return this.#peerHandler(req, res);
+      if (!carriesSecret(req, secret)) return answerError(req, res, new ConnectError("this port serves only the cluster's nodes", Code.PermissionDenied));
+      if (req.url === LAYOUT_PATH) return answerLayout(res, () => layout.answer());
       answerError(req, res, starting);
     };
     // The version stream answers while its request goes on: no early answer to hold (server.ts).
