@@ -27,7 +27,9 @@ export async function startLayout(name: string, nodes: number, mode: "single" | 
   const peerUrls: string[] = [];
   if (mode === "pods") {
     const peerPort = await freePort();
-    for (let i = 0; i < nodes; i++) {
+    const ports = await Promise.all(Array.from({ length: nodes }, () => freePort()));
+    // Together, as the StatefulSet's Parallel policy starts pods: a first start waits for every node (DESIGN.md §13).
+    const starts = Array.from({ length: nodes }, (_, i) => {
       const env = {
         CAIRN_NODES: String(nodes),
         CAIRN_POD_NAME: `cairn-${i}`,
@@ -36,9 +38,10 @@ export async function startLayout(name: string, nodes: number, mode: "single" | 
         CAIRN_CLUSTER_SECRET: CLUSTER_SECRET,
         NODE_ENV: "production",
       };
-      servers.push(await spawnServer({ dataDir, port: await freePort(), env, readyTimeoutMs: 120_000, script }));
       peerUrls.push(`http://127.0.0.1${i}:${peerPort}`);
-    }
+      return spawnServer({ dataDir, port: ports[i]!, env, readyTimeoutMs: 120_000, script });
+    });
+    servers.push(...(await Promise.all(starts)));
   } else {
     const env: Record<string, string> = { NODE_ENV: "production", ...(mode === "supervisor" ? { CAIRN_NODES: String(nodes) } : {}) };
     servers.push(await spawnServer({ dataDir, port: await freePort(), env, readyTimeoutMs: 120_000, script }));

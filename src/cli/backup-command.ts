@@ -9,7 +9,11 @@ const HELP = `Usage: cairn backup DEST [--compact] [--data-dir DIR]
   one consistent snapshot (LMDB's copy of a live environment) holding every
   write acknowledged before the backup began. DEST is a folder on the
   server's machine, new or empty, outside the data directory (a relative
-  DEST is resolved against the current folder); the copy is DEST/data.mdb.
+  DEST is resolved against the current folder); the copy is DEST/data.mdb,
+  laid out as the data directory (DEST/partitions/… with several partitions).
+  With several nodes the server you reach asks every node: each copies its
+  own partitions and layout record to DEST on its own machine (on
+  Kubernetes, a writable mount in every pod).
   To restore, stop the server, replace its data directory by DEST, start it.
   Operators only: needs a token with cairn_admin.
 

@@ -10,7 +10,8 @@ const HELP = `Usage: cairn export [--state-type TYPE] [--out DIR]
 
   Writes actors' durable state as JSON lines, one actor a line:
   {"id": "...", "state": {...}}, the state as protobuf JSON (every field,
-  proto names), in actor id order. Actors are read a page at a time while
+  proto names), in actor id order (with several nodes, every node's actors,
+  one node after another). Actors are read a page at a time while
   the server runs, so each line is consistent but the whole is not one
   snapshot: export from a server started on a backup for that.
   Operators only: needs a token with cairn_admin.

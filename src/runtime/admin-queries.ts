@@ -32,6 +32,8 @@ export class AdminQueries {
     private readonly stores: readonly AdminStore[],
     /** Where partition `index`'s copy goes in a backup to `destination` (laid out as a data directory). */
     private readonly backupPath: (destination: string, index: number) => string = (d) => d,
+    /** A node's: writes its layout record into the backup, after its partitions (node-layout.ts). */
+    private readonly copyLayout?: (destination: string) => Promise<void>,
   ) {}
 
   /**
@@ -47,6 +49,7 @@ export class AdminQueries {
         bytes += copy.bytes;
         if (this.stores.length === 1) path = copy.path;
       }
+      await this.copyLayout?.(destination);
       return { path, bytes };
     } catch (e) {
       if (e instanceof BackupRefused) throw new CallError(REFUSAL_CODES[e.reason], e.message);

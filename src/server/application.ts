@@ -125,8 +125,9 @@ export class Application {
     // With several nodes, N defaults to M and this node opens its share (placement.ts).
     const nodes = nodeCount(o.nodes);
     const node = (this.#node = NodeServer.of(nodes, partitionCount(o.partitions, process.env, nodes)));
-    const opened = await openPartitions({
-      dataDir: o.dataDir ?? ".cairn",
+    const dataDir = o.dataDir ?? ".cairn";
+    const opened = await this.#open(node, dataDir, () => openPartitions({
+      dataDir,
       count: node?.placement.partitions ?? partitionCount(o.partitions),
       hosted: node?.placement.hosted ?? o.hostedPartitions,
       durability: o.durability,
@@ -146,7 +147,7 @@ export class Application {
         logger,
         codeVersion: codeVersion(o.version),
       },
-    });
+    }));
     this.#opened = opened;
     const runtime = (this.#runtime = opened.hosted[0]!.runtime);
     const { partitions } = opened;
@@ -159,6 +160,7 @@ export class Application {
       runtime.specs,
       opened.hosted.map((h) => h.store),
       partitions.count === 1 ? undefined : (destination, i) => partitionDirs(destination, partitions.count)[opened.hosted[i]!.partition]!,
+      node ? (destination) => node.copyLayout(destination) : undefined,
     );
     const maxBytes = o.maxMessageBytes ?? 4 * 1024 * 1024;
     const drain = new Drain();
@@ -173,7 +175,7 @@ export class Application {
         registerTaskRoutes(router, runtime, tasks, node?.peerLists);
         registerScheduleRoutes(router, runtime, schedules, node?.peerLists);
         registerActorsServiceRoutes(router, runtime, actors, admin, node?.peerLists);
-        registerAdminRoutes(router, runtime, admin);
+        registerAdminRoutes(router, runtime, admin, node?.peerLists);
         registerReactiveRoutes(router, runtime);
         if (o.reflection !== false) registerReflectionRoutes(router, runtime.specs.map((s) => s.state));
         reportParseErrorsAsInvalid(router);
@@ -196,7 +198,7 @@ export class Application {
     if (inspector) served = withInspector(inspector, (caller) => runtime.authorizeAdmin(caller), served);
     served = withHealthEndpoints(readiness, served);
     this.#listener = await listen(served, o.host ?? "127.0.0.1", o.port ?? 9991, credentials, duplexPaths);
-    await node?.listen(logger);
+    node?.announce(logger);
     for (const r of this.#runtimes()) await r.start();
     this.#retention = this.#runtimes().map((r) => new RetentionSweeper(r, retention));
     for (const sweeper of this.#retention) sweeper.start();
@@ -256,6 +258,24 @@ export class Application {
     this.#drain = undefined;
     this.#recovered = false;
     lifecycle.publish({ event: "stopped" } satisfies ApplicationEvent);
+  }
+
+  /**
+   * Opens the partitions; a node first checks its data directory's layout
+   * (and on a first start waits for its peers: layout-guard.ts). A refusal
+   * closes the peer port it opened.
+   */
+  async #open(node: NodeServer | undefined, dataDir: string, open: () => Promise<OpenedPartitions>): Promise<OpenedPartitions> {
+    if (!node) return open();
+    try {
+      const dirs = partitionDirs(dataDir, node.placement.partitions);
+      await node.prepare(dataDir, (p) => dirs[p]!, this.#logger!);
+      return await open();
+    } catch (e) {
+      await node.close(0);
+      this.#node = undefined;
+      throw e;
+    }
   }
 
   /** `run()` with several nodes on this machine: supervisor.ts. */

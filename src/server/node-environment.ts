@@ -52,7 +52,13 @@ export function nodeIdentity(nodes: number, env: Env = process.env): NodeIdentit
   if (nodes === 1) return undefined;
   const index = nodeIndex(env);
   if (index === undefined) return undefined;
-  if (index >= nodes) throw new Error(`node index ${index} is out of range for ${nodes} nodes (CAIRN_NODES)`);
+  if (index >= nodes) {
+    // A `kubectl scale` past CAIRN_NODES: the new pod has no partitions to serve (DESIGN.md §13 rule 1).
+    throw new Error(
+      `node index ${index} is out of range for ${nodes} nodes (CAIRN_NODES): nodes are added only by moving partitions to them, ` +
+        `see deploy/kubernetes/README.md "Changing the number of nodes"`,
+    );
+  }
   const peerUrls = peerUrlsOf(nodes, env);
   const secret = env.CAIRN_CLUSTER_SECRET ?? "";
   if (secret.length < 16) throw new Error("CAIRN_CLUSTER_SECRET must be set to the same secret (16 characters or more) on every node");

@@ -2,7 +2,10 @@ import type { Logger } from "../api/logger.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { Store } from "../store/store.js";
 import type { TaskQueries } from "../runtime/tasks/task-queries.js";
-import { withForwarding, type NodeRouting } from "../transport/forwarding.js";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { carriesSecret, PEER_HEADER, withForwarding, type NodeRouting } from "../transport/forwarding.js";
+import { answerLayout, askLayout, LAYOUT_PATH, type LayoutAnswer } from "../transport/peer-layout.js";
+import { answerError } from "../transport/protocol-error.js";
 import { PeerSessions } from "../transport/peer-sessions.js";
 import { PeerLists } from "../transport/peer-lists.js";
 import { PeerVersions } from "../transport/peer-versions.js";
@@ -14,6 +17,9 @@ import { Watchers } from "../runtime/watchers.js";
 import { listen, type Listener, type NodeHandler } from "../transport/server.js";
 import { nodeCount, nodeIdentity, type NodeIdentity } from "./node-environment.js";
 import { placementOf, type Placement } from "./placement.js";
+import { guardLayout } from "./layout-guard.js";
+import { peerPortFromSupervisor } from "./supervisor.js";
+import { LayoutDirectory, type NodeLayout } from "./node-layout.js";
 
 /**
  * This process as node i of M (DESIGN.md §9): its placement, the pooled
@@ -35,6 +41,7 @@ export class NodeServer {
   readonly watchers: Watchers;
   /** What the runtime routes to partitions other nodes host: calls, spawns and task waits from handlers. */
   readonly calls: PeerCalls;
+  #layout: LayoutDirectory | undefined;
 
   private constructor(
     readonly identity: NodeIdentity,
@@ -82,13 +89,42 @@ export class NodeServer {
     return withForwarding(routing, this.#sessions, { maxBytes, stateTypes, peerPort: false }, served);
   }
 
-  /** Opens the private peer port (cleartext HTTP/2: node-to-node traffic stays inside the cluster's network). */
-  async listen(logger: Logger): Promise<void> {
-    if (!this.#peerHandler) throw new Error("handler() first");
-    const { index, nodes, peerHost, peerPort } = this.identity;
+  /**
+   * Opens the private peer port, then checks this node's data directory
+   * against the environment and, on a first start, waits for every peer
+   * (layout-guard.ts): the port answers peers' layout questions from the
+   * start, and other calls UNAVAILABLE until `handler()` is built.
+   * `folderOf` is where partition p lives. Throws `LayoutRefused` on a
+   * directory laid out for another cluster shape.
+   */
+  async prepare(dataDir: string, folderOf: (partition: number) => string, logger: Logger, signal?: AbortSignal): Promise<NodeLayout> {
+    const { index, nodes, peerHost, peerPort, peerUrls, secret } = this.identity;
+    const layout = (this.#layout = new LayoutDirectory(dataDir, { partitions: this.placement.partitions, nodes, index }));
+    const starting = new ConnectError(`node ${index} is starting`, Code.Unavailable);
+    const handler: NodeHandler = (req, res) => {
+      if (this.#peerHandler && req.url !== LAYOUT_PATH) return this.#peerHandler(req, res);
+      if (!carriesSecret(req, secret)) return answerError(req, res, new ConnectError("this port serves only the cluster's nodes", Code.PermissionDenied));
+      if (req.url === LAYOUT_PATH) return answerLayout(res, () => layout.answer());
+      answerError(req, res, starting);
+    };
     // The version stream answers while its request goes on: no early answer to hold (server.ts).
-    this.#peerListener = await listen(this.#peerHandler, peerHost, peerPort, undefined, new Set([VERSIONS_PATH]));
-    logger.info(`node ${index} of ${nodes} (pid ${process.pid}): partitions ${this.placement.hosted.join(", ")} of ${this.placement.partitions}, peers call it on ${peerHost}:${this.#peerListener.port}`);
+    this.#peerListener = await listen(handler, peerHost, (await peerPortFromSupervisor()) ?? peerPort, undefined, new Set([VERSIONS_PATH]));
+    const ask = (url: string, i: number): Promise<LayoutAnswer | Error> =>
+      i === index ? Promise.resolve(new Error("self")) : askLayout(this.#sessions, url, secret, PEER_HEADER).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+    const ownFolders = new Map(this.placement.hosted.map((p) => [p, folderOf(p)]));
+    return guardLayout(layout, { ownFolders, askPeers: () => Promise.all(peerUrls.map(ask)), logger, signal });
+  }
+
+  /** Writes this node's layout record into a backup at `destination` (after its partitions). */
+  copyLayout(destination: string): Promise<void> {
+    if (!this.#layout) throw new Error("prepare() first");
+    return this.#layout.copyTo(destination);
+  }
+
+  /** Says that this node serves, once the public port listens. */
+  announce(logger: Logger): void {
+    const { index, nodes, peerHost } = this.identity;
+    logger.info(`node ${index} of ${nodes} (pid ${process.pid}): partitions ${this.placement.hosted.join(", ")} of ${this.placement.partitions}, peers call it on ${peerHost}:${this.#peerListener?.port}`);
   }
 
   /** Closes the peer port (after up to `graceMs` for answers going out) and the sessions to peers. */

@@ -35,12 +35,21 @@ const STOP_GRACE_MS = 5_000;
  */
 export async function supervise(options: SupervisorOptions): Promise<void> {
   const { nodes, logger } = options;
-  const peerPorts = await Promise.all(Array.from({ length: nodes }, () => freeLoopbackPort()));
+  // Each node's peer port is bound here and handed to its worker (PEER_PORT_HANDED): no other process can take it between.
+  const reserved: Array<Promise<net.Server> | undefined> = Array.from({ length: nodes }, () => reserveLoopbackPort(0));
+  const peerPorts = await Promise.all(reserved.map(async (server) => ((await server!).address() as net.AddressInfo).port));
   const env = {
     CAIRN_NODES: String(nodes),
     CAIRN_PEER_URLS: peerPorts.map((port) => `http://127.0.0.1:${port}`).join(","),
     CAIRN_PEER_HOST: "127.0.0.1",
     CAIRN_CLUSTER_SECRET: randomBytes(24).toString("base64url"),
+    [PEER_PORT_HANDED]: "1",
+  };
+  /** Hands node `index`'s peer port to its worker, then closes this process's copy (only the worker accepts on it). */
+  const handPeerPort = async (index: number, worker: Worker) => {
+    const server = await (reserved[index] ??= reserveLoopbackPort(peerPorts[index]!));
+    reserved[index] = undefined;
+    worker.send({ cairn: "peer-port" } satisfies PeerPortMessage, server, () => server.close());
   };
   const workers = new Map<number, Worker>();
   const failures = new Array<number>(nodes).fill(0);
@@ -53,6 +62,13 @@ export async function supervise(options: SupervisorOptions): Promise<void> {
     const forkedAt = Date.now();
     workers.set(index, worker);
     worker.on("message", (message: unknown) => {
+      if (isPeerPortRequest(message)) {
+        handPeerPort(index, worker).catch((e: unknown) => {
+          logger.error(`node ${index}'s peer port ${peerPorts[index]} could not be bound again: ${e instanceof Error ? e.message : String(e)}`);
+          worker.process.kill("SIGKILL");
+        });
+        return;
+      }
       if (!isReady(message)) return;
       ready.add(index);
       if (!announced && ready.size === nodes) {
@@ -65,6 +81,9 @@ export async function supervise(options: SupervisorOptions): Promise<void> {
     worker.once("exit", (code, signal) => {
       if (workers.get(index) === worker) workers.delete(index);
       if (stopping) return;
+      // At once, not after the backoff: the dead worker's port is free again, for anyone.
+      reserved[index] ??= reserveLoopbackPort(peerPorts[index]!);
+      reserved[index].catch(() => {});
       if (!announced) {
         // A node that cannot start (a port in use, a bad option) will not start on a retry either.
         logger.error(`node ${index} exited before all nodes served (${signal ?? `code ${code}`}); stopping`);
@@ -93,6 +112,7 @@ export async function supervise(options: SupervisorOptions): Promise<void> {
     logger.warn("nodes still running after the drain bound were killed");
   }
   clearTimeout(timer);
+  for (const server of reserved) void server?.then((s) => s.close(), () => {});
   logger.info("stopped");
 }
 
@@ -107,14 +127,40 @@ function isReady(message: unknown): message is WorkerReady {
   return typeof message === "object" && message !== null && (message as { cairn?: unknown }).cairn === "node-ready";
 }
 
-/** A loopback port free a moment ago: each worker's private peer port. */
-function freeLoopbackPort(): Promise<number> {
+/** Set in a worker's environment: its peer port comes from the supervisor over IPC (`peerPortFromSupervisor`). */
+const PEER_PORT_HANDED = "CAIRN_PEER_PORT_HANDED";
+
+interface PeerPortMessage {
+  readonly cairn: "peer-port" | "peer-port?";
+}
+
+function isPeerPortRequest(message: unknown): boolean {
+  return typeof message === "object" && message !== null && (message as { cairn?: unknown }).cairn === "peer-port?";
+}
+
+/**
+ * In a supervisor's worker: the listening peer port its supervisor bound
+ * for it (undefined elsewhere: the node binds its peer URL's port itself).
+ */
+export function peerPortFromSupervisor(): Promise<net.Server> | undefined {
+  if (!cluster.isWorker || !process.send || process.env[PEER_PORT_HANDED] !== "1") return undefined;
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown, handle: unknown) => {
+      if ((message as Partial<PeerPortMessage> | null)?.cairn !== "peer-port" || !(handle instanceof net.Server)) return;
+      process.off("message", onMessage);
+      resolve(handle);
+    };
+    process.on("message", onMessage);
+    process.send!({ cairn: "peer-port?" } satisfies PeerPortMessage);
+  });
+}
+
+/** A listening loopback server on `port` (0: a free one), held until handed to a worker. */
+function reserveLoopbackPort(port: number): Promise<net.Server> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer();
+    // Until handed over it accepts too: a peer asking that early is reset, and asks again.
+    const server = net.createServer((socket) => socket.destroy());
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.listen(port, "127.0.0.1", () => resolve(server));
   });
 }

@@ -257,6 +257,12 @@ function answerHolds(routing: NodeRouting, req: Request, res: Response): void {
   res.end();
 }
 
+/** Whether a request carries the cluster secret in PEER_HEADER (compared in constant time). */
+export function carriesSecret(req: Request, secret: string): boolean {
+  const given = req.headers[PEER_HEADER];
+  return given !== undefined && sameSecret(given, secret);
+}
+
 function sameSecret(given: string | string[], secret: string): boolean {
   const a = Buffer.from(Array.isArray(given) ? given.join(",") : given);
   const b = Buffer.from(secret);

@@ -42,7 +42,8 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
 export async function listen(
   handler: NodeHandler,
   host: string,
-  port: number,
+  /** A port (0: any free one), or a listening socket handed over by another process (a supervisor's peer port). */
+  port: number | net.Server,
   credentials?: TlsCredentials,
   duplexPaths: ReadonlySet<string> = new Set(),
 ): Promise<Listener> {
@@ -114,7 +115,8 @@ export async function listen(
   }
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, host, () => resolve());
+    if (typeof port === "number") server.listen(port, host, () => resolve());
+    else server.listen(port, () => resolve());
   });
   const address = server.address() as AddressInfo;
   return {

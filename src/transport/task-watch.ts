@@ -4,12 +4,13 @@ import { notFound } from "../api/errors.js";
 import { isFinal } from "../runtime/tasks/task-record.js";
 import type { TaskQueries, TaskRecord } from "../runtime/tasks/task-queries.js";
 import { toTaskInfo } from "./task-info.js";
+import { whenStale } from "./when-stale.js";
 
 /**
  * `Tasks.Watch`: the task now, then again on each change of its record,
- * history or progress, until it has ended. Pull-based like reactive
- * readers: the task is described when the subscriber asks for the next
- * update, so a slow one skips to the newest and holds nothing queued.
+ * history or progress, until it has ended. Pull-based (when-stale.ts): the
+ * task is described when the subscriber asks for the next update, so a
+ * slow one skips to the newest and holds nothing queued.
  */
 export async function* watchTask(
   tasks: TaskQueries,
@@ -18,38 +19,17 @@ export async function* watchTask(
   requestTypeOf: (task: TaskRecord) => string,
 ): AsyncGenerator<TaskInfo, void, undefined> {
   if (!tasks.get(taskId)) throw notFound(`no task ${JSON.stringify(taskId)}`);
-  let changed = true;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    changed = true;
-    wake?.();
-  };
-  // Subscribed before the first read, so no change falls between.
-  const unsubscribe = tasks.subscribe(taskId, notify);
-  const onAbort = () => wake?.();
-  signal?.addEventListener("abort", onAbort, { once: true });
   let last: Uint8Array | undefined;
-  try {
-    while (!signal?.aborted) {
-      if (!changed) {
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-        continue;
-      }
-      changed = false;
-      // Gone only once ended and past retention; a watch ends at the end, so only by a race.
-      const task = tasks.get(taskId);
-      if (!task) throw notFound(`no task ${JSON.stringify(taskId)}`);
-      const info = toTaskInfo(tasks.describe(task), requestTypeOf(task));
-      const bytes = toBinary(TaskInfoSchema, info);
-      if (!last || Buffer.compare(bytes, last) !== 0) {
-        last = bytes;
-        yield info;
-      }
-      if (isFinal(task)) return;
+  for await (const _ of whenStale((notify) => tasks.subscribe(taskId, notify), signal)) {
+    // Gone only once ended and past retention; a watch ends at the end, so only by a race.
+    const task = tasks.get(taskId);
+    if (!task) throw notFound(`no task ${JSON.stringify(taskId)}`);
+    const info = toTaskInfo(tasks.describe(task), requestTypeOf(task));
+    const bytes = toBinary(TaskInfoSchema, info);
+    if (!last || Buffer.compare(bytes, last) !== 0) {
+      last = bytes;
+      yield info;
     }
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-    unsubscribe();
+    if (isFinal(task)) return;
   }
 }

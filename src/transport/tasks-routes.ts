@@ -73,10 +73,13 @@ export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime, task
       // Every node pages after the same token; the merged page keeps what all of them have looked at (id-order.ts).
       return !peers || PeerLists.fromPeer(context.requestHeader) ? local : peers.tasks(req, context.requestHeader, local, listLimit(req));
     },
-    // This node's partitions only (a list across nodes is one call: poll List).
+    // Every node's tasks: this node's changes and each peer's own WatchList (peer-lists.ts).
     watchList: async function* (req, context) {
       await operator(context.requestHeader);
-      yield* watchTaskList(tasks, () => page(req), context.signal);
+      const localChanges = (notify: () => void) => tasks.onAnyChange(notify);
+      if (!peers || PeerLists.fromPeer(context.requestHeader)) return yield* watchTaskList(localChanges, () => page(req), context.signal);
+      const watch = peers.taskWatch(req, context.requestHeader, () => page(req), localChanges, listLimit(req));
+      yield* watchTaskList(watch.subscribe, watch.page, context.signal);
     },
     cancel: (req, context) => control(req.taskId, context.requestHeader, (id) => tasks.control(id, "cancel")),
     pause: (req, context) => control(req.taskId, context.requestHeader, (id) => tasks.control(id, "pause")),

@@ -16,12 +16,15 @@
 // Placement here is one partition per node (N = M): the owner of an actor
 // is `partitionOf(type, id, 2)`. With partitions inside a process it becomes
 // `nodeOfPartition(partitionOf(type, id, N), M)`: only `ownerOf` changes.
+import { existsSync } from "node:fs";
 import * as http2 from "node:http2";
 import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { Actors, type GetActorResponse } from "../../generated/cairn/v1/actors_pb.js";
+import { Admin } from "../../generated/cairn/v1/admin_pb.js";
 import { signHmacToken, type ExternalContext } from "@cairn-dev/cairn";
 import { Account, WithdrawAborted } from "../../generated/bank/v1/account_cairn.js";
 import { Probe } from "../../generated/probe/v1/probe_cairn.js";
@@ -78,9 +81,12 @@ describe("two nodes started as StatefulSet pods", () => {
     await new Promise<void>((resolve) => ledger.listen(0, "127.0.0.1", resolve));
     const address = ledger.address();
     ledgerUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/`;
+    // One directory for both, as nodes on one machine share it (node-layout.test.ts gives each pod its own volume).
     const dataDir = await processes.tempDataDir("cairn-nodes-pods-");
     peerPort = await freePort();
-    for (let i = 0; i < NODES; i++) {
+    const ports = await Promise.all(Array.from({ length: NODES }, () => freePort()));
+    // Started together, as `podManagementPolicy: Parallel` does: a first start waits for every node (DESIGN.md §13).
+    const spawned = Array.from({ length: NODES }, (_, i) => {
       const env = {
         CAIRN_NODES: String(NODES),
         CAIRN_POD_NAME: `cairn-${i}`,
@@ -89,10 +95,11 @@ describe("two nodes started as StatefulSet pods", () => {
         CAIRN_PEER_HOST: `127.0.0.1${i}`,
         CAIRN_CLUSTER_SECRET: SECRET,
       };
-      starts.push({ dataDir, port: await freePort(), env, script: NODES_SERVER });
-      nodes.push(await processes.spawn(starts[i]!));
-      ctx.push(processes.connect(nodes[i]!.url, { timeoutMs: CALL_TIMEOUT_MS, bearerToken: OWNER }));
-    }
+      starts[i] = { dataDir, port: ports[i]!, env, script: NODES_SERVER };
+      return processes.spawn(starts[i]!);
+    });
+    nodes.push(...(await Promise.all(spawned)));
+    for (const node of nodes) ctx.push(processes.connect(node.url, { timeoutMs: CALL_TIMEOUT_MS, bearerToken: OWNER }));
   });
   afterAll(async () => {
     await processes.close();
@@ -201,6 +208,31 @@ describe("two nodes started as StatefulSet pods", () => {
     expect(await codeOf(tasks[1]!.get({ taskId: "no-such-task" }))).toBe(Code.NotFound);
   });
 
+  it("watches the task list of both nodes through either node", async () => {
+    const [on0, on1] = idsOnEachNode("pod-watchlist", 1);
+    for (const id of [on0![0]!, on1![0]!]) await Account.create(ctx[0]!, id, { owner: "ann", initial: 1_000n });
+    for (const [n, node] of nodes.entries()) {
+      const abort = new AbortController();
+      const pages: string[][] = [];
+      const watching = (async () => {
+        for await (const page of tasksClient(node.url, ADMIN).watchList({ method: "AccrueInterest", newestFirst: true }, { signal: abort.signal })) {
+          pages.push(page.tasks.map((t) => t.taskId));
+        }
+      })().catch((e: unknown) => {
+        if (!abort.signal.aborted) throw e;
+      });
+      try {
+        await waitFor(() => pages.length > 0, `the first page through node ${n}`, CALL_TIMEOUT_MS);
+        // A task on each node, spawned after the watch began: both reach the watcher.
+        const spawned = [on0![0]!, on1![0]!].map((id) => Account.ref(id).spawn().accrueInterest(ctx[n]!, { rateBps: 1n, periods: 1, ledgerUrl }).taskId);
+        await waitFor(() => spawned.every((id) => pages.at(-1)!.includes(id)), `both nodes' new tasks through node ${n}`, CALL_TIMEOUT_MS);
+      } finally {
+        abort.abort();
+        await watching;
+      }
+    }
+  });
+
   it("watches readers of actors on both nodes through one node", async () => {
     const [on0, on1] = idsOnEachNode("pod-watch", 1);
     const ids = [on0![0]!, on1![0]!];
@@ -252,6 +284,27 @@ describe("two nodes started as StatefulSet pods", () => {
       versions.close();
       sessions.close();
     }
+  });
+
+  it("backs up and exports every node's partitions through either node", async () => {
+    const [on0, on1] = idsOnEachNode("pod-backup", 2);
+    const ids = [...on0!, ...on1!];
+    for (const id of ids) await Account.create(ctx[0]!, id, { owner: "ann", initial: 9n });
+    const destination = join(await processes.tempDataDir("cairn-nodes-backup-"), "copy");
+    const admin = createClient(Admin, bearerTransport(nodes[1]!.url, ADMIN));
+    const { path, bytes } = await admin.backup({ destination });
+    expect(path).toBe(destination);
+    // Laid out as the data directory: each node's partition and layout record, so a restored volume starts as its node.
+    for (const file of ["partitions/p0000/data.mdb", "partitions/p0001/data.mdb", "layout/node-0.json", "layout/node-1.json"]) {
+      expect(existsSync(join(destination, file)), file).toBe(true);
+    }
+    expect(bytes).toBeGreaterThan(0n);
+    // A destination that is not empty is refused before any node writes.
+    expect(await codeOf(admin.backup({ destination }))).toBe(Code.AlreadyExists);
+    const exported: string[] = [];
+    for await (const actor of createClient(Admin, bearerTransport(nodes[0]!.url, ADMIN)).export({ stateType: "bank.v1.Account" })) exported.push(actor.actorId);
+    expect(exported).toEqual(expect.arrayContaining(ids));
+    expect(new Set(exported).size).toBe(exported.length);
   });
 
   it("refuses a caller that poses as a peer", async () => {
@@ -381,6 +434,10 @@ describe("two nodes started as StatefulSet pods", () => {
     expect(await codeOf(watch)).toBe(Code.Unavailable);
     const tasks = tasksClient(nodes[0]!.url, ADMIN);
     expect(await codeOf(tasks.list({}))).toBe(Code.Unavailable);
+    const watchList = (async () => {
+      for await (const _ of tasks.watchList({})) break;
+    })();
+    expect(await codeOf(watchList)).toBe(Code.Unavailable);
     expect(await codeOf(tasks.get({ taskId: "anywhere" }))).toBe(Code.Unavailable);
   });
 

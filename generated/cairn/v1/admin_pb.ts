@@ -20,8 +20,10 @@ export const file_cairn_v1_admin: GenFile = /*@__PURE__*/
  */
 export type BackupRequest = Message<"cairn.v1.BackupRequest"> & {
   /**
-   * An absolute folder on the server's machine, new or empty, outside the
-   * data directory. The copy is `<destination>/data.mdb`.
+   * An absolute folder on the server's machine (with several nodes, on
+   * each node's), new or empty, outside the data directory. The copy is
+   * `<destination>/data.mdb`, or with several partitions
+   * `<destination>/partitions/pNNNN/data.mdb`.
    *
    * @generated from field: string destination = 1;
    */
@@ -128,7 +130,10 @@ export const Admin: GenService<{
   /**
    * A consistent copy of the live data (LMDB's copy of an open
    * environment): every write acknowledged before the call began is in it.
-   * INVALID_ARGUMENT for a relative destination or one inside the data
+   * With several nodes, every node copies its own partitions (each
+   * consistent on its own) and its layout record to `destination` on its
+   * machine, laid out as a data directory; a node that does not answer
+   * fails the call with UNAVAILABLE naming it. INVALID_ARGUMENT for a relative destination or one inside the data
    * directory; ALREADY_EXISTS if it exists and is not empty; ABORTED while
    * another backup runs.
    *
@@ -140,8 +145,10 @@ export const Admin: GenService<{
     output: typeof BackupResponseSchema;
   },
   /**
-   * Every actor of the type (or of every type), in actor id order, read in
-   * small pages: each state is consistent, the whole is not a snapshot.
+   * Every actor of the type (or of every type), in actor id order (with
+   * several nodes, in that order on each node, one node after another),
+   * read in small pages: each state is consistent, the whole is not a
+   * snapshot.
    * NOT_FOUND for a state type the application does not serve.
    *
    * @generated from rpc cairn.v1.Admin.Export
