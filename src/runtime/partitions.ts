@@ -36,6 +36,11 @@ export class Partitions<H> {
     return this.#hosted.get(partition) ?? this.elsewhere(partition);
   }
 
+  /** The host of `partition` if this process hosts it (never `elsewhere`). */
+  local(partition: number): H | undefined {
+    return this.#hosted.get(partition);
+  }
+
   /** Who answers for an actor. */
   forActor(stateType: string, actorId: string): H {
     return this.get(this.of(stateType, actorId));

@@ -29,6 +29,7 @@ import type { Logger } from "../api/logger.js";
 import { idInPartition } from "../api/partition.js";
 import type { Placement } from "./partitions.js";
 import { Writers, deletionMutation, writerMutation } from "./writers.js";
+import { acrossNodes, type LocalTransactionSide } from "./local-transaction-side.js";
 
 // Moved to call.ts; re-exported for the transport's imports.
 export type { Bound, Call, Mutation, WriteEffects } from "./call.js";
@@ -71,6 +72,8 @@ export interface RuntimeParts {
   readonly logger: Logger;
   /** The runtime's metric instruments (made by the composition root, with the meter provider of the time). */
   readonly metrics: RuntimeMetrics;
+  /** This partition's side of transactions: its prepared records (participant) and decisions (coordinator). */
+  readonly transactions: LocalTransactionSide;
 }
 
 // The parts are the runtime's own fields: listed once, in RuntimeParts.
@@ -100,14 +103,9 @@ export class Runtime implements Engine {
     this.gatekeeper = new Gatekeeper(options, (t) => this.bound(t), (spec, actorId) => this.#owner(spec.typeName, actorId).states.durableOf(spec, actorId)?.state);
     this.#writers = new Writers(this.states, this.store, this.#table, this.clock, this.tasks);
     this.#spawner = new TaskSpawner({
-      store: this.store,
-      clock: this.clock,
-      states: this.states,
-      table: this.#table,
-      gatekeeper: this.gatekeeper,
+      ...{ store: this.store, clock: this.clock, states: this.states, table: this.#table, gatekeeper: this.gatekeeper },
       codeVersion: options.codeVersion,
-      markId: (id) => this.placeTaskId(this.partition, id),
-      validate: (call) => this.validate(call),
+      ...{ markId: (id: string) => this.placeTaskId(this.partition, id), validate: (call: Call) => this.validate(call) },
     });
   }
 
@@ -143,6 +141,9 @@ export class Runtime implements Engine {
   }
   tasksOf(taskId: string): Dispatcher {
     return this.#placement?.partitions.holderOf(taskId, (h) => h.store.getTask(taskId) !== undefined)?.tasks ?? this.tasks;
+  }
+  transactionSide(partition: number): LocalTransactionSide {
+    return partition === this.partition ? this.transactions : (this.#placement?.partitions.local(partition)?.transactions ?? acrossNodes(this.partition, partition));
   }
   placeTaskId(partition: number, id: string): string {
     return this.#placement ? idInPartition(id, partition, this.#placement.partitions.count) : id;
@@ -235,12 +236,14 @@ export class Runtime implements Engine {
   async start(): Promise<void> {
     this.tasks.recover();
     this.schedules.recover();
+    this.transactions.resume(); // every hosted partition re-locked its prepared actors when built
   }
 
   /** Stops; running tasks get up to `graceMs` to reach a durable step. */
   async stop(graceMs: number): Promise<void> {
     this.health.stop();
     this.metrics.stop();
+    this.transactions.stop();
     await this.schedules.stop();
     await this.tasks.stop(graceMs);
   }

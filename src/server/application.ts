@@ -2,6 +2,7 @@ import { channel } from "node:diagnostics_channel";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { APPLICATION_CHANNEL, type ApplicationEvent } from "../api/lifecycle.js";
 import { openPartitions, type OpenedPartitions } from "./open-partitions.js";
+import { testCrashPoint } from "./test-crash-point.js";
 import { partitionCount, partitionDirs } from "./partition-layout.js";
 import { reportParseErrorsAsInvalid } from "../transport/invalid-input.js";
 import { registerActorRoutes } from "../transport/routes.js";
@@ -143,6 +144,7 @@ export class Application {
         clock: o.clock,
         logger,
         codeVersion: codeVersion(o.version),
+        testPoint: testCrashPoint(),
       },
     });
     this.#opened = opened;

@@ -5,6 +5,7 @@ import { Partitions } from "../runtime/partitions.js";
 import type { Runtime, RuntimeOptions } from "../runtime/runtime.js";
 import type { ServicerClass } from "../runtime/servicer.js";
 import { Watchers } from "../runtime/watchers.js";
+import type { TwoPhasePoint } from "../runtime/transaction-side.js";
 import { createRuntime } from "./create-runtime.js";
 import { partitionDirs } from "./partition-layout.js";
 
@@ -25,7 +26,7 @@ export interface OpenOptions {
   readonly now: () => number;
   readonly wrapStore?: (store: Store) => Store;
   readonly servicers: readonly ServicerClass[];
-  readonly runtime: RuntimeOptions & { logger: Logger };
+  readonly runtime: RuntimeOptions & { logger: Logger; testPoint?: (point: TwoPhasePoint) => void };
 }
 
 /**
