@@ -37,11 +37,12 @@ export async function commitAcross(
   const ref: TransactionRef = { id: home.coordinator.begin(), coordinator: home.partition, epoch: home.coordinator.epoch, age };
   const abortAll = () => Promise.all(others.map((side) => side.participant.abort(ref.id, ref.epoch).catch(() => {})));
   try {
-    try {
-      await Promise.all(others.map((side) => side.participant.prepare(ref, bySide.get(side)!)));
-    } catch (e) {
+    // Every vote is in before an abort is sent: none is still being written then.
+    const votes = await Promise.allSettled(others.map((side) => side.participant.prepare(ref, bySide.get(side)!)));
+    const no = votes.find((v) => v.status === "rejected");
+    if (no) {
       await abortAll();
-      throw e;
+      throw no.reason;
     }
     home.testPoint("after-prepare");
     const mine = all.filter((p) => p.dirty && p.side === home);
