@@ -1,5 +1,4 @@
-import type { ActorStates } from "./actor-states.js";
-import type { Draft } from "./actor-states.js";
+import type { ActorStates, Draft } from "./actor-states.js";
 import type { TransactionAge, TransactionAges } from "./transaction-age.js";
 
 /**
