@@ -3,9 +3,10 @@
 // of one: the bank's semantics, tasks and schedules routed by their marked
 // ids and listed in creation order across partitions with working page
 // tokens, workflows and reactive readers reaching actors of other
-// partitions, cron and sleep across a restart. A transaction across
-// partitions is refused (two-phase commit comes later), and so is a data
-// directory opened with another partition count.
+// partitions, cron and sleep across a restart. Transactions across
+// partitions commit by two-phase commit: totals conserved under concurrent
+// transfers, nested savepoints, replay after a restart, no record left. A
+// data directory opened with another partition count is refused.
 import { existsSync } from "node:fs";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,11 +15,23 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
-import { Application, Authorizer, ExternalContext, allow, allowIf, hmacTokenVerifier, signHmacToken, sleep, until, type Predicate } from "@cairn-dev/cairn";
+import {
+  Application,
+  Authorizer,
+  ExternalContext,
+  allow,
+  allowIf,
+  hmacTokenVerifier,
+  signHmacToken,
+  sleep,
+  until,
+  type Predicate,
+  type TransactionContext,
+} from "@cairn-dev/cairn";
 import { TestApplication } from "@cairn-dev/cairn/testing";
 import { partitionOf, partitionOfId } from "../src/api/partition.js";
-import { Account, WithdrawAborted } from "../generated/bank/v1/account_cairn.js";
-import { OverdraftErrorSchema, type Account as AccountState } from "../generated/bank/v1/account_pb.js";
+import { Account, TransferAborted, WithdrawAborted } from "../generated/bank/v1/account_cairn.js";
+import { OverdraftErrorSchema, type Account as AccountState, type TransferRequest } from "../generated/bank/v1/account_pb.js";
 import { Actors } from "../generated/cairn/v1/actors_pb.js";
 import { Admin } from "../generated/cairn/v1/admin_pb.js";
 import { Schedules } from "../generated/cairn/v1/schedules_pb.js";
@@ -30,6 +43,7 @@ import { PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET, defineScenario } from "./fixture
 import { bearerTransport, taskWhen, tasksClient } from "./fixtures/tasks-client.js";
 import { eventually, rejectionOf, within } from "./fixtures/waiting.js";
 import { forEachLimit } from "./e2e/helpers.js";
+import { peekTwoPhase } from "./fixtures/two-phase-peek.js";
 
 const N = 8;
 const PROBE = "probe.v1.Probe";
@@ -43,11 +57,34 @@ function idOn(stateType: string, partition: number, prefix: string): string {
   }
 }
 
+/** Outer transfer that calls a failing nested transfer, catches it and carries on. */
+const OUTER_NESTED = 999n;
+/** Nested transfer: deposits 5 on `to`, withdraws 3 here, then throws TransferAborted. */
+const NESTED_FAILS = 998n;
+/** Where the nested transfer of OUTER_NESTED sends its (failing) transfer. */
+let nestedThird = "";
+
 /** Bank accounts anyone may use, but only the owner may start or see interest accrual: a rule on the actor's state. */
 class OpenAccount extends AccountServicerImpl {
   override authorizer() {
     const isOwner: Predicate<AccountState> = ({ context, state }) => state !== undefined && context.claims?.sub === state.owner;
     return new Authorizer<AccountState>({ methods: { accrueInterest: allowIf({ all: [isOwner] }) }, default: allow() });
+  }
+
+  override async transfer(ctx: TransactionContext, state: AccountState, req: TransferRequest) {
+    if (req.amount === OUTER_NESTED) {
+      state.balance -= 1n; // kept
+      await Account.ref(req.to).deposit(ctx, { amount: 7n }); // kept
+      await rejectionOf(Account.ref(req.to).transfer(ctx, { to: nestedThird, amount: NESTED_FAILS }));
+      state.balance -= 10n; // kept
+      return {};
+    }
+    if (req.amount === NESTED_FAILS) {
+      await Account.ref(req.to).deposit(ctx, { amount: 5n }); // rolled back
+      state.balance -= 3n; // rolled back
+      throw new TransferAborted(create(OverdraftErrorSchema, { shortBy: 42n }), "nested transfer fails on purpose");
+    }
+    return super.transfer(ctx, state, req);
   }
 }
 
@@ -181,16 +218,63 @@ describe("8 partitions in one process", () => {
     }
   });
 
-  it("refuses a transaction touching actors of two partitions with FAILED_PRECONDITION naming them, and changes nothing", async () => {
-    const from = idOn(ACCOUNT, 1, "xfer-from");
-    const to = idOn(ACCOUNT, 6, "xfer-to");
+  const balanceOf = async (id: string) => (await Account.ref(id).balance(ctx)).balance;
+
+  it("commits transfers across partitions by two-phase commit: 64 in flight conserve the total, each account matches the acknowledged transfers", async () => {
+    const ids = Array.from({ length: 16 }, (_, i) => idOn(ACCOUNT, i % N, `x${i}`));
+    for (const id of ids) await Account.create(ctx, id, { owner: id, initial: 100n });
+    let seed = 16;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const transfers = Array.from({ length: 400 }, () => {
+      const from = Math.floor(random() * ids.length);
+      const to = (from + 1 + Math.floor(random() * (ids.length - 1))) % ids.length;
+      return { from: ids[from]!, to: ids[to]!, amount: BigInt(1 + Math.floor(random() * 60)) };
+    });
+    const expected = new Map(ids.map((id) => [id, 100n]));
+    let overdrafts = 0;
+    await forEachLimit(transfers, 64, async (t) => {
+      try {
+        await Account.ref(t.from).transfer(ctx, { to: t.to, amount: t.amount });
+      } catch (e) {
+        if (!(e instanceof TransferAborted)) throw e; // the one declared error
+        overdrafts++;
+        return;
+      }
+      expected.set(t.from, expected.get(t.from)! - t.amount);
+      expected.set(t.to, expected.get(t.to)! + t.amount);
+    });
+    const actual = new Map(await Promise.all(ids.map(async (id) => [id, await balanceOf(id)] as const)));
+    expect(actual).toEqual(expected);
+    expect([...actual.values()].reduce((a, b) => a + b, 0n)).toBe(1600n);
+    expect(overdrafts).toBeLessThan(transfers.length);
+    // Applied everywhere: no prepared record; decisions forgotten once every participant applied.
+    await eventually(async () => JSON.stringify(await peekTwoPhase(app.dataDir)) === JSON.stringify({ prepared: 0, decisions: 0 }), 30_000, "two-phase records gone");
+  });
+
+  it("a nested transfer's declared error undoes only its own changes on every partition; the outer commits the rest", async () => {
+    const [a, b, c] = [idOn(ACCOUNT, 1, "nest-a"), idOn(ACCOUNT, 4, "nest-b"), idOn(ACCOUNT, 7, "nest-c")];
+    for (const id of [a, b, c]) await Account.create(ctx, id, { owner: id, initial: 100n });
+    nestedThird = c;
+    await Account.ref(a).transfer(ctx, { to: b, amount: OUTER_NESTED });
+    // a: -1 and -10; b: +7, the nested -3 undone; c: the nested +5 undone.
+    expect({ a: await balanceOf(a), b: await balanceOf(b), c: await balanceOf(c) }).toEqual({ a: 89n, b: 107n, c: 100n });
+  });
+
+  it("replays a cross-partition transfer's first outcome for its key after a restart, and applies it once", async () => {
+    const from = idOn(ACCOUNT, 2, "replay-from");
+    const to = idOn(ACCOUNT, 5, "replay-to");
     await Account.create(ctx, from, { owner: from, initial: 100n });
     await Account.create(ctx, to, { owner: to, initial: 0n });
-    const err = ConnectError.from(await rejectionOf(Account.ref(from).transfer(ctx, { to, amount: 10n })));
-    expect(err.code).toBe(Code.FailedPrecondition);
-    expect(err.rawMessage).toMatch(/partition 1\b.*partition 6\b/);
-    expect((await Account.ref(from).balance(ctx)).balance).toBe(100n);
-    expect((await Account.ref(to).balance(ctx)).balance).toBe(0n);
+    await Account.ref(from).idempotently({ key: "xp-transfer" }).transfer(ctx, { to, amount: 30n });
+    const short = await rejectionOf(Account.ref(from).idempotently({ key: "xp-overdraft" }).transfer(ctx, { to, amount: 500n }));
+    expect(short).toBeInstanceOf(TransferAborted);
+    await restart();
+    await Account.ref(from).idempotently({ key: "xp-transfer" }).transfer(ctx, { to, amount: 30n });
+    await Account.ref(to).deposit(ctx, { amount: 400n }).then(() => Account.ref(to).transfer(ctx, { to: from, amount: 400n }));
+    // Now the overdraft would succeed, but its key replays the first outcome.
+    const replayed = await rejectionOf(Account.ref(from).idempotently({ key: "xp-overdraft" }).transfer(ctx, { to, amount: 500n }));
+    expect((replayed as TransferAborted).error.shortBy).toBe(430n);
+    expect([await balanceOf(from), await balanceOf(to)]).toEqual([470n, 30n]);
   });
 
   it("marks the task ids it makes with their partition and lists tasks in creation order across partitions, page by page", async () => {

@@ -1,7 +1,9 @@
+import { isYounger, type TransactionAge } from "./transaction-age.js";
+
 /** A transaction's lock identity: its age decides who waits (wait-die). */
 export interface LockOwner {
-  /** Taken from a counter at the transaction's first attempt; lower is older. */
-  readonly age: number;
+  /** Taken at the transaction's first attempt, unique across partitions and nodes. */
+  readonly age: TransactionAge;
 }
 
 /** Thrown to a younger transaction that must not wait: it retries. */
@@ -46,7 +48,7 @@ export class ActorLock {
       this.#holder = owner;
       return Promise.resolve();
     }
-    if (owner && this.#holder && owner.age > this.#holder.age) {
+    if (owner && this.#holder && isYounger(owner.age, this.#holder.age)) {
       return Promise.reject(new LockConflict("an older transaction holds this actor"));
     }
     return new Promise<void>((grant, refuse) => this.#waiters.push({ owner, grant, refuse }));
@@ -64,7 +66,7 @@ export class ActorLock {
       const holder = next.owner;
       for (let i = this.#waiters.length - 1; i >= 0; i--) {
         const w = this.#waiters[i]!;
-        if (w.owner && w.owner.age > holder.age) {
+        if (w.owner && isYounger(w.owner.age, holder.age)) {
           this.#waiters.splice(i, 1);
           w.refuse(new LockConflict("an older transaction took this actor"));
         }

@@ -35,7 +35,6 @@ export interface Committed {
 export class ActorStates {
   readonly #cache: ActorCache;
   readonly #committed = new Set<(c: Committed) => void>();
-  #transactionAges = 0;
 
   constructor(
     private readonly store: Store,
@@ -48,14 +47,6 @@ export class ActorStates {
 
   get cachedActors(): number {
     return this.#cache.size;
-  }
-
-  /**
-   * A fresh age for a new transaction, kept across its retries: wait-die
-   * compares the ages of transactions that lock these actors.
-   */
-  nextTransactionAge(): number {
-    return this.#transactionAges++;
   }
 
   /** Subscribes to durable commits that stored tasks or schedules. */
@@ -118,7 +109,8 @@ export class ActorStates {
     idempotency: CommitBatch["idempotency"],
     scheduled: readonly TaskRecord[],
     schedules: readonly ScheduleRecord[] = [],
-    deletion?: Pick<CommitBatch, "tasks" | "events" | "deletedSchedules">,
+    /** What else goes in the commit: a deletion's tasks and schedules, two-phase commit's records. */
+    deletion?: Pick<CommitBatch, "tasks" | "events" | "deletedSchedules" | "unprepared" | "decided">,
   ): Promise<void> {
     const published = drafts.map(({ spec, actorId, cell, base, draft, deleted }) => {
       const snapshot: Snapshot = { version: (base?.version ?? 0) + 1, state: draft };
@@ -138,6 +130,8 @@ export class ActorStates {
       schedules,
       events: plain ? [] : [...spawnedEvents(scheduled), ...(deletion?.events ?? [])],
       deletedSchedules: deletion?.deletedSchedules,
+      unprepared: deletion?.unprepared,
+      decided: deletion?.decided,
     };
     return this.store.commit(batch).then(
       () => {

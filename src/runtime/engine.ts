@@ -10,6 +10,7 @@ import type { Dispatcher } from "./tasks/dispatcher.js";
 import type { TaskHub } from "./tasks/progress.js";
 import type { Watchers } from "./watchers.js";
 import type { Logger } from "../api/logger.js";
+import type { TransactionSide } from "./transaction-side.js";
 
 /** Where a watch subscription hands its responses (see `SharedWatches.open`). */
 export interface ResponseSink {
@@ -82,6 +83,12 @@ export interface Engine {
   waitFinal(taskId: string, signal?: AbortSignal): Promise<EndedTask>;
   /** Cancels, pauses or resumes a task wherever it lives. */
   controlTask(taskId: string, action: TaskControl): Promise<void>;
+  /**
+   * What a partition offers transactions (its actors' locks and drafts, its
+   * two-phase commit roles); FAILED_PRECONDITION for one this process does
+   * not host (transactions across nodes are not built yet).
+   */
+  transactionSide(partition: number): TransactionSide;
   /** `id` marked as a task id of `partition` (unchanged when there is one). */
   placeTaskId(partition: number, id: string): string;
 }

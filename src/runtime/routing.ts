@@ -65,6 +65,11 @@ export class Routing<H extends RoutedHost> {
     );
   }
 
+  /** The host of `partition` in this process; undefined when another node hosts it. */
+  hostHere(partition: number): H | undefined {
+    return this.placement?.partitions.hostOf(partition);
+  }
+
   /** The dispatcher here that holds a task (this partition's when none does: NOT_FOUND there). */
   tasksOf(taskId: string): Dispatcher {
     return this.placement?.partitions.holderOf(taskId, (h) => h.store.getTask(taskId) !== undefined)?.tasks ?? this.self.tasks;

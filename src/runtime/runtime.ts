@@ -29,6 +29,7 @@ import type { Logger } from "../api/logger.js";
 import type { Placement } from "./partitions.js";
 import { Routing } from "./routing.js";
 import { Writers, deletionMutation, writerMutation } from "./writers.js";
+import { acrossNodes, type LocalTransactionSide } from "./local-transaction-side.js";
 
 // Moved to call.ts; re-exported for the transport's imports.
 export type { Bound, Call, Mutation, WriteEffects } from "./call.js";
@@ -71,6 +72,8 @@ export interface RuntimeParts {
   readonly logger: Logger;
   /** The runtime's metric instruments (made by the composition root, with the meter provider of the time). */
   readonly metrics: RuntimeMetrics;
+  /** This partition's side of transactions: its prepared records (participant) and decisions (coordinator). */
+  readonly transactions: LocalTransactionSide;
 }
 
 // The parts are the runtime's own fields: listed once, in RuntimeParts.
@@ -138,6 +141,9 @@ export class Runtime implements Engine {
   }
   partitionOf(stateType: string, actorId: string): number {
     return this.routing.partitionOf(stateType, actorId);
+  }
+  transactionSide(partition: number): LocalTransactionSide {
+    return partition === this.partition ? this.transactions : (this.routing.hostHere(partition)?.transactions ?? acrossNodes(this.partition, partition));
   }
   placeTaskId(partition: number, id: string): string {
     return this.routing.placeTaskId(partition, id);
@@ -225,25 +231,17 @@ export class Runtime implements Engine {
     return effects?.deleted ?? { cancelled: [], deletedSchedules: [] };
   }
 
-  /** Operator calls: see `Gatekeeper.authorizeAdmin`. */
-  authorizeAdmin(caller: Caller): Promise<void> {
-    return this.gatekeeper.authorizeAdmin(caller);
-  }
-
-  /** Who may see a task: see `Gatekeeper.authorizeTaskRead`. */
-  authorizeTaskRead(task: TaskRecord, caller: Caller): Promise<void> {
-    return this.gatekeeper.authorizeTaskRead(task, caller);
-  }
-
   async start(): Promise<void> {
     this.tasks.recover();
     this.schedules.recover();
+    this.transactions.resume(); // every hosted partition re-locked its prepared actors when built
   }
 
   /** Stops; running tasks get up to `graceMs` to reach a durable step. */
   async stop(graceMs: number): Promise<void> {
     this.health.stop();
     this.metrics.stop();
+    this.transactions.stop();
     await this.schedules.stop();
     await this.tasks.stop(graceMs);
   }

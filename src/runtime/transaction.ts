@@ -1,13 +1,11 @@
 import { clone, create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import type { IdempotencyRecord } from "../store/store.js";
-import type { ActorCell } from "./actor-cache.js";
 import { LockConflict, type LockOwner } from "./actor-lock.js";
-import type { ActorStates } from "./actor-states.js";
 import type { Bound, Call, Caller, WriteEffects } from "./call.js";
 import { CallContext, contextFor, scheduleInto, toCall } from "./context-impl.js";
 import type { TransactionContext } from "./context.js";
 import type { Engine } from "./engine.js";
-import { alreadyExists, failedPrecondition } from "../api/errors.js";
+import { alreadyExists } from "../api/errors.js";
 import { declaredOutcome } from "./declared-outcome.js";
 import { runHandler } from "./handler.js";
 import { hashRequest, type CallIdentity } from "./idempotency.js";
@@ -15,25 +13,18 @@ import { outcomeRecord, type IdempotencyTable, type Keyed } from "./idempotency-
 import type { Invocation, TaskTiming } from "../api/invocation.js";
 import type { StateSpec } from "../api/spec.js";
 import { replayed } from "./task-outcome.js";
+import type { TransactionAge } from "./transaction-age.js";
+import type { TransactionSide } from "./transaction-side.js";
+import { commitAcross } from "./two-phase-commit.js";
+import { release, type Participant } from "./transaction-participant.js";
 import { Watchers } from "./watchers.js";
-
-type Latest = NonNullable<ActorCell["latest"]>;
-
-/** One actor a transaction holds: its lock, its base version and its draft. */
-interface Participant {
-  readonly spec: StateSpec;
-  readonly actorId: string;
-  readonly cell: ActorCell;
-  readonly base: Latest | null;
-  draft: Message;
-  exists: boolean;
-  dirty: boolean;
-}
 
 /**
  * The state of one attempt of a transaction: every actor it touched, locked
  * until it commits (strict two-phase locking, so it is serializable), with
- * its own drafts. Nothing is visible to anyone else before `commit`.
+ * its own drafts. Nothing is visible to anyone else before `commit`. Actors
+ * of other partitions are locked in their partition's cache; a commit that
+ * changed any of them goes through two-phase commit (two-phase-commit.ts).
  */
 export class Transaction {
   readonly #participants = new Map<string, Participant>();
@@ -41,18 +32,19 @@ export class Transaction {
   readonly owner: LockOwner;
 
   constructor(
-    private readonly states: ActorStates,
-    age: number,
+    /** The coordinator: the partition of the actor the transaction method runs on. */
+    readonly home: TransactionSide,
+    age: TransactionAge,
   ) {
     this.owner = { age };
   }
 
   /** Locks the actor for this transaction (wait-die) and returns its draft. */
-  async participant(spec: StateSpec, actorId: string): Promise<Participant> {
+  async participant(spec: StateSpec, actorId: string, side: TransactionSide): Promise<Participant> {
     const key = Watchers.key(spec.typeName, actorId);
     const known = this.#participants.get(key);
     if (known) return known;
-    const cell = this.states.cellOf(spec, actorId);
+    const cell = side.states.cellOf(spec, actorId);
     cell.busy++;
     try {
       await cell.lock.acquire(this.owner);
@@ -60,8 +52,9 @@ export class Transaction {
       cell.busy--;
       throw e;
     }
-    const base = this.states.latestOf(spec, actorId, cell);
+    const base = side.states.latestOf(spec, actorId, cell);
     const p: Participant = {
+      side,
       spec,
       actorId,
       cell,
@@ -73,7 +66,6 @@ export class Transaction {
     this.#participants.set(key, p);
     return p;
   }
-
   /** Undo for a nested transaction: restores every draft as it is now. */
   savepoint(): () => void {
     const saved = [...this.#participants.values()].map((p) => ({
@@ -105,11 +97,16 @@ export class Transaction {
     };
   }
 
-  /** Issues the one atomic commit, releases the locks, resolves when durable. */
+  /**
+   * Issues the commit, releases the locks, resolves when durable: one
+   * atomic commit when every changed actor is on the home partition, else
+   * two-phase commit (the locks are kept until the participants applied).
+   */
   commit(idempotency: Array<{ key: string; record: IdempotencyRecord }>): Promise<void> {
-    const all = [...this.#participants.values()];
+    const all = this.#take();
     const drafts = all.filter((p) => p.dirty);
-    const durable = this.states.commitDrafts(drafts, idempotency, this.effects.scheduled, this.effects.schedules);
+    if (drafts.some((p) => p.side !== this.home)) return commitAcross(this.home, this.owner.age, this.effects, all, idempotency);
+    const durable = this.home.states.commitDrafts(drafts, idempotency, this.effects.scheduled, this.effects.schedules);
     for (const p of all) p.cell.lock.release();
     return durable.finally(() => {
       for (const p of all) p.cell.busy--;
@@ -117,11 +114,14 @@ export class Transaction {
   }
 
   abort(): void {
-    for (const p of this.#participants.values()) {
-      p.cell.lock.release();
-      p.cell.busy--;
-    }
+    release(this.#take());
+  }
+
+  /** The participants, handed over once: after a commit or an abort the transaction holds nothing. */
+  #take(): Participant[] {
+    const all = [...this.#participants.values()];
     this.#participants.clear();
+    return all;
   }
 }
 
@@ -147,13 +147,8 @@ export async function runInTransaction(
 ): Promise<Message> {
   const bound = engine.validate(call);
   const partition = engine.partitionOf(call.spec.typeName, call.actorId);
-  if (partition !== engine.partition) {
-    throw failedPrecondition(
-      `a transaction may touch actors of one partition only: it runs on partition ${engine.partition}, and ` +
-        `${call.spec.typeName} ${JSON.stringify(call.actorId)} lives on partition ${partition} (transactions across partitions need two-phase commit, not built yet)`,
-    );
-  }
-  const p = await txn.participant(call.spec, call.actorId);
+  const side = partition === txn.home.partition ? txn.home : engine.transactionSide(partition);
+  const p = await txn.participant(call.spec, call.actorId, side);
   const { method } = call;
   if (!p.exists && !method.isConstructor && !call.spec.defaultConstructible) engine.states.absent(call.spec, call.actorId);
   if (p.exists && method.isConstructor) {
@@ -224,9 +219,10 @@ export function transact(engine: Engine, table: IdempotencyTable, bound: Bound, 
 }
 
 async function transactOnce(engine: Engine, call: Call, caller: Caller, keyed: Keyed | undefined): Promise<Message> {
-  const age = engine.states.nextTransactionAge();
+  const home = engine.transactionSide(engine.partition);
+  const age = home.ages.next();
   for (let attempt = 1; ; attempt++) {
-    const txn = new Transaction(engine.states, age);
+    const txn = new Transaction(home, age);
     let committed: Promise<void> | undefined;
     try {
       const response = await runInTransaction(engine, txn, call, caller, false);
@@ -235,7 +231,8 @@ async function transactOnce(engine: Engine, call: Call, caller: Caller, keyed: K
       await committed;
       return response;
     } catch (e) {
-      if (committed) throw e;
+      // A two-phase commit that a participant made abort before the decision is retried too.
+      if (committed && !(e instanceof LockConflict)) throw e;
       txn.abort();
       if (e instanceof LockConflict && attempt < 10_000) {
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(20, attempt)));

@@ -2,6 +2,7 @@ import { channel } from "node:diagnostics_channel";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { APPLICATION_CHANNEL, type ApplicationEvent } from "../api/lifecycle.js";
 import { openPartitions, type OpenedPartitions } from "./open-partitions.js";
+import { testCrashPoint } from "./test-crash-point.js";
 import { partitionCount, partitionDirs } from "./partition-layout.js";
 import { reportParseErrorsAsInvalid } from "../transport/invalid-input.js";
 import { registerActorRoutes } from "../transport/routes.js";
@@ -146,6 +147,7 @@ export class Application {
         clock: o.clock,
         logger,
         codeVersion: codeVersion(o.version),
+        testPoint: testCrashPoint(),
       },
     }));
     this.#opened = opened;
@@ -195,7 +197,7 @@ export class Application {
     // Calls another node owns go there first (forwarding.ts).
     if (node) served = node.handler(runtime, tasks, opened.hosted.map((h) => h.store), maxBytes, served);
     const inspector = inspectorAccess(o.inspector);
-    if (inspector) served = withInspector(inspector, (caller) => runtime.authorizeAdmin(caller), served);
+    if (inspector) served = withInspector(inspector, (caller) => runtime.gatekeeper.authorizeAdmin(caller), served);
     served = withHealthEndpoints(readiness, served);
     this.#listener = await listen(served, o.host ?? "127.0.0.1", o.port ?? 9991, credentials, duplexPaths);
     node?.announce(logger);

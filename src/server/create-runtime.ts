@@ -14,6 +14,8 @@ import { TaskHub } from "../runtime/tasks/progress.js";
 import { CronSchedules } from "../runtime/tasks/schedules.js";
 import { Watchers } from "../runtime/watchers.js";
 import { workflowRunner } from "../runtime/workflow/run-task.js";
+import { localTransactionSide } from "../runtime/local-transaction-side.js";
+import type { TwoPhasePoint } from "../runtime/transaction-side.js";
 
 /**
  * Builds a runtime and the parts it works with, and wires them: the
@@ -25,7 +27,8 @@ export function createRuntime(
   store: Store,
   servicers: readonly ServicerClass[],
   /** `watchers`: shared by the partitions of one process, so a commit on one wakes readers of it on any. */
-  options: RuntimeOptions & { logger: Logger; watchers?: Watchers },
+  /** `testPoint`: test-only, called at two-phase commit's crash points (see test-crash-point.ts). */
+  options: RuntimeOptions & { logger: Logger; watchers?: Watchers; testPoint?: (point: TwoPhasePoint) => void },
 ): Runtime {
   const { logger } = options;
   const health = new StoreHealth(store, logger);
@@ -65,6 +68,15 @@ export function createRuntime(
     schedules.recover();
   });
   metrics.observeTasks(() => tasks.load);
-  runtime = new Runtime({ store: monitored, health, clock, watchers, states, tasks, taskHub, schedules, readerWatches, logger, metrics }, servicers, options);
+  const partition = options.placement?.partition ?? 0;
+  const transactions = localTransactionSide({
+    ...{ partition, store: monitored, states, logger, testPoint: options.testPoint },
+    specOf: (typeName) => engine().specs.find((s) => s.typeName === typeName),
+    sideOf: (p) => engine().transactionSide(p),
+  });
+  const parts = { store: monitored, health, clock, watchers, states, tasks, taskHub, schedules, readerWatches, logger, metrics, transactions };
+  runtime = new Runtime(parts, servicers, options);
+  // Before any call is served: prepared actors stay locked until their coordinator decides.
+  transactions.participant.relock();
   return runtime;
 }

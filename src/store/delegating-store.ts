@@ -8,7 +8,13 @@ import type { CommitBatch, ExpiryLimits, ExpiryResult, Store } from "./store.js"
 export class DelegatingStore implements Store {
   constructor(protected readonly inner: Store) {}
 
+  get epoch(): number {
+    return this.inner.epoch;
+  }
   getState: Store["getState"] = (t, id) => this.inner.getState(t, id);
+  get twoPhase(): Store["twoPhase"] {
+    return this.inner.twoPhase;
+  }
   getIdempotency: Store["getIdempotency"] = (key) => this.inner.getIdempotency(key);
   getTask: Store["getTask"] = (id) => this.inner.getTask(id);
   tasks: Store["tasks"] = (range) => this.inner.tasks(range);

@@ -24,6 +24,7 @@ import type { Logger } from "../api/logger.js";
 import { RetentionIndex } from "./retention-index.js";
 import { fenced, takeOwnership } from "./ownership.js";
 import { actorIds, statePage, taskRange, type StateKey } from "./range-scans.js";
+import { TwoPhaseRecords } from "./two-phase-records.js";
 
 export type Durability = "durable" | "relaxed";
 
@@ -80,7 +81,8 @@ export class LmdbStore implements Store {
   #fault: StoreFault | undefined;
   #batchGuarded = false;
   /** This process's ownership epoch: commits are refused once a newer owner opened the directory. */
-  readonly #epoch: number;
+  readonly epoch: number;
+  readonly twoPhase: TwoPhaseRecords;
   readonly #taskListeners = new Set<(taskIds: ReadonlySet<string>) => void>();
 
   constructor(options: LmdbStoreOptions) {
@@ -106,11 +108,12 @@ export class LmdbStore implements Store {
       });
     }
     try {
-      this.#epoch = takeOwnership(this.root, meta, options.path, options.partitions);
+      this.epoch = takeOwnership(this.root, meta, options.path, options.partitions);
     } catch (e) {
       void this.root.close();
       throw e;
     }
+    this.twoPhase = new TwoPhaseRecords(this.root, this.states);
     this.retention = new RetentionIndex(this.root, options.now ?? Date.now);
     this.retention.buildIfMissing(this.root, meta, this.tasks(), this.idempotency.getKeys());
   }
@@ -192,14 +195,14 @@ export class LmdbStore implements Store {
 
   async commit(batch: CommitBatch, options: { visibleOnly?: boolean } = {}): Promise<void> {
     const transaction = this.root.transaction(() => {
-      const refused = fenced(this.meta, this.#epoch, this.path);
+      const refused = fenced(this.meta, this.epoch, this.path);
       if (refused) return refused;
       for (const w of batch.states) {
         const stored = this.states.get([w.stateType, w.actorId]);
-        if ((stored?.version ?? 0) !== w.baseVersion) {
-          return new CommitConflictError(w.stateType, w.actorId);
-        }
+        if ((stored?.version ?? 0) !== w.baseVersion) return new CommitConflictError(w.stateType, w.actorId);
       }
+      const moved = this.twoPhase.write(batch); // checks its prepared versions before writing
+      if (moved) return moved;
       for (const w of batch.states) {
         if (w.state === null) this.states.remove([w.stateType, w.actorId]);
         else this.states.put([w.stateType, w.actorId], { version: w.state.version, bytes: w.state.bytes });
@@ -248,7 +251,7 @@ export class LmdbStore implements Store {
   async deleteExpired(limits: ExpiryLimits): Promise<ExpiryResult> {
     const deletedTasks = new Set<string>();
     const transaction = this.root.transaction((): ExpiryResult | StoreFault => {
-      const refused = fenced(this.meta, this.#epoch, this.path);
+      const refused = fenced(this.meta, this.epoch, this.path);
       if (refused) return refused;
       const { tasksEndedBefore: tasksBefore, idempotencyStoredBefore: keysBefore, batch } = limits;
       const ended = tasksBefore === undefined ? [] : this.retention.endedBefore(tasksBefore, batch);
@@ -307,7 +310,7 @@ export class LmdbStore implements Store {
     // prints a stack trace of its own, and a tiny write may fit in a freed
     // page while real ones do not): write once space was freed.
     if (this.#fault?.reason === "disk full" && (await this.#freeBytesBelow(DISK_FULL_BYTES))) throw this.#fault;
-    const refused = fenced(this.meta, this.#epoch, this.path); // never writes again, probe or not
+    const refused = fenced(this.meta, this.epoch, this.path); // never writes again, probe or not
     if (refused) throw (this.#fault = refused);
     const write = this.meta.put("probe", Date.now());
     this.#guardBatch();

@@ -139,6 +139,40 @@ export interface TaskProgressRecord {
 /** Events kept per task: appending one more drops the oldest. */
 export const TASK_HISTORY_LIMIT = 100;
 
+/**
+ * A participant's vote in two-phase commit (DESIGN.md §9): the new versions
+ * of its actors in a transaction coordinated by another partition, kept
+ * apart from the actors' states (readers see the old ones) until the
+ * coordinator's decision applies or drops them.
+ */
+export interface PreparedRecord {
+  readonly txnId: string;
+  /** The coordinator's partition, and its ownership epoch when it asked (fencing). */
+  readonly coordinator: number;
+  readonly epoch: number;
+  /** The transaction's wait-die age: recovery re-locks the actors with it. */
+  readonly age: { readonly time: number; readonly origin: number; readonly seq: number };
+  /** Checked against the stored versions when prepared, applied as they are on commit. */
+  readonly states: readonly StateWrite[];
+}
+
+/** A coordinator's durable decision to commit (no record: abort). */
+export interface DecisionRecord {
+  readonly txnId: string;
+  /** The partitions that prepared: each must apply before the record is forgotten. */
+  readonly participants: readonly number[];
+}
+
+/** What a partition prepared and decided in two-phase commit. */
+export interface TwoPhaseReads {
+  /** The transactions this partition prepared and has not seen decided. */
+  preparedRecords(): Iterable<PreparedRecord>;
+  getPrepared(txnId: string): PreparedRecord | undefined;
+  /** The commits this partition decided as coordinator whose participants may not all have applied. */
+  decisions(): Iterable<DecisionRecord>;
+  getDecision(txnId: string): DecisionRecord | undefined;
+}
+
 /** Everything one mutation makes durable, atomically. */
 export interface CommitBatch {
   readonly states: readonly StateWrite[];
@@ -152,6 +186,11 @@ export interface CommitBatch {
   /** Appended to the tasks' histories, in order (bounded: TASK_HISTORY_LIMIT). */
   readonly events?: ReadonlyArray<{ readonly taskId: string; readonly event: TaskEventRecord }>;
   readonly progress?: ReadonlyArray<{ readonly taskId: string; readonly progress: TaskProgressRecord }>;
+  /** Two-phase commit: prepared records stored (their base versions checked) or removed, decisions stored or forgotten. */
+  readonly prepared?: readonly PreparedRecord[];
+  readonly unprepared?: readonly string[];
+  readonly decided?: readonly DecisionRecord[];
+  readonly forgotten?: readonly string[];
 }
 
 /** A commit whose base version no longer matches what is stored. */
@@ -236,7 +275,11 @@ export interface TaskRange {
 }
 
 export interface Store {
+  /** This process's ownership epoch of the partition (ownership.ts): a coordinator names it to participants. */
+  readonly epoch: number;
   getState(stateType: string, actorId: string): StoredState | undefined;
+  /** Two-phase commit's records (written through `commit`). */
+  readonly twoPhase: TwoPhaseReads;
   getIdempotency(key: string): IdempotencyRecord | undefined;
   getTask(taskId: string): TaskRecord | undefined;
   /**

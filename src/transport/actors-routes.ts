@@ -25,7 +25,7 @@ const DEFAULT_ACTOR_PAGE = 100;
  */
 export function registerActorsServiceRoutes(router: ConnectRouter, runtime: Runtime, actors: ActorQueries, admin: AdminQueries, peers?: PeerLists): void {
   // Everything here bypasses the servicers' authorizers: operators only.
-  const operator = (requestHeader: Headers) => runtime.authorizeAdmin(externalCallerOf(requestHeader));
+  const operator = (requestHeader: Headers) => runtime.gatekeeper.authorizeAdmin(externalCallerOf(requestHeader));
   const specOf = (stateType: string): StateSpec => {
     const spec = runtime.specs.find((s) => s.typeName === stateType);
     if (!spec) throw notFound(`this application serves no ${JSON.stringify(stateType)}`);

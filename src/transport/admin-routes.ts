@@ -18,7 +18,7 @@ const EXPORT_PAGE = 256;
 export function registerAdminRoutes(router: ConnectRouter, runtime: Runtime, admin: AdminQueries, peers?: PeerLists): void {
   router.service(Admin, {
     async backup(req, context) {
-      await runtime.authorizeAdmin(externalCallerOf(context.requestHeader));
+      await runtime.gatekeeper.authorizeAdmin(externalCallerOf(context.requestHeader));
       const { path, bytes } = await admin.backup(req.destination, req.compact);
       if (!peers || PeerLists.fromPeer(context.requestHeader)) return { path, bytes: BigInt(bytes) };
       // After this node's copy, so a refusal (a destination not empty) comes before any peer wrote.
@@ -26,7 +26,7 @@ export function registerAdminRoutes(router: ConnectRouter, runtime: Runtime, adm
     },
 
     async *export(req, context) {
-      await runtime.authorizeAdmin(externalCallerOf(context.requestHeader));
+      await runtime.gatekeeper.authorizeAdmin(externalCallerOf(context.requestHeader));
       const fanOut = peers !== undefined && !PeerLists.fromPeer(context.requestHeader);
       for (const spec of admin.specsFor(req.stateType)) {
         // Each message is written (and its flow control waited for) before the next page is read.

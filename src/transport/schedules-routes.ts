@@ -25,7 +25,7 @@ export function toScheduleInfo(s: ScheduleRecord): ScheduleInfo {
 /** Serves `cairn.v1.Schedules`: list and delete cron schedules, for operators only; with several nodes, `peers` lists theirs too. */
 export function registerScheduleRoutes(router: ConnectRouter, runtime: Runtime, schedules: ScheduleQueries, peers?: PeerLists): void {
   const operator = async (requestHeader: Headers) => {
-    await runtime.authorizeAdmin(externalCallerOf(requestHeader));
+    await runtime.gatekeeper.authorizeAdmin(externalCallerOf(requestHeader));
   };
   router.service(Schedules, {
     list: async (req, context) => {

@@ -24,11 +24,11 @@ export function registerTaskRoutes(router: ConnectRouter, runtime: Runtime, task
   const readable = async (taskId: string, requestHeader: Headers) => {
     const task = tasks.get(taskId);
     if (!task) throw notFound(`no task ${JSON.stringify(taskId)}`);
-    await runtime.authorizeTaskRead(task, externalCallerOf(requestHeader));
+    await runtime.gatekeeper.authorizeTaskRead(task, externalCallerOf(requestHeader));
     return task;
   };
   const operator = async (requestHeader: Headers) => {
-    await runtime.authorizeAdmin(externalCallerOf(requestHeader));
+    await runtime.gatekeeper.authorizeAdmin(externalCallerOf(requestHeader));
   };
   // Process control is for operators too.
   const control = async (taskId: string, requestHeader: Headers, act: (taskId: string) => Promise<TaskRecord>) => {

@@ -106,6 +106,19 @@ describe("two nodes started as StatefulSet pods", () => {
     await new Promise((resolve) => ledger?.close(resolve));
   });
 
+  it("refuses a transaction across nodes with FAILED_PRECONDITION, changing nothing (2PC spans one node's partitions only)", async () => {
+    const [on0, on1] = idsOnEachNode("pod-xfer", 1);
+    const [from, to] = [on0![0]!, on1![0]!];
+    for (const id of [from, to]) await Account.create(ctx[0]!, id, { owner: "ann", initial: 100n });
+    const err = ConnectError.from(await Account.ref(from).transfer(ctx[1]!, { to, amount: 10n }).then(() => undefined, (e: unknown) => e));
+    expect(err.code).toBe(Code.FailedPrecondition);
+    expect(err.rawMessage).toMatch(/hosted by another node/);
+    for (const c of ctx) expect([(await Account.ref(from).balance(c)).balance, (await Account.ref(to).balance(c)).balance]).toEqual([100n, 100n]);
+    // Nothing stays locked: writers on both get through.
+    await Account.ref(from).deposit(ctx[0]!, { amount: 1n });
+    await Account.ref(to).deposit(ctx[1]!, { amount: 1n });
+  });
+
   it("keeps the bank's semantics whichever node a call enters by", async () => {
     const [on0, on1] = idsOnEachNode("pod-acct", 4);
     const accounts = [...on0!, ...on1!];

@@ -1,0 +1,208 @@
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { PreparedRecord, Store } from "../store/store.js";
+import type { Logger } from "../api/logger.js";
+import type { StateSpec } from "../api/spec.js";
+import { failedPrecondition } from "../api/errors.js";
+import type { ActorStates, Draft } from "./actor-states.js";
+import type { TransactionCoordinator, TransactionParticipant, TransactionRef, TwoPhasePoint } from "./transaction-side.js";
+
+/** How long a prepared transaction blocks its actors before the participant asks the coordinator itself. */
+export const ASK_COORDINATOR_AFTER_MS = 10_000;
+const RETRY_MAX_MS = 2_000;
+
+interface Entry {
+  readonly record: PreparedRecord;
+  readonly drafts: readonly Draft[];
+  /** Recovered after a restart: the participant holds the actors' locks itself (else the transaction does). */
+  readonly owned: boolean;
+  settling?: Promise<void>;
+  timer?: NodeJS.Timeout;
+}
+
+export interface PreparedTransactionsDeps {
+  readonly store: Store;
+  readonly states: ActorStates;
+  readonly logger: Logger;
+  /** The spec of a state type (recovery decodes prepared versions with it); undefined if none is served. */
+  specOf(typeName: string): StateSpec | undefined;
+  /** The coordinator partition's answerer; throws when it cannot be reached (asked again later). */
+  coordinatorOf(partition: number): TransactionCoordinator;
+  testPoint(point: TwoPhasePoint): void;
+}
+
+/**
+ * A partition as a two-phase commit participant (DESIGN.md §9). `prepare`
+ * stores the new versions in a prepared record, in one LMDB commit, while
+ * the transaction keeps the actors locked: readers keep seeing the old
+ * versions, writers wait. The coordinator's decision applies them (one
+ * commit: the states and the record's removal) or drops them. After a
+ * restart every prepared record re-locks its actors before any call is
+ * served, and the participant asks the coordinator (no decision: abort).
+ * A prepared transaction not decided within ASK_COORDINATOR_AFTER_MS is
+ * asked about too, so a dead coordinator does not block its actors forever.
+ */
+export class PreparedTransactions implements TransactionParticipant {
+  readonly #entries = new Map<string, Entry>();
+  /** The newest epoch each coordinator partition named: an older one is a stale owner (fencing). */
+  readonly #epochs = new Map<number, number>();
+  #stopped = false;
+
+  constructor(private readonly deps: PreparedTransactionsDeps) {}
+
+  /** How many transactions are prepared here and not yet applied or dropped. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  async prepare(txn: TransactionRef, drafts: readonly Draft[]): Promise<void> {
+    this.#checkEpoch(txn.coordinator, txn.epoch);
+    const record: PreparedRecord = {
+      txnId: txn.id,
+      coordinator: txn.coordinator,
+      epoch: txn.epoch,
+      age: txn.age,
+      states: drafts.map(stateWrite),
+    };
+    const entry: Entry = { record, drafts, owned: false };
+    this.#entries.set(txn.id, entry);
+    try {
+      await this.deps.store.commit({ states: [], idempotency: [], prepared: [record] });
+    } catch (e) {
+      this.#entries.delete(txn.id);
+      throw e;
+    }
+    this.deps.testPoint("participant-after-prepare");
+    this.#askLater(entry, ASK_COORDINATOR_AFTER_MS);
+  }
+
+  commit(txnId: string, epoch: number): Promise<void> {
+    return this.#settle(txnId, epoch, true);
+  }
+
+  abort(txnId: string, epoch: number): Promise<void> {
+    return this.#settle(txnId, epoch, false);
+  }
+
+  /**
+   * Re-locks the actors of every prepared record (at open, before any call
+   * is served: locks are free then, so each is taken at once). `resume`
+   * asks their coordinators.
+   */
+  relock(): void {
+    for (const record of this.deps.store.twoPhase.preparedRecords()) {
+      this.#seen(record.coordinator, record.epoch);
+      const drafts: Draft[] = [];
+      for (const w of record.states) {
+        const spec = this.deps.specOf(w.stateType);
+        if (!spec) {
+          this.deps.logger.error({ txnId: record.txnId, stateType: w.stateType }, "a prepared transaction names a state type this application does not serve: left prepared");
+          break;
+        }
+        const cell = this.deps.states.cellOf(spec, w.actorId);
+        cell.busy++;
+        void cell.lock.acquire({ age: record.age });
+        const base = this.deps.states.latestOf(spec, w.actorId, cell);
+        const draft = w.state ? fromBinary(spec.state, w.state.bytes) : create(spec.state);
+        drafts.push({ spec, actorId: w.actorId, cell, base, draft, deleted: w.state === null });
+      }
+      if (drafts.length === record.states.length) this.#entries.set(record.txnId, { record, drafts, owned: true });
+    }
+  }
+
+  /** Asks the coordinator of every recovered prepared transaction (in the background, until answered). */
+  resume(): void {
+    for (const entry of this.#entries.values()) if (entry.owned) this.#askLater(entry, 0);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const entry of this.#entries.values()) clearTimeout(entry.timer);
+  }
+
+  #settle(txnId: string, epoch: number, commit: boolean): Promise<void> {
+    const entry = this.#entries.get(txnId);
+    if (!entry) return Promise.resolve(); // applied or dropped already, or never prepared
+    if (epoch < entry.record.epoch) return Promise.reject(this.#stale(entry.record.coordinator, epoch));
+    this.#seen(entry.record.coordinator, epoch);
+    clearTimeout(entry.timer);
+    return (entry.settling ??= (commit ? this.#apply(entry) : this.#drop(entry)).then(() => {
+      this.#entries.delete(txnId);
+      if (entry.owned) {
+        for (const d of entry.drafts) {
+          d.cell.lock.release();
+          d.cell.busy--;
+        }
+      }
+    }));
+  }
+
+  /** The decision is durable: the states must follow, so a failed commit is retried (the actors stay locked). */
+  async #apply(entry: Entry): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.deps.states.commitDrafts(entry.drafts, [], [], [], { unprepared: [entry.record.txnId] });
+      } catch (e) {
+        if (this.#stopped) throw e;
+        this.deps.logger.warn({ err: e, txnId: entry.record.txnId, attempt }, "applying a committed transaction failed; retrying");
+        await pause(attempt);
+      }
+    }
+  }
+
+  /** Presumed abort: losing this removal only makes recovery ask again, and hear "abort". */
+  async #drop(entry: Entry): Promise<void> {
+    await this.deps.store.commit({ states: [], idempotency: [], unprepared: [entry.record.txnId] }, { visibleOnly: true }).catch((e: unknown) => {
+      this.deps.logger.warn({ err: e, txnId: entry.record.txnId }, "removing an aborted prepared record failed; recovery drops it");
+    });
+  }
+
+  #askLater(entry: Entry, ms: number): void {
+    clearTimeout(entry.timer);
+    entry.timer = setTimeout(() => void this.#ask(entry), ms);
+    entry.timer.unref();
+  }
+
+  async #ask(entry: Entry, attempt = 0): Promise<void> {
+    if (this.#stopped || entry.settling) return;
+    const { txnId, coordinator, epoch } = entry.record;
+    try {
+      const committed = await this.deps.coordinatorOf(coordinator).decisionOf(txnId);
+      await this.#settle(txnId, epoch, committed);
+    } catch (e) {
+      if (this.#stopped) return;
+      this.deps.logger.warn({ err: e, txnId, coordinator }, "asking the coordinator of a prepared transaction failed; asking again");
+      await pause(attempt);
+      return this.#ask(entry, attempt + 1);
+    }
+  }
+
+  #checkEpoch(coordinator: number, epoch: number): void {
+    const newest = this.#epochs.get(coordinator) ?? 0;
+    if (epoch < newest) throw this.#stale(coordinator, epoch);
+    this.#seen(coordinator, epoch);
+  }
+
+  #seen(coordinator: number, epoch: number): void {
+    if (epoch > (this.#epochs.get(coordinator) ?? 0)) this.#epochs.set(coordinator, epoch);
+  }
+
+  #stale(coordinator: number, epoch: number): Error {
+    return failedPrecondition(
+      `partition ${coordinator}'s coordinator at epoch ${epoch} is stale (a newer owner, epoch ${this.#epochs.get(coordinator)}, spoke here): refused`,
+    );
+  }
+}
+
+function stateWrite(d: Draft): PreparedRecord["states"][number] {
+  const baseVersion = d.base?.version ?? 0;
+  return {
+    stateType: d.spec.typeName,
+    actorId: d.actorId,
+    baseVersion,
+    state: d.deleted ? null : { version: baseVersion + 1, bytes: toBinary(d.spec.state, d.draft) },
+  };
+}
+
+function pause(attempt: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.min(RETRY_MAX_MS, 20 * 2 ** attempt) * (0.5 + Math.random() / 2)).unref());
+}

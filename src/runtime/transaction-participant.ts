@@ -1,0 +1,24 @@
+import type { Message } from "@bufbuild/protobuf";
+import type { ActorCell } from "./actor-cache.js";
+import type { StateSpec } from "../api/spec.js";
+import type { TransactionSide } from "./transaction-side.js";
+
+/** One actor a transaction holds: its partition's side, its lock, its base version and its draft. */
+export interface Participant {
+  readonly side: TransactionSide;
+  readonly spec: StateSpec;
+  readonly actorId: string;
+  readonly cell: ActorCell;
+  readonly base: NonNullable<ActorCell["latest"]> | null;
+  draft: Message;
+  exists: boolean;
+  dirty: boolean;
+}
+
+/** Releases the locks of `participants`. */
+export function release(participants: readonly Participant[]): void {
+  for (const p of participants) {
+    p.cell.lock.release();
+    p.cell.busy--;
+  }
+}
