@@ -52,10 +52,9 @@ export function registerActorsServiceRoutes(router: ConnectRouter, runtime: Runt
     async list(req, context) {
       await operator(context.requestHeader);
       const limit = Math.min(req.limit || DEFAULT_ACTOR_PAGE, MAX_ACTOR_PAGE);
-      // One more than asked says whether another page follows.
-      const ids = admin.actorIds(req.stateType, req.idPrefix, req.pageToken || undefined, limit + 1);
-      const page = ids.slice(0, limit);
-      const local = create(ListActorsResponseSchema, { actorIds: page, nextPageToken: ids.length > limit ? page[page.length - 1]! : "" });
+      const filter = { prefix: req.idPrefix, contains: req.idContains };
+      const page = admin.actorIds(req.stateType, filter, req.pageToken || undefined, limit);
+      const local = create(ListActorsResponseSchema, { actorIds: [...page.items], nextPageToken: page.next });
       // With several nodes, the other nodes' ids too (each pages after the same token).
       return !peers || PeerLists.fromPeer(context.requestHeader) ? local : peers.actorIds(req, context.requestHeader, local, limit);
     },
