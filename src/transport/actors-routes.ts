@@ -31,9 +31,12 @@ export function registerActorsServiceRoutes(router: ConnectRouter, runtime: Runt
     if (!spec) throw notFound(`this application serves no ${JSON.stringify(stateType)}`);
     return spec;
   };
+  // The served types never change while the app runs, and encoding their descriptors takes tens of ms: once.
+  let descriptors: Uint8Array | undefined;
   router.service(Actors, {
     async types(_req, context) {
       await operator(context.requestHeader);
+      descriptors ??= fileDescriptorSet(runtime.specs.flatMap((s) => [s.state.file, ...Object.values(s.methods).map((m) => m.desc.parent.file)]));
       return {
         stateTypes: runtime.specs.map((spec) => ({
           typeName: spec.typeName,
@@ -46,7 +49,7 @@ export function registerActorsServiceRoutes(router: ConnectRouter, runtime: Runt
             responseType: m.desc.output.typeName,
           })),
         })),
-        fileDescriptorSet: fileDescriptorSet(runtime.specs.flatMap((s) => [s.state.file, ...Object.values(s.methods).map((m) => m.desc.parent.file)])),
+        fileDescriptorSet: descriptors,
       };
     },
     async list(req, context) {
