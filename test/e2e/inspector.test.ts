@@ -110,8 +110,8 @@ suite(title, () => {
   it("shows an actor's state and its change after a writer call, pushed (no new request)", async () => {
     const { ctx } = dev!;
     await Probe.ref("inspect-me").add(ctx, { amount: 1n, note: "first" });
-    // The actor list finds it by prefix.
-    const page = await openPage(dev!.app, "#/types/probe.v1.Probe?q=inspect-");
+    // The actor list finds it by a part of its id.
+    const page = await openPage(dev!.app, "#/types/probe.v1.Probe?q=spect-m");
     await expect.poll(() => page.getByTestId("actor-ids").textContent(), { timeout: POLL_MS }).toContain("inspect-me");
     await page.getByRole("link", { name: "inspect-me" }).click();
     const state = page.getByTestId("actor-state");
