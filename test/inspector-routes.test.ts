@@ -36,7 +36,7 @@ describe("inspector: operator reads", () => {
     expect(registry.getMessage("probe.v1.RunRequest")?.fields.map((f) => f.name)).toContain("scenario");
   });
 
-  it("Actors.List pages the ids of a type by prefix, in id order", async () => {
+  it("Actors.List pages the ids of a type by prefix or substring, in id order", async () => {
     for (const id of ["pg-a", "pg-b", "pg-c", "pg-d", "pg-e", "other"]) await Probe.ref(id).add(probe.ctx, { amount: 1n });
     const first = await actors.list({ stateType: "probe.v1.Probe", idPrefix: "pg-", limit: 2 });
     expect(first.actorIds).toEqual(["pg-a", "pg-b"]);
@@ -47,6 +47,15 @@ describe("inspector: operator reads", () => {
     // The exact prefix is an id too.
     await Probe.ref("pg-").add(probe.ctx, { amount: 1n });
     expect((await actors.list({ stateType: "probe.v1.Probe", idPrefix: "pg-", limit: 1 })).actorIds).toEqual(["pg-"]);
+    // A substring anywhere in the id, paged the same way; with a prefix, both hold.
+    await Probe.ref("x-pg-b").add(probe.ctx, { amount: 1n });
+    const having = await actors.list({ stateType: "probe.v1.Probe", idContains: "-b", limit: 1 });
+    expect(having.actorIds).toEqual(["pg-b"]);
+    expect(await actors.list({ stateType: "probe.v1.Probe", idContains: "-b", pageToken: having.nextPageToken })).toMatchObject({
+      actorIds: ["x-pg-b"],
+      nextPageToken: "",
+    });
+    expect((await actors.list({ stateType: "probe.v1.Probe", idPrefix: "x", idContains: "pg" })).actorIds).toEqual(["x-pg-b"]);
     expect((await rejectionOf(actors.list({ stateType: "no.Such" }))) as ConnectError).toMatchObject({ code: Code.NotFound });
   });
 

@@ -360,6 +360,15 @@ describe("8 partitions in one process", () => {
     }
     expect(pageToken).toBe("");
     expect(listed).toEqual([...ids].sort());
+    // By substring (anywhere in the id), merged the same way: every partition's, in order, each once.
+    const found: string[] = [];
+    pageToken = "";
+    for (let page = 0; page < 20 && (page === 0 || pageToken !== ""); page++) {
+      const res = await actors.list({ stateType: PROBE, idContains: "isted-", limit: 2, pageToken });
+      found.push(...res.actorIds);
+      pageToken = res.nextPageToken;
+    }
+    expect(found).toEqual([...ids].sort());
 
     const ac = new AbortController();
     try {

@@ -75,6 +75,11 @@ function TokenPrompt({ error }: { error: unknown }) {
       }}
     >
       <h2>Operator token needed</h2>
+      {storedToken() !== undefined && (
+        <p className="problem" role="alert" data-testid="token-refused">
+          The server refused the token given: it is not an operator&apos;s. Paste another, or sign out.
+        </p>
+      )}
       <Problem error={error} />
       <p>
         The inspector reads through operator calls. Paste a bearer token whose claims carry <code>cairn_admin: true</code> (

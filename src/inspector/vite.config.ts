@@ -13,6 +13,12 @@ export default defineConfig({
   // Production JSX and React whatever NODE_ENV the build runs under (vitest sets "test").
   oxc: { jsx: { runtime: "automatic", development: false } },
   define: { "process.env.NODE_ENV": JSON.stringify("production") },
-  build: { outDir: fileURLToPath(new URL("../../dist/inspector", import.meta.url)), emptyOutDir: true, sourcemap: false },
+  build: {
+    outDir: fileURLToPath(new URL("../../dist/inspector", import.meta.url)),
+    emptyOutDir: true,
+    sourcemap: false,
+    // Safari 16 is the oldest Safari served: nothing newer than it parses (no class static blocks, which came in 16.4).
+    target: ["chrome111", "edge111", "firefox115", "safari16"],
+  },
   logLevel: "warn",
 });

@@ -4,12 +4,23 @@ import { CallError, notFound } from "../api/errors.js";
 import type { StateSpec } from "../api/spec.js";
 import { BackupRefused, type BackupRefusal, type BackupResult } from "../store/backup.js";
 import type { LmdbStore } from "../store/lmdb-store.js";
+import type { ActorIdFilter } from "../store/range-scans.js";
 import type { ActorView } from "./actor-queries.js";
+import { mergeSortedPages, type SourcePage } from "./tasks/id-order.js";
 
 export type { BackupResult };
 
 /** What operator calls need of the store beyond the `Store` interface: LMDB's live copy, and actors a page at a time. */
 export type AdminStore = Pick<LmdbStore, "backup" | "statePage" | "actorIds">;
+
+/**
+ * Actor ids one Actors.List call looks at at most (a substring search walks
+ * ids it does not return): the call never scans a whole type.
+ */
+export const ACTOR_SCAN_LIMIT = 20_000;
+
+/** Plain string order: actor ids' order in the store. */
+export const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** One actor of an export page, decoded. */
 export interface ActorEntry extends ActorView {
@@ -64,10 +75,22 @@ export class AdminQueries {
     return specs;
   }
 
-  /** Up to `limit` ids of `stateType`'s actors starting with `prefix`, after `after`; NOT_FOUND for a type not served. */
-  actorIds(stateType: string, prefix: string, after: string | undefined, limit: number): string[] {
+  /**
+   * Up to `limit` ids of `stateType`'s actors matching `filter`, after
+   * `after`, in id order; NOT_FOUND for a type not served. At most
+   * ACTOR_SCAN_LIMIT ids are looked at, shared among the partitions: a
+   * substring that few ids contain answers a short page and a `next`.
+   */
+  actorIds(stateType: string, filter: ActorIdFilter, after: string | undefined, limit: number): SourcePage<string> {
     if (!this.specs.some((s) => s.typeName === stateType)) throw notFound(`this application serves no ${JSON.stringify(stateType)}`);
-    return firstOfPages(this.stores.map((store) => store.actorIds(stateType, prefix, after, limit)), (id) => id, limit);
+    const scanLimit = Math.max(limit, Math.ceil(ACTOR_SCAN_LIMIT / this.stores.length));
+    const pages = this.stores.map((store) => store.actorIds(stateType, filter, after, limit, scanLimit));
+    return mergeSortedPages(
+      pages.map((p) => ({ items: p.ids, next: p.next ?? "" })),
+      (id) => id,
+      limit,
+      compareStrings,
+    );
   }
 
   /** Up to `limit` actors of `spec` after `afterActorId`, in id order, decoded. */

@@ -23,7 +23,7 @@ import { backupEnvironment, type BackupResult } from "./backup.js";
 import type { Logger } from "../api/logger.js";
 import { RetentionIndex } from "./retention-index.js";
 import { fenced, takeOwnership } from "./ownership.js";
-import { actorIds, statePage, taskRange, type StateKey } from "./range-scans.js";
+import { actorIds, statePage, taskRange, type ActorIdFilter, type ActorIdPage, type StateKey } from "./range-scans.js";
 import { TwoPhaseRecords } from "./two-phase-records.js";
 
 export type Durability = "durable" | "relaxed";
@@ -131,9 +131,9 @@ export class LmdbStore implements Store {
     return statePage(this.states, stateType, afterActorId, limit);
   }
 
-  /** Up to `limit` ids of `stateType`'s actors that start with `prefix`, after `after`, in id order. */
-  actorIds(stateType: string, prefix: string, after: string | undefined, limit: number): string[] {
-    return actorIds(this.states, stateType, prefix, after, limit);
+  /** Up to `limit` ids of `stateType`'s actors that match `filter`, after `after`, in id order, looking at `scanLimit` ids at most. */
+  actorIds(stateType: string, filter: ActorIdFilter, after: string | undefined, limit: number, scanLimit: number): ActorIdPage {
+    return actorIds(this.states, stateType, filter, after, limit, scanLimit);
   }
 
   /** A consistent copy of the live environment into `destination` (see backup.ts). */

@@ -22,15 +22,45 @@ export function statePage(
   return page;
 }
 
-/** Up to `limit` ids of `stateType`'s actors that start with `prefix`, after `after`, in id order. */
-export function actorIds(states: Database<StoredState, StateKey>, stateType: string, prefix: string, after: string | undefined, limit: number): string[] {
+/** Which actor ids a listing wants: those that start with `prefix` and contain `contains` ("" for either: any). */
+export interface ActorIdFilter {
+  readonly prefix: string;
+  readonly contains: string;
+}
+
+/** A page of actor ids and where the walk stopped: `next` is the last id looked at, undefined at the end of the range. */
+export interface ActorIdPage {
+  readonly ids: string[];
+  readonly next?: string;
+}
+
+/**
+ * Up to `limit` ids of `stateType`'s actors that match `filter`, after
+ * `after`, in id order, looking at no more than `scanLimit` ids: a
+ * substring matches anywhere, so only the prefix narrows the range read.
+ */
+export function actorIds(
+  states: Database<StoredState, StateKey>,
+  stateType: string,
+  filter: ActorIdFilter,
+  after: string | undefined,
+  limit: number,
+  scanLimit: number,
+): ActorIdPage {
+  const { prefix, contains } = filter;
   const ids: string[] = [];
+  let looked = 0;
+  let last: string | undefined;
   const start = after !== undefined && after > prefix ? after : prefix;
   for (const key of states.getKeys({ start: [stateType, start] })) {
-    if (key[0] !== stateType || !key[1].startsWith(prefix) || ids.length === limit) break;
-    if (key[1] !== after) ids.push(key[1]);
+    if (key[0] !== stateType || !key[1].startsWith(prefix)) break;
+    if (key[1] === after) continue;
+    if (ids.length === limit || looked === scanLimit) return { ids, next: last };
+    looked++;
+    last = key[1];
+    if (key[1].includes(contains)) ids.push(key[1]);
   }
-  return ids;
+  return { ids };
 }
 
 /** The tasks with ids in [range.atLeast, range.below), lowest first, or highest first with `range.reverse`. */

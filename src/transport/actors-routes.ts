@@ -31,9 +31,12 @@ export function registerActorsServiceRoutes(router: ConnectRouter, runtime: Runt
     if (!spec) throw notFound(`this application serves no ${JSON.stringify(stateType)}`);
     return spec;
   };
+  // The served types never change while the app runs, and encoding their descriptors takes tens of ms: once.
+  let descriptors: Uint8Array | undefined;
   router.service(Actors, {
     async types(_req, context) {
       await operator(context.requestHeader);
+      descriptors ??= fileDescriptorSet(runtime.specs.flatMap((s) => [s.state.file, ...Object.values(s.methods).map((m) => m.desc.parent.file)]));
       return {
         stateTypes: runtime.specs.map((spec) => ({
           typeName: spec.typeName,
@@ -46,16 +49,15 @@ export function registerActorsServiceRoutes(router: ConnectRouter, runtime: Runt
             responseType: m.desc.output.typeName,
           })),
         })),
-        fileDescriptorSet: fileDescriptorSet(runtime.specs.flatMap((s) => [s.state.file, ...Object.values(s.methods).map((m) => m.desc.parent.file)])),
+        fileDescriptorSet: descriptors,
       };
     },
     async list(req, context) {
       await operator(context.requestHeader);
       const limit = Math.min(req.limit || DEFAULT_ACTOR_PAGE, MAX_ACTOR_PAGE);
-      // One more than asked says whether another page follows.
-      const ids = admin.actorIds(req.stateType, req.idPrefix, req.pageToken || undefined, limit + 1);
-      const page = ids.slice(0, limit);
-      const local = create(ListActorsResponseSchema, { actorIds: page, nextPageToken: ids.length > limit ? page[page.length - 1]! : "" });
+      const filter = { prefix: req.idPrefix, contains: req.idContains };
+      const page = admin.actorIds(req.stateType, filter, req.pageToken || undefined, limit);
+      const local = create(ListActorsResponseSchema, { actorIds: [...page.items], nextPageToken: page.next });
       // With several nodes, the other nodes' ids too (each pages after the same token).
       return !peers || PeerLists.fromPeer(context.requestHeader) ? local : peers.actorIds(req, context.requestHeader, local, limit);
     },

@@ -7,8 +7,8 @@ import { Actors, ListActorsResponseSchema, type ListActorsRequest, type ListActo
 import { Schedules, type ListSchedulesRequest, type ScheduleInfo } from "../../generated/cairn/v1/schedules_pb.js";
 import { Admin, type BackupRequest, type ExportedActor } from "../../generated/cairn/v1/admin_pb.js";
 import { PEER_HEADER } from "./forwarding.js";
-import { compareIds, mergePages } from "../runtime/tasks/id-order.js";
-import { firstOfPages } from "../runtime/admin-queries.js";
+import { compareIds, mergePages, mergeSortedPages } from "../runtime/tasks/id-order.js";
+import { compareStrings, firstOfPages } from "../runtime/admin-queries.js";
 import type { Subscribe } from "./when-stale.js";
 
 interface Peer {
@@ -64,11 +64,10 @@ export class PeerLists {
   /** `local` and every other node's page of actor ids for `req` as one page of at most `limit`, in id order. */
   async actorIds(req: ListActorsRequest, header: Headers, local: ListActorsResponse, limit: number): Promise<ListActorsResponse> {
     const found = await this.#each(header, (peer, headers) => peer.actors.list(req, { headers }));
-    const pages = [local, ...found];
-    const ids = firstOfPages(pages.map((p) => [...p.actorIds]), (id) => id, limit);
-    // Each node's page is its first `limit`: a node with more, or more than `limit` in all, means another page.
-    const more = pages.some((p) => p.nextPageToken !== "") || pages.reduce((n, p) => n + p.actorIds.length, 0) > limit;
-    return create(ListActorsResponseSchema, { actorIds: ids, nextPageToken: more && ids.length > 0 ? ids[ids.length - 1]! : "" });
+    const pages = [local, ...found].map((page) => ({ items: page.actorIds, next: page.nextPageToken }));
+    // Each node stopped at its token (a full page, or its scan bound): nothing past the earliest is kept.
+    const merged = mergeSortedPages(pages, (id) => id, limit, compareStrings);
+    return create(ListActorsResponseSchema, { actorIds: [...merged.items], nextPageToken: merged.next });
   }
 
   /** `local` and every other node's page of schedules for `req`, in listing order, at most `req.limit` (0: all). */

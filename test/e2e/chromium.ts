@@ -26,9 +26,13 @@ export const CHROMIUM_ARGS = [
 
 /** Says loudly, once per file, that `what` is skipped: it never passes without having run. */
 export function warnIfNoChromium(what: string): void {
-  if (HAVE_CHROMIUM) return;
+  if (!HAVE_CHROMIUM) warnSkipped(what, SKIP_REASON);
+}
+
+/** The loud line every browser test prints when its browser is missing. */
+export function warnSkipped(what: string, reason: string): void {
   const bar = "!".repeat(78);
-  console.warn(`\n${bar}\n!! SKIPPED: ${what}: ${SKIP_REASON}\n${bar}\n`);
+  console.warn(`\n${bar}\n!! SKIPPED: ${what}: ${reason}\n${bar}\n`);
 }
 
 /** Builds a page with the repository's Vite (`config` relative to the repository). */

@@ -6,7 +6,7 @@
 //
 // Without /usr/bin/chromium (or CAIRN_CHROMIUM) this file SKIPS, loudly,
 // and says so in the test name: it never passes without having run.
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,11 +15,14 @@ import type { BrowserContext, Page } from "playwright-core";
 import { signHmacToken } from "@cairn-dev/cairn";
 import type { TestApplication } from "@cairn-dev/cairn/testing";
 import { Probe } from "../../generated/probe/v1/probe_cairn.js";
+import { Schedules } from "../../generated/cairn/v1/schedules_pb.js";
+import { CronProbe, cronNote } from "../fixtures/cron-probe.js";
 import { TaskStatus } from "../../generated/cairn/v1/tasks_pb.js";
 import { startProbeApp, probeTokens, type ProbeApp } from "../fixtures/probe-app.js";
 import { defineScenario, PROBE_ADMIN_TOKEN, PROBE_TOKEN_SECRET } from "../fixtures/probe-servicer.js";
 import { gates as makeGates } from "../fixtures/waiting.js";
-import { taskInStatus } from "../fixtures/tasks-client.js";
+import { bearerTransport, taskInStatus } from "../fixtures/tasks-client.js";
+import { createClient } from "@connectrpc/connect";
 import { CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, SKIP_REASON, viteBuild, warnIfNoChromium } from "./chromium.js";
 
 vi.setConfig({ testTimeout: 240_000, hookTimeout: 240_000 });
@@ -49,6 +52,8 @@ const title = HAVE_CHROMIUM ? "inspector: /__/cairn/ in headless Chromium" : `in
 suite(title, () => {
   let dev: ProbeApp | undefined;
   let prod: ProbeApp | undefined;
+  /** Open mode without insecureDevelopmentMode: the page for anyone, its calls for operators' tokens. */
+  let openMode: ProbeApp | undefined;
   let profileDir: string;
   let browser: BrowserContext | undefined;
   /** Console errors and uncaught exceptions of every page but the operators-only refusals. */
@@ -57,10 +62,13 @@ suite(title, () => {
   beforeAll(async () => {
     await viteBuild("src/inspector/vite.config.ts");
     await mkdir(SCREENSHOTS, { recursive: true });
-    // Development: the page for anyone, operator calls open (insecure mode).
-    dev = await startProbeApp({ insecureDevelopmentMode: true, tokenVerifier: probeTokens() });
-    // Production's rule: the page only for operators' tokens.
-    prod = await startProbeApp({ inspector: "operators", tokenVerifier: probeTokens() });
+    [dev, prod, openMode] = await Promise.all([
+      // Development: the page for anyone, operator calls open (insecure mode); CronProbe's writer can schedule a cron.
+      startProbeApp({ servicers: [CronProbe], insecureDevelopmentMode: true, tokenVerifier: probeTokens() }),
+      // Production's rule: the page only for operators' tokens.
+      startProbeApp({ inspector: "operators", tokenVerifier: probeTokens() }),
+      startProbeApp({ inspector: true, tokenVerifier: probeTokens() }),
+    ]);
     profileDir = await mkdtemp(path.join(os.tmpdir(), "cairn-inspector-chromium-"));
     const { chromium } = await import("playwright-core");
     browser = await chromium.launchPersistentContext(profileDir, {
@@ -73,8 +81,7 @@ suite(title, () => {
 
   afterAll(async () => {
     await browser?.close();
-    await dev?.app.stop();
-    await prod?.app.stop();
+    await Promise.all([dev?.app.stop(), prod?.app.stop(), openMode?.app.stop()]);
     if (profileDir) await rm(profileDir, { recursive: true, force: true });
   });
 
@@ -103,8 +110,8 @@ suite(title, () => {
   it("shows an actor's state and its change after a writer call, pushed (no new request)", async () => {
     const { ctx } = dev!;
     await Probe.ref("inspect-me").add(ctx, { amount: 1n, note: "first" });
-    // The actor list finds it by prefix.
-    const page = await openPage(dev!.app, "#/types/probe.v1.Probe?q=inspect-");
+    // The actor list finds it by a part of its id.
+    const page = await openPage(dev!.app, "#/types/probe.v1.Probe?q=spect-m");
     await expect.poll(() => page.getByTestId("actor-ids").textContent(), { timeout: POLL_MS }).toContain("inspect-me");
     await page.getByRole("link", { name: "inspect-me" }).click();
     const state = page.getByTestId("actor-state");
@@ -177,6 +184,72 @@ suite(title, () => {
     await page.close();
   });
 
+  it("shows a cron schedule with its next run, and deletes it from the page", async () => {
+    const { ctx } = dev!;
+    const scheduleId = (await Probe.ref("cron-owner").unidempotently().add(ctx, { note: cronNote({ cron: "0 9 * * *" }) })).log[0]!;
+    const schedules = createClient(Schedules, bearerTransport(dev!.app.url, PROBE_ADMIN_TOKEN));
+    const stored = (await schedules.list({})).schedules.find((s) => s.scheduleId === scheduleId)!;
+    const page = await openPage(dev!.app, "#/schedules");
+    const row = page.locator(`[data-testid="schedule-row"][data-schedule-id="${scheduleId}"]`);
+    await expect.poll(() => row.count(), { timeout: POLL_MS }).toBe(1);
+    expect(await row.textContent()).toContain("0 9 * * *");
+    expect(await row.textContent()).toContain("cron-owner");
+    // The next run is the server's, shown as "in …" (the exact time on hover).
+    const next = row.getByTestId("schedule-next-run");
+    expect(await next.getAttribute("data-at")).toBe(String(stored.nextRunAtMs));
+    expect(await next.textContent()).toMatch(/^in \d/);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "schedules.png") });
+    page.once("dialog", (d) => void d.accept());
+    await row.getByRole("button", { name: "Delete" }).click();
+    await expect.poll(() => row.count(), { timeout: POLL_MS }).toBe(0);
+    expect((await schedules.list({})).schedules.map((s) => s.scheduleId)).not.toContain(scheduleId);
+    await page.close();
+  });
+
+  it("is usable in a 390 px wide window: each main view shows, and the page never scrolls sideways", async () => {
+    await Probe.ref("narrow-one").add(dev!.ctx, { amount: 7n, note: "a rather long note that must wrap rather than push the page sideways on a phone" });
+    const task = Probe.ref("narrow-one").spawn({ when: Date.now() + 3_600_000 }).run(dev!.ctx, { scenario: "inspectSteps" });
+    await task.started;
+    const page = await openPage(dev!.app);
+    await page.setViewportSize({ width: 390, height: 844 });
+    const fits = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+    const views: Array<[string, string, string]> = [
+      ["#/", "state-type", "narrow-types.png"],
+      ["#/actors/probe.v1.Probe/narrow-one", "actor-state", "narrow-actor.png"],
+      ["#/tasks", "task-row", "narrow-tasks.png"],
+      [`#/tasks/${task.taskId}`, "task-status", "narrow-task.png"],
+      ["#/schedules", "schedules", "narrow-schedules.png"],
+    ];
+    for (const [hash, testId, shot] of views) {
+      await page.goto(`${dev!.app.url}/__/cairn/${hash}`);
+      await expect.poll(() => page.getByTestId(testId).first().isVisible(), { timeout: POLL_MS }).toBe(true);
+      await expect.poll(fits, { timeout: POLL_MS }).toBe(true);
+      // The navigation stays on screen and in reach.
+      expect(await page.getByRole("navigation", { name: "sections" }).getByRole("link", { name: "Tasks" }).isVisible()).toBe(true);
+      await page.screenshot({ path: path.join(SCREENSHOTS, shot), fullPage: true });
+    }
+    await page.close();
+  });
+
+  it("in open mode asks for an operator token, refuses another's with a clear message, and opens with an operator's", async () => {
+    const page = await openPage(openMode!.app, "", false);
+    const field = page.getByLabel("Operator token");
+    await expect.poll(() => field.count(), { timeout: POLL_MS }).toBe(1);
+    expect(await page.getByTestId("state-type").count()).toBe(0);
+    await field.fill(signHmacToken({ sub: "mallory" }, PROBE_TOKEN_SECRET));
+    await page.getByRole("button", { name: "Use token" }).click();
+    await expect.poll(() => page.getByTestId("token-refused").count(), { timeout: POLL_MS }).toBe(1);
+    expect(await page.getByTestId("token-refused").textContent()).toContain("not an operator");
+    expect(await page.getByTestId("state-type").count()).toBe(0);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "token-refused.png") });
+    await page.getByLabel("Operator token").fill(PROBE_ADMIN_TOKEN);
+    await page.getByRole("button", { name: "Use token" }).click();
+    await expect.poll(() => page.getByTestId("state-type").allTextContents(), { timeout: POLL_MS }).toEqual(["probe.v1.Probe"]);
+    await page.close();
+    // The cookie is per host, not per port: the other applications' pages must not see it.
+    await browser!.clearCookies();
+  });
+
   it("in production gives a non-operator no inspector, and an operator the page", async () => {
     const url = `${prod!.app.url}/__/cairn/`;
     // No token: 401 and the sign-in form, not the page.
@@ -197,14 +270,33 @@ suite(title, () => {
     });
     expect(denied.status).toBe(403);
 
-    // In the browser: the sign-in form; the operator's token opens the page.
+    // In the browser: the sign-in form; a non-operator's token is refused, saying so; the operator's opens the page.
     const page = await openPage(prod!.app, "", false);
     await expect.poll(() => page.getByLabel("Operator token").count(), { timeout: POLL_MS }).toBe(1);
     expect(await page.getByTestId("state-type").count()).toBe(0);
+    expect(await page.getByRole("alert").isVisible()).toBe(false);
+    await page.getByLabel("Operator token").fill(user);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect.poll(() => page.getByRole("alert").isVisible(), { timeout: POLL_MS }).toBe(true);
+    expect(await page.getByRole("alert").textContent()).toContain("not an operator");
+    expect(await page.getByTestId("state-type").count()).toBe(0);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "sign-in-refused.png") });
     await page.getByLabel("Operator token").fill(PROBE_ADMIN_TOKEN);
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect.poll(() => page.getByTestId("state-type").allTextContents(), { timeout: POLL_MS }).toEqual(["probe.v1.Probe"]);
     await page.close();
+    await browser!.clearCookies();
+  });
+
+  it("ships a bundle Safari 16 parses: no regex lookbehind, no class static blocks", async () => {
+    const assets = path.join(REPO, "dist", "inspector", "assets");
+    const js = (await readdir(assets)).filter((f) => f.endsWith(".js"));
+    expect(js.length).toBeGreaterThan(0);
+    for (const file of js) {
+      const code = await readFile(path.join(assets, file), "utf8");
+      expect(code).not.toMatch(/\(\?<[=!]/);
+      expect(code).not.toMatch(/\bstatic\s*\{/);
+    }
   });
 
   it("logged no console errors and threw nothing on any page", () => {

@@ -41,7 +41,7 @@ export function SchedulesView() {
           </thead>
           <tbody>
             {list.value?.schedules.map((s) => (
-              <tr key={s.scheduleId}>
+              <tr key={s.scheduleId} data-testid="schedule-row" data-schedule-id={s.scheduleId}>
                 <td>
                   <code>{s.scheduleId}</code>
                 </td>
@@ -56,7 +56,9 @@ export function SchedulesView() {
                 <td>
                   <code>{s.cron}</code> {s.timezone || "UTC"}
                 </td>
-                <td title={formatTime(s.nextRunAtMs)}>{formatRelative(s.nextRunAtMs, now)}</td>
+                <td title={formatTime(s.nextRunAtMs)} data-testid="schedule-next-run" data-at={String(s.nextRunAtMs)}>
+                  {formatRelative(s.nextRunAtMs, now)}
+                </td>
                 <td>{s.lastTaskId ? <a href={href("tasks", s.lastTaskId)}>{s.lastTaskId}</a> : "—"}</td>
                 <td>{s.skipped}</td>
                 <td>

@@ -59,13 +59,17 @@ function Methods({ methods }: { methods: readonly MethodInfo[] }) {
   );
 }
 
-/** A page of ids, filtered by prefix; "Next" follows the page token, back goes back. */
+/**
+ * A page of ids containing the search text (the server looks at 20,000 ids
+ * a call at most, so a rare match may need "Next page"); "Next" follows the
+ * page token, back goes back.
+ */
 function ActorList({ stateType, query }: { stateType: string; query: URLSearchParams }) {
   const { actors } = useApi();
-  const prefix = query.get("q") ?? "";
+  const text = query.get("q") ?? "";
   const after = query.get("after") ?? "";
-  const page = useAnswer(`${stateType}\0${prefix}\0${after}`, () => actors.list({ stateType, idPrefix: prefix, pageToken: after, limit: PAGE }));
-  const [typed, setTyped] = useState(prefix);
+  const page = useAnswer(`${stateType}\0${text}\0${after}`, () => actors.list({ stateType, idContains: text, pageToken: after, limit: PAGE }));
+  const [typed, setTyped] = useState(text);
   const search = useRef<HTMLInputElement>(null);
   // "/" jumps to the search box, as on most sites.
   useEffect(() => {
@@ -92,12 +96,12 @@ function ActorList({ stateType, query }: { stateType: string; query: URLSearchPa
         }}
       >
         <label htmlFor="actor-search" className="visually-hidden">
-          Actor id starts with
+          Actor id contains
         </label>
         <input
           id="actor-search"
           ref={search}
-          placeholder="Actor id starts with…  (press / )"
+          placeholder="Actor id contains…  (press / )"
           value={typed}
           onChange={(e) => setTyped(e.target.value)}
           data-testid="actor-search"
@@ -112,14 +116,22 @@ function ActorList({ stateType, query }: { stateType: string; query: URLSearchPa
           </li>
         ))}
       </ul>
-      {page.value && page.value.actorIds.length === 0 && <p className="muted">No actors{prefix ? ` whose id starts with “${prefix}”` : ""}.</p>}
+      {page.value && page.value.actorIds.length < PAGE && page.value.nextPageToken !== "" && (
+        <p className="muted" data-testid="actors-partial">
+          {page.value.actorIds.length === 0 ? "None" : "These are all"} among the ids looked at so far (a search reads 20,000 ids a page);{" "}
+          <em>Next page</em> looks further.
+        </p>
+      )}
+      {page.value && page.value.actorIds.length === 0 && page.value.nextPageToken === "" && (
+        <p className="muted">No actors{text ? ` whose id contains “${text}”` : ""}.</p>
+      )}
       <div className="row pager">
         <button className="secondary" onClick={() => page.reload()}>
           Refresh
         </button>
-        {after !== "" && <a href={hrefWith(["types", stateType], { q: prefix })}>First page</a>}
+        {after !== "" && <a href={hrefWith(["types", stateType], { q: text })}>First page</a>}
         {page.value?.nextPageToken && (
-          <a href={hrefWith(["types", stateType], { q: prefix, after: page.value.nextPageToken })} data-testid="actors-next">
+          <a href={hrefWith(["types", stateType], { q: text, after: page.value.nextPageToken })} data-testid="actors-next">
             Next page →
           </a>
         )}

@@ -103,7 +103,11 @@ export interface SourcePage<T> {
  * its scan bound), so the next page, read from there, misses nothing.
  */
 export function mergePages<T>(pages: ReadonlyArray<SourcePage<T>>, idOf: (item: T) => string, limit: number, newestFirst = false): SourcePage<T> {
-  const order = listingOrder(newestFirst);
+  return mergeSortedPages(pages, idOf, limit, listingOrder(newestFirst));
+}
+
+/** `mergePages` for sources in any `order` (actor ids: plain string order). */
+export function mergeSortedPages<T>(pages: ReadonlyArray<SourcePage<T>>, idOf: (item: T) => string, limit: number, order: (a: string, b: string) => number): SourcePage<T> {
   let stop: string | undefined;
   for (const { next } of pages) if (next !== "" && (stop === undefined || order(next, stop) < 0)) stop = next;
   const items = pages
