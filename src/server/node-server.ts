@@ -4,6 +4,7 @@ import type { Store } from "../store/store.js";
 import type { TaskQueries } from "../runtime/tasks/task-queries.js";
 import { withForwarding, type NodeRouting } from "../transport/forwarding.js";
 import { PeerSessions } from "../transport/peer-sessions.js";
+import { PeerConnections } from "../transport/peer-connections.js";
 import { PeerLists } from "../transport/peer-lists.js";
 import { PeerVersions } from "../transport/peer-versions.js";
 import { VERSIONS_PATH } from "../transport/version-stream.js";
@@ -19,6 +20,7 @@ import { placementOf, type Placement } from "./placement.js";
  */
 export class NodeServer {
   readonly #sessions = new PeerSessions();
+  readonly #connections = new PeerConnections();
   #peerListener: Listener | undefined;
   #peerHandler: NodeHandler | undefined;
   /** Tasks.List and Schedules.List ask the other nodes through this. */
@@ -62,7 +64,7 @@ export class NodeServer {
     };
     const stateTypes = new Map(runtime.specs.map((spec) => [spec.service.typeName, spec.typeName]));
     this.#peerHandler = withForwarding(routing, this.#sessions, { maxBytes, stateTypes, peerPort: true }, served);
-    return withForwarding(routing, this.#sessions, { maxBytes, stateTypes, peerPort: false }, served);
+    return withForwarding(routing, this.#sessions, { maxBytes, stateTypes, peerPort: false, connections: this.#connections }, served);
   }
 
   /** Opens the private peer port (cleartext HTTP/2: node-to-node traffic stays inside the cluster's network). */
@@ -80,5 +82,6 @@ export class NodeServer {
     this.#peerListener = undefined;
     this.versions.close();
     this.#sessions.close();
+    this.#connections.close();
   }
 }
