@@ -20,7 +20,8 @@
  * supervisor's workers, from /proc) and of the load processes.
  *
  * Env: BENCH_SECONDS (6 per scenario), BENCH_SLICES (3), BENCH_WARMUP_SECONDS
- * (2), BENCH_NODES (1,2: the M values beside 1, e.g. 2,4).
+ * (2), BENCH_NODES (1,2: the M values beside 1, e.g. 2,4), BENCH_CPU_PROF=1
+ * (server profiles, see node-layouts.ts).
  */
 import { loadavg } from "node:os";
 import { create, toJsonString, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";

@@ -22,8 +22,12 @@ export interface Exchange {
 
 /** Most connections open to one peer: past it the caller forwards another way (peer-sessions.ts). */
 const MAX_OPEN_PER_PEER = 128;
-/** An idle connection closes after this, before the peer's keep-alive timeout (60 s, server.ts) can race a request. */
-const IDLE_MS = 20_000;
+/**
+ * An idle connection is not reused after this, well before the peer's
+ * keep-alive timeout (60 s, server.ts) could close it under a request; it
+ * closes when the peer closes it. (A timer per exchange showed in the profile.)
+ */
+const REUSE_WITHIN_MS = 20_000;
 /** A fixed-length answer up to this size is held and written with its head; a longer one streams. */
 const WHOLE_BYTES = 64 * 1024;
 /** A peer's answer head may not be longer. */
@@ -54,8 +58,7 @@ export class PeerConnections {
    */
   exchange(url: string, head: string, body: Uint8Array, sink: AnswerSink): Exchange | undefined {
     if (this.#closed) throw new Error("peer connections are closed");
-    const idle = this.#idle.get(url);
-    let connection = idle?.pop();
+    let connection = this.#reusable(url);
     if (!connection) {
       const open = this.#open.get(url) ?? 0;
       if (open >= MAX_OPEN_PER_PEER) return undefined;
@@ -66,10 +69,20 @@ export class PeerConnections {
     return connection;
   }
 
+  /** The most recently released idle connection to `url`; older ones past their reuse are closed. */
+  #reusable(url: string): Connection | undefined {
+    const idle = this.#idle.get(url);
+    if (!idle || idle.length === 0) return undefined;
+    const now = Date.now();
+    // Released in order: the stale ones are first.
+    while (idle.length > 0 && now - idle[0]!.idleSince > REUSE_WITHIN_MS) idle.shift()!.destroy();
+    return idle.pop();
+  }
+
   /** A connection done with its exchange: kept for the next one, or closed. */
   release(connection: Connection): void {
     if (this.#closed) return connection.destroy();
-    connection.idleSince();
+    connection.idleSince = Date.now();
     let idle = this.#idle.get(connection.url);
     if (!idle) this.#idle.set(connection.url, (idle = []));
     idle.push(connection);
@@ -116,6 +129,8 @@ class Connection implements Exchange {
   /** A fixed-length answer held until whole. */
   #whole: { status: number; headers: http.OutgoingHttpHeaders; chunks: Buffer[] } | undefined;
   #gone = false;
+  /** When it was last released (ms since the epoch). */
+  idleSince = 0;
 
   constructor(
     readonly url: string,
@@ -127,8 +142,7 @@ class Connection implements Exchange {
     this.#socket.on("data", (chunk: Buffer) => this.#read(chunk));
     this.#socket.on("error", (e) => this.#lost(e));
     this.#socket.on("close", () => this.#lost(new Error("the connection closed")));
-    this.#socket.on("timeout", () => this.destroy());
-    // Idle connections must not keep a stopping process alive.
+    // Idle connections must not keep a stopping process alive (a call in flight holds its caller's socket).
     this.#socket.unref();
   }
 
@@ -136,8 +150,6 @@ class Connection implements Exchange {
     this.#sink = sink;
     this.#phase = Phase.Head;
     this.#answered = false;
-    this.#socket.setTimeout(0);
-    this.#socket.ref();
     if (body.byteLength === 0) this.#socket.write(head, "latin1");
     else {
       this.#socket.cork();
@@ -145,11 +157,6 @@ class Connection implements Exchange {
       this.#socket.write(body);
       this.#socket.uncork();
     }
-  }
-
-  idleSince(): void {
-    this.#socket.setTimeout(IDLE_MS);
-    this.#socket.unref();
   }
 
   cancel(): void {
