@@ -22,7 +22,7 @@ import {
 import { backupEnvironment, type BackupResult } from "./backup.js";
 import type { Logger } from "../api/logger.js";
 import { RetentionIndex } from "./retention-index.js";
-import { fenced, takeOwnership } from "./ownership.js";
+import { CommitFence, fenced, takeOwnership } from "./ownership.js";
 import { actorIds, statePage, taskRange, type StateKey } from "./range-scans.js";
 
 export type Durability = "durable" | "relaxed";
@@ -81,6 +81,7 @@ export class LmdbStore implements Store {
   #batchGuarded = false;
   /** This process's ownership epoch: commits are refused once a newer owner opened the directory. */
   readonly #epoch: number;
+  readonly #fence: CommitFence;
   readonly #taskListeners = new Set<(taskIds: ReadonlySet<string>) => void>();
 
   constructor(options: LmdbStoreOptions) {
@@ -107,6 +108,7 @@ export class LmdbStore implements Store {
     }
     try {
       this.#epoch = takeOwnership(this.root, meta, options.path, options.partitions);
+      this.#fence = new CommitFence(meta, this.#epoch, options.path);
     } catch (e) {
       void this.root.close();
       throw e;
@@ -192,7 +194,7 @@ export class LmdbStore implements Store {
 
   async commit(batch: CommitBatch, options: { visibleOnly?: boolean } = {}): Promise<void> {
     const transaction = this.root.transaction(() => {
-      const refused = fenced(this.meta, this.#epoch, this.path);
+      const refused = this.#fence.check();
       if (refused) return refused;
       for (const w of batch.states) {
         const stored = this.states.get([w.stateType, w.actorId]);
