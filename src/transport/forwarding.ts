@@ -287,11 +287,13 @@ const UNARY_CONNECT = /^application\/(json|proto)\b/;
 
 /** Headers the forwarded HTTP/1.1 request sets itself, or that describe the caller's hop only. */
 const NOT_FORWARDED = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "http2-settings", "te", "expect", "content-length", PEER_HEADER]);
-/** What HTTP/1.1 cannot carry in a header value. */
+/** What HTTP/1.1 cannot carry in a header value, or in a request line's path. */
 const UNSAFE_VALUE = /[\r\n\0]/;
+const UNSAFE_PATH = /[\s\0]/;
 
-/** The request line and headers of `req` forwarded over HTTP/1.1 with a body of `length` bytes; undefined if a value cannot be written. */
+/** The request line and headers of `req` forwarded over HTTP/1.1 with a body of `length` bytes; undefined if its path or a value cannot be written. */
 function requestHead(req: Request, secret: string, length: number): string | undefined {
+  if (UNSAFE_PATH.test(req.url ?? "")) return undefined;
   const host = req.headers.host ?? req.headers[":authority"] ?? "localhost";
   let head = `POST ${req.url} HTTP/1.1\r\nhost: ${String(host)}\r\ncontent-length: ${length}\r\n${PEER_HEADER}: ${secret}\r\n`;
   const raw = req.rawHeaders;
