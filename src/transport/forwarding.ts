@@ -293,9 +293,9 @@ const UNSAFE_PATH = /[\s\0]/;
 
 /** The request line and headers of `req` forwarded over HTTP/1.1 with a body of `length` bytes; undefined if its path or a value cannot be written. */
 function requestHead(req: Request, secret: string, length: number): string | undefined {
-  if (UNSAFE_PATH.test(req.url ?? "")) return undefined;
-  const host = req.headers.host ?? req.headers[":authority"] ?? "localhost";
-  let head = `POST ${req.url} HTTP/1.1\r\nhost: ${String(host)}\r\ncontent-length: ${length}\r\n${PEER_HEADER}: ${secret}\r\n`;
+  const host = String(req.headers.host ?? req.headers[":authority"] ?? "localhost");
+  if (UNSAFE_PATH.test(req.url ?? "") || UNSAFE_VALUE.test(host)) return undefined;
+  let head = `POST ${req.url} HTTP/1.1\r\nhost: ${host}\r\ncontent-length: ${length}\r\n${PEER_HEADER}: ${secret}\r\n`;
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
