@@ -1,7 +1,7 @@
 /**
- * A minimal HTTP/2 client for the reactive bench's subscriber children:
- * frames read and written straight on a TCP socket (RFC 9113), enough for
- * many long-lived POST streams that receive DATA.
+ * A minimal HTTP/2 client for the reactive bench's subscriber children and
+ * the unary bench's lean client: frames read and written straight on a TCP
+ * socket (RFC 9113), enough for many POST streams that receive DATA.
  *
  * Why: 1,000 real subscribers would be 1,000 client machines. In the bench
  * they share the server's 2 cores, and node:http2's client spends ~5 µs of
@@ -9,8 +9,9 @@
  * read of many frames is split in one loop, so the CPU the bench measures is
  * the server's.
  *
- * What it does not do: decode response headers (HPACK; a HEADERS frame only
- * says the response began, or with END_STREAM that it failed), push,
+ * What it does not do: decode response headers (HPACK) beyond a status
+ * the server sends from HPACK's static table (200, 204, 206, 304, 400, 404,
+ * 500; any other is reported as 0), push,
  * priorities, or sending bodies over 16 KB. Flow control: it grants the
  * largest windows at the start and tops up the connection window as it
  * reads; a stream's 2^31-1 bytes are far beyond any bench run.
@@ -40,10 +41,32 @@ const CANCEL = 0x8;
 
 /** What a stream's owner hears. */
 export interface StreamHandler {
+  /** The response's status (0: one outside HPACK's static table), once. */
+  head?(status: number): void;
   /** Response body bytes, in order. */
   data(chunk: Buffer): void;
   /** The stream ended: cleanly (`error` undefined) or not. */
   end(error?: Error): void;
+}
+
+/** HPACK's static table entries for `:status` (RFC 7541 appendix A), as indexed fields. */
+const STATIC_STATUS = new Map([
+  [0x88, 200],
+  [0x89, 204],
+  [0x8a, 206],
+  [0x8b, 304],
+  [0x8c, 400],
+  [0x8d, 404],
+  [0x8e, 500],
+]);
+const PRIORITY = 0x20;
+
+/** A response's status from the first field of its header block (servers send `:status` first). */
+function statusOf(flags: number, payload: Buffer): number {
+  let at = 0;
+  if (flags & PADDED) at += 1;
+  if (flags & PRIORITY) at += 5;
+  return STATIC_STATUS.get(payload[at] ?? 0) ?? 0;
 }
 
 function frame(type: FrameType, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
@@ -81,6 +104,10 @@ export class H2Connection {
   readonly #socket: net.Socket;
   readonly #authority: string;
   readonly #streams = new Map<number, StreamHandler>();
+  /** Streams whose response headers came (the next HEADERS frame is trailers). */
+  readonly #answered = new Set<number>();
+  /** Header blocks by the headers array they encode (a caller that reuses its arrays encodes each once). */
+  readonly #blocks = new WeakMap<object, { path: string; block: Buffer }>();
   #nextStreamId = 1;
   #pending: Buffer = Buffer.alloc(0);
   #unacknowledged = 0;
@@ -106,7 +133,12 @@ export class H2Connection {
     const id = this.#nextStreamId;
     this.#nextStreamId += 2;
     this.#streams.set(id, handler);
-    const block = headerBlock([[":method", "POST"], [":scheme", "http"], [":authority", this.#authority], [":path", path], ...headers]);
+    let cached = this.#blocks.get(headers);
+    if (cached?.path !== path) {
+      cached = { path, block: headerBlock([[":method", "POST"], [":scheme", "http"], [":authority", this.#authority], [":path", path], ...headers]) };
+      this.#blocks.set(headers, cached);
+    }
+    const block = cached.block;
     this.#socket.write(Buffer.concat([frame(FrameType.Headers, END_HEADERS, id, block), frame(FrameType.Data, END_STREAM, id, body)]));
     return id;
   }
@@ -166,10 +198,16 @@ export class H2Connection {
         if (flags & END_STREAM) this.#end(streamId);
         return;
       }
-      case FrameType.Headers:
+      case FrameType.Headers: {
         // The response's headers, or its trailers; either way, END_STREAM ends it.
+        const handler = this.#streams.get(streamId);
+        if (handler?.head && !this.#answered.has(streamId)) {
+          this.#answered.add(streamId);
+          handler.head(statusOf(flags, payload));
+        }
         if (flags & END_STREAM) this.#end(streamId);
         return;
+      }
       case FrameType.RstStream:
         this.#end(streamId, new Error(`stream reset by the server (code ${payload.readUInt32BE(0)})`));
         return;
@@ -192,12 +230,14 @@ export class H2Connection {
     const handler = this.#streams.get(streamId);
     if (!handler) return;
     this.#streams.delete(streamId);
+    this.#answered.delete(streamId);
     handler.end(error);
   }
 
   #fail(error: Error): void {
     const handlers = [...this.#streams.values()];
     this.#streams.clear();
+    this.#answered.clear();
     this.#closed = true;
     for (const h of handlers) h.end(error);
   }

@@ -6,10 +6,12 @@
  * - HTTP/1.1: one raw TCP socket per call in flight (no pipelining), each
  *   request a ready buffer (request line, headers, body); the answer is
  *   read by its Content-Length (every unary answer here has one).
- * - HTTP/2: `sessions` node:http2 sessions (connections), calls spread
- *   over them by slot, a stream per call, headers and body built once per
- *   request. One session put the client's CPU, not the server's, at the
- *   limit of the HTTP/2 floor.
+ * - HTTP/2: `sessions` connections, calls spread over them by slot, a
+ *   stream per call. By default (BENCH_H2_CLIENT=frames) frames are written
+ *   and read straight on the socket (bench/h2-frames.ts: HEADERS and DATA
+ *   of a request in one write, a read of many frames split in one loop);
+ *   node:http2's client (BENCH_H2_CLIENT=node) spent more CPU per call
+ *   than the floor's server, so the floor measured the client.
  *
  * Several of these processes can share a load (bench/unary.ts,
  * BENCH_CLIENTS): each takes every `stride`-th request from `offset`, so
@@ -22,6 +24,7 @@
  */
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import { H2Connection } from "./h2-frames.js";
 
 export type Protocol = "h1" | "h2";
 
@@ -112,6 +115,31 @@ async function openHttp1(port: number, inFlight: number): Promise<Pool> {
   };
 }
 
+/** Which HTTP/2 client: raw frames (default) or node:http2's. */
+const H2_CLIENT = process.env.BENCH_H2_CLIENT ?? "frames";
+
+/** HTTP/2 on raw frames: `count` connections, one stream per call, on the connection of its slot. */
+async function openFrames(port: number, inFlight: number, count: number): Promise<Pool> {
+  const connections = Array.from({ length: Math.max(1, count) }, () => new H2Connection(HOST, port));
+  return {
+    inFlight,
+    prepare: (requests) => {
+      const wire = requests.map((r) => ({ path: r.path, headers: Object.entries(r.headers), body: Buffer.from(r.body, "base64") }));
+      return (slot, request) =>
+        new Promise<number>((resolve, reject) => {
+          const w = wire[request % wire.length]!;
+          let status = 0;
+          connections[slot % connections.length]!.post(w.path, w.headers, w.body, {
+            head: (s) => (status = s),
+            data: () => {},
+            end: (error) => (error ? reject(error) : resolve(status)),
+          });
+        });
+    },
+    close: () => connections.forEach((c) => c.close()),
+  };
+}
+
 /** HTTP/2: `count` sessions, one stream per call, on the session of its slot. */
 async function openHttp2(port: number, inFlight: number, count: number): Promise<Pool> {
   const sessions = await Promise.all(
@@ -195,7 +223,8 @@ function main(): void {
   const handle = async (m: ToClient): Promise<FromClient | undefined> => {
     switch (m.type) {
       case "open":
-        pools.set(m.pool, await (m.protocol === "h1" ? openHttp1(m.port, m.inFlight) : openHttp2(m.port, m.inFlight, m.sessions ?? 1)));
+        const h2 = H2_CLIENT === "node" ? openHttp2 : openFrames;
+        pools.set(m.pool, await (m.protocol === "h1" ? openHttp1(m.port, m.inFlight) : h2(m.port, m.inFlight, m.sessions ?? 1)));
         return { type: "opened" };
       case "define":
         sets.set(m.set, m.requests);

@@ -14,6 +14,11 @@ export interface Layout {
   readonly peerUrls: string[];
 }
 
+/** BENCH_CPU_PROF=1: every server (and a supervisor's workers, which inherit the flag) writes a profile into $TMPDIR/cairn-bench-profiles/<layout>-<time>/. */
+function nodeFlags(name: string): string[] {
+  return process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${join(tmpdir(), "cairn-bench-profiles", `${name}-${Date.now()}`)}`] : [];
+}
+
 export const CLUSTER_SECRET = "bench-scale-out-secret-0123456789";
 
 const dirs: string[] = [];
@@ -39,12 +44,12 @@ export async function startLayout(name: string, nodes: number, mode: "single" | 
         NODE_ENV: "production",
       };
       peerUrls.push(`http://127.0.0.1${i}:${peerPort}`);
-      return spawnServer({ dataDir, port: ports[i]!, env, readyTimeoutMs: 120_000, script });
+      return spawnServer({ dataDir, port: ports[i]!, env, readyTimeoutMs: 120_000, script, nodeFlags: nodeFlags(`${name}-node${i}`) });
     });
     servers.push(...(await Promise.all(starts)));
   } else {
     const env: Record<string, string> = { NODE_ENV: "production", ...(mode === "supervisor" ? { CAIRN_NODES: String(nodes) } : {}) };
-    servers.push(await spawnServer({ dataDir, port: await freePort(), env, readyTimeoutMs: 120_000, script }));
+    servers.push(await spawnServer({ dataDir, port: await freePort(), env, readyTimeoutMs: 120_000, script, nodeFlags: nodeFlags(name) }));
   }
   started.push(...servers);
   log(`${name}: ${servers.map((s) => `${s.url} (pid ${s.pid})`).join(", ")}`);

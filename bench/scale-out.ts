@@ -16,9 +16,12 @@
  *   hands each connection to a worker): route `one-port`.
  *
  * Target: the writer on 2 nodes >= 1.3x the writer on one process.
+ * Each line also gives the CPU per call of the layout's servers (with a
+ * supervisor's workers, from /proc) and of the load processes.
  *
  * Env: BENCH_SECONDS (6 per scenario), BENCH_SLICES (3), BENCH_WARMUP_SECONDS
- * (2), BENCH_NODES (1,2: the M values beside 1, e.g. 2,4).
+ * (2), BENCH_NODES (1,2: the M values beside 1, e.g. 2,4), BENCH_CPU_PROF=1
+ * (server profiles, see node-layouts.ts).
  */
 import { loadavg } from "node:os";
 import { create, toJsonString, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
@@ -30,6 +33,7 @@ import type { RawRequest } from "./lean-client.js";
 import { loadResult, startLeanClient, type LeanClient } from "./lean-client-driver.js";
 import { round, summarize, type LoadResult } from "./load.js";
 import { emit, log, runBench } from "./output.js";
+import { processTreeCpuUs } from "./process-cpu.js";
 
 const IN_FLIGHT = 64;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
@@ -90,28 +94,35 @@ async function openAccounts(client: LeanClient, layout: Layout): Promise<void> {
   if (opened.calls !== ACCOUNTS || opened.errors > 0) throw new Error(`${layout.name}: opened ${opened.calls - opened.errors}/${ACCOUNTS}: ${opened.firstError}`);
 }
 
+/** A load's result and the CPU its layout's servers used meanwhile. */
+type Measured = LoadResult & { serverCpuUs: number };
+
 /** All legs at once for `seconds`: one result over their calls, in the longest leg's window. */
-async function run(s: Scenario, workload: Workload, seconds: number): Promise<LoadResult> {
+async function run(s: Scenario, workload: Workload, seconds: number): Promise<Measured> {
+  const pids = s.layout.servers.map((server) => server.pid);
+  const cpuBefore = processTreeCpuUs(pids);
   const results = await Promise.all(
     s.legs.map(async (leg) => loadResult(await leg.client.ask({ type: "load", pool: leg.pool, set: leg.sets[workload], seconds, maxCalls: MAX_CALLS }))),
   );
   const latencies = Float64Array.from(results.flatMap((r) => Array.from(r.raw.latencies))).sort();
   const windowMs = Math.max(...results.map((r) => r.raw.windowMs));
   const errors = results.reduce((n, r) => n + r.errors, 0);
-  return summarize({ latencies, windowMs, clientCpuUs: results.reduce((n, r) => n + r.raw.clientCpuUs, 0) }, errors, results.find((r) => r.firstError)?.firstError);
+  const serverCpuUs = processTreeCpuUs(pids) - cpuBefore;
+  return { ...summarize({ latencies, windowMs, clientCpuUs: results.reduce((n, r) => n + r.raw.clientCpuUs, 0) }, errors, results.find((r) => r.firstError)?.firstError), serverCpuUs };
 }
 
 /** Slices of every scenario in turn; each scenario's slices merged. */
-async function measure(scenarios: Scenario[], workload: Workload): Promise<LoadResult[]> {
+async function measure(scenarios: Scenario[], workload: Workload): Promise<Measured[]> {
   for (const s of scenarios) await run(s, workload, WARMUP);
-  const slices = scenarios.map(() => [] as LoadResult[]);
+  const slices = scenarios.map(() => [] as Measured[]);
   for (let k = 0; k < SLICES; k++) {
     for (const [i, s] of scenarios.entries()) slices[i]!.push(await run(s, workload, SECONDS / SLICES));
   }
   return slices.map((parts) => {
     const latencies = Float64Array.from(parts.flatMap((r) => Array.from(r.raw.latencies))).sort();
     const windowMs = parts.reduce((n, r) => n + r.raw.windowMs, 0);
-    return summarize({ latencies, windowMs, clientCpuUs: parts.reduce((n, r) => n + r.raw.clientCpuUs, 0) }, parts.reduce((n, r) => n + r.errors, 0), parts.find((r) => r.firstError)?.firstError);
+    const merged = summarize({ latencies, windowMs, clientCpuUs: parts.reduce((n, r) => n + r.raw.clientCpuUs, 0) }, parts.reduce((n, r) => n + r.errors, 0), parts.find((r) => r.firstError)?.firstError);
+    return { ...merged, serverCpuUs: parts.reduce((n, r) => n + r.serverCpuUs, 0) };
   });
 }
 
@@ -138,7 +149,7 @@ async function main(): Promise<void> {
         const r = results[i]!;
         const vsM1 = round(r.throughput / base.throughput, 3);
         const target = workload === "writer" && s.layout.nodes === 2 && s.route !== "random" ? { target: ">= 1.3x m1 writer", meetsTarget: vsM1 >= 1.3 && r.errors === 0 } : {};
-        log(`${workload} ${s.layout.name}/${s.route}: ${r.throughput}/s p99 ${r.p99Ms} ms (${vsM1}x m1)`);
+        log(`${workload} ${s.layout.name}/${s.route}: ${r.throughput}/s p99 ${r.p99Ms} ms (${vsM1}x m1), server ${round(r.serverCpuUs / Math.max(1, r.calls), 1)} us/call`);
         emit({
           scenario: `${workload}-1000-actors`,
           layout: s.layout.name,
@@ -154,6 +165,10 @@ async function main(): Promise<void> {
           p50Ms: r.p50Ms,
           p99Ms: r.p99Ms,
           maxMs: r.maxMs,
+          serverCpuUsPerCall: round(r.serverCpuUs / Math.max(1, r.calls), 1),
+          clientCpuUsPerCall: round(r.raw.clientCpuUs / Math.max(1, r.calls), 1),
+          serverCpuPct: round((r.serverCpuUs / 1000 / r.raw.windowMs) * 100, 1),
+          clientCpuPct: r.clientCpuPct,
           m1Throughput: base.throughput,
           vsM1: vsM1,
           slices: SLICES,

@@ -28,6 +28,8 @@ export interface SpawnServerOptions {
   script?: string;
   /** Variables added to this process's environment for the child (e.g. NODE_ENV). */
   env?: Readonly<Record<string, string>>;
+  /** Flags for node before the script (e.g. --cpu-prof for a benchmark). */
+  nodeFlags?: readonly string[];
 }
 
 export interface ServerExit {
@@ -55,6 +57,7 @@ const READY = /^cairn: serving on (http:\/\/\S+)\s*$|^\{.*"msg":"serving on (htt
 /** Spawns the bank server and resolves once it printed its "serving on" line. */
 export async function spawnServer(options: SpawnServerOptions): Promise<SpawnedServer> {
   const args = [
+    ...(options.nodeFlags ?? []),
     "--import",
     "tsx",
     options.script ?? SERVER_SCRIPT,

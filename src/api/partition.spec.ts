@@ -1,44 +1,32 @@
 import { describe, expect, it } from "vitest";
-import { actorHash, idInPartition, nodeOfPartition, partitionOf, partitionOfId } from "./partition.js";
+import { actorHash } from "./partition.js";
 
-describe("partitionOf", () => {
-  it("is FNV-1a over the state type, a NUL and the actor id", () => {
-    expect(actorHash("", "").toString(16)).toBe("50c5d1f"); // FNV-1a of "\0"
-    expect(actorHash("bank.Account", "alice")).toBe(actorHash("bank.Account", "alice"));
-    expect(actorHash("bank.Account", "alice")).not.toBe(actorHash("bank.Accoun", "talice"));
+/** The rule as first written: FNV-1a over TextEncoder's bytes (servers, Node clients and browsers must agree with it). */
+function reference(stateType: string, actorId: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(`${stateType}\0${actorId}`)) hash = Math.imul(hash ^ byte, 0x01000193);
+  return hash >>> 0;
+}
+
+describe("actorHash", () => {
+  it("keeps the values placement was made with", () => {
+    expect(actorHash("bank.v1.Account", "acct-0")).toBe(2967653611);
+    expect(actorHash("bank.v1.Account", "zoë")).toBe(2073125632);
+    expect(actorHash("probe.v1.Probe", "日本")).toBe(341938316);
+    expect(actorHash("t", "🪨")).toBe(743307454);
+    expect(actorHash("t", "\ud800")).toBe(1741240846);
+    expect(actorHash("t", "a\udc00b")).toBe(2431743473);
   });
 
-  it("puts everything in partition 0 when there is one", () => {
-    expect(partitionOf("bank.Account", "alice", 1)).toBe(0);
-  });
-
-  it("spreads actors over every partition", () => {
-    const seen = new Map<number, number>();
-    for (let i = 0; i < 8_000; i++) {
-      const p = partitionOf("bank.Account", `account-${i}`, 8);
-      seen.set(p, (seen.get(p) ?? 0) + 1);
+  it("hashes the UTF-8 bytes TextEncoder makes, lone surrogates included", () => {
+    // Code units from every UTF-8 length class and both surrogate halves, in random order.
+    const units = [0x41, 0x7f, 0x80, 0x7ff, 0x800, 0xfffd, 0xffff, 0xd800, 0xdbff, 0xdc00, 0xdfff, 0xd83e, 0xdea8, 0];
+    let seed = 7;
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (let n = 0; n < 2_000; n++) {
+      const id = String.fromCharCode(...Array.from({ length: Math.floor(random() * 8) }, () => units[Math.floor(random() * units.length)]!));
+      const type = n % 2 ? "bank.v1.Account" : String.fromCharCode(0xd800 + (n % 4));
+      expect(actorHash(type, id)).toBe(reference(type, id));
     }
-    expect([...seen.keys()].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    for (const count of seen.values()) expect(count).toBeGreaterThan(800);
-  });
-
-  it("places partition p on node p mod nodes", () => {
-    expect([0, 1, 2, 3, 4, 5, 6, 7].map((p) => nodeOfPartition(p, 4))).toEqual([0, 1, 2, 3, 0, 1, 2, 3]);
-  });
-
-  it("refuses counts that are not positive integers", () => {
-    expect(() => partitionOf("t", "a", 0)).toThrow(/partitions must be a positive integer/);
-    expect(() => nodeOfPartition(0, 1.5)).toThrow(/nodes must be a positive integer/);
-  });
-});
-
-describe("ids marked with their partition", () => {
-  it("marks ids only when there are several partitions, and reads the mark back", () => {
-    expect(idInPartition("00mwt87qhh-217909e77edb", 0, 1)).toBe("00mwt87qhh-217909e77edb");
-    expect(idInPartition("00mwt87qhh-217909e77edb", 3, 8)).toBe("p3_00mwt87qhh-217909e77edb");
-    expect(partitionOfId("p3_00mwt87qhh-217909e77edb")).toBe(3);
-    expect(partitionOfId("00mwt87qhh-217909e77edb")).toBeUndefined();
-    expect(partitionOfId("k-0123")).toBeUndefined();
-    expect(partitionOfId("px_1")).toBeUndefined();
   });
 });

@@ -7,6 +7,7 @@ import { carriesSecret, PEER_HEADER, withForwarding, type NodeRouting } from "..
 import { answerLayout, askLayout, LAYOUT_PATH, type LayoutAnswer } from "../transport/peer-layout.js";
 import { answerError } from "../transport/protocol-error.js";
 import { PeerSessions } from "../transport/peer-sessions.js";
+import { PeerConnections } from "../transport/peer-connections.js";
 import { PeerLists } from "../transport/peer-lists.js";
 import { PeerVersions } from "../transport/peer-versions.js";
 import { VERSIONS_PATH } from "../transport/version-stream.js";
@@ -29,6 +30,7 @@ import { LayoutDirectory, type NodeLayout } from "./node-layout.js";
  */
 export class NodeServer {
   readonly #sessions = new PeerSessions();
+  readonly #connections = new PeerConnections();
   #peerListener: Listener | undefined;
   #peerHandler: NodeHandler | undefined;
   /** Tasks.List and Schedules.List ask the other nodes through this. */
@@ -86,7 +88,7 @@ export class NodeServer {
     };
     const stateTypes = new Map(runtime.specs.map((spec) => [spec.service.typeName, spec.typeName]));
     this.#peerHandler = withForwarding(routing, this.#sessions, { maxBytes, stateTypes, peerPort: true }, served);
-    return withForwarding(routing, this.#sessions, { maxBytes, stateTypes, peerPort: false }, served);
+    return withForwarding(routing, this.#sessions, { maxBytes, stateTypes, peerPort: false, connections: this.#connections }, served);
   }
 
   /**
@@ -133,5 +135,6 @@ export class NodeServer {
     this.#peerListener = undefined;
     this.versions.close();
     this.#sessions.close();
+    this.#connections.close();
   }
 }

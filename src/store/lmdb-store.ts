@@ -22,7 +22,7 @@ import {
 import { backupEnvironment, type BackupResult } from "./backup.js";
 import type { Logger } from "../api/logger.js";
 import { RetentionIndex } from "./retention-index.js";
-import { fenced, takeOwnership } from "./ownership.js";
+import { CommitFence, fenced, takeOwnership } from "./ownership.js";
 import { actorIds, statePage, taskRange, type ActorIdFilter, type ActorIdPage, type StateKey } from "./range-scans.js";
 import { TwoPhaseRecords } from "./two-phase-records.js";
 
@@ -80,8 +80,9 @@ export class LmdbStore implements Store {
   /** The last write failure, while it may still hold: gates probes. */
   #fault: StoreFault | undefined;
   #batchGuarded = false;
-  /** This process's ownership epoch: commits are refused once a newer owner opened the directory. */
+  /** This process's ownership epoch: commits are refused once a newer owner opened the directory (#fence checks). */
   readonly epoch: number;
+  readonly #fence: CommitFence;
   readonly twoPhase: TwoPhaseRecords;
   readonly #taskListeners = new Set<(taskIds: ReadonlySet<string>) => void>();
 
@@ -109,6 +110,7 @@ export class LmdbStore implements Store {
     }
     try {
       this.epoch = takeOwnership(this.root, meta, options.path, options.partitions);
+      this.#fence = new CommitFence(meta, this.epoch, options.path);
     } catch (e) {
       void this.root.close();
       throw e;
@@ -170,8 +172,7 @@ export class LmdbStore implements Store {
   }
 
   taskEvents(taskId: string): TaskEventRecord[] {
-    const range = this.eventDb.getRange({ start: [taskId, 0], end: [taskId, Number.MAX_SAFE_INTEGER] });
-    return [...range].map(({ value }) => value);
+    return [...this.eventDb.getRange({ start: [taskId, 0], end: [taskId, Number.MAX_SAFE_INTEGER] })].map(({ value }) => value);
   }
 
   getProgress(taskId: string): TaskProgressRecord | undefined {
@@ -195,7 +196,7 @@ export class LmdbStore implements Store {
 
   async commit(batch: CommitBatch, options: { visibleOnly?: boolean } = {}): Promise<void> {
     const transaction = this.root.transaction(() => {
-      const refused = fenced(this.meta, this.epoch, this.path);
+      const refused = this.#fence.check();
       if (refused) return refused;
       for (const w of batch.states) {
         const stored = this.states.get([w.stateType, w.actorId]);

@@ -58,3 +58,31 @@ export function fenced(meta: Database<number, string>, epoch: number, path: stri
   const why = new Error(`${path} was opened by a newer owner (epoch ${String(stored)}; this process holds ${epoch}); restart to take it back`);
   return new StoreFault("fenced", undefined, { cause: why });
 }
+
+/**
+ * `fenced` for commits, read once per synchronous run of write
+ * transaction callbacks: lmdb-js runs a batch's callbacks (one per commit)
+ * in one write transaction, in one run, and no other process writes
+ * meanwhile, so one read answers for them all (a read per commit showed in
+ * the writer's profile). The answer is forgotten at the next microtask,
+ * before any later transaction; a refusal is never kept.
+ */
+export class CommitFence {
+  #checked = false;
+
+  constructor(
+    private readonly meta: Database<number, string>,
+    private readonly epoch: number,
+    private readonly path: string,
+  ) {}
+
+  /** Inside a write transaction: as `fenced`. */
+  check(): StoreFault | undefined {
+    if (this.#checked) return undefined;
+    const refused = fenced(this.meta, this.epoch, this.path);
+    if (refused) return refused;
+    this.#checked = true;
+    queueMicrotask(() => (this.#checked = false));
+    return undefined;
+  }
+}

@@ -16,6 +16,7 @@ import { requestMessage } from "./request-message.js";
 import { serveVersionStream, VERSIONS_PATH } from "./version-stream.js";
 import { PEER_CALL_PATH } from "./peer-call-route.js";
 import { nodeUnavailableMessage, type PeerSessions } from "./peer-sessions.js";
+import type { AnswerSink, PeerConnections } from "./peer-connections.js";
 import type { NodeHandler } from "./server.js";
 
 /** What the forwarding layer knows of the cluster (built by the server from its placement). */
@@ -50,6 +51,8 @@ export interface ForwardingOptions {
   readonly stateTypes: ReadonlyMap<string, string>;
   /** This handler serves the private peer port: only peers may call. */
   readonly peerPort: boolean;
+  /** Keep-alive HTTP/1.1 connections to peers, for unary Connect calls (cheaper than an HTTP/2 stream); without them, HTTP/2 only. */
+  readonly connections?: PeerConnections;
 }
 
 /** Internal route on which a peer asks whether this node holds a task or schedule id. */
@@ -90,7 +93,7 @@ type Response = http.ServerResponse | http2.Http2ServerResponse;
  * everything else (lists fan out in their routes), go to `next`.
  */
 export function withForwarding(routing: NodeRouting, sessions: PeerSessions, options: ForwardingOptions, next: NodeHandler): NodeHandler {
-  const forwarder = new Forwarder(routing, sessions);
+  const forwarder = new Forwarder(routing, sessions, options.connections);
   return (req, res) => {
     const peer = req.headers[PEER_HEADER];
     if (peer !== undefined) {
@@ -106,7 +109,7 @@ export function withForwarding(routing: NodeRouting, sessions: PeerSessions, opt
     if (stateType !== undefined) {
       const actorId = actorIdOf(req);
       const node = actorId === undefined ? routing.index : routing.ownerOf(stateType, actorId);
-      return node === routing.index ? next(req, res) : forwarder.forward(node, req, res);
+      return node === routing.index ? next(req, res) : forwarder.forwardCall(node, options.maxBytes, req, res);
     }
     const route = req.method === "POST" ? BODY_ROUTES.get(path) : undefined;
     if (route === undefined) return next(req, res);
@@ -121,7 +124,66 @@ class Forwarder {
   constructor(
     private readonly routing: NodeRouting,
     private readonly sessions: PeerSessions,
+    private readonly connections: PeerConnections | undefined,
   ) {}
+
+  /**
+   * An actor method call: a unary Connect one goes whole over a pooled
+   * HTTP/1.1 connection (peer-connections.ts; its body is at most the
+   * owner's limit, so reading it first changes no answer), anything else
+   * (gRPC's trailers, streams, a larger declared body) streams over HTTP/2.
+   */
+  forwardCall(node: number, maxBytes: number, req: Request, res: Response): void {
+    const length = req.headers["content-length"];
+    if (!this.connections || req.method !== "POST" || !UNARY_CONNECT.test(req.headers["content-type"] ?? "") || Number(length ?? 0) > maxBytes) {
+      return this.forward(node, req, res);
+    }
+    readRequestBody(req, maxBytes, length ?? null)
+      .then(
+        (body) => this.#exchange(this.connections!, node, req, res, body),
+        (e: unknown) => {
+          if (!res.headersSent) answerError(req, res, ConnectError.from(e));
+        },
+      )
+      .catch(() => res.destroy());
+  }
+
+  #exchange(connections: PeerConnections, node: number, req: Request, res: Response, body: Uint8Array): void {
+    const head = requestHead(req, this.routing.secret, body.byteLength);
+    // A header HTTP/1.1 cannot carry: HTTP/2 refuses it in its own words.
+    if (head === undefined) return this.forward(node, req, res, body);
+    let done = false;
+    const sink: AnswerSink = {
+      head: (status, headers, whole) => {
+        res.writeHead(status, headers);
+        if (whole === undefined) return;
+        done = true;
+        res.end(whole);
+      },
+      data: (chunk) => void (res as http.ServerResponse).write(chunk),
+      end: () => {
+        done = true;
+        res.end();
+      },
+      failed: (e, answered) => {
+        done = true;
+        if (!answered && !res.headersSent) answerError(req, res, this.#unavailable(node, e));
+        else res.destroy();
+      },
+    };
+    let exchange;
+    try {
+      exchange = connections.exchange(this.routing.peerUrls[node]!, head, body, sink);
+    } catch (e) {
+      return answerError(req, res, this.#unavailable(node, e));
+    }
+    // This peer has its most connections open: the HTTP/2 session takes the rest.
+    if (!exchange) return this.forward(node, req, res, body);
+    // A caller that goes away before its answer drops the exchange (and its connection).
+    res.once("close", () => {
+      if (!done) exchange.cancel();
+    });
+  }
 
   /** Reads the request, finds its node from a field, and forwards it there (to this node's own peer port when it is here: the body is read). */
   async routeByBody(route: BodyRoute, maxBytes: number, req: Request, res: Response): Promise<void> {
@@ -223,6 +285,31 @@ function actorIdOf(req: Request): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Unary Connect, JSON or binary (Connect streams are application/connect+…). */
+const UNARY_CONNECT = /^application\/(json|proto)\b/;
+
+/** Headers the forwarded HTTP/1.1 request sets itself, or that describe the caller's hop only. */
+const NOT_FORWARDED = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "http2-settings", "te", "expect", "content-length", PEER_HEADER]);
+/** What HTTP/1.1 cannot carry in a header value, or in a request line's path. */
+const UNSAFE_VALUE = /[\r\n\0]/;
+const UNSAFE_PATH = /[\s\0]/;
+
+/** The request line and headers of `req` forwarded over HTTP/1.1 with a body of `length` bytes; undefined if its path or a value cannot be written. */
+function requestHead(req: Request, secret: string, length: number): string | undefined {
+  const host = String(req.headers.host ?? req.headers[":authority"] ?? "localhost");
+  if (UNSAFE_PATH.test(req.url ?? "") || UNSAFE_VALUE.test(host)) return undefined;
+  let head = `POST ${req.url} HTTP/1.1\r\nhost: ${host}\r\ncontent-length: ${length}\r\n${PEER_HEADER}: ${secret}\r\n`;
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (name.startsWith(":") || NOT_FORWARDED.has(name)) continue;
+    const value = raw[i + 1]!;
+    if (UNSAFE_VALUE.test(value)) return undefined;
+    head += `${name}: ${value}\r\n`;
+  }
+  return `${head}\r\n`;
 }
 
 /** Connection-specific headers HTTP/2 forbids, and those that describe the caller's hop only. */
