@@ -17,6 +17,7 @@ import { PEER_HEADER } from "./forwarding.js";
 import { endedTaskOf, PEER_CALL_PATH, type PeerOp } from "./peer-call-route.js";
 import { nodeUnavailableMessage, type PeerSessions } from "./peer-sessions.js";
 import type { RemoteVersions } from "./remote-versions.js";
+import { PeerTransactions } from "./peer-transactions.js";
 
 /** Who the other nodes are, as the caller's side needs them. */
 export interface PeerCluster {
@@ -62,7 +63,7 @@ export class PeerCalls implements Elsewhere {
 type PeerCallInit = MessageInitShape<typeof PeerCallSchema>;
 
 /** Sends one peer call and reads its answer. */
-class PeerSender {
+export class PeerSender {
   constructor(
     private readonly cluster: PeerCluster,
     private readonly sessions: PeerSessions,
@@ -125,7 +126,7 @@ class PeerSender {
 }
 
 /** A call's fields as the owner runs it. */
-function callInit(call: Call, caller: Caller): PeerCallInit {
+export function callInit(call: Call, caller: Caller): PeerCallInit {
   return {
     stateType: call.spec.typeName,
     actorId: call.actorId,
@@ -141,11 +142,15 @@ function callInit(call: Call, caller: Caller): PeerCallInit {
 
 /** The partitions one other node hosts. */
 class RemoteNode implements RemotePartition {
+  readonly transactions: PeerTransactions;
+
   constructor(
     readonly node: number,
     private readonly sender: PeerSender,
     private readonly versions: RemoteVersions,
-  ) {}
+  ) {
+    this.transactions = new PeerTransactions(node, sender);
+  }
 
   async execute(call: Call, caller: Caller): Promise<Message> {
     const trackReads = tracksReads();
