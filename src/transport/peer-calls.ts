@@ -115,7 +115,12 @@ export class PeerSender {
           const body = Buffer.concat(chunks);
           if (status === 200) return resolve(fromBinary(PeerAnswerSchema, body));
           const fallback = new ConnectError(`node ${node} answered HTTP ${status}`, Code.Unavailable);
-          reject(fromWireError(errorFromJsonBytes(body, undefined, fallback), method));
+          // errorFromJsonBytes throws the fallback for a body that is no JSON error (a node dying mid-answer).
+          let err = fallback;
+          try {
+            err = errorFromJsonBytes(body, undefined, fallback);
+          } catch {}
+          reject(fromWireError(err, method));
         }),
       );
       stream.once("error", (e) => settle(() => reject(unavailable(e))));

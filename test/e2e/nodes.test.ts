@@ -34,7 +34,8 @@ import { nodeOfPartition, partitionOf, partitionOfId } from "../../src/api/parti
 import { PeerSessions } from "../../src/transport/peer-sessions.js";
 import { PeerVersions } from "../../src/transport/peer-versions.js";
 import { bearerTransport, tasksClient, taskWhen } from "../fixtures/tasks-client.js";
-import { waitFor } from "../fixtures/waiting.js";
+import { eventually, waitFor } from "../fixtures/waiting.js";
+import { peekTwoPhase } from "../fixtures/two-phase-peek.js";
 import { forEachLimit, freePort, killHard, ServerProcesses, stopServer, within, type SpawnedServer } from "./helpers.js";
 
 // Server processes with both cores busy: deadlines bound hangs, they never decide a passing test.
@@ -164,6 +165,27 @@ describe("two nodes started as StatefulSet pods", () => {
     await Account.ref(from).deposit(ctx[0]!, { amount: 1000n });
     expect(await transferOutcome(send(0, 500n, "xfer-2"))).toBe("overdraft");
     for (const c of ctx) expect([(await Account.ref(from).balance(c)).balance, (await Account.ref(to).balance(c)).balance]).toEqual([1070n, 130n]);
+  });
+
+  it("recovers a transfer whose participant node is SIGKILLed right after its prepare: re-locked at restart, aborted, a later writer gets through", async () => {
+    const [on0, on1] = idsOnEachNode("pod-xfer-crash", 1);
+    const [from, to] = [on0![0]!, on1![0]!];
+    for (const id of [from, to]) await Account.create(ctx[0]!, id, { owner: "ann", initial: 100n });
+    const dataDir = starts[1]!.dataDir;
+    await stopServer(nodes[1]!);
+    // The test-only hook on node 1 only: it kills itself once its prepared record is durable.
+    const doomed = (nodes[1] = await processes.spawn({ ...starts[1]!, env: { ...starts[1]!.env, CAIRN_TEST_CRASH_AT: "participant-after-prepare" } }));
+    // Coordinated by node 0 (from's node); node 1 prepares `to` and dies.
+    await expect(Account.ref(from).transfer(ctx[0]!, { to, amount: 10n })).rejects.toThrow();
+    expect((await within(60_000, "node 1's SIGKILL", doomed.exited)).signal).toBe("SIGKILL");
+    expect((await peekTwoPhase(dataDir)).prepared).toBe(1);
+    nodes[1] = await processes.spawn(starts[1]!);
+    // Node 1 re-locked `to` and asks node 0, which never decided: abort.
+    await eventually(async () => (await peekTwoPhase(dataDir)).prepared === 0, 60_000, "the prepared record resolved");
+    for (const c of ctx) expect([(await Account.ref(from).balance(c)).balance, (await Account.ref(to).balance(c)).balance]).toEqual([100n, 100n]);
+    await within(30_000, "a writer on each actor", Promise.all([Account.ref(from).deposit(ctx[1]!, { amount: 1n }), Account.ref(to).deposit(ctx[0]!, { amount: 1n })]));
+    await Account.ref(from).transfer(ctx[1]!, { to, amount: 10n });
+    for (const c of ctx) expect([(await Account.ref(from).balance(c)).balance, (await Account.ref(to).balance(c)).balance]).toEqual([91n, 111n]);
   });
 
   it("keeps the bank's semantics whichever node a call enters by", async () => {
