@@ -188,6 +188,27 @@ describe("two nodes started as StatefulSet pods", () => {
     for (const c of ctx) expect([(await Account.ref(from).balance(c)).balance, (await Account.ref(to).balance(c)).balance]).toEqual([91n, 111n]);
   });
 
+  it.each([
+    { point: "after-prepare", committed: false },
+    { point: "after-decision", committed: true },
+  ] as const)("recovers a transfer whose coordinator node is SIGKILLed $point: committed=$committed, nothing left prepared or locked", async ({ point, committed }) => {
+    const [on0, on1] = idsOnEachNode(`pod-xfer-${point}`, 1);
+    const [from, to] = [on0![0]!, on1![0]!];
+    for (const id of [from, to]) await Account.create(ctx[0]!, id, { owner: "ann", initial: 100n });
+    const dataDir = starts[0]!.dataDir;
+    await stopServer(nodes[0]!);
+    const doomed = (nodes[0] = await processes.spawn({ ...starts[0]!, env: { ...starts[0]!.env, CAIRN_TEST_CRASH_AT: point } }));
+    // Coordinated by node 0 (from's node), which kills itself once node 1 prepared (and, after-decision, once it decided).
+    await expect(Account.ref(from).transfer(ctx[0]!, { to, amount: 10n })).rejects.toThrow();
+    expect((await within(60_000, "node 0's SIGKILL", doomed.exited)).signal).toBe("SIGKILL");
+    nodes[0] = await processes.spawn(starts[0]!);
+    // Node 1 asks node 0 (after its bound), or node 0's recovery has it apply the decision.
+    await eventually(async () => JSON.stringify(await peekTwoPhase(dataDir)) === JSON.stringify({ prepared: 0, decisions: 0 }), 60_000, "no two-phase record left");
+    const after = committed ? [90n, 110n] : [100n, 100n];
+    for (const c of ctx) expect([(await Account.ref(from).balance(c)).balance, (await Account.ref(to).balance(c)).balance]).toEqual(after);
+    await within(30_000, "a writer on each actor", Promise.all([Account.ref(from).deposit(ctx[1]!, { amount: 1n }), Account.ref(to).deposit(ctx[0]!, { amount: 1n })]));
+  });
+
   it("keeps the bank's semantics whichever node a call enters by", async () => {
     const [on0, on1] = idsOnEachNode("pod-acct", 4);
     const accounts = [...on0!, ...on1!];
