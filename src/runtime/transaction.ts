@@ -62,10 +62,18 @@ export class Transaction {
     let r = this.#remotes.get(side.node);
     if (!r) this.#remotes.set(side.node, (r = { node: side.node, calls: 0, undoTo: undefined, queue: Promise.resolve() }));
     const reach = r;
-    const run = reach.queue.then(() => {
+    const run = reach.queue.then(async () => {
+      const seq = reach.calls++;
       const undoTo = reach.undoTo;
       reach.undoTo = undefined;
-      return reach.node.run(ref, reach.calls++, undoTo, call, caller);
+      try {
+        return await reach.node.run(ref, seq, undoTo, call, caller);
+      } catch (e) {
+        // Undone there with the next message, whatever it did (its answer may have been lost after it ran).
+        reach.calls = seq;
+        reach.undoTo = Math.min(undoTo ?? seq, seq);
+        throw e;
+      }
     });
     reach.queue = run.catch(() => {});
     return run;
