@@ -8,8 +8,11 @@
  * HTTP/1.1 keep-alive), 64 calls in flight in all. One JSON line per f.
  *
  * Targets (issue 16): f = 1 at least 0.3x the one-partition transfers;
- * f = 0 equal to them. Transactions across nodes are not built yet, so
- * this runs the partitions of one node.
+ * f = 0 equal to them. Then the same on two nodes (two processes started
+ * as pods, one partition each, f in {0, 0.5, 1}: the fraction whose two
+ * accounts are on different nodes): each lean client enters by one node
+ * with transfers from that node's accounts. Both nodes share this
+ * machine's cores with the clients.
  *
  * Env: BENCH_SECONDS (6 per scenario), BENCH_SLICES (3), BENCH_WARMUP_SECONDS (2).
  */
@@ -21,7 +24,7 @@ import { OpenRequestSchema, TransferRequestSchema } from "../generated/bank/v1/a
 import { BANK_TOKEN_SECRET } from "../examples/bank/servicer.js";
 import { freePort, spawnServer, stopServer, type SpawnedServer } from "../examples/bank/spawn.js";
 import { signHmacToken } from "../src/index.js";
-import { partitionOf } from "../src/api/partition.js";
+import { nodeOfPartition, partitionOf } from "../src/api/partition.js";
 import type { RawRequest } from "./lean-client.js";
 import { loadResult, startLeanClient, type LeanClient } from "./lean-client-driver.js";
 import { round, summarize, type LoadResult } from "./load.js";
@@ -39,8 +42,11 @@ const PLANNED = 4_000;
 const STATE = "bank.v1.Account";
 const OWNER = "bench-owner";
 const FRACTIONS = [0, 0.1, 0.5, 1];
+const NODE_FRACTIONS = [0, 0.5, 1];
+const NODES = 2;
 const ids = Array.from({ length: ACCOUNTS }, (_, i) => `xp-${i}`);
 const byPartition = Array.from({ length: PARTITIONS }, (_, p) => ids.filter((id) => partitionOf(STATE, id, PARTITIONS) === p));
+const onNode = Array.from({ length: NODES }, (_, n) => ids.filter((id) => nodeOfPartition(partitionOf(STATE, id, NODES), NODES) === n));
 const auth = `Bearer ${signHmacToken({ sub: OWNER }, BANK_TOKEN_SECRET)}`;
 
 function request<S extends DescMessage>(method: string, schema: S, init: MessageInitShape<S>, id: string): RawRequest {
@@ -75,9 +81,23 @@ function transfers(f: number, partitions: number, seed: number): RawRequest[] {
   });
 }
 
+/** Transfers of 1 from accounts of `node`; a fraction `f` of them to another node's account. */
+function nodeTransfers(f: number, node: number, seed: number): RawRequest[] {
+  const next = random(seed);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]!;
+  return Array.from({ length: PLANNED }, () => {
+    const from = pick(onNode[node]!);
+    const candidates = next() < f ? onNode[(node + 1) % NODES]! : onNode[node]!;
+    let to = pick(candidates);
+    while (to === from) to = pick(candidates);
+    return request("Transfer", TransferRequestSchema, { to, amount: 1n }, from);
+  });
+}
+
 interface Scenario {
   readonly name: string;
   readonly partitions: number;
+  readonly nodes: number;
   readonly f: number;
   readonly pools: string[];
 }
@@ -96,11 +116,34 @@ async function main(): Promise<void> {
       log(`${partitions} partition(s): ${server.url} (pid ${server.pid})`);
       return Number(new URL(server.url).port);
     };
+    /** Two nodes started together, as pods: node i's peer address is 127.0.0.1i. */
+    const startNodes = async (): Promise<number[]> => {
+      const dataDir = await mkdtemp(join(tmpdir(), "cairn-xp-nodes-"));
+      dirs.push(dataDir);
+      const peerPort = await freePort();
+      const started = await Promise.all(
+        Array.from({ length: NODES }, async (_, i) => {
+          const env = {
+            NODE_ENV: "production",
+            CAIRN_NODES: String(NODES),
+            CAIRN_POD_NAME: `cairn-${i}`,
+            CAIRN_PEER_URL: `http://127.0.0.1{i}:${peerPort}`,
+            CAIRN_PEER_HOST: `127.0.0.1${i}`,
+            CAIRN_CLUSTER_SECRET: "bench-cluster-secret-0123456789",
+          };
+          return spawnServer({ dataDir, port: await freePort(), env, readyTimeoutMs: 120_000 });
+        }),
+      );
+      servers.push(...started);
+      log(`${NODES} nodes: ${started.map((s) => `${s.url} (pid ${s.pid})`).join(", ")}`);
+      return started.map((s) => Number(new URL(s.url).port));
+    };
     const ports = new Map([
       [1, await start(1)],
       [PARTITIONS, await start(PARTITIONS)],
     ]);
-    for (const [partitions, port] of ports) {
+    const nodePorts = await startNodes();
+    for (const [partitions, port] of [...ports, [-NODES, nodePorts[0]!] as const]) {
       const pool = `open-${partitions}`;
       await clients[0]!.ask({ type: "open", pool, port, protocol: "h1", inFlight: 16 });
       await clients[0]!.ask({ type: "define", set: pool, requests: ids.map((id) => request("Open", OpenRequestSchema, { owner: OWNER, initial: 1_000_000_000n }, id)) });
@@ -108,17 +151,23 @@ async function main(): Promise<void> {
       if (opened.calls !== ACCOUNTS || opened.errors > 0) throw new Error(`opened ${opened.calls - opened.errors}/${ACCOUNTS}: ${opened.firstError}`);
     }
     const scenarios: Scenario[] = [];
-    const plan = [{ partitions: 1, f: 0 }, ...FRACTIONS.map((f) => ({ partitions: PARTITIONS, f }))];
-    for (const { partitions, f } of plan) {
-      const name = partitions === 1 ? "one-partition" : `f=${f}`;
+    const plan = [
+      { partitions: 1, nodes: 1, f: 0 },
+      ...FRACTIONS.map((f) => ({ partitions: PARTITIONS, nodes: 1, f })),
+      ...NODE_FRACTIONS.map((f) => ({ partitions: NODES, nodes: NODES, f })),
+    ];
+    for (const { partitions, nodes, f } of plan) {
+      const name = partitions === 1 ? "one-partition" : nodes > 1 ? `${nodes} nodes, f=${f}` : `f=${f}`;
       const pools: string[] = [];
       for (const [j, client] of clients.entries()) {
         const pool = `${name}/${j}`;
-        await client.ask({ type: "open", pool, port: ports.get(partitions)!, protocol: "h1", inFlight: IN_FLIGHT / clients.length });
-        await client.ask({ type: "define", set: pool, requests: transfers(f, partitions, 17 + j) });
+        // On two nodes client j enters by node j, with transfers from its accounts.
+        const port = nodes > 1 ? nodePorts[j % NODES]! : ports.get(partitions)!;
+        await client.ask({ type: "open", pool, port, protocol: "h1", inFlight: IN_FLIGHT / clients.length });
+        await client.ask({ type: "define", set: pool, requests: nodes > 1 ? nodeTransfers(f, j % NODES, 17 + j) : transfers(f, partitions, 17 + j) });
         pools.push(pool);
       }
-      scenarios.push({ name, partitions, f, pools });
+      scenarios.push({ name, partitions, nodes, f, pools });
     }
     const run = async (s: Scenario, seconds: number): Promise<LoadResult> => {
       const results = await Promise.all(
@@ -140,7 +189,7 @@ async function main(): Promise<void> {
         scenario: "cross-partition-transfers",
         partitions: s.partitions,
         crossFraction: s.f,
-        nodes: 1,
+        nodes: s.nodes,
         accounts: ACCOUNTS,
         protocol: "h1-json",
         inFlight: IN_FLIGHT,

@@ -10,7 +10,7 @@ import type { Dispatcher } from "./tasks/dispatcher.js";
 import type { TaskHub } from "./tasks/progress.js";
 import type { Watchers } from "./watchers.js";
 import type { Logger } from "../api/logger.js";
-import type { TransactionSide } from "./transaction-side.js";
+import type { RemoteTransactionSide, TransactionSide } from "./transaction-side.js";
 
 /** Where a watch subscription hands its responses (see `SharedWatches.open`). */
 export interface ResponseSink {
@@ -84,11 +84,11 @@ export interface Engine {
   /** Cancels, pauses or resumes a task wherever it lives. */
   controlTask(taskId: string, action: TaskControl): Promise<void>;
   /**
-   * What a partition offers transactions (its actors' locks and drafts, its
-   * two-phase commit roles); FAILED_PRECONDITION for one this process does
-   * not host (transactions across nodes are not built yet).
+   * What a partition offers transactions: for one hosted here its actors'
+   * locks and drafts and its two-phase commit roles; for one another node
+   * hosts, the peer calls that run a transaction's calls there.
    */
-  transactionSide(partition: number): TransactionSide;
+  transactionSide(partition: number): TransactionSide | RemoteTransactionSide;
   /** `id` marked as a task id of `partition` (unchanged when there is one). */
   placeTaskId(partition: number, id: string): string;
 }

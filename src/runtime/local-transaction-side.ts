@@ -1,12 +1,11 @@
 import type { Store } from "../store/store.js";
 import type { Logger } from "../api/logger.js";
 import type { StateSpec } from "../api/spec.js";
-import { failedPrecondition } from "../api/errors.js";
 import type { ActorStates } from "./actor-states.js";
 import { PreparedTransactions } from "./prepared-transactions.js";
 import { TransactionAges } from "./transaction-age.js";
 import { TransactionDecisions } from "./transaction-decisions.js";
-import type { TransactionSide, TwoPhasePoint } from "./transaction-side.js";
+import type { TransactionPeer, TransactionSide, TwoPhasePoint } from "./transaction-side.js";
 
 /** A partition's transaction side in this process: both roles over its own store. */
 export interface LocalTransactionSide extends TransactionSide {
@@ -24,7 +23,7 @@ export interface LocalTransactionSideOptions {
   readonly logger: Logger;
   specOf(typeName: string): StateSpec | undefined;
   /** Another partition's side (throws for one not hosted here). */
-  sideOf(partition: number): TransactionSide;
+  sideOf(partition: number): TransactionPeer;
   readonly testPoint?: (point: TwoPhasePoint) => void;
 }
 
@@ -59,12 +58,4 @@ export function localTransactionSide(o: LocalTransactionSideOptions): LocalTrans
       coordinator.stop();
     },
   };
-}
-
-/** Refuses a transaction that reaches an actor of a partition another node hosts. */
-export function acrossNodes(home: number, partition: number): never {
-  throw failedPrecondition(
-    `a transaction on partition ${home} touches an actor of partition ${partition}, hosted by another node: ` +
-      `transactions across nodes are not built yet (across the partitions of one node they are)`,
-  );
 }

@@ -13,8 +13,9 @@ const RETRY_MAX_MS = 2_000;
 interface Entry {
   readonly record: PreparedRecord;
   readonly drafts: readonly Draft[];
-  /** Recovered after a restart: the participant holds the actors' locks itself (else the transaction does). */
+  /** Recovered after a restart, or prepared for another node's coordinator: the participant holds the actors' locks itself (else the transaction does). */
   readonly owned: boolean;
+  readonly recovered?: boolean;
   settling?: Promise<void>;
   timer?: NodeJS.Timeout;
 }
@@ -54,7 +55,7 @@ export class PreparedTransactions implements TransactionParticipant {
     return this.#entries.size;
   }
 
-  async prepare(txn: TransactionRef, drafts: readonly Draft[]): Promise<void> {
+  async prepare(txn: TransactionRef, drafts: readonly Draft[], owned = false): Promise<void> {
     this.#checkEpoch(txn.coordinator, txn.epoch);
     const record: PreparedRecord = {
       txnId: txn.id,
@@ -63,7 +64,7 @@ export class PreparedTransactions implements TransactionParticipant {
       age: txn.age,
       states: drafts.map(stateWrite),
     };
-    const entry: Entry = { record, drafts, owned: false };
+    const entry: Entry = { record, drafts, owned };
     this.#entries.set(txn.id, entry);
     try {
       await this.deps.store.commit({ states: [], idempotency: [], prepared: [record] });
@@ -105,13 +106,13 @@ export class PreparedTransactions implements TransactionParticipant {
         const draft = w.state ? fromBinary(spec.state, w.state.bytes) : create(spec.state);
         drafts.push({ spec, actorId: w.actorId, cell, base, draft, deleted: w.state === null });
       }
-      if (drafts.length === record.states.length) this.#entries.set(record.txnId, { record, drafts, owned: true });
+      if (drafts.length === record.states.length) this.#entries.set(record.txnId, { record, drafts, owned: true, recovered: true });
     }
   }
 
   /** Asks the coordinator of every recovered prepared transaction (in the background, until answered). */
   resume(): void {
-    for (const entry of this.#entries.values()) if (entry.owned) this.#askLater(entry, 0);
+    for (const entry of this.#entries.values()) if (entry.recovered) this.#askLater(entry, 0);
   }
 
   stop(): void {

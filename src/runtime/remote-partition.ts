@@ -2,6 +2,7 @@ import type { Message } from "@bufbuild/protobuf";
 import type { TaskControl } from "../api/invocation.js";
 import type { Call, Caller } from "./call.js";
 import type { EndedTask } from "./task-outcome.js";
+import type { RemoteTransactions } from "./transaction-side.js";
 
 /**
  * Where tasks this process does not hold are waited for and controlled:
@@ -33,6 +34,8 @@ export interface RemotePartition extends RemoteTasks {
    * nothing newer was heard.
    */
   durableVersion(key: string, seen?: number): number;
+  /** Transactions this node coordinates that reach actors there (two-phase commit across nodes). */
+  readonly transactions: RemoteTransactions;
 }
 
 /** What answers for what this process does not host: the nodes' forwarder (src/transport/peer-calls.ts). */

@@ -92,6 +92,11 @@ export class Routing<H extends RoutedHost> {
     await home[action](taskId);
   }
 
+  /** What answers for a partition another node hosts (UNAVAILABLE when no other node answers). */
+  remote(partition: number): RemotePartition {
+    return this.#elsewhere(partition);
+  }
+
   #elsewhere(partition: number): RemotePartition {
     return this.placement?.elsewhere?.partition(partition) ?? notHostedHere(partition);
   }

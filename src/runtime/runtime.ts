@@ -29,7 +29,8 @@ import type { Logger } from "../api/logger.js";
 import type { Placement } from "./partitions.js";
 import { Routing } from "./routing.js";
 import { Writers, deletionMutation, writerMutation } from "./writers.js";
-import { acrossNodes, type LocalTransactionSide } from "./local-transaction-side.js";
+import type { LocalTransactionSide } from "./local-transaction-side.js";
+import { remoteTransactionSide, type RemoteTransactionSide } from "./transaction-side.js";
 
 // Moved to call.ts; re-exported for the transport's imports.
 export type { Bound, Call, Mutation, WriteEffects } from "./call.js";
@@ -142,8 +143,9 @@ export class Runtime implements Engine {
   partitionOf(stateType: string, actorId: string): number {
     return this.routing.partitionOf(stateType, actorId);
   }
-  transactionSide(partition: number): LocalTransactionSide {
-    return partition === this.partition ? this.transactions : (this.routing.hostHere(partition)?.transactions ?? acrossNodes(this.partition, partition));
+  transactionSide(partition: number): LocalTransactionSide | RemoteTransactionSide {
+    if (partition === this.partition) return this.transactions;
+    return this.routing.hostHere(partition)?.transactions ?? remoteTransactionSide(partition, this.routing.remote(partition).transactions);
   }
   placeTaskId(partition: number, id: string): string {
     return this.routing.placeTaskId(partition, id);

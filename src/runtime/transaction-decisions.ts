@@ -17,7 +17,7 @@ export interface TransactionDecisionsDeps {
   readonly store: Store;
   readonly logger: Logger;
   /** A participant partition's side; throws when it cannot be reached (tried again later). */
-  participantOf(partition: number): TransactionParticipant;
+  participantOf(partition: number): Pick<TransactionParticipant, "commit" | "abort">;
 }
 
 /**

@@ -1,4 +1,6 @@
+import type { Message } from "@bufbuild/protobuf";
 import type { ActorStates, Draft } from "./actor-states.js";
+import type { Call, Caller } from "./call.js";
 import type { TransactionAge, TransactionAges } from "./transaction-age.js";
 
 /**
@@ -16,8 +18,11 @@ export interface TransactionRef {
 
 /** A participant: keeps its actors' new versions apart until the coordinator decides. */
 export interface TransactionParticipant {
-  /** Durably prepares `drafts` (actors this transaction holds locked here); rejects to vote no. */
-  prepare(txn: TransactionRef, drafts: readonly Draft[]): Promise<void>;
+  /**
+   * Durably prepares `drafts` (actors this transaction holds locked here); rejects to vote no.
+   * `owned`: the participant releases their locks once decided (else the transaction does).
+   */
+  prepare(txn: TransactionRef, drafts: readonly Draft[], owned?: boolean): Promise<void>;
   /** Applies a prepared transaction the coordinator committed; nothing if already applied. */
   commit(txnId: string, epoch: number): Promise<void>;
   /** Drops a prepared transaction (or one never prepared). */
@@ -55,4 +60,45 @@ export interface TransactionSide {
   };
   readonly ages: TransactionAges;
   readonly testPoint: (point: TwoPhasePoint) => void;
+}
+
+/** What a coordinator's recovery and a participant's question need of another partition's side. */
+export interface TransactionPeer {
+  readonly participant: Pick<TransactionParticipant, "commit" | "abort">;
+  readonly coordinator: TransactionCoordinator;
+}
+
+/**
+ * A transaction's reach into another node (DESIGN.md §9): its calls run
+ * there, on drafts that node keeps for the transaction under its id, with
+ * the actors locked there with its age. One object per node, whichever of
+ * its partitions is named.
+ */
+export interface RemoteTransactions {
+  /** Runs a call there in `txn`: `seq` numbers the transaction's calls to that node, `undoTo` first undoes calls from that index on. */
+  run(txn: TransactionRef, seq: number, undoTo: number | undefined, call: Call, caller: Caller): Promise<Message>;
+  /** Prepares what the transaction changed there; the partitions that prepared (none: it only read, and let go). */
+  prepare(txn: TransactionRef, undoTo: number | undefined): Promise<number[]>;
+  /** Commits or aborts the transaction there: its prepared records of `partitions`, and whatever it holds unprepared. */
+  finish(txnId: string, epoch: number, commit: boolean, partitions: readonly number[]): Promise<void>;
+  /** The decision of a transaction that partition `coordinator` (hosted there) coordinates. */
+  decisionOf(coordinator: number, txnId: string): Promise<boolean>;
+}
+
+/** A partition another node hosts, as a transaction reaches it. */
+export interface RemoteTransactionSide extends TransactionPeer {
+  readonly partition: number;
+  readonly node: RemoteTransactions;
+}
+
+export function remoteTransactionSide(partition: number, node: RemoteTransactions): RemoteTransactionSide {
+  return {
+    partition,
+    node,
+    participant: {
+      commit: (txnId, epoch) => node.finish(txnId, epoch, true, [partition]),
+      abort: (txnId, epoch) => node.finish(txnId, epoch, false, [partition]),
+    },
+    coordinator: { decisionOf: (txnId) => node.decisionOf(partition, txnId) },
+  };
 }

@@ -5,7 +5,7 @@ import type { Bound, Call, Caller, WriteEffects } from "./call.js";
 import { CallContext, contextFor, scheduleInto, toCall } from "./context-impl.js";
 import type { TransactionContext } from "./context.js";
 import type { Engine } from "./engine.js";
-import { alreadyExists } from "../api/errors.js";
+import { alreadyExists, failedPrecondition } from "../api/errors.js";
 import { declaredOutcome } from "./declared-outcome.js";
 import { runHandler } from "./handler.js";
 import { hashRequest, type CallIdentity } from "./idempotency.js";
@@ -14,8 +14,8 @@ import type { Invocation, TaskTiming } from "../api/invocation.js";
 import type { StateSpec } from "../api/spec.js";
 import { replayed } from "./task-outcome.js";
 import type { TransactionAge } from "./transaction-age.js";
-import type { TransactionSide } from "./transaction-side.js";
-import { commitAcross } from "./two-phase-commit.js";
+import type { RemoteTransactions, RemoteTransactionSide, TransactionRef, TransactionSide } from "./transaction-side.js";
+import { commitAcross, type RemoteReach } from "./two-phase-commit.js";
 import { release, type Participant } from "./transaction-participant.js";
 import { Watchers } from "./watchers.js";
 
@@ -28,15 +28,55 @@ import { Watchers } from "./watchers.js";
  */
 export class Transaction {
   readonly #participants = new Map<string, Participant>();
+  /** The other nodes its calls reached, by node. */
+  readonly #remotes = new Map<RemoteTransactions, RemoteReach>();
+  #id: string | undefined;
   readonly effects: WriteEffects = { scheduled: [] };
   readonly owner: LockOwner;
 
   constructor(
-    /** The coordinator: the partition of the actor the transaction method runs on. */
+    /** The coordinator: the partition of the actor the transaction method runs on (here, for a participant node's part). */
     readonly home: TransactionSide,
     age: TransactionAge,
+    /** False for the part another node's transaction runs here: it reaches no further node. */
+    readonly coordinating = true,
   ) {
     this.owner = { age };
+  }
+
+  /** Its two-phase commit identity, the id taken from the coordinator at the first need. */
+  get ref(): TransactionRef {
+    this.#id ??= this.home.coordinator.begin();
+    return { id: this.#id, coordinator: this.home.partition, epoch: this.home.coordinator.epoch, age: this.owner.age };
+  }
+
+  /** Runs a call on an actor another node hosts, there, in this transaction (one call at a time per node: it applies them in order). */
+  runRemote(side: RemoteTransactionSide, call: Call, caller: Caller): Promise<Message> {
+    if (!this.coordinating) {
+      throw failedPrecondition(
+        `${call.spec.typeName} ${JSON.stringify(call.actorId)} is hosted by another node, and this handler already runs on a transaction's participant node: ` +
+          `a transaction reaches other nodes from its coordinator's node only`,
+      );
+    }
+    const ref = this.ref;
+    let r = this.#remotes.get(side.node);
+    if (!r) this.#remotes.set(side.node, (r = { node: side.node, calls: 0, undoTo: undefined, queue: Promise.resolve() }));
+    const reach = r;
+    const run = reach.queue.then(async () => {
+      const seq = reach.calls++;
+      const undoTo = reach.undoTo;
+      reach.undoTo = undefined;
+      try {
+        return await reach.node.run(ref, seq, undoTo, call, caller);
+      } catch (e) {
+        // Undone there with the next message, whatever it did (its answer may have been lost after it ran).
+        reach.calls = seq;
+        reach.undoTo = Math.min(undoTo ?? seq, seq);
+        throw e;
+      }
+    });
+    reach.queue = run.catch(() => {});
+    return run;
   }
 
   /** Locks the actor for this transaction (wait-die) and returns its draft. */
@@ -76,6 +116,7 @@ export class Transaction {
     }));
     const scheduled = this.effects.scheduled.length;
     const schedules = this.effects.schedules?.length ?? 0;
+    const remoteCalls = new Map([...this.#remotes.values()].map((r) => [r, r.calls]));
     // Restores write into the same draft objects: handlers up the call
     // stack hold them as their `state` and keep using them.
     return () => {
@@ -94,6 +135,13 @@ export class Transaction {
       }
       this.effects.scheduled.length = scheduled;
       if (this.effects.schedules) this.effects.schedules.length = schedules;
+      // Calls on other nodes since the savepoint are undone there with the next message.
+      for (const r of this.#remotes.values()) {
+        const before = remoteCalls.get(r) ?? 0;
+        if (r.calls <= before) continue;
+        r.calls = before;
+        r.undoTo = Math.min(r.undoTo ?? before, before);
+      }
     };
   }
 
@@ -103,9 +151,12 @@ export class Transaction {
    * two-phase commit (the locks are kept until the participants applied).
    */
   commit(idempotency: Array<{ key: string; record: IdempotencyRecord }>): Promise<void> {
+    const remotes = [...this.#remotes.values()];
+    const across = remotes.length > 0 || [...this.#participants.values()].some((p) => p.dirty && p.side !== this.home);
+    const ref = across ? this.ref : undefined;
     const all = this.#take();
+    if (ref) return commitAcross(this.home, ref, this.effects, all, remotes, idempotency);
     const drafts = all.filter((p) => p.dirty);
-    if (drafts.some((p) => p.side !== this.home)) return commitAcross(this.home, this.owner.age, this.effects, all, idempotency);
     const durable = this.home.states.commitDrafts(drafts, idempotency, this.effects.scheduled, this.effects.schedules);
     for (const p of all) p.cell.lock.release();
     return durable.finally(() => {
@@ -113,15 +164,30 @@ export class Transaction {
     });
   }
 
-  abort(): void {
+  /** Releases its locks here; resolves once the nodes it reached let go of theirs. */
+  abort(): Promise<void> {
+    const id = this.#id;
+    const remotes = [...this.#remotes.values()];
     release(this.#take());
+    if (id === undefined) return Promise.resolve();
+    this.home.coordinator.end(id);
+    const epoch = this.home.coordinator.epoch;
+    // A node that cannot be told lets go when its lease runs out.
+    return Promise.all(remotes.map((r) => r.queue.then(() => r.node.finish(id, epoch, false, [])).catch(() => {}))).then(() => {});
   }
 
   /** The participants, handed over once: after a commit or an abort the transaction holds nothing. */
   #take(): Participant[] {
     const all = [...this.#participants.values()];
     this.#participants.clear();
+    this.#remotes.clear();
+    this.#id = undefined;
     return all;
+  }
+
+  /** The part another node's transaction runs here: its participants, handed over for its prepare or abort. */
+  handOver(): Participant[] {
+    return this.#take();
   }
 }
 
@@ -148,6 +214,7 @@ export async function runInTransaction(
   const bound = engine.validate(call);
   const partition = engine.partitionOf(call.spec.typeName, call.actorId);
   const side = partition === txn.home.partition ? txn.home : engine.transactionSide(partition);
+  if ("node" in side) return txn.runRemote(side, call, caller);
   const p = await txn.participant(call.spec, call.actorId, side);
   const { method } = call;
   if (!p.exists && !method.isConstructor && !call.spec.defaultConstructible) engine.states.absent(call.spec, call.actorId);
@@ -218,8 +285,15 @@ export function transact(engine: Engine, table: IdempotencyTable, bound: Bound, 
   );
 }
 
+/** The side of a partition hosted here; FAILED_PRECONDITION for one another node hosts. */
+export function hostedSide(engine: Engine, partition: number): TransactionSide {
+  const side = engine.transactionSide(partition);
+  if ("node" in side) throw failedPrecondition(`partition ${partition} is not hosted by this node`);
+  return side;
+}
+
 async function transactOnce(engine: Engine, call: Call, caller: Caller, keyed: Keyed | undefined): Promise<Message> {
-  const home = engine.transactionSide(engine.partition);
+  const home = hostedSide(engine, engine.partition);
   const age = home.ages.next();
   for (let attempt = 1; ; attempt++) {
     const txn = new Transaction(home, age);
@@ -233,7 +307,7 @@ async function transactOnce(engine: Engine, call: Call, caller: Caller, keyed: K
     } catch (e) {
       // A two-phase commit that a participant made abort before the decision is retried too.
       if (committed && !(e instanceof LockConflict)) throw e;
-      txn.abort();
+      await txn.abort();
       if (e instanceof LockConflict && attempt < 10_000) {
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(20, attempt)));
         continue;

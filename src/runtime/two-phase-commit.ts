@@ -1,15 +1,24 @@
 import type { IdempotencyRecord } from "../store/store.js";
 import type { WriteEffects } from "./call.js";
-import type { TransactionAge } from "./transaction-age.js";
 import { release, type Participant } from "./transaction-participant.js";
-import type { TransactionRef, TransactionSide } from "./transaction-side.js";
+import type { RemoteTransactions, TransactionRef, TransactionSide } from "./transaction-side.js";
+
+/** Another node a transaction's calls reached: how many, what to undo there next, the call in flight. */
+export interface RemoteReach {
+  readonly node: RemoteTransactions;
+  calls: number;
+  undoTo: number | undefined;
+  queue: Promise<unknown>;
+}
 
 /**
  * Commits a transaction that changed actors of other partitions (DESIGN.md
  * §9), as their coordinator, presumed abort:
  *
  * 1. every other partition with changed actors prepares them (a durable
- *    prepared record each; a refusal aborts all);
+ *    prepared record each; a refusal aborts all), and so does every other
+ *    node the transaction's calls reached (it names the partitions that
+ *    prepared, or none when it only read there);
  * 2. the decision: one commit of the home partition's actors, the
  *    idempotency record, the scheduled tasks and the decision record. Once
  *    durable the transaction is committed, whatever crashes next;
@@ -21,9 +30,10 @@ import type { TransactionRef, TransactionSide } from "./transaction-side.js";
  */
 export async function commitAcross(
   home: TransactionSide,
-  age: TransactionAge,
+  ref: TransactionRef,
   effects: WriteEffects,
   all: readonly Participant[],
+  remotes: readonly RemoteReach[],
   idempotency: Array<{ key: string; record: IdempotencyRecord }>,
 ): Promise<void> {
   const bySide = new Map<TransactionSide, Participant[]>();
@@ -34,11 +44,22 @@ export async function commitAcross(
     bySide.set(p.side, list);
   }
   const others = [...bySide.keys()];
-  const ref: TransactionRef = { id: home.coordinator.begin(), coordinator: home.partition, epoch: home.coordinator.epoch, age };
-  const abortAll = () => Promise.all(others.map((side) => side.participant.abort(ref.id, ref.epoch).catch(() => {})));
+  /** The partitions each other node prepared (none until it answers). */
+  const preparedThere = remotes.map(() => [] as number[]);
+  const abortAll = () =>
+    Promise.all([
+      ...others.map((side) => side.participant.abort(ref.id, ref.epoch).catch(() => {})),
+      ...remotes.map((r, i) => r.node.finish(ref.id, ref.epoch, false, preparedThere[i]!).catch(() => {})),
+    ]);
   try {
     // Every vote is in before an abort is sent: none is still being written then.
-    const votes = await Promise.allSettled(others.map((side) => side.participant.prepare(ref, bySide.get(side)!)));
+    const votes = await Promise.allSettled([
+      ...others.map((side) => side.participant.prepare(ref, bySide.get(side)!)),
+      ...remotes.map(async (r, i) => {
+        await r.queue;
+        preparedThere[i] = await r.node.prepare(ref, r.undoTo);
+      }),
+    ]);
     const no = votes.find((v) => v.status === "rejected");
     if (no) {
       await abortAll();
@@ -46,7 +67,7 @@ export async function commitAcross(
     }
     home.testPoint("after-prepare");
     const mine = all.filter((p) => p.dirty && p.side === home);
-    const decided = [{ txnId: ref.id, participants: others.map((side) => side.partition) }];
+    const decided = [{ txnId: ref.id, participants: [...others.map((side) => side.partition), ...preparedThere.flat()] }];
     try {
       await home.coordinator.decide(ref.id, () =>
         home.states.commitDrafts(mine, idempotency, effects.scheduled, effects.schedules, { decided }),
@@ -56,7 +77,10 @@ export async function commitAcross(
       throw e;
     }
     home.testPoint("after-decision");
-    await Promise.all(others.map((side) => side.participant.commit(ref.id, ref.epoch)));
+    await Promise.all([
+      ...others.map((side) => side.participant.commit(ref.id, ref.epoch)),
+      ...remotes.map((r, i) => (preparedThere[i]!.length > 0 ? r.node.finish(ref.id, ref.epoch, true, preparedThere[i]!) : undefined)),
+    ]);
     home.coordinator.forget(ref.id);
   } finally {
     home.coordinator.end(ref.id);

@@ -13,6 +13,7 @@ import { PeerVersions } from "../transport/peer-versions.js";
 import { VERSIONS_PATH } from "../transport/version-stream.js";
 import { PeerCalls } from "../transport/peer-calls.js";
 import { servePeerCall } from "../transport/peer-call-route.js";
+import { ParticipantNode } from "../runtime/participant-node.js";
 import { RemoteVersions } from "../transport/remote-versions.js";
 import { Watchers } from "../runtime/watchers.js";
 import { listen, type Listener, type NodeHandler } from "../transport/server.js";
@@ -44,6 +45,8 @@ export class NodeServer {
   /** What the runtime routes to partitions other nodes host: calls, spawns and task waits from handlers. */
   readonly calls: PeerCalls;
   #layout: LayoutDirectory | undefined;
+  /** The transactions other nodes coordinate that reach actors here. */
+  #participants: ParticipantNode | undefined;
 
   private constructor(
     readonly identity: NodeIdentity,
@@ -76,6 +79,7 @@ export class NodeServer {
   /** The public handler: forwards calls other nodes own, serves the rest with `served`. */
   handler(runtime: Runtime, tasks: TaskQueries, stores: readonly Store[], maxBytes: number, served: NodeHandler): NodeHandler {
     const { identity, placement } = this;
+    const participants = (this.#participants = new ParticipantNode(runtime));
     const routing: NodeRouting = {
       index: identity.index,
       peerUrls: identity.peerUrls,
@@ -84,7 +88,7 @@ export class NodeServer {
       nodeOfPartition: placement.nodeOfPartition,
       holds: (kind, id) => (kind === "task" ? tasks.get(id) !== undefined : stores.some((store) => store.getSchedule(id) !== undefined)),
       durableVersion: (stateType, actorId) => runtime.durableVersion(Watchers.key(stateType, actorId)),
-      servePeerCall: (req, res) => servePeerCall(runtime, maxBytes, req, res),
+      servePeerCall: (req, res) => servePeerCall(runtime, participants, maxBytes, req, res),
     };
     const stateTypes = new Map(runtime.specs.map((spec) => [spec.service.typeName, spec.typeName]));
     this.#peerHandler = withForwarding(routing, this.#sessions, { maxBytes, stateTypes, peerPort: true }, served);
@@ -132,6 +136,7 @@ export class NodeServer {
   /** Closes the peer port (after up to `graceMs` for answers going out) and the sessions to peers. */
   async close(graceMs: number): Promise<void> {
     await this.#peerListener?.close(graceMs);
+    this.#participants?.stop();
     this.#peerListener = undefined;
     this.versions.close();
     this.#sessions.close();

@@ -11,10 +11,13 @@ import { ReadSet, trackReads } from "../runtime/read-tracking.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { EndedTask } from "../runtime/task-outcome.js";
 import { readRequestBody } from "./request-body.js";
+import { LockConflict } from "../runtime/actor-lock.js";
+import type { ParticipantNode } from "../runtime/participant-node.js";
+import { answerTransaction, isTransactionOp, type TransactionOp } from "./peer-transaction-route.js";
 
 /** The peer-port route of calls from handlers on other nodes: `…/execute`, `…/spawn`, `…/wait`, `…/control`. */
 export const PEER_CALL_PATH = "/_cairn/peer/call/";
-export type PeerOp = "execute" | "spawn" | "wait" | "control";
+export type PeerOp = "execute" | "spawn" | "wait" | "control" | TransactionOp;
 
 /** What the owner's side asks of the runtime (the first hosted partition's: it routes among this node's partitions). */
 export type PeerCallHost = Pick<Runtime, "bound" | "execute" | "spawn" | "routing">;
@@ -34,7 +37,7 @@ const CONTROLS = new Set<string>(["cancel", "pause", "resume"]);
  * Connect's JSON error form; the caller maps it back (`fromWireError`).
  * The forwarding layer checked the cluster secret.
  */
-export function servePeerCall(host: PeerCallHost, maxBytes: number, req: Request, res: Response): void {
+export function servePeerCall(host: PeerCallHost, participants: ParticipantNode, maxBytes: number, req: Request, res: Response): void {
   const op = (req.url ?? "").slice(PEER_CALL_PATH.length);
   const stop = new AbortController();
   res.once("close", () => {
@@ -46,6 +49,7 @@ export function servePeerCall(host: PeerCallHost, maxBytes: number, req: Request
     .then((body) => {
       const m = decoded(() => fromBinary(PeerCallSchema, body), "PeerCall");
       if (m.stateType !== "") method = methodOf(host, m);
+      if (isTransactionOp(op)) return answerTransaction(participants, op, m, () => callOf(host, m, method, stop.signal));
       return answer(host, op, m, method, stop.signal);
     })
     .then(
@@ -56,6 +60,11 @@ export function servePeerCall(host: PeerCallHost, maxBytes: number, req: Request
       },
       (e: unknown) => {
         if (res.destroyed || res.headersSent) return;
+        if (e instanceof LockConflict) {
+          // A lost wait-die: the coordinator retries its transaction (an answer, not an error of the call).
+          res.writeHead(200, { "content-type": "application/proto" });
+          return res.end(toBinary(PeerAnswerSchema, create(PeerAnswerSchema, { conflict: e.message || "lock conflict" })));
+        }
         const err = toWireError(e, method);
         res.writeHead(codeToHttpStatus(err.code), { "content-type": "application/json" });
         res.end(errorToJsonBytes(err, {}));

@@ -17,6 +17,7 @@ import { PEER_HEADER } from "./forwarding.js";
 import { endedTaskOf, PEER_CALL_PATH, type PeerOp } from "./peer-call-route.js";
 import { nodeUnavailableMessage, type PeerSessions } from "./peer-sessions.js";
 import type { RemoteVersions } from "./remote-versions.js";
+import { PeerTransactions } from "./peer-transactions.js";
 
 /** Who the other nodes are, as the caller's side needs them. */
 export interface PeerCluster {
@@ -62,7 +63,7 @@ export class PeerCalls implements Elsewhere {
 type PeerCallInit = MessageInitShape<typeof PeerCallSchema>;
 
 /** Sends one peer call and reads its answer. */
-class PeerSender {
+export class PeerSender {
   constructor(
     private readonly cluster: PeerCluster,
     private readonly sessions: PeerSessions,
@@ -114,7 +115,12 @@ class PeerSender {
           const body = Buffer.concat(chunks);
           if (status === 200) return resolve(fromBinary(PeerAnswerSchema, body));
           const fallback = new ConnectError(`node ${node} answered HTTP ${status}`, Code.Unavailable);
-          reject(fromWireError(errorFromJsonBytes(body, undefined, fallback), method));
+          // errorFromJsonBytes throws the fallback for a body that is no JSON error (a node dying mid-answer).
+          let err = fallback;
+          try {
+            err = errorFromJsonBytes(body, undefined, fallback);
+          } catch {}
+          reject(fromWireError(err, method));
         }),
       );
       stream.once("error", (e) => settle(() => reject(unavailable(e))));
@@ -125,7 +131,7 @@ class PeerSender {
 }
 
 /** A call's fields as the owner runs it. */
-function callInit(call: Call, caller: Caller): PeerCallInit {
+export function callInit(call: Call, caller: Caller): PeerCallInit {
   return {
     stateType: call.spec.typeName,
     actorId: call.actorId,
@@ -141,11 +147,15 @@ function callInit(call: Call, caller: Caller): PeerCallInit {
 
 /** The partitions one other node hosts. */
 class RemoteNode implements RemotePartition {
+  readonly transactions: PeerTransactions;
+
   constructor(
     readonly node: number,
     private readonly sender: PeerSender,
     private readonly versions: RemoteVersions,
-  ) {}
+  ) {
+    this.transactions = new PeerTransactions(node, sender);
+  }
 
   async execute(call: Call, caller: Caller): Promise<Message> {
     const trackReads = tracksReads();

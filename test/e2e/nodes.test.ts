@@ -26,7 +26,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { Actors, type GetActorResponse } from "../../generated/cairn/v1/actors_pb.js";
 import { Admin } from "../../generated/cairn/v1/admin_pb.js";
 import { signHmacToken, type ExternalContext } from "@cairn-dev/cairn";
-import { Account, WithdrawAborted } from "../../generated/bank/v1/account_cairn.js";
+import { Account, TransferAborted, WithdrawAborted } from "../../generated/bank/v1/account_cairn.js";
 import { Probe } from "../../generated/probe/v1/probe_cairn.js";
 import { TaskStatus } from "../../generated/cairn/v1/tasks_pb.js";
 import { BANK_TOKEN_SECRET } from "../../examples/bank/servicer.js";
@@ -34,7 +34,8 @@ import { nodeOfPartition, partitionOf, partitionOfId } from "../../src/api/parti
 import { PeerSessions } from "../../src/transport/peer-sessions.js";
 import { PeerVersions } from "../../src/transport/peer-versions.js";
 import { bearerTransport, tasksClient, taskWhen } from "../fixtures/tasks-client.js";
-import { waitFor } from "../fixtures/waiting.js";
+import { eventually, waitFor } from "../fixtures/waiting.js";
+import { peekTwoPhase } from "../fixtures/two-phase-peek.js";
 import { forEachLimit, freePort, killHard, ServerProcesses, stopServer, within, type SpawnedServer } from "./helpers.js";
 
 // Server processes with both cores busy: deadlines bound hangs, they never decide a passing test.
@@ -61,6 +62,12 @@ function idsOnEachNode(prefix: string, count: number, stateType?: string): strin
 }
 
 const codeOf = (p: Promise<unknown>) => p.then((): Code | "ok" => "ok", (e: unknown) => ConnectError.from(e).code);
+/** A transfer's outcome: the only declared error is an overdraft. */
+const transferOutcome = (p: Promise<unknown>) =>
+  p.then(
+    (): Code | "ok" | "overdraft" => "ok",
+    (e: unknown) => (e instanceof TransferAborted && e.error.shortBy > 0n ? "overdraft" : ConnectError.from(e).code),
+  );
 
 describe("two nodes started as StatefulSet pods", () => {
   const processes = new ServerProcesses();
@@ -106,17 +113,100 @@ describe("two nodes started as StatefulSet pods", () => {
     await new Promise((resolve) => ledger?.close(resolve));
   });
 
-  it("refuses a transaction across nodes with FAILED_PRECONDITION, changing nothing (2PC spans one node's partitions only)", async () => {
-    const [on0, on1] = idsOnEachNode("pod-xfer", 1);
+  it("keeps every account exact under random transfers between 200 accounts on both nodes, 64 in flight (two-phase commit across nodes)", async () => {
+    const [on0, on1] = idsOnEachNode("pod-xfer", 100);
+    const accounts = [...on0!, ...on1!];
+    const INITIAL = 100n;
+    await forEachLimit(accounts, 32, async (id) => void (await Account.create(ctx[0]!, id, { owner: "ann", initial: INITIAL })));
+    // A fixed pseudo-random sequence: failures reproduce.
+    let seed = 16;
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const transfers = Array.from({ length: 300 }, () => {
+      const from = accounts[random(accounts.length)]!;
+      let to = accounts[random(accounts.length)]!;
+      while (to === from) to = accounts[random(accounts.length)]!;
+      return { from, to, amount: BigInt(1 + random(80)), via: random(NODES) };
+    });
+    const expected = new Map(accounts.map((id) => [id, INITIAL]));
+    let acknowledged = 0;
+    let declined = 0;
+    let across = 0;
+    await forEachLimit(transfers, 64, async (t) => {
+      const code = await transferOutcome(within(CALL_TIMEOUT_MS * 2, `transfer ${t.from} -> ${t.to}`, Account.ref(t.from).transfer(ctx[t.via]!, { to: t.to, amount: t.amount })));
+      expect(code === "ok" || code === "overdraft", `transfer ${t.from} -> ${t.to}: ${code}`).toBe(true);
+      if (code !== "ok") return void declined++;
+      acknowledged++;
+      if (ownerOf(t.from) !== ownerOf(t.to)) across++;
+      expected.set(t.from, expected.get(t.from)! - t.amount);
+      expected.set(t.to, expected.get(t.to)! + t.amount);
+    });
+    expect(acknowledged).toBeGreaterThan(0);
+    expect(across).toBeGreaterThan(0);
+    const balances = new Map<string, bigint>();
+    await forEachLimit(accounts, 32, async (id) => void balances.set(id, (await Account.ref(id).balance(ctx[ownerOf(id) ^ 1]!)).balance));
+    expect([...balances.values()].reduce((a, b) => a + b, 0n)).toBe(INITIAL * BigInt(accounts.length));
+    expect(Object.fromEntries(balances)).toEqual(Object.fromEntries(expected));
+    expect(declined + acknowledged).toBe(transfers.length);
+    // Nothing stays locked on either node: a writer gets through on every account of the busiest pair.
+    await Account.ref(on0![0]!).deposit(ctx[1]!, { amount: 1n });
+    await Account.ref(on1![0]!).deposit(ctx[0]!, { amount: 1n });
+  });
+
+  it("replays an idempotent transfer across nodes with its first outcome, through either node", async () => {
+    const [on0, on1] = idsOnEachNode("pod-xfer-idem", 1);
     const [from, to] = [on0![0]!, on1![0]!];
     for (const id of [from, to]) await Account.create(ctx[0]!, id, { owner: "ann", initial: 100n });
-    const err = ConnectError.from(await Account.ref(from).transfer(ctx[1]!, { to, amount: 10n }).then(() => undefined, (e: unknown) => e));
-    expect(err.code).toBe(Code.FailedPrecondition);
-    expect(err.rawMessage).toMatch(/hosted by another node/);
+    const send = (via: number, amount: bigint, key: string) => Account.ref(from).idempotently({ key }).transfer(ctx[via]!, { to, amount });
+    await send(0, 30n, "xfer-1");
+    await send(1, 30n, "xfer-1");
+    await send(0, 30n, "xfer-1");
+    // A declined one replays declined, even once the balance would cover it.
+    expect(await transferOutcome(send(1, 500n, "xfer-2"))).toBe("overdraft");
+    await Account.ref(from).deposit(ctx[0]!, { amount: 1000n });
+    expect(await transferOutcome(send(0, 500n, "xfer-2"))).toBe("overdraft");
+    for (const c of ctx) expect([(await Account.ref(from).balance(c)).balance, (await Account.ref(to).balance(c)).balance]).toEqual([1070n, 130n]);
+  });
+
+  it("recovers a transfer whose participant node is SIGKILLed right after its prepare: re-locked at restart, aborted, a later writer gets through", async () => {
+    const [on0, on1] = idsOnEachNode("pod-xfer-crash", 1);
+    const [from, to] = [on0![0]!, on1![0]!];
+    for (const id of [from, to]) await Account.create(ctx[0]!, id, { owner: "ann", initial: 100n });
+    const dataDir = starts[1]!.dataDir;
+    await stopServer(nodes[1]!);
+    // The test-only hook on node 1 only: it kills itself once its prepared record is durable.
+    const doomed = (nodes[1] = await processes.spawn({ ...starts[1]!, env: { ...starts[1]!.env, CAIRN_TEST_CRASH_AT: "participant-after-prepare" } }));
+    // Coordinated by node 0 (from's node); node 1 prepares `to` and dies.
+    await expect(Account.ref(from).transfer(ctx[0]!, { to, amount: 10n })).rejects.toThrow();
+    expect((await within(60_000, "node 1's SIGKILL", doomed.exited)).signal).toBe("SIGKILL");
+    expect((await peekTwoPhase(dataDir)).prepared).toBe(1);
+    nodes[1] = await processes.spawn(starts[1]!);
+    // Node 1 re-locked `to` and asks node 0, which never decided: abort.
+    await eventually(async () => (await peekTwoPhase(dataDir)).prepared === 0, 60_000, "the prepared record resolved");
     for (const c of ctx) expect([(await Account.ref(from).balance(c)).balance, (await Account.ref(to).balance(c)).balance]).toEqual([100n, 100n]);
-    // Nothing stays locked: writers on both get through.
-    await Account.ref(from).deposit(ctx[0]!, { amount: 1n });
-    await Account.ref(to).deposit(ctx[1]!, { amount: 1n });
+    await within(30_000, "a writer on each actor", Promise.all([Account.ref(from).deposit(ctx[1]!, { amount: 1n }), Account.ref(to).deposit(ctx[0]!, { amount: 1n })]));
+    await Account.ref(from).transfer(ctx[1]!, { to, amount: 10n });
+    for (const c of ctx) expect([(await Account.ref(from).balance(c)).balance, (await Account.ref(to).balance(c)).balance]).toEqual([91n, 111n]);
+  });
+
+  it.each([
+    { point: "after-prepare", committed: false },
+    { point: "after-decision", committed: true },
+  ] as const)("recovers a transfer whose coordinator node is SIGKILLed $point: committed=$committed, nothing left prepared or locked", async ({ point, committed }) => {
+    const [on0, on1] = idsOnEachNode(`pod-xfer-${point}`, 1);
+    const [from, to] = [on0![0]!, on1![0]!];
+    for (const id of [from, to]) await Account.create(ctx[0]!, id, { owner: "ann", initial: 100n });
+    const dataDir = starts[0]!.dataDir;
+    await stopServer(nodes[0]!);
+    const doomed = (nodes[0] = await processes.spawn({ ...starts[0]!, env: { ...starts[0]!.env, CAIRN_TEST_CRASH_AT: point } }));
+    // Coordinated by node 0 (from's node), which kills itself once node 1 prepared (and, after-decision, once it decided).
+    await expect(Account.ref(from).transfer(ctx[0]!, { to, amount: 10n })).rejects.toThrow();
+    expect((await within(60_000, "node 0's SIGKILL", doomed.exited)).signal).toBe("SIGKILL");
+    nodes[0] = await processes.spawn(starts[0]!);
+    // Node 1 asks node 0 (after its bound), or node 0's recovery has it apply the decision.
+    await eventually(async () => JSON.stringify(await peekTwoPhase(dataDir)) === JSON.stringify({ prepared: 0, decisions: 0 }), 60_000, "no two-phase record left");
+    const after = committed ? [90n, 110n] : [100n, 100n];
+    for (const c of ctx) expect([(await Account.ref(from).balance(c)).balance, (await Account.ref(to).balance(c)).balance]).toEqual(after);
+    await within(30_000, "a writer on each actor", Promise.all([Account.ref(from).deposit(ctx[1]!, { amount: 1n }), Account.ref(to).deposit(ctx[0]!, { amount: 1n })]));
   });
 
   it("keeps the bank's semantics whichever node a call enters by", async () => {

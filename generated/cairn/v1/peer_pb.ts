@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cairn/v1/peer.proto.
  */
 export const file_cairn_v1_peer: GenFile = /*@__PURE__*/
-  fileDesc("ChNjYWlybi92MS9wZWVyLnByb3RvEghjYWlybi52MSL2AgoIUGVlckNhbGwSEgoKc3RhdGVfdHlwZRgBIAEoCRIQCghhY3Rvcl9pZBgCIAEoCRIOCgZtZXRob2QYAyABKAkSDwoHcmVxdWVzdBgEIAEoDBIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkSEwoLY2FsbGVyX2tpbmQYBiABKAkSFQoNb3duZXJfdGFza19pZBgHIAEoCRIXCg9vd25lcl9pdGVyYXRpb24YCCABKA0SLAoFdHJhY2UYCSADKAsyHS5jYWlybi52MS5QZWVyQ2FsbC5UcmFjZUVudHJ5EhMKC3RyYWNrX3JlYWRzGAogASgIEhMKBnJ1bl9hdBgLIAEoAUgAiAEBEhMKC3Byb3Bvc2VkX2lkGAwgASgJEg8KB3Rhc2tfaWQYDSABKAkSDgoGYWN0aW9uGA4gASgJGiwKClRyYWNlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdfcnVuX2F0IkEKCFBlZXJSZWFkEhIKCnN0YXRlX3R5cGUYASABKAkSEAoIYWN0b3JfaWQYAiABKAkSDwoHdmVyc2lvbhgDIAEoBCLJAQoNUGVlckVuZGVkVGFzaxIPCgd0YXNrX2lkGAEgASgJEhIKCnN0YXRlX3R5cGUYAiABKAkSDgoGbWV0aG9kGAMgASgJEg4KBnN0YXR1cxgEIAEoCRISCgpsYXN0X2Vycm9yGAUgASgJEhQKDG91dGNvbWVfa2luZBgGIAEoCRIVCg1vdXRjb21lX2J5dGVzGAcgASgMEhkKEW91dGNvbWVfdHlwZV9uYW1lGAggASgJEhcKD291dGNvbWVfbWVzc2FnZRgJIAEoCSJ5CgpQZWVyQW5zd2VyEhAKCHJlc3BvbnNlGAEgASgMEiEKBXJlYWRzGAIgAygLMhIuY2Fpcm4udjEuUGVlclJlYWQSDwoHdGFza19pZBgDIAEoCRIlCgR0YXNrGAQgASgLMhcuY2Fpcm4udjEuUGVlckVuZGVkVGFza2IGcHJvdG8z");
+  fileDesc("ChNjYWlybi92MS9wZWVyLnByb3RvEghjYWlybi52MSLABAoIUGVlckNhbGwSEgoKc3RhdGVfdHlwZRgBIAEoCRIQCghhY3Rvcl9pZBgCIAEoCRIOCgZtZXRob2QYAyABKAkSDwoHcmVxdWVzdBgEIAEoDBIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkSEwoLY2FsbGVyX2tpbmQYBiABKAkSFQoNb3duZXJfdGFza19pZBgHIAEoCRIXCg9vd25lcl9pdGVyYXRpb24YCCABKA0SLAoFdHJhY2UYCSADKAsyHS5jYWlybi52MS5QZWVyQ2FsbC5UcmFjZUVudHJ5EhMKC3RyYWNrX3JlYWRzGAogASgIEhMKBnJ1bl9hdBgLIAEoAUgAiAEBEhMKC3Byb3Bvc2VkX2lkGAwgASgJEg8KB3Rhc2tfaWQYDSABKAkSDgoGYWN0aW9uGA4gASgJEg4KBnR4bl9pZBgPIAEoCRIXCg90eG5fY29vcmRpbmF0b3IYECABKA0SEQoJdHhuX2Vwb2NoGBEgASgEEiUKB3R4bl9hZ2UYEiABKAsyFC5jYWlybi52MS5QZWVyVHhuQWdlEg8KB3R4bl9zZXEYEyABKA0SGAoLdHhuX3VuZG9fdG8YFCABKA1IAYgBARISCgp0eG5fY29tbWl0GBUgASgIEhYKDnR4bl9wYXJ0aXRpb25zGBYgAygNGiwKClRyYWNlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdfcnVuX2F0Qg4KDF90eG5fdW5kb190byI3CgpQZWVyVHhuQWdlEgwKBHRpbWUYASABKAESDgoGb3JpZ2luGAIgASgNEgsKA3NlcRgDIAEoDSJBCghQZWVyUmVhZBISCgpzdGF0ZV90eXBlGAEgASgJEhAKCGFjdG9yX2lkGAIgASgJEg8KB3ZlcnNpb24YAyABKAQiyQEKDVBlZXJFbmRlZFRhc2sSDwoHdGFza19pZBgBIAEoCRISCgpzdGF0ZV90eXBlGAIgASgJEg4KBm1ldGhvZBgDIAEoCRIOCgZzdGF0dXMYBCABKAkSEgoKbGFzdF9lcnJvchgFIAEoCRIUCgxvdXRjb21lX2tpbmQYBiABKAkSFQoNb3V0Y29tZV9ieXRlcxgHIAEoDBIZChFvdXRjb21lX3R5cGVfbmFtZRgIIAEoCRIXCg9vdXRjb21lX21lc3NhZ2UYCSABKAkisAEKClBlZXJBbnN3ZXISEAoIcmVzcG9uc2UYASABKAwSIQoFcmVhZHMYAiADKAsyEi5jYWlybi52MS5QZWVyUmVhZBIPCgd0YXNrX2lkGAMgASgJEiUKBHRhc2sYBCABKAsyFy5jYWlybi52MS5QZWVyRW5kZWRUYXNrEhAKCHByZXBhcmVkGAUgAygNEhEKCWNvbW1pdHRlZBgGIAEoCBIQCghjb25mbGljdBgHIAEoCWIGcHJvdG8z");
 
 /**
  * One call, spawn, wait or task control, as the caller's runtime made it.
@@ -110,6 +110,55 @@ export type PeerCall = Message<"cairn.v1.PeerCall"> & {
    * @generated from field: string action = 14;
    */
   action: string;
+
+  /**
+   * A transaction another node coordinates (ops txn-run, txn-prepare, txn-finish, txn-decision):
+   * its id, its coordinator partition and that partition's epoch (fencing), its wait-die age.
+   *
+   * @generated from field: string txn_id = 15;
+   */
+  txnId: string;
+
+  /**
+   * @generated from field: uint32 txn_coordinator = 16;
+   */
+  txnCoordinator: number;
+
+  /**
+   * @generated from field: uint64 txn_epoch = 17;
+   */
+  txnEpoch: bigint;
+
+  /**
+   * @generated from field: cairn.v1.PeerTxnAge txn_age = 18;
+   */
+  txnAge?: PeerTxnAge | undefined;
+
+  /**
+   * txn-run: the call's index among the transaction's calls to this node (0, 1, ...).
+   *
+   * @generated from field: uint32 txn_seq = 19;
+   */
+  txnSeq: number;
+
+  /**
+   * txn-run and txn-prepare: first undo every call from this index on (a savepoint the coordinator restored).
+   *
+   * @generated from field: optional uint32 txn_undo_to = 20;
+   */
+  txnUndoTo?: number | undefined;
+
+  /**
+   * txn-finish: commit (else abort) the transaction's prepared records of these partitions.
+   *
+   * @generated from field: bool txn_commit = 21;
+   */
+  txnCommit: boolean;
+
+  /**
+   * @generated from field: repeated uint32 txn_partitions = 22;
+   */
+  txnPartitions: number[];
 };
 
 /**
@@ -118,6 +167,35 @@ export type PeerCall = Message<"cairn.v1.PeerCall"> & {
  */
 export const PeerCallSchema: GenMessage<PeerCall> = /*@__PURE__*/
   messageDesc(file_cairn_v1_peer, 0);
+
+/**
+ * A transaction's wait-die age, unique and ordered across nodes.
+ *
+ * @generated from message cairn.v1.PeerTxnAge
+ */
+export type PeerTxnAge = Message<"cairn.v1.PeerTxnAge"> & {
+  /**
+   * @generated from field: double time = 1;
+   */
+  time: number;
+
+  /**
+   * @generated from field: uint32 origin = 2;
+   */
+  origin: number;
+
+  /**
+   * @generated from field: uint32 seq = 3;
+   */
+  seq: number;
+};
+
+/**
+ * Describes the message cairn.v1.PeerTxnAge.
+ * Use `create(PeerTxnAgeSchema)` to create a new message.
+ */
+export const PeerTxnAgeSchema: GenMessage<PeerTxnAge> = /*@__PURE__*/
+  messageDesc(file_cairn_v1_peer, 1);
 
 /**
  * An actor version a reader read on the owner.
@@ -146,7 +224,7 @@ export type PeerRead = Message<"cairn.v1.PeerRead"> & {
  * Use `create(PeerReadSchema)` to create a new message.
  */
 export const PeerReadSchema: GenMessage<PeerRead> = /*@__PURE__*/
-  messageDesc(file_cairn_v1_peer, 1);
+  messageDesc(file_cairn_v1_peer, 2);
 
 /**
  * A task that ended, as a waiter needs it.
@@ -209,7 +287,7 @@ export type PeerEndedTask = Message<"cairn.v1.PeerEndedTask"> & {
  * Use `create(PeerEndedTaskSchema)` to create a new message.
  */
 export const PeerEndedTaskSchema: GenMessage<PeerEndedTask> = /*@__PURE__*/
-  messageDesc(file_cairn_v1_peer, 2);
+  messageDesc(file_cairn_v1_peer, 3);
 
 /**
  * The answer to a PeerCall that succeeded (a failure is a Connect error, JSON).
@@ -244,6 +322,28 @@ export type PeerAnswer = Message<"cairn.v1.PeerAnswer"> & {
    * @generated from field: cairn.v1.PeerEndedTask task = 4;
    */
   task?: PeerEndedTask | undefined;
+
+  /**
+   * txn-prepare: the partitions that durably prepared the transaction's changes (none: it only read here).
+   *
+   * @generated from field: repeated uint32 prepared = 5;
+   */
+  prepared: number[];
+
+  /**
+   * txn-decision: whether the coordinator committed the transaction.
+   *
+   * @generated from field: bool committed = 6;
+   */
+  committed: boolean;
+
+  /**
+   * txn-run and txn-prepare: the call lost a wait-die conflict, or this node no longer holds the
+   * transaction (its lease ran out): the coordinator retries the transaction from the top.
+   *
+   * @generated from field: string conflict = 7;
+   */
+  conflict: string;
 };
 
 /**
@@ -251,5 +351,5 @@ export type PeerAnswer = Message<"cairn.v1.PeerAnswer"> & {
  * Use `create(PeerAnswerSchema)` to create a new message.
  */
 export const PeerAnswerSchema: GenMessage<PeerAnswer> = /*@__PURE__*/
-  messageDesc(file_cairn_v1_peer, 3);
+  messageDesc(file_cairn_v1_peer, 4);
 

@@ -1,0 +1,163 @@
+import type { Message } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import { CallError, failedPrecondition } from "../api/errors.js";
+import { LockConflict } from "./actor-lock.js";
+import type { Call, Caller } from "./call.js";
+import type { Engine } from "./engine.js";
+import { hostedSide, runInTransaction, Transaction } from "./transaction.js";
+import { release, type Participant } from "./transaction-participant.js";
+import type { RemoteTransactions, TransactionRef, TransactionSide } from "./transaction-side.js";
+
+/** How long a transaction another node coordinates keeps its actors here, unprepared, with no call from it. */
+export const PARTICIPANT_LEASE_MS = 30_000;
+/** How many unprepared transactions other nodes may hold open here at once. */
+export const MAX_OPEN_TRANSACTIONS = 1024;
+/** How many calls one transaction may make here (each keeps a savepoint). */
+export const MAX_CALLS_PER_TRANSACTION = 1000;
+
+/** The part of one transaction another node coordinates that runs here. */
+interface Visit {
+  readonly ref: TransactionRef;
+  readonly txn: Transaction;
+  /** `savepoints[i]`, taken before call i, undoes it and every later call. */
+  readonly savepoints: Array<() => void>;
+  busy: number;
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * This node as a participant of transactions other nodes coordinate
+ * (DESIGN.md §9): their calls on actors hosted here run here, in order, on
+ * drafts kept per transaction, the actors locked with the transaction's age
+ * (wait-die, as in one process). Prepare hands the changed actors to their
+ * partitions' prepared records (which then hold the locks until the
+ * decision) and lets go of the ones only read. Unprepared state is bounded:
+ * at most MAX_OPEN_TRANSACTIONS at once, dropped PARTICIPANT_LEASE_MS after
+ * the coordinator's last call, so a coordinator that dies before its
+ * prepare does not keep actors locked here; a later call or prepare of a
+ * dropped transaction makes it retry (LockConflict).
+ */
+export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepare"> {
+  readonly #visits = new Map<string, Visit>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly leaseMs = PARTICIPANT_LEASE_MS,
+  ) {}
+
+  /** Unprepared transactions held here. */
+  get open(): number {
+    return this.#visits.size;
+  }
+
+  async run(ref: TransactionRef, seq: number, undoTo: number | undefined, call: Call, caller: Caller): Promise<Message> {
+    let visit = this.#visits.get(ref.id);
+    if (!visit) {
+      if (seq !== 0) throw new LockConflict(`this node let go of transaction ${ref.id} (no call from its coordinator for ${this.leaseMs} ms)`);
+      if (this.#visits.size >= MAX_OPEN_TRANSACTIONS) {
+        throw new CallError(Code.ResourceExhausted, `this node holds ${MAX_OPEN_TRANSACTIONS} transactions of other nodes open: try again later`);
+      }
+      visit = { ref, txn: new Transaction(hostedSide(this.engine, this.engine.partition), ref.age, false), savepoints: [], busy: 0 };
+      this.#visits.set(ref.id, visit);
+    }
+    undo(visit, undoTo);
+    if (seq !== visit.savepoints.length) throw new LockConflict(`transaction ${ref.id}'s call ${seq} arrived here out of order`);
+    if (seq >= MAX_CALLS_PER_TRANSACTION) {
+      throw new CallError(Code.ResourceExhausted, `a transaction makes at most ${MAX_CALLS_PER_TRANSACTION} calls on another node than its coordinator's`);
+    }
+    visit.savepoints.push(visit.txn.savepoint());
+    visit.busy++;
+    clearTimeout(visit.timer);
+    try {
+      return await runInTransaction(this.engine, visit.txn, call, caller);
+    } finally {
+      visit.busy--;
+      this.#lease(visit);
+    }
+  }
+
+  /** Prepares what `ref` changed here, by partition (owned: the prepared records release the locks); the partitions prepared. */
+  async prepare(ref: TransactionRef, undoTo: number | undefined): Promise<number[]> {
+    const visit = this.#visits.get(ref.id);
+    if (!visit) throw new LockConflict(`this node let go of transaction ${ref.id} before its prepare`);
+    undo(visit, undoTo);
+    this.#forget(visit);
+    const all = visit.txn.handOver();
+    const { scheduled, schedules } = visit.txn.effects;
+    if (scheduled.length > 0 || (schedules?.length ?? 0) > 0) {
+      release(all);
+      throw failedPrecondition(
+        "a transaction's calls on another node than its coordinator's cannot schedule tasks yet: schedule them from a call on the coordinator's node",
+      );
+    }
+    const bySide = new Map<TransactionSide, Participant[]>();
+    const readOnly: Participant[] = [];
+    for (const p of all) {
+      if (!p.dirty) {
+        readOnly.push(p);
+        continue;
+      }
+      const list = bySide.get(p.side) ?? [];
+      list.push(p);
+      bySide.set(p.side, list);
+    }
+    // Read-only: its growing phase is over, so letting go now keeps it serializable.
+    release(readOnly);
+    const sides = [...bySide.keys()];
+    const votes = await Promise.allSettled(sides.map((side) => side.participant.prepare(ref, bySide.get(side)!, true)));
+    const no = votes.find((v) => v.status === "rejected");
+    if (!no) return sides.map((side) => side.partition);
+    await Promise.all(
+      sides.map((side, i) => (votes[i]!.status === "fulfilled" ? side.participant.abort(ref.id, ref.epoch).catch(() => {}) : release(bySide.get(side)!))),
+    );
+    throw no.reason;
+  }
+
+  async finish(txnId: string, epoch: number, commit: boolean, partitions: readonly number[]): Promise<void> {
+    const visit = this.#visits.get(txnId);
+    if (visit) {
+      if (commit) throw failedPrecondition(`transaction ${txnId} was not prepared here: it cannot commit`);
+      this.#drop(visit);
+    }
+    await Promise.all(
+      partitions.map((p) => {
+        const { participant } = hostedSide(this.engine, p);
+        return commit ? participant.commit(txnId, epoch) : participant.abort(txnId, epoch);
+      }),
+    );
+  }
+
+  decisionOf(coordinator: number, txnId: string): Promise<boolean> {
+    return hostedSide(this.engine, coordinator).coordinator.decisionOf(txnId);
+  }
+
+  /** Lets go of everything unprepared (the node stops). */
+  stop(): void {
+    for (const visit of [...this.#visits.values()]) this.#drop(visit);
+  }
+
+  #lease(visit: Visit): void {
+    clearTimeout(visit.timer);
+    visit.timer = setTimeout(() => {
+      if (this.#visits.get(visit.ref.id) === visit && visit.busy === 0) this.#drop(visit);
+    }, this.leaseMs);
+    visit.timer.unref();
+  }
+
+  #forget(visit: Visit): void {
+    clearTimeout(visit.timer);
+    this.#visits.delete(visit.ref.id);
+  }
+
+  #drop(visit: Visit): void {
+    this.#forget(visit);
+    release(visit.txn.handOver());
+  }
+}
+
+/** Undoes the calls from `undoTo` on (a savepoint the coordinator restored). */
+function undo(visit: Visit, undoTo: number | undefined): void {
+  if (undoTo === undefined || undoTo >= visit.savepoints.length) return;
+  visit.savepoints[undoTo]!();
+  visit.savepoints.length = undoTo;
+}

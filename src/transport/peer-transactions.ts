@@ -1,0 +1,46 @@
+import { create, fromBinary } from "@bufbuild/protobuf";
+import { PeerTxnAgeSchema, type PeerAnswer } from "../../generated/cairn/v1/peer_pb.js";
+import type { Call, Caller } from "../runtime/call.js";
+import { LockConflict } from "../runtime/actor-lock.js";
+import type { RemoteTransactions, TransactionRef } from "../runtime/transaction-side.js";
+import { callInit, type PeerSender } from "./peer-calls.js";
+
+/**
+ * The coordinator's side of a transaction's calls on another node
+ * (DESIGN.md §9): each operation is one peer call to that node
+ * (peer-transaction-route.ts answers). A `conflict` answer is a lost
+ * wait-die there, or a transaction that node let go of: LockConflict here,
+ * so the transaction retries from the top as in one process.
+ */
+export class PeerTransactions implements RemoteTransactions {
+  constructor(
+    private readonly node: number,
+    private readonly sender: PeerSender,
+  ) {}
+
+  async run(txn: TransactionRef, seq: number, undoTo: number | undefined, call: Call, caller: Caller): Promise<never> {
+    const answer = await this.sender.send(this.node, "txn-run", { ...callInit(call, caller), ...refInit(txn), txnSeq: seq, txnUndoTo: undoTo }, call.method, call.signal);
+    return fromBinary(call.method.desc.output, unlessConflict(answer).response) as never;
+  }
+
+  async prepare(txn: TransactionRef, undoTo: number | undefined): Promise<number[]> {
+    return unlessConflict(await this.sender.send(this.node, "txn-prepare", { ...refInit(txn), txnUndoTo: undoTo }, undefined, undefined)).prepared;
+  }
+
+  async finish(txnId: string, epoch: number, commit: boolean, partitions: readonly number[]): Promise<void> {
+    await this.sender.send(this.node, "txn-finish", { txnId, txnEpoch: BigInt(epoch), txnCommit: commit, txnPartitions: [...partitions] }, undefined, undefined);
+  }
+
+  async decisionOf(coordinator: number, txnId: string): Promise<boolean> {
+    return (await this.sender.send(this.node, "txn-decision", { txnId, txnCoordinator: coordinator }, undefined, undefined)).committed;
+  }
+}
+
+function refInit(txn: TransactionRef) {
+  return { txnId: txn.id, txnCoordinator: txn.coordinator, txnEpoch: BigInt(txn.epoch), txnAge: create(PeerTxnAgeSchema, { ...txn.age }) };
+}
+
+function unlessConflict(answer: PeerAnswer): PeerAnswer {
+  if (answer.conflict !== "") throw new LockConflict(answer.conflict);
+  return answer;
+}
