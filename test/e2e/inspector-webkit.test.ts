@@ -49,8 +49,10 @@ defineScenario("webkitSteps", async (ctx) => {
 const COLLECT_ERRORS = `
   if (!window.__cairnErrors) {
     const errors = (window.__cairnErrors = []);
-    window.addEventListener("error", (e) => errors.push("error: " + (e.error?.stack ?? e.message)));
-    window.addEventListener("unhandledrejection", (e) => errors.push("unhandledrejection: " + String(e.reason?.stack ?? e.reason)));
+    // WebKit's stacks leave out the message: keep both.
+    const stack = (x) => (x?.stack ? "\\n" + x.stack : "");
+    window.addEventListener("error", (e) => errors.push("error: " + e.message + stack(e.error)));
+    window.addEventListener("unhandledrejection", (e) => errors.push("unhandledrejection: " + String(e.reason) + stack(e.reason)));
     const consoleError = console.error.bind(console);
     console.error = (...args) => { errors.push("console.error: " + args.map(String).join(" ")); consoleError(...args); };
   }`;
@@ -76,6 +78,7 @@ suite(title, () => {
 
   // Each test's page is read for errors before the next one replaces it.
   afterEach(async () => {
+    if (!browser) return; // beforeAll failed and said why
     const errors = await browser!.execute<string[] | null>("return window.__cairnErrors ?? null");
     const url = await browser!.execute<string>("return location.href");
     for (const e of errors ?? ["the error collector is gone: the page reloaded or was never opened"]) pageErrors.push(`${url}: ${e}`);
