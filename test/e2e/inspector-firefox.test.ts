@@ -2,7 +2,7 @@
 // over WebDriver BiDi with puppeteer-core: see firefox.ts), against a real
 // application on 127.0.0.1: the state types, an actor's state live, a task's
 // progress to COMPLETED, the task buttons, and no console errors. Chromium
-// runs the full set (inspector.test.ts); Safari cannot run here (README).
+// runs the full set (inspector.test.ts), WebKit the same main checks (inspector-webkit.test.ts).
 //
 // Without /usr/bin/firefox-esr (or CAIRN_FIREFOX) this file SKIPS, loudly,
 // and says so in the test name: it never passes without having run.
