@@ -86,7 +86,9 @@ describe("backup of a live server, restored after a SIGKILL", () => {
     for (let i = 0; i < WORKFLOWS; i++) {
       await Account.create(ctx, workflowAccount(i), { owner: "ann", initial: 10_000n });
       // Waits for approval, which comes only on the restored server.
-      tasks.push(Account.ref(workflowAccount(i)).spawn().accrueInterest(ctx, { rateBps: 100n, periods: 1, ledgerUrl }).taskId);
+      const task = Account.ref(workflowAccount(i)).spawn().accrueInterest(ctx, { rateBps: 100n, periods: 1, ledgerUrl });
+      await task.started; // stored before the backup copies it
+      tasks.push(task.taskId);
     }
 
     // The load: keyed writes, each recorded before it is sent, marked acked on its answer.

@@ -260,8 +260,10 @@ describe("two nodes started as StatefulSet pods", () => {
     const taskIds: string[] = [];
     for (const id of [on0![0]!, on1![0]!]) {
       await Account.create(ctx[0]!, id, { owner: "ann", initial: 1_000n });
-      // Spawned through node 0 whoever owns the actor: the task lives on the owner.
-      taskIds.push(Account.ref(id).spawn().accrueInterest(ctx[0]!, { rateBps: 100n, periods: 1, ledgerUrl }).taskId);
+      // Spawned through node 0 whoever owns the actor: the task lives on the owner, stored once `started` resolves.
+      const task = Account.ref(id).spawn().accrueInterest(ctx[0]!, { rateBps: 100n, periods: 1, ledgerUrl });
+      await task.started;
+      taskIds.push(task.taskId);
     }
     const tasks = nodes.map((n) => tasksClient(n.url, ADMIN));
     for (const taskId of taskIds) {
