@@ -3,7 +3,7 @@ import { PeerTxnAgeSchema, type PeerAnswer } from "../../generated/cairn/v1/peer
 import type { Call, Caller } from "../runtime/call.js";
 import { LockConflict } from "../runtime/actor-lock.js";
 import type { RemoteTransactions, TransactionRef } from "../runtime/transaction-side.js";
-import { callInit, type PeerSender } from "./peer-calls.js";
+import { callInit, type PeerSender } from "./peer-sender.js";
 
 /**
  * The coordinator's side of a transaction's calls on another node
