@@ -210,9 +210,10 @@ describe("four nodes × eight partitions, started as StatefulSet pods", () => {
     await waitFor(async () => (await Probe.ref(cronActor).get(ctx[0]!)).counter >= 2n, "the cron's first tick", CALL_TIMEOUT_MS);
 
     // A sleep of 3 clock minutes (15 s): suspended, its wake time recorded, before the kill.
+    const spawnedAt = clock.now();
     const nap = Probe.ref(sleeper).spawn().run(ctx[0]!, { scenario: "sleeper", target: wakeCounter, n: BigInt(3 * MINUTE) });
     await nap.started;
-    const suspended = await suspendedUntil(tasks, nap.taskId, clock.now());
+    const suspended = await suspendedUntil(tasks, nap.taskId, spawnedAt + 3 * MINUTE);
     const wakeAt = Number(suspended.runAtMs);
 
     expect((await cluster.kill(VICTIM)).signal).toBe("SIGKILL");

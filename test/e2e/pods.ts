@@ -59,10 +59,32 @@ export async function stablePort(hosts: readonly string[] = ["127.0.0.1"]): Prom
   throw new Error(`no free port below ${floor} on ${hosts.join(", ")}`);
 }
 
+/** How many nodes and partitions a cluster has (pods or the supervisor's workers). */
+export interface ClusterShape {
+  readonly nodes: number;
+  readonly partitions: number;
+}
+
+/** The node that owns the actor: its partition mod nodes. */
+export function ownerOf(shape: ClusterShape, stateType: string, id: string): number {
+  return nodeOfPartition(partitionOf(stateType, id, shape.partitions), shape.nodes);
+}
+
+/** Ids `prefix-n` until there are `count` owned by each node, by node. */
+export function idsOnEachNode(shape: ClusterShape, prefix: string, count: number, stateType: string): string[][] {
+  const byNode: string[][] = Array.from({ length: shape.nodes }, () => []);
+  for (let n = 0; byNode.some((ids) => ids.length < count); n++) {
+    const id = `${prefix}-${n}`;
+    const ids = byNode[ownerOf(shape, stateType, id)]!;
+    if (ids.length < count) ids.push(id);
+  }
+  return byNode;
+}
+
 const addressInUse = (e: unknown) => e instanceof Error && /EADDRINUSE/.test(e.message);
 
 /** Pods of one cluster; ended by the ServerProcesses that started them. */
-export class PodCluster {
+export class PodCluster implements ClusterShape {
   readonly pods: SpawnedServer[] = [];
   readonly #processes: ServerProcesses;
   readonly #options: PodClusterOptions;
@@ -107,20 +129,14 @@ export class PodCluster {
     return `http://${peerHost(i)}:${this.#peerPort}`;
   }
 
-  /** The node that owns the actor: `partition mod nodes`. */
+  /** The node that owns the actor. */
   ownerOf(stateType: string, id: string): number {
-    return nodeOfPartition(partitionOf(stateType, id, this.partitions), this.nodes);
+    return ownerOf(this, stateType, id);
   }
 
   /** Ids `prefix-n` until there are `count` owned by each node, by node. */
   idsOnEachNode(prefix: string, count: number, stateType: string): string[][] {
-    const byNode: string[][] = Array.from({ length: this.nodes }, () => []);
-    for (let n = 0; byNode.some((ids) => ids.length < count); n++) {
-      const id = `${prefix}-${n}`;
-      const ids = byNode[this.ownerOf(stateType, id)]!;
-      if (ids.length < count) ids.push(id);
-    }
-    return byNode;
+    return idsOnEachNode(this, prefix, count, stateType);
   }
 
   /** SIGKILLs pod i (its process only, by PID) and waits for its exit. */
