@@ -67,6 +67,7 @@ describe("CAIRN_NODES=2 × CAIRN_PARTITIONS=8: SIGKILL of a worker under writer 
 
     // A workflow on node 1 that wrote to node 0, then waits at a gate there: in flight, provably, at the kill.
     const [[gate, destination], [home]] = idsOnEachNode(SHAPE, "kill-gated", 2, PROBE) as [[string, string], [string]];
+    expect(ownerOf(SHAPE, PROBE, home)).toBe(VICTIM);
     const gated = Probe.ref(home).spawn().run(setup, { scenario: "gated", target: `${gate}|${destination}`, n: 7n });
     await gated.started;
     await taskWhen(tasks, gated.taskId, (t) => t.progress?.location === "gated", "the workflow at its gate");
@@ -122,9 +123,9 @@ describe("CAIRN_NODES=2 × CAIRN_PARTITIONS=8: SIGKILL of a worker under writer 
         return false;
       }, "node 1 to be back", 120_000);
       const backAt = Date.now();
-      console.log("DIAG", { down: downAnswers.length, outageMs: backAt - diedAt, node0During: acks.filter((a) => a.node !== VICTIM && a.at > diedAt && a.at < backAt).length, acks: acks.length, first: downAnswers[0] });
       expect(downAnswers.length).toBeGreaterThan(0);
-      for (const answer of downAnswers) expect(answer).toMatch(/^Unavailable: node 1 .* is unavailable/);
+      // Down (the peer's connection refused or reset), then starting (its peer port open, its partitions not yet).
+      for (const answer of downAnswers) expect(answer).toMatch(/^Unavailable: node 1 (\(.*\) is unavailable|is starting$)/);
       // Node 0's partitions kept serving while node 1 was down.
       expect(acks.filter((a) => a.node !== VICTIM && a.at > diedAt && a.at < backAt).length).toBeGreaterThan(0);
       expect(server.output()).toMatch(new RegExp(`node ${VICTIM} \\(pid ${killed}\\) exited \\(SIGKILL\\); restarting`));
@@ -153,7 +154,5 @@ describe("CAIRN_NODES=2 × CAIRN_PARTITIONS=8: SIGKILL of a worker under writer 
     expect(done.status).toBe(TaskStatus.COMPLETED);
     expect(await gated).toMatchObject({ result: "through the gate", value: 14n });
     expect((await Probe.ref(destination).get(check)).counter).toBe(14n);
-    console.log("DIAG2", acks.length, done.attempts, done.progress);
-    expect(ownerOf(SHAPE, PROBE, home)).toBe(VICTIM);
   });
 });
