@@ -8,7 +8,10 @@
 // Ports come from below the kernel's ephemeral range: a pod restarted later
 // binds its peer port again, and a port the kernel handed out once (what
 // `freePort` returns) may by then be the local end of some outgoing
-// connection. A start that still meets EADDRINUSE is retried on new ports.
+// connection. A start that still meets EADDRINUSE is retried on new ports
+// (slowly: the pods that did start wait at the first-start barrier for the
+// one that failed until their ready deadline; the window is the moment
+// between a port's check and its bind, so this is rare).
 import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import { nodeOfPartition, partitionOf } from "../../src/api/partition.js";
