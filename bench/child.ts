@@ -3,7 +3,8 @@ import { fork, type ChildProcess } from "node:child_process";
 import { buildSync } from "esbuild";
 import { mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { createHash } from "node:crypto";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ServerMode } from "./server.js";
 
@@ -70,12 +71,24 @@ const bundles = new Map<string, string>();
  * (a baseline measured in the same run); its packages come from ours.
  */
 function bundled(script: string, repo = REPO_DIR): string {
-  const name = `${repo === REPO_DIR ? "" : "baseline-"}${script.replace(/\.ts$/, ".mjs")}`;
+  return bundleScript(join(repo, "bench", script), repo);
+}
+
+/**
+ * Any server script of `repo` (an absolute path, e.g. examples/bank/server.ts)
+ * bundled as bundled() does, for children that other helpers spawn
+ * (node-layouts.ts). The file's name says which checkout and script it is,
+ * so drivers of different checkouts sharing node_modules do not overwrite
+ * each other's bundles.
+ */
+export function bundleScript(entry: string, repo = REPO_DIR): string {
+  const checkout = createHash("sha256").update(repo).digest("hex").slice(0, 8);
+  const name = `${checkout}-${relative(repo, entry).replace(/[\\/]/g, "-").replace(/\.ts$/, ".mjs")}`;
   let out = bundles.get(name);
   if (!out) {
     out = join(REPO_DIR, "node_modules", ".cache", "cairn-bench", name);
     buildSync({
-      entryPoints: [join(repo, "bench", script)],
+      entryPoints: [entry],
       outfile: out,
       bundle: true,
       platform: "node",

@@ -1,8 +1,14 @@
-/** Bank servers as one process, as M pods (own ports), or as a supervisor of M workers (one port), for the scale-out benches. */
+/**
+ * Bank servers as one process, as M pods (own ports), or as a supervisor of
+ * M workers (one port), for the scale-out benches. They run as production
+ * runs: the server script and our sources bundled by esbuild, on plain node
+ * (bench/child.ts); BENCH_CHILD=tsx runs the TypeScript under tsx instead.
+ */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, spawnServer, stopServer, type SpawnedServer } from "../examples/bank/spawn.js";
+import { freePort, SERVER_SCRIPT, spawnServer, stopServer, type SpawnedServer } from "../examples/bank/spawn.js";
+import { bundleScript, CHILD_RUNTIME } from "./child.js";
 import { log } from "./output.js";
 
 export interface Layout {
@@ -25,7 +31,8 @@ const dirs: string[] = [];
 const started: SpawnedServer[] = [];
 
 /** `script`: another server script than the bank's (same flags), e.g. test/fixtures/nodes-server.ts. */
-export async function startLayout(name: string, nodes: number, mode: "single" | "pods" | "supervisor", script?: string): Promise<Layout> {
+export async function startLayout(name: string, nodes: number, mode: "single" | "pods" | "supervisor", source = SERVER_SCRIPT): Promise<Layout> {
+  const script = CHILD_RUNTIME === "tsx" ? source : bundleScript(source);
   const dataDir = await mkdtemp(join(tmpdir(), `cairn-scale-${name}-`));
   dirs.push(dataDir);
   const servers: SpawnedServer[] = [];

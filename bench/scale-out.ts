@@ -21,13 +21,15 @@
  *
  * Env: BENCH_SECONDS (6 per scenario), BENCH_SLICES (3), BENCH_WARMUP_SECONDS
  * (2), BENCH_NODES (1,2: the M values beside 1, e.g. 2,4), BENCH_CPU_PROF=1
- * (server profiles, see node-layouts.ts).
+ * (server profiles, see node-layouts.ts), BENCH_CHILD=tsx (servers under tsx
+ * instead of bundled on plain node, bench/child.ts).
  */
 import { loadavg } from "node:os";
 import { create, toJsonString, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { BalanceRequestSchema, DepositRequestSchema, OpenRequestSchema } from "../generated/bank/v1/account_pb.js";
 import type { SpawnedServer } from "../examples/bank/spawn.js";
 import { startLayout, stopLayouts, type Layout } from "./node-layouts.js";
+import { CHILD_RUNTIME } from "./child.js";
 import { nodeOfPartition, partitionOf } from "../src/api/partition.js";
 import type { RawRequest } from "./lean-client.js";
 import { loadResult, startLeanClient, type LeanClient } from "./lean-client-driver.js";
@@ -156,6 +158,8 @@ async function main(): Promise<void> {
           nodes: s.layout.nodes,
           route: s.route,
           protocol: "h1-json",
+          // How the servers ran: "bundled" on plain node (production's way) or "tsx" (BENCH_CHILD=tsx).
+          serverRuntime: CHILD_RUNTIME,
           inFlight: IN_FLIGHT,
           loadProcesses: s.legs.length,
           calls: r.calls,

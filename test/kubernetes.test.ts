@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
+import { Job } from "kubernetes-models/batch/v1/Job";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Service } from "kubernetes-models/v1/Service";
@@ -20,6 +21,7 @@ import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPol
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { nodeOfPartition } from "../src/api/partition.js";
+import { resizePlan } from "../src/cli/resize-plan.js";
 import { parseDuration } from "../src/runtime/duration.js";
 import { isObject, type Json, type JsonObject, type KubeObject, kustomize } from "./fixtures/kustomize.js";
 
@@ -349,8 +351,71 @@ describe("deploy/Dockerfile", () => {
   });
 });
 
+describe(`deploy/kubernetes/jobs: the resize Job (rendered by ${KUBECTL ? "kubectl kustomize" : "the in-test kustomize"})`, () => {
+  const rendered = Promise.all([render(path.join(DEPLOY, "jobs")), render(path.join(DEPLOY, "overlays/example"))]);
+  rendered.catch(() => {});
+
+  it("is one Job the Kubernetes schemas accept, on the app's image, as the pods' user", async () => {
+    const [objects, app] = await rendered;
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(["Job/cairn-resize"]);
+    expect(() => new Job(objects[0] as never).validate()).not.toThrow();
+    const spec = at(objects[0], "spec", "template", "spec");
+    const container = at(spec, "containers", 0);
+    expect(at(spec, "containers") as Json[]).toHaveLength(1);
+    expect(at(container, "image")).toBe(pod(app).container.image);
+    for (const key of ["runAsUser", "runAsGroup", "fsGroup", "runAsNonRoot"]) {
+      expect(at(spec, "securityContext", key), key).toEqual(at(pod(app).spec, "securityContext", key));
+    }
+    expect(at(container, "securityContext", "readOnlyRootFilesystem")).toBe(true);
+    // A retry must find the claims where the killed run left them: the same pod again.
+    expect(at(spec, "restartPolicy")).toBe("OnFailure");
+  });
+
+  it("mounts every claim the resize of the example overlay takes, writable, named in node order on the command line", async () => {
+    const [objects, app] = await rendered;
+    const spec = at(objects[0], "spec", "template", "spec");
+    const container = at(spec, "containers", 0) as JsonObject;
+    const command = (at(container, "command") ?? []) as string[];
+    expect(command.slice(0, 3)).toEqual(["node", "node_modules/.bin/cairn", "resize"]);
+    const args = command.slice(3);
+    const to = Number(args[args.indexOf("--nodes") + 1]);
+    const volumePaths = args.filter((a, i) => !a.startsWith("-") && args[i - 1] !== "--nodes");
+    const { sts, literal } = pod(app);
+    const plan = resizePlan(Number(literal("CAIRN_PARTITIONS")), Number(at(sts, "spec", "replicas")), to);
+    expect(plan.moves.length).toBeGreaterThan(0);
+    const template = String(at(sts, "spec", "volumeClaimTemplates", 0, "metadata", "name"));
+    const claimOf = new Map(((at(spec, "volumes") ?? []) as JsonObject[]).map((v) => [String(v.name), at(v, "persistentVolumeClaim", "claimName")]));
+    const mounts = (at(container, "volumeMounts") ?? []) as JsonObject[];
+    const claims = volumePaths.map((p) => {
+      const mount = mounts.find((m) => m.mountPath === p);
+      expect(mount?.readOnly ?? false, p).toBe(false);
+      return claimOf.get(String(mount?.name));
+    });
+    // The StatefulSet's claim of pod i is <template>-<statefulset>-<i>: the Job names each node's own.
+    expect(claims).toEqual(Array.from({ length: plan.volumes }, (_, i) => `${template}-${sts.metadata.name}-${i}`));
+  });
+
+  it("its pod is selected by none of the app's Services, StatefulSet or PodDisruptionBudget", async () => {
+    const [objects, app] = await rendered;
+    const labels = at(objects[0], "spec", "template", "metadata", "labels");
+    for (const o of app) {
+      for (const selector of [at(o, "spec", "selector", "matchLabels"), o.kind === "Service" ? at(o, "spec", "selector") : undefined]) {
+        if (selector !== undefined) expect(selects(selector, labels), `${o.kind}/${o.metadata.name}`).toBe(false);
+      }
+    }
+  });
+
+  it("the app's image has the cairn command: apps depend on the package at run time, and it installs the bin", async () => {
+    const app = JSON.parse(await readFile(path.join(REPO, "templates/app/package.json"), "utf8")) as { dependencies?: Record<string, string> };
+    const own = JSON.parse(await readFile(path.join(REPO, "package.json"), "utf8")) as { name: string; bin: Record<string, string> };
+    expect(Object.keys(app.dependencies ?? {})).toContain(own.name);
+    expect(own.bin.cairn).toBeDefined();
+    expect(await readFile(path.join(DEPLOY, "README.md"), "utf8")).toContain("jobs/resize.yaml");
+  });
+});
+
 describe.skipIf(!KUBECTL)("the in-test kustomize (test/fixtures/kustomize.ts)", () => {
-  it.each(["base", "overlays/example"])("renders deploy/kubernetes/%s as kubectl kustomize does", async (dir) => {
+  it.each(["base", "overlays/example", "jobs"])("renders deploy/kubernetes/%s as kubectl kustomize does", async (dir) => {
     const byName = (objects: KubeObject[]) => [...objects].sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`));
     expect(byName(await kustomize(path.join(DEPLOY, dir)))).toEqual(byName(kubectlKustomize(path.join(DEPLOY, dir))));
   });

@@ -24,7 +24,7 @@ export interface SpawnServerOptions {
   readyTimeoutMs?: number;
   /** Echo the child's output lines here (prefixed); default: keep quiet. */
   log?: (line: string) => void;
-  /** Another server script (same flags); default examples/bank/server.ts. */
+  /** Another server script (same flags); default examples/bank/server.ts. A .js or .mjs one runs on plain node, without tsx. */
   script?: string;
   /** Variables added to this process's environment for the child (e.g. NODE_ENV). */
   env?: Readonly<Record<string, string>>;
@@ -56,11 +56,12 @@ const READY = /^cairn: serving on (http:\/\/\S+)\s*$|^\{.*"msg":"serving on (htt
 
 /** Spawns the bank server and resolves once it printed its "serving on" line. */
 export async function spawnServer(options: SpawnServerOptions): Promise<SpawnedServer> {
+  const script = options.script ?? SERVER_SCRIPT;
   const args = [
     ...(options.nodeFlags ?? []),
-    "--import",
-    "tsx",
-    options.script ?? SERVER_SCRIPT,
+    // A JavaScript script (a bundle: bench/node-layouts.ts) runs on plain node, as in production.
+    ...(/\.m?js$/.test(script) ? [] : ["--import", "tsx"]),
+    script,
     "--data-dir",
     options.dataDir,
     "--port",

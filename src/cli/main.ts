@@ -6,6 +6,7 @@
 //   cairn actors get|delete TYPE ID
 //   cairn schedules list|delete …
 //   cairn backup DEST | export …      (see `cairn --help`)
+//   cairn resize … | layout adopt …   (offline, on stopped nodes' data directories)
 import { pathToFileURL } from "node:url";
 import { connectionFrom, describeCallError } from "./connection.js";
 import { EXIT, UsageError } from "./exit.js";
@@ -19,6 +20,7 @@ import { devCommand } from "./dev-command.js";
 import { generateCommand } from "./generate-command.js";
 import { initCommand } from "./init-command.js";
 import { tokenCommand } from "./token-command.js";
+import { layoutCommand, resizeCommand } from "./resize-command.js";
 
 const HELP = `Usage: cairn <command> [options]
 
@@ -34,6 +36,10 @@ Operate a running application (cairn <group> <command>):
   schedules  cron schedules: list, delete (operators)
   backup     a consistent copy of the live data (operators)
   export     actors as JSON lines per state type (operators)
+
+Change the number of nodes (offline, every node stopped):
+  resize        move partitions between the nodes' data directories
+  layout adopt  write the layout records of directories made without them
 
 Run "cairn <command> --help" or "cairn <group> <command> --help" for more.
 
@@ -65,6 +71,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         const run = { init: initCommand, generate: generateCommand, dev: devCommand, token: tokenCommand, backup: backupCommand, export: exportCommand }[group];
         return await run(own);
       }
+      case "resize":
+        return await resizeCommand(argv.filter((_, i) => i !== argv.indexOf(group)));
+      case "layout":
+        return await layoutCommand(command, rest);
       case "tasks":
         return await tasksCommand(command, rest);
       case "actors":

@@ -40,7 +40,7 @@ export async function guardLayout(dir: LayoutDirectory, o: GuardOptions): Promis
   if (stray.length > 0) {
     throw new LayoutRefused(
       `${dir.dataDir} holds data but no layout record of node ${dir.wanted.index} (${stray.slice(0, 3).join(", ")}${stray.length > 3 ? ", …" : ""}): ` +
-        `a node starts on its own volume or an empty one, ${LAYOUT_PROCEDURE}`,
+        `a node starts on its own volume or an empty one (a directory made before layout records: "cairn layout adopt" writes them), ${LAYOUT_PROCEDURE}`,
     );
   }
   return firstStart(dir, o);

@@ -20,8 +20,9 @@ export function partitionCount(option: number | undefined, env = process.env, fa
 /** Partition marks in ids have at most five digits (src/api/partition.ts); far fewer are useful. */
 const MAX_PARTITIONS = 4096;
 
-/** The folder of each partition, in partition order; refuses a directory laid out for another count. */
+/** The folder of each partition, in partition order; refuses a directory laid out for another count, or in the middle of a resize. */
 export function partitionDirs(dataDir: string, count: number): string[] {
+  refuseUnfinishedResize(dataDir);
   const nested = join(dataDir, "partitions");
   if (count === 1) {
     if (existsSync(nested)) throw new PartitionCountMismatch(dataDir, partitionFolders(nested), 1);
@@ -29,6 +30,25 @@ export function partitionDirs(dataDir: string, count: number): string[] {
   }
   if (existsSync(join(dataDir, "data.mdb"))) throw new PartitionCountMismatch(dataDir, 1, count);
   return Array.from({ length: count }, (_, p) => join(nested, partitionFolderName(p)));
+}
+
+/** A resize stopped half-way: partitions may be on both volumes or on neither yet. */
+export class ResizeUnfinished extends Error {
+  override readonly name = "ResizeUnfinished";
+}
+
+/**
+ * `cairn resize` (src/cli/resize.ts) keeps its journal `layout/resize.json`
+ * on every volume it changes until it is done: no node, with one node or
+ * several, starts on a half-moved cluster.
+ */
+function refuseUnfinishedResize(dataDir: string): void {
+  const journal = join(dataDir, "layout", "resize.json");
+  if (existsSync(journal)) {
+    throw new ResizeUnfinished(
+      `${dataDir} is in the middle of a resize (${journal}): run the same "cairn resize" again to finish it, see deploy/kubernetes/README.md "Changing the number of nodes"`,
+    );
+  }
 }
 
 /** `p0003`: sorts in partition order for up to 10,000 partitions. */
