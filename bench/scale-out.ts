@@ -20,7 +20,8 @@
  * supervisor's workers, from /proc) and of the load processes.
  *
  * Env: BENCH_SECONDS (6 per scenario), BENCH_SLICES (3), BENCH_WARMUP_SECONDS
- * (2), BENCH_NODES (1,2: the M values beside 1, e.g. 2,4), BENCH_CPU_PROF=1
+ * (2), BENCH_NODES (1,2: the M values beside 1, e.g. 2,4), BENCH_IN_FLIGHT
+ * (64,256: calls in flight in all, one round each), BENCH_CPU_PROF=1
  * (server profiles, see node-layouts.ts), BENCH_CHILD=tsx (servers under tsx
  * instead of bundled on plain node, bench/child.ts).
  */
@@ -37,7 +38,8 @@ import { round, summarize, type LoadResult } from "./load.js";
 import { emit, log, runBench } from "./output.js";
 import { processTreeCpuUs } from "./process-cpu.js";
 
-const IN_FLIGHT = 64;
+/** Calls in flight in all, per measured round (the issue asks for 64 and 256). */
+const IN_FLIGHTS = (process.env.BENCH_IN_FLIGHT ?? "64,256").split(",").map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const SLICES = Number(process.env.BENCH_SLICES ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
@@ -65,6 +67,7 @@ type Workload = "writer" | "reader";
 interface Scenario {
   readonly layout: Layout;
   readonly route: "single" | "owner" | "random" | "one-port";
+  readonly inFlight: number;
   /** Pool and set names per client, by workload. */
   readonly legs: Array<{ client: LeanClient; pool: string; sets: Record<Workload, string> }>;
 }
@@ -72,19 +75,19 @@ interface Scenario {
 const port = (s: SpawnedServer) => Number(new URL(s.url).port);
 
 /** Opens `count` clients' pools on the scenario's ports and defines their sets. */
-async function scenario(clients: LeanClient[], layout: Layout, route: Scenario["route"]): Promise<Scenario> {
+async function scenario(clients: LeanClient[], layout: Layout, route: Scenario["route"], inFlight: number): Promise<Scenario> {
   const legs: Scenario["legs"] = [];
   for (const [j, client] of clients.entries()) {
     const node = j % layout.servers.length;
     const only = route === "owner" ? ids.filter((id) => ownerOf(id, layout.nodes) === node) : ids;
-    const pool = `${layout.name}/${route}/${j}`;
-    await client.ask({ type: "open", pool, port: port(layout.servers[node]!), protocol: "h1", inFlight: IN_FLIGHT / clients.length });
+    const pool = `${layout.name}/${route}/${inFlight}/${j}`;
+    await client.ask({ type: "open", pool, port: port(layout.servers[node]!), protocol: "h1", inFlight: inFlight / clients.length });
     const sets = { writer: `${pool}/writer`, reader: `${pool}/reader` };
     await client.ask({ type: "define", set: sets.writer, requests: SETS.writer(only) });
     await client.ask({ type: "define", set: sets.reader, requests: SETS.reader(only) });
     legs.push({ client, pool, sets });
   }
-  return { layout, route, legs };
+  return { layout, route, inFlight, legs };
 }
 
 /** Every account opened once, through the layout's first port. */
@@ -137,48 +140,50 @@ async function main(): Promise<void> {
       layouts.push({ layout: await startLayout(`pods-${m}`, m, "pods"), routes: ["owner", "random"] });
       layouts.push({ layout: await startLayout(`supervisor-${m}`, m, "supervisor"), routes: ["one-port"] });
     }
-    const scenarios: Scenario[] = [];
-    for (const { layout, routes } of layouts) {
-      await openAccounts(clients[0]!, layout);
-      // As many load processes as nodes (at least 2), 64 calls in flight in all.
-      const count = Math.max(2, layout.nodes);
-      for (const route of routes) scenarios.push(await scenario(clients.slice(0, count), layout, route));
-    }
-    for (const workload of ["writer", "reader"] as const) {
-      const results = await measure(scenarios, workload);
-      const base = results[0]!;
-      for (const [i, s] of scenarios.entries()) {
-        const r = results[i]!;
-        const vsM1 = round(r.throughput / base.throughput, 3);
-        const target = workload === "writer" && s.layout.nodes === 2 && s.route !== "random" ? { target: ">= 1.3x m1 writer", meetsTarget: vsM1 >= 1.3 && r.errors === 0 } : {};
-        log(`${workload} ${s.layout.name}/${s.route}: ${r.throughput}/s p99 ${r.p99Ms} ms (${vsM1}x m1), server ${round(r.serverCpuUs / Math.max(1, r.calls), 1)} us/call`);
-        emit({
-          scenario: `${workload}-1000-actors`,
-          layout: s.layout.name,
-          nodes: s.layout.nodes,
-          route: s.route,
-          protocol: "h1-json",
-          // How the servers ran: "bundled" on plain node (production's way) or "tsx" (BENCH_CHILD=tsx).
-          serverRuntime: CHILD_RUNTIME,
-          inFlight: IN_FLIGHT,
-          loadProcesses: s.legs.length,
-          calls: r.calls,
-          errors: r.errors,
-          ...(r.firstError !== undefined ? { firstError: r.firstError } : {}),
-          throughput: r.throughput,
-          p50Ms: r.p50Ms,
-          p99Ms: r.p99Ms,
-          maxMs: r.maxMs,
-          serverCpuUsPerCall: round(r.serverCpuUs / Math.max(1, r.calls), 1),
-          clientCpuUsPerCall: round(r.raw.clientCpuUs / Math.max(1, r.calls), 1),
-          serverCpuPct: round((r.serverCpuUs / 1000 / r.raw.windowMs) * 100, 1),
-          clientCpuPct: r.clientCpuPct,
-          m1Throughput: base.throughput,
-          vsM1: vsM1,
-          slices: SLICES,
-          loadAvg1m: round(loadavg()[0]!, 2),
-          ...target,
-        });
+    for (const { layout } of layouts) await openAccounts(clients[0]!, layout);
+    for (const inFlight of IN_FLIGHTS) {
+      const scenarios: Scenario[] = [];
+      for (const { layout, routes } of layouts) {
+        // As many load processes as nodes (at least 2), `inFlight` calls in flight in all.
+        const count = Math.max(2, layout.nodes);
+        for (const route of routes) scenarios.push(await scenario(clients.slice(0, count), layout, route, inFlight));
+      }
+      for (const workload of ["writer", "reader"] as const) {
+        const results = await measure(scenarios, workload);
+        const base = results[0]!;
+        for (const [i, s] of scenarios.entries()) {
+          const r = results[i]!;
+          const vsM1 = round(r.throughput / base.throughput, 3);
+          const target = workload === "writer" && s.layout.nodes === 2 && s.route !== "random" ? { target: ">= 1.3x m1 writer", meetsTarget: vsM1 >= 1.3 && r.errors === 0 } : {};
+          log(`${workload} ${s.layout.name}/${s.route} @${inFlight}: ${r.throughput}/s p99 ${r.p99Ms} ms (${vsM1}x m1), server ${round(r.serverCpuUs / Math.max(1, r.calls), 1)} us/call`);
+          emit({
+            scenario: `${workload}-1000-actors`,
+            layout: s.layout.name,
+            nodes: s.layout.nodes,
+            route: s.route,
+            protocol: "h1-json",
+            // How the servers ran: "bundled" on plain node (production's way) or "tsx" (BENCH_CHILD=tsx).
+            serverRuntime: CHILD_RUNTIME,
+            inFlight,
+            loadProcesses: s.legs.length,
+            calls: r.calls,
+            errors: r.errors,
+            ...(r.firstError !== undefined ? { firstError: r.firstError } : {}),
+            throughput: r.throughput,
+            p50Ms: r.p50Ms,
+            p99Ms: r.p99Ms,
+            maxMs: r.maxMs,
+            serverCpuUsPerCall: round(r.serverCpuUs / Math.max(1, r.calls), 1),
+            clientCpuUsPerCall: round(r.raw.clientCpuUs / Math.max(1, r.calls), 1),
+            serverCpuPct: round((r.serverCpuUs / 1000 / r.raw.windowMs) * 100, 1),
+            clientCpuPct: r.clientCpuPct,
+            m1Throughput: base.throughput,
+            vsM1: vsM1,
+            slices: SLICES,
+            loadAvg1m: round(loadavg()[0]!, 2),
+            ...target,
+          });
+        }
       }
     }
   } finally {
