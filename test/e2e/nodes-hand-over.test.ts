@@ -168,13 +168,16 @@ describe("tasks handed over to the owner node, deletions and the watched-keys ca
     const [home, target] = [homes![0]!, targets![0]!];
     await Probe.ref(target).add(ctx[1]!, { amount: 5n });
     const seen: bigint[] = [];
-    for await (const view of Probe.ref(home).reactively().getWith(ctx[0]!, { other: target })) {
-      seen.push(view.counter);
-      if (seen.length === 1) {
-        const actors = createClient(Actors, bearerTransport(nodes[1]!.url, PROBE_ADMIN_TOKEN));
-        await actors.delete({ stateType: PROBE, actorId: target });
-      } else break;
-    }
+    const reading = async () => {
+      for await (const view of Probe.ref(home).reactively().getWith(ctx[0]!, { other: target })) {
+        seen.push(view.counter);
+        if (seen.length === 1) {
+          const actors = createClient(Actors, bearerTransport(nodes[1]!.url, PROBE_ADMIN_TOKEN));
+          await actors.delete({ stateType: PROBE, actorId: target });
+        } else break;
+      }
+    };
+    await within(CALL_TIMEOUT_MS, "the reader woken by the deletion", reading());
     // Absent, the default-constructible probe reads as new.
     expect(seen).toEqual([5n, 0n]);
   });
