@@ -59,21 +59,40 @@ export async function handOver(
     return { ...task, status: ended.status, ...(outcome && { outcome }), ...(lastError !== undefined && { lastError }) };
   } catch (e) {
     if (control.cancelled) {
-      await cancelThere(engine, remoteId).catch((err: unknown) =>
-        engine.logger.warn({ taskId: task.taskId, handedOverTo: remoteId, err }, "cancelled here, but the cancel did not reach the task it was handed over to"),
-      );
+      await cancelThere(engine, task.taskId, remoteId);
       throw new Cancelled(task.taskId);
     }
     throw e;
   }
 }
 
-/** Cancels the handed-over task; one that has ended, or was never made, needs nothing. */
-async function cancelThere(engine: Engine, remoteId: string): Promise<void> {
+/**
+ * A task cancelled here while no run of it was waiting on its hand-over
+ * (between retries, say): the task it may have been handed over to is
+ * cancelled too, in the background. Nothing for any other task.
+ */
+export function cancelHandedOver(engine: Engine, task: TaskRecord): void {
+  let target: number | undefined;
+  try {
+    if (engine.bound(task.stateType).spec.methods[task.method]?.kind !== "workflow") return;
+    target = handOverTarget(engine, task);
+  } catch {
+    return; // a type no longer served, no node to reach: nothing to tell
+  }
+  if (target === undefined) return;
+  void cancelThere(engine, task.taskId, handOverId(engine, task.taskId, engine.partition, target));
+}
+
+/**
+ * Cancels the handed-over task; one that has ended, or was never made,
+ * needs nothing. Never rejects: the original is cancelled whatever happens
+ * here, and a cancel that could not reach the other node is logged.
+ */
+async function cancelThere(engine: Engine, taskId: string, remoteId: string): Promise<void> {
   try {
     await engine.controlTask(remoteId, "cancel");
-  } catch (e) {
-    if (e instanceof FailedPrecondition || e instanceof NotFound) return;
-    throw e;
+  } catch (err) {
+    if (err instanceof FailedPrecondition || err instanceof NotFound) return;
+    engine.logger.warn({ taskId, handedOverTo: remoteId, err }, "cancelled here, but the cancel did not reach the task it was handed over to");
   }
 }
