@@ -7,7 +7,8 @@
 //   (`p1_<id without its mark>-h0`): it runs there, its state write is
 //   there, and the original id answers Get/Wait/Cancel with that task's
 //   outcome. A SIGKILL of either node between the commit and the hand-over
-//   (the test-only crash point "before-hand-over") leaves it to run once.
+//   (the test-only crash point "before-hand-over") leaves it to run once;
+//   cancelled while node 1 is down, it never runs there.
 // - Deleting node 1's actor wakes node 0's reactive reader of it.
 // - Node 0 watches at most one of node 1's actors one by one
 //   (CAIRN_PEER_WATCH_KEYS=1): more watched actors are covered by watching
@@ -25,7 +26,7 @@ import { nodeOfPartition, partitionOf, partitionOfId } from "../../src/api/parti
 import { PROBE_ADMIN_TOKEN } from "../fixtures/probe-servicer.js";
 import { bearerTransport, tasksClient, taskInStatus } from "../fixtures/tasks-client.js";
 import { waitFor } from "../fixtures/waiting.js";
-import { freePort, ServerProcesses, stopServer, within, type SpawnedServer } from "./helpers.js";
+import { freePort, killHard, ServerProcesses, stopServer, within, type SpawnedServer } from "./helpers.js";
 
 // Server processes with both cores busy: deadlines bound hangs, they never decide a passing test.
 vi.setConfig({ testTimeout: 240_000, hookTimeout: 240_000 });
@@ -134,7 +135,7 @@ describe("tasks handed over to the owner node, deletions and the watched-keys ca
 
   it.each([
     { killed: 0, how: "node 0 (the scheduler) SIGKILLed at the crash point before the hand-over" },
-    { killed: 1, how: "node 1 (the owner) down between the commit and the hand-over" },
+    { killed: 1, how: "node 1 (the owner) SIGKILLed, down between the commit and the hand-over" },
   ])("runs the task exactly once with $how, once it is back", async ({ killed }) => {
     const [homes, targets] = idsOnEachNode(`hand-over-crash-${killed}`, 1);
     const [home, target] = [homes![0]!, targets![0]!];
@@ -147,7 +148,7 @@ describe("tasks handed over to the owner node, deletions and the watched-keys ca
       expect((await within(CALL_TIMEOUT_MS, "node 0's SIGKILL", doomed.exited)).signal).toBe("SIGKILL");
       nodes[0] = await processes.spawn(starts[0]!);
     } else {
-      await stopServer(nodes[1]!);
+      expect((await killHard(nodes[1]!)).signal).toBe("SIGKILL");
       taskId = await schedule(home, target, "handOverMark", 1n);
       // The hand-over fails while node 1 is down, and is retried.
       await waitFor(async () => /node 1 .*unavailable/.test((await tasks()[0]!.get({ taskId: taskId! })).lastError), "a hand-over failing on node 1");
@@ -161,6 +162,20 @@ describe("tasks handed over to the owner node, deletions and the watched-keys ca
     expect((await listed()).map((t) => t.taskId).sort()).toEqual([taskId, handedOverId(taskId)].sort());
     const state = await Probe.ref(target).get(ctx[0]!);
     expect([state.counter, state.log]).toEqual([1n, [`ran as ${handedOverId(taskId)}`]]);
+  });
+
+  it("cancels a task whose hand-over waits for node 1 to come back: it never runs there", async () => {
+    const [homes, targets] = idsOnEachNode("hand-over-cancel-down", 1);
+    const [home, target] = [homes![0]!, targets![0]!];
+    expect((await killHard(nodes[1]!)).signal).toBe("SIGKILL");
+    const taskId = await schedule(home, target, "handOverMark", 1n);
+    await waitFor(async () => /node 1 .*unavailable/.test((await tasks()[0]!.get({ taskId })).lastError), "a hand-over failing on node 1");
+    await tasks()[0]!.cancel({ taskId });
+    expect((await tasks()[0]!.get({ taskId })).status).toBe(TaskStatus.CANCELLED);
+    nodes[1] = await processes.spawn(starts[1]!);
+    // Node 1 is back and answers for the actor: no task was handed over, its state is untouched.
+    expect((await tasks()[1]!.list({ stateType: PROBE, actorId: target })).tasks.map((t) => t.taskId)).toEqual([taskId]);
+    expect((await Probe.ref(target).get(ctx[1]!)).log).toEqual([]);
   });
 
   it("wakes node 0's reactive reader of a node-1 actor when that actor is deleted", async () => {
