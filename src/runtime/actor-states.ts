@@ -1,7 +1,7 @@
 import { create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import { CommitConflictError, type CommitBatch, type ScheduleRecord, type Store, type TaskRecord } from "../store/store.js";
 import { ActorCache, type ActorCell, type Snapshot } from "./actor-cache.js";
-import { publishCommit } from "./commit-channel.js";
+import { publishCommit, publishDeletion } from "./commit-channel.js";
 import { StoreUnavailable, internal, notFound } from "../api/errors.js";
 import { recordRead } from "./read-tracking.js";
 import type { StateSpec } from "../api/spec.js";
@@ -138,6 +138,7 @@ export class ActorStates {
         for (const { spec, actorId, cell, snapshot, deleted } of published) {
           if (deleted) {
             cell.durable = null;
+            publishDeletion(spec.typeName, actorId);
           } else {
             if (!cell.durable || cell.durable.version < snapshot.version) cell.durable = snapshot;
             publishCommit(spec.typeName, actorId, snapshot.version, snapshot.state);

@@ -24,3 +24,23 @@ const commits = channel(COMMIT_CHANNEL);
 export function publishCommit(stateType: string, actorId: string, version: number, state: Readonly<Message>): void {
   if (commits.hasSubscribers) commits.publish({ stateType, actorId, version, state } satisfies CommitMessage);
 }
+
+/**
+ * The internal channel of durable deletions: not public (a `CommitMessage`
+ * always has a state), read by the cross-node version stream so other
+ * nodes' waiters on a deleted actor wake (version-stream.ts).
+ */
+export const DELETION_CHANNEL = "cairn:deletion";
+
+/** A deleted actor, once its deletion is durable. */
+export interface DeletionMessage {
+  readonly stateType: string;
+  readonly actorId: string;
+}
+
+const deletions = channel(DELETION_CHANNEL);
+
+/** Publishes a deletion if anyone listens. */
+export function publishDeletion(stateType: string, actorId: string): void {
+  if (deletions.hasSubscribers) deletions.publish({ stateType, actorId } satisfies DeletionMessage);
+}

@@ -39,9 +39,11 @@ export interface TransactionCoordinator {
  * The points where the test-only crash hook (CAIRN_TEST_CRASH_AT, read by
  * the server) may kill the process: the coordinator after every prepare and
  * before its decision, after its decision and before the participants apply,
- * a participant right after its prepare is durable.
+ * a participant right after its prepare is durable; and (not two-phase, but
+ * the same hook) a task scheduled for another node's actor, committed here
+ * and not yet handed over (task-hand-over.ts).
  */
-export type TwoPhasePoint = "after-prepare" | "after-decision" | "participant-after-prepare";
+export type TwoPhasePoint = "after-prepare" | "after-decision" | "participant-after-prepare" | "before-hand-over";
 
 /** What one partition offers transactions: its actors, both 2PC roles, the ages it hands out. */
 export interface TransactionSide {

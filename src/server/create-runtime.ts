@@ -1,4 +1,4 @@
-import type { Store } from "../store/store.js";
+import type { Store, TaskRecord } from "../store/store.js";
 import type { Logger } from "../api/logger.js";
 import { ActorStates } from "../runtime/actor-states.js";
 import { systemClock } from "../runtime/clock.js";
@@ -14,6 +14,7 @@ import { TaskHub } from "../runtime/tasks/progress.js";
 import { CronSchedules } from "../runtime/tasks/schedules.js";
 import { Watchers } from "../runtime/watchers.js";
 import { workflowRunner } from "../runtime/workflow/run-task.js";
+import { cancelHandedOver } from "../runtime/task-hand-over.js";
 import { localTransactionSide } from "../runtime/local-transaction-side.js";
 import type { TwoPhasePoint } from "../runtime/transaction-side.js";
 
@@ -50,6 +51,7 @@ export function createRuntime(
     // An `until` may read actors of other partitions: the runtime routes.
     durableVersion: (key: string, seen?: number) => engine().durableVersion(key, seen),
     markId: (id: string) => engine().placeTaskId(engine().partition, id),
+    cancelledIdle: (task: TaskRecord) => cancelHandedOver(engine(), task),
   };
   const tasks = new Dispatcher(host, taskHub, tracedRunner(workflowRunner(engine)), options.retry, options.maxRunningTasks);
   const schedules = new CronSchedules(host, (task) => tasks.arm(task));

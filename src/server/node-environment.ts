@@ -17,6 +17,9 @@
 //                         127.0.0.1 under the supervisor.
 //   CAIRN_CLUSTER_SECRET  shared by the nodes; node-to-node calls carry it.
 //                         The supervisor generates one; required otherwise.
+//   CAIRN_PEER_WATCH_KEYS internal (tests): how many of another node's actors
+//                         this node watches one by one before it watches
+//                         whole partitions there (peer-versions.ts). Default 50,000.
 
 /** Who this process is among the nodes. */
 export interface NodeIdentity {
@@ -101,4 +104,13 @@ function peerUrlsOf(nodes: number, env: Env): string[] {
     if (parsed.protocol !== "http:") throw new Error(`peer URLs are cleartext HTTP/2 (http://…), got ${JSON.stringify(url)}`);
   }
   return urls.map((u) => u.replace(/\/+$/, ""));
+}
+
+/** CAIRN_PEER_WATCH_KEYS, if set: the cap of actors watched one by one per peer (internal, for tests). */
+export function peerWatchKeys(env: Env = process.env): number | undefined {
+  const given = env.CAIRN_PEER_WATCH_KEYS;
+  if (given === undefined || given === "") return undefined;
+  const n = Number(given);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`CAIRN_PEER_WATCH_KEYS must be an integer >= 0, got ${JSON.stringify(given)}`);
+  return n;
 }

@@ -17,7 +17,7 @@ import { ParticipantNode } from "../runtime/participant-node.js";
 import { RemoteVersions } from "../transport/remote-versions.js";
 import { Watchers } from "../runtime/watchers.js";
 import { listen, type Listener, type NodeHandler } from "../transport/server.js";
-import { nodeCount, nodeIdentity, type NodeIdentity } from "./node-environment.js";
+import { nodeCount, nodeIdentity, peerWatchKeys, type NodeIdentity } from "./node-environment.js";
 import { placementOf, type Placement } from "./placement.js";
 import { guardLayout } from "./layout-guard.js";
 import { peerPortFromSupervisor } from "./supervisor.js";
@@ -53,7 +53,7 @@ export class NodeServer {
     readonly placement: Placement,
   ) {
     this.peerLists = new PeerLists(identity.index, identity.peerUrls, identity.secret);
-    this.versions = new PeerVersions(identity.peerUrls, identity.secret, this.#sessions);
+    this.versions = new PeerVersions(identity.peerUrls, identity.secret, this.#sessions, { partitions: placement.partitions, maxKeys: peerWatchKeys() });
     this.remoteVersions = new RemoteVersions(identity.index, placement.ownerOf, this.versions);
     this.watchers = new Watchers(this.remoteVersions);
     this.remoteVersions.bind(this.watchers);

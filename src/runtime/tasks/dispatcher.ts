@@ -271,10 +271,12 @@ export class Dispatcher {
   async cancel(taskId: string): Promise<TaskRecord> {
     const task = await this.#current(taskId, "cancelled");
     this.#disarm(taskId);
-    this.#controls.get(taskId)?.cancel();
+    const control = this.#controls.get(taskId);
+    control?.cancel();
     const next: TaskRecord = { ...task, status: "cancelled" };
     await this.#commitOrRearm(task, { states: [], idempotency: [], tasks: [next], events: [taskEvent(this.host.clock.now(), taskId, "cancelled")] });
     this.#settled(next);
+    if (!control) this.host.cancelledIdle?.(next);
     return next;
   }
 

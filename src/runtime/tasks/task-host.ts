@@ -21,6 +21,12 @@ export interface TaskHost {
   durableVersion(key: string, seen?: number): number;
   /** Marks a task or schedule id the server makes with its partition (absent: one partition). */
   readonly markId?: (id: string) => string;
+  /**
+   * An operator cancelled a task no run here was running: whatever runs it
+   * elsewhere (a task handed over to another node) is told. A running task
+   * is told by its run.
+   */
+  readonly cancelledIdle?: (task: TaskRecord) => void;
 }
 
 /**

@@ -9,6 +9,7 @@ import type { RunControl } from "../tasks/run-control.js";
 import { backoff } from "../tasks/retry-policy.js";
 import type { TaskRunner } from "../tasks/task-host.js";
 import { endOfRun, recordStarted } from "../tasks/task-events.js";
+import { handOver, handOverTarget } from "../task-hand-over.js";
 import { Loop } from "./loop.js";
 import { Suspended } from "./suspended.js";
 import { WorkflowContextImpl } from "./workflow-context.js";
@@ -38,6 +39,11 @@ export async function runTask(runtime: Engine, task: TaskRecord, control: RunCon
   // The commit recording how the run ended, with its history and progress.
   const record = (next: TaskRecord, tasks = [next]) =>
     runtime.store.commit({ states: [], idempotency: [], tasks, ...endOfRun(runtime, runtime.taskHub, task, next) });
+  const ended = async (next: TaskRecord): Promise<TaskRecord> => {
+    next = settle(next);
+    await record(next);
+    return next;
+  };
   let next: TaskRecord;
   let ctx: WorkflowContextImpl | undefined;
   const log = runtime.logger.child({ taskId: task.taskId, stateType: task.stateType, actorId: task.actorId, method: task.method });
@@ -48,6 +54,9 @@ export async function runTask(runtime: Engine, task: TaskRecord, control: RunCon
     const method = bound.spec.methods[task.method];
     if (!method) throw new FatalError(`${task.stateType} has no method ${task.method} any more`);
     const request = fromBinary(method.desc.input, task.request);
+    // A workflow whose actor another node owns runs there (a writer's call is routed as it is).
+    const target = method.kind === "workflow" ? handOverTarget(runtime, task) : undefined;
+    if (target !== undefined) return await ended(await handOver(runtime, task, target, bound.spec, method, request, control));
     let response: Message;
     if (method.kind === "writer") {
       const call = { spec: bound.spec, method, actorId: task.actorId, request, idempotencyKey: `task:${task.taskId}` };
