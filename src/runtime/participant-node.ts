@@ -119,8 +119,9 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
       if (commit) throw failedPrecondition(`transaction ${txnId} was not prepared here: it cannot commit`);
       this.#drop(visit);
     }
+    // An abort reaches every partition here: a prepare whose answer was lost named none to the coordinator.
     await Promise.all(
-      partitions.map((p) => {
+      (commit ? partitions : this.hosted).map((p) => {
         const { participant } = hostedSide(this.engine, p);
         return commit ? participant.commit(txnId, epoch) : participant.abort(txnId, epoch);
       }),
