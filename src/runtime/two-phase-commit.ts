@@ -46,6 +46,11 @@ export async function commitAcross(
     bySide.set(p.side, list);
   }
   const others = [...bySide.keys()];
+  // Locks go as soon as nothing more depends on them; `release(all)` at the end lets go of the rest.
+  const held = new Set(all);
+  const letGo = (ps: readonly Participant[]) => release(ps.filter((p) => held.delete(p)));
+  // Read-only actors: the growing phase is over, so letting go now keeps it serializable.
+  letGo(all.filter((p) => !p.dirty));
   /** The partitions each other node prepared (none until it answers). */
   const preparedThere = remotes.map(() => [] as number[]);
   const abortAll = () =>
@@ -79,9 +84,11 @@ export async function commitAcross(
       throw e;
     }
     home.testPoint("after-decision");
+    // The home actors' new versions are durable: their next writers need not wait for the participants.
+    letGo(mine);
     // Committed, whatever fails next: a participant that did not answer (its answer may be lost) is asked again.
     const applied = await Promise.allSettled([
-      ...others.map((side) => side.participant.commit(ref.id, ref.epoch)),
+      ...others.map((side) => side.participant.commit(ref.id, ref.epoch).then(() => letGo(bySide.get(side)!))),
       ...remotes.map((r, i) => (preparedThere[i]!.length > 0 ? r.node.finish(ref.id, ref.epoch, true, preparedThere[i]!) : Promise.resolve())),
     ]);
     const toWhom = [...others.map((side) => [side.partition]), ...preparedThere];
@@ -90,6 +97,6 @@ export async function commitAcross(
     else await home.coordinator.finishDecided(ref.id, unanswered);
   } finally {
     home.coordinator.end(ref.id);
-    release(all);
+    letGo(all);
   }
 }
