@@ -59,7 +59,7 @@ export class NodeServer {
     this.watchers = new Watchers(this.remoteVersions);
     this.remoteVersions.bind(this.watchers);
     const cluster = { index: identity.index, peerUrls: identity.peerUrls, secret: identity.secret, nodeOfPartition: placement.nodeOfPartition };
-    this.calls = new PeerCalls(cluster, this.#sessions, this.remoteVersions);
+    this.calls = new PeerCalls(cluster, this.#sessions, this.remoteVersions, this.#connections);
   }
 
   /**
