@@ -6,9 +6,10 @@
 //   test-only CAIRN_TEST_TWO_PHASE_BOUNDS: an unprepared transaction's lease
 //   on the other node running out, the open-transactions and calls caps,
 //   and a prepared participant asking its coordinator again;
-// - lost answers: node 0 reaches node 1's peer port through a proxy
+// - lost answers: each node reaches the other's peer port through a proxy
 //   (test/fixtures/peer-proxy.ts) that cuts a chosen answer (run, prepare,
-//   finish) after node 1 ran it, or drops finishes for a while.
+//   finish) after node 1 ran it, or drops finishes or decision questions
+//   for a while.
 //
 // After each: the coins are conserved, no two-phase record is left, and a
 // later writer gets through. Node 0 coordinates (the moves start at purses
@@ -49,7 +50,9 @@ const codeOf = (p: Promise<unknown>) => p.then((): Code | "ok" => "ok", (e: unkn
 
 describe("two-phase commit across two nodes, at its edges", () => {
   const processes = new ServerProcesses();
+  /** Before node 1's peer port (node 0 reaches it through this), and before node 0's (node 1 reaches it through this). */
   let proxy: PeerProxy;
+  let proxy0: PeerProxy;
   let dataDir = "";
   /** Clients entering at node 0 and node 1. */
   const ctx: ExternalContext[] = [];
@@ -60,10 +63,11 @@ describe("two-phase commit across two nodes, at its edges", () => {
     dataDir = await processes.tempDataDir("cairn-2pc-nodes-");
     const [public0, public1, peer0, peer1] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     proxy = await PeerProxy.start(0, { host: "127.0.0.1", port: peer1 });
-    // Node 0 reaches node 1 through the proxy; node 1 reaches node 0 directly.
+    proxy0 = await PeerProxy.start(0, { host: "127.0.0.1", port: peer0 });
+    // Each node reaches the other through its proxy (its own URL is its own port).
     const urls = [
       [`http://127.0.0.1:${peer0}`, `http://127.0.0.1:${proxy.port}`],
-      [`http://127.0.0.1:${peer0}`, `http://127.0.0.1:${peer1}`],
+      [`http://127.0.0.1:${proxy0.port}`, `http://127.0.0.1:${peer1}`],
     ];
     const nodes: SpawnedServer[] = await Promise.all(
       [public0, public1].map((port, i) =>
@@ -89,6 +93,7 @@ describe("two-phase commit across two nodes, at its edges", () => {
   afterAll(async () => {
     await processes.close();
     await proxy?.close();
+    await proxy0?.close();
   });
 
   /** New purses with `coins` each, on the nodes named. */
@@ -157,8 +162,16 @@ describe("two-phase commit across two nodes, at its edges", () => {
   it.each(["txn-run", "txn-prepare", "txn-finish"])("recovers when the answer of %s is lost after node 1 ran it: coins conserved, nothing left, later writers through", async (op) => {
     const [a, b] = await purses(`lost-${op}`, 100n, 0, 1);
     const cut = proxy.arm(`${PEER_CALL_PATH}${op}`, "cut");
+    // After a lost prepare answer node 1 cannot hear the decision by asking: only the coordinator's abort frees b.
+    const asking = `${PEER_CALL_PATH}txn-decision`;
+    if (op === "txn-prepare") void proxy0.arm(asking, "drop", Number.MAX_SAFE_INTEGER);
     const outcome = await codeOf(Purse.ref(a).move(ctx[0]!, { to: b!, amount: 10n }));
     await within(1_000, "the cut", cut);
+    try {
+      await eventually(async () => (await peekTwoPhase(dataDir)).prepared === 0, 30_000, "node 1's prepared record dropped");
+    } finally {
+      proxy0.disarm(asking);
+    }
     // A lost finish comes after the decision: committed, and the reply must say so.
     if (op === "txn-finish") expect(outcome).toBe("ok");
     else expect([Code.Unavailable, "ok"]).toContain(outcome);
