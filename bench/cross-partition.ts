@@ -29,6 +29,7 @@ import type { RawRequest } from "./lean-client.js";
 import { loadResult, startLeanClient, type LeanClient } from "./lean-client-driver.js";
 import { round, summarize, type LoadResult } from "./load.js";
 import { emit, log, runBench } from "./output.js";
+import { processTreeCpuUs } from "./process-cpu.js";
 
 const IN_FLIGHT = 64;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
@@ -100,6 +101,8 @@ interface Scenario {
   readonly nodes: number;
   readonly f: number;
   readonly pools: string[];
+  /** The server processes it loads (their CPU per transfer is reported). */
+  readonly pids: number[];
 }
 
 async function main(): Promise<void> {
@@ -113,10 +116,12 @@ async function main(): Promise<void> {
       const env = { NODE_ENV: "production", CAIRN_PARTITIONS: String(partitions) };
       const server = await spawnServer({ dataDir, port: await freePort(), env, readyTimeoutMs: 120_000 });
       servers.push(server);
+      pidsOf.set(partitions, [server.pid]);
       log(`${partitions} partition(s): ${server.url} (pid ${server.pid})`);
       return Number(new URL(server.url).port);
     };
     /** Two nodes started together, as pods: node i's peer address is 127.0.0.1i. */
+    const pidsOf = new Map<number, number[]>();
     const startNodes = async (): Promise<number[]> => {
       const dataDir = await mkdtemp(join(tmpdir(), "cairn-xp-nodes-"));
       dirs.push(dataDir);
@@ -135,6 +140,7 @@ async function main(): Promise<void> {
         }),
       );
       servers.push(...started);
+      pidsOf.set(-NODES, started.map((s) => s.pid));
       log(`${NODES} nodes: ${started.map((s) => `${s.url} (pid ${s.pid})`).join(", ")}`);
       return started.map((s) => Number(new URL(s.url).port));
     };
@@ -167,15 +173,20 @@ async function main(): Promise<void> {
         await client.ask({ type: "define", set: pool, requests: nodes > 1 ? nodeTransfers(f, j % NODES, 17 + j) : transfers(f, partitions, 17 + j) });
         pools.push(pool);
       }
-      scenarios.push({ name, partitions, nodes, f, pools });
+      scenarios.push({ name, partitions, nodes, f, pools, pids: pidsOf.get(nodes > 1 ? -NODES : partitions)! });
     }
+    /** Server CPU (µs) each scenario's measured slices took. */
+    const serverCpuUs = scenarios.map(() => 0);
     const run = async (s: Scenario, seconds: number): Promise<LoadResult> => {
+      const cpuBefore = processTreeCpuUs(s.pids);
       const results = await Promise.all(
         s.pools.map(async (pool, j) => loadResult(await clients[j]!.ask({ type: "load", pool, set: pool, seconds, maxCalls: MAX_CALLS }))),
       );
+      serverCpuUs[scenarios.indexOf(s)]! += processTreeCpuUs(s.pids) - cpuBefore;
       return merge(results, true);
     };
     for (const s of scenarios) await run(s, WARMUP);
+    serverCpuUs.fill(0);
     const slices = scenarios.map(() => [] as LoadResult[]);
     for (let k = 0; k < SLICES; k++) for (const [i, s] of scenarios.entries()) slices[i]!.push(await run(s, SECONDS / SLICES));
     const results = slices.map((parts) => merge(parts));
@@ -184,7 +195,8 @@ async function main(): Promise<void> {
       const r = results[i]!;
       const vs = round(r.throughput / base.throughput, 3);
       const target = s.partitions === 1 ? {} : s.f === 1 ? { target: ">= 0.3x one-partition", meetsTarget: vs >= 0.3 && r.errors === 0 } : s.f === 0 ? { target: "= one-partition" } : {};
-      log(`${s.name}: ${r.throughput}/s p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms (${vs}x one-partition)`);
+      const cpuPerCall = r.calls > 0 ? Math.round(serverCpuUs[i]! / r.calls) : 0;
+      log(`${s.name}: ${r.throughput}/s p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms (${vs}x one-partition), server CPU ${cpuPerCall} µs per transfer`);
       emit({
         scenario: "cross-partition-transfers",
         partitions: s.partitions,
@@ -199,6 +211,7 @@ async function main(): Promise<void> {
         throughput: r.throughput,
         p50Ms: r.p50Ms,
         p99Ms: r.p99Ms,
+        serverCpuUsPerCall: r.calls > 0 ? Math.round(serverCpuUs[i]! / r.calls) : 0,
         onePartitionThroughput: base.throughput,
         vsOnePartition: vs,
         slices: SLICES,

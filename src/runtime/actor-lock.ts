@@ -9,6 +9,14 @@ export interface LockOwner {
 /** Thrown to a younger transaction that must not wait: it retries. */
 export class LockConflict extends Error {
   override readonly name = "LockConflict";
+
+  /** `released`: resolves when the lock it lost changes hands, the moment a retry can get it (none: a conflict on another node). */
+  constructor(
+    message: string,
+    readonly released?: Promise<void>,
+  ) {
+    super(message);
+  }
 }
 
 interface Waiter {
@@ -29,6 +37,8 @@ export class ActorLock {
   #held = false;
   #holder: LockOwner | undefined;
   readonly #waiters: Waiter[] = [];
+  /** Resolved at the next release, made only when a refused transaction waits for it. */
+  #next: { readonly released: Promise<void>; readonly resolve: () => void } | undefined;
 
   get idle(): boolean {
     return !this.#held && this.#waiters.length === 0;
@@ -49,12 +59,28 @@ export class ActorLock {
       return Promise.resolve();
     }
     if (owner && this.#holder && isYounger(owner.age, this.#holder.age)) {
-      return Promise.reject(new LockConflict("an older transaction holds this actor"));
+      return Promise.reject(new LockConflict("an older transaction holds this actor", this.#released()));
     }
     return new Promise<void>((grant, refuse) => this.#waiters.push({ owner, grant, refuse }));
   }
 
   release(): void {
+    const changed = this.#next;
+    this.#next = undefined;
+    this.#handOver();
+    changed?.resolve();
+  }
+
+  #released(): Promise<void> {
+    if (!this.#next) {
+      let resolve!: () => void;
+      const released = new Promise<void>((r) => (resolve = r));
+      this.#next = { released, resolve };
+    }
+    return this.#next.released;
+  }
+
+  #handOver(): void {
     const next = this.#waiters.shift();
     if (!next) {
       this.#held = false;
@@ -68,7 +94,7 @@ export class ActorLock {
         const w = this.#waiters[i]!;
         if (w.owner && isYounger(w.owner.age, holder.age)) {
           this.#waiters.splice(i, 1);
-          w.refuse(new LockConflict("an older transaction took this actor"));
+          w.refuse(new LockConflict("an older transaction took this actor", this.#released()));
         }
       }
     }

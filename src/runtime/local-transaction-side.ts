@@ -6,6 +6,7 @@ import { PreparedTransactions } from "./prepared-transactions.js";
 import { TransactionAges } from "./transaction-age.js";
 import { TransactionDecisions } from "./transaction-decisions.js";
 import type { TransactionPeer, TransactionSide, TwoPhasePoint } from "./transaction-side.js";
+import { twoPhaseBounds, type TwoPhaseBounds } from "./two-phase-bounds.js";
 
 /** A partition's transaction side in this process: both roles over its own store. */
 export interface LocalTransactionSide extends TransactionSide {
@@ -25,6 +26,8 @@ export interface LocalTransactionSideOptions {
   /** Another partition's side (throws for one not hosted here). */
   sideOf(partition: number): TransactionPeer;
   readonly testPoint?: (point: TwoPhasePoint) => void;
+  /** Test-only smaller bounds (two-phase-bounds.ts). */
+  readonly twoPhase?: Partial<TwoPhaseBounds>;
 }
 
 /**
@@ -40,6 +43,7 @@ export function localTransactionSide(o: LocalTransactionSideOptions): LocalTrans
     specOf: o.specOf,
     coordinatorOf: (p) => o.sideOf(p).coordinator,
     testPoint,
+    askCoordinatorAfterMs: twoPhaseBounds(o.twoPhase).askCoordinatorAfterMs,
   });
   const coordinator = new TransactionDecisions({
     partition: o.partition,

@@ -7,13 +7,7 @@ import type { Engine } from "./engine.js";
 import { hostedSide, runInTransaction, Transaction } from "./transaction.js";
 import { release, type Participant } from "./transaction-participant.js";
 import type { RemoteTransactions, TransactionRef, TransactionSide } from "./transaction-side.js";
-
-/** How long a transaction another node coordinates keeps its actors here, unprepared, with no call from it. */
-export const PARTICIPANT_LEASE_MS = 30_000;
-/** How many unprepared transactions other nodes may hold open here at once. */
-export const MAX_OPEN_TRANSACTIONS = 1024;
-/** How many calls one transaction may make here (each keeps a savepoint). */
-export const MAX_CALLS_PER_TRANSACTION = 1000;
+import { twoPhaseBounds, type TwoPhaseBounds } from "./two-phase-bounds.js";
 
 /** The part of one transaction another node coordinates that runs here. */
 interface Visit {
@@ -32,7 +26,7 @@ interface Visit {
  * (wait-die, as in one process). Prepare hands the changed actors to their
  * partitions' prepared records (which then hold the locks until the
  * decision) and lets go of the ones only read. Unprepared state is bounded:
- * at most MAX_OPEN_TRANSACTIONS at once, dropped PARTICIPANT_LEASE_MS after
+ * at most `maxOpenTransactions` at once, dropped `participantLeaseMs` after
  * the coordinator's last call, so a coordinator that dies before its
  * prepare does not keep actors locked here; a later call or prepare of a
  * dropped transaction makes it retry (LockConflict).
@@ -40,10 +34,16 @@ interface Visit {
 export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepare"> {
   readonly #visits = new Map<string, Visit>();
 
+  readonly #bounds: TwoPhaseBounds;
+
+  /** `hosted`: the partitions of this node (an abort that names none reaches them all). */
   constructor(
     private readonly engine: Engine,
-    private readonly leaseMs = PARTICIPANT_LEASE_MS,
-  ) {}
+    private readonly hosted: readonly number[],
+    bounds?: Partial<TwoPhaseBounds>,
+  ) {
+    this.#bounds = twoPhaseBounds(bounds);
+  }
 
   /** Unprepared transactions held here. */
   get open(): number {
@@ -53,17 +53,17 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
   async run(ref: TransactionRef, seq: number, undoTo: number | undefined, call: Call, caller: Caller): Promise<Message> {
     let visit = this.#visits.get(ref.id);
     if (!visit) {
-      if (seq !== 0) throw new LockConflict(`this node let go of transaction ${ref.id} (no call from its coordinator for ${this.leaseMs} ms)`);
-      if (this.#visits.size >= MAX_OPEN_TRANSACTIONS) {
-        throw new CallError(Code.ResourceExhausted, `this node holds ${MAX_OPEN_TRANSACTIONS} transactions of other nodes open: try again later`);
+      if (seq !== 0) throw new LockConflict(`this node let go of transaction ${ref.id} (no call from its coordinator for ${this.#bounds.participantLeaseMs} ms)`);
+      if (this.#visits.size >= this.#bounds.maxOpenTransactions) {
+        throw new CallError(Code.ResourceExhausted, `this node holds ${this.#bounds.maxOpenTransactions} transactions of other nodes open: try again later`);
       }
       visit = { ref, txn: new Transaction(hostedSide(this.engine, this.engine.partition), ref.age, false), savepoints: [], busy: 0 };
       this.#visits.set(ref.id, visit);
     }
     undo(visit, undoTo);
     if (seq !== visit.savepoints.length) throw new LockConflict(`transaction ${ref.id}'s call ${seq} arrived here out of order`);
-    if (seq >= MAX_CALLS_PER_TRANSACTION) {
-      throw new CallError(Code.ResourceExhausted, `a transaction makes at most ${MAX_CALLS_PER_TRANSACTION} calls on another node than its coordinator's`);
+    if (seq >= this.#bounds.maxCallsPerTransaction) {
+      throw new CallError(Code.ResourceExhausted, `a transaction makes at most ${this.#bounds.maxCallsPerTransaction} calls on another node than its coordinator's`);
     }
     visit.savepoints.push(visit.txn.savepoint());
     visit.busy++;
@@ -119,8 +119,9 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
       if (commit) throw failedPrecondition(`transaction ${txnId} was not prepared here: it cannot commit`);
       this.#drop(visit);
     }
+    // An abort reaches every partition here: a prepare whose answer was lost named none to the coordinator.
     await Promise.all(
-      partitions.map((p) => {
+      (commit ? partitions : this.hosted).map((p) => {
         const { participant } = hostedSide(this.engine, p);
         return commit ? participant.commit(txnId, epoch) : participant.abort(txnId, epoch);
       }),
@@ -140,7 +141,7 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
     clearTimeout(visit.timer);
     visit.timer = setTimeout(() => {
       if (this.#visits.get(visit.ref.id) === visit && visit.busy === 0) this.#drop(visit);
-    }, this.leaseMs);
+    }, this.#bounds.participantLeaseMs);
     visit.timer.unref();
   }
 

@@ -6,8 +6,6 @@ import { failedPrecondition } from "../api/errors.js";
 import type { ActorStates, Draft } from "./actor-states.js";
 import type { TransactionCoordinator, TransactionParticipant, TransactionRef, TwoPhasePoint } from "./transaction-side.js";
 
-/** How long a prepared transaction blocks its actors before the participant asks the coordinator itself. */
-export const ASK_COORDINATOR_AFTER_MS = 10_000;
 const RETRY_MAX_MS = 2_000;
 
 interface Entry {
@@ -29,6 +27,8 @@ export interface PreparedTransactionsDeps {
   /** The coordinator partition's answerer; throws when it cannot be reached (asked again later). */
   coordinatorOf(partition: number): TransactionCoordinator;
   testPoint(point: TwoPhasePoint): void;
+  /** How long a prepared transaction blocks its actors before this participant asks the coordinator itself (two-phase-bounds.ts). */
+  readonly askCoordinatorAfterMs: number;
 }
 
 /**
@@ -39,7 +39,7 @@ export interface PreparedTransactionsDeps {
  * commit: the states and the record's removal) or drops them. After a
  * restart every prepared record re-locks its actors before any call is
  * served, and the participant asks the coordinator (no decision: abort).
- * A prepared transaction not decided within ASK_COORDINATOR_AFTER_MS is
+ * A prepared transaction not decided within `askCoordinatorAfterMs` is
  * asked about too, so a dead coordinator does not block its actors forever.
  */
 export class PreparedTransactions implements TransactionParticipant {
@@ -73,7 +73,7 @@ export class PreparedTransactions implements TransactionParticipant {
       throw e;
     }
     this.deps.testPoint("participant-after-prepare");
-    this.#askLater(entry, ASK_COORDINATOR_AFTER_MS);
+    this.#askLater(entry, this.deps.askCoordinatorAfterMs);
   }
 
   commit(txnId: string, epoch: number): Promise<void> {

@@ -4,6 +4,8 @@ import { LockConflict } from "./actor-lock.js";
 import type { TransactionParticipant, TransactionSide } from "./transaction-side.js";
 
 const RETRY_MAX_MS = 2_000;
+/** Tries at applying a decided transaction before the reply (then in the background). */
+const INLINE_FINISH_TRIES = 4;
 
 /** A transaction this coordinator runs: a participant's question before the decision makes it abort. */
 interface Running {
@@ -84,6 +86,25 @@ export class TransactionDecisions implements Pick<TransactionSide["coordinator"]
     for (const decision of this.deps.store.twoPhase.decisions()) void this.#finish(decision.txnId, decision.participants);
   }
 
+  /**
+   * Has the `participants` that did not answer the first time apply a
+   * decided transaction: a few more tries before the reply (an answer lost
+   * on the way is retried: applying twice changes nothing), then in the
+   * background until they do, so a participant that cannot be reached
+   * does not hold the reply of a committed transaction. The decision is
+   * forgotten once all applied.
+   */
+  async finishDecided(txnId: string, participants: readonly number[]): Promise<void> {
+    let left = [...participants];
+    for (let attempt = 0; attempt < INLINE_FINISH_TRIES && !this.#stopped; attempt++) {
+      await backoff(attempt);
+      const results = await Promise.allSettled(left.map((p) => this.deps.participantOf(p).commit(txnId, this.epoch)));
+      left = left.filter((_, i) => results[i]!.status === "rejected");
+      if (left.length === 0) return this.forget(txnId);
+    }
+    void this.#finish(txnId, left);
+  }
+
   stop(): void {
     this.#stopped = true;
   }
@@ -96,8 +117,12 @@ export class TransactionDecisions implements Pick<TransactionSide["coordinator"]
         return;
       } catch (e) {
         this.deps.logger.warn({ err: e, txnId, attempt }, "a participant did not apply a committed transaction; trying again");
-        await new Promise((r) => setTimeout(r, Math.min(RETRY_MAX_MS, 20 * 2 ** attempt)).unref());
+        await backoff(attempt);
       }
     }
   }
+}
+
+function backoff(attempt: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.min(RETRY_MAX_MS, 20 * 2 ** attempt)).unref());
 }

@@ -57,6 +57,8 @@ export interface TransactionSide {
     decide(txnId: string, commit: () => Promise<void>): Promise<void>;
     /** Forgets a decision once every participant applied it. */
     forget(txnId: string): void;
+    /** Retries the participants that did not answer the decision (then in the background), and forgets it. */
+    finishDecided(txnId: string, participants: readonly number[]): Promise<void>;
     end(txnId: string): void;
     readonly epoch: number;
   };

@@ -309,7 +309,7 @@ async function transactOnce(engine: Engine, call: Call, caller: Caller, keyed: K
       if (committed && !(e instanceof LockConflict)) throw e;
       await txn.abort();
       if (e instanceof LockConflict && attempt < 10_000) {
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(20, attempt)));
+        await retryAfter(e, attempt);
         continue;
       }
       const outcome = declaredOutcome(e, call.method.errors);
@@ -317,4 +317,18 @@ async function transactOnce(engine: Engine, call: Call, caller: Caller, keyed: K
       throw e;
     }
   }
+}
+
+/** The longest a retry waits for the lock it lost to change hands (a holder prepared for another node may hold it long). */
+const RETRY_WAIT_MAX_MS = 50;
+
+/**
+ * Waits before a transaction's retry: until the lock it lost is released
+ * (then it is likely to get it), else a short random backoff.
+ */
+function retryAfter(conflict: LockConflict, attempt: number): Promise<void> {
+  const backoff = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  if (!conflict.released) return backoff(Math.random() * Math.min(20, attempt));
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([conflict.released, new Promise<void>((r) => (timer = setTimeout(r, RETRY_WAIT_MAX_MS)))]).finally(() => clearTimeout(timer));
 }

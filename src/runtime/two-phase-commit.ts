@@ -26,7 +26,9 @@ export interface RemoteReach {
  *    are released, the decision is forgotten.
  *
  * Resolves once the participants applied, so a caller that got its answer
- * reads the transaction's effects on every partition.
+ * reads the transaction's effects on every partition (one that still does
+ * not answer after a few tries is left to the background: the reply says
+ * committed, which it is).
  */
 export async function commitAcross(
   home: TransactionSide,
@@ -44,6 +46,11 @@ export async function commitAcross(
     bySide.set(p.side, list);
   }
   const others = [...bySide.keys()];
+  // Locks go as soon as nothing more depends on them; `release(all)` at the end lets go of the rest.
+  const held = new Set(all);
+  const letGo = (ps: readonly Participant[]) => release(ps.filter((p) => held.delete(p)));
+  // Read-only actors: the growing phase is over, so letting go now keeps it serializable.
+  letGo(all.filter((p) => !p.dirty));
   /** The partitions each other node prepared (none until it answers). */
   const preparedThere = remotes.map(() => [] as number[]);
   const abortAll = () =>
@@ -77,13 +84,19 @@ export async function commitAcross(
       throw e;
     }
     home.testPoint("after-decision");
-    await Promise.all([
-      ...others.map((side) => side.participant.commit(ref.id, ref.epoch)),
-      ...remotes.map((r, i) => (preparedThere[i]!.length > 0 ? r.node.finish(ref.id, ref.epoch, true, preparedThere[i]!) : undefined)),
+    // The home actors' new versions are durable: their next writers need not wait for the participants.
+    letGo(mine);
+    // Committed, whatever fails next: a participant that did not answer (its answer may be lost) is asked again.
+    const applied = await Promise.allSettled([
+      ...others.map((side) => side.participant.commit(ref.id, ref.epoch).then(() => letGo(bySide.get(side)!))),
+      ...remotes.map((r, i) => (preparedThere[i]!.length > 0 ? r.node.finish(ref.id, ref.epoch, true, preparedThere[i]!) : Promise.resolve())),
     ]);
-    home.coordinator.forget(ref.id);
+    const toWhom = [...others.map((side) => [side.partition]), ...preparedThere];
+    const unanswered = applied.flatMap((a, i) => (a.status === "rejected" ? toWhom[i]! : []));
+    if (unanswered.length === 0) home.coordinator.forget(ref.id);
+    else await home.coordinator.finishDecided(ref.id, unanswered);
   } finally {
     home.coordinator.end(ref.id);
-    release(all);
+    letGo(all);
   }
 }

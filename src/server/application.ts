@@ -3,6 +3,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { APPLICATION_CHANNEL, type ApplicationEvent } from "../api/lifecycle.js";
 import { openPartitions, type OpenedPartitions } from "./open-partitions.js";
 import { testCrashPoint } from "./test-crash-point.js";
+import { testTwoPhaseBounds } from "./test-two-phase-bounds.js";
 import { partitionCount, partitionDirs } from "./partition-layout.js";
 import { reportParseErrorsAsInvalid } from "../transport/invalid-input.js";
 import { registerActorRoutes } from "../transport/routes.js";
@@ -127,6 +128,7 @@ export class Application {
     const nodes = nodeCount(o.nodes);
     const node = (this.#node = NodeServer.of(nodes, partitionCount(o.partitions, process.env, nodes)));
     const dataDir = o.dataDir ?? ".cairn";
+    const twoPhase = testTwoPhaseBounds();
     const opened = await this.#open(node, dataDir, () => openPartitions({
       dataDir,
       count: node?.placement.partitions ?? partitionCount(o.partitions),
@@ -148,6 +150,7 @@ export class Application {
         logger,
         codeVersion: codeVersion(o.version),
         testPoint: testCrashPoint(),
+        twoPhase,
       },
     }));
     this.#opened = opened;
@@ -195,7 +198,7 @@ export class Application {
     // Unary actor calls skip connect's per-request machinery: see fast-unary.ts.
     if (o.fastUnaryPath !== false) served = withFastUnary(runtime, { readMaxBytes: maxBytes, jsonOptions }, served, drain);
     // Calls another node owns go there first (forwarding.ts).
-    if (node) served = node.handler(runtime, tasks, opened.hosted.map((h) => h.store), maxBytes, served);
+    if (node) served = node.handler(runtime, tasks, opened.hosted.map((h) => h.store), maxBytes, served, twoPhase);
     const inspector = inspectorAccess(o.inspector);
     if (inspector) served = withInspector(inspector, (caller) => runtime.gatekeeper.authorizeAdmin(caller), served);
     served = withHealthEndpoints(readiness, served);

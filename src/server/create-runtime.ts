@@ -17,6 +17,7 @@ import { workflowRunner } from "../runtime/workflow/run-task.js";
 import { cancelHandedOver } from "../runtime/task-hand-over.js";
 import { localTransactionSide } from "../runtime/local-transaction-side.js";
 import type { TwoPhasePoint } from "../runtime/transaction-side.js";
+import type { TwoPhaseBounds } from "../runtime/two-phase-bounds.js";
 
 /**
  * Builds a runtime and the parts it works with, and wires them: the
@@ -29,7 +30,8 @@ export function createRuntime(
   servicers: readonly ServicerClass[],
   /** `watchers`: shared by the partitions of one process, so a commit on one wakes readers of it on any. */
   /** `testPoint`: test-only, called at two-phase commit's crash points (see test-crash-point.ts). */
-  options: RuntimeOptions & { logger: Logger; watchers?: Watchers; testPoint?: (point: TwoPhasePoint) => void },
+  /** `twoPhase`: test-only smaller bounds (see test-two-phase-bounds.ts). */
+  options: RuntimeOptions & { logger: Logger; watchers?: Watchers; testPoint?: (point: TwoPhasePoint) => void; twoPhase?: Partial<TwoPhaseBounds> },
 ): Runtime {
   const { logger } = options;
   const health = new StoreHealth(store, logger);
@@ -72,7 +74,7 @@ export function createRuntime(
   metrics.observeTasks(() => tasks.load);
   const partition = options.placement?.partition ?? 0;
   const transactions = localTransactionSide({
-    ...{ partition, store: monitored, states, logger, testPoint: options.testPoint },
+    ...{ partition, store: monitored, states, logger, testPoint: options.testPoint, twoPhase: options.twoPhase },
     specOf: (typeName) => engine().specs.find((s) => s.typeName === typeName),
     sideOf: (p) => engine().transactionSide(p),
   });

@@ -14,6 +14,7 @@ import { VERSIONS_PATH } from "../transport/version-stream.js";
 import { PeerCalls } from "../transport/peer-calls.js";
 import { servePeerCall } from "../transport/peer-call-route.js";
 import { ParticipantNode } from "../runtime/participant-node.js";
+import type { TwoPhaseBounds } from "../runtime/two-phase-bounds.js";
 import { RemoteVersions } from "../transport/remote-versions.js";
 import { Watchers } from "../runtime/watchers.js";
 import { listen, type Listener, type NodeHandler } from "../transport/server.js";
@@ -58,7 +59,7 @@ export class NodeServer {
     this.watchers = new Watchers(this.remoteVersions);
     this.remoteVersions.bind(this.watchers);
     const cluster = { index: identity.index, peerUrls: identity.peerUrls, secret: identity.secret, nodeOfPartition: placement.nodeOfPartition };
-    this.calls = new PeerCalls(cluster, this.#sessions, this.remoteVersions);
+    this.calls = new PeerCalls(cluster, this.#sessions, this.remoteVersions, this.#connections);
   }
 
   /**
@@ -77,9 +78,9 @@ export class NodeServer {
   }
 
   /** The public handler: forwards calls other nodes own, serves the rest with `served`. */
-  handler(runtime: Runtime, tasks: TaskQueries, stores: readonly Store[], maxBytes: number, served: NodeHandler): NodeHandler {
+  handler(runtime: Runtime, tasks: TaskQueries, stores: readonly Store[], maxBytes: number, served: NodeHandler, twoPhase?: Partial<TwoPhaseBounds>): NodeHandler {
     const { identity, placement } = this;
-    const participants = (this.#participants = new ParticipantNode(runtime));
+    const participants = (this.#participants = new ParticipantNode(runtime, placement.hosted, twoPhase));
     const routing: NodeRouting = {
       index: identity.index,
       peerUrls: identity.peerUrls,

@@ -7,6 +7,7 @@ import type { Runtime, RuntimeOptions } from "../runtime/runtime.js";
 import type { ServicerClass } from "../runtime/servicer.js";
 import { Watchers } from "../runtime/watchers.js";
 import type { TwoPhasePoint } from "../runtime/transaction-side.js";
+import type { TwoPhaseBounds } from "../runtime/two-phase-bounds.js";
 import { createRuntime } from "./create-runtime.js";
 import { partitionDirs } from "./partition-layout.js";
 
@@ -27,7 +28,7 @@ export interface OpenOptions {
   readonly now: () => number;
   readonly wrapStore?: (store: Store) => Store;
   readonly servicers: readonly ServicerClass[];
-  readonly runtime: RuntimeOptions & { logger: Logger; testPoint?: (point: TwoPhasePoint) => void };
+  readonly runtime: RuntimeOptions & { logger: Logger; testPoint?: (point: TwoPhasePoint) => void; twoPhase?: Partial<TwoPhaseBounds> };
   /** With several nodes: the process's watchers (fed by other nodes' version streams too). */
   readonly watchers?: Watchers;
   /** With several nodes: who answers for the partitions other nodes host. */

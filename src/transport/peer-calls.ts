@@ -11,6 +11,7 @@ import type { PeerSessions } from "./peer-sessions.js";
 import type { RemoteVersions } from "./remote-versions.js";
 import { PeerTransactions } from "./peer-transactions.js";
 import { callInit, PeerSender, type PeerCluster } from "./peer-sender.js";
+import type { PeerConnections } from "./peer-connections.js";
 
 /**
  * The caller's side of calls between nodes (DESIGN.md §9): what the
@@ -29,8 +30,9 @@ export class PeerCalls implements Elsewhere {
     private readonly cluster: PeerCluster,
     sessions: PeerSessions,
     versions: RemoteVersions,
+    connections?: PeerConnections,
   ) {
-    const send = new PeerSender(cluster, sessions);
+    const send = new PeerSender(cluster, sessions, connections);
     this.#nodes = cluster.peerUrls.map((_, node) => new RemoteNode(node, send, versions));
     const others = this.#nodes.filter((n) => n.node !== cluster.index);
     this.unplacedTasks = new AnyOtherNode(others);

@@ -11,6 +11,7 @@ import type { Call, Caller } from "../runtime/call.js";
 import { PEER_HEADER } from "./forwarding.js";
 import { PEER_CALL_PATH, type PeerOp } from "./peer-call-route.js";
 import { nodeUnavailableMessage, type PeerSessions } from "./peer-sessions.js";
+import type { AnswerSink, Exchange, PeerConnections } from "./peer-connections.js";
 
 /** Who the other nodes are, as the caller's side needs them. */
 export interface PeerCluster {
@@ -26,17 +27,28 @@ const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
 type PeerCallInit = MessageInitShape<typeof PeerCallSchema>;
 
-/** Sends one peer call and reads its answer. */
+/**
+ * Sends one peer call and reads its answer. A transaction's calls go over
+ * a pooled keep-alive HTTP/1.1 connection when there is one to spare
+ * (peer-connections.ts: cheaper than an HTTP/2 stream, and a transfer
+ * across nodes is three of them in sequence); the rest, and those, when
+ * the pool is full, over the pooled HTTP/2 session.
+ */
 export class PeerSender {
   constructor(
     private readonly cluster: PeerCluster,
     private readonly sessions: PeerSessions,
+    private readonly connections?: PeerConnections,
   ) {}
 
   send(node: number, op: PeerOp, init: PeerCallInit, method: MethodSpec | undefined, signal: AbortSignal | undefined): Promise<PeerAnswer> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const url = this.cluster.peerUrls[node];
     const unavailable = (cause: unknown) => new Unavailable(nodeUnavailableMessage(node, url, cause));
+    if (this.connections && op.startsWith("txn-")) {
+      const sent = this.#sendH1(this.connections, url!, op, init, method, signal, unavailable);
+      if (sent) return sent;
+    }
     let stream: http2.ClientHttp2Stream;
     try {
       stream = this.sessions.session(url!).request({
@@ -74,24 +86,83 @@ export class PeerSender {
         }
         chunks.push(chunk);
       });
-      stream.once("end", () =>
-        settle(() => {
-          const body = Buffer.concat(chunks);
-          if (status === 200) return resolve(fromBinary(PeerAnswerSchema, body));
-          const fallback = new ConnectError(`node ${node} answered HTTP ${status}`, Code.Unavailable);
-          // errorFromJsonBytes throws the fallback for a body that is no JSON error (a node dying mid-answer).
-          let err = fallback;
-          try {
-            err = errorFromJsonBytes(body, undefined, fallback);
-          } catch {}
-          reject(fromWireError(err, method));
-        }),
-      );
+      stream.once("end", () => settle(() => answerOf(node, status, Buffer.concat(chunks), method).then(resolve, reject)));
       stream.once("error", (e) => settle(() => reject(unavailable(e))));
       stream.once("close", () => settle(() => reject(unavailable(`the stream closed (code ${stream.rstCode})`))));
       stream.end(toBinary(PeerCallSchema, create(PeerCallSchema, init)));
     });
   }
+
+  /** Over a pooled HTTP/1.1 connection; undefined when the pool to that node is full. */
+  #sendH1(
+    connections: PeerConnections,
+    url: string,
+    op: PeerOp,
+    init: PeerCallInit,
+    method: MethodSpec | undefined,
+    signal: AbortSignal | undefined,
+    unavailable: (cause: unknown) => Error,
+  ): Promise<PeerAnswer> | undefined {
+    const node = this.cluster.peerUrls.indexOf(url);
+    const body = toBinary(PeerCallSchema, create(PeerCallSchema, init));
+    const head = `POST ${PEER_CALL_PATH}${op} HTTP/1.1\r\nhost: cairn-peer\r\ncontent-type: application/proto\r\ncontent-length: ${body.byteLength}\r\n${PEER_HEADER}: ${this.cluster.secret}\r\n\r\n`;
+    let exchange: Exchange | undefined;
+    const onAbort = () => {
+      settle(0, signal!.reason instanceof Error ? signal!.reason : new Error(String(signal!.reason)));
+      exchange?.cancel();
+    };
+    let settle!: (status: number, answer: Buffer | Error) => void;
+    const answered = new Promise<PeerAnswer>((resolve, reject) => {
+      let settled = false;
+      settle = (status, answer) => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener("abort", onAbort);
+        if (answer instanceof Error) return reject(answer);
+        answerOf(node, status, answer, method).then(resolve, reject);
+      };
+    });
+    let status = 0;
+    let size = 0;
+    const chunks: Buffer[] = [];
+    const sink: AnswerSink = {
+      head: (s, _headers, whole) => {
+        status = s;
+        if (whole !== undefined) settle(status, whole);
+      },
+      data: (chunk) => {
+        size += chunk.length;
+        if (size > MAX_ANSWER_BYTES) {
+          settle(status, unavailable(`its answer exceeds ${MAX_ANSWER_BYTES} bytes`));
+          exchange?.cancel();
+          return;
+        }
+        chunks.push(chunk);
+      },
+      end: () => settle(status, Buffer.concat(chunks)),
+      failed: (e) => settle(status, unavailable(e)),
+    };
+    try {
+      exchange = connections.exchange(url, head, body, sink);
+    } catch (e) {
+      return Promise.reject(unavailable(e));
+    }
+    if (!exchange) return undefined;
+    signal?.addEventListener("abort", onAbort, { once: true });
+    return answered;
+  }
+}
+
+/** A peer's answer: the message of a 200, else the error it names. */
+async function answerOf(node: number, status: number, body: Buffer, method: MethodSpec | undefined): Promise<PeerAnswer> {
+  if (status === 200) return fromBinary(PeerAnswerSchema, body);
+  const fallback = new ConnectError(`node ${node} answered HTTP ${status}`, Code.Unavailable);
+  // errorFromJsonBytes throws the fallback for a body that is no JSON error (a node dying mid-answer).
+  let err = fallback;
+  try {
+    err = errorFromJsonBytes(body, undefined, fallback);
+  } catch {}
+  throw fromWireError(err, method);
 }
 
 /** A call's fields as the owner runs it. */

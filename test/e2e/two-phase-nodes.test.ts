@@ -1,0 +1,203 @@
+// Two-phase commit across two nodes (DESIGN.md §9) at its edges, as real
+// processes on 127.0.0.1, with the purse app (test/proto/probe/v1/purse.proto):
+//
+// - a savepoint the coordinator restores undoes the other node's calls;
+// - the bounds (two-phase-bounds.ts), shrunk for the test through the
+//   test-only CAIRN_TEST_TWO_PHASE_BOUNDS: an unprepared transaction's lease
+//   on the other node running out, the open-transactions and calls caps,
+//   and a prepared participant asking its coordinator again;
+// - lost answers: each node reaches the other's peer port through a proxy
+//   (test/fixtures/peer-proxy.ts) that cuts a chosen answer (run, prepare,
+//   finish) after node 1 ran it, or drops finishes or decision questions
+//   for a while.
+//
+// After each: the coins are conserved, no two-phase record is left, and a
+// later writer gets through. Node 0 coordinates (the moves start at purses
+// it owns) and node 1 participates.
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { ExternalContext } from "@cairn-dev/cairn";
+import { MoveAborted, Purse } from "../../generated/probe/v1/purse_cairn.js";
+import { nodeOfPartition, partitionOf } from "../../src/api/partition.js";
+import { PEER_CALL_PATH } from "../../src/transport/peer-call-route.js";
+import { eventually, waitFor } from "../fixtures/waiting.js";
+import { peekTwoPhase } from "../fixtures/two-phase-peek.js";
+import { PeerProxy } from "../fixtures/peer-proxy.js";
+import { freePort, ServerProcesses, within, type SpawnedServer } from "./helpers.js";
+
+// Server processes with both cores busy: deadlines bound hangs, they never decide a passing test.
+vi.setConfig({ testTimeout: 240_000, hookTimeout: 240_000 });
+
+const NODES = 2;
+const PURSE = "probe.v1.Purse";
+const SERVER = fileURLToPath(new URL("../fixtures/purse-server.ts", import.meta.url));
+const SECRET = "two-phase-nodes-secret-0123456789";
+const CALL_TIMEOUT_MS = 60_000;
+/** The bounds both nodes run with: small, so nothing here waits long for one. */
+const BOUNDS = { participantLeaseMs: 1_500, maxOpenTransactions: 2, maxCallsPerTransaction: 60, askCoordinatorAfterMs: 1_000 };
+
+const ownerOf = (id: string) => nodeOfPartition(partitionOf(PURSE, id, NODES), NODES);
+let fresh = 0;
+/** A new purse id owned by `node`. */
+function purseOn(node: number, prefix: string): string {
+  for (;;) {
+    const id = `${prefix}-${fresh++}`;
+    if (ownerOf(id) === node) return id;
+  }
+}
+const codeOf = (p: Promise<unknown>) => p.then((): Code | "ok" => "ok", (e: unknown) => (e instanceof MoveAborted ? Code.Aborted : ConnectError.from(e).code));
+
+describe("two-phase commit across two nodes, at its edges", () => {
+  const processes = new ServerProcesses();
+  /** Before node 1's peer port (node 0 reaches it through this), and before node 0's (node 1 reaches it through this). */
+  let proxy: PeerProxy;
+  let proxy0: PeerProxy;
+  let dataDir = "";
+  /** Clients entering at node 0 and node 1. */
+  const ctx: ExternalContext[] = [];
+  /** Node 0's purse whose Release opens node 0's holds. */
+  let gate = "";
+
+  beforeAll(async () => {
+    dataDir = await processes.tempDataDir("cairn-2pc-nodes-");
+    const [public0, public1, peer0, peer1] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    proxy = await PeerProxy.start(0, { host: "127.0.0.1", port: peer1 });
+    proxy0 = await PeerProxy.start(0, { host: "127.0.0.1", port: peer0 });
+    // Each node reaches the other through its proxy (its own URL is its own port).
+    const urls = [
+      [`http://127.0.0.1:${peer0}`, `http://127.0.0.1:${proxy.port}`],
+      [`http://127.0.0.1:${proxy0.port}`, `http://127.0.0.1:${peer1}`],
+    ];
+    const nodes: SpawnedServer[] = await Promise.all(
+      [public0, public1].map((port, i) =>
+        processes.spawn({
+          dataDir,
+          port,
+          script: SERVER,
+          env: {
+            CAIRN_NODES: String(NODES),
+            CAIRN_NODE_INDEX: String(i),
+            CAIRN_PEER_URLS: urls[i]!.join(","),
+            CAIRN_PEER_HOST: "127.0.0.1",
+            CAIRN_CLUSTER_SECRET: SECRET,
+            CAIRN_TEST_TWO_PHASE_BOUNDS: JSON.stringify(BOUNDS),
+          },
+        }),
+      ),
+    );
+    for (const node of nodes) ctx.push(processes.connect(node.url, { timeoutMs: CALL_TIMEOUT_MS }));
+    gate = purseOn(0, "gate");
+    await Purse.create(ctx[0]!, gate, { coins: 0n });
+  });
+  afterAll(async () => {
+    await processes.close();
+    await proxy?.close();
+    await proxy0?.close();
+  });
+
+  /** New purses with `coins` each, on the nodes named. */
+  async function purses(prefix: string, coins: bigint, ...on: number[]): Promise<string[]> {
+    const ids = on.map((node) => purseOn(node, prefix));
+    for (const id of ids) await Purse.create(ctx[ownerOf(id)]!, id, { coins });
+    return ids;
+  }
+  const coinsOf = async (id: string) => (await Purse.ref(id).get(ctx[ownerOf(id)]!)).coins;
+  const held = async () => (await Purse.ref(gate).release(ctx[0]!, { tag: "" })).held;
+  const release = (tag: string) => Purse.ref(gate).release(ctx[0]!, { tag });
+  /** Nothing prepared or decided is left, and a writer gets through on each purse (no lock held). */
+  async function settled(...ids: string[]): Promise<void> {
+    await eventually(async () => JSON.stringify(await peekTwoPhase(dataDir)) === JSON.stringify({ prepared: 0, decisions: 0 }), 30_000, "no two-phase record left");
+    await within(30_000, "a writer on each purse", Promise.all(ids.map((id) => Purse.ref(id).add(ctx[ownerOf(id) ^ 1]!, { amount: 0n }))));
+  }
+
+  it("moves coins across nodes, and a nested transaction's call on the other node is undone when it fails and is caught", async () => {
+    const [a, via, b] = await purses("nest", 100n, 0, 0, 1);
+    await Purse.ref(a).move(ctx[0]!, { to: b!, amount: 10n });
+    expect([await coinsOf(a!), await coinsOf(b!)]).toEqual([90n, 110n]);
+    // Slip on `via` adds 7 to b (node 1) and takes 7 from via, then fails; Move catches it and keeps its own -1.
+    await Purse.ref(a).move(ctx[0]!, { to: b!, amount: 7n, nestedVia: via! });
+    expect({ a: await coinsOf(a!), via: await coinsOf(via!), b: await coinsOf(b!) }).toEqual({ a: 89n, via: 100n, b: 110n });
+    await settled(a!, via!, b!);
+  });
+
+  it("lets go of an unprepared transaction's actors once its lease runs out, and the transaction retries at its prepare", async () => {
+    const [a, b] = await purses("lease", 100n, 0, 1);
+    const move = codeOf(Purse.ref(a).move(ctx[0]!, { to: b!, amount: 5n, hold: "lease" }));
+    // Held on node 0 after its call locked b on node 1, and silent from then on.
+    await waitFor(async () => (await held()) === 1, "the move held after its call on node 1");
+    // Blocked while the lease runs; through once node 1 lets go, while the move still holds.
+    await within(30_000, "a writer on b", Purse.ref(b).add(ctx[1]!, { amount: 1n }));
+    expect(await held()).toBe(1);
+    await release("lease");
+    // Its prepare finds b let go: a conflict, so it runs again from the top, and commits.
+    expect(await within(CALL_TIMEOUT_MS, "the move", move)).toBe("ok");
+    expect([await coinsOf(a!), await coinsOf(b!)]).toEqual([95n, 106n]);
+    await settled(a!, b!);
+  });
+
+  it("refuses a transaction beyond the open-transactions cap on the other node with RESOURCE_EXHAUSTED, then serves it once they end", async () => {
+    const [a1, a2, a3, b1, b2, b3] = await purses("cap", 100n, 0, 0, 0, 1, 1, 1);
+    // Two held open on node 1 (its cap), each renewing its lease with a read there.
+    const moves = [codeOf(Purse.ref(a1).move(ctx[0]!, { to: b1!, amount: 1n, hold: "cap", chatty: true })), codeOf(Purse.ref(a2).move(ctx[0]!, { to: b2!, amount: 2n, hold: "cap", chatty: true }))];
+    await waitFor(async () => (await held()) === 2, "two moves held open on node 1");
+    expect(await codeOf(Purse.ref(a3).move(ctx[0]!, { to: b3!, amount: 3n }))).toBe(Code.ResourceExhausted);
+    await release("cap");
+    expect(await within(CALL_TIMEOUT_MS, "the held moves", Promise.all(moves))).toEqual(["ok", "ok"]);
+    expect(await codeOf(Purse.ref(a3).move(ctx[0]!, { to: b3!, amount: 3n }))).toBe("ok");
+    expect(await Promise.all([a1, a2, a3, b1, b2, b3].map((id) => coinsOf(id!)))).toEqual([99n, 98n, 97n, 101n, 102n, 103n]);
+    await settled(a1!, a2!, a3!, b1!, b2!, b3!);
+  });
+
+  it("refuses a transaction making more calls on the other node than the cap with RESOURCE_EXHAUSTED, changing nothing", async () => {
+    const [a, b] = await purses("calls", 100n, 0, 1);
+    expect(await codeOf(Purse.ref(a).move(ctx[0]!, { to: b!, amount: 4n, calls: BOUNDS.maxCallsPerTransaction }))).toBe(Code.ResourceExhausted);
+    expect([await coinsOf(a!), await coinsOf(b!)]).toEqual([100n, 100n]);
+    // One under the cap (its first call is the move itself) goes through.
+    expect(await codeOf(Purse.ref(a).move(ctx[0]!, { to: b!, amount: 4n, calls: BOUNDS.maxCallsPerTransaction - 1 }))).toBe("ok");
+    expect([await coinsOf(a!), await coinsOf(b!)]).toEqual([96n, 104n]);
+    await settled(a!, b!);
+  });
+
+  it.each(["txn-run", "txn-prepare", "txn-finish"])("recovers when the answer of %s is lost after node 1 ran it: coins conserved, nothing left, later writers through", async (op) => {
+    const [a, b] = await purses(`lost-${op}`, 100n, 0, 1);
+    const cut = proxy.arm(`${PEER_CALL_PATH}${op}`, "cut");
+    // After a lost prepare answer node 1 cannot hear the decision by asking: only the coordinator's abort frees b.
+    const asking = `${PEER_CALL_PATH}txn-decision`;
+    if (op === "txn-prepare") void proxy0.arm(asking, "drop", Number.MAX_SAFE_INTEGER);
+    const outcome = await codeOf(Purse.ref(a).move(ctx[0]!, { to: b!, amount: 10n }));
+    await within(1_000, "the cut", cut);
+    try {
+      await eventually(async () => (await peekTwoPhase(dataDir)).prepared === 0, 30_000, "node 1's prepared record dropped");
+    } finally {
+      proxy0.disarm(asking);
+    }
+    // A lost finish comes after the decision: committed, and the reply must say so.
+    if (op === "txn-finish") expect(outcome).toBe("ok");
+    else expect([Code.Unavailable, "ok"]).toContain(outcome);
+    const moved = outcome === "ok" ? 10n : 0n;
+    await settled(a!, b!);
+    expect([await coinsOf(a!), await coinsOf(b!)]).toEqual([100n - moved, 100n + moved]);
+    await Purse.ref(a).move(ctx[0]!, { to: b!, amount: 1n });
+    expect([await coinsOf(a!), await coinsOf(b!)]).toEqual([99n - moved, 101n + moved]);
+  });
+
+  it("a participant whose finishes do not arrive asks its coordinator again after the bound, and applies the decision", async () => {
+    const [a, b] = await purses("ask", 100n, 0, 1);
+    const path = `${PEER_CALL_PATH}txn-finish`;
+    const dropped = proxy.arm(path, "drop", Number.MAX_SAFE_INTEGER);
+    try {
+      const move = codeOf(Purse.ref(a).move(ctx[0]!, { to: b!, amount: 10n }));
+      await within(30_000, "a dropped finish", dropped);
+      // No finish reaches node 1: it asks node 0 (directly) after askCoordinatorAfterMs, hears "commit", applies.
+      await eventually(async () => (await peekTwoPhase(dataDir)).prepared === 0, 30_000, "node 1's prepared record applied");
+      expect(await coinsOf(b!)).toBe(110n);
+      proxy.disarm(path);
+      expect(await within(CALL_TIMEOUT_MS, "the move", move)).toBe("ok");
+    } finally {
+      proxy.disarm(path);
+    }
+    await settled(a!, b!);
+    expect([await coinsOf(a!), await coinsOf(b!)]).toEqual([90n, 110n]);
+  });
+});
