@@ -26,6 +26,7 @@ import { actorIds, statePage, taskRange, type ActorIdFilter, type ActorIdPage, t
 import { TwoPhaseRecords } from "./two-phase-records.js";
 import { DISK_FULL_BYTES, freeBytesBelow, writeFaultOf } from "./write-faults.js";
 import { ownFlush } from "./own-flush.js";
+import { storedVersion } from "./stored-version.js";
 
 export type Durability = "durable" | "relaxed";
 
@@ -198,8 +199,7 @@ export class LmdbStore implements Store {
       const refused = this.#fence.check();
       if (refused) return refused;
       for (const w of batch.states) {
-        const stored = this.states.get([w.stateType, w.actorId]);
-        if ((stored?.version ?? 0) !== w.baseVersion) return new CommitConflictError(w.stateType, w.actorId);
+        if (storedVersion(this.states, [w.stateType, w.actorId]) !== w.baseVersion) return new CommitConflictError(w.stateType, w.actorId);
       }
       const moved = this.twoPhase.write(batch); // checks its prepared versions before writing
       if (moved) return moved;
