@@ -97,7 +97,7 @@ async function main(): Promise<void> {
             const start = performance.now();
             const visible = meta.put(`k${k}`, t);
             const flushed = own ? ownFlush(root) : undefined;
-            waits.push(visible.then(() => (flushed ?? root.flushed)).then(() => performance.now() - start));
+            waits.push(visible.then((): PromiseLike<unknown> => flushed ?? root.flushed).then(() => performance.now() - start));
           }
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
