@@ -25,7 +25,7 @@ import { CommitFence, fenced, takeOwnership } from "./ownership.js";
 import { actorIds, statePage, taskRange, type ActorIdFilter, type ActorIdPage, type StateKey } from "./range-scans.js";
 import { TwoPhaseRecords } from "./two-phase-records.js";
 import { DISK_FULL_BYTES, freeBytesBelow, writeFaultOf } from "./write-faults.js";
-import { ownFlush } from "./own-flush.js";
+import { OwnFlush } from "./own-flush.js";
 import { storedVersion } from "./stored-version.js";
 
 export type Durability = "durable" | "relaxed";
@@ -85,6 +85,7 @@ export class LmdbStore implements Store {
   readonly #fence: CommitFence;
   readonly twoPhase: TwoPhaseRecords;
   readonly #taskListeners = new Set<(taskIds: ReadonlySet<string>) => void>();
+  readonly #ownFlush: OwnFlush;
 
   constructor(options: LmdbStoreOptions) {
     this.durability = options.durability ?? "durable";
@@ -115,6 +116,7 @@ export class LmdbStore implements Store {
       void this.root.close();
       throw e;
     }
+    this.#ownFlush = new OwnFlush(this.root);
     this.twoPhase = new TwoPhaseRecords(this.root, this.states);
     this.retention = new RetentionIndex(this.root, options.now ?? Date.now);
     this.retention.buildIfMissing(this.root, meta, this.tasks(), this.idempotency.getKeys());
@@ -235,7 +237,7 @@ export class LmdbStore implements Store {
       return undefined;
     });
     // Its own batch's flush, taken now: later, the newest batch's is a later one (own-flush.ts).
-    const flushed = this.durability === "durable" && !options.visibleOnly ? ownFlush(this.root) : undefined;
+    const flushed = this.durability === "durable" && !options.visibleOnly ? this.#ownFlush.of() : undefined;
     this.#guardBatch();
     let applied: CommitConflictError | StoreFault | undefined;
     try {
@@ -320,7 +322,7 @@ export class LmdbStore implements Store {
     const refused = fenced(this.meta, this.epoch, this.path); // never writes again, probe or not
     if (refused) throw (this.#fault = refused);
     const write = this.meta.put("probe", Date.now());
-    const flushed = ownFlush(this.root);
+    const flushed = this.#ownFlush.of();
     this.#guardBatch();
     try {
       await write;

@@ -2,19 +2,22 @@ import { join } from "node:path";
 import { open, type RootDatabase } from "lmdb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDirs } from "../../test/fixtures/temp-dirs.js";
-import { ownFlush } from "./own-flush.js";
+import { OwnFlush } from "./own-flush.js";
 
 const tempDir = tempDirs("cairn-own-flush-spec-");
 let root: RootDatabase<number, string>;
+let flushes: OwnFlush;
+const ownFlush = (_root: RootDatabase<number, string>) => flushes.of();
 
 beforeAll(() => {
   root = open<number, string>({ path: join(tempDir(), "data"), compression: false });
+  flushes = new OwnFlush(root);
 });
 afterAll(() => root?.close());
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-describe("ownFlush: the flush of the batch a write joined", () => {
+describe("OwnFlush: the flush of the batch a write joined, or of a later one", () => {
   it("resolves once the write is committed, for every write of a turn", async () => {
     const writes = Array.from({ length: 50 }, (_, i) => {
       const visible = root.put(`k${i}`, i);
