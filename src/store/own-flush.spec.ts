@@ -51,4 +51,22 @@ describe("OwnFlush: the flush of the batch a write joined, or of a later one", (
     // lmdb-js may resolve batches' flushes out of order (a later batch's flush covers the earlier ones on disk): every one resolves.
     expect(resolved.size).toBe(40);
   });
+
+  it("releases every write taken before a flush that resolves, whichever batch's resolves first", async () => {
+    // lmdb-js's `flushed` thenable, driven by hand: which batch flushes when is the test's to say.
+    const batches: Array<() => void> = [];
+    const fake = { flushed: { then: (onFlushed: () => void) => (batches.push(onFlushed), Promise.resolve()) } };
+    const tracker = new OwnFlush(fake as unknown as RootDatabase);
+    const released: number[] = [];
+    const writes = [0, 1, 2].map((i) => tracker.of().then(() => void released.push(i)));
+    batches[1]!(); // the second batch's flush: the first write's batch is on disk too
+    await Promise.all(writes.slice(0, 2));
+    expect(released).toEqual([0, 1]);
+    batches[0]!(); // late, out of order: nothing more to release
+    await Promise.resolve();
+    expect(released).toEqual([0, 1]);
+    batches[2]!();
+    await writes[2];
+    expect(released).toEqual([0, 1, 2]);
+  });
 });
