@@ -39,6 +39,12 @@ describe("encodeState: toBinary's bytes, by a plan per type", () => {
     same(ShapesSchema, create(ShapesSchema, { msi: { "": 0n }, mim: { "0": create(InnerSchema) }, mbb: { false: new Uint8Array() } } as never));
   });
 
+  it("writes large states as toBinary does (the buffer grows; lengths of 2 to 3 bytes move the nested bytes along)", () => {
+    const big = new Uint8Array(300_000).map((_, i) => i % 251);
+    const inner = create(InnerSchema, { name: "é".repeat(10_000), data: big.subarray(0, 20_000) });
+    same(ShapesSchema, create(ShapesSchema, { by: big, inner, rinner: [inner, inner], s: "x".repeat(70_000), self: create(ShapesSchema, { inner }) } as never));
+  });
+
   it("encodes the bank's Account (the writer's common case)", () => {
     for (const balance of [0n, 1n, -1n, 2n ** 63n - 1n]) same(AccountSchema, create(AccountSchema, { owner: "ann", balance, history: ["opened", ""] }));
   });
