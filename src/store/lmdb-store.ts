@@ -249,12 +249,7 @@ export class LmdbStore implements Store {
     if (applied instanceof Error) throw applied;
     this.#fault = undefined;
     this.#notifyTasks(batch);
-    if (!flushed) return;
-    try {
-      await flushed;
-    } catch (e) {
-      throw await this.#faultOf(e);
-    }
+    if (flushed) await flushed; // never rejects: a failed batch's writes fail above
   }
 
   async deleteExpired(limits: ExpiryLimits): Promise<ExpiryResult> {
