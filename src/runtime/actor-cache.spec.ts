@@ -39,4 +39,16 @@ describe("ActorCache: a bounded LRU of actor cells", () => {
     for (let i = 0; i < 20; i++) cache.cell(T, `x${i}`);
     expect(cache.peek(`${T}\u0000busy`)).toBe(busy);
   });
+
+  it("forgets an evicted cell everywhere: the next call gets a new one, also for ids holding a NUL", () => {
+    const cache = new ActorCache(2);
+    const old = cache.cell(T, "a\u0000b");
+    cache.cell(T, "x");
+    cache.cell("other.Type", "x"); // evicts a\0b
+    expect(cache.peek(`${T}\u0000a\u0000b`)).toBeUndefined();
+    const fresh = cache.cell(T, "a\u0000b");
+    expect(fresh).not.toBe(old);
+    expect(fresh.key).toBe(`${T}\u0000a\u0000b`);
+    expect(cache.size).toBe(2);
+  });
 });
