@@ -1,4 +1,4 @@
-import { create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
+import { create, fromBinary, type Message } from "@bufbuild/protobuf";
 import { CommitConflictError, type CommitBatch, type ScheduleRecord, type Store, type TaskRecord } from "../store/store.js";
 import { ActorCache, type ActorCell, type Snapshot } from "./actor-cache.js";
 import { publishCommit, publishDeletion } from "./commit-channel.js";
@@ -8,6 +8,7 @@ import type { StateSpec } from "../api/spec.js";
 import type { StoreHealth } from "./store-health.js";
 import { spawnedEvents } from "./tasks/task-events.js";
 import { Watchers } from "./watchers.js";
+import { encodeState } from "./state-encoder.js";
 
 /** A draft of one actor's next version, for `commitDrafts`. */
 export interface Draft {
@@ -118,7 +119,7 @@ export class ActorStates {
       // Later writers see a deleted actor absent at once, as they see new versions.
       // (A literal, not a spread of `snapshot`: the spread showed in the writer's profile.)
       cell.latest = deleted ? null : { version: snapshot.version, state: draft, lineage };
-      const state = deleted ? null : { version: snapshot.version, bytes: toBinary(spec.state, draft) };
+      const state = deleted ? null : { version: snapshot.version, bytes: encodeState(spec.state, draft) };
       return { spec, actorId, cell, snapshot, lineage, deleted, write: { stateType: spec.typeName, actorId, baseVersion: base?.version ?? 0, state } };
     });
     // A plain writer schedules nothing and deletes nothing: no arrays built for it.

@@ -1,4 +1,4 @@
-import { clone, create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import type { KeyOwner, Store } from "../store/store.js";
 import { deletionBatch, planDeletion } from "./actor-deletion.js";
 import type { Clock } from "./clock.js";
@@ -13,6 +13,7 @@ import { hashRequest, type CallIdentity } from "./idempotency.js";
 import { outcomeRecord, type IdempotencyTable, type Keyed } from "./idempotency-table.js";
 import type { StateSpec } from "../api/spec.js";
 import { replayed } from "./task-outcome.js";
+import { copyMessage } from "./message-copy.js";
 
 /** A writer method call as a mutation; `context` makes the handler's context for its effects. */
 export function writerMutation(bound: Bound, call: Call, context: (effects: WriteEffects) => unknown, byTask?: string): Mutation<Message> {
@@ -127,7 +128,7 @@ export class Writers {
     if (base !== null && mutation.isConstructor) {
       throw alreadyExists(`${spec.typeName} ${JSON.stringify(actorId)} already exists`);
     }
-    const draft = base ? clone(spec.state, base.state) : create(spec.state);
+    const draft = base ? copyMessage(spec.state, base.state) : create(spec.state);
     const effects: WriteEffects = { scheduled: [], deletion: "allowed" };
     let value: T;
     try {

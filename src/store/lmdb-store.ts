@@ -1,4 +1,3 @@
-import { statfs } from "node:fs/promises";
 import { open, type Database, type RootDatabase } from "lmdb";
 import {
   CommitConflictError,
@@ -25,6 +24,9 @@ import { RetentionIndex } from "./retention-index.js";
 import { CommitFence, fenced, takeOwnership } from "./ownership.js";
 import { actorIds, statePage, taskRange, type ActorIdFilter, type ActorIdPage, type StateKey } from "./range-scans.js";
 import { TwoPhaseRecords } from "./two-phase-records.js";
+import { DISK_FULL_BYTES, freeBytesBelow, writeFaultOf } from "./write-faults.js";
+import { OwnFlush } from "./own-flush.js";
+import { storedVersion } from "./stored-version.js";
 
 export type Durability = "durable" | "relaxed";
 
@@ -48,8 +50,6 @@ type DueKey = [number, string];
 /** Bumped when an index must be rebuilt from the tasks on open. */
 const DUE_INDEX_VERSION = 1;
 
-/** Less free space than this on the data directory's filesystem: a failed write is "disk full". */
-const DISK_FULL_BYTES = 1024 * 1024;
 const ignore = (): void => {};
 
 /** Waiting to run: in the due index. Ended and paused tasks are not. */
@@ -85,6 +85,7 @@ export class LmdbStore implements Store {
   readonly #fence: CommitFence;
   readonly twoPhase: TwoPhaseRecords;
   readonly #taskListeners = new Set<(taskIds: ReadonlySet<string>) => void>();
+  readonly #ownFlush: OwnFlush;
 
   constructor(options: LmdbStoreOptions) {
     this.durability = options.durability ?? "durable";
@@ -115,6 +116,7 @@ export class LmdbStore implements Store {
       void this.root.close();
       throw e;
     }
+    this.#ownFlush = new OwnFlush(this.root);
     this.twoPhase = new TwoPhaseRecords(this.root, this.states);
     this.retention = new RetentionIndex(this.root, options.now ?? Date.now);
     this.retention.buildIfMissing(this.root, meta, this.tasks(), this.idempotency.getKeys());
@@ -199,8 +201,7 @@ export class LmdbStore implements Store {
       const refused = this.#fence.check();
       if (refused) return refused;
       for (const w of batch.states) {
-        const stored = this.states.get([w.stateType, w.actorId]);
-        if ((stored?.version ?? 0) !== w.baseVersion) return new CommitConflictError(w.stateType, w.actorId);
+        if (storedVersion(this.states, [w.stateType, w.actorId]) !== w.baseVersion) return new CommitConflictError(w.stateType, w.actorId);
       }
       const moved = this.twoPhase.write(batch); // checks its prepared versions before writing
       if (moved) return moved;
@@ -235,6 +236,8 @@ export class LmdbStore implements Store {
       for (const { taskId, progress } of batch.progress ?? []) this.progressDb.put(taskId, progress);
       return undefined;
     });
+    // Its own batch's flush, taken now: later, the newest batch's is a later one (own-flush.ts).
+    const flushed = this.durability === "durable" && !options.visibleOnly ? this.#ownFlush.of() : undefined;
     this.#guardBatch();
     let applied: CommitConflictError | StoreFault | undefined;
     try {
@@ -246,7 +249,7 @@ export class LmdbStore implements Store {
     if (applied instanceof Error) throw applied;
     this.#fault = undefined;
     this.#notifyTasks(batch);
-    if (this.durability === "durable" && !options.visibleOnly) await this.#flushed();
+    if (flushed) await flushed; // never rejects: a failed batch's writes fail above
   }
 
   async deleteExpired(limits: ExpiryLimits): Promise<ExpiryResult> {
@@ -314,19 +317,12 @@ export class LmdbStore implements Store {
     const refused = fenced(this.meta, this.epoch, this.path); // never writes again, probe or not
     if (refused) throw (this.#fault = refused);
     const write = this.meta.put("probe", Date.now());
+    const flushed = this.#ownFlush.of();
     this.#guardBatch();
     try {
       await write;
-    } catch (e) {
-      throw await this.#faultOf(e);
-    }
-    this.#fault = undefined;
-    await this.#flushed();
-  }
-
-  async #flushed(): Promise<void> {
-    try {
-      await this.root.flushed;
+      this.#fault = undefined;
+      await flushed;
     } catch (e) {
       throw await this.#faultOf(e);
     }
@@ -348,30 +344,15 @@ export class LmdbStore implements Store {
     });
   }
 
-  /** What a failed commit means; lmdb-js gives the system's error as a second, rejected promise. */
+  /** What a failed write means (write-faults.ts); a fault is remembered: it gates probes. */
   async #faultOf(e: unknown): Promise<unknown> {
-    // Anything else (a record that would not encode) is not the store's health.
-    if (!StoreFault.isEngineFailure(e)) return e;
-    let cause = e;
-    const detail = (e as { commitError?: Promise<unknown> } | undefined)?.commitError;
-    if (detail && typeof detail.then === "function") {
-      // Rejected in the same callback as `e` (or never): observe it either way.
-      const now = new Promise<undefined>((resolve) => setImmediate(resolve, undefined));
-      cause = (await Promise.race([detail.then(() => undefined, (r: unknown) => r), now])) ?? e;
-    }
-    // A full disk shows as EIO from LMDB's writes: free space tells them apart.
-    const fault = StoreFault.from(cause, await this.#freeBytesBelow(DISK_FULL_BYTES));
-    this.#fault = fault;
+    const fault = await writeFaultOf(e, this.path);
+    if (fault instanceof StoreFault) this.#fault = fault;
     return fault;
   }
 
-  async #freeBytesBelow(bytes: number): Promise<boolean> {
-    try {
-      const fs = await statfs(this.path);
-      return fs.bavail * fs.bsize < bytes;
-    } catch {
-      return false;
-    }
+  #freeBytesBelow(bytes: number): Promise<boolean> {
+    return freeBytesBelow(this.path, bytes);
   }
 
   #notifyTasks(batch: CommitBatch): void {
