@@ -4,9 +4,9 @@ import { CallError, failedPrecondition } from "../api/errors.js";
 import { LockConflict } from "./actor-lock.js";
 import type { Call, Caller } from "./call.js";
 import type { Engine } from "./engine.js";
-import { hostedSide, runInTransaction, Transaction } from "./transaction.js";
+import { hostedSide, lockHandOver, runInTransaction, Transaction } from "./transaction.js";
 import { release, type Participant } from "./transaction-participant.js";
-import type { RemoteTransactions, TransactionRef, TransactionSide } from "./transaction-side.js";
+import { ParticipantLetGo, type RemoteTransactions, type TransactionRef, type TransactionSide } from "./transaction-side.js";
 import { twoPhaseBounds, type TwoPhaseBounds } from "./two-phase-bounds.js";
 
 /** The part of one transaction another node coordinates that runs here. */
@@ -28,8 +28,10 @@ interface Visit {
  * decision) and lets go of the ones only read. Unprepared state is bounded:
  * at most `maxOpenTransactions` at once, dropped `participantLeaseMs` after
  * the coordinator's last call, so a coordinator that dies before its
- * prepare does not keep actors locked here; a later call or prepare of a
- * dropped transaction makes it retry (LockConflict).
+ * prepare does not keep actors locked here; a call that loses a wait-die
+ * here drops the transaction at once (ParticipantLetGo: its coordinator
+ * retries, and sends no abort). A later call or prepare of a dropped
+ * transaction makes it retry (LockConflict).
  */
 export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepare"> {
   readonly #visits = new Map<string, Visit>();
@@ -53,7 +55,7 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
   async run(ref: TransactionRef, seq: number, undoTo: number | undefined, call: Call, caller: Caller): Promise<Message> {
     let visit = this.#visits.get(ref.id);
     if (!visit) {
-      if (seq !== 0) throw new LockConflict(`this node let go of transaction ${ref.id} (no call from its coordinator for ${this.#bounds.participantLeaseMs} ms)`);
+      if (seq !== 0) throw new ParticipantLetGo(`this node let go of transaction ${ref.id} (a lost wait-die, or no call from its coordinator for ${this.#bounds.participantLeaseMs} ms)`);
       if (this.#visits.size >= this.#bounds.maxOpenTransactions) {
         throw new CallError(Code.ResourceExhausted, `this node holds ${this.#bounds.maxOpenTransactions} transactions of other nodes open: try again later`);
       }
@@ -70,9 +72,18 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
     clearTimeout(visit.timer);
     try {
       return await runInTransaction(this.engine, visit.txn, call, caller);
+    } catch (e) {
+      // A lost wait-die: the coordinator retries from the top, so this node lets go at once
+      // (and is not told to abort: a message less per retry, which two nodes under contention make often).
+      if (!(e instanceof LockConflict)) throw e;
+      this.#drop(visit);
+      // Answered once the lock it lost changes hands: the coordinator's retry then likely gets it,
+      // where a retry at once would lose again, a round trip each time.
+      await lockHandOver(e);
+      throw e instanceof ParticipantLetGo ? e : new ParticipantLetGo(e.message);
     } finally {
       visit.busy--;
-      this.#lease(visit);
+      if (this.#visits.get(ref.id) === visit) this.#lease(visit);
     }
   }
 

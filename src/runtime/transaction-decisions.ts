@@ -6,6 +6,13 @@ import type { TransactionParticipant, TransactionSide } from "./transaction-side
 const RETRY_MAX_MS = 2_000;
 /** Tries at applying a decided transaction before the reply (then in the background). */
 const INLINE_FINISH_TRIES = 4;
+/**
+ * Decisions every participant applied are removed together this long after
+ * the first of them: one commit for many transactions, not one each (a
+ * removal lost in a crash only makes recovery finish it again, which
+ * changes nothing).
+ */
+const FORGET_BATCH_MS = 10;
 
 /** A transaction this coordinator runs: a participant's question before the decision makes it abort. */
 interface Running {
@@ -32,6 +39,9 @@ export interface TransactionDecisionsDeps {
  */
 export class TransactionDecisions implements Pick<TransactionSide["coordinator"], keyof TransactionSide["coordinator"]> {
   readonly #running = new Map<string, Running>();
+  /** Decisions to remove with the next batch (FORGET_BATCH_MS). */
+  #forgotten: string[] = [];
+  #forgetting: NodeJS.Timeout | undefined;
   #seq = 0;
   #stopped = false;
 
@@ -75,9 +85,21 @@ export class TransactionDecisions implements Pick<TransactionSide["coordinator"]
   }
 
   forget(txnId: string): void {
+    this.#forgotten.push(txnId);
+    if (this.#forgetting) return;
+    this.#forgetting = setTimeout(() => this.#forgetNow(), FORGET_BATCH_MS);
+    this.#forgetting.unref();
+  }
+
+  #forgetNow(): void {
+    clearTimeout(this.#forgetting);
+    this.#forgetting = undefined;
+    const forgotten = this.#forgotten;
+    if (forgotten.length === 0) return;
+    this.#forgotten = [];
     // Visible is enough: a decision found again after a crash is applied again, which changes nothing.
-    this.deps.store.commit({ states: [], idempotency: [], forgotten: [txnId] }, { visibleOnly: true }).catch((e: unknown) => {
-      this.deps.logger.warn({ err: e, txnId }, "forgetting a transaction's decision failed; recovery finishes it");
+    this.deps.store.commit({ states: [], idempotency: [], forgotten }, { visibleOnly: true }).catch((e: unknown) => {
+      this.deps.logger.warn({ err: e, txnIds: forgotten }, "forgetting transactions' decisions failed; recovery finishes them");
     });
   }
 
@@ -105,8 +127,10 @@ export class TransactionDecisions implements Pick<TransactionSide["coordinator"]
     void this.#finish(txnId, left);
   }
 
+  /** Stops retrying; the decisions already forgotten are removed now (the store closes after its pending commits). */
   stop(): void {
     this.#stopped = true;
+    this.#forgetNow();
   }
 
   async #finish(txnId: string, participants: readonly number[]): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Message } from "@bufbuild/protobuf";
+import { LockConflict } from "./actor-lock.js";
 import type { ActorStates, Draft } from "./actor-states.js";
 import type { Call, Caller } from "./call.js";
 import type { TransactionAge, TransactionAges } from "./transaction-age.js";
@@ -71,6 +72,13 @@ export interface TransactionPeer {
   readonly participant: Pick<TransactionParticipant, "commit" | "abort">;
   readonly coordinator: TransactionCoordinator;
 }
+
+/**
+ * A lost wait-die on a participant node, which therefore let go of the
+ * transaction there (it keeps nothing of it): the coordinator retries as
+ * for any LockConflict, and need not tell that node to abort.
+ */
+export class ParticipantLetGo extends LockConflict {}
 
 /**
  * A transaction's reach into another node (DESIGN.md §9): its calls run

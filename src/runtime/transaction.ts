@@ -14,7 +14,7 @@ import type { Invocation, TaskTiming } from "../api/invocation.js";
 import type { StateSpec } from "../api/spec.js";
 import { replayed } from "./task-outcome.js";
 import type { TransactionAge } from "./transaction-age.js";
-import type { RemoteTransactions, RemoteTransactionSide, TransactionRef, TransactionSide } from "./transaction-side.js";
+import { ParticipantLetGo, type RemoteTransactions, type RemoteTransactionSide, type TransactionRef, type TransactionSide } from "./transaction-side.js";
 import { commitAcross, type RemoteReach } from "./two-phase-commit.js";
 import { release, type Participant } from "./transaction-participant.js";
 import { Watchers } from "./watchers.js";
@@ -60,15 +60,18 @@ export class Transaction {
     }
     const ref = this.ref;
     let r = this.#remotes.get(side.node);
-    if (!r) this.#remotes.set(side.node, (r = { node: side.node, calls: 0, undoTo: undefined, queue: Promise.resolve() }));
+    if (!r) this.#remotes.set(side.node, (r = { node: side.node, calls: 0, undoTo: undefined, queue: Promise.resolve(), letGo: false }));
     const reach = r;
     const run = reach.queue.then(async () => {
       const seq = reach.calls++;
       const undoTo = reach.undoTo;
       reach.undoTo = undefined;
       try {
-        return await reach.node.run(ref, seq, undoTo, call, caller);
+        const response = await reach.node.run(ref, seq, undoTo, call, caller);
+        reach.letGo = false;
+        return response;
       } catch (e) {
+        reach.letGo = e instanceof ParticipantLetGo;
         // Undone there with the next message, whatever it did (its answer may have been lost after it ran).
         reach.calls = seq;
         reach.undoTo = Math.min(undoTo ?? seq, seq);
@@ -173,7 +176,8 @@ export class Transaction {
     this.home.coordinator.end(id);
     const epoch = this.home.coordinator.epoch;
     // A node that cannot be told lets go when its lease runs out.
-    return Promise.all(remotes.map((r) => r.queue.then(() => r.node.finish(id, epoch, false, [])).catch(() => {}))).then(() => {});
+    // A node that let go after its last call (a lost wait-die there) holds nothing to abort.
+    return Promise.all(remotes.map((r) => r.queue.then(() => (r.letGo ? undefined : r.node.finish(id, epoch, false, []))).catch(() => {}))).then(() => {});
   }
 
   /** The participants, handed over once: after a commit or an abort the transaction holds nothing. */
@@ -327,8 +331,12 @@ const RETRY_WAIT_MAX_MS = 50;
  * (then it is likely to get it), else a short random backoff.
  */
 function retryAfter(conflict: LockConflict, attempt: number): Promise<void> {
-  const backoff = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-  if (!conflict.released) return backoff(Math.random() * Math.min(20, attempt));
+  return lockHandOver(conflict) ?? new Promise<void>((r) => setTimeout(r, Math.random() * Math.min(20, attempt)));
+}
+
+/** Resolves when the lock `conflict` lost changes hands (at most RETRY_WAIT_MAX_MS); undefined when that is not known here. */
+export function lockHandOver(conflict: LockConflict): Promise<void> | undefined {
+  if (!conflict.released) return undefined;
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([conflict.released, new Promise<void>((r) => (timer = setTimeout(r, RETRY_WAIT_MAX_MS)))]).finally(() => clearTimeout(timer));
 }

@@ -9,6 +9,8 @@ export interface RemoteReach {
   calls: number;
   undoTo: number | undefined;
   queue: Promise<unknown>;
+  /** Its last call lost a wait-die there and that node let go of the transaction: nothing to abort there. */
+  letGo: boolean;
 }
 
 /**

@@ -13,6 +13,7 @@ import type { EndedTask } from "../runtime/task-outcome.js";
 import { readRequestBody } from "./request-body.js";
 import { LockConflict } from "../runtime/actor-lock.js";
 import type { ParticipantNode } from "../runtime/participant-node.js";
+import { ParticipantLetGo } from "../runtime/transaction-side.js";
 import { answerTransaction, isTransactionOp, type TransactionOp } from "./peer-transaction-route.js";
 
 /** The peer-port route of calls from handlers on other nodes: `…/execute`, `…/spawn`, `…/wait`, `…/control`. */
@@ -63,7 +64,7 @@ export function servePeerCall(host: PeerCallHost, participants: ParticipantNode,
         if (e instanceof LockConflict) {
           // A lost wait-die: the coordinator retries its transaction (an answer, not an error of the call).
           res.writeHead(200, { "content-type": "application/proto" });
-          return res.end(toBinary(PeerAnswerSchema, create(PeerAnswerSchema, { conflict: e.message || "lock conflict" })));
+          return res.end(toBinary(PeerAnswerSchema, create(PeerAnswerSchema, { conflict: e.message || "lock conflict", letGo: e instanceof ParticipantLetGo })));
         }
         const err = toWireError(e, method);
         res.writeHead(codeToHttpStatus(err.code), { "content-type": "application/json" });

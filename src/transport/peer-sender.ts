@@ -1,5 +1,5 @@
 import * as http2 from "node:http2";
-import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { PeerAnswerSchema, PeerCallSchema, type PeerAnswer } from "../../generated/cairn/v1/peer_pb.js";
@@ -9,6 +9,7 @@ import { activeTraceCarrier } from "../api/trace-context.js";
 import { fromWireError } from "../api/wire-error.js";
 import type { Call, Caller } from "../runtime/call.js";
 import { PEER_HEADER } from "./forwarding.js";
+import { initToBinary } from "./init-to-binary.js";
 import { PEER_CALL_PATH, type PeerOp } from "./peer-call-route.js";
 import { nodeUnavailableMessage, type PeerSessions } from "./peer-sessions.js";
 import type { AnswerSink, Exchange, PeerConnections } from "./peer-connections.js";
@@ -89,7 +90,7 @@ export class PeerSender {
       stream.once("end", () => settle(() => answerOf(node, status, Buffer.concat(chunks), method).then(resolve, reject)));
       stream.once("error", (e) => settle(() => reject(unavailable(e))));
       stream.once("close", () => settle(() => reject(unavailable(`the stream closed (code ${stream.rstCode})`))));
-      stream.end(toBinary(PeerCallSchema, create(PeerCallSchema, init)));
+      stream.end(initToBinary(PeerCallSchema, init));
     });
   }
 
@@ -104,7 +105,7 @@ export class PeerSender {
     unavailable: (cause: unknown) => Error,
   ): Promise<PeerAnswer> | undefined {
     const node = this.cluster.peerUrls.indexOf(url);
-    const body = toBinary(PeerCallSchema, create(PeerCallSchema, init));
+    const body = initToBinary(PeerCallSchema, init);
     const head = `POST ${PEER_CALL_PATH}${op} HTTP/1.1\r\nhost: cairn-peer\r\ncontent-type: application/proto\r\ncontent-length: ${body.byteLength}\r\n${PEER_HEADER}: ${this.cluster.secret}\r\n\r\n`;
     let exchange: Exchange | undefined;
     const onAbort = () => {

@@ -2,15 +2,16 @@ import { create, fromBinary } from "@bufbuild/protobuf";
 import { PeerTxnAgeSchema, type PeerAnswer } from "../../generated/cairn/v1/peer_pb.js";
 import type { Call, Caller } from "../runtime/call.js";
 import { LockConflict } from "../runtime/actor-lock.js";
-import type { RemoteTransactions, TransactionRef } from "../runtime/transaction-side.js";
+import { ParticipantLetGo, type RemoteTransactions, type TransactionRef } from "../runtime/transaction-side.js";
 import { callInit, type PeerSender } from "./peer-sender.js";
 
 /**
  * The coordinator's side of a transaction's calls on another node
  * (DESIGN.md §9): each operation is one peer call to that node
  * (peer-transaction-route.ts answers). A `conflict` answer is a lost
- * wait-die there, or a transaction that node let go of: LockConflict here,
- * so the transaction retries from the top as in one process.
+ * wait-die there, or a transaction that node let go of: LockConflict here
+ * (ParticipantLetGo when that node keeps nothing of it), so the
+ * transaction retries from the top as in one process.
  */
 export class PeerTransactions implements RemoteTransactions {
   constructor(
@@ -41,6 +42,6 @@ function refInit(txn: TransactionRef) {
 }
 
 function unlessConflict(answer: PeerAnswer): PeerAnswer {
-  if (answer.conflict !== "") throw new LockConflict(answer.conflict);
+  if (answer.conflict !== "") throw answer.letGo ? new ParticipantLetGo(answer.conflict) : new LockConflict(answer.conflict);
   return answer;
 }

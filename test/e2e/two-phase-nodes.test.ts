@@ -182,6 +182,25 @@ describe("two-phase commit across two nodes, at its edges", () => {
     expect([await coinsOf(a!), await coinsOf(b!)]).toEqual([99n - moved, 101n + moved]);
   });
 
+  it("a call that loses a wait-die on the other node lets go there: no abort is sent for it, and the transaction commits once the older one is done", async () => {
+    const [a, b, c, gate1] = await purses("die", 100n, 0, 1, 1, 1);
+    const heldOn1 = async () => (await Purse.ref(gate1!).release(ctx[1]!, { tag: "" })).held;
+    // The older transaction, on node 1 alone, holds b.
+    const older = codeOf(Purse.ref(b).move(ctx[1]!, { to: c!, amount: 1n, hold: "older" }));
+    await waitFor(async () => (await heldOn1()) === 1, "the older move held on node 1");
+    const [runs, finishes] = [proxy.seen(`${PEER_CALL_PATH}txn-run`), proxy.seen(`${PEER_CALL_PATH}txn-finish`)];
+    // The younger, from node 0, loses b on node 1 (wait-die) and retries while the older holds.
+    const younger = codeOf(Purse.ref(a).move(ctx[0]!, { to: b!, amount: 5n }));
+    await waitFor(async () => proxy.seen(`${PEER_CALL_PATH}txn-run`) - runs >= 3, "the younger move lost b a few times");
+    await Purse.ref(gate1!).release(ctx[1]!, { tag: "older" });
+    expect(await within(CALL_TIMEOUT_MS, "the older move", older)).toBe("ok");
+    expect(await within(CALL_TIMEOUT_MS, "the younger move", younger)).toBe("ok");
+    // Node 1 let go of each lost attempt itself: the one finish is the commit.
+    expect(proxy.seen(`${PEER_CALL_PATH}txn-finish`) - finishes).toBe(1);
+    await settled(a!, b!, c!);
+    expect({ a: await coinsOf(a!), b: await coinsOf(b!), c: await coinsOf(c!) }).toEqual({ a: 95n, b: 104n, c: 101n });
+  });
+
   it("a participant whose finishes do not arrive asks its coordinator again after the bound, and applies the decision", async () => {
     const [a, b] = await purses("ask", 100n, 0, 1);
     const path = `${PEER_CALL_PATH}txn-finish`;

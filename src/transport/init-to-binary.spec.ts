@@ -1,0 +1,53 @@
+// initToBinary against protobuf-es: every peer call shape decodes to the
+// message create() would build from the same init.
+import { create, equals, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { PeerAnswerSchema, PeerCallSchema, PeerTxnAgeSchema } from "../../generated/cairn/v1/peer_pb.js";
+import { initToBinary } from "./init-to-binary.js";
+
+const call = {
+  stateType: "bank.v1.Account",
+  actorId: "ünïcode-🙂",
+  method: "Deposit",
+  request: new Uint8Array([8, 1, 0, 255]),
+  idempotencyKey: "",
+  callerKind: "transaction",
+  ownerTaskId: "task-1",
+  ownerIteration: 300,
+  trace: { traceparent: "00-abc-def-01", tracestate: "k=v" },
+};
+const ref = { txnId: "t3.2.99", txnCoordinator: 3, txnEpoch: 2n ** 40n, txnAge: create(PeerTxnAgeSchema, { time: 1764750000123.5, origin: 7, seq: 2 ** 31 + 5 }) };
+
+const shapes: Record<string, MessageInitShape<typeof PeerCallSchema>> = {
+  "txn-run": { ...call, ...ref, txnSeq: 4, txnUndoTo: 0 },
+  "txn-run, first call": { ...call, ...ref, txnSeq: 0, txnUndoTo: undefined, trace: {} },
+  "txn-prepare": { ...ref, txnUndoTo: 2 },
+  "txn-finish": { txnId: "t0.1.2", txnEpoch: 1n, txnCommit: true, txnPartitions: [0, 5, 200, 70000] },
+  "txn-finish, abort to all": { txnId: "t0.1.2", txnEpoch: 0n, txnCommit: false, txnPartitions: [] },
+  "txn-decision": { txnId: "t0.1.2", txnCoordinator: 0 },
+  execute: { ...call, trackReads: true },
+  spawn: { ...call, runAt: 0, proposedId: "" },
+  wait: { taskId: "p1-abc" },
+  control: { taskId: "p1-abc", action: "pause" },
+  "a plain age": { txnAge: { time: 0, origin: 0, seq: 1 } },
+};
+
+describe("initToBinary", () => {
+  for (const [name, init] of Object.entries(shapes)) {
+    it(`writes ${name} as create() and toBinary would`, () => {
+      const decoded = fromBinary(PeerCallSchema, initToBinary(PeerCallSchema, init));
+      expect(equals(PeerCallSchema, decoded, create(PeerCallSchema, init))).toBe(true);
+      // An explicit-presence field set to its zero value is written (run_at 0 is not "no run_at").
+      if ("runAt" in init) expect(decoded.runAt).toBe(0);
+    });
+  }
+
+  it("writes a PeerAnswer's fields too", () => {
+    const init = { prepared: [1, 2], committed: true, conflict: "lost", letGo: true, response: new Uint8Array([1]) };
+    expect(equals(PeerAnswerSchema, fromBinary(PeerAnswerSchema, initToBinary(PeerAnswerSchema, init)), create(PeerAnswerSchema, init))).toBe(true);
+  });
+
+  it("refuses a field the message does not have", () => {
+    expect(() => initToBinary(PeerCallSchema, { nope: 1 } as never)).toThrow(/has no field nope/);
+  });
+});
