@@ -251,16 +251,18 @@ async function answerGrpc<T>(
   const headers: http.OutgoingHttpHeaders = { "content-type": "application/grpc+proto" };
   if (compression) headers["grpc-encoding"] = compression.name;
   let message: Uint8Array | undefined;
-  const trailer = new Headers({ "grpc-status": "0" });
+  // A success's trailers are one fixed field: connect's Headers only for an error's status and details.
+  let trailers: http.OutgoingHttpHeaders = { "grpc-status": "0" };
   if (error || !body) {
+    const trailer = new Headers(trailers as Record<string, string>);
     setTrailerStatus(trailer, error ?? new ConnectError("internal error", Code.Internal));
+    trailers = {};
+    trailer.forEach((value, key) => void (trailers[key] = value));
   } else {
     if (answer?.taskId !== undefined) headers[TASK_ID_HEADER] = answer.taskId;
     const compress = compression !== null && body.byteLength >= compressMinBytes;
     message = encodeEnvelope(compress ? 1 : 0, compress ? await compression.compress(body) : body);
   }
-  const trailers: http.OutgoingHttpHeaders = {};
-  trailer.forEach((value, key) => void (trailers[key] = value));
   if (!wire.gone(res)) wire.trailed(res, headers, message, trailers);
 }
 
