@@ -14,7 +14,7 @@ import { registerAdminRoutes } from "../transport/admin-routes.js";
 import { registerReactiveRoutes } from "../transport/reactive-routes.js";
 import { registerReflectionRoutes } from "../transport/reflection-routes.js";
 import { withFastWatch } from "../transport/fast-watch.js";
-import { withFastUnary } from "../transport/fast-unary.js";
+import { FastUnary } from "../transport/fast-unary.js";
 import { wireErrors } from "../transport/wire-errors.js";
 import { staticFiles } from "../transport/static-files.js";
 import { listen, type Listener } from "../transport/server.js";
@@ -196,13 +196,17 @@ export class Application {
     const readiness = () => this.#notReadyReason(drain);
     let served = withFastWatch(runtime, maxBytes, handler, drain);
     // Unary actor calls skip connect's per-request machinery: see fast-unary.ts.
-    if (o.fastUnaryPath !== false) served = withFastUnary(runtime, { readMaxBytes: maxBytes, jsonOptions }, served, drain);
+    const fastUnary = o.fastUnaryPath === false ? undefined : new FastUnary(runtime, { readMaxBytes: maxBytes, jsonOptions }, drain);
+    if (fastUnary) served = fastUnary.handler(served);
     // Calls another node owns go there first (forwarding.ts).
     if (node) served = node.handler(runtime, tasks, opened.hosted.map((h) => h.store), maxBytes, served, twoPhase);
     const inspector = inspectorAccess(o.inspector);
     if (inspector) served = withInspector(inspector, (caller) => runtime.gatekeeper.authorizeAdmin(caller), served);
     served = withHealthEndpoints(readiness, served);
-    this.#listener = await listen(served, o.host ?? "127.0.0.1", o.port ?? 9991, credentials, duplexPaths);
+    // HTTP/2 unary calls are taken before node's compatibility layer, unless
+    // another node may own them (the handlers above route those first).
+    const takeH2Stream = node ? undefined : fastUnary?.takeH2Stream;
+    this.#listener = await listen(served, o.host ?? "127.0.0.1", o.port ?? 9991, credentials, duplexPaths, takeH2Stream);
     node?.announce(logger);
     for (const r of this.#runtimes()) await r.start();
     this.#retention = this.#runtimes().map((r) => new RetentionSweeper(r, retention));

@@ -58,8 +58,22 @@ export function holdEarlyResponse(req: http2.Http2ServerRequest, res: http2.Http
   res.end = ((...args: unknown[]) => hold(end, args)) as typeof end;
 }
 
+/**
+ * The same hold for a stream answered on the stream itself (the fast
+ * path's, with no response object to hook): `answer` runs at once if the
+ * request body is all in, else once the rest has been read and dropped.
+ */
+export function answerWhenReceived(stream: http2.ServerHttp2Stream, answer: () => void, limits = DRAIN_LIMITS): void {
+  if (bodyReceived(stream)) return answer();
+  void discardRest(stream, limits).then((complete) => {
+    if (stream.destroyed) return;
+    answer();
+    if (!complete) closeOnceSent(stream);
+  });
+}
+
 /** The client has sent its END_STREAM (or the stream is gone). */
-function bodyReceived(stream: http2.ServerHttp2Stream): boolean {
+export function bodyReceived(stream: http2.ServerHttp2Stream): boolean {
   return stream.destroyed || stream.readableEnded || stream.state.remoteClose === 1;
 }
 

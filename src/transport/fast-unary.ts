@@ -1,5 +1,5 @@
 import type * as http from "node:http";
-import type * as http2 from "node:http2";
+import type { Readable } from "node:stream";
 import { toJsonString, type JsonReadOptions, type JsonWriteOptions, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { compressionNegotiate, createMethodSerializationLookup, encodeEnvelope, getJsonOptions, validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
@@ -15,7 +15,8 @@ import { nodeRequestHeaders } from "./request-headers.js";
 import { readRequestBody, unaryEnvelope } from "./request-body.js";
 import { asInvalidArgument } from "./invalid-input.js";
 import type { Drain } from "./drain.js";
-import type { NodeHandler } from "./server.js";
+import type { H2StreamTaker, NodeHandler } from "./server.js";
+import { responseWire, streamWire, type AnswerWire } from "./answer-wire.js";
 
 /**
  * Unary calls to actor methods over Connect (binary and JSON, HTTP/1.1 and
@@ -36,30 +37,63 @@ import type { NodeHandler } from "./server.js";
  * content types, other routes) goes to `fallback` unchanged.
  */
 export function withFastUnary(runtime: Runtime, options: FastUnaryOptions, fallback: NodeHandler, drain: Drain): NodeHandler {
-  const limits = validateReadWriteMaxBytes(options.readMaxBytes, undefined, undefined);
-  const routes = new Map<string, Route>();
-  for (const spec of runtime.specs) {
-    for (const method of Object.values(spec.methods)) {
-      const serialization = createMethodSerializationLookup(method.desc, undefined, options.jsonOptions, limits);
-      routes.set(`/${spec.service.typeName}/${method.desc.name}`, { spec, method, serialization });
+  return new FastUnary(runtime, options, drain).handler(fallback);
+}
+
+/** The fast path's routes, served on node's request and response, or (HTTP/2) on a stream taken whole. */
+export class FastUnary {
+  readonly #routes = new Map<string, Route>();
+  readonly #served: Served;
+
+  constructor(runtime: Runtime, options: FastUnaryOptions, drain: Drain) {
+    const limits = validateReadWriteMaxBytes(options.readMaxBytes, undefined, undefined);
+    for (const spec of runtime.specs) {
+      for (const method of Object.values(spec.methods)) {
+        const serialization = createMethodSerializationLookup(method.desc, undefined, options.jsonOptions, limits);
+        this.#routes.set(`/${spec.service.typeName}/${method.desc.name}`, { spec, method, serialization });
+      }
     }
+    this.#served = { runtime, drain, limits, jsonOptions: options.jsonOptions, jsonWrite: jsonWriteOptions(options.jsonOptions) };
   }
-  const served: Served = { runtime, drain, limits, jsonOptions: options.jsonOptions, jsonWrite: jsonWriteOptions(options.jsonOptions) };
-  return (req, res) => {
-    const route = req.method === "POST" ? routes.get(req.url ?? "") : undefined;
-    const protocol = route && protocolOf(req);
-    if (protocol === undefined) return fallback(req, res);
-    serve(served, route!, protocol, req, res).catch(() => res.destroy());
+
+  /** Serves what it can on node's request and response; the rest goes to `fallback`. */
+  handler(fallback: NodeHandler): NodeHandler {
+    const routes = this.#routes;
+    const served = this.#served;
+    return (req, res) => {
+      const route = req.method === "POST" ? routes.get(req.url ?? "") : undefined;
+      const protocol = route && protocolOf(req.headers["content-type"], req.httpVersionMajor === 2);
+      if (protocol === undefined) return fallback(req, res);
+      serve(served, route!, protocol, req.headers, req, responseWire, res).catch(() => res.destroy());
+    };
+  }
+
+  /**
+   * Takes an HTTP/2 stream it serves, before node makes its compatibility
+   * objects (a Readable request and a response per call, which cost more
+   * server CPU than the rest of the wire work). Decided from the headers
+   * alone, before the body is touched: a stream it leaves is untouched.
+   */
+  readonly takeH2Stream: H2StreamTaker = (stream, headers) => {
+    // An expectation (100-continue) is the compatibility layer's to answer.
+    if (headers[":method"] !== "POST" || headers.expect !== undefined) return false;
+    const route = this.#routes.get(headers[":path"] ?? "");
+    const protocol = route && protocolOf(headers["content-type"], true);
+    if (protocol === undefined) return false;
+    // As the compatibility layer does: a reset stream's error is not the server's.
+    stream.on("error", ignore);
+    serve(this.#served, route!, protocol, headers, stream, streamWire, stream).catch(() => stream.destroy());
+    return true;
   };
 }
+
+const ignore = (): void => {};
 
 export interface FastUnaryOptions {
   readonly readMaxBytes: number;
   readonly jsonOptions: Partial<JsonReadOptions & JsonWriteOptions>;
 }
 
-type Request = http.IncomingMessage | http2.Http2ServerRequest;
-type Response = http.ServerResponse | http2.Http2ServerResponse;
 type Serialization = ReturnType<typeof createMethodSerializationLookup>;
 
 interface Route {
@@ -84,8 +118,8 @@ const enum Protocol {
 }
 
 /** The content types connect serves that this path serves too (others, rarer spellings included, fall back). */
-function protocolOf(req: Request): Protocol | undefined {
-  switch (req.headers["content-type"]) {
+function protocolOf(contentType: string | undefined, h2: boolean): Protocol | undefined {
+  switch (contentType) {
     case "application/proto":
       return Protocol.ConnectProto;
     case "application/json":
@@ -95,7 +129,7 @@ function protocolOf(req: Request): Protocol | undefined {
     case "application/grpc":
     case "application/grpc+proto":
       // gRPC needs HTTP/2 trailers; connect's handler deals with anything else.
-      return req.httpVersionMajor === 2 ? Protocol.Grpc : undefined;
+      return h2 ? Protocol.Grpc : undefined;
     default:
       return undefined;
   }
@@ -105,8 +139,16 @@ function protocolOf(req: Request): Protocol | undefined {
 const ACCEPT_COMPRESSION = [compressionGzip, compressionBrotli];
 const MAX_TIMEOUT_MS = Number.MAX_SAFE_INTEGER;
 
-async function serve(served: Served, route: Route, protocol: Protocol, req: Request, res: Response): Promise<void> {
-  const h = nodeRequestHeaders(req.headers);
+async function serve<T>(
+  served: Served,
+  route: Route,
+  protocol: Protocol,
+  headers: http.IncomingHttpHeaders,
+  req: Readable,
+  wire: AnswerWire<T>,
+  res: T,
+): Promise<void> {
+  const h = nodeRequestHeaders(headers);
   const grpc = protocol === Protocol.Grpc;
   const binary = protocol !== Protocol.ConnectJson;
   const compression = grpc
@@ -117,7 +159,7 @@ async function serve(served: Served, route: Route, protocol: Protocol, req: Requ
   let answer: ActorCallAnswer | undefined;
   let body: Uint8Array | string | undefined;
   let error: ConnectError | undefined;
-  const waiter = route.method.kind === "workflow" ? waiterSignal(res, timeout.timeoutMs) : undefined;
+  const waiter = route.method.kind === "workflow" ? waiterSignal(wire, res, timeout.timeoutMs) : undefined;
   try {
     if (compression.error) throw compression.error;
     if (timeout.error) throw timeout.error;
@@ -132,17 +174,18 @@ async function serve(served: Served, route: Route, protocol: Protocol, req: Requ
   } finally {
     waiter?.done();
   }
-  if (res.destroyed) return;
+  if (wire.gone(res)) return;
   // gRPC is binary: its body is bytes.
-  if (grpc) return answerGrpc(res, answer, body as Uint8Array | undefined, error, compression.response, compressMinBytes);
-  return answerConnect(res, binary, answer, body, error, compression.response, compressMinBytes, served.jsonOptions);
+  if (grpc) return answerGrpc(wire, res, answer, body as Uint8Array | undefined, error, compression.response, compressMinBytes);
+  return answerConnect(wire, res, binary, answer, body, error, compression.response, compressMinBytes, served.jsonOptions);
 }
 
 type Compression = NonNullable<ReturnType<typeof compressionNegotiate>["response"]>;
 
 /** Sends a Connect answer; a promise only when it compresses (the common answer goes out without one). */
-function answerConnect(
-  res: Response,
+function answerConnect<T>(
+  wire: AnswerWire<T>,
+  res: T,
   binary: boolean,
   answer: ActorCallAnswer | undefined,
   body: Uint8Array | string | undefined,
@@ -165,17 +208,12 @@ function answerConnect(
   const length = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
   if (compression && length >= compressMinBytes) {
     headers["content-encoding"] = compression.name;
-    return compression.compress(typeof body === "string" ? Buffer.from(body) : body).then((compressed) => send(res, status, headers, compressed, compressed.byteLength));
+    return compression.compress(typeof body === "string" ? Buffer.from(body) : body).then((compressed) => {
+      if (!wire.gone(res)) wire.whole(res, status, headers, compressed, compressed.byteLength);
+    });
   }
-  send(res, status, headers, body, length);
+  wire.whole(res, status, headers, body, length);
   return undefined;
-}
-
-function send(res: Response, status: number, headers: http.OutgoingHttpHeaders, body: Uint8Array | string, length: number): void {
-  headers["content-length"] = length;
-  res.writeHead(status, headers);
-  // A JSON answer stays a string: node joins it to the head as one chunk (no encoding to bytes first).
-  res.end(body);
 }
 
 /** The options that change how JSON is written (the rest only change reading). */
@@ -201,8 +239,9 @@ function jsonText(desc: Route["method"]["desc"]["output"], response: Message, se
   }
 }
 
-async function answerGrpc(
-  res: Response,
+async function answerGrpc<T>(
+  wire: AnswerWire<T>,
+  res: T,
   answer: ActorCallAnswer | undefined,
   body: Uint8Array | undefined,
   error: ConnectError | undefined,
@@ -212,20 +251,19 @@ async function answerGrpc(
   const headers: http.OutgoingHttpHeaders = { "content-type": "application/grpc+proto" };
   if (compression) headers["grpc-encoding"] = compression.name;
   let message: Uint8Array | undefined;
-  const trailer = new Headers({ "grpc-status": "0" });
+  // A success's trailers are one fixed field: connect's Headers only for an error's status and details.
+  let trailers: http.OutgoingHttpHeaders = { "grpc-status": "0" };
   if (error || !body) {
+    const trailer = new Headers(trailers as Record<string, string>);
     setTrailerStatus(trailer, error ?? new ConnectError("internal error", Code.Internal));
+    trailers = {};
+    trailer.forEach((value, key) => void (trailers[key] = value));
   } else {
     if (answer?.taskId !== undefined) headers[TASK_ID_HEADER] = answer.taskId;
     const compress = compression !== null && body.byteLength >= compressMinBytes;
     message = encodeEnvelope(compress ? 1 : 0, compress ? await compression.compress(body) : body);
   }
-  res.writeHead(200, headers);
-  if (message) (res as http.ServerResponse).write(message);
-  const trailers: http.OutgoingHttpHeaders = {};
-  trailer.forEach((value, key) => void (trailers[key] = value));
-  res.addTrailers(trailers);
-  res.end();
+  if (!wire.gone(res)) wire.trailed(res, headers, message, trailers);
 }
 
 /** connect's parser for the method; a body that is not protobuf is the caller's fault (see invalid-input.ts). */
@@ -242,17 +280,17 @@ function parse(serialization: Serialization, binary: boolean, bytes: Uint8Array)
  * away or its deadline passes, as connect's handler signal would end it.
  * Other methods never wait on a signal, so they get none.
  */
-function waiterSignal(res: Response, timeoutMs: number | undefined): { signal: AbortSignal; done(): void } {
+function waiterSignal<T>(wire: AnswerWire<T>, res: T, timeoutMs: number | undefined): { signal: AbortSignal; done(): void } {
   const controller = new AbortController();
   const gone = () => controller.abort(new ConnectError("the client went away", Code.Canceled));
-  res.once("close", gone);
+  wire.onClose(res, gone);
   const timer =
     timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeoutMs);
   return {
     signal: controller.signal,
     done: () => {
       clearTimeout(timer);
-      res.off("close", gone);
+      wire.offClose(res, gone);
     },
   };
 }

@@ -1,8 +1,6 @@
-import type * as http from "node:http";
-import type * as http2 from "node:http2";
+import type { Readable } from "node:stream";
 import { Code, ConnectError } from "@connectrpc/connect";
 
-type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Decompressor = { decompress(bytes: Uint8Array, readMaxBytes: number): Promise<Uint8Array> };
 
 /**
@@ -14,7 +12,7 @@ type Decompressor = { decompress(bytes: Uint8Array, readMaxBytes: number): Promi
  * rest is left unread (node discards it once the answer is out; over
  * HTTP/2 the early answer waits for it: see early-response.ts).
  */
-export function readRequestBody(req: Request, limit: number, declaredLength: string | null, enveloped = false): Promise<Uint8Array> {
+export function readRequestBody(req: Readable, limit: number, declaredLength: string | null, enveloped = false): Promise<Uint8Array> {
   const hint = declaredLength === null || !/^\d+$/.test(declaredLength) ? undefined : Number(declaredLength);
   if (hint !== undefined && hint > limit) return Promise.reject(tooLarge(hint, limit));
   return new Promise((resolve, reject) => {

@@ -4,11 +4,19 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import type { AddressInfo } from "node:net";
 import { holdEarlyResponse } from "./early-response.js";
+import { serveCompat } from "./compat-request.js";
 
 export type NodeHandler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
   res: http.ServerResponse | http2.Http2ServerResponse,
 ) => void;
+
+/**
+ * Offered each HTTP/2 stream before node's compatibility objects are made
+ * for it: true if it took the stream (and answers it on the stream itself),
+ * false to leave it to the `NodeHandler`.
+ */
+export type H2StreamTaker = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
 
 /** A certificate (chain) and its private key, PEM: the port serves TLS with them. */
 export interface TlsCredentials {
@@ -46,11 +54,20 @@ export async function listen(
   port: number | net.Server,
   credentials?: TlsCredentials,
   duplexPaths: ReadonlySet<string> = new Set(),
+  takeH2Stream?: H2StreamTaker,
 ): Promise<Listener> {
-  const h2 = http2.createServer({}, (req, res) => {
+  const h2Request = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
     if (!duplexPaths.has(req.url.split("?", 1)[0]!)) holdEarlyResponse(req, res);
     handler(req, res);
-  });
+  };
+  const h2 = takeH2Stream ? http2.createServer({}) : http2.createServer({}, h2Request);
+  if (takeH2Stream) {
+    // No 'request' listener, so node makes no compatibility objects: a
+    // stream the taker leaves gets them here (see compat-request.ts).
+    h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+      if (!takeH2Stream(stream, headers)) serveCompat(h2, stream, headers, rawHeaders, h2Request);
+    });
+  }
   const h1 = http.createServer(handler);
   h1.keepAliveTimeout = 60_000;
   const sessions = new Set<http2.ServerHttp2Session>();

@@ -254,6 +254,18 @@ const cases: Case[] = [
       expect(a.map((x) => x.status)).toEqual(Array(8).fill(200));
     },
   },
+  {
+    name: "over HTTP/2, a call the stream path leaves (an expectation, a query string) is answered through node's compatibility layer",
+    run: async (t, id) => [
+      await t.h2(`${M}/Open`, { ...bin, ...actor(id), expect: "100-continue" }, open("ivy")),
+      await t.h2(`${M}/Balance?probe=1`, { ...json, ...actor(id) }, "{}"),
+      await t.h2(`${M}/Balance`, { ...json, ...actor(id), expect: "something-else" }, "{}"),
+    ],
+    check: (a) => {
+      expect(a[0]!.status).toBe(200);
+      expect(a[2]!.status).toBe(417);
+    },
+  },
 ];
 
 describe("the fast path answers as connect's handler does", () => {
