@@ -1,0 +1,394 @@
+import { create, protoInt64, ScalarType, type DescField, type DescMessage, type JsonReadOptions, type MessageShape } from "@bufbuild/protobuf";
+import { base64Decode, FLOAT32_MAX, FLOAT32_MIN, getTextEncoding, INT32_MAX, INT32_MIN, UINT32_MAX } from "@bufbuild/protobuf/wire";
+
+/**
+ * A request message from JSON bytes, exactly as protobuf-es
+ * `fromJsonString` (connect's JSON parser) reads it, by a reader made once
+ * per message type: `fromJsonString` scans the text for duplicate keys
+ * with a Set per object, walks `Object.entries` through `reflect`, and
+ * checks every value through the reflect API's field checks.
+ *
+ * Undefined whenever the reader is not sure: a type it does not cover,
+ * any value protobuf-es would refuse or that the reader does not expect,
+ * duplicate keys. The caller then asks protobuf-es, which gives its own
+ * result or its own error: errors are never the reader's.
+ *
+ * Covered: proto3 messages of up to 32 fields, of singular, repeated,
+ * oneof and proto3 `optional` scalars, enums and messages (recursive
+ * too). Maps, google.protobuf types (wrappers, Struct, Timestamp, Any...),
+ * extensions and other editions go to protobuf-es.
+ */
+export function readJsonRequest<Desc extends DescMessage>(desc: Desc, bytes: Uint8Array, options: JsonReaderOptions): MessageShape<Desc> | undefined {
+  const plan = planOf(desc);
+  if (plan === null) return undefined;
+  try {
+    const text = utf8.decode(bytes);
+    const ctx: Context = { ignoreUnknownFields: options.ignoreUnknownFields, recursionLimit: options.recursionLimit, depth: 0, members: 0 };
+    const message = readMessage(plan, JSON.parse(text), ctx);
+    // JSON.parse keeps the last of duplicate keys: fewer keys read than the text has means duplicates, which protobuf-es refuses.
+    if (ctx.members !== memberCount(text)) return undefined;
+    return message as MessageShape<Desc>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The read options protobuf-es applies (its defaults: unknown fields refused, 100 levels deep). */
+export interface JsonReaderOptions {
+  readonly ignoreUnknownFields: boolean;
+  readonly recursionLimit: number;
+}
+
+/** protobuf-es's read context from `options`, spread as `fromJson` spreads it (an explicit undefined limit means none). */
+export function jsonReaderOptions(options: Partial<JsonReadOptions> | undefined): JsonReaderOptions {
+  const o = { ignoreUnknownFields: false, recursionLimit: 100, ...options };
+  return { ignoreUnknownFields: o.ignoreUnknownFields, recursionLimit: o.recursionLimit };
+}
+
+/** connect's decoder settings (replacement characters, a leading BOM dropped), made once instead of per call. */
+const utf8 = new TextDecoder();
+
+type Fields = Record<string, unknown>;
+
+interface Context {
+  readonly ignoreUnknownFields: boolean;
+  readonly recursionLimit: number;
+  depth: number;
+  /** Object members read, to compare with the text's (see memberCount). */
+  members: number;
+}
+
+/** Reads one field's (non-null, unless noted) JSON value into the message. */
+type ReadField = (m: Fields, json: unknown, ctx: Context) => void;
+
+interface Entry {
+  readonly read: ReadField;
+  /** The field's bit: set by one key only (its proto name or its JSON name). */
+  readonly bit: number;
+  /** Its oneof's bit, 0 outside a oneof: one field of a oneof only. */
+  readonly oneofBit: number;
+  /** A null scalar in a oneof is skipped before the oneof counts it (as protobuf-es does). */
+  readonly nullSkipsOneof: boolean;
+}
+
+interface Plan {
+  readonly desc: DescMessage;
+  /** By proto name and by JSON name, as protobuf-es looks fields up. */
+  readonly keys: Map<string, Entry>;
+}
+
+/** Thrown where the reader leaves the input to protobuf-es. */
+const FALL_BACK = Symbol("fall back to protobuf-es");
+/** An enum name it does not know, with unknown fields ignored: the field is left unset. */
+const IGNORED = Symbol("ignored enum value");
+
+const EDITION_PROTO3 = 999;
+const MAX_FIELDS = 32;
+
+/** Per message type: its plan, or null where protobuf-es reads it. */
+const plans = new WeakMap<DescMessage, Plan | null>();
+
+function planOf(desc: DescMessage): Plan | null {
+  let plan = plans.get(desc);
+  if (plan === undefined) {
+    plan = makePlan(desc);
+    plans.set(desc, plan);
+  }
+  return plan;
+}
+
+function makePlan(desc: DescMessage): Plan | null {
+  if (desc.file.edition !== EDITION_PROTO3 || isWellKnown(desc) || desc.fields.length > MAX_FIELDS || desc.oneofs.length > MAX_FIELDS) return null;
+  const keys = new Map<string, Entry>();
+  for (let i = 0; i < desc.fields.length; i++) {
+    const field = desc.fields[i]!;
+    const read = fieldReader(field);
+    if (read === null) return null;
+    const entry: Entry = {
+      read,
+      bit: 1 << i,
+      oneofBit: field.oneof ? 1 << desc.oneofs.indexOf(field.oneof) : 0,
+      nullSkipsOneof: field.oneof !== undefined && field.fieldKind === "scalar",
+    };
+    keys.set(field.name, entry).set(field.jsonName, entry);
+  }
+  return { desc, keys };
+}
+
+/** google.protobuf types have JSON forms of their own (and Value and NullValue take null as a value). */
+function isWellKnown(type: { readonly typeName: string }): boolean {
+  return type.typeName.startsWith("google.protobuf.");
+}
+
+function readMessage(plan: Plan, json: unknown, ctx: Context): Fields {
+  if (++ctx.depth > ctx.recursionLimit) throw FALL_BACK;
+  if (json === null || typeof json !== "object" || Array.isArray(json)) throw FALL_BACK;
+  const m = create(plan.desc) as unknown as Fields;
+  const keys = Object.keys(json);
+  ctx.members += keys.length;
+  let seen = 0;
+  let oneofs = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const value = (json as Fields)[key];
+    const entry = plan.keys.get(key);
+    if (entry === undefined) {
+      // An extension's key, or an unknown field protobuf-es refuses.
+      if ((key.startsWith("[") && key.endsWith("]")) || !ctx.ignoreUnknownFields) throw FALL_BACK;
+      ctx.members += membersIn(value);
+      continue;
+    }
+    if (seen & entry.bit) throw FALL_BACK;
+    seen |= entry.bit;
+    if (entry.oneofBit !== 0) {
+      if (value === null && entry.nullSkipsOneof) continue;
+      if (oneofs & entry.oneofBit) throw FALL_BACK;
+      oneofs |= entry.oneofBit;
+    }
+    // null clears a field: on a new message, nothing to do (a reset sentinel: no google.protobuf types here).
+    if (value !== null) entry.read(m, value, ctx);
+  }
+  ctx.depth--;
+  return m;
+}
+
+function fieldReader(field: DescField): ReadField | null {
+  const name = field.localName;
+  const set: (m: Fields, v: unknown) => void = field.oneof
+    ? (m, v) => void (m[field.oneof!.localName] = { case: name, value: v })
+    : (m, v) => void (m[name] = v);
+  switch (field.fieldKind) {
+    case "scalar": {
+      const read = scalarReader(field.scalar, field.longAsString);
+      return (m, json) => set(m, read(json));
+    }
+    case "enum": {
+      const read = enumReader(field);
+      if (read === null) return null;
+      return (m, json, ctx) => {
+        const v = read(json, ctx);
+        if (v !== IGNORED) set(m, v);
+      };
+    }
+    case "message": {
+      const read = messageReader(field.message);
+      if (read === null) return null;
+      return (m, json, ctx) => set(m, read(json, ctx));
+    }
+    case "list":
+      return listReader(field);
+    case "map":
+      return null;
+  }
+}
+
+type ReadValue = (json: unknown, ctx: Context) => unknown;
+
+function messageReader(desc: DescMessage): ReadValue | null {
+  if (isWellKnown(desc)) return null;
+  // Looked up when first read: a recursive type is still being planned here.
+  let plan: Plan | null | undefined;
+  return (json, ctx) => {
+    plan ??= planOf(desc);
+    if (plan === null) throw FALL_BACK;
+    return readMessage(plan, json, ctx);
+  };
+}
+
+function listReader(field: DescField & { fieldKind: "list" }): ReadField | null {
+  const name = field.localName;
+  let read: ReadValue | null;
+  switch (field.listKind) {
+    case "scalar": {
+      const scalar = scalarReader(field.scalar, field.longAsString);
+      read = (json) => scalar(json);
+      break;
+    }
+    case "enum":
+      read = enumReader(field);
+      break;
+    case "message":
+      read = messageReader(field.message);
+      break;
+  }
+  if (read === null) return null;
+  return (m, json, ctx) => {
+    if (!Array.isArray(json)) throw FALL_BACK;
+    const list = m[name] as unknown[];
+    for (let i = 0; i < json.length; i++) {
+      const item: unknown = json[i];
+      // A null item is refused (no google.protobuf.Value items here).
+      if (item === null) throw FALL_BACK;
+      const v = read(item, ctx);
+      if (v !== IGNORED) list.push(v);
+    }
+  };
+}
+
+/** An open enum's value by name or number (int32), as protobuf-es `readEnum` and the reflect check take it. */
+function enumReader(field: DescField & { enum: NonNullable<DescField["enum"]> }): ReadValue | null {
+  const type = field.enum;
+  if (isWellKnown(type) || !type.open) return null;
+  const numbers = new Map(type.values.map((v) => [v.name, v.number]));
+  return (json, ctx) => {
+    if (typeof json === "number") {
+      if (Number.isInteger(json) && json <= INT32_MAX && json >= INT32_MIN) return json;
+    } else if (typeof json === "string") {
+      const n = numbers.get(json);
+      if (n !== undefined) return n;
+      if (ctx.ignoreUnknownFields) return IGNORED;
+    }
+    throw FALL_BACK;
+  };
+}
+
+type ReadScalar = (json: unknown) => unknown;
+
+/** A scalar as protobuf-es `scalarFromJson` converts it and the reflect API's check accepts it. */
+function scalarReader(scalar: ScalarType, longAsString: boolean): ReadScalar {
+  switch (scalar) {
+    case ScalarType.DOUBLE:
+      return readDouble;
+    case ScalarType.FLOAT:
+      return readFloat;
+    case ScalarType.INT32:
+    case ScalarType.SFIXED32:
+    case ScalarType.SINT32:
+      return readInt32;
+    case ScalarType.UINT32:
+    case ScalarType.FIXED32:
+      return readUint32;
+    case ScalarType.BOOL:
+      return readBool;
+    case ScalarType.STRING:
+      return readString;
+    case ScalarType.BYTES:
+      return readBytes;
+    case ScalarType.INT64:
+    case ScalarType.SFIXED64:
+    case ScalarType.SINT64:
+      return longAsString ? (json) => int64String(json, false) : (json) => int64Of(json, false);
+    case ScalarType.UINT64:
+    case ScalarType.FIXED64:
+      return longAsString ? (json) => int64String(json, true) : (json) => int64Of(json, true);
+  }
+}
+
+function readDouble(json: unknown): number {
+  if (json === "NaN") return Number.NaN;
+  if (json === "Infinity") return Number.POSITIVE_INFINITY;
+  if (json === "-Infinity") return Number.NEGATIVE_INFINITY;
+  if (typeof json === "number") {
+    if (Number.isFinite(json)) return json;
+  } else if (typeof json === "string" && json !== "" && json.trim().length === json.length) {
+    const n = Number(json);
+    if (Number.isFinite(n)) return n;
+  }
+  throw FALL_BACK;
+}
+
+function readFloat(json: unknown): number {
+  const n = readDouble(json);
+  if (n > FLOAT32_MAX || n < FLOAT32_MIN) throw FALL_BACK;
+  return n;
+}
+
+/** A 32-bit integer: a number, or a string that is one ("1e2", "0x10" and "1.0" too, as `Number` reads them). */
+function int32Of(json: unknown): number {
+  let n = json;
+  if (typeof json === "string" && json !== "" && json.trim().length === json.length) n = Number(json);
+  if (typeof n !== "number" || !Number.isInteger(n)) throw FALL_BACK;
+  return n;
+}
+
+function readInt32(json: unknown): number {
+  const n = int32Of(json);
+  if (n > INT32_MAX || n < INT32_MIN) throw FALL_BACK;
+  return n;
+}
+
+function readUint32(json: unknown): number {
+  const n = int32Of(json);
+  if (n > UINT32_MAX || n < 0) throw FALL_BACK;
+  return n;
+}
+
+function readBool(json: unknown): boolean {
+  if (typeof json !== "boolean") throw FALL_BACK;
+  return json;
+}
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+function readString(json: unknown): string {
+  if (typeof json !== "string") throw FALL_BACK;
+  // A lone surrogate is not UTF-8: protobuf-es's own check decides (only strings with surrogates pay for it).
+  if (SURROGATE.test(json) && !getTextEncoding().checkUtf8(json)) throw FALL_BACK;
+  return json;
+}
+
+function readBytes(json: unknown): Uint8Array {
+  if (typeof json !== "string") throw FALL_BACK;
+  return json === "" ? new Uint8Array(0) : base64Decode(json);
+}
+
+/** protobuf-es's own int64 parse (a number or a non-empty string; it throws out of range). */
+function int64Of(json: unknown, unsigned: boolean): bigint | string {
+  if (typeof json !== "number" && (typeof json !== "string" || json === "")) throw FALL_BACK;
+  return unsigned ? protoInt64.uParse(json) : protoInt64.parse(json);
+}
+
+/** A `jstype = JS_STRING` field keeps the JSON value's own spelling once it checks (protobuf-es's `longToLocal`). */
+function int64String(json: unknown, unsigned: boolean): string {
+  int64Of(json, unsigned);
+  return String(json);
+}
+
+/** The members of objects in an ignored unknown field's value, counted as readMessage counts its own. */
+function membersIn(json: unknown): number {
+  if (json === null || typeof json !== "object") return 0;
+  let n = 0;
+  if (Array.isArray(json)) {
+    for (let i = 0; i < json.length; i++) n += membersIn(json[i]);
+    return n;
+  }
+  const keys = Object.keys(json);
+  for (let i = 0; i < keys.length; i++) n += 1 + membersIn((json as Fields)[keys[i]!]);
+  return n;
+}
+
+/** Object members in well-formed JSON text: its colons outside strings. */
+function memberCount(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x3a) n++;
+    else if (c === 0x22) {
+      // The string's closing quote: the next one not escaped (an odd run of backslashes before it escapes it).
+      i = text.indexOf('"', i + 1);
+      while (isEscaped(text, i)) i = text.indexOf('"', i + 1);
+    }
+  }
+  return n;
+}
+
+function isEscaped(text: string, at: number): boolean {
+  let backslashes = 0;
+  while (text.charCodeAt(at - 1 - backslashes) === 0x5c) backslashes++;
+  return backslashes % 2 === 1;
+}
+
+/**
+ * connect's JSON parse of a method's input (`parse`, which gives every
+ * error), with the reader first where the body is within connect's read
+ * limit (over it, `parse` refuses it in its own words).
+ */
+export function withJsonReader<Desc extends DescMessage>(
+  desc: Desc,
+  parse: (bytes: Uint8Array) => MessageShape<Desc>,
+  readMaxBytes: number,
+  options: Partial<JsonReadOptions> | undefined,
+): (bytes: Uint8Array) => MessageShape<Desc> {
+  const o = jsonReaderOptions(options);
+  return (bytes) => (bytes.byteLength <= readMaxBytes ? readJsonRequest(desc, bytes, o) : undefined) ?? parse(bytes);
+}
