@@ -14,6 +14,7 @@ import { runActorCall, type ActorCallAnswer } from "./actor-call.js";
 import { nodeRequestHeaders } from "./request-headers.js";
 import { readRequestBody, unaryEnvelope } from "./request-body.js";
 import { asInvalidArgument } from "./invalid-input.js";
+import { withJsonReader } from "./json-request-reader.js";
 import type { Drain } from "./drain.js";
 import type { H2StreamTaker, NodeHandler } from "./server.js";
 import { responseWire, streamWire, type AnswerWire } from "./answer-wire.js";
@@ -50,7 +51,8 @@ export class FastUnary {
     for (const spec of runtime.specs) {
       for (const method of Object.values(spec.methods)) {
         const serialization = createMethodSerializationLookup(method.desc, undefined, options.jsonOptions, limits);
-        this.#routes.set(`/${spec.service.typeName}/${method.desc.name}`, { spec, method, serialization });
+        const parseJson = withJsonReader(method.desc.input, serialization.getI(false).parse, limits.readMaxBytes, getJsonOptions(options.jsonOptions));
+        this.#routes.set(`/${spec.service.typeName}/${method.desc.name}`, { spec, method, serialization, parseJson });
       }
     }
     this.#served = { runtime, drain, limits, jsonOptions: options.jsonOptions, jsonWrite: jsonWriteOptions(options.jsonOptions) };
@@ -100,6 +102,8 @@ interface Route {
   readonly spec: StateSpec;
   readonly method: MethodSpec;
   readonly serialization: Serialization;
+  /** connect's JSON parse, through a reader made for the input type first (json-request-reader.ts). */
+  readonly parseJson: (bytes: Uint8Array) => Message;
 }
 
 interface Served {
@@ -166,7 +170,7 @@ async function serve<T>(
     const raw = await readRequestBody(req, readMaxBytes, grpc ? null : h.get("content-length"), grpc);
     let bytes = grpc ? await unaryEnvelope(raw, compression.request, readMaxBytes) : raw;
     if (!grpc && compression.request) bytes = await compression.request.decompress(bytes, readMaxBytes);
-    const input = parse(route.serialization, binary, bytes);
+    const input = parse(route, binary, bytes);
     answer = await served.drain.unary(() => runActorCall(served.runtime, route.spec, route.method, input, h, waiter?.signal));
     body = binary ? route.serialization.getO(true).serialize(answer.response) : jsonText(route.method.desc.output, answer.response, served);
   } catch (e) {
@@ -267,9 +271,9 @@ async function answerGrpc<T>(
 }
 
 /** connect's parser for the method; a body that is not protobuf is the caller's fault (see invalid-input.ts). */
-function parse(serialization: Serialization, binary: boolean, bytes: Uint8Array) {
+function parse(route: Route, binary: boolean, bytes: Uint8Array) {
   try {
-    return serialization.getI(binary).parse(bytes);
+    return binary ? route.serialization.getI(true).parse(bytes) : route.parseJson(bytes);
   } catch (e) {
     throw asInvalidArgument(e);
   }

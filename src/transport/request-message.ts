@@ -1,5 +1,6 @@
 import { fromBinary, fromJson, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
+import { readJsonRequest, type JsonReaderOptions } from "./json-request-reader.js";
 
 /**
  * The request message of a buffered unary or server-streaming request, in
@@ -31,11 +32,17 @@ export async function requestMessage<Desc extends DescMessage>(
     } else {
       return undefined;
     }
-    return json ? fromJson(schema, JSON.parse(new TextDecoder().decode(bytes)), { ignoreUnknownFields: true }) : fromBinary(schema, bytes);
+    if (!json) return fromBinary(schema, bytes);
+    // The reader's message when it is sure of it (duplicate keys, refused there, are read here: fromJson on JSON.parse keeps the last).
+    return readJsonRequest(schema, bytes, READ_OPTIONS) ?? fromJson(schema, JSON.parse(utf8.decode(bytes)), READ_OPTIONS);
   } catch {
     return undefined;
   }
 }
+
+const READ_OPTIONS: JsonReaderOptions = { ignoreUnknownFields: true, recursionLimit: 100 };
+/** Made once, not per call (default settings: replacement characters, a leading BOM dropped). */
+const utf8 = new TextDecoder();
 
 async function decompress(encoding: string | undefined, bytes: Uint8Array, maxBytes: number): Promise<Uint8Array> {
   const compression = [compressionGzip, compressionBrotli].find((c) => c.name === encoding);
