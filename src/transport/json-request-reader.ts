@@ -289,7 +289,8 @@ function readDouble(json: unknown): number {
 
 function readFloat(json: unknown): number {
   const n = readDouble(json);
-  if (n > FLOAT32_MAX || n < FLOAT32_MIN) throw FALL_BACK;
+  // NaN and the infinities are floats too; finite doubles beyond float's range are refused.
+  if (Number.isFinite(n) && (n > FLOAT32_MAX || n < FLOAT32_MIN)) throw FALL_BACK;
   return n;
 }
 
