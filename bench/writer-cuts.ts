@@ -8,6 +8,10 @@
  * - state-encode: the state's bytes, `toBinary` vs `encodeState`;
  * - stored-version: the commit's version check, decoding the record vs
  *   reading the version in place (inside a write transaction, as commits do);
+ * - json-request: a JSON request's message, connect's parser (protobuf-es
+ *   `fromJsonString`) vs the same through json-request-reader.ts (the
+ *   bank's DepositRequest as the writer bench sends it, and random valid
+ *   requests of every field kind the reader covers);
  * - own-flush: time from issuing a write to knowing it durable, with 8
  *   writes a turn for BENCH_FLUSH_TURNS turns, the newest batch's flush
  *   asked for after visibility vs the write's own batch's.
@@ -23,6 +27,10 @@ import { open } from "lmdb";
 import { AccountSchema } from "../generated/bank/v1/account_pb.js";
 import { ShapesSchema, randomShapes, randomSource } from "../test/fixtures/message-shapes.js";
 import { copyMessage } from "../src/runtime/message-copy.js";
+import { withJsonReader } from "../src/transport/json-request-reader.js";
+import { createMethodSerializationLookup, getJsonOptions, validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
+import { DepositRequestSchema } from "../generated/bank/v1/account_pb.js";
+import { JsonRequestSchema, randomRequestJson } from "../test/fixtures/json-shapes.js";
 import { encodeState } from "../src/runtime/state-encoder.js";
 import { OwnFlush } from "../src/store/own-flush.js";
 import { storedVersion } from "../src/store/stored-version.js";
@@ -68,7 +76,44 @@ const samples: Array<[string, DescMessage, Message[], number]> = [
   ["random-shapes", ShapesSchema, shapes, 10_000],
 ];
 
+/** Server's JSON options (application.ts): unknown fields refused. */
+const JSON_OPTIONS = { ignoreUnknownFields: false };
+const LIMITS = validateReadWriteMaxBytes(4 * 1024 * 1024, undefined, undefined);
+
+/** [shape, type, request bodies, calls per round]: bodies protobuf-es reads without error. */
+function jsonSamples(): Array<[string, DescMessage, Uint8Array[], number]> {
+  const r = randomSource(9);
+  const parse = parsers(JsonRequestSchema)[0];
+  const bodies: Uint8Array[] = [];
+  while (bodies.length < 64) {
+    const body = Buffer.from(JSON.stringify(randomRequestJson(r)) ?? "null");
+    try {
+      parse(body);
+      bodies.push(body);
+    } catch {
+      // Refused: not a sample.
+    }
+  }
+  return [
+    ["deposit-request", DepositRequestSchema, [Buffer.from('{"amount":"1"}')], 500_000],
+    ["random-requests", JsonRequestSchema, bodies, 20_000],
+  ];
+}
+
+/** connect's JSON parse for a method taking `desc`, as fast-unary.ts made it before and makes it now. */
+function parsers(desc: DescMessage): [(b: Uint8Array) => Message, (b: Uint8Array) => Message] {
+  const method = { input: desc, output: desc } as Parameters<typeof createMethodSerializationLookup>[0];
+  const parse = createMethodSerializationLookup(method, undefined, JSON_OPTIONS, LIMITS).getI(false).parse;
+  return [parse, withJsonReader(desc, parse, LIMITS.readMaxBytes, getJsonOptions(JSON_OPTIONS))];
+}
+
 async function main(): Promise<void> {
+  if (wanted("json-request")) {
+    for (const [shape, desc, bodies, n] of jsonSamples()) {
+      const [before, after] = parsers(desc);
+      line("json-request", shape, compare(n, (i) => before(bodies[i % bodies.length]!), (i) => after(bodies[i % bodies.length]!)));
+    }
+  }
   if (wanted("state-copy")) {
     for (const [shape, desc, ms, n] of samples) line("state-copy", shape, compare(n, (i) => clone(desc, ms[i % ms.length]!), (i) => copyMessage(desc, ms[i % ms.length]!)));
   }
