@@ -135,10 +135,11 @@ describe("readJsonRequest: protobuf-es fromJsonString's message, or none (then p
       for (const ignoreUnknownFields of [false, true]) same(JsonRequestSchema, text(JSON.stringify({ [key]: value })), { ignoreUnknownFields });
     }
     // Numbers JSON.stringify would not write as they are.
-    for (const raw of ["1e2", "-0", "1E+2", "2147483647.0", "9223372036854775807", "1e-400"]) {
+    for (const raw of ["1e2", "-0", "1E+2", "2147483647.0", "9223372036854775807", "1e-400", "1e400", "-1e400"]) {
       same(JsonRequestSchema, text(`{"smallInt":${raw}}`));
       same(JsonRequestSchema, text(`{"bigInt":${raw}}`));
       same(JsonRequestSchema, text(`{"realSingle":${raw}}`));
+      same(JsonRequestSchema, text(`{"listDouble":[${raw}]}`));
     }
   });
 

@@ -1,5 +1,6 @@
-import { create, protoInt64, ScalarType, type DescField, type DescMessage, type JsonReadOptions, type MessageShape } from "@bufbuild/protobuf";
-import { base64Decode, FLOAT32_MAX, FLOAT32_MIN, getTextEncoding, INT32_MAX, INT32_MIN, UINT32_MAX } from "@bufbuild/protobuf/wire";
+import { create, type DescField, type DescMessage, type JsonReadOptions, type MessageShape } from "@bufbuild/protobuf";
+import { INT32_MAX, INT32_MIN } from "@bufbuild/protobuf/wire";
+import { FALL_BACK, scalarReader } from "./json-scalar-readers.js";
 
 /**
  * A request message from JSON bytes, exactly as protobuf-es
@@ -78,8 +79,6 @@ interface Plan {
   readonly keys: Map<string, Entry>;
 }
 
-/** Thrown where the reader leaves the input to protobuf-es. */
-const FALL_BACK = Symbol("fall back to protobuf-es");
 /** An enum name it does not know, with unknown fields ignored: the field is left unset. */
 const IGNORED = Symbol("ignored enum value");
 
@@ -264,109 +263,6 @@ function enumReader(field: DescField & { enum: NonNullable<DescField["enum"]> })
     }
     throw FALL_BACK;
   };
-}
-
-type ReadScalar = (json: unknown) => unknown;
-
-/** A scalar as protobuf-es `scalarFromJson` converts it and the reflect API's check accepts it. */
-function scalarReader(scalar: ScalarType, longAsString: boolean): ReadScalar {
-  switch (scalar) {
-    case ScalarType.DOUBLE:
-      return readDouble;
-    case ScalarType.FLOAT:
-      return readFloat;
-    case ScalarType.INT32:
-    case ScalarType.SFIXED32:
-    case ScalarType.SINT32:
-      return readInt32;
-    case ScalarType.UINT32:
-    case ScalarType.FIXED32:
-      return readUint32;
-    case ScalarType.BOOL:
-      return readBool;
-    case ScalarType.STRING:
-      return readString;
-    case ScalarType.BYTES:
-      return readBytes;
-    case ScalarType.INT64:
-    case ScalarType.SFIXED64:
-    case ScalarType.SINT64:
-      return longAsString ? (json) => int64String(json, false) : (json) => int64Of(json, false);
-    case ScalarType.UINT64:
-    case ScalarType.FIXED64:
-      return longAsString ? (json) => int64String(json, true) : (json) => int64Of(json, true);
-  }
-}
-
-function readDouble(json: unknown): number {
-  if (json === "NaN") return Number.NaN;
-  if (json === "Infinity") return Number.POSITIVE_INFINITY;
-  if (json === "-Infinity") return Number.NEGATIVE_INFINITY;
-  if (typeof json === "number") {
-    if (Number.isFinite(json)) return json;
-  } else if (typeof json === "string" && json !== "" && json.trim().length === json.length) {
-    const n = Number(json);
-    if (Number.isFinite(n)) return n;
-  }
-  throw FALL_BACK;
-}
-
-function readFloat(json: unknown): number {
-  const n = readDouble(json);
-  // NaN and the infinities are floats too; finite doubles beyond float's range are refused.
-  if (Number.isFinite(n) && (n > FLOAT32_MAX || n < FLOAT32_MIN)) throw FALL_BACK;
-  return n;
-}
-
-/** A 32-bit integer: a number, or a string that is one ("1e2", "0x10" and "1.0" too, as `Number` reads them). */
-function int32Of(json: unknown): number {
-  let n = json;
-  if (typeof json === "string" && json !== "" && json.trim().length === json.length) n = Number(json);
-  if (typeof n !== "number" || !Number.isInteger(n)) throw FALL_BACK;
-  return n;
-}
-
-function readInt32(json: unknown): number {
-  const n = int32Of(json);
-  if (n > INT32_MAX || n < INT32_MIN) throw FALL_BACK;
-  return n;
-}
-
-function readUint32(json: unknown): number {
-  const n = int32Of(json);
-  if (n > UINT32_MAX || n < 0) throw FALL_BACK;
-  return n;
-}
-
-function readBool(json: unknown): boolean {
-  if (typeof json !== "boolean") throw FALL_BACK;
-  return json;
-}
-
-const SURROGATE = /[\uD800-\uDFFF]/;
-
-function readString(json: unknown): string {
-  if (typeof json !== "string") throw FALL_BACK;
-  // A lone surrogate is not UTF-8: protobuf-es's own check decides (only strings with surrogates pay for it).
-  if (SURROGATE.test(json) && !getTextEncoding().checkUtf8(json)) throw FALL_BACK;
-  return json;
-}
-
-function readBytes(json: unknown): Uint8Array {
-  if (typeof json !== "string") throw FALL_BACK;
-  return json === "" ? new Uint8Array(0) : base64Decode(json);
-}
-
-/** protobuf-es's own int64 parse (a number or a non-empty string; it throws out of range). */
-function int64Of(json: unknown, unsigned: boolean): bigint | string {
-  if (typeof json !== "number" && (typeof json !== "string" || json === "")) throw FALL_BACK;
-  return unsigned ? protoInt64.uParse(json) : protoInt64.parse(json);
-}
-
-/** A `jstype = JS_STRING` field keeps the JSON value's own spelling once it checks (protobuf-es's `longToLocal`). */
-function int64String(json: unknown, unsigned: boolean): string {
-  int64Of(json, unsigned);
-  return String(json);
 }
 
 /** The members of objects in an ignored unknown field's value, counted as readMessage counts its own. */
