@@ -1,11 +1,14 @@
-import { create, toJsonString, type DescMessage, type JsonReadOptions, type Message } from "@bufbuild/protobuf";
+import { create, fromJson, toJsonString, type DescMessage, type JsonReadOptions, type Message } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import { createMethodSerializationLookup, getJsonOptions, validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
 import { describe, expect, it } from "vitest";
 import { DepositRequestSchema, OpenRequestSchema, TransferRequestSchema } from "../../generated/bank/v1/account_pb.js";
 import { JsonChildSchema, JsonRequestSchema, randomRequestJson, randomRequestText } from "../../test/fixtures/json-shapes.js";
 import { ShapesSchema, randomShapes, randomSource } from "../../test/fixtures/message-shapes.js";
+import { WatchRequestSchema } from "../../generated/cairn/v1/reactive_pb.js";
+import { GetActorRequestSchema } from "../../generated/cairn/v1/actors_pb.js";
 import { jsonReaderOptions, readJsonRequest, withJsonReader } from "./json-request-reader.js";
+import { requestMessage } from "./request-message.js";
 
 const LIMITS = validateReadWriteMaxBytes(1 << 20, undefined, undefined);
 
@@ -195,5 +198,33 @@ describe("readJsonRequest: protobuf-es fromJsonString's message, or none (then p
     }
     expect(same(ShapesSchema, text("{}"))).toBe(false);
     expect(readJsonRequest(JsonRequestSchema, text("{}"), jsonReaderOptions(undefined))).toStrictEqual(create(JsonRequestSchema));
+  });
+
+  it("requestMessage (the forwarding layer's read of a task or actor call) reads JSON as protobuf-es fromJson on JSON.parse did", async () => {
+    const bodies = [
+      '{"stateType":"bank.v1.Account","actorId":"a"}',
+      '{"state_type":"bank.v1.Account","actor_id":"a","unknown":{"x":1}}',
+      // Duplicate keys: JSON.parse keeps the last, and fromJson then reads it (the reader leaves it to fromJson).
+      '{"actorId":"a","actorId":"b"}',
+      '{"actorId":"a","actor_id":"b"}',
+      '{"actorId":1}',
+      '\ufeff{"actorId":"bom"}',
+      '{"method":"Balance","request":"AAEC","stateType":"t"}',
+      "[]",
+      "{",
+    ];
+    for (const schema of [GetActorRequestSchema, WatchRequestSchema]) {
+      for (const body of bodies) {
+        let expected: Message | undefined;
+        try {
+          expected = fromJson(schema, JSON.parse(body.replace(/^\ufeff/, "")), { ignoreUnknownFields: true });
+        } catch {
+          expected = undefined;
+        }
+        const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, Buffer.byteLength(body)]), text(body)]);
+        expect(await requestMessage(schema, "application/json", undefined, text(body), 1 << 20), body).toStrictEqual(expected);
+        expect(await requestMessage(schema, "application/connect+json", undefined, framed, 1 << 20), body).toStrictEqual(expected);
+      }
+    }
   });
 });
