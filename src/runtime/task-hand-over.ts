@@ -73,8 +73,8 @@ export async function handOver(
     await engine.spawn(call, undefined, remoteId, { kind: "workflow", internal: true });
     // Paused while the spawn was on its way (the operator's pause found no task there yet).
     if (control.paused) await controlThere(engine, remoteId, "pause");
-    // Waiting holds no run slot: the task runs there.
-    const ended = await engine.tasks.blockedOn(engine.waitFinal(remoteId, control.signal));
+    // Waiting holds no run slot: the task runs there. Its progress shows here too, under the original id.
+    const ended = await engine.tasks.blockedOn(engine.waitFinal(remoteId, control.signal, (p) => engine.taskHub.report(task.taskId, p)));
     const { outcome, lastError } = ended;
     return { ...task, status: ended.status, ...(outcome && { outcome }), ...(lastError !== undefined && { lastError }) };
   } catch (e) {

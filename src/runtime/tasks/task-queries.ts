@@ -2,7 +2,7 @@ import type { Store, TaskEventRecord, TaskProgressRecord, TaskRecord } from "../
 import type { Dispatcher } from "./dispatcher.js";
 import { inListingOrder, listingOrder, mergeInOrder } from "./id-order.js";
 
-export type { TaskRecord };
+export type { TaskProgressRecord, TaskRecord };
 
 /** A task's status as shown to operators and clients. */
 export type TaskStatusName = TaskRecord["status"];
