@@ -88,9 +88,8 @@ describe("task control by the original id of a task handed over to the owner nod
   async function gateHandedOver(home: string, target: string): Promise<string> {
     const { taskId } = await Probe.ref(home).scheduleRun(ctx[0]!, { run: { scenario: "handOverGate", target }, delayMs: 0n });
     expect(partitionOfId(taskId)).toBe(0);
-    await taskInStatus(tasks()[1]!, handedOverId(taskId), TaskStatus.RUNNING, "the handed-over task at the gate on node 1").catch(async (e: unknown) => {
-      throw new Error(`${String(e)}; the original: ${JSON.stringify((await tasks()[0]!.get({ taskId })).lastError)}`);
-    });
+    // NOT_FOUND until the hand-over is made.
+    await waitFor(async () => (await getTask(handedOverId(taskId), 1))?.status === TaskStatus.RUNNING, "the handed-over task at the gate on node 1", CALL_TIMEOUT_MS);
     return taskId;
   }
 
