@@ -4,7 +4,7 @@
 // (test/fixtures/hand-over-server.ts), their clock 12 times faster than
 // real time (a cron minute is 5 s: test/fixtures/scaled-clock.ts).
 //
-// - Pause, Resume, Get's progress and a listing's progress through the
+// - Pause, Resume, and the progress in Get, Watch and List through the
 //   original id act on (and show) the task that runs on node 1, through
 //   either node; a pause is refused with UNAVAILABLE while node 1 is down.
 // - A cancel while node 1 is down reaches the task there once node 1 is
@@ -114,6 +114,13 @@ describe("task control by the original id of a task handed over to the owner nod
       const row = (await tasks()[via]!.list({ stateType: PROBE, actorId: target })).tasks.find((t) => t.taskId === taskId);
       expect(row?.progress?.location).toBe("at the gate");
     }
+
+    // And in a Watch of the original id through node 1.
+    const watching = async () => {
+      for await (const info of tasks()[1]!.watch({ taskId })) if (info.progress?.location === "at the gate") return info;
+      throw new Error("the watch ended without the progress");
+    };
+    expect((await within(CALL_TIMEOUT_MS, "the progress in a watch of the original id", watching())).status).toBe(TaskStatus.RUNNING);
 
     // Paused through node 1: the task there is paused before the original says so.
     expect((await tasks()[1]!.pause({ taskId })).status).toBe(TaskStatus.PAUSED);
