@@ -91,10 +91,12 @@ export async function handOver(
  * An operator pauses or resumes `task` here: the task it was handed over
  * to is paused or resumed first, so the original's record never says more
  * than what runs. Rejects (UNAVAILABLE, the owner node down) and nothing
- * changes if it cannot be reached; a task not handed over yet, or ended
- * there, needs nothing (the run here checks a pause after its spawn).
+ * changes if it cannot be reached; a task not handed over yet (not due),
+ * or ended there, needs nothing (the run here checks a pause after its spawn).
  */
 export async function controlHandedOver(engine: Engine, task: TaskRecord, action: "pause" | "resume"): Promise<void> {
+  // Not due yet and never run (a retry counts an attempt): not handed over, so the owner need not be up.
+  if (task.runAt > engine.clock.now() && task.attempts === 0 && !engine.tasks.isRunning(task.taskId)) return;
   const remoteId = handedOverId(engine, task);
   if (remoteId !== undefined) await controlThere(engine, remoteId, action);
 }

@@ -6,7 +6,8 @@
 //
 // - Pause, Resume, and the progress in Get, Watch and List through the
 //   original id act on (and show) the task that runs on node 1, through
-//   either node; a pause is refused with UNAVAILABLE while node 1 is down.
+//   either node; a pause is refused with UNAVAILABLE while node 1 is down
+//   (but for a task not due yet, not handed over yet).
 // - A cancel while node 1 is down reaches the task there once node 1 is
 //   back, though node 0 was SIGKILLed and restarted in between (a cancel
 //   courier stored with the cancel).
@@ -154,6 +155,12 @@ describe("task control by the original id of a task handed over to the owner nod
     const remoteId = handedOverId(taskId);
     expect((await killHard(nodes[1]!)).signal).toBe("SIGKILL");
 
+    // A task not due yet has not been handed over: paused and resumed here alone.
+    const [laterHome, laterTarget] = homeAndTarget("control-later");
+    const run = { scenario: "handOverMark", target: laterTarget, n: 1n };
+    const { taskId: later } = await Probe.ref(laterHome).scheduleRun(ctx[0]!, { run, delayMs: BigInt(24 * 60 * MINUTE) });
+    expect((await tasks()[0]!.pause({ taskId: later })).status).toBe(TaskStatus.PAUSED);
+    expect((await tasks()[0]!.resume({ taskId: later })).status).toBe(TaskStatus.SCHEDULED);
     // A pause cannot reach the task there: refused, nothing changed here.
     expect(await codeOf(tasks()[0]!.pause({ taskId }))).toBe(Code.Unavailable);
     expect((await tasks()[0]!.get({ taskId })).status).not.toBe(TaskStatus.PAUSED);
@@ -168,6 +175,7 @@ describe("task control by the original id of a task handed over to the owner nod
     await taskInStatus(tasks()[1]!, remoteId, TaskStatus.CANCELLED, "the cancel reaching node 1");
     expect((await tasks()[0]!.get({ taskId: courierId(taskId) })).status).toBe(TaskStatus.COMPLETED);
     expect((await tasks()[0]!.get({ taskId })).status).toBe(TaskStatus.CANCELLED);
+    expect((await tasks()[0]!.cancel({ taskId: later })).status).toBe(TaskStatus.CANCELLED);
 
     // The gate opens: the cancelled task does not go through it.
     await Probe.ref(target).setFlag(ctx[1]!, { flag: true });
