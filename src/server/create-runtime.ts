@@ -53,7 +53,7 @@ export function createRuntime(
     // An `until` may read actors of other partitions: the runtime routes.
     durableVersion: (key: string, seen?: number) => engine().durableVersion(key, seen),
     markId: (id: string) => engine().placeTaskId(engine().partition, id),
-    elsewhere: {
+    handedOver: {
       beforeControl: (task: TaskRecord, action: "pause" | "resume") => controlHandedOver(engine(), task, action),
       cancelled: (task: TaskRecord) => [cancelCourier(engine(), task)].filter((t) => t !== undefined),
     },

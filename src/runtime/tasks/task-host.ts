@@ -22,12 +22,12 @@ export interface TaskHost {
   /** Marks a task or schedule id the server makes with its partition (absent: one partition). */
   readonly markId?: (id: string) => string;
   /**
-   * What the tasks an operator controls answer to elsewhere (a task handed
-   * over to another node): told of a pause or resume before it is recorded
-   * here (a rejection refuses it), and of a cancel by the extra records
-   * stored in the cancel's commit (couriers, run like any task).
+   * Tasks an operator controls here that run on another node (handed over
+   * there): that task is paused or resumed before the control is recorded
+   * here (a rejection refuses it), and cancelled by the extra tasks stored
+   * in the cancel's commit (couriers, run like any task).
    */
-  readonly elsewhere?: {
+  readonly handedOver?: {
     beforeControl(task: TaskRecord, action: "pause" | "resume"): Promise<void>;
     cancelled(task: TaskRecord): readonly TaskRecord[];
   };
