@@ -1,5 +1,5 @@
 import type { Message } from "@bufbuild/protobuf";
-import type { KeyOwner, ScheduleRecord, Store, TaskRecord } from "../store/store.js";
+import type { KeyOwner, ScheduleRecord, Store, TaskProgressRecord, TaskRecord } from "../store/store.js";
 import type { ActorStates } from "./actor-states.js";
 import type { Bound, Call, Caller, Mutation } from "./call.js";
 import type { Clock } from "./clock.js";
@@ -79,8 +79,11 @@ export interface Engine {
   readonly partition: number;
   /** The partition of an actor (0 when there is one). */
   partitionOf(stateType: string, actorId: string): number;
-  /** Waits for a task to end wherever it lives (here, or on the node that holds it). */
-  waitFinal(taskId: string, signal?: AbortSignal): Promise<EndedTask>;
+  /**
+   * Waits for a task to end wherever it lives (here, or on the node that
+   * holds it); `onProgress` hears each newer progress of one another node holds.
+   */
+  waitFinal(taskId: string, signal?: AbortSignal, onProgress?: (progress: TaskProgressRecord) => void): Promise<EndedTask>;
   /** Cancels, pauses or resumes a task wherever it lives. */
   controlTask(taskId: string, action: TaskControl): Promise<void>;
   /**

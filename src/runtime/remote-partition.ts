@@ -2,6 +2,7 @@ import type { Message } from "@bufbuild/protobuf";
 import type { TaskControl } from "../api/invocation.js";
 import type { Call, Caller } from "./call.js";
 import type { EndedTask } from "./task-outcome.js";
+import type { TaskProgressRecord } from "../store/store.js";
 import type { RemoteTransactions } from "./transaction-side.js";
 
 /**
@@ -12,6 +13,8 @@ import type { RemoteTransactions } from "./transaction-side.js";
 export interface RemoteTasks {
   /** The task once it has ended; NOT_FOUND if no one holds it. */
   waitFinal(taskId: string, signal?: AbortSignal): Promise<EndedTask>;
+  /** The task once it has ended, handing each newer progress it reports meanwhile to `onProgress`. */
+  follow(taskId: string, onProgress: (progress: TaskProgressRecord) => void, signal?: AbortSignal): Promise<EndedTask>;
   /** Cancels, pauses or resumes it where it lives. */
   control(taskId: string, action: TaskControl): Promise<void>;
 }

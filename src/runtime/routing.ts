@@ -5,10 +5,14 @@ import type { TaskControl } from "../api/invocation.js";
 import { notHostedHere, type Placement } from "./partitions.js";
 import type { RemotePartition, RemoteTasks } from "./remote-partition.js";
 import type { Dispatcher } from "./tasks/dispatcher.js";
+import type { ProgressSource } from "./tasks/task-queries.js";
+import type { EndedTask } from "./task-outcome.js";
+import type { TaskProgressRecord } from "../store/store.js";
 
 /** What answers for a partition hosted here, as routing sees it (the runtime). */
 export interface RoutedHost {
   readonly tasks: Dispatcher;
+  readonly taskHub: ProgressSource;
   readonly store: Pick<Store, "getTask">;
 }
 
@@ -72,7 +76,18 @@ export class Routing<H extends RoutedHost> {
 
   /** The dispatcher here that holds a task (this partition's when none does: NOT_FOUND there). */
   tasksOf(taskId: string): Dispatcher {
-    return this.placement?.partitions.holderOf(taskId, (h) => h.store.getTask(taskId) !== undefined)?.tasks ?? this.self.tasks;
+    return this.hostOfTask(taskId).tasks;
+  }
+
+  /** The host here that holds a task (this partition's when none does). */
+  hostOfTask(taskId: string): H {
+    return this.placement?.partitions.holderOf(taskId, (h) => h.store.getTask(taskId) !== undefined) ?? this.self;
+  }
+
+  /** Waits for a task to end wherever it lives; `onProgress` hears each newer progress of one another node holds. */
+  waitFinal(taskId: string, signal?: AbortSignal, onProgress?: (progress: TaskProgressRecord) => void): Promise<EndedTask> {
+    const home = this.taskHome(taskId);
+    return onProgress && "follow" in home ? home.follow(taskId, onProgress, signal) : home.waitFinal(taskId, signal);
   }
 
   /** Who holds a task: a dispatcher here, the node its mark names, else (unmarked, held by no partition here) the other nodes. */

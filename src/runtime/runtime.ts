@@ -1,5 +1,5 @@
 import type { Message } from "@bufbuild/protobuf";
-import type { KeyOwner, ScheduleRecord, Store, TaskRecord } from "../store/store.js";
+import type { KeyOwner, ScheduleRecord, Store, TaskProgressRecord, TaskRecord } from "../store/store.js";
 import type { TokenVerifier } from "./authorization.js";
 import type { ActorStates } from "./actor-states.js";
 import type { ActorDeletion, Bound, Call, Caller, Mutation, WriteEffects } from "./call.js";
@@ -216,8 +216,8 @@ export class Runtime implements Engine {
     return taskOutcome(await this.waitFinal(taskId, signal), method);
   }
 
-  waitFinal(taskId: string, signal?: AbortSignal): Promise<EndedTask> {
-    return this.routing.taskHome(taskId).waitFinal(taskId, signal);
+  waitFinal(taskId: string, signal?: AbortSignal, onProgress?: (progress: TaskProgressRecord) => void): Promise<EndedTask> {
+    return this.routing.waitFinal(taskId, signal, onProgress);
   }
   controlTask(taskId: string, action: TaskControl): Promise<void> {
     return this.routing.controlTask(taskId, action);

@@ -1,6 +1,7 @@
 import type { Message } from "@bufbuild/protobuf";
 import type { TaskRecord } from "../store/store.js";
 import { Cancelled, FailedPrecondition, NotFound } from "../api/errors.js";
+import type { TaskControl } from "../api/invocation.js";
 import type { MethodSpec, StateSpec } from "../api/spec.js";
 import type { Engine } from "./engine.js";
 import type { RunControl } from "./tasks/run-control.js";
@@ -26,7 +27,23 @@ export function handOverTarget(engine: Engine, task: TaskRecord): number | undef
  * the original, and unlike any id the owner makes itself (`-h`).
  */
 export function handOverId(engine: Engine, taskId: string, from: number, target: number): string {
-  return engine.placeTaskId(target, `${taskId.replace(PARTITION_MARK, "")}-h${from}`);
+  return engine.placeTaskId(target, `${bare(taskId)}-h${from}`);
+}
+
+/**
+ * The id `task` (a task of this partition) is, or will be, handed over
+ * under: a workflow whose actor another node owns. Undefined for any other
+ * task, and for a type no longer served or a partition no node answers for.
+ */
+export function handedOverId(engine: Engine, task: TaskRecord): string | undefined {
+  if (task.handOverCancel !== undefined) return undefined;
+  try {
+    if (engine.bound(task.stateType).spec.methods[task.method]?.kind !== "workflow") return undefined;
+    const target = handOverTarget(engine, task);
+    return target === undefined ? undefined : handOverId(engine, task.taskId, engine.partition, target);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -35,7 +52,8 @@ export function handOverId(engine: Engine, taskId: string, from: number, target:
  * atomic commit; now it is spawned on the owner under `handOverId` and
  * awaited, and the record here ends as that task ended. Every step may be
  * retried (after a crash here or there, a node that was down): the spawn
- * finds the task it made. A cancel here reaches the task there.
+ * finds the task it made. An operator's pause, resume or cancel of the
+ * original reaches the task there (`controlHandedOver`, `cancelCourier`).
  */
 export async function handOver(
   engine: Engine,
@@ -53,13 +71,16 @@ export async function handOver(
   const call = { spec, method, actorId: task.actorId, request, signal: control.signal };
   try {
     await engine.spawn(call, undefined, remoteId, { kind: "workflow", internal: true });
-    // Waiting holds no run slot: the task runs there.
-    const ended = await engine.tasks.blockedOn(engine.waitFinal(remoteId, control.signal));
+    // Paused while the spawn was on its way (the operator's pause found no task there yet).
+    if (control.paused) await controlThere(engine, remoteId, "pause");
+    // Waiting holds no run slot: the task runs there. Its progress shows here too, under the original id.
+    const ended = await engine.tasks.blockedOn(engine.waitFinal(remoteId, control.signal, (p) => engine.taskHub.report(task.taskId, p)));
     const { outcome, lastError } = ended;
     return { ...task, status: ended.status, ...(outcome && { outcome }), ...(lastError !== undefined && { lastError }) };
   } catch (e) {
     if (control.cancelled) {
-      await cancelThere(engine, task.taskId, remoteId);
+      // The spawn may have landed after the courier found nothing there.
+      await controlThere(engine, remoteId, "cancel").catch((err: unknown) => logUndelivered(engine, task.taskId, remoteId, err));
       throw new Cancelled(task.taskId);
     }
     throw e;
@@ -67,32 +88,54 @@ export async function handOver(
 }
 
 /**
- * A task cancelled here while no run of it was waiting on its hand-over
- * (between retries, say): the task it may have been handed over to is
- * cancelled too, in the background. Nothing for any other task.
+ * An operator pauses or resumes `task` here: the task it was handed over
+ * to is paused or resumed first, so the original's record never says more
+ * than what runs. Rejects (UNAVAILABLE, the owner node down) and nothing
+ * changes if it cannot be reached; a task not handed over yet (not due),
+ * or ended there, needs nothing (the run here checks a pause after its spawn).
  */
-export function cancelHandedOver(engine: Engine, task: TaskRecord): void {
-  let target: number | undefined;
-  try {
-    if (engine.bound(task.stateType).spec.methods[task.method]?.kind !== "workflow") return;
-    target = handOverTarget(engine, task);
-  } catch {
-    return; // a type no longer served, no node to reach: nothing to tell
-  }
-  if (target === undefined) return;
-  void cancelThere(engine, task.taskId, handOverId(engine, task.taskId, engine.partition, target));
+export async function controlHandedOver(engine: Engine, task: TaskRecord, action: "pause" | "resume"): Promise<void> {
+  // Not due yet and never run (a retry counts an attempt): not handed over, so the owner need not be up.
+  if (task.runAt > engine.clock.now() && task.attempts === 0 && !engine.tasks.isRunning(task.taskId)) return;
+  const remoteId = handedOverId(engine, task);
+  if (remoteId !== undefined) await controlThere(engine, remoteId, action);
 }
 
 /**
- * Cancels the handed-over task; one that has ended, or was never made,
- * needs nothing. Never rejects: the original is cancelled whatever happens
- * here, and a cancel that could not reach the other node is logged.
+ * The courier an operator's cancel of `task` stores in the same commit: a
+ * task of this partition that cancels the handed-over task (`deliverCancel`),
+ * retried on the task backoff until the owner node answers, also across a
+ * restart of this node. Undefined for a task that is not handed over.
  */
-async function cancelThere(engine: Engine, taskId: string, remoteId: string): Promise<void> {
+export function cancelCourier(engine: Engine, task: TaskRecord): TaskRecord | undefined {
+  const remoteId = handedOverId(engine, task);
+  if (remoteId === undefined) return undefined;
+  const now = engine.clock.now();
+  const { outcome: _o, lastError: _e, scheduleId: _s, remoteStatusInput: _r, ...call } = task;
+  const taskId = engine.placeTaskId(engine.partition, `${bare(task.taskId)}-c`);
+  return { ...call, taskId, status: "scheduled", iteration: 0, attempts: 0, runAt: now, createdAt: now, handOverCancel: remoteId };
+}
+
+/** A courier's run: the cancel reached the task there (or it had ended, or was never made); throws to be retried. */
+export async function deliverCancel(engine: Engine, courier: TaskRecord & { handOverCancel: string }): Promise<TaskRecord> {
+  await controlThere(engine, courier.handOverCancel, "cancel");
+  return { ...courier, status: "completed" };
+}
+
+/** Acts on the handed-over task; one that has ended, or was never made, needs nothing. */
+async function controlThere(engine: Engine, remoteId: string, action: TaskControl): Promise<void> {
   try {
-    await engine.controlTask(remoteId, "cancel");
+    await engine.controlTask(remoteId, action);
   } catch (err) {
     if (err instanceof FailedPrecondition || err instanceof NotFound) return;
-    engine.logger.warn({ taskId, handedOverTo: remoteId, err }, "cancelled here, but the cancel did not reach the task it was handed over to");
+    throw err;
   }
+}
+
+function logUndelivered(engine: Engine, taskId: string, remoteId: string, err: unknown): void {
+  engine.logger.warn({ taskId, handedOverTo: remoteId, err }, "cancelled here; the cancel courier goes on telling the task it was handed over to");
+}
+
+function bare(taskId: string): string {
+  return taskId.replace(PARTITION_MARK, "");
 }

@@ -14,7 +14,7 @@ import { TaskHub } from "../runtime/tasks/progress.js";
 import { CronSchedules } from "../runtime/tasks/schedules.js";
 import { Watchers } from "../runtime/watchers.js";
 import { workflowRunner } from "../runtime/workflow/run-task.js";
-import { cancelHandedOver } from "../runtime/task-hand-over.js";
+import { cancelCourier, controlHandedOver } from "../runtime/task-hand-over.js";
 import { localTransactionSide } from "../runtime/local-transaction-side.js";
 import type { TwoPhasePoint } from "../runtime/transaction-side.js";
 import type { TwoPhaseBounds } from "../runtime/two-phase-bounds.js";
@@ -53,7 +53,10 @@ export function createRuntime(
     // An `until` may read actors of other partitions: the runtime routes.
     durableVersion: (key: string, seen?: number) => engine().durableVersion(key, seen),
     markId: (id: string) => engine().placeTaskId(engine().partition, id),
-    cancelledIdle: (task: TaskRecord) => cancelHandedOver(engine(), task),
+    handedOver: {
+      beforeControl: (task: TaskRecord, action: "pause" | "resume") => controlHandedOver(engine(), task, action),
+      cancelled: (task: TaskRecord) => [cancelCourier(engine(), task)].filter((t) => t !== undefined),
+    },
   };
   const tasks = new Dispatcher(host, taskHub, tracedRunner(workflowRunner(engine)), options.retry, options.maxRunningTasks);
   const schedules = new CronSchedules(host, (task) => tasks.arm(task));

@@ -82,6 +82,11 @@ export interface TaskRecord {
   readonly codeVersion?: string;
   /** The spawning call's trace context (`traceparent`, …): each run's span continues its trace, also after a restart. */
   readonly trace?: Readonly<Record<string, string>>;
+  /**
+   * Set on a cancel courier (src/runtime/task-hand-over.ts): the task, on
+   * another node, that this task's runs tell of its original's cancel.
+   */
+  readonly handOverCancel?: string;
 }
 
 /** Whether the task has ended: completed, aborted, failed or cancelled (final; retention may delete it). */

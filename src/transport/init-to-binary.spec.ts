@@ -29,6 +29,7 @@ const shapes: Record<string, MessageInitShape<typeof PeerCallSchema>> = {
   spawn: { ...call, runAt: 0, proposedId: "" },
   wait: { taskId: "p1-abc" },
   control: { taskId: "p1-abc", action: "pause" },
+  progress: { taskId: "p1-abc", progressSeen: 1_700_000_000_123n },
   "a plain age": { txnAge: { time: 0, origin: 0, seq: 1 } },
 };
 

@@ -11,14 +11,15 @@ import { ReadSet, trackReads } from "../runtime/read-tracking.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { EndedTask } from "../runtime/task-outcome.js";
 import { readRequestBody } from "./request-body.js";
+import { nextProgress, progressMessage } from "./peer-progress.js";
 import { LockConflict } from "../runtime/actor-lock.js";
 import type { ParticipantNode } from "../runtime/participant-node.js";
 import { ParticipantLetGo } from "../runtime/transaction-side.js";
 import { answerTransaction, isTransactionOp, type TransactionOp } from "./peer-transaction-route.js";
 
-/** The peer-port route of calls from handlers on other nodes: `…/execute`, `…/spawn`, `…/wait`, `…/control`. */
+/** The peer-port route of calls from handlers on other nodes: `…/execute`, `…/spawn`, `…/wait`, `…/progress`, `…/control`. */
 export const PEER_CALL_PATH = "/_cairn/peer/call/";
-export type PeerOp = "execute" | "spawn" | "wait" | "control" | TransactionOp;
+export type PeerOp = "execute" | "spawn" | "wait" | "progress" | "control" | TransactionOp;
 
 /** What the owner's side asks of the runtime (the first hosted partition's: it routes among this node's partitions). */
 export type PeerCallHost = Pick<Runtime, "bound" | "execute" | "spawn" | "routing">;
@@ -102,6 +103,10 @@ async function answer(host: PeerCallHost, op: string, m: PeerCall, method: Metho
     case "wait":
       // Only the partitions hosted here: the caller asked the node the id's mark names, or every other node.
       return create(PeerAnswerSchema, { task: endedTaskMessage(await host.routing.tasksOf(m.taskId).waitFinal(m.taskId, signal)) });
+    case "progress": {
+      const next = await nextProgress(host.routing.hostOfTask(m.taskId), m.taskId, Number(m.progressSeen), signal);
+      return create(PeerAnswerSchema, "ended" in next ? { task: endedTaskMessage(next.ended) } : { progress: progressMessage(next.progress) });
+    }
     case "control":
       if (!CONTROLS.has(m.action)) throw invalidArgument(`no task control ${JSON.stringify(m.action)}`);
       await host.routing.tasksOf(m.taskId)[m.action as "cancel" | "pause" | "resume"](m.taskId);

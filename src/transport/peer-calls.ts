@@ -7,6 +7,8 @@ import type { Elsewhere, RemotePartition, RemoteTasks } from "../runtime/remote-
 import type { EndedTask } from "../runtime/task-outcome.js";
 import { Watchers } from "../runtime/watchers.js";
 import { endedTaskOf } from "./peer-call-route.js";
+import { progressRecordOf } from "./peer-progress.js";
+import type { TaskProgressRecord } from "../runtime/tasks/task-queries.js";
 import type { PeerSessions } from "./peer-sessions.js";
 import type { RemoteVersions } from "./remote-versions.js";
 import { PeerTransactions } from "./peer-transactions.js";
@@ -72,6 +74,16 @@ class RemoteNode implements RemotePartition {
     return endedTaskOf((await this.sender.send(this.node, "wait", { taskId }, undefined, signal)).task);
   }
 
+  async follow(taskId: string, onProgress: (progress: TaskProgressRecord) => void, signal?: AbortSignal): Promise<EndedTask> {
+    // One long poll at a time, each answered by a change there: bounded however often the task reports.
+    for (let seen = 0n; ; ) {
+      const answer = await this.sender.send(this.node, "progress", { taskId, progressSeen: seen }, undefined, signal);
+      if (answer.task || !answer.progress) return endedTaskOf(answer.task);
+      seen = answer.progress.updatedAtMs;
+      onProgress(progressRecordOf(answer.progress));
+    }
+  }
+
   async control(taskId: string, action: TaskControl): Promise<void> {
     await this.sender.send(this.node, "control", { taskId, action }, undefined, undefined);
   }
@@ -91,6 +103,10 @@ class AnyOtherNode implements RemoteTasks {
 
   waitFinal(taskId: string, signal?: AbortSignal): Promise<EndedTask> {
     return this.#first(taskId, (node, s) => node.waitFinal(taskId, s), signal);
+  }
+
+  follow(taskId: string, onProgress: (progress: TaskProgressRecord) => void, signal?: AbortSignal): Promise<EndedTask> {
+    return this.#first(taskId, (node, s) => node.follow(taskId, onProgress, s), signal);
   }
 
   control(taskId: string, action: TaskControl): Promise<void> {

@@ -9,16 +9,18 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { TaskProgress } from "./tasks_pb.js";
+import { file_cairn_v1_tasks } from "./tasks_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file cairn/v1/peer.proto.
  */
 export const file_cairn_v1_peer: GenFile = /*@__PURE__*/
-  fileDesc("ChNjYWlybi92MS9wZWVyLnByb3RvEghjYWlybi52MSLABAoIUGVlckNhbGwSEgoKc3RhdGVfdHlwZRgBIAEoCRIQCghhY3Rvcl9pZBgCIAEoCRIOCgZtZXRob2QYAyABKAkSDwoHcmVxdWVzdBgEIAEoDBIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkSEwoLY2FsbGVyX2tpbmQYBiABKAkSFQoNb3duZXJfdGFza19pZBgHIAEoCRIXCg9vd25lcl9pdGVyYXRpb24YCCABKA0SLAoFdHJhY2UYCSADKAsyHS5jYWlybi52MS5QZWVyQ2FsbC5UcmFjZUVudHJ5EhMKC3RyYWNrX3JlYWRzGAogASgIEhMKBnJ1bl9hdBgLIAEoAUgAiAEBEhMKC3Byb3Bvc2VkX2lkGAwgASgJEg8KB3Rhc2tfaWQYDSABKAkSDgoGYWN0aW9uGA4gASgJEg4KBnR4bl9pZBgPIAEoCRIXCg90eG5fY29vcmRpbmF0b3IYECABKA0SEQoJdHhuX2Vwb2NoGBEgASgEEiUKB3R4bl9hZ2UYEiABKAsyFC5jYWlybi52MS5QZWVyVHhuQWdlEg8KB3R4bl9zZXEYEyABKA0SGAoLdHhuX3VuZG9fdG8YFCABKA1IAYgBARISCgp0eG5fY29tbWl0GBUgASgIEhYKDnR4bl9wYXJ0aXRpb25zGBYgAygNGiwKClRyYWNlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdfcnVuX2F0Qg4KDF90eG5fdW5kb190byI3CgpQZWVyVHhuQWdlEgwKBHRpbWUYASABKAESDgoGb3JpZ2luGAIgASgNEgsKA3NlcRgDIAEoDSJBCghQZWVyUmVhZBISCgpzdGF0ZV90eXBlGAEgASgJEhAKCGFjdG9yX2lkGAIgASgJEg8KB3ZlcnNpb24YAyABKAQiyQEKDVBlZXJFbmRlZFRhc2sSDwoHdGFza19pZBgBIAEoCRISCgpzdGF0ZV90eXBlGAIgASgJEg4KBm1ldGhvZBgDIAEoCRIOCgZzdGF0dXMYBCABKAkSEgoKbGFzdF9lcnJvchgFIAEoCRIUCgxvdXRjb21lX2tpbmQYBiABKAkSFQoNb3V0Y29tZV9ieXRlcxgHIAEoDBIZChFvdXRjb21lX3R5cGVfbmFtZRgIIAEoCRIXCg9vdXRjb21lX21lc3NhZ2UYCSABKAkiwAEKClBlZXJBbnN3ZXISEAoIcmVzcG9uc2UYASABKAwSIQoFcmVhZHMYAiADKAsyEi5jYWlybi52MS5QZWVyUmVhZBIPCgd0YXNrX2lkGAMgASgJEiUKBHRhc2sYBCABKAsyFy5jYWlybi52MS5QZWVyRW5kZWRUYXNrEhAKCHByZXBhcmVkGAUgAygNEhEKCWNvbW1pdHRlZBgGIAEoCBIQCghjb25mbGljdBgHIAEoCRIOCgZsZXRfZ28YCCABKAhiBnByb3RvMw");
+  fileDesc("ChNjYWlybi92MS9wZWVyLnByb3RvEghjYWlybi52MSLXBAoIUGVlckNhbGwSEgoKc3RhdGVfdHlwZRgBIAEoCRIQCghhY3Rvcl9pZBgCIAEoCRIOCgZtZXRob2QYAyABKAkSDwoHcmVxdWVzdBgEIAEoDBIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkSEwoLY2FsbGVyX2tpbmQYBiABKAkSFQoNb3duZXJfdGFza19pZBgHIAEoCRIXCg9vd25lcl9pdGVyYXRpb24YCCABKA0SLAoFdHJhY2UYCSADKAsyHS5jYWlybi52MS5QZWVyQ2FsbC5UcmFjZUVudHJ5EhMKC3RyYWNrX3JlYWRzGAogASgIEhMKBnJ1bl9hdBgLIAEoAUgAiAEBEhMKC3Byb3Bvc2VkX2lkGAwgASgJEg8KB3Rhc2tfaWQYDSABKAkSDgoGYWN0aW9uGA4gASgJEg4KBnR4bl9pZBgPIAEoCRIXCg90eG5fY29vcmRpbmF0b3IYECABKA0SEQoJdHhuX2Vwb2NoGBEgASgEEiUKB3R4bl9hZ2UYEiABKAsyFC5jYWlybi52MS5QZWVyVHhuQWdlEg8KB3R4bl9zZXEYEyABKA0SGAoLdHhuX3VuZG9fdG8YFCABKA1IAYgBARISCgp0eG5fY29tbWl0GBUgASgIEhYKDnR4bl9wYXJ0aXRpb25zGBYgAygNEhUKDXByb2dyZXNzX3NlZW4YFyABKAQaLAoKVHJhY2VFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgkKB19ydW5fYXRCDgoMX3R4bl91bmRvX3RvIjcKClBlZXJUeG5BZ2USDAoEdGltZRgBIAEoARIOCgZvcmlnaW4YAiABKA0SCwoDc2VxGAMgASgNIkEKCFBlZXJSZWFkEhIKCnN0YXRlX3R5cGUYASABKAkSEAoIYWN0b3JfaWQYAiABKAkSDwoHdmVyc2lvbhgDIAEoBCLJAQoNUGVlckVuZGVkVGFzaxIPCgd0YXNrX2lkGAEgASgJEhIKCnN0YXRlX3R5cGUYAiABKAkSDgoGbWV0aG9kGAMgASgJEg4KBnN0YXR1cxgEIAEoCRISCgpsYXN0X2Vycm9yGAUgASgJEhQKDG91dGNvbWVfa2luZBgGIAEoCRIVCg1vdXRjb21lX2J5dGVzGAcgASgMEhkKEW91dGNvbWVfdHlwZV9uYW1lGAggASgJEhcKD291dGNvbWVfbWVzc2FnZRgJIAEoCSLqAQoKUGVlckFuc3dlchIQCghyZXNwb25zZRgBIAEoDBIhCgVyZWFkcxgCIAMoCzISLmNhaXJuLnYxLlBlZXJSZWFkEg8KB3Rhc2tfaWQYAyABKAkSJQoEdGFzaxgEIAEoCzIXLmNhaXJuLnYxLlBlZXJFbmRlZFRhc2sSEAoIcHJlcGFyZWQYBSADKA0SEQoJY29tbWl0dGVkGAYgASgIEhAKCGNvbmZsaWN0GAcgASgJEg4KBmxldF9nbxgIIAEoCBIoCghwcm9ncmVzcxgJIAEoCzIWLmNhaXJuLnYxLlRhc2tQcm9ncmVzc2IGcHJvdG8z", [file_cairn_v1_tasks]);
 
 /**
- * One call, spawn, wait or task control, as the caller's runtime made it.
+ * One call, spawn, wait (or progress follow) or task control, as the caller's runtime made it.
  *
  * @generated from message cairn.v1.PeerCall
  */
@@ -159,6 +161,13 @@ export type PeerCall = Message<"cairn.v1.PeerCall"> & {
    * @generated from field: repeated uint32 txn_partitions = 22;
    */
   txnPartitions: number[];
+
+  /**
+   * progress: answer once the task's progress was updated at another time than this (0: none seen), or it ended.
+   *
+   * @generated from field: uint64 progress_seen = 23;
+   */
+  progressSeen: bigint;
 };
 
 /**
@@ -352,6 +361,13 @@ export type PeerAnswer = Message<"cairn.v1.PeerAnswer"> & {
    * @generated from field: bool let_go = 8;
    */
   letGo: boolean;
+
+  /**
+   * progress: the task's newer progress (unset when it answers with the ended task instead).
+   *
+   * @generated from field: cairn.v1.TaskProgress progress = 9;
+   */
+  progress?: TaskProgress | undefined;
 };
 
 /**

@@ -274,9 +274,10 @@ export class Dispatcher {
     const control = this.#controls.get(taskId);
     control?.cancel();
     const next: TaskRecord = { ...task, status: "cancelled" };
-    await this.#commitOrRearm(task, { states: [], idempotency: [], tasks: [next], events: [taskEvent(this.host.clock.now(), taskId, "cancelled")] });
+    const couriers = this.host.handedOver?.cancelled(task) ?? [];
+    await this.#commitOrRearm(task, { states: [], idempotency: [], tasks: [next, ...couriers], events: [taskEvent(this.host.clock.now(), taskId, "cancelled")] });
     this.#settled(next);
-    if (!control) this.host.cancelledIdle?.(next);
+    for (const courier of couriers) this.arm(courier);
     return next;
   }
 
@@ -300,6 +301,7 @@ export class Dispatcher {
   async pause(taskId: string): Promise<TaskRecord> {
     const task = await this.#current(taskId, "paused");
     if (task.status === "paused") return task;
+    await this.host.handedOver?.beforeControl(task, "pause");
     this.#disarm(taskId);
     this.#controls.get(taskId)?.pause();
     const next: TaskRecord = { ...task, status: "paused" };
@@ -313,6 +315,7 @@ export class Dispatcher {
   async resume(taskId: string): Promise<TaskRecord> {
     const task = await this.#current(taskId, "resumed");
     if (task.status !== "paused") return task;
+    await this.host.handedOver?.beforeControl(task, "resume");
     const next: TaskRecord = { ...task, status: "scheduled" };
     // Before the commit: a run ending meanwhile must not record PAUSED.
     this.#controls.get(taskId)?.resume();

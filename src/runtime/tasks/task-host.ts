@@ -22,11 +22,15 @@ export interface TaskHost {
   /** Marks a task or schedule id the server makes with its partition (absent: one partition). */
   readonly markId?: (id: string) => string;
   /**
-   * An operator cancelled a task no run here was running: whatever runs it
-   * elsewhere (a task handed over to another node) is told. A running task
-   * is told by its run.
+   * Tasks an operator controls here that run on another node (handed over
+   * there): that task is paused or resumed before the control is recorded
+   * here (a rejection refuses it), and cancelled by the extra tasks stored
+   * in the cancel's commit (couriers, run like any task).
    */
-  readonly cancelledIdle?: (task: TaskRecord) => void;
+  readonly handedOver?: {
+    beforeControl(task: TaskRecord, action: "pause" | "resume"): Promise<void>;
+    cancelled(task: TaskRecord): readonly TaskRecord[];
+  };
 }
 
 /**

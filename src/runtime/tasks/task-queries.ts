@@ -2,7 +2,7 @@ import type { Store, TaskEventRecord, TaskProgressRecord, TaskRecord } from "../
 import type { Dispatcher } from "./dispatcher.js";
 import { inListingOrder, listingOrder, mergeInOrder } from "./id-order.js";
 
-export type { TaskRecord };
+export type { TaskProgressRecord, TaskRecord };
 
 /** A task's status as shown to operators and clients. */
 export type TaskStatusName = TaskRecord["status"];
@@ -129,6 +129,8 @@ export class TaskQueries {
       if (views.length >= filter.limit || scanned >= LIST_SCAN_LIMIT) return { views, next: last };
       scanned++;
       last = task.taskId;
+      // A cancel courier is the cancel's bookkeeping, not a task anyone started.
+      if (task.handOverCancel !== undefined) continue;
       if (filter.stateType && task.stateType !== filter.stateType) continue;
       if (filter.actorId && task.actorId !== filter.actorId) continue;
       if (filter.method && task.method !== filter.method) continue;

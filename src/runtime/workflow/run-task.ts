@@ -9,7 +9,7 @@ import type { RunControl } from "../tasks/run-control.js";
 import { backoff } from "../tasks/retry-policy.js";
 import type { TaskRunner } from "../tasks/task-host.js";
 import { endOfRun, recordStarted } from "../tasks/task-events.js";
-import { handOver, handOverTarget } from "../task-hand-over.js";
+import { deliverCancel, handOver, handOverTarget } from "../task-hand-over.js";
 import { Loop } from "./loop.js";
 import { Suspended } from "./suspended.js";
 import { WorkflowContextImpl } from "./workflow-context.js";
@@ -50,6 +50,8 @@ export async function runTask(runtime: Engine, task: TaskRecord, control: RunCon
   log.debug(`run started (iteration ${task.iteration}, attempt ${task.attempts + 1})`);
   recordStarted(runtime, task);
   try {
+    const courier = task.handOverCancel;
+    if (courier !== undefined) return await ended(await deliverCancel(runtime, { ...task, handOverCancel: courier }));
     const bound = runtime.bound(task.stateType);
     const method = bound.spec.methods[task.method];
     if (!method) throw new FatalError(`${task.stateType} has no method ${task.method} any more`);
