@@ -23,7 +23,9 @@
  * (2), BENCH_NODES (1,2: the M values beside 1, e.g. 2,4), BENCH_IN_FLIGHT
  * (64,256: calls in flight in all, one round each), BENCH_CPU_PROF=1
  * (server profiles, see node-layouts.ts), BENCH_CHILD=tsx (servers under tsx
- * instead of bundled on plain node, bench/child.ts).
+ * instead of bundled on plain node, bench/child.ts), BENCH_ROUTES (all; e.g.
+ * single,owner for m1 and the pods to the owner only: quicker loops; m1 is
+ * always measured, every ratio is to it).
  */
 import { loadavg } from "node:os";
 import { create, toJsonString, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
@@ -44,6 +46,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const SLICES = Number(process.env.BENCH_SLICES ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const NODE_COUNTS = (process.env.BENCH_NODES ?? "2").split(",").map(Number);
+const ROUTES = new Set((process.env.BENCH_ROUTES ?? "single,owner,random,one-port").split(","));
 const MAX_CALLS = 500_000;
 const ACCOUNTS = 1_000;
 const STATE = "bank.v1.Account";
@@ -137,8 +140,9 @@ async function main(): Promise<void> {
   try {
     const layouts: Array<{ layout: Layout; routes: Scenario["route"][] }> = [{ layout: await startLayout("m1", 1, "single"), routes: ["single"] }];
     for (const m of NODE_COUNTS) {
-      layouts.push({ layout: await startLayout(`pods-${m}`, m, "pods"), routes: ["owner", "random"] });
-      layouts.push({ layout: await startLayout(`supervisor-${m}`, m, "supervisor"), routes: ["one-port"] });
+      const podRoutes = (["owner", "random"] as const).filter((r) => ROUTES.has(r));
+      if (podRoutes.length > 0) layouts.push({ layout: await startLayout(`pods-${m}`, m, "pods"), routes: podRoutes });
+      if (ROUTES.has("one-port")) layouts.push({ layout: await startLayout(`supervisor-${m}`, m, "supervisor"), routes: ["one-port"] });
     }
     for (const { layout } of layouts) await openAccounts(clients[0]!, layout);
     for (const inFlight of IN_FLIGHTS) {
