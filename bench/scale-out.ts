@@ -25,7 +25,7 @@
  * (server profiles, see node-layouts.ts), BENCH_CHILD=tsx (servers under tsx
  * instead of bundled on plain node, bench/child.ts), BENCH_ROUTES (all; e.g.
  * single,owner for m1 and the pods to the owner only: quicker loops; m1 is
- * always measured, every ratio is to it).
+ * always measured, every ratio is to it), BENCH_WORKLOADS (writer,reader).
  */
 import { loadavg } from "node:os";
 import { create, toJsonString, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
@@ -46,6 +46,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const SLICES = Number(process.env.BENCH_SLICES ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const NODE_COUNTS = (process.env.BENCH_NODES ?? "2").split(",").map(Number);
+const WORKLOADS = (process.env.BENCH_WORKLOADS ?? "writer,reader").split(",") as Workload[];
 const ROUTES = new Set((process.env.BENCH_ROUTES ?? "single,owner,random,one-port").split(","));
 const MAX_CALLS = 500_000;
 const ACCOUNTS = 1_000;
@@ -152,7 +153,7 @@ async function main(): Promise<void> {
         const count = Math.max(2, layout.nodes);
         for (const route of routes) scenarios.push(await scenario(clients.slice(0, count), layout, route, inFlight));
       }
-      for (const workload of ["writer", "reader"] as const) {
+      for (const workload of WORKLOADS) {
         const results = await measure(scenarios, workload);
         const base = results[0]!;
         for (const [i, s] of scenarios.entries()) {
