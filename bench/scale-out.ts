@@ -49,6 +49,7 @@ const NODE_COUNTS = (process.env.BENCH_NODES ?? "2").split(",").map(Number);
 const WORKLOADS = (process.env.BENCH_WORKLOADS ?? "writer,reader").split(",") as Workload[];
 const ROUTES = new Set((process.env.BENCH_ROUTES ?? "single,owner,random,one-port").split(","));
 const MAX_CALLS = 500_000;
+const PROFILING = process.env.BENCH_CPU_PROF !== undefined;
 const ACCOUNTS = 1_000;
 const STATE = "bank.v1.Account";
 const accountId = (n: number) => `acct-${n}`;
@@ -110,6 +111,7 @@ type Measured = LoadResult & { serverCpuUs: number };
 async function run(s: Scenario, workload: Workload, seconds: number): Promise<Measured> {
   const pids = s.layout.servers.map((server) => server.pid);
   const cpuBefore = processTreeCpuUs(pids);
+  const from = process.hrtime.bigint() / 1000n;
   const results = await Promise.all(
     s.legs.map(async (leg) => loadResult(await leg.client.ask({ type: "load", pool: leg.pool, set: leg.sets[workload], seconds, maxCalls: MAX_CALLS }))),
   );
@@ -117,6 +119,8 @@ async function run(s: Scenario, workload: Workload, seconds: number): Promise<Me
   const windowMs = Math.max(...results.map((r) => r.raw.windowMs));
   const errors = results.reduce((n, r) => n + r.errors, 0);
   const serverCpuUs = processTreeCpuUs(pids) - cpuBefore;
+  // The window on the profiles' clock, and each leg's calls: `profile-summary.ts --from --to --calls`.
+  if (PROFILING) log(`profile window ${s.layout.name}/${s.route} ${workload}: --from ${from} --to ${process.hrtime.bigint() / 1000n}, calls by leg ${results.map((r) => r.calls).join(",")}`);
   return { ...summarize({ latencies, windowMs, clientCpuUs: results.reduce((n, r) => n + r.raw.clientCpuUs, 0) }, errors, results.find((r) => r.firstError)?.firstError), serverCpuUs };
 }
 
