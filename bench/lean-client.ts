@@ -5,7 +5,8 @@
  *
  * - HTTP/1.1: one raw TCP socket per call in flight (no pipelining), each
  *   request a ready buffer (request line, headers, body); the answer is
- *   read by its Content-Length (every unary answer here has one).
+ *   read by its Content-Length (every unary answer here has one), parsed
+ *   from the bytes as they are read (bench/h1-answers.ts).
  * - HTTP/2: `sessions` connections, calls spread over them by slot, a
  *   stream per call. By default (BENCH_H2_CLIENT=frames) frames are written
  *   and read straight on the socket (bench/h2-frames.ts: HEADERS and DATA
@@ -24,6 +25,7 @@
  */
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import { H1Answers } from "./h1-answers.js";
 import { H2Connection } from "./h2-frames.js";
 
 export type Protocol = "h1" | "h2";
@@ -59,38 +61,28 @@ interface Pool {
 
 const HOST = "127.0.0.1";
 
-/** HTTP/1.1 over raw keep-alive sockets: one outstanding request per socket. */
+/** HTTP/1.1 over raw keep-alive sockets: one outstanding request per socket, answers read as bytes (h1-answers.ts). */
 async function openHttp1(port: number, inFlight: number): Promise<Pool> {
-  const sockets = await Promise.all(
-    Array.from(
-      { length: inFlight },
-      () =>
-        new Promise<net.Socket>((resolve, reject) => {
-          const s = net.connect({ host: HOST, port, noDelay: true }, () => resolve(s));
-          s.once("error", reject);
-        }),
-    ),
-  );
-  // Per socket: the pending call's resolve, and bytes received so far.
+  // Per socket: the pending call's resolve and reject.
   const pending: Array<((status: number) => void) | undefined> = [];
   const failed: Array<((e: Error) => void) | undefined> = [];
+  const sockets = await Promise.all(
+    Array.from({ length: inFlight }, (_, slot) => {
+      const answers = new H1Answers(
+        (status) => {
+          const resolve = pending[slot];
+          pending[slot] = undefined;
+          resolve?.(status);
+        },
+        (e) => failed[slot]?.(e),
+      );
+      return new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect({ host: HOST, port, noDelay: true, onread: { buffer: answers.readBuffer, callback: answers.read } }, () => resolve(s));
+        s.once("error", reject);
+      });
+    }),
+  );
   sockets.forEach((socket, slot) => {
-    let buffered: Buffer = Buffer.alloc(0);
-    socket.on("data", (chunk: Buffer) => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      for (;;) {
-        const end = buffered.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        const head = buffered.toString("latin1", 0, end);
-        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? NaN);
-        if (!Number.isFinite(length)) return failed[slot]?.(new Error(`answer without content-length: ${head.slice(0, 80)}`));
-        if (buffered.length < end + 4 + length) return;
-        buffered = buffered.subarray(end + 4 + length);
-        const resolve = pending[slot];
-        pending[slot] = undefined;
-        resolve?.(Number(head.slice(9, 12)));
-      }
-    });
     const lost = (e?: Error) => failed[slot]?.(e ?? new Error("connection closed"));
     socket.on("error", lost);
     socket.on("close", () => lost());
