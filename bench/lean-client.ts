@@ -5,7 +5,8 @@
  *
  * - HTTP/1.1: one raw TCP socket per call in flight (no pipelining), each
  *   request a ready buffer (request line, headers, body); the answer is
- *   read by its Content-Length (every unary answer here has one).
+ *   read by its Content-Length (every unary answer here has one), parsed
+ *   from the bytes as they are read (bench/h1-answers.ts).
  * - HTTP/2: `sessions` connections, calls spread over them by slot, a
  *   stream per call. By default (BENCH_H2_CLIENT=frames) frames are written
  *   and read straight on the socket (bench/h2-frames.ts: HEADERS and DATA
@@ -24,6 +25,7 @@
  */
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import { H1Answers } from "./h1-answers.js";
 import { H2Connection } from "./h2-frames.js";
 
 export type Protocol = "h1" | "h2";
@@ -47,8 +49,10 @@ export type FromClient =
   | { type: "loaded"; latencies: number[]; windowMs: number; clientCpuUs: number; errors: number; firstError?: string }
   | { type: "failed"; error: string };
 
-/** One call in flight on a pool's connection `slot`: resolves with the HTTP status. */
-type Caller = (slot: number, request: number) => Promise<number>;
+/** A call's end: its HTTP status, or the error that ended it. Called once per call. */
+type Done = (status: number, error?: Error) => void;
+/** One call in flight on a pool's connection `slot`; `done` when it ends (a callback, not a promise: one less allocation and microtask per call). */
+type Caller = (slot: number, request: number, done: Done) => void;
 
 interface Pool {
   readonly inFlight: number;
@@ -59,39 +63,29 @@ interface Pool {
 
 const HOST = "127.0.0.1";
 
-/** HTTP/1.1 over raw keep-alive sockets: one outstanding request per socket. */
+/** HTTP/1.1 over raw keep-alive sockets: one outstanding request per socket, answers read as bytes (h1-answers.ts). */
 async function openHttp1(port: number, inFlight: number): Promise<Pool> {
+  // Per socket: the pending call's end, cleared when it is called (an answer, an error or a close ends a call once).
+  const pending: Array<Done | undefined> = [];
+  const end = (slot: number, status: number, error?: Error) => {
+    const done = pending[slot];
+    pending[slot] = undefined;
+    done?.(status, error);
+  };
   const sockets = await Promise.all(
-    Array.from(
-      { length: inFlight },
-      () =>
-        new Promise<net.Socket>((resolve, reject) => {
-          const s = net.connect({ host: HOST, port, noDelay: true }, () => resolve(s));
-          s.once("error", reject);
-        }),
-    ),
+    Array.from({ length: inFlight }, (_, slot) => {
+      const answers = new H1Answers(
+        (status) => end(slot, status),
+        (e) => end(slot, 0, e),
+      );
+      return new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect({ host: HOST, port, noDelay: true, onread: { buffer: answers.readBuffer, callback: answers.read } }, () => resolve(s));
+        s.once("error", reject);
+      });
+    }),
   );
-  // Per socket: the pending call's resolve, and bytes received so far.
-  const pending: Array<((status: number) => void) | undefined> = [];
-  const failed: Array<((e: Error) => void) | undefined> = [];
   sockets.forEach((socket, slot) => {
-    let buffered: Buffer = Buffer.alloc(0);
-    socket.on("data", (chunk: Buffer) => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      for (;;) {
-        const end = buffered.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        const head = buffered.toString("latin1", 0, end);
-        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? NaN);
-        if (!Number.isFinite(length)) return failed[slot]?.(new Error(`answer without content-length: ${head.slice(0, 80)}`));
-        if (buffered.length < end + 4 + length) return;
-        buffered = buffered.subarray(end + 4 + length);
-        const resolve = pending[slot];
-        pending[slot] = undefined;
-        resolve?.(Number(head.slice(9, 12)));
-      }
-    });
-    const lost = (e?: Error) => failed[slot]?.(e ?? new Error("connection closed"));
+    const lost = (e?: Error) => end(slot, 0, e ?? new Error("connection closed"));
     socket.on("error", lost);
     socket.on("close", () => lost());
   });
@@ -104,12 +98,10 @@ async function openHttp1(port: number, inFlight: number): Promise<Pool> {
         for (const [k, v] of Object.entries(r.headers)) lines.push(`${k}: ${v}`);
         return Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1"), body]);
       });
-      return (slot, request) =>
-        new Promise<number>((resolve, reject) => {
-          pending[slot] = resolve;
-          failed[slot] = reject;
-          sockets[slot]!.write(wire[request % wire.length]!);
-        });
+      return (slot, request, done) => {
+        pending[slot] = done;
+        sockets[slot]!.write(wire[request % wire.length]!);
+      };
     },
     close: () => sockets.forEach((s) => s.destroy()),
   };
@@ -125,16 +117,15 @@ async function openFrames(port: number, inFlight: number, count: number): Promis
     inFlight,
     prepare: (requests) => {
       const wire = requests.map((r) => ({ path: r.path, headers: Object.entries(r.headers), body: Buffer.from(r.body, "base64") }));
-      return (slot, request) =>
-        new Promise<number>((resolve, reject) => {
-          const w = wire[request % wire.length]!;
-          let status = 0;
-          connections[slot % connections.length]!.post(w.path, w.headers, w.body, {
-            head: (s) => (status = s),
-            data: () => {},
-            end: (error) => (error ? reject(error) : resolve(status)),
-          });
+      return (slot, request, done) => {
+        const w = wire[request % wire.length]!;
+        let status = 0;
+        connections[slot % connections.length]!.post(w.path, w.headers, w.body, {
+          head: (s) => (status = s),
+          data: () => {},
+          end: (error) => done(status, error),
         });
+      };
     },
     close: () => connections.forEach((c) => c.close()),
   };
@@ -160,24 +151,29 @@ async function openHttp2(port: number, inFlight: number, count: number): Promise
         headers: { ":method": "POST", ":path": r.path, ...r.headers } as http2.OutgoingHttpHeaders,
         body: Buffer.from(r.body, "base64"),
       }));
-      return (slot, request) =>
-        new Promise<number>((resolve, reject) => {
-          const w = wire[request % wire.length]!;
-          const stream = sessions[slot % sessions.length]!.request(w.headers);
-          let status = 0;
-          stream.on("response", (h) => (status = Number(h[":status"])));
-          stream.on("data", () => {});
-          stream.on("end", () => resolve(status));
-          stream.on("error", reject);
-          stream.end(w.body);
-        });
+      return (slot, request, done) => {
+        const w = wire[request % wire.length]!;
+        const stream = sessions[slot % sessions.length]!.request(w.headers);
+        let status = 0;
+        let ended = false;
+        const finish = (error?: Error) => {
+          if (ended) return;
+          ended = true;
+          done(status, error);
+        };
+        stream.on("response", (h) => (status = Number(h[":status"])));
+        stream.on("data", () => {});
+        stream.on("end", () => finish());
+        stream.on("error", finish);
+        stream.end(w.body);
+      };
     },
     close: () => sessions.forEach((s) => s.destroy()),
   };
 }
 
 /** Keeps every slot busy until `seconds` or `maxCalls`; never starts a call after that. */
-async function load(pool: Pool, call: Caller, seconds: number, maxCalls: number, offset: number, stride: number): Promise<FromClient> {
+function load(pool: Pool, call: Caller, seconds: number, maxCalls: number, offset: number, stride: number): Promise<FromClient> {
   const latencies = new Float64Array(maxCalls);
   let measured = 0;
   let errors = 0;
@@ -185,34 +181,47 @@ async function load(pool: Pool, call: Caller, seconds: number, maxCalls: number,
   const start = performance.now();
   const end = start + seconds * 1000;
   const cpu = process.cpuUsage();
-  const worker = async (slot: number): Promise<void> => {
-    while (measured < maxCalls && performance.now() < end) {
+  return new Promise<FromClient>((resolve) => {
+    let active = pool.inFlight;
+    const finish = () => {
+      const windowMs = performance.now() - start;
+      const used = process.cpuUsage(cpu);
+      resolve({
+        type: "loaded",
+        latencies: Array.from(latencies.subarray(0, measured).sort()),
+        windowMs,
+        clientCpuUs: used.user + used.system,
+        errors,
+        ...(firstError !== undefined ? { firstError } : {}),
+      });
+    };
+    // Each slot: a call, and the next one from the call's end, until the time or count is up.
+    const next = (slot: number): void => {
+      if (measured >= maxCalls || performance.now() >= end) {
+        if (--active === 0) finish();
+        return;
+      }
       const i = measured++;
       const begin = performance.now();
-      try {
-        const status = await call(slot, offset + i * stride);
-        if (status !== 200) {
+      let calling = true;
+      call(slot, offset + i * stride, (status, error) => {
+        if (error) {
+          errors++;
+          firstError ??= error.message;
+        } else if (status !== 200) {
           errors++;
           firstError ??= `HTTP ${status}`;
         }
-      } catch (e) {
-        errors++;
-        firstError ??= e instanceof Error ? e.message : String(e);
-      }
-      latencies[i] = performance.now() - begin;
-    }
-  };
-  await Promise.all(Array.from({ length: pool.inFlight }, (_, slot) => worker(slot)));
-  const windowMs = performance.now() - start;
-  const used = process.cpuUsage(cpu);
-  return {
-    type: "loaded",
-    latencies: Array.from(latencies.subarray(0, measured).sort()),
-    windowMs,
-    clientCpuUs: used.user + used.system,
-    errors,
-    ...(firstError !== undefined ? { firstError } : {}),
-  };
+        latencies[i] = performance.now() - begin;
+        // A call that ends before `call` returns (a failed write) must not grow the stack.
+        if (calling) queueMicrotask(() => next(slot));
+        else next(slot);
+      });
+      calling = false;
+    };
+    if (active === 0) return finish();
+    for (let slot = 0; slot < pool.inFlight; slot++) next(slot);
+  });
 }
 
 function main(): void {

@@ -5,8 +5,9 @@
  * recurses), as percent of all samples and µs per call when `calls` is
  * given.
  *
- * `--from T`: only samples from T (µs on the profile's clock, which is
- * process.hrtime's: a driver prints it when its measured load starts).
+ * `--from T`, `--to T`: only samples from / before T (µs on the profile's
+ * clock, which is process.hrtime's: a driver prints it when its measured
+ * load starts and ends).
  *
  *   npx tsx bench/profile-summary.ts [--calls N] [--top 40] [--filter src/] [--from T] FILE...
  */
@@ -27,12 +28,13 @@ interface Profile {
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { calls: { type: "string" }, top: { type: "string", default: "40" }, filter: { type: "string", default: "/src/|/examples/" }, from: { type: "string" } },
+  options: { calls: { type: "string" }, top: { type: "string", default: "40" }, filter: { type: "string", default: "/src/|/examples/" }, from: { type: "string" }, to: { type: "string" } },
 });
 const top = Number(values.top);
 const calls = values.calls ? Number(values.calls) : undefined;
 const ours = new RegExp(values.filter!);
 const from = values.from ? Number(values.from) : undefined;
+const to = values.to ? Number(values.to) : undefined;
 
 const self = new Map<string, number>();
 const inclusive = new Map<string, number>();
@@ -54,7 +56,7 @@ for (const file of positionals) {
   for (let i = 0; i < p.samples.length; i++) {
     at += p.timeDeltas[i]!;
     const us = p.timeDeltas[i + 1] ?? 0;
-    if (from !== undefined && at < from) continue;
+    if ((from !== undefined && at < from) || (to !== undefined && at >= to)) continue;
     const leaf = byId.get(p.samples[i]!)!;
     total += us;
     const leafName = nameOf(leaf);

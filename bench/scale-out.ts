@@ -23,7 +23,9 @@
  * (2), BENCH_NODES (1,2: the M values beside 1, e.g. 2,4), BENCH_IN_FLIGHT
  * (64,256: calls in flight in all, one round each), BENCH_CPU_PROF=1
  * (server profiles, see node-layouts.ts), BENCH_CHILD=tsx (servers under tsx
- * instead of bundled on plain node, bench/child.ts).
+ * instead of bundled on plain node, bench/child.ts), BENCH_ROUTES (all; e.g.
+ * single,owner for m1 and the pods to the owner only: quicker loops; m1 is
+ * always measured, every ratio is to it), BENCH_WORKLOADS (writer,reader).
  */
 import { loadavg } from "node:os";
 import { create, toJsonString, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
@@ -44,7 +46,10 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const SLICES = Number(process.env.BENCH_SLICES ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const NODE_COUNTS = (process.env.BENCH_NODES ?? "2").split(",").map(Number);
+const WORKLOADS = (process.env.BENCH_WORKLOADS ?? "writer,reader").split(",") as Workload[];
+const ROUTES = new Set((process.env.BENCH_ROUTES ?? "single,owner,random,one-port").split(","));
 const MAX_CALLS = 500_000;
+const PROFILING = process.env.BENCH_CPU_PROF !== undefined;
 const ACCOUNTS = 1_000;
 const STATE = "bank.v1.Account";
 const accountId = (n: number) => `acct-${n}`;
@@ -106,6 +111,7 @@ type Measured = LoadResult & { serverCpuUs: number };
 async function run(s: Scenario, workload: Workload, seconds: number): Promise<Measured> {
   const pids = s.layout.servers.map((server) => server.pid);
   const cpuBefore = processTreeCpuUs(pids);
+  const from = process.hrtime.bigint() / 1000n;
   const results = await Promise.all(
     s.legs.map(async (leg) => loadResult(await leg.client.ask({ type: "load", pool: leg.pool, set: leg.sets[workload], seconds, maxCalls: MAX_CALLS }))),
   );
@@ -113,6 +119,8 @@ async function run(s: Scenario, workload: Workload, seconds: number): Promise<Me
   const windowMs = Math.max(...results.map((r) => r.raw.windowMs));
   const errors = results.reduce((n, r) => n + r.errors, 0);
   const serverCpuUs = processTreeCpuUs(pids) - cpuBefore;
+  // The window on the profiles' clock, and each leg's calls: `profile-summary.ts --from --to --calls`.
+  if (PROFILING) log(`profile window ${s.layout.name}/${s.route} ${workload}: --from ${from} --to ${process.hrtime.bigint() / 1000n}, calls by leg ${results.map((r) => r.calls).join(",")}`);
   return { ...summarize({ latencies, windowMs, clientCpuUs: results.reduce((n, r) => n + r.raw.clientCpuUs, 0) }, errors, results.find((r) => r.firstError)?.firstError), serverCpuUs };
 }
 
@@ -137,8 +145,9 @@ async function main(): Promise<void> {
   try {
     const layouts: Array<{ layout: Layout; routes: Scenario["route"][] }> = [{ layout: await startLayout("m1", 1, "single"), routes: ["single"] }];
     for (const m of NODE_COUNTS) {
-      layouts.push({ layout: await startLayout(`pods-${m}`, m, "pods"), routes: ["owner", "random"] });
-      layouts.push({ layout: await startLayout(`supervisor-${m}`, m, "supervisor"), routes: ["one-port"] });
+      const podRoutes = (["owner", "random"] as const).filter((r) => ROUTES.has(r));
+      if (podRoutes.length > 0) layouts.push({ layout: await startLayout(`pods-${m}`, m, "pods"), routes: podRoutes });
+      if (ROUTES.has("one-port")) layouts.push({ layout: await startLayout(`supervisor-${m}`, m, "supervisor"), routes: ["one-port"] });
     }
     for (const { layout } of layouts) await openAccounts(clients[0]!, layout);
     for (const inFlight of IN_FLIGHTS) {
@@ -148,7 +157,7 @@ async function main(): Promise<void> {
         const count = Math.max(2, layout.nodes);
         for (const route of routes) scenarios.push(await scenario(clients.slice(0, count), layout, route, inFlight));
       }
-      for (const workload of ["writer", "reader"] as const) {
+      for (const workload of WORKLOADS) {
         const results = await measure(scenarios, workload);
         const base = results[0]!;
         for (const [i, s] of scenarios.entries()) {
