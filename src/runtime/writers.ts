@@ -99,46 +99,62 @@ export class Writers {
     );
   }
 
+  /**
+   * Runs a mutation under its actor's lock, released once the handler ran
+   * and its commit was issued. One async function for the whole write (no
+   * inner runner's promise, reply object or `then` per call).
+   */
   async #write<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, keyed: Keyed | undefined): Promise<T> {
     const cell = this.states.cellOf(spec, actorId);
     cell.busy++;
     try {
       if (!cell.lock.tryAcquire()) await cell.lock.acquire();
-      let reply: Promise<T>;
+      let durable: Promise<void>;
+      let value!: T;
+      // A declared error under a key: a result, thrown once it is stored.
+      let declared: { readonly error: unknown; readonly record: ReturnType<typeof outcomeRecord> } | undefined;
       try {
-        ({ reply } = await this.#runWriter(spec, actorId, cell, mutation, keyed));
+        const base = this.states.latestOf(spec, actorId, cell);
+        if (base === null && !mutation.isConstructor && !spec.defaultConstructible) this.states.absent(spec, actorId);
+        if (base !== null && mutation.isConstructor) {
+          throw alreadyExists(`${spec.typeName} ${JSON.stringify(actorId)} already exists`);
+        }
+        const draft = base ? copyMessage(spec.state, base.state) : create(spec.state);
+        const effects: WriteEffects = { scheduled: [], deletion: "allowed" };
+        try {
+          value = await mutation.apply(draft, effects);
+        } catch (e) {
+          const outcome = declaredOutcome(e, mutation.errors);
+          if (!keyed || !outcome) throw e;
+          declared = { error: e, record: outcomeRecord(keyed, outcome) };
+        }
+        durable = declared
+          ? this.store.commit({ states: [], idempotency: declared.record })
+          : this.#commit(spec, actorId, cell, base, draft, effects, mutation, keyed, value);
       } finally {
         cell.lock.release();
       }
-      return await reply;
+      // Durability is awaited outside the lock: a hot actor is not limited to one fsync per writer.
+      await durable;
+      if (declared) throw declared.error;
+      return value;
     } finally {
       cell.busy--;
     }
   }
 
-  async #runWriter<T>(
+  /** Issues a handler's commit (its new state, effects and keyed response); resolves once durable. */
+  #commit<T>(
     spec: StateSpec,
     actorId: string,
     cell: ActorCell,
+    base: (ActorCell["latest"] & {}) | null,
+    draft: Message,
+    effects: WriteEffects,
     mutation: Mutation<T>,
     keyed: Keyed | undefined,
-  ): Promise<{ reply: Promise<T> }> {
-    const base = this.states.latestOf(spec, actorId, cell);
-    if (base === null && !mutation.isConstructor && !spec.defaultConstructible) this.states.absent(spec, actorId);
-    if (base !== null && mutation.isConstructor) {
-      throw alreadyExists(`${spec.typeName} ${JSON.stringify(actorId)} already exists`);
-    }
-    const draft = base ? copyMessage(spec.state, base.state) : create(spec.state);
-    const effects: WriteEffects = { scheduled: [], deletion: "allowed" };
-    let value: T;
-    try {
-      value = await mutation.apply(draft, effects);
-    } catch (e) {
-      const outcome = declaredOutcome(e, mutation.errors);
-      if (!keyed || !outcome) throw e;
-      // A declared error is a result: remember it under the key.
-      return { reply: this.store.commit({ states: [], idempotency: outcomeRecord(keyed, outcome) }).then(() => Promise.reject(e)) };
-    }
+    value: T,
+  ): Promise<void> {
     const idempotency = keyed ? outcomeRecord(keyed, { kind: "response", bytes: mutation.encode(value) }) : [];
     const deleted = effects.deletion === "requested";
     const deletion = deleted ? planDeletion(this.store, spec.typeName, actorId, mutation.byTask) : undefined;
@@ -153,6 +169,6 @@ export class Writers {
       effects.deleted = deletion;
       this.tasks.cancelledBy(deletion.cancelled, durable);
     }
-    return { reply: durable.then(() => value) };
+    return durable;
   }
 }
