@@ -170,10 +170,8 @@ export class Runtime implements Engine {
     switch (call.method.kind) {
       case "reader":
         return runHandler(bound, call, contextFor(this, "reader", call, caller), this.readState(bound.spec, call.actorId));
-      case "writer": {
-        const mutation = writerMutation(bound, call, (effects) => contextFor(this, "writer", call, caller, effects), caller.owner?.taskId);
-        return this.mutate(bound.spec, call.actorId, mutation, call.idempotencyKey, caller.owner);
-      }
+      case "writer":
+        return this.mutate(bound.spec, call.actorId, writerMutation(bound, call, this, caller), call.idempotencyKey, caller.owner);
       case "transaction":
         return transact(this, this.#table, bound, call, caller);
       case "workflow": // A direct call spawns the workflow and waits for its outcome.

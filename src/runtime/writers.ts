@@ -5,7 +5,9 @@ import type { Clock } from "./clock.js";
 import type { Dispatcher } from "./tasks/dispatcher.js";
 import type { ActorCell } from "./actor-cache.js";
 import type { ActorStates } from "./actor-states.js";
-import type { Bound, Call, Mutation, WriteEffects } from "./call.js";
+import type { Bound, Call, Caller, Mutation, WriteEffects } from "./call.js";
+import { contextFor } from "./context-impl.js";
+import type { Engine } from "./engine.js";
 import { alreadyExists } from "../api/errors.js";
 import { declaredOutcome } from "./declared-outcome.js";
 import { runHandler } from "./handler.js";
@@ -15,9 +17,9 @@ import type { StateSpec } from "../api/spec.js";
 import { replayed } from "./task-outcome.js";
 import { copyMessage } from "./message-copy.js";
 
-/** A writer method call as a mutation; `context` makes the handler's context for its effects. */
-export function writerMutation(bound: Bound, call: Call, context: (effects: WriteEffects) => unknown, byTask?: string): Mutation<Message> {
-  return new WriterMutation(bound, call, context, byTask);
+/** A writer method call as a mutation; its handler's context is `engine`'s, for `caller`, with the write's effects. */
+export function writerMutation(bound: Bound, call: Call, engine: Engine, caller: Caller): Mutation<Message> {
+  return new WriterMutation(bound, call, engine, caller);
 }
 
 /** A class, not an object of closures: one allocation per writer call. */
@@ -25,16 +27,18 @@ class WriterMutation implements Mutation<Message> {
   readonly method: string;
   readonly isConstructor: boolean;
   readonly errors: Mutation<Message>["errors"];
+  readonly byTask: string | undefined;
 
   constructor(
     private readonly bound: Bound,
     private readonly call: Call,
-    private readonly context: (effects: WriteEffects) => unknown,
-    readonly byTask: string | undefined,
+    private readonly engine: Engine,
+    private readonly caller: Caller,
   ) {
     this.method = call.method.name;
     this.isConstructor = call.method.isConstructor;
     this.errors = call.method.errors;
+    this.byTask = caller.owner?.taskId;
   }
 
   requestBytes(): Uint8Array {
@@ -42,7 +46,7 @@ class WriterMutation implements Mutation<Message> {
   }
 
   apply(draft: Message, effects: WriteEffects): Promise<Message> {
-    return runHandler(this.bound, this.call, this.context(effects), draft);
+    return runHandler(this.bound, this.call, contextFor(this.engine, "writer", this.call, this.caller, effects), draft);
   }
 
   encode(value: Message): Uint8Array {
