@@ -64,7 +64,7 @@ export class FastUnary {
       const route = req.method === "POST" ? routes.get(req.url ?? "") : undefined;
       const protocol = route && protocolOf(req.headers["content-type"], req.httpVersionMajor === 2);
       if (protocol === undefined) return fallback(req, res);
-      void serve(served, route!, protocol, req.headers, req, responseWire, res);
+      serve(served, route!, protocol, req.headers, req, responseWire, res).catch(() => res.destroy());
     };
   }
 
@@ -82,7 +82,7 @@ export class FastUnary {
     if (protocol === undefined) return false;
     // As the compatibility layer does: a reset stream's error is not the server's.
     stream.on("error", ignore);
-    void serve(this.#served, route!, protocol, headers, stream, streamWire, stream);
+    serve(this.#served, route!, protocol, headers, stream, streamWire, stream).catch(() => stream.destroy());
     return true;
   };
 }
@@ -139,7 +139,7 @@ function protocolOf(contentType: string | undefined, h2: boolean): Protocol | un
 const ACCEPT_COMPRESSION = [compressionGzip, compressionBrotli];
 const MAX_TIMEOUT_MS = Number.MAX_SAFE_INTEGER;
 
-async function serve<T extends { destroy(): unknown }>(
+async function serve<T>(
   served: Served,
   route: Route,
   protocol: Protocol,
@@ -148,51 +148,45 @@ async function serve<T extends { destroy(): unknown }>(
   wire: AnswerWire<T>,
   res: T,
 ): Promise<void> {
-  // Never rejects: whatever fails past the answer's making ends the connection's stream (no `.catch` per call).
+  const h = nodeRequestHeaders(headers);
+  const grpc = protocol === Protocol.Grpc;
+  const binary = protocol !== Protocol.ConnectJson;
+  const compression = grpc
+    ? compressionNegotiate(ACCEPT_COMPRESSION, h.get("grpc-encoding"), h.get("grpc-accept-encoding"), "Grpc-Accept-Encoding")
+    : compressionNegotiate(ACCEPT_COMPRESSION, h.get("content-encoding"), h.get("accept-encoding"), "Accept-Encoding");
+  const timeout = grpc ? parseGrpcTimeout(h.get("grpc-timeout"), MAX_TIMEOUT_MS) : parseConnectTimeout(h.get("connect-timeout-ms"), MAX_TIMEOUT_MS);
+  const { readMaxBytes, compressMinBytes } = served.limits;
+  let taskId: string | undefined;
+  let body: Uint8Array | string | undefined;
+  let error: ConnectError | undefined;
+  const waiter = route.method.kind === "workflow" ? waiterSignal(wire, res, timeout.timeoutMs) : undefined;
   try {
-    const h = nodeRequestHeaders(headers);
-    const grpc = protocol === Protocol.Grpc;
-    const binary = protocol !== Protocol.ConnectJson;
-    const compression = grpc
-      ? compressionNegotiate(ACCEPT_COMPRESSION, h.get("grpc-encoding"), h.get("grpc-accept-encoding"), "Grpc-Accept-Encoding")
-      : compressionNegotiate(ACCEPT_COMPRESSION, h.get("content-encoding"), h.get("accept-encoding"), "Accept-Encoding");
-    const timeout = grpc ? parseGrpcTimeout(h.get("grpc-timeout"), MAX_TIMEOUT_MS) : parseConnectTimeout(h.get("connect-timeout-ms"), MAX_TIMEOUT_MS);
-    const { readMaxBytes, compressMinBytes } = served.limits;
-    let taskId: string | undefined;
-    let body: Uint8Array | string | undefined;
-    let error: ConnectError | undefined;
-    const waiter = route.method.kind === "workflow" ? waiterSignal(wire, res, timeout.timeoutMs) : undefined;
+    if (compression.error) throw compression.error;
+    if (timeout.error) throw timeout.error;
+    const raw = await readRequestBody(req, readMaxBytes, grpc ? null : h.get("content-length"), grpc);
+    let bytes = grpc ? await unaryEnvelope(raw, compression.request, readMaxBytes) : raw;
+    if (!grpc && compression.request) bytes = await compression.request.decompress(bytes, readMaxBytes);
+    const input = parse(route.serialization, binary, bytes);
+    // The drain's count, inline (`Drain.unary` would cost a closure and a promise per call).
+    served.drain.enter();
+    let answer: ActorCallAnswer;
     try {
-      if (compression.error) throw compression.error;
-      if (timeout.error) throw timeout.error;
-      const raw = await readRequestBody(req, readMaxBytes, grpc ? null : h.get("content-length"), grpc);
-      let bytes = grpc ? await unaryEnvelope(raw, compression.request, readMaxBytes) : raw;
-      if (!grpc && compression.request) bytes = await compression.request.decompress(bytes, readMaxBytes);
-      const input = parse(route.serialization, binary, bytes);
-      // The drain's count, inline (`Drain.unary` would cost a closure and a promise per call).
-      served.drain.enter();
-      let answer: ActorCallAnswer;
-      try {
-        answer = await runActorCall(served.runtime, route.spec, route.method, input, h, waiter?.signal);
-      } finally {
-        served.drain.leave();
-      }
-      let response = answer as Message;
-      if (answer instanceof Spawned) ({ response, taskId } = answer);
-      body = binary ? route.serialization.getO(true).serialize(response) : jsonText(route.method.desc.output, response, served);
-    } catch (e) {
-      error = toWireError(e, route.method);
+      answer = await runActorCall(served.runtime, route.spec, route.method, input, h, waiter?.signal);
     } finally {
-      waiter?.done();
+      served.drain.leave();
     }
-    if (wire.gone(res)) return;
-    // gRPC is binary: its body is bytes.
-    if (grpc) return await answerGrpc(wire, res, taskId, body as Uint8Array | undefined, error, compression.response, compressMinBytes);
-    const compressing = answerConnect(wire, res, binary, taskId, body, error, compression.response, compressMinBytes, served.jsonOptions);
-    if (compressing) await compressing;
-  } catch {
-    res.destroy();
+    let response = answer as Message;
+    if (answer instanceof Spawned) ({ response, taskId } = answer);
+    body = binary ? route.serialization.getO(true).serialize(response) : jsonText(route.method.desc.output, response, served);
+  } catch (e) {
+    error = toWireError(e, route.method);
+  } finally {
+    waiter?.done();
   }
+  if (wire.gone(res)) return;
+  // gRPC is binary: its body is bytes.
+  if (grpc) return answerGrpc(wire, res, taskId, body as Uint8Array | undefined, error, compression.response, compressMinBytes);
+  return answerConnect(wire, res, binary, taskId, body, error, compression.response, compressMinBytes, served.jsonOptions);
 }
 
 type Compression = NonNullable<ReturnType<typeof compressionNegotiate>["response"]>;
