@@ -35,7 +35,14 @@ export class CallTelemetry {
     const span = tracer.startSpan(spawn ? names.spawn : names.call, caller.internal ? CLIENT : SERVER, parent);
     // With no SDK, no parent and no meter there is nothing to record, pass on or time: no wrapper.
     const live = isLive(span);
-    if (!live && !timed) return run(call, caller);
+    if (!live && !timed) {
+      // `run` may throw before it has a promise (the dispatcher is not async): the caller gets a rejection all the same.
+      try {
+        return run(call, caller);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     return this.#observed(call, caller, run, span, live, timed, parent);
   }
 

@@ -9,19 +9,26 @@ type Handler = (this: object, ...args: unknown[]) => Promise<unknown>;
 
 /** The servicer's implementation of a method. */
 export function handlerOf(bound: Bound, method: MethodSpec): (...args: unknown[]) => Promise<unknown> {
+  const fn = servicerFunction(bound, method);
+  return (...args) => fn.apply(bound.servicer, args);
+}
+
+/** The servicer's own function for a method, to call with the servicer as `this`. */
+function servicerFunction(bound: Bound, method: MethodSpec): Handler {
   const fn = (bound.servicer as Record<string, Handler | undefined>)[method.name];
   if (typeof fn !== "function") {
     throw unimplemented(`${bound.servicer.constructor.name} does not implement ${method.name}`);
   }
-  return (...args) => fn.apply(bound.servicer, args);
+  return fn;
 }
 
 /** Runs a reader, writer or transaction handler; its result becomes the response message. */
 export async function runHandler(bound: Bound, call: Call, ctx: unknown, state: Message): Promise<Message> {
-  const fn = handlerOf(bound, call.method);
+  // Called straight, not through handlerOf's wrapper: no closure and argument array per call.
+  const fn = servicerFunction(bound, call.method);
   let result: unknown;
   try {
-    result = await fn(ctx, state, call.request);
+    result = await fn.call(bound.servicer, ctx, state, call.request);
   } catch (e) {
     throw classify(e, bound, call);
   }

@@ -158,28 +158,26 @@ export class Runtime implements Engine {
     return this.#telemetry.observe(call, caller, this.#dispatch);
   }
 
-  readonly #dispatch = async (call: Call, caller: Caller): Promise<Message> => {
+  // Not async: a reader's or writer's promise is its runner's own (no wrapping promise and ticks per call).
+  readonly #dispatch = (call: Call, caller: Caller): Promise<Message> => {
     const bound = this.validate(call);
     // Calls from inside the application, and plainly allowed ones, have no await on their path.
-    if (!this.gatekeeper.allowsAtOnce(bound, call, caller)) await this.gatekeeper.authorize(bound, call, caller);
+    if (this.gatekeeper.allowsAtOnce(bound, call, caller)) return this.#run(bound, call, caller);
+    return this.gatekeeper.authorize(bound, call, caller).then(() => this.#run(bound, call, caller));
+  };
+
+  #run(bound: Bound, call: Call, caller: Caller): Promise<Message> {
     switch (call.method.kind) {
-      case "reader": {
-        const state = this.readState(bound.spec, call.actorId);
-        return runHandler(bound, call, contextFor(this, "reader", call, caller), state);
-      }
-      case "writer": {
-        const mutation = writerMutation(bound, call, (effects) => contextFor(this, "writer", call, caller, effects), caller.owner?.taskId);
-        return this.mutate(bound.spec, call.actorId, mutation, call.idempotencyKey, caller.owner);
-      }
+      case "reader":
+        return runHandler(bound, call, contextFor(this, "reader", call, caller), this.readState(bound.spec, call.actorId));
+      case "writer":
+        return this.mutate(bound.spec, call.actorId, writerMutation(bound, call, this, caller), call.idempotencyKey, caller.owner);
       case "transaction":
         return transact(this, this.#table, bound, call, caller);
-      case "workflow": {
-        // A direct call spawns the workflow and waits for its outcome.
-        const taskId = await this.#spawner.spawn(call, undefined, undefined, { kind: caller.kind, internal: true, owner: caller.owner });
-        return this.waitTask(taskId, call.method, call.signal);
-      }
+      case "workflow": // A direct call spawns the workflow and waits for its outcome.
+        return this.#spawner.spawn(call, undefined, undefined, { kind: caller.kind, internal: true, owner: caller.owner }).then((id) => this.waitTask(id, call.method, call.signal));
     }
-  };
+  }
 
   mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined, owner?: KeyOwner): Promise<T> {
     return this.routing.here(spec.typeName, actorId, mutation.method).#writers.mutate(spec, actorId, mutation, key, owner);

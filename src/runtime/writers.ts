@@ -5,7 +5,9 @@ import type { Clock } from "./clock.js";
 import type { Dispatcher } from "./tasks/dispatcher.js";
 import type { ActorCell } from "./actor-cache.js";
 import type { ActorStates } from "./actor-states.js";
-import type { Bound, Call, Mutation, WriteEffects } from "./call.js";
+import type { Bound, Call, Caller, Mutation, WriteEffects } from "./call.js";
+import { contextFor } from "./context-impl.js";
+import type { Engine } from "./engine.js";
 import { alreadyExists } from "../api/errors.js";
 import { declaredOutcome } from "./declared-outcome.js";
 import { runHandler } from "./handler.js";
@@ -15,9 +17,9 @@ import type { StateSpec } from "../api/spec.js";
 import { replayed } from "./task-outcome.js";
 import { copyMessage } from "./message-copy.js";
 
-/** A writer method call as a mutation; `context` makes the handler's context for its effects. */
-export function writerMutation(bound: Bound, call: Call, context: (effects: WriteEffects) => unknown, byTask?: string): Mutation<Message> {
-  return new WriterMutation(bound, call, context, byTask);
+/** A writer method call as a mutation; its handler's context is `engine`'s, for `caller`, with the write's effects. */
+export function writerMutation(bound: Bound, call: Call, engine: Engine, caller: Caller): Mutation<Message> {
+  return new WriterMutation(bound, call, engine, caller);
 }
 
 /** A class, not an object of closures: one allocation per writer call. */
@@ -25,16 +27,18 @@ class WriterMutation implements Mutation<Message> {
   readonly method: string;
   readonly isConstructor: boolean;
   readonly errors: Mutation<Message>["errors"];
+  readonly byTask: string | undefined;
 
   constructor(
     private readonly bound: Bound,
     private readonly call: Call,
-    private readonly context: (effects: WriteEffects) => unknown,
-    readonly byTask: string | undefined,
+    private readonly engine: Engine,
+    private readonly caller: Caller,
   ) {
     this.method = call.method.name;
     this.isConstructor = call.method.isConstructor;
     this.errors = call.method.errors;
+    this.byTask = caller.owner?.taskId;
   }
 
   requestBytes(): Uint8Array {
@@ -42,7 +46,7 @@ class WriterMutation implements Mutation<Message> {
   }
 
   apply(draft: Message, effects: WriteEffects): Promise<Message> {
-    return runHandler(this.bound, this.call, this.context(effects), draft);
+    return runHandler(this.bound, this.call, contextFor(this.engine, "writer", this.call, this.caller, effects), draft);
   }
 
   encode(value: Message): Uint8Array {
@@ -99,46 +103,62 @@ export class Writers {
     );
   }
 
+  /**
+   * Runs a mutation under its actor's lock, released once the handler ran
+   * and its commit was issued. One async function for the whole write (no
+   * inner runner's promise, reply object or `then` per call).
+   */
   async #write<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, keyed: Keyed | undefined): Promise<T> {
     const cell = this.states.cellOf(spec, actorId);
     cell.busy++;
     try {
       if (!cell.lock.tryAcquire()) await cell.lock.acquire();
-      let reply: Promise<T>;
+      let durable: Promise<void>;
+      let value!: T;
+      // A declared error under a key: a result, thrown once it is stored.
+      let declared: { readonly error: unknown; readonly record: ReturnType<typeof outcomeRecord> } | undefined;
       try {
-        ({ reply } = await this.#runWriter(spec, actorId, cell, mutation, keyed));
+        const base = this.states.latestOf(spec, actorId, cell);
+        if (base === null && !mutation.isConstructor && !spec.defaultConstructible) this.states.absent(spec, actorId);
+        if (base !== null && mutation.isConstructor) {
+          throw alreadyExists(`${spec.typeName} ${JSON.stringify(actorId)} already exists`);
+        }
+        const draft = base ? copyMessage(spec.state, base.state) : create(spec.state);
+        const effects: WriteEffects = { scheduled: [], deletion: "allowed" };
+        try {
+          value = await mutation.apply(draft, effects);
+        } catch (e) {
+          const outcome = declaredOutcome(e, mutation.errors);
+          if (!keyed || !outcome) throw e;
+          declared = { error: e, record: outcomeRecord(keyed, outcome) };
+        }
+        durable = declared
+          ? this.store.commit({ states: [], idempotency: declared.record })
+          : this.#commit(spec, actorId, cell, base, draft, effects, mutation, keyed, value);
       } finally {
         cell.lock.release();
       }
-      return await reply;
+      // Durability is awaited outside the lock: a hot actor is not limited to one fsync per writer.
+      await durable;
+      if (declared) throw declared.error;
+      return value;
     } finally {
       cell.busy--;
     }
   }
 
-  async #runWriter<T>(
+  /** Issues a handler's commit (its new state, effects and keyed response); resolves once durable. */
+  #commit<T>(
     spec: StateSpec,
     actorId: string,
     cell: ActorCell,
+    base: (ActorCell["latest"] & {}) | null,
+    draft: Message,
+    effects: WriteEffects,
     mutation: Mutation<T>,
     keyed: Keyed | undefined,
-  ): Promise<{ reply: Promise<T> }> {
-    const base = this.states.latestOf(spec, actorId, cell);
-    if (base === null && !mutation.isConstructor && !spec.defaultConstructible) this.states.absent(spec, actorId);
-    if (base !== null && mutation.isConstructor) {
-      throw alreadyExists(`${spec.typeName} ${JSON.stringify(actorId)} already exists`);
-    }
-    const draft = base ? copyMessage(spec.state, base.state) : create(spec.state);
-    const effects: WriteEffects = { scheduled: [], deletion: "allowed" };
-    let value: T;
-    try {
-      value = await mutation.apply(draft, effects);
-    } catch (e) {
-      const outcome = declaredOutcome(e, mutation.errors);
-      if (!keyed || !outcome) throw e;
-      // A declared error is a result: remember it under the key.
-      return { reply: this.store.commit({ states: [], idempotency: outcomeRecord(keyed, outcome) }).then(() => Promise.reject(e)) };
-    }
+    value: T,
+  ): Promise<void> {
     const idempotency = keyed ? outcomeRecord(keyed, { kind: "response", bytes: mutation.encode(value) }) : [];
     const deleted = effects.deletion === "requested";
     const deletion = deleted ? planDeletion(this.store, spec.typeName, actorId, mutation.byTask) : undefined;
@@ -153,6 +173,6 @@ export class Writers {
       effects.deleted = deletion;
       this.tasks.cancelledBy(deletion.cancelled, durable);
     }
-    return { reply: durable.then(() => value) };
+    return durable;
   }
 }

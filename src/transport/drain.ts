@@ -51,15 +51,29 @@ export class Drain {
     }
   }
 
-  /** Runs one unary call: refused while draining, counted while it runs (connect's route and the fast path). */
+  /** Runs one unary call: refused while draining, counted while it runs (connect's route). */
   async unary<T>(call: () => Promise<T>): Promise<T> {
-    if (this.#draining) throw serverStopping();
-    this.#inFlight++;
+    this.enter();
     try {
       return await call();
     } finally {
-      if (--this.#inFlight === 0) for (const resolve of this.#idle) resolve();
+      this.leave();
     }
+  }
+
+  /**
+   * A unary call starts: throws UNAVAILABLE while draining, else counts it
+   * until its `leave()`. The fast path's form of `unary` (no closure and
+   * no wrapping promise per call).
+   */
+  enter(): void {
+    if (this.#draining) throw serverStopping();
+    this.#inFlight++;
+  }
+
+  /** A call `enter` counted has answered (or failed). */
+  leave(): void {
+    if (--this.#inFlight === 0) for (const resolve of this.#idle) resolve();
   }
 
   /** For connect's router: refuses calls while draining, counts unary ones, ends streams. */

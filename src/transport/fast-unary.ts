@@ -10,7 +10,7 @@ import type { Runtime } from "../runtime/runtime.js";
 import type { MethodSpec, StateSpec } from "../api/spec.js";
 import { toWireError } from "../api/wire-error.js";
 import { TASK_ID_HEADER } from "../api/headers.js";
-import { runActorCall, type ActorCallAnswer } from "./actor-call.js";
+import { runActorCall, Spawned, type ActorCallAnswer } from "./actor-call.js";
 import { nodeRequestHeaders } from "./request-headers.js";
 import { readRequestBody, unaryEnvelope } from "./request-body.js";
 import { asInvalidArgument } from "./invalid-input.js";
@@ -160,7 +160,7 @@ async function serve<T>(
     : compressionNegotiate(ACCEPT_COMPRESSION, h.get("content-encoding"), h.get("accept-encoding"), "Accept-Encoding");
   const timeout = grpc ? parseGrpcTimeout(h.get("grpc-timeout"), MAX_TIMEOUT_MS) : parseConnectTimeout(h.get("connect-timeout-ms"), MAX_TIMEOUT_MS);
   const { readMaxBytes, compressMinBytes } = served.limits;
-  let answer: ActorCallAnswer | undefined;
+  let taskId: string | undefined;
   let body: Uint8Array | string | undefined;
   let error: ConnectError | undefined;
   const waiter = route.method.kind === "workflow" ? waiterSignal(wire, res, timeout.timeoutMs) : undefined;
@@ -171,8 +171,17 @@ async function serve<T>(
     let bytes = grpc ? await unaryEnvelope(raw, compression.request, readMaxBytes) : raw;
     if (!grpc && compression.request) bytes = await compression.request.decompress(bytes, readMaxBytes);
     const input = parse(route, binary, bytes);
-    answer = await served.drain.unary(() => runActorCall(served.runtime, route.spec, route.method, input, h, waiter?.signal));
-    body = binary ? route.serialization.getO(true).serialize(answer.response) : jsonText(route.method.desc.output, answer.response, served);
+    // The drain's count, inline (`Drain.unary` would cost a closure and a promise per call).
+    served.drain.enter();
+    let answer: ActorCallAnswer;
+    try {
+      answer = await runActorCall(served.runtime, route.spec, route.method, input, h, waiter?.signal);
+    } finally {
+      served.drain.leave();
+    }
+    let response = answer as Message;
+    if (answer instanceof Spawned) ({ response, taskId } = answer);
+    body = binary ? route.serialization.getO(true).serialize(response) : jsonText(route.method.desc.output, response, served);
   } catch (e) {
     error = toWireError(e, route.method);
   } finally {
@@ -180,8 +189,8 @@ async function serve<T>(
   }
   if (wire.gone(res)) return;
   // gRPC is binary: its body is bytes.
-  if (grpc) return answerGrpc(wire, res, answer, body as Uint8Array | undefined, error, compression.response, compressMinBytes);
-  return answerConnect(wire, res, binary, answer, body, error, compression.response, compressMinBytes, served.jsonOptions);
+  if (grpc) return answerGrpc(wire, res, taskId, body as Uint8Array | undefined, error, compression.response, compressMinBytes);
+  return answerConnect(wire, res, binary, taskId, body, error, compression.response, compressMinBytes, served.jsonOptions);
 }
 
 type Compression = NonNullable<ReturnType<typeof compressionNegotiate>["response"]>;
@@ -191,7 +200,7 @@ function answerConnect<T>(
   wire: AnswerWire<T>,
   res: T,
   binary: boolean,
-  answer: ActorCallAnswer | undefined,
+  taskId: string | undefined,
   body: Uint8Array | string | undefined,
   error: ConnectError | undefined,
   compression: Compression | null,
@@ -206,8 +215,8 @@ function answerConnect<T>(
     headers["content-type"] = "application/json";
     error.metadata.forEach((value, key) => void (headers[key] = value));
     body = errorToJsonBytes(error, jsonOptions);
-  } else if (answer?.taskId !== undefined) {
-    headers[TASK_ID_HEADER] = answer.taskId;
+  } else if (taskId !== undefined) {
+    headers[TASK_ID_HEADER] = taskId;
   }
   const length = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
   if (compression && length >= compressMinBytes) {
@@ -246,7 +255,7 @@ function jsonText(desc: Route["method"]["desc"]["output"], response: Message, se
 async function answerGrpc<T>(
   wire: AnswerWire<T>,
   res: T,
-  answer: ActorCallAnswer | undefined,
+  taskId: string | undefined,
   body: Uint8Array | undefined,
   error: ConnectError | undefined,
   compression: Compression | null,
@@ -263,7 +272,7 @@ async function answerGrpc<T>(
     trailers = {};
     trailer.forEach((value, key) => void (trailers[key] = value));
   } else {
-    if (answer?.taskId !== undefined) headers[TASK_ID_HEADER] = answer.taskId;
+    if (taskId !== undefined) headers[TASK_ID_HEADER] = taskId;
     const compress = compression !== null && body.byteLength >= compressMinBytes;
     message = encodeEnvelope(compress ? 1 : 0, compress ? await compression.compress(body) : body);
   }

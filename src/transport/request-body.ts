@@ -41,9 +41,10 @@ export function readRequestBody(req: Readable, limit: number, declaredLength: st
     };
     // Closed before its end: the client went away mid-request.
     const onClose = () => stop(new ConnectError("the client went away", Code.Canceled));
+    // `on`, not `once`: each fires at most once here, and `once` would wrap each listener (an object and a bound function per call).
     req.on("data", onData);
-    req.once("end", onEnd);
-    req.once("close", onClose);
+    req.on("end", onEnd);
+    req.on("close", onClose);
   });
 }
 

@@ -4,7 +4,7 @@ import type { Runtime } from "../runtime/runtime.js";
 import type { MethodSpec, StateSpec } from "../api/spec.js";
 import { toWireError } from "../api/wire-error.js";
 import { TASK_ID_HEADER } from "../api/headers.js";
-import { runActorCall } from "./actor-call.js";
+import { runActorCall, Spawned } from "./actor-call.js";
 
 type UnaryImpl = (request: Message, context: HandlerContext) => Promise<Message>;
 
@@ -26,9 +26,10 @@ async function serve(
   context: HandlerContext,
 ): Promise<Message> {
   try {
-    const { response, taskId } = await runActorCall(runtime, spec, method, request, context.requestHeader, context.signal);
-    if (taskId !== undefined) context.responseHeader.set(TASK_ID_HEADER, taskId);
-    return response;
+    const answer = await runActorCall(runtime, spec, method, request, context.requestHeader, context.signal);
+    if (!(answer instanceof Spawned)) return answer;
+    context.responseHeader.set(TASK_ID_HEADER, answer.taskId);
+    return answer.response;
   } catch (e) {
     throw toWireError(e, method);
   }
