@@ -7,7 +7,8 @@
  * linked to ours), plus one partition of this checkout (BENCH_AB_ONE=0:
  * not), measured in the same run in alternating slices, so a change is
  * compared with the code before it at the same load. One JSON line per
- * target, with the servers' CPU per transfer.
+ * target, with the servers' CPU and write system calls (each peer message
+ * and answer is one, plus LMDB's) per transfer.
  *
  * Env: BENCH_AB_F (1), BENCH_SECONDS (6), BENCH_SLICES (3); BENCH_CPU_PROF=1
  * writes each node's .cpuprofile into $TMPDIR/cairn-bench-profiles/ab-r<i>-node<j>/
@@ -26,7 +27,7 @@ import type { RawRequest } from "./lean-client.js";
 import { loadResult, startLeanClient } from "./lean-client-driver.js";
 import { round, summarize, type LoadResult } from "./load.js";
 import { emit, log, runBench } from "./output.js";
-import { processTreeCpuUs } from "./process-cpu.js";
+import { processTreeCpuUs, processWrites } from "./process-cpu.js";
 import { bundleScript, REPO_DIR } from "./child.js";
 
 /** `root`'s bank server bundled as production runs it (bench/child.ts; packages from our node_modules). */
@@ -138,14 +139,18 @@ async function main(): Promise<void> {
       pools.push(ps);
     }
     const cpu = targets.map(() => 0);
+    const writes = targets.map(() => 0);
     const run = async (t: number, seconds: number): Promise<LoadResult> => {
       const before = processTreeCpuUs(targets[t]!.pids);
+      const writesBefore = processWrites(targets[t]!.pids);
       const rs = await Promise.all(pools[t]!.map(async (p, j) => loadResult(await clients[j]!.ask({ type: "load", pool: p, set: p, seconds, maxCalls: 200_000 }))));
       cpu[t]! += processTreeCpuUs(targets[t]!.pids) - before;
+      writes[t]! += processWrites(targets[t]!.pids) - writesBefore;
       return merge(rs, true);
     };
     for (const t of targets.keys()) await run(t, 2);
     cpu.fill(0);
+    writes.fill(0);
     log(`measuring from ${process.hrtime.bigint() / 1000n} µs (the profiles' clock)`);
     const slices = targets.map(() => [] as LoadResult[]);
     for (let k = 0; k < SLICES; k++) for (const t of targets.keys()) slices[t]!.push(await run(t, SECONDS / SLICES));
@@ -153,7 +158,7 @@ async function main(): Promise<void> {
     for (const [t, target] of targets.entries()) {
       const r = merge(slices[t]!);
       const cpuPerCall = r.calls > 0 ? Math.round(cpu[t]! / r.calls) : 0;
-      log(`${target.label}: ${r.throughput}/s p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms, server CPU ${cpuPerCall} µs per transfer`);
+      log(`${target.label}: ${r.throughput}/s p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms, server CPU ${cpuPerCall} µs per transfer, ${r.calls > 0 ? round(writes[t]! / r.calls, 2) : 0} write calls`);
       emit({
         scenario: "cross-node-ab",
         target: target.label,
@@ -166,6 +171,7 @@ async function main(): Promise<void> {
         p50Ms: r.p50Ms,
         p99Ms: r.p99Ms,
         serverCpuUsPerCall: cpuPerCall,
+        serverWritesPerCall: r.calls > 0 ? round(writes[t]! / r.calls, 2) : 0,
         ...(one ? { vsOnePartition: round(r.throughput / one.throughput, 3) } : {}),
         slices: SLICES,
         loadAvg1m: round(loadavg()[0]!, 2),

@@ -37,3 +37,16 @@ export function processTreeCpuUs(pids: readonly number[]): number {
   }
   return (total * 1_000_000) / TICKS_PER_SECOND;
 }
+
+/** Write system calls (write, writev, …: /proc/<pid>/io `syscw`) of `pids`' processes, summed over their threads (LMDB's writer thread too): 0 where unreadable. */
+export function processWrites(pids: readonly number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += Number(/^syscw: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, "latin1"))?.[1] ?? 0);
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return total;
+}

@@ -19,6 +19,8 @@ export interface Draft {
   readonly draft: Message;
   /** The actor is deleted instead (`ctx.deleteActor()`); `draft` is dropped. */
   readonly deleted?: boolean;
+  /** `draft`'s bytes when already encoded (a prepared record's): not encoded again. */
+  readonly bytes?: Uint8Array;
 }
 
 /** What a durable commit made due: the tasks and cron schedules it stored. */
@@ -113,13 +115,13 @@ export class ActorStates {
     /** What else goes in the commit: a deletion's tasks and schedules, two-phase commit's records. */
     deletion?: Pick<CommitBatch, "tasks" | "events" | "deletedSchedules" | "unprepared" | "decided">,
   ): Promise<void> {
-    const published = drafts.map(({ spec, actorId, cell, base, draft, deleted }) => {
+    const published = drafts.map(({ spec, actorId, cell, base, draft, deleted, bytes }) => {
       const snapshot: Snapshot = { version: (base?.version ?? 0) + 1, state: draft };
       const lineage = base?.lineage ?? { broken: false };
       // Later writers see a deleted actor absent at once, as they see new versions.
       // (A literal, not a spread of `snapshot`: the spread showed in the writer's profile.)
       cell.latest = deleted ? null : { version: snapshot.version, state: draft, lineage };
-      const state = deleted ? null : { version: snapshot.version, bytes: encodeState(spec.state, draft) };
+      const state = deleted ? null : { version: snapshot.version, bytes: bytes ?? encodeState(spec.state, draft) };
       return { spec, actorId, cell, snapshot, lineage, deleted, write: { stateType: spec.typeName, actorId, baseVersion: base?.version ?? 0, state } };
     });
     // A plain writer schedules nothing and deletes nothing: no arrays built for it.

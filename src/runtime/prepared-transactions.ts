@@ -1,9 +1,10 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import type { PreparedRecord, Store } from "../store/store.js";
 import type { Logger } from "../api/logger.js";
 import type { StateSpec } from "../api/spec.js";
 import { failedPrecondition } from "../api/errors.js";
 import type { ActorStates, Draft } from "./actor-states.js";
+import { encodeState } from "./state-encoder.js";
 import type { TransactionCoordinator, TransactionParticipant, TransactionRef, TwoPhasePoint } from "./transaction-side.js";
 
 const RETRY_MAX_MS = 2_000;
@@ -141,7 +142,9 @@ export class PreparedTransactions implements TransactionParticipant {
   async #apply(entry: Entry): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.deps.states.commitDrafts(entry.drafts, [], [], [], { unprepared: [entry.record.txnId] });
+        // The prepared record's bytes are the drafts' encoding: not made again.
+        const drafts = entry.drafts.map((d, i) => ({ ...d, bytes: entry.record.states[i]?.state?.bytes }));
+        return await this.deps.states.commitDrafts(drafts, [], [], [], { unprepared: [entry.record.txnId] });
       } catch (e) {
         if (this.#stopped) throw e;
         this.deps.logger.warn({ err: e, txnId: entry.record.txnId, attempt }, "applying a committed transaction failed; retrying");
@@ -200,7 +203,7 @@ function stateWrite(d: Draft): PreparedRecord["states"][number] {
     stateType: d.spec.typeName,
     actorId: d.actorId,
     baseVersion,
-    state: d.deleted ? null : { version: baseVersion + 1, bytes: toBinary(d.spec.state, d.draft) },
+    state: d.deleted ? null : { version: baseVersion + 1, bytes: encodeState(d.spec.state, d.draft) },
   };
 }
 

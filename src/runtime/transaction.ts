@@ -1,6 +1,7 @@
-import { clone, create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import type { IdempotencyRecord } from "../store/store.js";
 import { LockConflict, type LockOwner } from "./actor-lock.js";
+import { copyMessage } from "./message-copy.js";
 import type { Bound, Call, Caller, WriteEffects } from "./call.js";
 import { CallContext, contextFor, scheduleInto, toCall } from "./context-impl.js";
 import type { TransactionContext } from "./context.js";
@@ -102,7 +103,7 @@ export class Transaction {
       actorId,
       cell,
       base,
-      draft: base ? clone(spec.state, base.state) : create(spec.state),
+      draft: base ? copyMessage(spec.state, base.state) : create(spec.state),
       exists: base !== null,
       dirty: false,
     };
@@ -113,7 +114,7 @@ export class Transaction {
   savepoint(): () => void {
     const saved = [...this.#participants.values()].map((p) => ({
       p,
-      draft: clone(p.spec.state, p.draft),
+      draft: copyMessage(p.spec.state, p.draft),
       exists: p.exists,
       dirty: p.dirty,
     }));
@@ -132,7 +133,7 @@ export class Transaction {
       for (const p of this.#participants.values()) {
         if (known.has(p)) continue;
         // Locked since the savepoint: keep the lock (2PL), drop the changes.
-        overwrite(p.draft, p.base ? clone(p.spec.state, p.base.state) : create(p.spec.state));
+        overwrite(p.draft, p.base ? copyMessage(p.spec.state, p.base.state) : create(p.spec.state));
         p.exists = p.base !== null;
         p.dirty = false;
       }

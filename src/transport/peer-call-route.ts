@@ -1,25 +1,22 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { PeerAnswerSchema, PeerCallSchema, PeerEndedTaskSchema, type PeerAnswer, type PeerCall } from "../../generated/cairn/v1/peer_pb.js";
 import { CallCancelled, invalidArgument, notFound } from "../api/errors.js";
 import type { MethodSpec } from "../api/spec.js";
-import { toWireError } from "../api/wire-error.js";
 import type { Call, Caller } from "../runtime/call.js";
 import { ReadSet, trackReads } from "../runtime/read-tracking.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { EndedTask } from "../runtime/task-outcome.js";
 import { readRequestBody } from "./request-body.js";
 import { nextProgress, progressMessage } from "./peer-progress.js";
-import { LockConflict } from "../runtime/actor-lock.js";
 import type { ParticipantNode } from "../runtime/participant-node.js";
-import { ParticipantLetGo } from "../runtime/transaction-side.js";
-import { answerTransaction, isTransactionOp, type TransactionOp } from "./peer-transaction-route.js";
+import { answerBytes } from "./peer-answer-bytes.js";
+import { answerBatch, answerTransaction, isTransactionOp, TXN_BATCH, type TransactionOp } from "./peer-transaction-route.js";
 
 /** The peer-port route of calls from handlers on other nodes: `…/execute`, `…/spawn`, `…/wait`, `…/progress`, `…/control`. */
 export const PEER_CALL_PATH = "/_cairn/peer/call/";
-export type PeerOp = "execute" | "spawn" | "wait" | "progress" | "control" | TransactionOp;
+export type PeerOp = "execute" | "spawn" | "wait" | "progress" | "control" | TransactionOp | typeof TXN_BATCH;
 
 /** What the owner's side asks of the runtime (the first hosted partition's: it routes among this node's partitions). */
 export type PeerCallHost = Pick<Runtime, "bound" | "execute" | "spawn" | "routing">;
@@ -47,31 +44,18 @@ export function servePeerCall(host: PeerCallHost, participants: ParticipantNode,
   });
   let method: MethodSpec | undefined;
   const length = req.headers["content-length"];
-  readRequestBody(req, maxBytes, typeof length === "string" ? length : null)
-    .then((body) => {
-      const m = decoded(() => fromBinary(PeerCallSchema, body), "PeerCall");
-      if (m.stateType !== "") method = methodOf(host, m);
-      if (isTransactionOp(op)) return answerTransaction(participants, op, m, () => callOf(host, m, method, stop.signal));
-      return answer(host, op, m, method, stop.signal);
-    })
-    .then(
-      (answer) => {
-        if (res.destroyed) return;
-        res.writeHead(200, { "content-type": "application/proto" });
-        res.end(toBinary(PeerAnswerSchema, answer));
-      },
-      (e: unknown) => {
-        if (res.destroyed || res.headersSent) return;
-        if (e instanceof LockConflict) {
-          // A lost wait-die: the coordinator retries its transaction (an answer, not an error of the call).
-          res.writeHead(200, { "content-type": "application/proto" });
-          return res.end(toBinary(PeerAnswerSchema, create(PeerAnswerSchema, { conflict: e.message || "lock conflict", letGo: e instanceof ParticipantLetGo })));
-        }
-        const err = toWireError(e, method);
-        res.writeHead(codeToHttpStatus(err.code), { "content-type": "application/json" });
-        res.end(errorToJsonBytes(err, {}));
-      },
-    );
+  const answered = readRequestBody(req, maxBytes, typeof length === "string" ? length : null).then((body) => {
+    if (op === TXN_BATCH) return answerBatch(participants, body);
+    const m = decoded(() => fromBinary(PeerCallSchema, body), "PeerCall");
+    if (m.stateType !== "") method = methodOf(host, m);
+    const answered = isTransactionOp(op) ? answerTransaction(participants, op, m, () => callOf(host, m, method, stop.signal)) : answer(host, op, m, method, stop.signal);
+    return answered.then((a) => toBinary(PeerAnswerSchema, a));
+  });
+  void answerBytes(answered, () => method).then(({ status, json, body }) => {
+    if (res.destroyed || res.headersSent) return;
+    res.writeHead(status, { "content-type": json ? "application/json" : "application/proto" });
+    res.end(body);
+  });
 }
 
 function methodOf(host: PeerCallHost, m: PeerCall): MethodSpec {

@@ -43,11 +43,19 @@ export class PeerSender {
   ) {}
 
   send(node: number, op: PeerOp, init: PeerCallInit, method: MethodSpec | undefined, signal: AbortSignal | undefined): Promise<PeerAnswer> {
+    return this.exchange(node, op, initToBinary(PeerCallSchema, init), signal, (status, body) => answerOf(node, status, body, method));
+  }
+
+  /**
+   * Sends `body` as a peer call of `op` and reads its answer with `read`
+   * (its HTTP status and body): `send`'s, or a batch's (peer-batcher.ts).
+   */
+  exchange<T>(node: number, op: PeerOp, body: Uint8Array, signal: AbortSignal | undefined, read: (status: number, body: Buffer) => Promise<T>): Promise<T> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const url = this.cluster.peerUrls[node];
     const unavailable = (cause: unknown) => new Unavailable(nodeUnavailableMessage(node, url, cause));
     if (this.connections && op.startsWith("txn-")) {
-      const sent = this.#sendH1(this.connections, url!, op, init, method, signal, unavailable);
+      const sent = this.#sendH1(this.connections, url!, op, body, signal, unavailable, read);
       if (sent) return sent;
     }
     let stream: http2.ClientHttp2Stream;
@@ -61,7 +69,7 @@ export class PeerSender {
     } catch (e) {
       return Promise.reject(unavailable(e));
     }
-    return new Promise<PeerAnswer>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       let status = 0;
       let size = 0;
       let settled = false;
@@ -87,25 +95,23 @@ export class PeerSender {
         }
         chunks.push(chunk);
       });
-      stream.once("end", () => settle(() => answerOf(node, status, Buffer.concat(chunks), method).then(resolve, reject)));
+      stream.once("end", () => settle(() => read(status, Buffer.concat(chunks)).then(resolve, reject)));
       stream.once("error", (e) => settle(() => reject(unavailable(e))));
       stream.once("close", () => settle(() => reject(unavailable(`the stream closed (code ${stream.rstCode})`))));
-      stream.end(initToBinary(PeerCallSchema, init));
+      stream.end(body);
     });
   }
 
   /** Over a pooled HTTP/1.1 connection; undefined when the pool to that node is full. */
-  #sendH1(
+  #sendH1<T>(
     connections: PeerConnections,
     url: string,
     op: PeerOp,
-    init: PeerCallInit,
-    method: MethodSpec | undefined,
+    body: Uint8Array,
     signal: AbortSignal | undefined,
     unavailable: (cause: unknown) => Error,
-  ): Promise<PeerAnswer> | undefined {
-    const node = this.cluster.peerUrls.indexOf(url);
-    const body = initToBinary(PeerCallSchema, init);
+    read: (status: number, body: Buffer) => Promise<T>,
+  ): Promise<T> | undefined {
     const head = `POST ${PEER_CALL_PATH}${op} HTTP/1.1\r\nhost: cairn-peer\r\ncontent-type: application/proto\r\ncontent-length: ${body.byteLength}\r\n${PEER_HEADER}: ${this.cluster.secret}\r\n\r\n`;
     let exchange: Exchange | undefined;
     const onAbort = () => {
@@ -113,14 +119,14 @@ export class PeerSender {
       exchange?.cancel();
     };
     let settle!: (status: number, answer: Buffer | Error) => void;
-    const answered = new Promise<PeerAnswer>((resolve, reject) => {
+    const answered = new Promise<T>((resolve, reject) => {
       let settled = false;
       settle = (status, answer) => {
         if (settled) return;
         settled = true;
         signal?.removeEventListener("abort", onAbort);
         if (answer instanceof Error) return reject(answer);
-        answerOf(node, status, answer, method).then(resolve, reject);
+        read(status, answer).then(resolve, reject);
       };
     });
     let status = 0;
@@ -155,7 +161,7 @@ export class PeerSender {
 }
 
 /** A peer's answer: the message of a 200, else the error it names. */
-async function answerOf(node: number, status: number, body: Buffer, method: MethodSpec | undefined): Promise<PeerAnswer> {
+export async function answerOf(node: number, status: number, body: Uint8Array, method: MethodSpec | undefined): Promise<PeerAnswer> {
   if (status === 200) return fromBinary(PeerAnswerSchema, body);
   const fallback = new ConnectError(`node ${node} answered HTTP ${status}`, Code.Unavailable);
   // errorFromJsonBytes throws the fallback for a body that is no JSON error (a node dying mid-answer).

@@ -1,9 +1,11 @@
-import { create, toBinary } from "@bufbuild/protobuf";
-import { PeerAnswerSchema, type PeerAnswer, type PeerCall } from "../../generated/cairn/v1/peer_pb.js";
-import { invalidArgument } from "../api/errors.js";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { PeerAnswerBatchSchema, PeerCallBatchSchema } from "../../generated/cairn/v1/peer_batch_pb.js";
+import { PeerAnswerSchema, PeerCallSchema, type PeerAnswer, type PeerCall } from "../../generated/cairn/v1/peer_pb.js";
+import { CallError, invalidArgument } from "../api/errors.js";
 import type { Call, Caller } from "../runtime/call.js";
 import type { ParticipantNode } from "../runtime/participant-node.js";
 import type { TransactionRef } from "../runtime/transaction-side.js";
+import { answerBytes } from "./peer-answer-bytes.js";
 
 /** The peer calls of transactions another node coordinates (peer-transactions.ts sends them). */
 export type TransactionOp = "txn-run" | "txn-prepare" | "txn-finish" | "txn-decision";
@@ -11,6 +13,45 @@ const OPS = new Set<string>(["txn-run", "txn-prepare", "txn-finish", "txn-decisi
 
 export function isTransactionOp(op: string): op is TransactionOp {
   return OPS.has(op);
+}
+
+/** The op of several transaction calls in one exchange (proto/cairn/v1/peer_batch.proto; peer-batcher.ts sends it). */
+export const TXN_BATCH = "txn-batch";
+/** The ops a batch may carry: each ends in a durable commit, so their answers are ready together (a run may wait for locks). */
+export const BATCHED_OPS: ReadonlySet<string> = new Set<TransactionOp>(["txn-prepare", "txn-finish"]);
+/** The most calls one batch may carry. */
+export const MAX_BATCH_CALLS = 256;
+
+/**
+ * Answers a batch: each call as if it came alone, all started in the same
+ * turn (so their commits go in one LMDB commit), the answers in the calls'
+ * order. A batch that does not decode, is too long or names an op it may
+ * not carry is refused whole, before any of its calls runs.
+ */
+export async function answerBatch(participants: ParticipantNode, body: Uint8Array): Promise<Uint8Array> {
+  let calls: Array<{ op: TransactionOp; m: PeerCall }>;
+  try {
+    const batch = fromBinary(PeerCallBatchSchema, body);
+    if (batch.calls.length > MAX_BATCH_CALLS) throw invalidArgument(`a peer call batch carries at most ${MAX_BATCH_CALLS} calls, not ${batch.calls.length}`);
+    calls = batch.calls.map((c) => {
+      if (!BATCHED_OPS.has(c.op)) throw invalidArgument(`a peer call batch cannot carry ${JSON.stringify(c.op)}`);
+      return { op: c.op as TransactionOp, m: fromBinary(PeerCallSchema, c.call) };
+    });
+  } catch (e) {
+    throw e instanceof CallError ? e : invalidArgument(`the peer call batch does not decode: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const noCall = (): never => {
+    throw invalidArgument("a batched peer call runs no method");
+  };
+  const answers = await Promise.all(
+    calls.map(({ op, m }) =>
+      answerBytes(
+        answerTransaction(participants, op, m, noCall).then((a) => toBinary(PeerAnswerSchema, a)),
+        () => undefined,
+      ),
+    ),
+  );
+  return toBinary(PeerAnswerBatchSchema, create(PeerAnswerBatchSchema, { answers: answers.map(({ status, body }) => ({ status, body })) }));
 }
 
 /**

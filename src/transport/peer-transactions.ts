@@ -3,6 +3,7 @@ import { PeerTxnAgeSchema, type PeerAnswer } from "../../generated/cairn/v1/peer
 import type { Call, Caller } from "../runtime/call.js";
 import { LockConflict } from "../runtime/actor-lock.js";
 import { ParticipantLetGo, type RemoteTransactions, type TransactionRef } from "../runtime/transaction-side.js";
+import { PeerBatcher } from "./peer-batcher.js";
 import { callInit, type PeerSender } from "./peer-sender.js";
 
 /**
@@ -11,13 +12,19 @@ import { callInit, type PeerSender } from "./peer-sender.js";
  * (peer-transaction-route.ts answers). A `conflict` answer is a lost
  * wait-die there, or a transaction that node let go of: LockConflict here
  * (ParticipantLetGo when that node keeps nothing of it), so the
- * transaction retries from the top as in one process.
+ * transaction retries from the top as in one process. Prepares and
+ * finishes ready in the same turn go to that node as one batch
+ * (peer-batcher.ts).
  */
 export class PeerTransactions implements RemoteTransactions {
+  readonly #batcher: PeerBatcher;
+
   constructor(
     private readonly node: number,
     private readonly sender: PeerSender,
-  ) {}
+  ) {
+    this.#batcher = new PeerBatcher(node, sender);
+  }
 
   async run(txn: TransactionRef, seq: number, undoTo: number | undefined, call: Call, caller: Caller): Promise<never> {
     const answer = await this.sender.send(this.node, "txn-run", { ...callInit(call, caller), ...refInit(txn), txnSeq: seq, txnUndoTo: undoTo }, call.method, call.signal);
@@ -25,11 +32,11 @@ export class PeerTransactions implements RemoteTransactions {
   }
 
   async prepare(txn: TransactionRef, undoTo: number | undefined): Promise<number[]> {
-    return unlessConflict(await this.sender.send(this.node, "txn-prepare", { ...refInit(txn), txnUndoTo: undoTo }, undefined, undefined)).prepared;
+    return unlessConflict(await this.#batcher.send("txn-prepare", { ...refInit(txn), txnUndoTo: undoTo })).prepared;
   }
 
   async finish(txnId: string, epoch: number, commit: boolean, partitions: readonly number[]): Promise<void> {
-    await this.sender.send(this.node, "txn-finish", { txnId, txnEpoch: BigInt(epoch), txnCommit: commit, txnPartitions: [...partitions] }, undefined, undefined);
+    await this.#batcher.send("txn-finish", { txnId, txnEpoch: BigInt(epoch), txnCommit: commit, txnPartitions: [...partitions] });
   }
 
   async decisionOf(coordinator: number, txnId: string): Promise<boolean> {

@@ -20,7 +20,10 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { ExternalContext } from "@cairn-dev/cairn";
 import { MoveAborted, Purse } from "../../generated/probe/v1/purse_cairn.js";
 import { nodeOfPartition, partitionOf } from "../../src/api/partition.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { PeerCallBatchSchema } from "../../generated/cairn/v1/peer_batch_pb.js";
 import { PEER_CALL_PATH } from "../../src/transport/peer-call-route.js";
+import { PEER_HEADER } from "../../src/transport/forwarding.js";
 import { eventually, waitFor } from "../fixtures/waiting.js";
 import { peekTwoPhase } from "../fixtures/two-phase-peek.js";
 import { PeerProxy } from "../fixtures/peer-proxy.js";
@@ -58,10 +61,13 @@ describe("two-phase commit across two nodes, at its edges", () => {
   const ctx: ExternalContext[] = [];
   /** Node 0's purse whose Release opens node 0's holds. */
   let gate = "";
+  /** Node 1's own peer port (not through the proxy). */
+  let peerPort1 = 0;
 
   beforeAll(async () => {
     dataDir = await processes.tempDataDir("cairn-2pc-nodes-");
     const [public0, public1, peer0, peer1] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    peerPort1 = peer1!;
     proxy = await PeerProxy.start(0, { host: "127.0.0.1", port: peer1 });
     proxy0 = await PeerProxy.start(0, { host: "127.0.0.1", port: peer0 });
     // Each node reaches the other through its proxy (its own URL is its own port).
@@ -219,5 +225,40 @@ describe("two-phase commit across two nodes, at its edges", () => {
     }
     await settled(a!, b!);
     expect([await coinsOf(a!), await coinsOf(b!)]).toEqual([90n, 110n]);
+  });
+
+  it("sends prepares and finishes ready together as one txn-batch exchange: concurrent moves across nodes conserve the coins", async () => {
+    const ids = await purses("batch", 1_000n, 0, 0, 0, 0, 1, 1, 1, 1);
+    const [from, to] = [ids.slice(0, 4), ids.slice(4)];
+    const batches = proxy.seen(`${PEER_CALL_PATH}txn-batch`);
+    let moved = 0n;
+    // Finishes after one group commit of decisions are ready in one turn: batched within a few rounds (bounded).
+    for (let round = 0; round < 20 && proxy.seen(`${PEER_CALL_PATH}txn-batch`) === batches; round++) {
+      const moves = Array.from({ length: 16 }, (_, i) => codeOf(Purse.ref(from[i % 4]!).move(ctx[0]!, { to: to[(i + round) % 4]!, amount: 1n })));
+      const codes = await within(CALL_TIMEOUT_MS, "16 moves across nodes", Promise.all(moves));
+      // Node 1 holds at most BOUNDS.maxOpenTransactions unprepared: the rest are refused, changing nothing.
+      expect(codes.filter((c) => c !== "ok" && c !== Code.ResourceExhausted)).toEqual([]);
+      moved += BigInt(codes.filter((c) => c === "ok").length);
+    }
+    expect(proxy.seen(`${PEER_CALL_PATH}txn-batch`)).toBeGreaterThan(batches);
+    await settled(...ids);
+    const coins = await Promise.all(ids.map(coinsOf));
+    expect(coins.reduce((a, b) => a + b, 0n)).toBe(8_000n);
+    expect(coins.slice(0, 4).reduce((a, b) => a + b, 0n)).toBe(4_000n - moved);
+  });
+
+  it("refuses a txn-batch that carries an op it may not, or too many calls, whole: INVALID_ARGUMENT, nothing runs", async () => {
+    const post = (body: Uint8Array) =>
+      fetch(`http://127.0.0.1:${peerPort1}${PEER_CALL_PATH}txn-batch`, { method: "POST", headers: { [PEER_HEADER]: SECRET, "content-type": "application/proto" }, body: Buffer.from(body) });
+    const finish = { op: "txn-finish", call: new Uint8Array() };
+    const run = await post(toBinary(PeerCallBatchSchema, create(PeerCallBatchSchema, { calls: [finish, { op: "txn-run", call: new Uint8Array() }] })));
+    expect(run.status).toBe(400);
+    expect(await run.text()).toContain("cannot carry");
+    const long = await post(toBinary(PeerCallBatchSchema, create(PeerCallBatchSchema, { calls: Array.from({ length: 257 }, () => finish) })));
+    expect(long.status).toBe(400);
+    expect(await long.text()).toContain("at most 256");
+    const garbage = await post(new Uint8Array([0x0a, 0xff, 0xff]));
+    expect(garbage.status).toBe(400);
+    expect(JSON.stringify(await peekTwoPhase(dataDir))).toBe(JSON.stringify({ prepared: 0, decisions: 0 }));
   });
 });
