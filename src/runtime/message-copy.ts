@@ -1,5 +1,6 @@
 import { clone, ScalarType, type DescField, type DescMessage, type DescOneof, type Message } from "@bufbuild/protobuf";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
+import { PerMessageType } from "./per-message-type.js";
 
 /** Copies one field's value (never undefined). */
 type Copy = (value: unknown) => unknown;
@@ -10,8 +11,8 @@ interface Plan {
   readonly copies: ReadonlyArray<Copy | undefined>;
 }
 
-/** Per message type: its plan, or null where only `clone` copies it right (see `planOf`). */
-const plans = new WeakMap<DescMessage, Plan | null>();
+/** Per message type: its plan, or null where only `clone` copies it right (see `copyMessage`). */
+const plans = new PerMessageType<Plan>((desc) => makePlan(desc));
 
 /**
  * A deep copy of a state message, for a writer's private draft: the same
@@ -26,7 +27,7 @@ const plans = new WeakMap<DescMessage, Plan | null>();
  * `google.protobuf.Struct` fields (kept as JSON objects).
  */
 export function copyMessage<T extends Message>(desc: DescMessage, message: T): T {
-  const plan = planOf(desc);
+  const plan = plans.of(desc);
   if (plan === null || message.$unknown?.length || Object.getPrototypeOf(message) !== Object.prototype) return clone(desc, message) as T;
   const source = message as unknown as Record<string, unknown>;
   const copy: Record<string, unknown> = { $typeName: message.$typeName };
@@ -39,15 +40,6 @@ export function copyMessage<T extends Message>(desc: DescMessage, message: T): T
     copy[name] = c === undefined ? value : c(value);
   }
   return copy as T;
-}
-
-function planOf(desc: DescMessage): Plan | null {
-  let plan = plans.get(desc);
-  if (plan === undefined) {
-    plan = makePlan(desc);
-    plans.set(desc, plan);
-  }
-  return plan;
 }
 
 function makePlan(desc: DescMessage): Plan | null {

@@ -2,6 +2,7 @@ import { protoInt64, ScalarType, toBinary, type DescField, type DescMessage, typ
 import { WireType } from "@bufbuild/protobuf/wire";
 import { ProtoWriter } from "./proto-writer.js";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
+import { PerMessageType } from "./per-message-type.js";
 
 type Fields = Record<string, unknown>;
 /** Writes one field of a message, if set. */
@@ -13,7 +14,7 @@ type WriteScalar = (w: ProtoWriter, v: never) => unknown;
 type Plan = readonly WriteField[];
 
 /** Per message type: its plan, or null where `toBinary` encodes it (see `makePlan`). */
-const plans = new WeakMap<DescMessage, Plan | null>();
+const plans = new PerMessageType<Plan>((desc) => makePlan(desc));
 
 const EDITION_PROTO3 = 999;
 
@@ -34,7 +35,7 @@ const FALL_BACK = Symbol("fall back to toBinary");
  * to `toBinary`, which then also gives its own errors.
  */
 export function encodeState(desc: DescMessage, message: Message): Uint8Array {
-  const plan = planOf(desc);
+  const plan = plans.of(desc);
   if (plan === null) return toBinary(desc, message);
   try {
     const w = new ProtoWriter();
@@ -43,17 +44,6 @@ export function encodeState(desc: DescMessage, message: Message): Uint8Array {
   } catch {
     return toBinary(desc, message);
   }
-}
-
-function planOf(desc: DescMessage): Plan | null {
-  let plan = plans.get(desc);
-  if (plan === undefined) {
-    // A recursive type meets its own entry while being planned: encoded by `messageWriter`'s lookup at run time.
-    plans.set(desc, null);
-    plan = makePlan(desc);
-    plans.set(desc, plan);
-  }
-  return plan;
 }
 
 function writeFields(plan: Plan, w: ProtoWriter, m: Fields): void {
@@ -148,7 +138,7 @@ function isZero(scalar: ScalarType, v: unknown): boolean {
 function messageWriter(desc: DescMessage): ((w: ProtoWriter, v: unknown) => void) | null {
   if (desc.typeName === "google.protobuf.Struct" || desc.file.edition !== EDITION_PROTO3) return null;
   return (w, v) => {
-    const plan = plans.get(desc);
+    const plan = plans.peek(desc);
     if (!plan || typeof v !== "object" || v === null) throw FALL_BACK;
     w.fork();
     writeFields(plan, w, v as Fields);
@@ -161,7 +151,8 @@ function valueWriter(field: DescField, singular: boolean): { write: (w: ProtoWri
   const nested = field.message;
   if (nested) {
     if (field.fieldKind === "message" && field.delimitedEncoding) return null;
-    planOf(nested); // planned before any message of this type is written
+    // Planned before any message of this type is written; a recursive type meets its own entry (null) here, and `messageWriter` looks it up at run time.
+    plans.of(nested);
     if (singular && !field.oneof && isWrapperDesc(nested)) {
       // The wrapped value itself: written as a wrapper message holding it (unless zero).
       const inner = nested.fields[0]!.scalar!;

@@ -1,5 +1,6 @@
 import { create, type DescField, type DescMessage, type JsonReadOptions, type MessageShape } from "@bufbuild/protobuf";
 import { INT32_MAX, INT32_MIN } from "@bufbuild/protobuf/wire";
+import { PerMessageType } from "../runtime/per-message-type.js";
 import { FALL_BACK, scalarReader } from "./json-scalar-readers.js";
 
 /**
@@ -20,7 +21,7 @@ import { FALL_BACK, scalarReader } from "./json-scalar-readers.js";
  * extensions and other editions go to protobuf-es.
  */
 export function readJsonRequest<Desc extends DescMessage>(desc: Desc, bytes: Uint8Array, options: JsonReaderOptions): MessageShape<Desc> | undefined {
-  const plan = planOf(desc);
+  const plan = plans.of(desc);
   if (plan === null) return undefined;
   try {
     const text = utf8.decode(bytes);
@@ -86,16 +87,7 @@ const EDITION_PROTO3 = 999;
 const MAX_FIELDS = 32;
 
 /** Per message type: its plan, or null where protobuf-es reads it. */
-const plans = new WeakMap<DescMessage, Plan | null>();
-
-function planOf(desc: DescMessage): Plan | null {
-  let plan = plans.get(desc);
-  if (plan === undefined) {
-    plan = makePlan(desc);
-    plans.set(desc, plan);
-  }
-  return plan;
-}
+const plans = new PerMessageType<Plan>((desc) => makePlan(desc));
 
 function makePlan(desc: DescMessage): Plan | null {
   if (desc.file.edition !== EDITION_PROTO3 || isWellKnown(desc) || desc.fields.length > MAX_FIELDS || desc.oneofs.length > MAX_FIELDS) return null;
@@ -212,7 +204,7 @@ function messageReader(desc: DescMessage): ReadValue | null {
   // Looked up when first read: a recursive type is still being planned here.
   let plan: Plan | null | undefined;
   return (json, ctx) => {
-    plan ??= planOf(desc);
+    plan ??= plans.of(desc);
     if (plan === null) throw FALL_BACK;
     return readMessage(plan, json, ctx);
   };
