@@ -25,7 +25,7 @@ import { signHmacToken } from "../src/index.js";
 import { nodeOfPartition, partitionOf } from "../src/api/partition.js";
 import type { RawRequest } from "./lean-client.js";
 import { loadResult, startLeanClient } from "./lean-client-driver.js";
-import { round, summarize, type LoadResult } from "./load.js";
+import { loadFields, round, summarize, type LoadResult } from "./load.js";
 import { emit, log, runBench } from "./output.js";
 import { processTreeCpuUs, processWrites } from "./process-cpu.js";
 import { bundleScript, REPO_DIR } from "./child.js";
@@ -164,12 +164,7 @@ async function main(): Promise<void> {
         target: target.label,
         nodes: target.ports.length,
         crossFraction: target.ports.length > 1 ? F : 0,
-        calls: r.calls,
-        errors: r.errors,
-        ...(r.firstError !== undefined ? { firstError: r.firstError } : {}),
-        throughput: r.throughput,
-        p50Ms: r.p50Ms,
-        p99Ms: r.p99Ms,
+        ...loadFields(r),
         serverCpuUsPerCall: cpuPerCall,
         serverWritesPerCall: r.calls > 0 ? round(writes[t]! / r.calls, 2) : 0,
         ...(one ? { vsOnePartition: round(r.throughput / one.throughput, 3) } : {}),

@@ -27,7 +27,7 @@ import { signHmacToken } from "../src/index.js";
 import { nodeOfPartition, partitionOf } from "../src/api/partition.js";
 import type { RawRequest } from "./lean-client.js";
 import { loadResult, startLeanClient, type LeanClient } from "./lean-client-driver.js";
-import { round, summarize, type LoadResult } from "./load.js";
+import { loadFields, round, summarize, type LoadResult } from "./load.js";
 import { emit, log, runBench } from "./output.js";
 import { processTreeCpuUs } from "./process-cpu.js";
 
@@ -205,12 +205,7 @@ async function main(): Promise<void> {
         accounts: ACCOUNTS,
         protocol: "h1-json",
         inFlight: IN_FLIGHT,
-        calls: r.calls,
-        errors: r.errors,
-        ...(r.firstError !== undefined ? { firstError: r.firstError } : {}),
-        throughput: r.throughput,
-        p50Ms: r.p50Ms,
-        p99Ms: r.p99Ms,
+        ...loadFields(r),
         serverCpuUsPerCall: r.calls > 0 ? Math.round(serverCpuUs[i]! / r.calls) : 0,
         onePartitionThroughput: base.throughput,
         vsOnePartition: vs,

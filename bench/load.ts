@@ -33,6 +33,18 @@ export interface LoadResult {
   readonly raw: { readonly latencies: Float64Array; readonly windowMs: number; readonly clientCpuUs: number };
 }
 
+/** A load's counts and latencies as every bench's JSON line gives them (the first error only when there was one). */
+export function loadFields(r: LoadResult) {
+  return {
+    calls: r.calls,
+    errors: r.errors,
+    ...(r.firstError !== undefined ? { firstError: r.firstError } : {}),
+    throughput: r.throughput,
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+  };
+}
+
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const latencies = new Float64Array(o.maxCalls);
   let measured = 0;

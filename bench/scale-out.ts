@@ -36,7 +36,7 @@ import { CHILD_RUNTIME } from "./child.js";
 import { nodeOfPartition, partitionOf } from "../src/api/partition.js";
 import type { RawRequest } from "./lean-client.js";
 import { loadResult, startLeanClient, type LeanClient } from "./lean-client-driver.js";
-import { round, summarize, type LoadResult } from "./load.js";
+import { loadFields, round, summarize, type LoadResult } from "./load.js";
 import { emit, log, runBench } from "./output.js";
 import { processTreeCpuUs } from "./process-cpu.js";
 
@@ -175,12 +175,7 @@ async function main(): Promise<void> {
             serverRuntime: CHILD_RUNTIME,
             inFlight,
             loadProcesses: s.legs.length,
-            calls: r.calls,
-            errors: r.errors,
-            ...(r.firstError !== undefined ? { firstError: r.firstError } : {}),
-            throughput: r.throughput,
-            p50Ms: r.p50Ms,
-            p99Ms: r.p99Ms,
+            ...loadFields(r),
             maxMs: r.maxMs,
             serverCpuUsPerCall: round(r.serverCpuUs / Math.max(1, r.calls), 1),
             clientCpuUsPerCall: round(r.raw.clientCpuUs / Math.max(1, r.calls), 1),

@@ -43,7 +43,7 @@ import { RunRequestSchema } from "../generated/probe/v1/probe_pb.js";
 import { startServer, type ServerChild } from "./child.js";
 import type { Protocol, RawRequest } from "./lean-client.js";
 import { loadResult, startLeanClients, type LeanClient } from "./lean-client-driver.js";
-import { mergeLoads, round, type LoadResult } from "./load.js";
+import { loadFields, mergeLoads, round, type LoadResult } from "./load.js";
 import { emit, log, wanted, runBench } from "./output.js";
 
 const IN_FLIGHT = 64;
@@ -170,12 +170,7 @@ function line(format: Format, side: Side, m: Measured, floor: Measured, target?:
     protocol: format,
     path: side.path,
     inFlight: IN_FLIGHT,
-    calls: load.calls,
-    errors: load.errors,
-    ...(load.firstError !== undefined ? { firstError: load.firstError } : {}),
-    throughput: load.throughput,
-    p50Ms: load.p50Ms,
-    p99Ms: load.p99Ms,
+    ...loadFields(load),
     maxMs: load.maxMs,
     serverCpuUsPerCall: m.serverCpuUsPerCall,
     serverCpuPct: m.serverCpuPct,
