@@ -27,7 +27,8 @@ import { PROBE_ADMIN_TOKEN } from "../fixtures/probe-servicer.js";
 import { ScaledClock, scaledClockEnv } from "../fixtures/scaled-clock.js";
 import { bearerTransport, tasksClient, taskInStatus, taskWhen } from "../fixtures/tasks-client.js";
 import { waitFor } from "../fixtures/waiting.js";
-import { freePort, killHard, ServerProcesses, within, type SpawnedServer } from "./helpers.js";
+import { killHard, ServerProcesses, within, type SpawnedServer } from "./helpers.js";
+import { stablePort } from "./pods.js";
 
 // Server processes with both cores busy: deadlines bound hangs, they never decide a passing test.
 vi.setConfig({ testTimeout: 300_000, hookTimeout: 240_000 });
@@ -66,8 +67,13 @@ describe("task control by the original id of a task handed over to the owner nod
 
   beforeAll(async () => {
     const dataDir = await processes.tempDataDir("cairn-hand-over-control-");
-    const peerPort = await freePort();
-    const ports = await Promise.all(Array.from({ length: NODES }, () => freePort()));
+    // Below the ephemeral range: both nodes restart on their ports, which an outgoing connection could hold meanwhile.
+    const peerPort = await stablePort(Array.from({ length: NODES }, (_, i) => `127.0.0.1${i}`));
+    const ports: number[] = [];
+    while (ports.length < NODES) {
+      const port = await stablePort();
+      if (port !== peerPort && !ports.includes(port)) ports.push(port);
+    }
     for (let i = 0; i < NODES; i++) {
       const env = {
         CAIRN_NODES: String(NODES),
