@@ -1,5 +1,4 @@
-import { create } from "@bufbuild/protobuf";
-import { TaskProgressSchema, type TaskProgress } from "../../generated/cairn/v1/tasks_pb.js";
+import type { TaskProgress } from "../../generated/cairn/v1/tasks_pb.js";
 import type { ProgressSource, TaskHome, TaskProgressRecord, TaskRecord } from "../runtime/tasks/task-queries.js";
 
 /** Where the owner's side finds a task: its partition's dispatcher and progress. */
@@ -40,15 +39,6 @@ export async function nextProgress(
     signal.removeEventListener("abort", onAbort);
     done.abort();
   }
-}
-
-export function progressMessage(p: TaskProgressRecord): TaskProgress {
-  return create(TaskProgressSchema, {
-    location: p.location,
-    fraction: p.fraction,
-    remainingMs: p.remainingMs === undefined ? undefined : BigInt(p.remainingMs),
-    updatedAtMs: BigInt(p.updatedAt),
-  });
 }
 
 export function progressRecordOf(m: TaskProgress): TaskProgressRecord {

@@ -5,8 +5,9 @@ import {
   TaskInfoSchema,
   TaskProgressSchema,
   type TaskInfo,
+  type TaskProgress,
 } from "../../generated/cairn/v1/tasks_pb.js";
-import type { TaskView } from "../runtime/tasks/task-queries.js";
+import type { TaskProgressRecord, TaskView } from "../runtime/tasks/task-queries.js";
 import { TASK_STATUS } from "../api/task-status.js";
 
 /**
@@ -38,12 +39,17 @@ export function toTaskInfo({ task, status, progress, history, responseType }: Ta
     requestType: requestType ?? "",
     // Kept on a task cancelled while waiting: the operator may need the job id.
     remoteStatusInput: task.remoteStatusInput ?? "",
-    progress: progress && create(TaskProgressSchema, {
-      location: progress.location,
-      fraction: progress.fraction,
-      remainingMs: progress.remainingMs === undefined ? undefined : BigInt(progress.remainingMs),
-      updatedAtMs: BigInt(progress.updatedAt),
-    }),
+    progress: progress && progressMessage(progress),
     history: history.map((e) => create(TaskEventSchema, { atMs: BigInt(e.at), kind: e.kind, detail: e.detail ?? "" })),
+  });
+}
+
+/** A task's progress as the wire carries it (in a `TaskInfo`, and to the node following a task handed over here). */
+export function progressMessage(p: TaskProgressRecord): TaskProgress {
+  return create(TaskProgressSchema, {
+    location: p.location,
+    fraction: p.fraction,
+    remainingMs: p.remainingMs === undefined ? undefined : BigInt(p.remainingMs),
+    updatedAtMs: BigInt(p.updatedAt),
   });
 }
