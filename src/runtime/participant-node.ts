@@ -6,7 +6,7 @@ import type { Call, Caller } from "./call.js";
 import type { Engine } from "./engine.js";
 import { hostedSide, lockHandOver, runInTransaction, Transaction } from "./transaction.js";
 import { release, type Participant } from "./transaction-participant.js";
-import { ParticipantLetGo, type RemoteTransactions, type TransactionRef, type TransactionSide } from "./transaction-side.js";
+import { ParticipantLetGo, type RemoteRun, type RemoteTransactions, type TransactionRef, type TransactionSide } from "./transaction-side.js";
 import { twoPhaseBounds, type TwoPhaseBounds } from "./two-phase-bounds.js";
 
 /** The part of one transaction another node coordinates that runs here. */
@@ -17,6 +17,8 @@ interface Visit {
   readonly savepoints: Array<() => void>;
   busy: number;
   timer?: NodeJS.Timeout;
+  /** Prepared with its last call (the partitions): it holds nothing more here, and no call or prepare may follow, only the decision. */
+  prepared?: readonly number[];
 }
 
 /**
@@ -52,8 +54,15 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
     return this.#visits.size;
   }
 
-  async run(ref: TransactionRef, seq: number, undoTo: number | undefined, call: Call, caller: Caller): Promise<Message> {
+  /**
+   * Runs a call of `ref` here; `prepare`: then prepares it too, in the same exchange (the coordinator
+   * expects no further call here), when every actor it holds here is changed and it scheduled nothing
+   * (else the coordinator's prepare does it: read-only actors stay locked until the transaction's lock
+   * point, which only the coordinator knows). The partitions prepared are answered with the response.
+   */
+  async run(ref: TransactionRef, seq: number, undoTo: number | undefined, call: Call, caller: Caller, prepare = false): Promise<RemoteRun> {
     let visit = this.#visits.get(ref.id);
+    if (visit?.prepared) throw new LockConflict(`transaction ${ref.id} prepared here with its call ${visit.savepoints.length - 1}: no call follows`);
     if (!visit) {
       if (seq !== 0) throw new ParticipantLetGo(`this node let go of transaction ${ref.id} (a lost wait-die, or no call from its coordinator for ${this.#bounds.participantLeaseMs} ms)`);
       if (this.#visits.size >= this.#bounds.maxOpenTransactions) {
@@ -70,8 +79,9 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
     visit.savepoints.push(visit.txn.savepoint());
     visit.busy++;
     clearTimeout(visit.timer);
+    let response: Message;
     try {
-      return await runInTransaction(this.engine, visit.txn, call, caller);
+      response = await runInTransaction(this.engine, visit.txn, call, caller);
     } catch (e) {
       // A lost wait-die: the coordinator retries from the top, so this node lets go at once
       // (and is not told to abort: a message less per retry, which two nodes under contention make often).
@@ -85,13 +95,28 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
       visit.busy--;
       if (this.#visits.get(ref.id) === visit) this.#lease(visit);
     }
+    if (!prepare || !preparable(visit) || this.#visits.get(ref.id) !== visit) return { response, prepared: [] };
+    const prepared = await this.#prepare(visit);
+    // What the coordinator's finish needs to know it was prepared here: bounded and leased as any visit.
+    const marker: Visit = { ref, txn: visit.txn, savepoints: visit.savepoints, busy: 0, prepared };
+    this.#visits.set(ref.id, marker);
+    this.#lease(marker);
+    return { response, prepared };
   }
 
   /** Prepares what `ref` changed here, by partition (owned: the prepared records release the locks); the partitions prepared. */
   async prepare(ref: TransactionRef, undoTo: number | undefined): Promise<number[]> {
     const visit = this.#visits.get(ref.id);
     if (!visit) throw new LockConflict(`this node let go of transaction ${ref.id} before its prepare`);
+    // Its state here cannot change any more (nothing to undo): the coordinator retries the transaction.
+    if (visit.prepared) throw new LockConflict(`transaction ${ref.id} prepared here with its last call already`);
     undo(visit, undoTo);
+    return this.#prepare(visit);
+  }
+
+  /** Hands what `visit` changed to its partitions' prepared records (which hold the locks from then on). */
+  async #prepare(visit: Visit): Promise<number[]> {
+    const { ref } = visit;
     this.#forget(visit);
     const all = visit.txn.handOver();
     const { scheduled, schedules } = visit.txn.effects;
@@ -127,7 +152,7 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
   async finish(txnId: string, epoch: number, commit: boolean, partitions: readonly number[]): Promise<void> {
     const visit = this.#visits.get(txnId);
     if (visit) {
-      if (commit) throw failedPrecondition(`transaction ${txnId} was not prepared here: it cannot commit`);
+      if (commit && !visit.prepared) throw failedPrecondition(`transaction ${txnId} was not prepared here: it cannot commit`);
       this.#drop(visit);
     }
     // An abort reaches every partition here: a prepare whose answer was lost named none to the coordinator.
@@ -165,6 +190,12 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
     this.#forget(visit);
     release(visit.txn.handOver());
   }
+}
+
+/** Whether `visit` may prepare with its call: nothing running, every actor it holds changed, nothing scheduled. */
+function preparable(visit: Visit): boolean {
+  const { scheduled, schedules } = visit.txn.effects;
+  return visit.busy === 0 && scheduled.length === 0 && (schedules?.length ?? 0) === 0 && visit.txn.changedAll();
 }
 
 /** Undoes the calls from `undoTo` on (a savepoint the coordinator restored). */

@@ -87,14 +87,23 @@ export class ParticipantLetGo extends LockConflict {}
  * its partitions is named.
  */
 export interface RemoteTransactions {
-  /** Runs a call there in `txn`: `seq` numbers the transaction's calls to that node, `undoTo` first undoes calls from that index on. */
-  run(txn: TransactionRef, seq: number, undoTo: number | undefined, call: Call, caller: Caller): Promise<Message>;
+  /**
+   * Runs a call there in `txn`: `seq` numbers the transaction's calls to that node, `undoTo` first undoes calls from that index on.
+   * `prepare`: that node also prepares what the transaction changed there, in the same exchange, when it can (no call is expected to follow).
+   */
+  run(txn: TransactionRef, seq: number, undoTo: number | undefined, call: Call, caller: Caller, prepare: boolean): Promise<RemoteRun>;
   /** Prepares what the transaction changed there; the partitions that prepared (none: it only read, and let go). */
   prepare(txn: TransactionRef, undoTo: number | undefined): Promise<number[]>;
   /** Commits or aborts the transaction there: its prepared records of `partitions`, and whatever it holds unprepared. */
   finish(txnId: string, epoch: number, commit: boolean, partitions: readonly number[]): Promise<void>;
   /** The decision of a transaction that partition `coordinator` (hosted there) coordinates. */
   decisionOf(coordinator: number, txnId: string): Promise<boolean>;
+}
+
+/** A call's answer from another node: its response, and the partitions that prepared with it (none: nothing was prepared). */
+export interface RemoteRun {
+  readonly response: Message;
+  readonly prepared: readonly number[];
 }
 
 /** A partition another node hosts, as a transaction reaches it. */

@@ -32,6 +32,8 @@ export class Transaction {
   /** The other nodes its calls reached, by node. */
   readonly #remotes = new Map<RemoteTransactions, RemoteReach>();
   #id: string | undefined;
+  /** A node prepared with a call of it, and it changed something there later: its method makes more calls there (transactOnce learns). */
+  preparedTooSoon = false;
   readonly effects: WriteEffects = { scheduled: [] };
   readonly owner: LockOwner;
 
@@ -41,6 +43,8 @@ export class Transaction {
     age: TransactionAge,
     /** False for the part another node's transaction runs here: it reaches no further node. */
     readonly coordinating = true,
+    /** Its calls on other nodes ask them to prepare with the call (no further call there is expected). */
+    readonly preparesWithRuns = false,
   ) {
     this.owner = { age };
   }
@@ -61,18 +65,27 @@ export class Transaction {
     }
     const ref = this.ref;
     let r = this.#remotes.get(side.node);
-    if (!r) this.#remotes.set(side.node, (r = { node: side.node, calls: 0, undoTo: undefined, queue: Promise.resolve(), letGo: false }));
+    if (!r) this.#remotes.set(side.node, (r = { node: side.node, calls: 0, undoTo: undefined, queue: Promise.resolve(), letGo: false, prepared: undefined, spoiled: false }));
     const reach = r;
     const run = reach.queue.then(async () => {
+      // That node prepared with the last call and holds nothing unprepared: nothing more can run there.
+      if (reach.prepared || reach.spoiled) throw this.#spoil(reach);
       const seq = reach.calls++;
       const undoTo = reach.undoTo;
       reach.undoTo = undefined;
       try {
-        const response = await reach.node.run(ref, seq, undoTo, call, caller);
+        const { response, prepared } = await reach.node.run(ref, seq, undoTo, call, caller, this.preparesWithRuns);
         reach.letGo = false;
+        if (prepared.length > 0) {
+          // A savepoint restored meanwhile (calls not awaited in order) undid it: what was prepared is not current.
+          if (reach.calls === seq + 1 && reach.undoTo === undefined) reach.prepared = prepared;
+          else this.#spoil(reach);
+        }
         return response;
       } catch (e) {
         reach.letGo = e instanceof ParticipantLetGo;
+        // It may have prepared there with its answer lost: only an abort undoes that.
+        if (this.preparesWithRuns && !reach.letGo) this.#spoil(reach);
         // Undone there with the next message, whatever it did (its answer may have been lost after it ran).
         reach.calls = seq;
         reach.undoTo = Math.min(undoTo ?? seq, seq);
@@ -81,6 +94,11 @@ export class Transaction {
     });
     reach.queue = run.catch(() => {});
     return run;
+  }
+
+  #spoil(reach: RemoteReach): LockConflict {
+    reach.spoiled = this.preparedTooSoon = true;
+    return new LockConflict("a call to a node that prepared this transaction with an earlier call: retried, prepared at its commit");
   }
 
   /** Locks the actor for this transaction (wait-die) and returns its draft. */
@@ -143,6 +161,7 @@ export class Transaction {
       for (const r of this.#remotes.values()) {
         const before = remoteCalls.get(r) ?? 0;
         if (r.calls <= before) continue;
+        if (r.prepared) this.#spoil(r);
         r.calls = before;
         r.undoTo = Math.min(r.undoTo ?? before, before);
       }
@@ -188,6 +207,13 @@ export class Transaction {
     this.#remotes.clear();
     this.#id = undefined;
     return all;
+  }
+
+  /** Whether it holds actors and changed every one (none only read). */
+  changedAll(): boolean {
+    if (this.#participants.size === 0) return false;
+    for (const p of this.#participants.values()) if (!p.dirty) return false;
+    return true;
   }
 
   /** The part another node's transaction runs here: its participants, handed over for its prepare or abort. */
@@ -297,11 +323,18 @@ export function hostedSide(engine: Engine, partition: number): TransactionSide {
   return side;
 }
 
+/**
+ * Transaction methods that called a node again after it prepared with their
+ * call there: their calls no longer ask other nodes to prepare with the call
+ * (each such call would cost a retry). Learned once per method and process.
+ */
+const callsAgain = new WeakSet<Call["method"]>();
+
 async function transactOnce(engine: Engine, call: Call, caller: Caller, keyed: Keyed | undefined): Promise<Message> {
   const home = hostedSide(engine, engine.partition);
   const age = home.ages.next();
   for (let attempt = 1; ; attempt++) {
-    const txn = new Transaction(home, age);
+    const txn = new Transaction(home, age, true, !callsAgain.has(call.method));
     let committed: Promise<void> | undefined;
     try {
       const response = await runInTransaction(engine, txn, call, caller, false);
@@ -312,6 +345,7 @@ async function transactOnce(engine: Engine, call: Call, caller: Caller, keyed: K
     } catch (e) {
       // A two-phase commit that a participant made abort before the decision is retried too.
       if (committed && !(e instanceof LockConflict)) throw e;
+      if (txn.preparedTooSoon) callsAgain.add(call.method);
       await txn.abort();
       if (e instanceof LockConflict && attempt < 10_000) {
         await retryAfter(e, attempt);

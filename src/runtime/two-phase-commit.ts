@@ -1,4 +1,5 @@
 import type { IdempotencyRecord } from "../store/store.js";
+import { LockConflict } from "./actor-lock.js";
 import type { WriteEffects } from "./call.js";
 import { release, type Participant } from "./transaction-participant.js";
 import type { RemoteTransactions, TransactionRef, TransactionSide } from "./transaction-side.js";
@@ -11,6 +12,10 @@ export interface RemoteReach {
   queue: Promise<unknown>;
   /** Its last call lost a wait-die there and that node let go of the transaction: nothing to abort there. */
   letGo: boolean;
+  /** The partitions that node prepared with the transaction's last call there, nothing changed there since: no prepare is sent. */
+  prepared: readonly number[] | undefined;
+  /** That node may have prepared with a call, and something there changed after it (a later call, an undo): the transaction cannot commit, it retries. */
+  spoiled: boolean;
 }
 
 /**
@@ -20,7 +25,8 @@ export interface RemoteReach {
  * 1. every other partition with changed actors prepares them (a durable
  *    prepared record each; a refusal aborts all), and so does every other
  *    node the transaction's calls reached (it names the partitions that
- *    prepared, or none when it only read there);
+ *    prepared, or none when it only read there), unless it prepared with
+ *    the transaction's last call there and nothing changed there since;
  * 2. the decision: one commit of the home partition's actors, the
  *    idempotency record, the scheduled tasks and the decision record. Once
  *    durable the transaction is committed, whatever crashes next;
@@ -66,7 +72,9 @@ export async function commitAcross(
       ...others.map((side) => side.participant.prepare(ref, bySide.get(side)!)),
       ...remotes.map(async (r, i) => {
         await r.queue;
-        preparedThere[i] = await r.node.prepare(ref, r.undoTo);
+        if (r.spoiled) throw new LockConflict(`transaction ${ref.id} changed what node ${i} prepared with its call: retried`);
+        // Prepared with its last call (the bank's deposit): that node's vote is in, one exchange less.
+        preparedThere[i] = r.prepared ? [...r.prepared] : await r.node.prepare(ref, r.undoTo);
       }),
     ]);
     const no = votes.find((v) => v.status === "rejected");

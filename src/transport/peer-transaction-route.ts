@@ -63,8 +63,8 @@ export async function answerTransaction(participants: ParticipantNode, op: Trans
   switch (op) {
     case "txn-run": {
       const [call, caller] = callOf();
-      const response = await participants.run(refOf(m), m.txnSeq, m.txnUndoTo, call, caller);
-      return create(PeerAnswerSchema, { response: toBinary(call.method.desc.output, response) });
+      const { response, prepared } = await participants.run(refOf(m), m.txnSeq, m.txnUndoTo, call, caller, m.txnPrepare);
+      return create(PeerAnswerSchema, { response: toBinary(call.method.desc.output, response), prepared: [...prepared] });
     }
     case "txn-prepare":
       return create(PeerAnswerSchema, { prepared: await participants.prepare(refOf(m), m.txnUndoTo) });

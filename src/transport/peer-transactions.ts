@@ -2,7 +2,7 @@ import { create, fromBinary } from "@bufbuild/protobuf";
 import { PeerTxnAgeSchema, type PeerAnswer } from "../../generated/cairn/v1/peer_pb.js";
 import type { Call, Caller } from "../runtime/call.js";
 import { LockConflict } from "../runtime/actor-lock.js";
-import { ParticipantLetGo, type RemoteTransactions, type TransactionRef } from "../runtime/transaction-side.js";
+import { ParticipantLetGo, type RemoteRun, type RemoteTransactions, type TransactionRef } from "../runtime/transaction-side.js";
 import { PeerBatcher } from "./peer-batcher.js";
 import { callInit, type PeerSender } from "./peer-sender.js";
 
@@ -26,9 +26,10 @@ export class PeerTransactions implements RemoteTransactions {
     this.#batcher = new PeerBatcher(node, sender);
   }
 
-  async run(txn: TransactionRef, seq: number, undoTo: number | undefined, call: Call, caller: Caller): Promise<never> {
-    const answer = await this.sender.send(this.node, "txn-run", { ...callInit(call, caller), ...refInit(txn), txnSeq: seq, txnUndoTo: undoTo }, call.method, call.signal);
-    return fromBinary(call.method.desc.output, unlessConflict(answer).response) as never;
+  async run(txn: TransactionRef, seq: number, undoTo: number | undefined, call: Call, caller: Caller, prepare: boolean): Promise<RemoteRun> {
+    const init = { ...callInit(call, caller), ...refInit(txn), txnSeq: seq, txnUndoTo: undoTo, txnPrepare: prepare };
+    const answer = unlessConflict(await this.sender.send(this.node, "txn-run", init, call.method, call.signal));
+    return { response: fromBinary(call.method.desc.output, answer.response), prepared: answer.prepared };
   }
 
   async prepare(txn: TransactionRef, undoTo: number | undefined): Promise<number[]> {
