@@ -1,6 +1,8 @@
 // Two-phase commit across two nodes (DESIGN.md §9) at its edges, as real
 // processes on 127.0.0.1, with the purse app (test/proto/probe/v1/purse.proto):
 //
+// - a call on the other node prepares there in the same exchange (txn_prepare), and that node asking
+//   while the coordinator still runs the transaction hears abort, which the coordinator then keeps;
 // - a savepoint the coordinator restores undoes the other node's calls;
 // - the bounds (two-phase-bounds.ts), shrunk for the test through the
 //   test-only CAIRN_TEST_TWO_PHASE_BOUNDS: an unprepared transaction's lease
@@ -116,6 +118,27 @@ describe("two-phase commit across two nodes, at its edges", () => {
     await eventually(async () => JSON.stringify(await peekTwoPhase(dataDir)) === JSON.stringify({ prepared: 0, decisions: 0 }), 30_000, "no two-phase record left");
     await within(30_000, "a writer on each purse", Promise.all(ids.map((id) => Purse.ref(id).add(ctx[ownerOf(id) ^ 1]!, { amount: 0n }))));
   }
+
+  // First: a Move that calls node 1 again (the nested one below, the chatty ones) teaches node 0 that
+  // Move does, and from then on its calls there no longer prepare with the call.
+  it("prepares with the call on node 1 (no txn-prepare); node 1 asking while the coordinator still runs hears abort, and the coordinator cannot commit it", async () => {
+    const [a, b] = await purses("ask-running", 100n, 0, 1);
+    const prepares = proxy.seen(`${PEER_CALL_PATH}txn-prepare`);
+    const move = codeOf(Purse.ref(a).move(ctx[0]!, { to: b!, amount: 5n, hold: "ask-running" }));
+    // Node 1 prepared b with the call (a durable record), and the move holds on node 0 before its decision.
+    await waitFor(async () => (await held()) === 1, "the move held after its call on node 1");
+    expect((await peekTwoPhase(dataDir)).prepared).toBe(1);
+    // After askCoordinatorAfterMs node 1 asks node 0, which still runs the move: "abort", and the move may not decide.
+    await eventually(async () => (await peekTwoPhase(dataDir)).prepared === 0, 30_000, "node 1's prepared record dropped");
+    await within(30_000, "a writer on b", Purse.ref(b!).add(ctx[1]!, { amount: 1n }));
+    expect(await held()).toBe(1);
+    await release("ask-running");
+    // Its decision is refused (a conflict): it runs again from the top, prepares with its call again, and commits.
+    expect(await within(CALL_TIMEOUT_MS, "the move", move)).toBe("ok");
+    expect([await coinsOf(a!), await coinsOf(b!)]).toEqual([95n, 106n]);
+    expect(proxy.seen(`${PEER_CALL_PATH}txn-prepare`)).toBe(prepares);
+    await settled(a!, b!);
+  });
 
   it("moves coins across nodes, and a nested transaction's call on the other node is undone when it fails and is caught", async () => {
     const [a, via, b] = await purses("nest", 100n, 0, 0, 1);
