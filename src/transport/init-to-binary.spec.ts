@@ -19,7 +19,8 @@ const call = {
 const ref = { txnId: "t3.2.99", txnCoordinator: 3, txnEpoch: 2n ** 40n, txnAge: create(PeerTxnAgeSchema, { time: 1764750000123.5, origin: 7, seq: 2 ** 31 + 5 }) };
 
 const shapes: Record<string, MessageInitShape<typeof PeerCallSchema>> = {
-  "txn-run": { ...call, ...ref, txnSeq: 4, txnUndoTo: 0 },
+  "txn-run": { ...call, ...ref, txnSeq: 4, txnUndoTo: 0, txnPrepare: false },
+  "txn-run, prepare with it": { ...call, ...ref, txnSeq: 0, txnUndoTo: undefined, txnPrepare: true },
   "txn-run, first call": { ...call, ...ref, txnSeq: 0, txnUndoTo: undefined, trace: {} },
   "txn-prepare": { ...ref, txnUndoTo: 2 },
   "txn-finish": { txnId: "t0.1.2", txnEpoch: 1n, txnCommit: true, txnPartitions: [0, 5, 200, 70000] },
