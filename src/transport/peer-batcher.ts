@@ -1,8 +1,9 @@
-import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { PeerAnswerBatchSchema, PeerCallBatchSchema, type PeerAnswerBatch } from "../../generated/cairn/v1/peer_batch_pb.js";
 import { PeerCallSchema, type PeerAnswer } from "../../generated/cairn/v1/peer_pb.js";
 import { Unavailable } from "../api/errors.js";
 import { initToBinary } from "./init-to-binary.js";
+import { binaryDecoder } from "./binary-to-message.js";
 import { MAX_BATCH_CALLS, TXN_BATCH } from "./peer-transaction-route.js";
 import { answerOf, type PeerSender } from "./peer-sender.js";
 
@@ -82,7 +83,7 @@ export class PeerBatcher {
     if (status !== 200) await answerOf(this.node, status, body, undefined); // throws the error it names
     let batch: PeerAnswerBatch;
     try {
-      batch = fromBinary(PeerAnswerBatchSchema, body);
+      batch = binaryDecoder(PeerAnswerBatchSchema)(body);
     } catch (e) {
       throw new Unavailable(`node ${this.node}'s answer to a batch does not decode: ${String(e)}`);
     }

@@ -13,7 +13,10 @@ import { nextProgress } from "./peer-progress.js";
 import { progressMessage } from "./task-info.js";
 import type { ParticipantNode } from "../runtime/participant-node.js";
 import { answerBytes } from "./peer-answer-bytes.js";
+import { binaryDecoder } from "./binary-to-message.js";
 import { answerBatch, answerTransaction, isTransactionOp, TXN_BATCH, type TransactionOp } from "./peer-transaction-route.js";
+
+const decodePeerCall = binaryDecoder(PeerCallSchema);
 
 /** The peer-port route of calls from handlers on other nodes: `…/execute`, `…/spawn`, `…/wait`, `…/progress`, `…/control`. */
 export const PEER_CALL_PATH = "/_cairn/peer/call/";
@@ -47,7 +50,7 @@ export function servePeerCall(host: PeerCallHost, participants: ParticipantNode,
   const length = req.headers["content-length"];
   const answered = readRequestBody(req, maxBytes, typeof length === "string" ? length : null).then((body) => {
     if (op === TXN_BATCH) return answerBatch(participants, body);
-    const m = decoded(() => fromBinary(PeerCallSchema, body), "PeerCall");
+    const m = decoded(() => decodePeerCall(body), "PeerCall");
     if (m.stateType !== "") method = methodOf(host, m);
     const answered = isTransactionOp(op) ? answerTransaction(participants, op, m, () => callOf(host, m, method, stop.signal)) : answer(host, op, m, method, stop.signal);
     return answered.then((a) => toBinary(PeerAnswerSchema, a));

@@ -10,6 +10,7 @@ import { fromWireError } from "../api/wire-error.js";
 import type { Call, Caller } from "../runtime/call.js";
 import { PEER_HEADER } from "./forwarding.js";
 import { initToBinary } from "./init-to-binary.js";
+import { binaryDecoder } from "./binary-to-message.js";
 import { PEER_CALL_PATH, type PeerOp } from "./peer-call-route.js";
 import { nodeUnavailableMessage, type PeerSessions } from "./peer-sessions.js";
 import type { AnswerSink, Exchange, PeerConnections } from "./peer-connections.js";
@@ -162,7 +163,7 @@ export class PeerSender {
 
 /** A peer's answer: the message of a 200, else the error it names. */
 export async function answerOf(node: number, status: number, body: Uint8Array, method: MethodSpec | undefined): Promise<PeerAnswer> {
-  if (status === 200) return fromBinary(PeerAnswerSchema, body);
+  if (status === 200) return binaryDecoder(PeerAnswerSchema)(body);
   const fallback = new ConnectError(`node ${node} answered HTTP ${status}`, Code.Unavailable);
   // errorFromJsonBytes throws the fallback for a body that is no JSON error (a node dying mid-answer).
   let err = fallback;

@@ -1,4 +1,4 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { PeerAnswerBatchSchema, PeerCallBatchSchema } from "../../generated/cairn/v1/peer_batch_pb.js";
 import { PeerAnswerSchema, PeerCallSchema, type PeerAnswer, type PeerCall } from "../../generated/cairn/v1/peer_pb.js";
 import { CallError, invalidArgument } from "../api/errors.js";
@@ -6,6 +6,7 @@ import type { Call, Caller } from "../runtime/call.js";
 import type { ParticipantNode } from "../runtime/participant-node.js";
 import type { TransactionRef } from "../runtime/transaction-side.js";
 import { answerBytes } from "./peer-answer-bytes.js";
+import { binaryDecoder } from "./binary-to-message.js";
 
 /** The peer calls of transactions another node coordinates (peer-transactions.ts sends them). */
 export type TransactionOp = "txn-run" | "txn-prepare" | "txn-finish" | "txn-decision";
@@ -31,11 +32,11 @@ export const MAX_BATCH_CALLS = 256;
 export async function answerBatch(participants: ParticipantNode, body: Uint8Array): Promise<Uint8Array> {
   let calls: Array<{ op: TransactionOp; m: PeerCall }>;
   try {
-    const batch = fromBinary(PeerCallBatchSchema, body);
+    const batch = binaryDecoder(PeerCallBatchSchema)(body);
     if (batch.calls.length > MAX_BATCH_CALLS) throw invalidArgument(`a peer call batch carries at most ${MAX_BATCH_CALLS} calls, not ${batch.calls.length}`);
     calls = batch.calls.map((c) => {
       if (!BATCHED_OPS.has(c.op)) throw invalidArgument(`a peer call batch cannot carry ${JSON.stringify(c.op)}`);
-      return { op: c.op as TransactionOp, m: fromBinary(PeerCallSchema, c.call) };
+      return { op: c.op as TransactionOp, m: binaryDecoder(PeerCallSchema)(c.call) };
     });
   } catch (e) {
     throw e instanceof CallError ? e : invalidArgument(`the peer call batch does not decode: ${e instanceof Error ? e.message : String(e)}`);
