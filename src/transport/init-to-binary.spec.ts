@@ -4,6 +4,7 @@ import { create, equals, fromBinary, type MessageInitShape } from "@bufbuild/pro
 import { describe, expect, it } from "vitest";
 import { PeerAnswerSchema, PeerCallSchema, PeerTxnAgeSchema } from "../../generated/cairn/v1/peer_pb.js";
 import { initToBinary } from "./init-to-binary.js";
+import { PeerAnswerBatchSchema, PeerCallBatchSchema } from "../../generated/cairn/v1/peer_batch_pb.js";
 
 const call = {
   stateType: "bank.v1.Account",
@@ -47,6 +48,13 @@ describe("initToBinary", () => {
   it("writes a PeerAnswer's fields too", () => {
     const init = { prepared: [1, 2], committed: true, conflict: "lost", letGo: true, response: new Uint8Array([1]) };
     expect(equals(PeerAnswerSchema, fromBinary(PeerAnswerSchema, initToBinary(PeerAnswerSchema, init)), create(PeerAnswerSchema, init))).toBe(true);
+  });
+
+  it("writes batches (repeated messages) too", () => {
+    const calls = { calls: [{ op: "txn-finish", call: new Uint8Array([1, 2]) }, { op: "txn-prepare", call: new Uint8Array() }] };
+    expect(equals(PeerCallBatchSchema, fromBinary(PeerCallBatchSchema, initToBinary(PeerCallBatchSchema, calls)), create(PeerCallBatchSchema, calls))).toBe(true);
+    const answers = { answers: [{ status: 200, body: new Uint8Array([9]) }, { status: 409, body: new Uint8Array() }] };
+    expect(equals(PeerAnswerBatchSchema, fromBinary(PeerAnswerBatchSchema, initToBinary(PeerAnswerBatchSchema, answers)), create(PeerAnswerBatchSchema, answers))).toBe(true);
   });
 
   it("refuses a field the message does not have", () => {

@@ -1,4 +1,4 @@
-import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { PeerAnswerBatchSchema, PeerCallBatchSchema, type PeerAnswerBatch } from "../../generated/cairn/v1/peer_batch_pb.js";
 import { PeerCallSchema, type PeerAnswer } from "../../generated/cairn/v1/peer_pb.js";
 import { Unavailable } from "../api/errors.js";
@@ -59,7 +59,7 @@ export class PeerBatcher {
       for (const c of calls) this.sender.exchange(this.node, c.op, c.call, undefined, (status, body) => answerOf(this.node, status, body, undefined)).then(c.resolve, c.reject);
       return;
     }
-    const body = toBinary(PeerCallBatchSchema, create(PeerCallBatchSchema, { calls: calls.map(({ op, call }) => ({ op, call })) }));
+    const body = initToBinary(PeerCallBatchSchema, { calls: calls.map(({ op, call }) => ({ op, call })) });
     this.sender.exchange(this.node, TXN_BATCH, body, undefined, (status, answer) => this.#read(status, answer, calls.length)).then(
       (batch) => {
         for (const [i, c] of calls.entries()) {

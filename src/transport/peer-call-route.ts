@@ -14,6 +14,7 @@ import { progressMessage } from "./task-info.js";
 import type { ParticipantNode } from "../runtime/participant-node.js";
 import { answerBytes } from "./peer-answer-bytes.js";
 import { binaryDecoder } from "./binary-to-message.js";
+import { initToBinary } from "./init-to-binary.js";
 import { answerBatch, answerTransaction, isTransactionOp, TXN_BATCH, type TransactionOp } from "./peer-transaction-route.js";
 
 const decodePeerCall = binaryDecoder(PeerCallSchema);
@@ -52,8 +53,8 @@ export function servePeerCall(host: PeerCallHost, participants: ParticipantNode,
     if (op === TXN_BATCH) return answerBatch(participants, body);
     const m = decoded(() => decodePeerCall(body), "PeerCall");
     if (m.stateType !== "") method = methodOf(host, m);
-    const answered = isTransactionOp(op) ? answerTransaction(participants, op, m, () => callOf(host, m, method, stop.signal)) : answer(host, op, m, method, stop.signal);
-    return answered.then((a) => toBinary(PeerAnswerSchema, a));
+    if (isTransactionOp(op)) return answerTransaction(participants, op, m, () => callOf(host, m, method, stop.signal)).then((a) => initToBinary(PeerAnswerSchema, a));
+    return answer(host, op, m, method, stop.signal).then((a) => toBinary(PeerAnswerSchema, a));
   });
   void answerBytes(answered, () => method).then(({ status, json, body }) => {
     if (res.destroyed || res.headersSent) return;

@@ -1,12 +1,16 @@
-import { create, toBinary } from "@bufbuild/protobuf";
+import { toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { PeerAnswerBatchSchema, PeerCallBatchSchema } from "../../generated/cairn/v1/peer_batch_pb.js";
-import { PeerAnswerSchema, PeerCallSchema, type PeerAnswer, type PeerCall } from "../../generated/cairn/v1/peer_pb.js";
+import { PeerAnswerSchema, PeerCallSchema, type PeerCall } from "../../generated/cairn/v1/peer_pb.js";
 import { CallError, invalidArgument } from "../api/errors.js";
 import type { Call, Caller } from "../runtime/call.js";
 import type { ParticipantNode } from "../runtime/participant-node.js";
 import type { TransactionRef } from "../runtime/transaction-side.js";
 import { answerBytes } from "./peer-answer-bytes.js";
+import { initToBinary } from "./init-to-binary.js";
 import { binaryDecoder } from "./binary-to-message.js";
+
+/** A transaction call's answer, written by initToBinary (not built as a message, then encoded). */
+export type PeerAnswerInit = MessageInitShape<typeof PeerAnswerSchema>;
 
 /** The peer calls of transactions another node coordinates (peer-transactions.ts sends them). */
 export type TransactionOp = "txn-run" | "txn-prepare" | "txn-finish" | "txn-decision";
@@ -47,12 +51,12 @@ export async function answerBatch(participants: ParticipantNode, body: Uint8Arra
   const answers = await Promise.all(
     calls.map(({ op, m }) =>
       answerBytes(
-        answerTransaction(participants, op, m, noCall).then((a) => toBinary(PeerAnswerSchema, a)),
+        answerTransaction(participants, op, m, noCall).then((a) => initToBinary(PeerAnswerSchema, a)),
         () => undefined,
       ),
     ),
   );
-  return toBinary(PeerAnswerBatchSchema, create(PeerAnswerBatchSchema, { answers: answers.map(({ status, body }) => ({ status, body })) }));
+  return initToBinary(PeerAnswerBatchSchema, { answers: answers.map(({ status, body }) => ({ status, body })) });
 }
 
 /**
@@ -60,20 +64,20 @@ export async function answerBatch(participants: ParticipantNode, body: Uint8Arra
  * aborts a transaction another node coordinates, or answers the decision
  * of one this node coordinates. `callOf` decodes a txn-run's call.
  */
-export async function answerTransaction(participants: ParticipantNode, op: TransactionOp, m: PeerCall, callOf: () => [Call, Caller]): Promise<PeerAnswer> {
+export async function answerTransaction(participants: ParticipantNode, op: TransactionOp, m: PeerCall, callOf: () => [Call, Caller]): Promise<PeerAnswerInit> {
   switch (op) {
     case "txn-run": {
       const [call, caller] = callOf();
       const { response, prepared } = await participants.run(refOf(m), m.txnSeq, m.txnUndoTo, call, caller, m.txnPrepare);
-      return create(PeerAnswerSchema, { response: toBinary(call.method.desc.output, response), prepared: [...prepared] });
+      return { response: toBinary(call.method.desc.output, response), prepared: [...prepared] };
     }
     case "txn-prepare":
-      return create(PeerAnswerSchema, { prepared: await participants.prepare(refOf(m), m.txnUndoTo) });
+      return { prepared: await participants.prepare(refOf(m), m.txnUndoTo) };
     case "txn-finish":
       await participants.finish(idOf(m), Number(m.txnEpoch), m.txnCommit, m.txnPartitions);
-      return create(PeerAnswerSchema, {});
+      return {};
     case "txn-decision":
-      return create(PeerAnswerSchema, { committed: await participants.decisionOf(m.txnCoordinator, idOf(m)) });
+      return { committed: await participants.decisionOf(m.txnCoordinator, idOf(m)) };
   }
 }
 
