@@ -84,8 +84,8 @@ export class Transaction {
         return response;
       } catch (e) {
         reach.letGo = e instanceof ParticipantLetGo;
-        // It may have prepared there with its answer lost: only an abort undoes that.
-        if (this.preparesWithRuns && !reach.letGo) this.#spoil(reach);
+        // Not learned from: a failed call prepared nothing there, and one that did with its answer lost
+        // refuses whatever comes next (that node's marker), so the transaction retries.
         // Undone there with the next message, whatever it did (its answer may have been lost after it ran).
         reach.calls = seq;
         reach.undoTo = Math.min(undoTo ?? seq, seq);
