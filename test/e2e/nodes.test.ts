@@ -175,7 +175,7 @@ describe("two nodes started as StatefulSet pods", () => {
     await stopServer(nodes[1]!);
     // The test-only hook on node 1 only: it kills itself once its prepared record is durable.
     const doomed = (nodes[1] = await processes.spawn({ ...starts[1]!, env: { ...starts[1]!.env, CAIRN_TEST_CRASH_AT: "participant-after-prepare" } }));
-    // Coordinated by node 0 (from's node); node 1 prepares `to` and dies.
+    // Coordinated by node 0 (from's node); node 1 prepares `to` with the deposit's run (txn_prepare) and dies before answering.
     await expect(Account.ref(from).transfer(ctx[0]!, { to, amount: 10n })).rejects.toThrow();
     expect((await within(60_000, "node 1's SIGKILL", doomed.exited)).signal).toBe("SIGKILL");
     expect((await peekTwoPhase(dataDir)).prepared).toBe(1);
@@ -198,7 +198,7 @@ describe("two nodes started as StatefulSet pods", () => {
     const dataDir = starts[0]!.dataDir;
     await stopServer(nodes[0]!);
     const doomed = (nodes[0] = await processes.spawn({ ...starts[0]!, env: { ...starts[0]!.env, CAIRN_TEST_CRASH_AT: point } }));
-    // Coordinated by node 0 (from's node), which kills itself once node 1 prepared (and, after-decision, once it decided).
+    // Coordinated by node 0 (from's node), which kills itself once node 1 prepared with the deposit's run (and, after-decision, once it decided).
     await expect(Account.ref(from).transfer(ctx[0]!, { to, amount: 10n })).rejects.toThrow();
     expect((await within(60_000, "node 0's SIGKILL", doomed.exited)).signal).toBe("SIGKILL");
     nodes[0] = await processes.spawn(starts[0]!);
