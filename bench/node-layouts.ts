@@ -32,7 +32,7 @@ const started: SpawnedServer[] = [];
 
 /** `script`: another server script than the bank's (same flags), e.g. test/fixtures/nodes-server.ts. */
 export async function startLayout(name: string, nodes: number, mode: "single" | "pods" | "supervisor", source = SERVER_SCRIPT): Promise<Layout> {
-  const script = CHILD_RUNTIME === "tsx" ? source : bundleScript(source);
+  const script = CHILD_RUNTIME === "tsx" || source.endsWith(".mjs") ? source : bundleScript(source);
   const dataDir = await mkdtemp(join(tmpdir(), `cairn-scale-${name}-`));
   dirs.push(dataDir);
   const servers: SpawnedServer[] = [];
