@@ -30,9 +30,9 @@ export const CLUSTER_SECRET = "bench-scale-out-secret-0123456789";
 const dirs: string[] = [];
 const started: SpawnedServer[] = [];
 
-/** `script`: another server script than the bank's (same flags), e.g. test/fixtures/nodes-server.ts. */
+/** `source`: another server script than the bank's (same flags), e.g. test/fixtures/nodes-server.ts, or one already bundled (.mjs, bench/child.ts's bundleScript). */
 export async function startLayout(name: string, nodes: number, mode: "single" | "pods" | "supervisor", source = SERVER_SCRIPT): Promise<Layout> {
-  const script = CHILD_RUNTIME === "tsx" ? source : bundleScript(source);
+  const script = CHILD_RUNTIME === "tsx" || source.endsWith(".mjs") ? source : bundleScript(source);
   const dataDir = await mkdtemp(join(tmpdir(), `cairn-scale-${name}-`));
   dirs.push(dataDir);
   const servers: SpawnedServer[] = [];

@@ -25,14 +25,19 @@
  * (server profiles, see node-layouts.ts), BENCH_CHILD=tsx (servers under tsx
  * instead of bundled on plain node, bench/child.ts), BENCH_ROUTES (all; e.g.
  * single,owner for m1 and the pods to the owner only: quicker loops; m1 is
- * always measured, every ratio is to it), BENCH_WORKLOADS (writer,reader).
+ * always measured, every ratio is to it), BENCH_WORKLOADS (writer,reader),
+ * BENCH_AB_ROOTS (comma-separated checkouts, e.g. this one and a copy of the
+ * code before a change with its node_modules linked to ours: every layout
+ * once per checkout, named `<layout>-r<i>`, all measured in the same
+ * alternating slices; each ratio is to its own checkout's m1).
  */
 import { loadavg } from "node:os";
 import { create, toJsonString, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { BalanceRequestSchema, DepositRequestSchema, OpenRequestSchema } from "../generated/bank/v1/account_pb.js";
 import type { SpawnedServer } from "../examples/bank/spawn.js";
 import { startLayout, stopLayouts, type Layout } from "./node-layouts.js";
-import { CHILD_RUNTIME } from "./child.js";
+import { join } from "node:path";
+import { bundleScript, CHILD_RUNTIME } from "./child.js";
 import { nodeOfPartition, partitionOf } from "../src/api/partition.js";
 import type { RawRequest } from "./lean-client.js";
 import { loadResult, startLeanClient, type LeanClient } from "./lean-client-driver.js";
@@ -50,6 +55,8 @@ const WORKLOADS = (process.env.BENCH_WORKLOADS ?? "writer,reader").split(",") as
 const ROUTES = new Set((process.env.BENCH_ROUTES ?? "single,owner,random,one-port").split(","));
 const MAX_CALLS = 500_000;
 const PROFILING = process.env.BENCH_CPU_PROF !== undefined;
+/** Checkouts to compare in one run (BENCH_AB_ROOTS); undefined: this one, as the default layouts run. */
+const AB_ROOTS: Array<string | undefined> = process.env.BENCH_AB_ROOTS?.split(",") ?? [undefined];
 const ACCOUNTS = 1_000;
 const STATE = "bank.v1.Account";
 const accountId = (n: number) => `acct-${n}`;
@@ -143,25 +150,38 @@ async function main(): Promise<void> {
   const maxNodes = Math.max(2, ...NODE_COUNTS);
   const clients = Array.from({ length: maxNodes }, () => startLeanClient());
   try {
-    const layouts: Array<{ layout: Layout; routes: Scenario["route"][] }> = [{ layout: await startLayout("m1", 1, "single"), routes: ["single"] }];
-    for (const m of NODE_COUNTS) {
-      const podRoutes = (["owner", "random"] as const).filter((r) => ROUTES.has(r));
-      if (podRoutes.length > 0) layouts.push({ layout: await startLayout(`pods-${m}`, m, "pods"), routes: podRoutes });
-      if (ROUTES.has("one-port")) layouts.push({ layout: await startLayout(`supervisor-${m}`, m, "supervisor"), routes: ["one-port"] });
+    /** Each layout with the m1 its ratios are to (its checkout's). */
+    const layouts: Array<{ layout: Layout; routes: Scenario["route"][]; m1: Layout }> = [];
+    for (const [r, root] of AB_ROOTS.entries()) {
+      // A checkout's bank server bundled with its own sources (packages from our node_modules).
+      const source = root === undefined ? undefined : bundleScript(join(root, "examples/bank/server.ts"), root);
+      const name = (layout: string) => (root === undefined ? layout : `${layout}-r${r}`);
+      const m1 = await startLayout(name("m1"), 1, "single", source);
+      layouts.push({ layout: m1, routes: ["single"], m1 });
+      for (const m of NODE_COUNTS) {
+        const podRoutes = (["owner", "random"] as const).filter((route) => ROUTES.has(route));
+        if (podRoutes.length > 0) layouts.push({ layout: await startLayout(name(`pods-${m}`), m, "pods", source), routes: podRoutes, m1 });
+        if (ROUTES.has("one-port")) layouts.push({ layout: await startLayout(name(`supervisor-${m}`), m, "supervisor", source), routes: ["one-port"], m1 });
+      }
     }
     for (const { layout } of layouts) await openAccounts(clients[0]!, layout);
     for (const inFlight of IN_FLIGHTS) {
       const scenarios: Scenario[] = [];
-      for (const { layout, routes } of layouts) {
+      /** Each scenario's m1 layout. */
+      const m1Of: Layout[] = [];
+      for (const { layout, routes, m1 } of layouts) {
         // As many load processes as nodes (at least 2), `inFlight` calls in flight in all.
         const count = Math.max(2, layout.nodes);
-        for (const route of routes) scenarios.push(await scenario(clients.slice(0, count), layout, route, inFlight));
+        for (const route of routes) {
+          scenarios.push(await scenario(clients.slice(0, count), layout, route, inFlight));
+          m1Of.push(m1);
+        }
       }
       for (const workload of WORKLOADS) {
         const results = await measure(scenarios, workload);
-        const base = results[0]!;
         for (const [i, s] of scenarios.entries()) {
           const r = results[i]!;
+          const base = results[scenarios.findIndex((other) => other.layout === m1Of[i])]!;
           const vsM1 = round(r.throughput / base.throughput, 3);
           const target = workload === "writer" && s.layout.nodes === 2 && s.route !== "random" ? { target: ">= 1.3x m1 writer", meetsTarget: vsM1 >= 1.3 && r.errors === 0 } : {};
           log(`${workload} ${s.layout.name}/${s.route} @${inFlight}: ${r.throughput}/s p99 ${r.p99Ms} ms (${vsM1}x m1), server ${round(r.serverCpuUs / Math.max(1, r.calls), 1)} us/call`);

@@ -91,7 +91,10 @@ export class LmdbStore implements Store {
     this.durability = options.durability ?? "durable";
     this.path = options.path;
     this.#logger = options.logger;
-    this.root = open({ path: options.path, maxDbs: 16, compression: false });
+    // Durable: no overlapping sync, so lmdb-js's write thread fsyncs inside each
+    // commit and a write's promise resolves once it is on disk (DESIGN.md §8).
+    // Relaxed: lmdb-js's default, resolved once visible and synced meanwhile.
+    this.root = open({ path: options.path, maxDbs: 16, compression: false, overlappingSync: this.durability === "relaxed" });
     this.states = this.root.openDB<StoredState, StateKey>({ name: "state" });
     this.idempotency = this.root.openDB<IdempotencyRecord, string>({ name: "idempotency" });
     this.taskDb = this.root.openDB<TaskRecord, string>({ name: "tasks" });
@@ -196,7 +199,8 @@ export class LmdbStore implements Store {
     if (seq >= TASK_HISTORY_LIMIT) this.eventDb.remove([taskId, seq - TASK_HISTORY_LIMIT]);
   }
 
-  async commit(batch: CommitBatch, options: { visibleOnly?: boolean } = {}): Promise<void> {
+  /** Durable: resolves once on disk (every commit, `visibleOnly` or not: the sync is inside LMDB's commit). Relaxed: once visible. */
+  async commit(batch: CommitBatch): Promise<void> {
     const transaction = this.root.transaction(() => {
       const refused = this.#fence.check();
       if (refused) return refused;
@@ -236,8 +240,6 @@ export class LmdbStore implements Store {
       for (const { taskId, progress } of batch.progress ?? []) this.progressDb.put(taskId, progress);
       return undefined;
     });
-    // Its own batch's flush, taken now: later, the newest batch's is a later one (own-flush.ts).
-    const flushed = this.durability === "durable" && !options.visibleOnly ? this.#ownFlush.of() : undefined;
     this.#guardBatch();
     let applied: CommitConflictError | StoreFault | undefined;
     try {
@@ -249,7 +251,6 @@ export class LmdbStore implements Store {
     if (applied instanceof Error) throw applied;
     this.#fault = undefined;
     this.#notifyTasks(batch);
-    if (flushed) await flushed; // never rejects: a failed batch's writes fail above
   }
 
   async deleteExpired(limits: ExpiryLimits): Promise<ExpiryResult> {
@@ -317,7 +318,8 @@ export class LmdbStore implements Store {
     const refused = fenced(this.meta, this.epoch, this.path); // never writes again, probe or not
     if (refused) throw (this.#fault = refused);
     const write = this.meta.put("probe", Date.now());
-    const flushed = this.#ownFlush.of();
+    // Durable: the write resolves once on disk. Relaxed: its own batch's flush, taken now (own-flush.ts).
+    const flushed = this.durability === "relaxed" ? this.#ownFlush.of() : undefined;
     this.#guardBatch();
     try {
       await write;

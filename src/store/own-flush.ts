@@ -5,7 +5,9 @@ const ignore = (): void => {};
 /**
  * When a write is on disk: call `of()` in the same synchronous run as the
  * write (`put`, `transaction`); its promise resolves once the write's own
- * lmdb-js batch, or any batch after it, is flushed.
+ * lmdb-js batch, or any batch after it, is flushed. Only for an environment
+ * with lmdb-js's overlapping sync (relaxed durability): without it, as
+ * durable stores open, a write resolves once it is on disk already.
  *
  * Why: `root.flushed` is the flush of the NEWEST batch at the moment it is
  * asked for. Asked after awaiting the write's visibility (as the store
