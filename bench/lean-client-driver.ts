@@ -1,5 +1,4 @@
 /** Forking bench/lean-client.ts and talking to it: shared by bench/unary.ts and bench/scale-out.ts. */
-import { execFileSync } from "node:child_process";
 import { forkBenchChild, stopChild } from "./child.js";
 import type { FromClient, ToClient } from "./lean-client.js";
 import { summarize, type LoadResult } from "./load.js";
@@ -12,19 +11,10 @@ export interface LeanClient {
   close(): Promise<void>;
 }
 
-/**
- * BENCH_LOAD_SCHED=batch: the load processes run under SCHED_BATCH (Linux,
- * `chrt`): same CPU share, but a load process woken by an answer does not
- * preempt the server that wrote it (a remote client could not); servers are
- * untouched. Default: normal scheduling.
- */
-const LOAD_SCHED = process.env.BENCH_LOAD_SCHED ?? "normal";
-
 export function startLeanClient(index = 0): LeanClient {
   const child = forkBenchChild("lean-client.ts", [], `lean-client-${index}`);
   const pid = child.pid;
   if (pid === undefined) throw new Error("could not fork the lean client");
-  if (LOAD_SCHED === "batch") execFileSync("chrt", ["--all-tasks", "--batch", "--pid", "0", String(pid)]);
   let queue = Promise.resolve<unknown>(undefined);
   const ask = (m: ToClient) => {
     const answer = queue.then(
