@@ -120,3 +120,32 @@ export function threadDelta(
   }
   return sums;
 }
+
+/** Each of `pids` and every process descended from it, mapped to the index in `pids` of its root (a supervisor's workers map to the supervisor's). */
+export function processTrees(pids: readonly number[]): Map<number, number> {
+  const parent = new Map<number, number>();
+  try {
+    for (const e of readdirSync("/proc")) {
+      if (!/^\d+$/.test(e)) continue;
+      try {
+        const stat = readFileSync(`/proc/${e}/stat`, "latin1");
+        parent.set(Number(e), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  } catch {
+    // No /proc: the roots alone.
+  }
+  const out = new Map<number, number>(pids.map((p, i) => [p, i]));
+  for (const pid of parent.keys()) {
+    for (let p: number | undefined = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) {
+      const root = out.get(p);
+      if (root !== undefined && pids[root] === p) {
+        out.set(pid, root);
+        break;
+      }
+    }
+  }
+  return out;
+}

@@ -38,7 +38,7 @@ import type { RawRequest } from "./lean-client.js";
 import { loadResult, startLeanClient, type LeanClient } from "./lean-client-driver.js";
 import { loadFields, round, summarize, type LoadResult } from "./load.js";
 import { emit, log, runBench } from "./output.js";
-import { processTreeCpuUs, threadCounters, threadDelta, type ThreadCounters } from "./process-cpu.js";
+import { processTreeCpuUs, processTrees, threadCounters, threadDelta, type ThreadCounters } from "./process-cpu.js";
 
 /** Calls in flight in all, per measured round (the issue asks for 64 and 256). */
 const IN_FLIGHTS = (process.env.BENCH_IN_FLIGHT ?? "64,256").split(",").map(Number);
@@ -111,19 +111,20 @@ type ThreadSums = Map<string, { threads: number; cpuUs: number; systemUs: number
 type Measured = LoadResult & { serverCpuUs: number; threads: ThreadSums };
 
 /**
- * A thread's role, stable across readings: `server`/`load`, the process's
- * index, and `main` or the thread's place among its process's other
- * threads by id (node names them all "node": V8's platform workers start
- * first, then libuv's pool, where lmdb-js runs its writes).
+ * A thread's role, stable across readings: `server<i>` (with `/w<pid>` for
+ * a supervisor's worker) or `load`, and `main` or the thread's place among
+ * its process's other threads by id (node names them all "node": V8's
+ * platform workers start first, then libuv's pool, where lmdb-js runs its
+ * writes). `servers`: each process of the layout, mapped to its server.
  */
-function threadRole(servers: readonly number[], all: readonly ThreadCounters[]): (t: ThreadCounters) => string {
+function threadRole(servers: ReadonlyMap<number, number>, roots: readonly number[], all: readonly ThreadCounters[]): (t: ThreadCounters) => string {
   const order = new Map<number, number>();
   for (const pid of new Set(all.map((t) => t.pid))) {
     all.filter((t) => t.pid === pid && t.tid !== pid).sort((a, b) => a.tid - b.tid).forEach((t, i) => order.set(t.tid, i + 1));
   }
   return (t) => {
-    const server = servers.indexOf(t.pid);
-    const who = server >= 0 ? `server${server}` : "load";
+    const server = servers.get(t.pid);
+    const who = server === undefined ? "load" : `server${server}${roots[server] === t.pid ? "" : `/w${t.pid}`}`;
     return `${who}/${t.tid === t.pid ? "main" : `thread${order.get(t.tid) ?? "?"}`}`;
   };
 }
@@ -147,7 +148,8 @@ function mergeThreads(parts: readonly ThreadSums[]): ThreadSums {
 async function run(s: Scenario, workload: Workload, seconds: number): Promise<Measured> {
   const pids = s.layout.servers.map((server) => server.pid);
   const loadPids = s.legs.flatMap((leg) => leg.client.pids);
-  const threadsBefore = threadCounters([...pids, ...loadPids]);
+  const serverProcesses = processTrees(pids);
+  const threadsBefore = threadCounters([...serverProcesses.keys(), ...loadPids]);
   const cpuBefore = processTreeCpuUs(pids);
   const from = process.hrtime.bigint() / 1000n;
   const results = await Promise.all(
@@ -157,8 +159,8 @@ async function run(s: Scenario, workload: Workload, seconds: number): Promise<Me
   const windowMs = Math.max(...results.map((r) => r.raw.windowMs));
   const errors = results.reduce((n, r) => n + r.errors, 0);
   const serverCpuUs = processTreeCpuUs(pids) - cpuBefore;
-  const threadsAfter = threadCounters([...pids, ...loadPids]);
-  const threads = threadDelta(threadsBefore, threadsAfter, threadRole(pids, threadsAfter));
+  const threadsAfter = threadCounters([...serverProcesses.keys(), ...loadPids]);
+  const threads = threadDelta(threadsBefore, threadsAfter, threadRole(serverProcesses, pids, threadsAfter));
   // The window on the profiles' clock, and each leg's calls: `profile-summary.ts --from --to --calls`.
   if (PROFILING) log(`profile window ${s.layout.name}/${s.route} ${workload}: --from ${from} --to ${process.hrtime.bigint() / 1000n}, calls by leg ${results.map((r) => r.calls).join(",")}`);
   return { ...summarize({ latencies, windowMs, clientCpuUs: results.reduce((n, r) => n + r.raw.clientCpuUs, 0) }, errors, results.find((r) => r.firstError)?.firstError), serverCpuUs, threads };
@@ -230,7 +232,7 @@ async function main(): Promise<void> {
             clientCpuUsPerCall: round(r.raw.clientCpuUs / Math.max(1, r.calls), 1),
             serverCpuPct: round((r.serverCpuUs / 1000 / r.raw.windowMs) * 100, 1),
             clientCpuPct: r.clientCpuPct,
-            // Context switches per call, every thread of the servers (not a supervisor's workers) and of the load processes.
+            // Context switches per call, every thread of the servers (a supervisor's workers too) and of the load processes.
             serverSwitchesPerCall: switches("server"),
             clientSwitchesPerCall: switches("load"),
             m1Throughput: base.throughput,
