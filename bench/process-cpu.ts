@@ -99,14 +99,19 @@ export function threadCounters(pids: readonly number[]): ThreadCounters[] {
   return out;
 }
 
+/** What the threads of one role did between two readings. */
+export interface ThreadSum {
+  threads: number;
+  cpuUs: number;
+  systemUs: number;
+  voluntary: number;
+  involuntary: number;
+}
+
 /** What each thread did between two readings, summed by role (`role(thread)`): CPU µs and context switches. */
-export function threadDelta(
-  before: readonly ThreadCounters[],
-  after: readonly ThreadCounters[],
-  role: (t: ThreadCounters) => string,
-): Map<string, { threads: number; cpuUs: number; systemUs: number; voluntary: number; involuntary: number }> {
+export function threadDelta(before: readonly ThreadCounters[], after: readonly ThreadCounters[], role: (t: ThreadCounters) => string): Map<string, ThreadSum> {
   const was = new Map(before.map((t) => [t.tid, t]));
-  const sums = new Map<string, { threads: number; cpuUs: number; systemUs: number; voluntary: number; involuntary: number }>();
+  const sums = new Map<string, ThreadSum>();
   for (const t of after) {
     const b = was.get(t.tid);
     const key = role(t);

@@ -17,7 +17,9 @@
  *
  * Target: the writer on 2 nodes >= 1.3x the writer on one process.
  * Each line also gives the CPU per call of the layout's servers (with a
- * supervisor's workers, from /proc) and of the load processes.
+ * supervisor's workers, from /proc) and of the load processes, and their
+ * context switches per call; stderr breaks both down by thread (main
+ * thread, libuv pool threads where LMDB commits, V8's workers).
  *
  * Env: BENCH_SECONDS (6 per scenario), BENCH_SLICES (3), BENCH_WARMUP_SECONDS
  * (2), BENCH_NODES (1,2: the M values beside 1, e.g. 2,4), BENCH_IN_FLIGHT
@@ -38,7 +40,7 @@ import type { RawRequest } from "./lean-client.js";
 import { loadResult, startLeanClient, type LeanClient } from "./lean-client-driver.js";
 import { loadFields, round, summarize, type LoadResult } from "./load.js";
 import { emit, log, runBench } from "./output.js";
-import { processTreeCpuUs, processTrees, threadCounters, threadDelta, type ThreadCounters } from "./process-cpu.js";
+import { processTreeCpuUs, processTrees, threadCounters, threadDelta, type ThreadCounters, type ThreadSum } from "./process-cpu.js";
 
 /** Calls in flight in all, per measured round (the issue asks for 64 and 256). */
 const IN_FLIGHTS = (process.env.BENCH_IN_FLIGHT ?? "64,256").split(",").map(Number);
@@ -105,7 +107,7 @@ async function openAccounts(client: LeanClient, layout: Layout): Promise<void> {
 }
 
 /** Per thread role (threadRole), what it did: CPU µs and context switches. */
-type ThreadSums = Map<string, { threads: number; cpuUs: number; systemUs: number; voluntary: number; involuntary: number }>;
+type ThreadSums = Map<string, ThreadSum>;
 
 /** A load's result and the CPU its layout's servers used meanwhile, with what each server and load thread did. */
 type Measured = LoadResult & { serverCpuUs: number; threads: ThreadSums };
