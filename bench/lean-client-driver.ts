@@ -4,6 +4,8 @@ import type { FromClient, ToClient } from "./lean-client.js";
 import { summarize, type LoadResult } from "./load.js";
 
 export interface LeanClient {
+  /** The client's process(es). */
+  readonly pids: readonly number[];
   /** One command at a time: each waits for the answer to the one before. */
   ask(m: ToClient): Promise<FromClient>;
   close(): Promise<void>;
@@ -25,7 +27,7 @@ export function startLeanClient(index = 0): LeanClient {
     queue = answer.catch(() => {});
     return answer;
   };
-  return { ask, close: () => stopChild(child, pid, () => child.send({ type: "close" } satisfies ToClient)) };
+  return { pids: [pid], ask, close: () => stopChild(child, pid, () => child.send({ type: "close" } satisfies ToClient)) };
 }
 
 /** A share of `total` for client `i` of `n` (the shares add up to `total`). */
@@ -61,7 +63,7 @@ export function startLeanClients(n: number, h2Sessions: number): LeanClient {
     if (merged.type === "loaded") merged.latencies.sort((a, b) => a - b);
     return merged;
   };
-  return { ask, close: async () => void (await Promise.all(clients.map((c) => c.close()))) };
+  return { pids: clients.flatMap((c) => c.pids), ask, close: async () => void (await Promise.all(clients.map((c) => c.close()))) };
 }
 
 /** A `loaded` answer as a LoadResult. */

@@ -172,7 +172,12 @@ async function openHttp2(port: number, inFlight: number, count: number): Promise
   };
 }
 
-/** Keeps every slot busy until `seconds` or `maxCalls`; never starts a call after that. */
+/**
+ * Keeps every slot busy until `seconds` or `maxCalls`; never starts a call
+ * after that. Per call, no closure and one clock reading: each slot's
+ * `done` is made once, and the time a call ends is when the slot's next
+ * call begins.
+ */
 function load(pool: Pool, call: Caller, seconds: number, maxCalls: number, offset: number, stride: number): Promise<FromClient> {
   const latencies = new Float64Array(maxCalls);
   let measured = 0;
@@ -195,32 +200,40 @@ function load(pool: Pool, call: Caller, seconds: number, maxCalls: number, offse
         ...(firstError !== undefined ? { firstError } : {}),
       });
     };
+    // Per slot: the call in flight (its index into `latencies`) and when it began.
+    const calling = new Int32Array(pool.inFlight);
+    const began = new Float64Array(pool.inFlight);
+    // True while `call` runs: a call that ends inside it (a failed write) must not grow the stack.
+    let inCall = false;
     // Each slot: a call, and the next one from the call's end, until the time or count is up.
-    const next = (slot: number): void => {
-      if (measured >= maxCalls || performance.now() >= end) {
+    const next = (slot: number, now: number): void => {
+      if (measured >= maxCalls || now >= end) {
         if (--active === 0) finish();
         return;
       }
       const i = measured++;
-      const begin = performance.now();
-      let calling = true;
-      call(slot, offset + i * stride, (status, error) => {
-        if (error) {
-          errors++;
-          firstError ??= error.message;
-        } else if (status !== 200) {
-          errors++;
-          firstError ??= `HTTP ${status}`;
-        }
-        latencies[i] = performance.now() - begin;
-        // A call that ends before `call` returns (a failed write) must not grow the stack.
-        if (calling) queueMicrotask(() => next(slot));
-        else next(slot);
-      });
-      calling = false;
+      calling[slot] = i;
+      began[slot] = now;
+      inCall = true;
+      call(slot, offset + i * stride, dones[slot]!);
+      inCall = false;
     };
+    const ended = (slot: number, status: number, error: Error | undefined): void => {
+      if (error) {
+        errors++;
+        firstError ??= error.message;
+      } else if (status !== 200) {
+        errors++;
+        firstError ??= `HTTP ${status}`;
+      }
+      const now = performance.now();
+      latencies[calling[slot]!] = now - began[slot]!;
+      if (inCall) queueMicrotask(() => next(slot, performance.now()));
+      else next(slot, now);
+    };
+    const dones: Done[] = Array.from({ length: pool.inFlight }, (_, slot) => (status: number, error?: Error) => ended(slot, status, error));
     if (active === 0) return finish();
-    for (let slot = 0; slot < pool.inFlight; slot++) next(slot);
+    for (let slot = 0; slot < pool.inFlight; slot++) next(slot, performance.now());
   });
 }
 

@@ -17,7 +17,9 @@
  *
  * Target: the writer on 2 nodes >= 1.3x the writer on one process.
  * Each line also gives the CPU per call of the layout's servers (with a
- * supervisor's workers, from /proc) and of the load processes.
+ * supervisor's workers, from /proc) and of the load processes, and their
+ * context switches per call; stderr breaks both down by thread (main
+ * thread, libuv pool threads where LMDB commits, V8's workers).
  *
  * Env: BENCH_SECONDS (6 per scenario), BENCH_SLICES (3), BENCH_WARMUP_SECONDS
  * (2), BENCH_NODES (1,2: the M values beside 1, e.g. 2,4), BENCH_IN_FLIGHT
@@ -43,7 +45,7 @@ import type { RawRequest } from "./lean-client.js";
 import { loadResult, startLeanClient, type LeanClient } from "./lean-client-driver.js";
 import { loadFields, round, summarize, type LoadResult } from "./load.js";
 import { emit, log, runBench } from "./output.js";
-import { processTreeCpuUs } from "./process-cpu.js";
+import { processTreeCpuUs, processTrees, threadCounters, threadDelta, type ThreadCounters, type ThreadSum } from "./process-cpu.js";
 
 /** Calls in flight in all, per measured round (the issue asks for 64 and 256). */
 const IN_FLIGHTS = (process.env.BENCH_IN_FLIGHT ?? "64,256").split(",").map(Number);
@@ -111,12 +113,52 @@ async function openAccounts(client: LeanClient, layout: Layout): Promise<void> {
   if (opened.calls !== ACCOUNTS || opened.errors > 0) throw new Error(`${layout.name}: opened ${opened.calls - opened.errors}/${ACCOUNTS}: ${opened.firstError}`);
 }
 
-/** A load's result and the CPU its layout's servers used meanwhile. */
-type Measured = LoadResult & { serverCpuUs: number };
+/** Per thread role (threadRole), what it did: CPU µs and context switches. */
+type ThreadSums = Map<string, ThreadSum>;
+
+/** A load's result and the CPU its layout's servers used meanwhile, with what each server and load thread did. */
+type Measured = LoadResult & { serverCpuUs: number; threads: ThreadSums };
+
+/**
+ * A thread's role, stable across readings: `server<i>` (with `/w<pid>` for
+ * a supervisor's worker) or `load`, and `main` or the thread's place among
+ * its process's other threads by id (node names them all "node": V8's
+ * platform workers start first, then libuv's pool, where lmdb-js runs its
+ * writes). `servers`: each process of the layout, mapped to its server.
+ */
+function threadRole(servers: ReadonlyMap<number, number>, roots: readonly number[], all: readonly ThreadCounters[]): (t: ThreadCounters) => string {
+  const order = new Map<number, number>();
+  for (const pid of new Set(all.map((t) => t.pid))) {
+    all.filter((t) => t.pid === pid && t.tid !== pid).sort((a, b) => a.tid - b.tid).forEach((t, i) => order.set(t.tid, i + 1));
+  }
+  return (t) => {
+    const server = servers.get(t.pid);
+    const who = server === undefined ? "load" : `server${server}${roots[server] === t.pid ? "" : `/w${t.pid}`}`;
+    return `${who}/${t.tid === t.pid ? "main" : `thread${order.get(t.tid) ?? "?"}`}`;
+  };
+}
+
+function mergeThreads(parts: readonly ThreadSums[]): ThreadSums {
+  const out: ThreadSums = new Map();
+  for (const part of parts) {
+    for (const [role, s] of part) {
+      const m = out.get(role) ?? { threads: s.threads, cpuUs: 0, systemUs: 0, voluntary: 0, involuntary: 0 };
+      m.cpuUs += s.cpuUs;
+      m.systemUs += s.systemUs;
+      m.voluntary += s.voluntary;
+      m.involuntary += s.involuntary;
+      out.set(role, m);
+    }
+  }
+  return out;
+}
 
 /** All legs at once for `seconds`: one result over their calls, in the longest leg's window. */
 async function run(s: Scenario, workload: Workload, seconds: number): Promise<Measured> {
   const pids = s.layout.servers.map((server) => server.pid);
+  const loadPids = s.legs.flatMap((leg) => leg.client.pids);
+  const serverProcesses = processTrees(pids);
+  const threadsBefore = threadCounters([...serverProcesses.keys(), ...loadPids]);
   const cpuBefore = processTreeCpuUs(pids);
   const from = process.hrtime.bigint() / 1000n;
   const results = await Promise.all(
@@ -126,9 +168,11 @@ async function run(s: Scenario, workload: Workload, seconds: number): Promise<Me
   const windowMs = Math.max(...results.map((r) => r.raw.windowMs));
   const errors = results.reduce((n, r) => n + r.errors, 0);
   const serverCpuUs = processTreeCpuUs(pids) - cpuBefore;
+  const threadsAfter = threadCounters([...serverProcesses.keys(), ...loadPids]);
+  const threads = threadDelta(threadsBefore, threadsAfter, threadRole(serverProcesses, pids, threadsAfter));
   // The window on the profiles' clock, and each leg's calls: `profile-summary.ts --from --to --calls`.
   if (PROFILING) log(`profile window ${s.layout.name}/${s.route} ${workload}: --from ${from} --to ${process.hrtime.bigint() / 1000n}, calls by leg ${results.map((r) => r.calls).join(",")}`);
-  return { ...summarize({ latencies, windowMs, clientCpuUs: results.reduce((n, r) => n + r.raw.clientCpuUs, 0) }, errors, results.find((r) => r.firstError)?.firstError), serverCpuUs };
+  return { ...summarize({ latencies, windowMs, clientCpuUs: results.reduce((n, r) => n + r.raw.clientCpuUs, 0) }, errors, results.find((r) => r.firstError)?.firstError), serverCpuUs, threads };
 }
 
 /** Slices of every scenario in turn; each scenario's slices merged. */
@@ -142,7 +186,7 @@ async function measure(scenarios: Scenario[], workload: Workload): Promise<Measu
     const latencies = Float64Array.from(parts.flatMap((r) => Array.from(r.raw.latencies))).sort();
     const windowMs = parts.reduce((n, r) => n + r.raw.windowMs, 0);
     const merged = summarize({ latencies, windowMs, clientCpuUs: parts.reduce((n, r) => n + r.raw.clientCpuUs, 0) }, parts.reduce((n, r) => n + r.errors, 0), parts.find((r) => r.firstError)?.firstError);
-    return { ...merged, serverCpuUs: parts.reduce((n, r) => n + r.serverCpuUs, 0) };
+    return { ...merged, serverCpuUs: parts.reduce((n, r) => n + r.serverCpuUs, 0), threads: mergeThreads(parts.map((r) => r.threads)) };
   });
 }
 
@@ -185,6 +229,15 @@ async function main(): Promise<void> {
           const vsM1 = round(r.throughput / base.throughput, 3);
           const target = workload === "writer" && s.layout.nodes === 2 && s.route !== "random" ? { target: ">= 1.3x m1 writer", meetsTarget: vsM1 >= 1.3 && r.errors === 0 } : {};
           log(`${workload} ${s.layout.name}/${s.route} @${inFlight}: ${r.throughput}/s p99 ${r.p99Ms} ms (${vsM1}x m1), server ${round(r.serverCpuUs / Math.max(1, r.calls), 1)} us/call`);
+          const perCall = (n: number) => round(n / Math.max(1, r.calls), 3);
+          for (const [role, t] of [...r.threads].sort(([a], [b]) => a.localeCompare(b))) {
+            if (t.voluntary + t.involuntary < r.calls / 100 && t.cpuUs < r.calls) continue;
+            log(`  ${role}: ${perCall(t.cpuUs)} us/call (${perCall(t.systemUs)} system), switches/call voluntary ${perCall(t.voluntary)} involuntary ${perCall(t.involuntary)}`);
+          }
+          const switches = (which: "server" | "load") => {
+            const mine = [...r.threads].filter(([role]) => role.startsWith(which === "server" ? "server" : "load"));
+            return perCall(mine.reduce((n, [, t]) => n + t.voluntary + t.involuntary, 0));
+          };
           emit({
             scenario: `${workload}-1000-actors`,
             layout: s.layout.name,
@@ -201,6 +254,9 @@ async function main(): Promise<void> {
             clientCpuUsPerCall: round(r.raw.clientCpuUs / Math.max(1, r.calls), 1),
             serverCpuPct: round((r.serverCpuUs / 1000 / r.raw.windowMs) * 100, 1),
             clientCpuPct: r.clientCpuPct,
+            // Context switches per call, every thread of the servers (a supervisor's workers too) and of the load processes.
+            serverSwitchesPerCall: switches("server"),
+            clientSwitchesPerCall: switches("load"),
             m1Throughput: base.throughput,
             vsM1: vsM1,
             slices: SLICES,
