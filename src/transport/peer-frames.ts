@@ -13,6 +13,10 @@ export const FRAMES_PREFACE = Buffer.from("CAIRN-FRAMES/1\r\n", "latin1");
 export const FRAME_HEAD_BYTES = 10;
 /** The hello's id (calls count from 1). */
 export const HELLO_ID = 0;
+/** Most calls in flight on one connection: the caller sends others another way; past it, the answerer closes the connection. */
+export const MAX_CALLS_IN_FLIGHT = 1024;
+/** A caller's frame with this code and a call's id: the caller gave up on it (its abort signal), stop its work. */
+export const CANCEL_CODE = 0xffff;
 
 /** The ops a frame's code names; the index is the code (append only: nodes of two versions talk). */
 export const FRAME_OPS = ["txn-run", "txn-prepare", "txn-finish", "txn-decision", "txn-batch"] as const;
@@ -45,7 +49,8 @@ export class FrameReader {
   #pending: Buffer | undefined;
 
   constructor(
-    private readonly maxPayload: number,
+    /** A number, or read at each frame (a limit set after the connection opened). */
+    private readonly maxPayload: number | (() => number),
     private readonly onFrame: (id: number, code: number, payload: Buffer) => void,
   ) {}
 
@@ -55,7 +60,8 @@ export class FrameReader {
     let at = 0;
     while (buf.length - at >= FRAME_HEAD_BYTES) {
       const length = buf.readUInt32BE(at);
-      if (length > this.maxPayload) throw new Error(`a peer frame of ${length} bytes is over the ${this.maxPayload} allowed`);
+      const max = typeof this.maxPayload === "number" ? this.maxPayload : this.maxPayload();
+      if (length > max) throw new Error(`a peer frame of ${length} bytes is over the ${max} allowed`);
       const end = at + FRAME_HEAD_BYTES + length;
       if (buf.length < end) break;
       this.onFrame(buf.readUInt32BE(at + 4), buf.readUInt16BE(at + 8), buf.subarray(at + FRAME_HEAD_BYTES, end));
