@@ -87,7 +87,9 @@ class Channel {
   ) {
     const { hostname, port } = new URL(url);
     this.#socket = net.connect({ host: hostname, port: Number(port || 80), noDelay: true });
-    this.#writer = new FrameWriter((bytes) => this.#socket.write(bytes));
+    this.#writer = new FrameWriter((bytes) => {
+      if (!this.#socket.destroyed) this.#socket.write(bytes);
+    });
     this.#reader = new FrameReader(MAX_ANSWER_BYTES, (id, code, payload) => this.#answer(id, code, payload));
     this.#socket.on("data", (chunk: Buffer) => {
       try {
