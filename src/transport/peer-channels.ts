@@ -19,7 +19,7 @@ const RETRY_FRAMES_MS = 30_000;
 
 interface Waiting {
   resolve(answer: FramedAnswer): void;
-  reject(error: Error): void;
+  reject(error: unknown): void;
 }
 
 /**
@@ -118,7 +118,8 @@ class Channel {
     return new Promise<FramedAnswer>((resolve, reject) => {
       const onAbort = () => {
         if (!this.#waiting.delete(id)) return;
-        reject(signal!.reason instanceof Error ? signal!.reason : new Error(String(signal!.reason)));
+        // The reason itself, as the HTTP/2 path rejects (peer-sender.ts tells it from a failure by identity).
+        reject(signal!.reason);
         // The peer stops the call's work (a txn-run's method), as a closed HTTP exchange would.
         if (!this.#held) this.#writer.send(encodeFrame(id, CANCEL_CODE, new Uint8Array()));
       };
