@@ -4,6 +4,9 @@ import { encodeFrame, frameCode, FrameReader, FRAMES_PREFACE, HELLO_ID } from ".
 import { NoFrames, PeerChannels } from "./peer-channels.js";
 import { PeerFrameServer } from "./peer-frame-server.js";
 import { listen, type Listener } from "./server.js";
+import { PeerConnections } from "./peer-connections.js";
+import { PeerSender } from "./peer-sender.js";
+import { PeerSessions } from "./peer-sessions.js";
 
 const SECRET = "cluster-secret";
 const MAX_BYTES = 4096;
@@ -63,10 +66,10 @@ describe("framed peer channel", () => {
         return { status: 200, json: false, body: Buffer.from(`${op}:${text}`) };
       },
     }));
-    const http = (_req: unknown, res: { writeHead(s: number): void; end(): void }) => {
+    const http = (_req: unknown, res: { writeHead(s: number): void; end(body: string): void }) => {
       httpRequests++;
-      res.writeHead(204);
-      res.end();
+      res.writeHead(200);
+      res.end("over http");
     };
     listener = await listen(http, "127.0.0.1", 0, undefined, new Set(), undefined, frames);
     plain = await listen(http, "127.0.0.1", 0);
@@ -125,6 +128,26 @@ describe("framed peer channel", () => {
     expect(channels.call(to, frameCode("txn-finish")!, Buffer.from("hi"), undefined)).toBeUndefined();
     // It heard one bad request (the preface), no call.
     expect(httpRequests).toBe(before);
+  });
+
+  it("the sender sends a node without frames its transaction calls over HTTP/1.1, and a framed node over frames", async () => {
+    const sessions = new PeerSessions();
+    const connections = new PeerConnections();
+    const own = new PeerChannels(SECRET);
+    const to = [`http://127.0.0.1:${plain.port}`, url];
+    const sender = new PeerSender({ index: 9, peerUrls: to, secret: SECRET, nodeOfPartition: () => 0 }, sessions, connections, own);
+    try {
+      const before = httpRequests;
+      const read = async (status: number, body: Buffer) => `${status} ${body.toString()}`;
+      expect(await sender.exchange(0, "txn-finish", Buffer.from("a"), undefined, read)).toBe("200 over http");
+      expect(httpRequests).toBe(before + 1);
+      expect(await sender.exchange(1, "txn-finish", Buffer.from("b"), undefined, read)).toBe("200 txn-finish:b");
+      expect(httpRequests).toBe(before + 1);
+    } finally {
+      own.close();
+      connections.close();
+      sessions.close();
+    }
   });
 
   it("a wrong secret is refused at the hello: no call is read, the connection closes", async () => {
