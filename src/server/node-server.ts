@@ -12,7 +12,9 @@ import { PeerLists } from "../transport/peer-lists.js";
 import { PeerVersions } from "../transport/peer-versions.js";
 import { VERSIONS_PATH } from "../transport/version-stream.js";
 import { PeerCalls } from "../transport/peer-calls.js";
-import { servePeerCall } from "../transport/peer-call-route.js";
+import { peerCallAnswer, servePeerCall } from "../transport/peer-call-route.js";
+import { PeerChannels } from "../transport/peer-channels.js";
+import { PeerFrameServer, type FramedServing } from "../transport/peer-frame-server.js";
 import { ParticipantNode } from "../runtime/participant-node.js";
 import type { TwoPhaseBounds } from "../runtime/two-phase-bounds.js";
 import { RemoteVersions } from "../transport/remote-versions.js";
@@ -33,6 +35,11 @@ import { LayoutDirectory, type NodeLayout } from "./node-layout.js";
 export class NodeServer {
   readonly #sessions = new PeerSessions();
   readonly #connections = new PeerConnections();
+  /** Transaction calls to peers, framed on one socket each (peer-channels.ts). */
+  readonly #channels: PeerChannels;
+  /** The peer port's framed connections; they answer once `handler()` sets `#framed`. */
+  readonly #frames: PeerFrameServer;
+  #framed: FramedServing | undefined;
   #peerListener: Listener | undefined;
   #peerHandler: NodeHandler | undefined;
   /** Tasks.List and Schedules.List ask the other nodes through this. */
@@ -59,7 +66,9 @@ export class NodeServer {
     this.watchers = new Watchers(this.remoteVersions);
     this.remoteVersions.bind(this.watchers);
     const cluster = { index: identity.index, peerUrls: identity.peerUrls, secret: identity.secret, nodeOfPartition: placement.nodeOfPartition };
-    this.calls = new PeerCalls(cluster, this.#sessions, this.remoteVersions, this.#connections);
+    this.#channels = new PeerChannels(identity.secret);
+    this.#frames = new PeerFrameServer(identity.secret, () => this.#framed);
+    this.calls = new PeerCalls(cluster, this.#sessions, this.remoteVersions, this.#connections, this.#channels);
   }
 
   /**
@@ -91,6 +100,7 @@ export class NodeServer {
       durableVersion: (stateType, actorId) => runtime.durableVersion(Watchers.key(stateType, actorId)),
       servePeerCall: (req, res) => servePeerCall(runtime, participants, maxBytes, req, res),
     };
+    this.#framed = { maxBytes, answer: (op, body, signal) => peerCallAnswer(runtime, participants, op, body, signal) };
     const stateTypes = new Map(runtime.specs.map((spec) => [spec.service.typeName, spec.typeName]));
     this.#peerHandler = withForwarding(routing, this.#sessions, { maxBytes, stateTypes, peerPort: true }, served);
     return withForwarding(routing, this.#sessions, { maxBytes, stateTypes, peerPort: false, connections: this.#connections }, served);
@@ -115,7 +125,7 @@ export class NodeServer {
       answerError(req, res, starting);
     };
     // The version stream answers while its request goes on: no early answer to hold (server.ts).
-    this.#peerListener = await listen(handler, peerHost, (await peerPortFromSupervisor()) ?? peerPort, undefined, new Set([VERSIONS_PATH]));
+    this.#peerListener = await listen(handler, peerHost, (await peerPortFromSupervisor()) ?? peerPort, undefined, new Set([VERSIONS_PATH]), undefined, this.#frames);
     const ask = (url: string, i: number): Promise<LayoutAnswer | Error> =>
       i === index ? Promise.resolve(new Error("self")) : askLayout(this.#sessions, url, secret, PEER_HEADER).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
     const ownFolders = new Map(this.placement.hosted.map((p) => [p, folderOf(p)]));
@@ -142,5 +152,6 @@ export class NodeServer {
     this.versions.close();
     this.#sessions.close();
     this.#connections.close();
+    this.#channels.close();
   }
 }

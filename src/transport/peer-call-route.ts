@@ -12,7 +12,7 @@ import { readRequestBody } from "./request-body.js";
 import { nextProgress } from "./peer-progress.js";
 import { progressMessage } from "./task-info.js";
 import type { ParticipantNode } from "../runtime/participant-node.js";
-import { answerBytes } from "./peer-answer-bytes.js";
+import { answerBytes, type AnswerBytes } from "./peer-answer-bytes.js";
 import { binaryDecoder } from "./binary-to-message.js";
 import { initToBinary } from "./init-to-binary.js";
 import { answerBatch, answerTransaction, isTransactionOp, TXN_BATCH, type TransactionOp } from "./peer-transaction-route.js";
@@ -47,20 +47,30 @@ export function servePeerCall(host: PeerCallHost, participants: ParticipantNode,
   res.once("close", () => {
     if (!res.writableFinished) stop.abort(new CallCancelled("the calling node went away"));
   });
-  let method: MethodSpec | undefined;
   const length = req.headers["content-length"];
-  const answered = readRequestBody(req, maxBytes, typeof length === "string" ? length : null).then((body) => {
-    if (op === TXN_BATCH) return answerBatch(participants, body);
-    const m = decoded(() => decodePeerCall(body), "PeerCall");
-    if (m.stateType !== "") method = methodOf(host, m);
-    if (isTransactionOp(op)) return answerTransaction(participants, op, m, () => callOf(host, m, method, stop.signal)).then((a) => initToBinary(PeerAnswerSchema, a));
-    return answer(host, op, m, method, stop.signal).then((a) => toBinary(PeerAnswerSchema, a));
-  });
-  void answerBytes(answered, () => method).then(({ status, json, body }) => {
+  const body = readRequestBody(req, maxBytes, typeof length === "string" ? length : null);
+  void peerCallAnswer(host, participants, op, body, stop.signal).then(({ status, json, body }) => {
     if (res.destroyed || res.headersSent) return;
     res.writeHead(status, { "content-type": json ? "application/json" : "application/proto" });
     res.end(body);
   });
+}
+
+/**
+ * A peer call's answer from its op and body (its status and bytes, as they
+ * go on the wire): the HTTP route's, and the framed channel's
+ * (peer-frame-server.ts). `signal` aborts when the caller goes away.
+ */
+export function peerCallAnswer(host: PeerCallHost, participants: ParticipantNode, op: string, body: Promise<Uint8Array> | Uint8Array, signal: AbortSignal): Promise<AnswerBytes> {
+  let method: MethodSpec | undefined;
+  const answered = Promise.resolve(body).then((body) => {
+    if (op === TXN_BATCH) return answerBatch(participants, body);
+    const m = decoded(() => decodePeerCall(body), "PeerCall");
+    if (m.stateType !== "") method = methodOf(host, m);
+    if (isTransactionOp(op)) return answerTransaction(participants, op, m, () => callOf(host, m, method, signal)).then((a) => initToBinary(PeerAnswerSchema, a));
+    return answer(host, op, m, method, signal).then((a) => toBinary(PeerAnswerSchema, a));
+  });
+  return answerBytes(answered, () => method);
 }
 
 function methodOf(host: PeerCallHost, m: PeerCall): MethodSpec {

@@ -14,6 +14,7 @@ import type { RemoteVersions } from "./remote-versions.js";
 import { PeerTransactions } from "./peer-transactions.js";
 import { callInit, PeerSender, type PeerCluster } from "./peer-sender.js";
 import type { PeerConnections } from "./peer-connections.js";
+import type { PeerChannels } from "./peer-channels.js";
 
 /**
  * The caller's side of calls between nodes (DESIGN.md §9): what the
@@ -33,8 +34,9 @@ export class PeerCalls implements Elsewhere {
     sessions: PeerSessions,
     versions: RemoteVersions,
     connections?: PeerConnections,
+    channels?: PeerChannels,
   ) {
-    const send = new PeerSender(cluster, sessions, connections);
+    const send = new PeerSender(cluster, sessions, connections, channels);
     this.#nodes = cluster.peerUrls.map((_, node) => new RemoteNode(node, send, versions));
     const others = this.#nodes.filter((n) => n.node !== cluster.index);
     this.unplacedTasks = new AnyOtherNode(others);

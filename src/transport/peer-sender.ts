@@ -14,6 +14,8 @@ import { binaryDecoder } from "./binary-to-message.js";
 import { PEER_CALL_PATH, type PeerOp } from "./peer-call-route.js";
 import { nodeUnavailableMessage, type PeerSessions } from "./peer-sessions.js";
 import type { AnswerSink, Exchange, PeerConnections } from "./peer-connections.js";
+import { NoFrames, type PeerChannels } from "./peer-channels.js";
+import { frameCode } from "./peer-frames.js";
 
 /** Who the other nodes are, as the caller's side needs them. */
 export interface PeerCluster {
@@ -31,16 +33,18 @@ type PeerCallInit = MessageInitShape<typeof PeerCallSchema>;
 
 /**
  * Sends one peer call and reads its answer. A transaction's calls go over
- * a pooled keep-alive HTTP/1.1 connection when there is one to spare
- * (peer-connections.ts: cheaper than an HTTP/2 stream, and a transfer
- * across nodes is three of them in sequence); the rest, and those, when
- * the pool is full, over the pooled HTTP/2 session.
+ * the peer's framed channel (peer-channels.ts: many calls on one socket,
+ * written together per turn), else over a pooled keep-alive HTTP/1.1
+ * connection when there is one to spare (peer-connections.ts: cheaper than
+ * an HTTP/2 stream); the rest, and those, when the pool is full, over the
+ * pooled HTTP/2 session.
  */
 export class PeerSender {
   constructor(
     private readonly cluster: PeerCluster,
     private readonly sessions: PeerSessions,
     private readonly connections?: PeerConnections,
+    private readonly channels?: PeerChannels,
   ) {}
 
   send(node: number, op: PeerOp, init: PeerCallInit, method: MethodSpec | undefined, signal: AbortSignal | undefined): Promise<PeerAnswer> {
@@ -55,13 +59,41 @@ export class PeerSender {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const url = this.cluster.peerUrls[node];
     const unavailable = (cause: unknown) => new Unavailable(nodeUnavailableMessage(node, url, cause));
+    const code = this.channels ? frameCode(op) : undefined;
+    if (code !== undefined) {
+      const framed = this.channels!.call(url!, code, body, signal);
+      if (framed) {
+        return framed.then(
+          (a) => read(a.status, a.body),
+          (e: unknown) => {
+            if (signal?.aborted && e === signal.reason) throw e;
+            // Not sent: the peer does not speak frames (or could not be reached), so as before.
+            if (e instanceof NoFrames) return this.#unframed(url!, op, body, signal, unavailable, read);
+            throw unavailable(e);
+          },
+        );
+      }
+    }
+    return this.#unframed(url!, op, body, signal, unavailable, read);
+  }
+
+  /** Over HTTP/1.1 (a transaction's call, while the pool has room) or HTTP/2. */
+  #unframed<T>(
+    url: string,
+    op: PeerOp,
+    body: Uint8Array,
+    signal: AbortSignal | undefined,
+    unavailable: (cause: unknown) => Error,
+    read: (status: number, body: Buffer) => Promise<T>,
+  ): Promise<T> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.connections && op.startsWith("txn-")) {
-      const sent = this.#sendH1(this.connections, url!, op, body, signal, unavailable, read);
+      const sent = this.#sendH1(this.connections, url, op, body, signal, unavailable, read);
       if (sent) return sent;
     }
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = this.sessions.session(url!).request({
+      stream = this.sessions.session(url).request({
         ":method": "POST",
         ":path": `${PEER_CALL_PATH}${op}`,
         [PEER_HEADER]: this.cluster.secret,

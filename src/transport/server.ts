@@ -5,6 +5,7 @@ import * as tls from "node:tls";
 import type { AddressInfo } from "node:net";
 import { holdEarlyResponse } from "./early-response.js";
 import { serveCompat } from "./compat-request.js";
+import { FRAMES_PREFACE } from "./peer-frames.js";
 
 export type NodeHandler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
@@ -17,6 +18,14 @@ export type NodeHandler = (
  * false to leave it to the `NodeHandler`.
  */
 export type H2StreamTaker = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
+
+/** Takes the connections that speak peer frames (peer-frame-server.ts), on a cleartext port. */
+export interface FramesTaker {
+  /** `first`, the connection's first read, starts with the frames preface; the socket is paused. */
+  take(socket: net.Socket, first: Buffer): void;
+  /** Closing: each connection ends once its calls in flight are answered. */
+  drain(): void;
+}
 
 /** A certificate (chain) and its private key, PEM: the port serves TLS with them. */
 export interface TlsCredentials {
@@ -46,6 +55,8 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
  * connection. Either way the socket goes to the matching server.
  * `duplexPaths` are the bidirectional routes (server reflection), which
  * answer each message while the request goes on: no early answer to hold.
+ * `frames`, on a cleartext port, takes the connections that start with the
+ * peer frames preface (the peer port's).
  */
 export async function listen(
   handler: NodeHandler,
@@ -55,6 +66,7 @@ export async function listen(
   credentials?: TlsCredentials,
   duplexPaths: ReadonlySet<string> = new Set(),
   takeH2Stream?: H2StreamTaker,
+  frames?: FramesTaker,
 ): Promise<Listener> {
   const h2Request = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
     if (!duplexPaths.has(req.url.split("?", 1)[0]!)) holdEarlyResponse(req, res);
@@ -118,6 +130,7 @@ export async function listen(
       track(socket);
       socket.once("data", (first: Buffer) => {
         socket.pause();
+        if (frames && first.length >= FRAMES_PREFACE.length && first.subarray(0, FRAMES_PREFACE.length).equals(FRAMES_PREFACE)) return frames.take(socket, first);
         socket.unshift(first);
         const isH2 = first.subarray(0, H2_PREFACE.length).equals(H2_PREFACE.subarray(0, Math.min(first.length, H2_PREFACE.length)));
         if (isH2) {
@@ -147,6 +160,7 @@ export async function listen(
         // GOAWAY: each session ends once its open streams have.
         for (const session of sessions) session.close();
         closeIdle();
+        frames?.drain();
         let timer: NodeJS.Timeout | undefined;
         await new Promise<void>((resolve) => {
           allClosed = resolve;
