@@ -2,22 +2,13 @@
 // message create() would build from the same init.
 import { create, equals, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { PeerAnswerSchema, PeerCallSchema, PeerTxnAgeSchema } from "../../generated/cairn/v1/peer_pb.js";
+import { PeerAnswerSchema, PeerCallSchema } from "../../generated/cairn/v1/peer_pb.js";
 import { initToBinary } from "./init-to-binary.js";
 import { PeerAnswerBatchSchema, PeerCallBatchSchema } from "../../generated/cairn/v1/peer_batch_pb.js";
+import { peerCall, txnRef } from "../../test/fixtures/peer-call-shapes.js";
 
-const call = {
-  stateType: "bank.v1.Account",
-  actorId: "ünïcode-🙂",
-  method: "Deposit",
-  request: new Uint8Array([8, 1, 0, 255]),
-  idempotencyKey: "",
-  callerKind: "transaction",
-  ownerTaskId: "task-1",
-  ownerIteration: 300,
-  trace: { traceparent: "00-abc-def-01", tracestate: "k=v" },
-};
-const ref = { txnId: "t3.2.99", txnCoordinator: 3, txnEpoch: 2n ** 40n, txnAge: create(PeerTxnAgeSchema, { time: 1764750000123.5, origin: 7, seq: 2 ** 31 + 5 }) };
+const call = { ...peerCall, idempotencyKey: "" };
+const ref = txnRef;
 
 const shapes: Record<string, MessageInitShape<typeof PeerCallSchema>> = {
   "txn-run": { ...call, ...ref, txnSeq: 4, txnUndoTo: 0, txnPrepare: false },
