@@ -1,5 +1,5 @@
 import * as net from "node:net";
-import { CANCEL_CODE, encodeFrame, FrameReader, FRAMES_PREFACE, FrameWriter, HELLO_ID, MAX_CALLS_IN_FLIGHT } from "./peer-frames.js";
+import { CANCEL_CODE, encodeFrame, FrameReader, FRAMES_PREFACE, FrameWriter, HELLO_ID, MAX_CALLS_IN_FLIGHT, MAX_PEER_ANSWER_BYTES } from "./peer-frames.js";
 
 /** A framed call's answer: the status the HTTP route would have answered, and its body. */
 export interface FramedAnswer {
@@ -10,8 +10,6 @@ export interface FramedAnswer {
 /** The peer does not speak frames (a node of an older version), or the channel never opened: nothing was sent, send another way. */
 export class NoFrames extends Error {}
 
-/** The largest answer read from a peer (as peer-sender.ts's). */
-const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 /** A peer that has not answered the hello by then is taken for one that does not speak frames. */
 const HELLO_MS = 5_000;
 /** After a peer answered the hello otherwise, frames are not tried again for this long (it may be upgraded meanwhile). */
@@ -90,7 +88,7 @@ class Channel {
     this.#writer = new FrameWriter((bytes) => {
       if (!this.#socket.destroyed) this.#socket.write(bytes);
     });
-    this.#reader = new FrameReader(MAX_ANSWER_BYTES, (id, code, payload) => this.#answer(id, code, payload));
+    this.#reader = new FrameReader(MAX_PEER_ANSWER_BYTES, (id, code, payload) => this.#answer(id, code, payload));
     this.#socket.on("data", (chunk: Buffer) => {
       try {
         this.#reader.push(chunk);

@@ -15,6 +15,8 @@ export const FRAME_HEAD_BYTES = 10;
 export const HELLO_ID = 0;
 /** Most calls in flight on one connection: the caller sends others another way; past it, the answerer closes the connection. */
 export const MAX_CALLS_IN_FLIGHT = 1024;
+/** The largest answer a caller reads from a peer, framed or not: a response message, or an ended task's. */
+export const MAX_PEER_ANSWER_BYTES = 64 * 1024 * 1024;
 /** A caller's frame with this code and a call's id: the caller gave up on it (its abort signal), stop its work. */
 export const CANCEL_CODE = 0xffff;
 
@@ -46,7 +48,11 @@ export function encodeFrame(id: number, code: number, payload: Uint8Array): Buff
  * connection.
  */
 export class FrameReader {
-  #pending: Buffer | undefined;
+  /** The bytes of a frame not whole yet, joined once it is (not per chunk: a large frame comes in many). */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  /** How many bytes `#pending` must hold before it is read again: the next frame's whole, or its head. */
+  #needed = 0;
 
   constructor(
     /** A number, or read at each frame (a limit set after the connection opened). */
@@ -55,8 +61,15 @@ export class FrameReader {
   ) {}
 
   push(chunk: Buffer): void {
-    let buf = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
-    this.#pending = undefined;
+    let buf = chunk;
+    if (this.#pendingBytes > 0) {
+      this.#pending.push(chunk);
+      this.#pendingBytes += chunk.length;
+      if (this.#pendingBytes < this.#needed) return;
+      buf = Buffer.concat(this.#pending, this.#pendingBytes);
+      this.#pending = [];
+      this.#pendingBytes = 0;
+    }
     let at = 0;
     while (buf.length - at >= FRAME_HEAD_BYTES) {
       const length = buf.readUInt32BE(at);
@@ -68,7 +81,12 @@ export class FrameReader {
       at = end;
     }
     // At most one frame's bytes are held (its length, once read, was checked).
-    if (at < buf.length) this.#pending = buf.subarray(at);
+    if (at < buf.length) {
+      const rest = buf.subarray(at);
+      this.#pending = [rest];
+      this.#pendingBytes = rest.length;
+      this.#needed = rest.length >= FRAME_HEAD_BYTES ? FRAME_HEAD_BYTES + rest.readUInt32BE(0) : FRAME_HEAD_BYTES;
+    }
   }
 }
 

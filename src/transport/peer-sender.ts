@@ -15,7 +15,7 @@ import { PEER_CALL_PATH, type PeerOp } from "./peer-call-route.js";
 import { nodeUnavailableMessage, type PeerSessions } from "./peer-sessions.js";
 import type { AnswerSink, Exchange, PeerConnections } from "./peer-connections.js";
 import { NoFrames, type PeerChannels } from "./peer-channels.js";
-import { frameCode } from "./peer-frames.js";
+import { frameCode, MAX_PEER_ANSWER_BYTES } from "./peer-frames.js";
 
 /** Who the other nodes are, as the caller's side needs them. */
 export interface PeerCluster {
@@ -25,9 +25,6 @@ export interface PeerCluster {
   readonly secret: string;
   nodeOfPartition(partition: number): number;
 }
-
-/** The largest answer read from a peer: a response message, or an ended task's. */
-const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
 type PeerCallInit = MessageInitShape<typeof PeerCallSchema>;
 
@@ -121,8 +118,8 @@ export class PeerSender {
       stream.once("response", (headers) => (status = Number(headers[":status"])));
       stream.on("data", (chunk: Buffer) => {
         size += chunk.length;
-        if (size > MAX_ANSWER_BYTES) {
-          settle(() => reject(unavailable(`its answer exceeds ${MAX_ANSWER_BYTES} bytes`)));
+        if (size > MAX_PEER_ANSWER_BYTES) {
+          settle(() => reject(unavailable(`its answer exceeds ${MAX_PEER_ANSWER_BYTES} bytes`)));
           stream.close(http2.constants.NGHTTP2_CANCEL);
           return;
         }
@@ -172,8 +169,8 @@ export class PeerSender {
       },
       data: (chunk) => {
         size += chunk.length;
-        if (size > MAX_ANSWER_BYTES) {
-          settle(status, unavailable(`its answer exceeds ${MAX_ANSWER_BYTES} bytes`));
+        if (size > MAX_PEER_ANSWER_BYTES) {
+          settle(status, unavailable(`its answer exceeds ${MAX_PEER_ANSWER_BYTES} bytes`));
           exchange?.cancel();
           return;
         }
