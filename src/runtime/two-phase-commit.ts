@@ -2,6 +2,7 @@ import type { IdempotencyRecord } from "../store/store.js";
 import { LockConflict } from "./actor-lock.js";
 import type { WriteEffects } from "./call.js";
 import { release, type Participant } from "./transaction-participant.js";
+import { now, sample } from "./txn-trace.js";
 import type { RemoteTransactions, TransactionRef, TransactionSide } from "./transaction-side.js";
 
 /** Another node a transaction's calls reached: how many, what to undo there next, the call in flight. */
@@ -68,6 +69,7 @@ export async function commitAcross(
     ]);
   try {
     // Every vote is in before an abort is sent: none is still being written then.
+    let t0 = now();
     const votes = await Promise.allSettled([
       ...others.map((side) => side.participant.prepare(ref, bySide.get(side)!)),
       ...remotes.map(async (r, i) => {
@@ -82,7 +84,9 @@ export async function commitAcross(
       await abortAll();
       throw no.reason;
     }
+    sample("coord.votes", t0);
     home.testPoint("after-prepare");
+    t0 = now();
     const mine = all.filter((p) => p.dirty && p.side === home);
     const decided = [{ txnId: ref.id, participants: [...others.map((side) => side.partition), ...preparedThere.flat()] }];
     try {
@@ -93,7 +97,9 @@ export async function commitAcross(
       await abortAll();
       throw e;
     }
+    sample("coord.decide", t0);
     home.testPoint("after-decision");
+    t0 = now();
     // The home actors' new versions are durable: their next writers need not wait for the participants.
     letGo(mine);
     // Committed, whatever fails next: a participant that did not answer (its answer may be lost) is asked again.
@@ -101,6 +107,7 @@ export async function commitAcross(
       ...others.map((side) => side.participant.commit(ref.id, ref.epoch).then(() => letGo(bySide.get(side)!))),
       ...remotes.map((r, i) => (preparedThere[i]!.length > 0 ? r.node.finish(ref.id, ref.epoch, true, preparedThere[i]!) : Promise.resolve())),
     ]);
+    sample("coord.finish", t0);
     const toWhom = [...others.map((side) => [side.partition]), ...preparedThere];
     const unanswered = applied.flatMap((a, i) => (a.status === "rejected" ? toWhom[i]! : []));
     if (unanswered.length === 0) home.coordinator.forget(ref.id);
