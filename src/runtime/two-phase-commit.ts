@@ -67,6 +67,8 @@ export async function commitAcross(
       ...others.map((side) => side.participant.abort(ref.id, ref.epoch).catch(() => {})),
       ...remotes.map((r, i) => r.node.finish(ref.id, ref.epoch, false, preparedThere[i]!).catch(() => {})),
     ]);
+  /** The participants' apply, after the reply (set once the decision is durable). */
+  let applying: Promise<void> | undefined;
   try {
     // Every vote is in before an abort is sent: none is still being written then.
     let t0 = now();
@@ -99,21 +101,42 @@ export async function commitAcross(
     }
     sample("coord.decide", t0);
     home.testPoint("after-decision");
-    t0 = now();
     // The home actors' new versions are durable: their next writers need not wait for the participants.
     letGo(mine);
-    // Committed, whatever fails next: a participant that did not answer (its answer may be lost) is asked again.
-    const applied = await Promise.allSettled([
-      ...others.map((side) => side.participant.commit(ref.id, ref.epoch).then(() => letGo(bySide.get(side)!))),
-      ...remotes.map((r, i) => (preparedThere[i]!.length > 0 ? r.node.finish(ref.id, ref.epoch, true, preparedThere[i]!) : Promise.resolve())),
-    ]);
-    sample("coord.finish", t0);
-    const toWhom = [...others.map((side) => [side.partition]), ...preparedThere];
-    const unanswered = applied.flatMap((a, i) => (a.status === "rejected" ? toWhom[i]! : []));
-    if (unanswered.length === 0) home.coordinator.forget(ref.id);
-    else await home.coordinator.finishDecided(ref.id, unanswered);
+    // Committed, whatever fails next. The reply goes now, the participants apply meanwhile: their
+    // writers wait for the locks, their readers for the apply (ActorCell.prepared), so the caller
+    // reads its writes on every partition.
+    t0 = now();
+    applying = applyDecided(home, ref, others, remotes, preparedThere, (side) => letGo(bySide.get(side)!)).finally(() => sample("coord.finish", t0));
   } finally {
-    home.coordinator.end(ref.id);
-    letGo(all);
+    const done = () => {
+      home.coordinator.end(ref.id);
+      letGo(all);
+    };
+    if (applying) void applying.finally(done);
+    else done();
   }
+}
+
+/**
+ * Has every participant apply a decided transaction; one that did not answer (its answer may be lost)
+ * is asked again, then in the background. Never rejects: a decision left unfinished here (a participant
+ * that cannot even be named) is finished by recovery, or by the participant asking after its bound.
+ */
+async function applyDecided(
+  home: TransactionSide,
+  ref: TransactionRef,
+  others: readonly TransactionSide[],
+  remotes: readonly RemoteReach[],
+  preparedThere: readonly number[][],
+  applied: (side: TransactionSide) => void,
+): Promise<void> {
+  const answers = await Promise.allSettled([
+    ...others.map((side) => side.participant.commit(ref.id, ref.epoch).then(() => applied(side))),
+    ...remotes.map((r, i) => (preparedThere[i]!.length > 0 ? r.node.finish(ref.id, ref.epoch, true, preparedThere[i]!) : Promise.resolve())),
+  ]);
+  const toWhom = [...others.map((side) => [side.partition]), ...preparedThere];
+  const unanswered = answers.flatMap((a, i) => (a.status === "rejected" ? toWhom[i]! : []));
+  if (unanswered.length === 0) home.coordinator.forget(ref.id);
+  else await home.coordinator.finishDecided(ref.id, unanswered).catch(() => {});
 }
