@@ -92,17 +92,25 @@ export async function commitAcross(
     const mine = all.filter((p) => p.dirty && p.side === home);
     const decided = [{ txnId: ref.id, participants: [...others.map((side) => side.partition), ...preparedThere.flat()] }];
     try {
-      await home.coordinator.decide(ref.id, () =>
-        home.states.commitDrafts(mine, idempotency, effects.scheduled, effects.schedules, { decided }),
-      );
+      await home.coordinator.decide(ref.id, () => {
+        const durable = home.states.commitDrafts(mine, idempotency, effects.scheduled, effects.schedules, { decided });
+        // The home actors' locks go once the decision is issued, as after a one-partition commit: later
+        // writers build on the new versions, committed after it (a failed decision fails them too, a
+        // broken lineage); readers see them once durable. Their cells stay cached until then.
+        for (const p of mine) {
+          held.delete(p);
+          p.cell.lock.release();
+        }
+        const cached = () => mine.forEach((p) => p.cell.busy--);
+        durable.then(cached, cached);
+        return durable;
+      });
     } catch (e) {
       await abortAll();
       throw e;
     }
     sample("coord.decide", t0);
     home.testPoint("after-decision");
-    // The home actors' new versions are durable: their next writers need not wait for the participants.
-    letGo(mine);
     // Committed, whatever fails next. The reply goes now, the participants apply meanwhile: their
     // writers wait for the locks, their readers for the apply (ActorCell.prepared), so the caller
     // reads its writes on every partition.
