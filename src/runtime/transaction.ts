@@ -122,7 +122,9 @@ export class Transaction {
     const t0 = now();
     const who = this.coordinating ? (side === this.home ? "coord" : "coordOther") : "part";
     try {
-      await cell.lock.acquire(this.owner);
+      // Holding nothing yet (its first actor), a coordinating transaction waits for it: it cannot be in a deadlock.
+      // (A participant node's part holds the coordinator's actors elsewhere.)
+      await cell.lock.acquire(this.owner, this.coordinating && this.#participants.size === 0 && this.#remotes.size === 0);
       sample(`wait.${who}`, t0);
     } catch (e) {
       sample(`waitLost.${who}`, t0);
