@@ -1,5 +1,4 @@
 import { isYounger, type TransactionAge } from "./transaction-age.js";
-import { coordOwners, now, partOwners, sample, tracing } from "./txn-trace.js";
 
 /** A transaction's lock identity: its age decides who waits (wait-die). */
 export interface LockOwner {
@@ -46,7 +45,6 @@ interface Waiter {
 export class ActorLock {
   #held = false;
   #holder: LockOwner | undefined;
-  #since = 0;
   readonly #waiters: Waiter[] = [];
   /** Resolved at the next release, made only when a refused transaction waits for it. */
   #next: { readonly released: Promise<void>; readonly resolve: () => void } | undefined;
@@ -60,7 +58,6 @@ export class ActorLock {
     if (this.#held) return false;
     this.#held = true;
     this.#holder = undefined;
-    this.#since = now();
     return true;
   }
 
@@ -68,7 +65,6 @@ export class ActorLock {
     if (!this.#held) {
       this.#held = true;
       this.#holder = owner;
-      this.#since = now();
       return Promise.resolve();
     }
     if (owner && !holdsNothing && this.#holder && isYounger(owner.age, this.#holder.age)) {
@@ -78,7 +74,6 @@ export class ActorLock {
   }
 
   release(): void {
-    if (tracing) sample(`hold.${this.#holder === undefined ? "plain" : coordOwners.has(this.#holder) ? "coord" : partOwners.has(this.#holder) ? "part" : "other"}`, this.#since);
     const changed = this.#next;
     this.#next = undefined;
     this.#handOver();
@@ -102,7 +97,6 @@ export class ActorLock {
       return;
     }
     this.#holder = next.owner;
-    this.#since = now();
     if (next.owner) {
       const holder = next.owner;
       for (let i = this.#waiters.length - 1; i >= 0; i--) {

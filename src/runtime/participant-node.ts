@@ -7,7 +7,6 @@ import type { Engine } from "./engine.js";
 import { hostedSide, lockHandOver, runInTransaction, Transaction } from "./transaction.js";
 import { release, type Participant } from "./transaction-participant.js";
 import { ParticipantLetGo, type RemoteRun, type RemoteTransactions, type TransactionRef, type TransactionSide } from "./transaction-side.js";
-import { now, sample } from "./txn-trace.js";
 import { twoPhaseBounds, type TwoPhaseBounds } from "./two-phase-bounds.js";
 
 /** The part of one transaction another node coordinates that runs here. */
@@ -82,9 +81,7 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
     clearTimeout(visit.timer);
     let response: Message;
     try {
-      const tr = now();
       response = await runInTransaction(this.engine, visit.txn, call, caller);
-      sample("part.runCall", tr);
     } catch (e) {
       // A lost wait-die: the coordinator retries from the top, so this node lets go at once
       // (and is not told to abort: a message less per retry, which two nodes under contention make often).
@@ -99,9 +96,7 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
       if (this.#visits.get(ref.id) === visit) this.#lease(visit);
     }
     if (!prepare || !preparable(visit) || this.#visits.get(ref.id) !== visit) return { response, prepared: [] };
-    const tp = now();
     const prepared = await this.#prepare(visit);
-    sample("part.prepareWithRun", tp);
     // What the coordinator's finish needs to know it was prepared here: bounded and leased as any visit.
     const marker: Visit = { ref, txn: visit.txn, savepoints: visit.savepoints, busy: 0, prepared };
     this.#visits.set(ref.id, marker);
@@ -155,15 +150,6 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
   }
 
   async finish(txnId: string, epoch: number, commit: boolean, partitions: readonly number[]): Promise<void> {
-    const t0 = now();
-    try {
-      await this.#finish(txnId, epoch, commit, partitions);
-    } finally {
-      sample(commit ? "part.finishCommit" : "part.finishAbort", t0);
-    }
-  }
-
-  async #finish(txnId: string, epoch: number, commit: boolean, partitions: readonly number[]): Promise<void> {
     const visit = this.#visits.get(txnId);
     if (visit) {
       if (commit && !visit.prepared) throw failedPrecondition(`transaction ${txnId} was not prepared here: it cannot commit`);

@@ -19,7 +19,6 @@ import { ParticipantLetGo, type RemoteTransactions, type RemoteTransactionSide, 
 import { commitAcross, type RemoteReach } from "./two-phase-commit.js";
 import { release, type Participant } from "./transaction-participant.js";
 import { Watchers } from "./watchers.js";
-import { coordOwners, count, now, partOwners, sample, value } from "./txn-trace.js";
 
 /**
  * The state of one attempt of a transaction: every actor it touched, locked
@@ -48,7 +47,6 @@ export class Transaction {
     readonly preparesWithRuns = false,
   ) {
     this.owner = { age };
-    (coordinating ? coordOwners : partOwners).add(this.owner);
   }
 
   /** Its two-phase commit identity, the id taken from the coordinator at the first need. */
@@ -76,16 +74,7 @@ export class Transaction {
       const undoTo = reach.undoTo;
       reach.undoTo = undefined;
       try {
-        const t0 = now();
-        let answer;
-        try {
-          answer = await reach.node.run(ref, seq, undoTo, call, caller, this.preparesWithRuns);
-          sample("coord.runRtt", t0);
-        } catch (e) {
-          sample("coord.runRttFailed", t0);
-          throw e;
-        }
-        const { response, prepared } = answer;
+        const { response, prepared } = await reach.node.run(ref, seq, undoTo, call, caller, this.preparesWithRuns);
         reach.letGo = false;
         if (prepared.length > 0) {
           // A savepoint restored meanwhile (calls not awaited in order) undid it: what was prepared is not current.
@@ -119,16 +108,11 @@ export class Transaction {
     if (known) return known;
     const cell = side.states.cellOf(spec, actorId);
     cell.busy++;
-    const t0 = now();
-    const who = this.coordinating ? (side === this.home ? "coord" : "coordOther") : "part";
     try {
       // Holding nothing yet (its first actor), a coordinating transaction waits for it: it cannot be in a deadlock.
       // (A participant node's part holds the coordinator's actors elsewhere.)
       await cell.lock.acquire(this.owner, this.coordinating && this.#participants.size === 0 && this.#remotes.size === 0);
-      sample(`wait.${who}`, t0);
     } catch (e) {
-      sample(`waitLost.${who}`, t0);
-      count(`conflict.${who}`);
       cell.busy--;
       throw e;
     }
@@ -351,7 +335,6 @@ const callsAgain = new WeakSet<Call["method"]>();
 async function transactOnce(engine: Engine, call: Call, caller: Caller, keyed: Keyed | undefined): Promise<Message> {
   const home = hostedSide(engine, engine.partition);
   const age = home.ages.next();
-  const t0 = now();
   for (let attempt = 1; ; attempt++) {
     const txn = new Transaction(home, age, true, !callsAgain.has(call.method));
     let committed: Promise<void> | undefined;
@@ -360,8 +343,6 @@ async function transactOnce(engine: Engine, call: Call, caller: Caller, keyed: K
       // The response's bytes are stored only under a key.
       committed = txn.commit(keyed ? outcomeRecord(keyed, { kind: "response", bytes: toBinary(call.method.desc.output, response) }) : []);
       await committed;
-      sample("coord.total", t0);
-      value("coord.attempts", attempt);
       return response;
     } catch (e) {
       // A two-phase commit that a participant made abort before the decision is retried too.
@@ -369,9 +350,7 @@ async function transactOnce(engine: Engine, call: Call, caller: Caller, keyed: K
       if (txn.preparedTooSoon) callsAgain.add(call.method);
       await txn.abort();
       if (e instanceof LockConflict && attempt < 10_000) {
-        const t1 = now();
         await retryAfter(e, attempt);
-        sample(e.released ? "coord.retryWaitLocal" : "coord.retryWaitRemote", t1);
         continue;
       }
       const outcome = declaredOutcome(e, call.method.errors);

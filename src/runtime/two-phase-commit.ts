@@ -2,7 +2,6 @@ import type { IdempotencyRecord } from "../store/store.js";
 import { LockConflict } from "./actor-lock.js";
 import type { WriteEffects } from "./call.js";
 import { release, type Participant } from "./transaction-participant.js";
-import { now, sample } from "./txn-trace.js";
 import type { RemoteTransactions, TransactionRef, TransactionSide } from "./transaction-side.js";
 
 /** Another node a transaction's calls reached: how many, what to undo there next, the call in flight. */
@@ -71,7 +70,6 @@ export async function commitAcross(
   let applying: Promise<void> | undefined;
   try {
     // Every vote is in before an abort is sent: none is still being written then.
-    let t0 = now();
     const votes = await Promise.allSettled([
       ...others.map((side) => side.participant.prepare(ref, bySide.get(side)!)),
       ...remotes.map(async (r, i) => {
@@ -86,9 +84,7 @@ export async function commitAcross(
       await abortAll();
       throw no.reason;
     }
-    sample("coord.votes", t0);
     home.testPoint("after-prepare");
-    t0 = now();
     const mine = all.filter((p) => p.dirty && p.side === home);
     const decided = [{ txnId: ref.id, participants: [...others.map((side) => side.partition), ...preparedThere.flat()] }];
     try {
@@ -109,13 +105,11 @@ export async function commitAcross(
       await abortAll();
       throw e;
     }
-    sample("coord.decide", t0);
     home.testPoint("after-decision");
     // Committed, whatever fails next. The reply goes now, the participants apply meanwhile: their
     // writers wait for the locks, their readers for the apply (ActorCell.prepared), so the caller
     // reads its writes on every partition.
-    t0 = now();
-    applying = applyDecided(home, ref, others, remotes, preparedThere, (side) => letGo(bySide.get(side)!)).finally(() => sample("coord.finish", t0));
+    applying = applyDecided(home, ref, others, remotes, preparedThere, (side) => letGo(bySide.get(side)!));
   } finally {
     const done = () => {
       home.coordinator.end(ref.id);
