@@ -173,7 +173,8 @@ export class Transaction {
   /**
    * Issues the commit, releases the locks, resolves when durable: one
    * atomic commit when every changed actor is on the home partition, else
-   * two-phase commit (the locks are kept until the participants applied).
+   * two-phase commit (resolved at its durable decision; the participants'
+   * locks are kept until they applied, after the reply).
    */
   commit(idempotency: Array<{ key: string; record: IdempotencyRecord }>): Promise<void> {
     const remotes = [...this.#remotes.values()];

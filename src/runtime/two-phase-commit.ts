@@ -33,10 +33,12 @@ export interface RemoteReach {
  * 3. the participants apply and remove their prepared records, the locks
  *    are released, the decision is forgotten.
  *
- * Resolves once the participants applied, so a caller that got its answer
- * reads the transaction's effects on every partition (one that still does
- * not answer after a few tries is left to the background: the reply says
- * committed, which it is).
+ * Resolves once the decision is durable (the home actors' locks go when it
+ * is issued); step 3 runs after the reply. A caller that got its answer
+ * still reads the transaction's effects on every partition: a reader of an
+ * actor still prepared waits for its apply (`ActorCell.prepared`), a writer
+ * for its lock. A participant that does not answer is asked again, then
+ * in the background (the reply says committed, which it is).
  */
 export async function commitAcross(
   home: TransactionSide,
