@@ -212,6 +212,11 @@ export class Transaction {
     return all;
   }
 
+  /** Whether it holds no actor. */
+  get holdsNothing(): boolean {
+    return this.#participants.size === 0;
+  }
+
   /** Whether it holds actors and changed every one (none only read). */
   changedAll(): boolean {
     if (this.#participants.size === 0) return false;
