@@ -89,7 +89,7 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
       this.#drop(visit);
       // Answered once the lock it lost changes hands: the coordinator's retry then likely gets it,
       // where a retry at once would lose again, a round trip each time.
-      await lockHandOver(e);
+      await lockHandOver(e, this.#bounds.lockHandOverMs);
       throw e instanceof ParticipantLetGo ? e : new ParticipantLetGo(e.message);
     } finally {
       visit.busy--;
@@ -113,7 +113,7 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
     try {
       return await runInTransaction(this.engine, visit.txn, call, caller);
     } catch (e) {
-      const handedOver = e instanceof LockConflict && visit.txn.holdsNothing ? lockHandOver(e) : undefined;
+      const handedOver = e instanceof LockConflict && visit.txn.holdsNothing ? lockHandOver(e, this.#bounds.lockHandOverMs) : undefined;
       if (!handedOver) throw e;
       await handedOver;
     }

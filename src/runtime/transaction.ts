@@ -377,9 +377,9 @@ function retryAfter(conflict: LockConflict, attempt: number): Promise<void> {
   return lockHandOver(conflict) ?? new Promise<void>((r) => setTimeout(r, Math.random() * Math.min(20, attempt)));
 }
 
-/** Resolves when the lock `conflict` lost changes hands (at most RETRY_WAIT_MAX_MS); undefined when that is not known here. */
-export function lockHandOver(conflict: LockConflict): Promise<void> | undefined {
+/** Resolves when the lock `conflict` lost changes hands (at most `maxMs`); undefined when that is not known here. */
+export function lockHandOver(conflict: LockConflict, maxMs = RETRY_WAIT_MAX_MS): Promise<void> | undefined {
   if (!conflict.released) return undefined;
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([conflict.released, new Promise<void>((r) => (timer = setTimeout(r, RETRY_WAIT_MAX_MS)))]).finally(() => clearTimeout(timer));
+  return Promise.race([conflict.released, new Promise<void>((r) => (timer = setTimeout(r, maxMs)))]).finally(() => clearTimeout(timer));
 }
