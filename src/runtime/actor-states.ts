@@ -77,12 +77,14 @@ export class ActorStates {
   }
 
   /**
-   * A reader's run on the last durable state, once no prepared two-phase transaction holds the actor:
-   * its coordinator replied before this participant applied it, and the caller must read its writes.
+   * A reader's run on the last durable state, once no prepared two-phase transaction holds the actor
+   * (`wait`): its coordinator replied before this participant applied it, and the caller must read its
+   * writes. Not for a caller holding a lock (a writer's handler): the transaction may be undecided and
+   * want that lock, a wait until the participant's ask bound.
    */
-  readSettled<T>(spec: StateSpec, actorId: string, read: (state: Message) => Promise<T>): Promise<T> {
+  readSettled<T>(spec: StateSpec, actorId: string, wait: boolean, read: (state: Message) => Promise<T>): Promise<T> {
     const cell = this.cellOf(spec, actorId);
-    if (cell.prepared) return cell.prepared.then(() => this.readSettled(spec, actorId, read));
+    if (wait && cell.prepared) return cell.prepared.then(() => this.readSettled(spec, actorId, wait, read));
     return read(this.#read(spec, actorId, cell));
   }
 
