@@ -79,8 +79,8 @@ export class ActorStates {
   /**
    * A reader's run on the last durable state, once no prepared two-phase transaction holds the actor
    * (`wait`): its coordinator replied before this participant applied it, and the caller must read its
-   * writes. Not for a caller holding a lock (a writer's handler): the transaction may be undecided and
-   * want that lock, a wait until the participant's ask bound.
+   * writes. Only for callers that hold no lock (a client, a workflow): a handler's call may be made under
+   * its writer's lock, which the still-undecided transaction may want (a wait until the ask bound).
    */
   readSettled<T>(spec: StateSpec, actorId: string, wait: boolean, read: (state: Message) => Promise<T>): Promise<T> {
     const cell = this.cellOf(spec, actorId);
