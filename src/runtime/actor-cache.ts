@@ -27,11 +27,6 @@ export class ActorCell {
   latest: (Snapshot & { readonly lineage: Lineage }) | null | undefined = undefined;
   /** Held by one writer, or one transaction, at a time. */
   readonly lock = new ActorLock();
-  /**
-   * Set while a prepared two-phase transaction holds the actor; resolves once it is applied (durable)
-   * or dropped. Readers wait for it: a coordinator replies before its participants apply (DESIGN.md §9).
-   */
-  prepared: Promise<void> | undefined = undefined;
   /** Writers queued, running or awaiting durability: a busy cell stays cached. */
   busy = 0;
   /** The cache's insertion count when this cell last moved to the newest end. */

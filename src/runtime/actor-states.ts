@@ -73,22 +73,7 @@ export class ActorStates {
 
   /** The last durable state, recorded for `until`; NOT_FOUND if absent. */
   readState(spec: StateSpec, actorId: string): Message {
-    return this.#read(spec, actorId, this.cellOf(spec, actorId));
-  }
-
-  /**
-   * A reader's run on the last durable state, once no prepared two-phase transaction holds the actor
-   * (`wait`): its coordinator replied before this participant applied it, and the caller must read its
-   * writes. Only for callers that hold no lock (a client, a workflow): a handler's call may be made under
-   * its writer's lock, which the still-undecided transaction may want (a wait until the ask bound).
-   */
-  readSettled<T>(spec: StateSpec, actorId: string, wait: boolean, read: (state: Message) => Promise<T>): Promise<T> {
     const cell = this.cellOf(spec, actorId);
-    if (wait && cell.prepared) return cell.prepared.then(() => this.readSettled(spec, actorId, wait, read));
-    return read(this.#read(spec, actorId, cell));
-  }
-
-  #read(spec: StateSpec, actorId: string, cell: ActorCell): Message {
     const durable = this.#durable(spec, actorId, cell);
     recordRead(cell.key, durable?.version ?? 0);
     return durable?.state ?? this.absent(spec, actorId);

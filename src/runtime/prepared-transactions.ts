@@ -15,8 +15,6 @@ interface Entry {
   /** Recovered after a restart, or prepared for another node's coordinator: the participant holds the actors' locks itself (else the transaction does). */
   readonly owned: boolean;
   readonly recovered?: boolean;
-  /** Lets the actors' readers go on (they wait while it is prepared: `ActorCell.prepared`). */
-  readonly unblockReaders: () => void;
   settling?: Promise<void>;
   timer?: NodeJS.Timeout;
 }
@@ -67,13 +65,12 @@ export class PreparedTransactions implements TransactionParticipant {
       age: txn.age,
       states: drafts.map(stateWrite),
     };
-    const entry: Entry = { record, drafts, owned, unblockReaders: blockReaders(drafts) };
+    const entry: Entry = { record, drafts, owned };
     this.#entries.set(txn.id, entry);
     try {
       await this.deps.store.commit({ states: [], idempotency: [], prepared: [record] });
     } catch (e) {
       this.#entries.delete(txn.id);
-      entry.unblockReaders();
       throw e;
     }
     this.deps.testPoint("participant-after-prepare");
@@ -110,7 +107,7 @@ export class PreparedTransactions implements TransactionParticipant {
         const draft = w.state ? fromBinary(spec.state, w.state.bytes) : create(spec.state);
         drafts.push({ spec, actorId: w.actorId, cell, base, draft, deleted: w.state === null });
       }
-      if (drafts.length === record.states.length) this.#entries.set(record.txnId, { record, drafts, owned: true, recovered: true, unblockReaders: blockReaders(drafts) });
+      if (drafts.length === record.states.length) this.#entries.set(record.txnId, { record, drafts, owned: true, recovered: true });
     }
   }
 
@@ -132,7 +129,6 @@ export class PreparedTransactions implements TransactionParticipant {
     clearTimeout(entry.timer);
     return (entry.settling ??= (commit ? this.#apply(entry) : this.#drop(entry)).then(() => {
       this.#entries.delete(txnId);
-      entry.unblockReaders();
       if (entry.owned) {
         for (const d of entry.drafts) {
           d.cell.lock.release();
@@ -199,17 +195,6 @@ export class PreparedTransactions implements TransactionParticipant {
       `partition ${coordinator}'s coordinator at epoch ${epoch} is stale (a newer owner, epoch ${this.#epochs.get(coordinator)}, spoke here): refused`,
     );
   }
-}
-
-/** Makes the readers of `drafts`' actors wait until the returned function is called (after the apply is durable, or the drop). */
-function blockReaders(drafts: readonly Draft[]): () => void {
-  let unblock!: () => void;
-  const prepared = new Promise<void>((r) => (unblock = r));
-  for (const d of drafts) d.cell.prepared = prepared;
-  return () => {
-    for (const d of drafts) if (d.cell.prepared === prepared) d.cell.prepared = undefined;
-    unblock();
-  };
 }
 
 function stateWrite(d: Draft): PreparedRecord["states"][number] {

@@ -168,8 +168,8 @@ export class Runtime implements Engine {
 
   #run(bound: Bound, call: Call, caller: Caller): Promise<Message> {
     switch (call.method.kind) {
-      case "reader": // For callers holding no lock: after a prepared transaction on the actor is applied (DESIGN.md §9).
-        return this.routing.here(bound.spec.typeName, call.actorId, "state.read").states.readSettled(bound.spec, call.actorId, caller.kind === "external" || caller.kind === "workflow", (s) => runHandler(bound, call, contextFor(this, "reader", call, caller), s));
+      case "reader":
+        return runHandler(bound, call, contextFor(this, "reader", call, caller), this.readState(bound.spec, call.actorId));
       case "writer":
         return this.mutate(bound.spec, call.actorId, writerMutation(bound, call, this, caller), call.idempotencyKey, caller.owner);
       case "transaction":

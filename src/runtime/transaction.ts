@@ -31,6 +31,8 @@ export class Transaction {
   readonly #participants = new Map<string, Participant>();
   /** The other nodes its calls reached, by node. */
   readonly #remotes = new Map<RemoteTransactions, RemoteReach>();
+  /** Set while the transaction waits for its first actor holding nothing (no wait-die): it takes nothing else until then. */
+  #firstLock: Promise<void> | undefined;
   #id: string | undefined;
   /** A node prepared with a call of it, and it changed something there later: its method makes more calls there (transactOnce learns). */
   preparedTooSoon = false;
@@ -68,6 +70,7 @@ export class Transaction {
     if (!r) this.#remotes.set(side.node, (r = { node: side.node, calls: 0, undoTo: undefined, queue: Promise.resolve(), letGo: false, prepared: undefined, spoiled: false }));
     const reach = r;
     const run = reach.queue.then(async () => {
+      while (this.#firstLock) await this.#firstLock; // taking a first actor here while holding nothing
       // That node prepared with the last call and holds nothing unprepared: nothing more can run there.
       if (reach.prepared || reach.spoiled) throw this.#spoil(reach);
       const seq = reach.calls++;
@@ -104,16 +107,27 @@ export class Transaction {
   /** Locks the actor for this transaction (wait-die) and returns its draft. */
   async participant(spec: StateSpec, actorId: string, side: TransactionSide): Promise<Participant> {
     const key = Watchers.key(spec.typeName, actorId);
+    while (this.#firstLock) await this.#firstLock;
     const known = this.#participants.get(key);
     if (known) return known;
     const cell = side.states.cellOf(spec, actorId);
     cell.busy++;
+    // Holding nothing yet (its first actor), a coordinating transaction waits for it: nobody waits for it, so
+    // it cannot be in a deadlock. It takes nothing else meanwhile, here or on another node (#firstLock).
+    // (A participant node's part holds the coordinator's actors elsewhere.)
+    const first = this.coordinating && this.#participants.size === 0 && this.#remotes.size === 0;
+    let taken: (() => void) | undefined;
+    if (first) this.#firstLock = new Promise<void>((resolve) => (taken = resolve));
+    const firstTaken = () => {
+      if (!taken) return;
+      this.#firstLock = undefined;
+      taken();
+    };
     try {
-      // Holding nothing yet (its first actor), a coordinating transaction waits for it: it cannot be in a deadlock.
-      // (A participant node's part holds the coordinator's actors elsewhere.)
-      await cell.lock.acquire(this.owner, this.coordinating && this.#participants.size === 0 && this.#remotes.size === 0);
+      await cell.lock.acquire(this.owner, first);
     } catch (e) {
       cell.busy--;
+      firstTaken();
       throw e;
     }
     const base = side.states.latestOf(spec, actorId, cell);
@@ -128,6 +142,7 @@ export class Transaction {
       dirty: false,
     };
     this.#participants.set(key, p);
+    firstTaken();
     return p;
   }
   /** Undo for a nested transaction: restores every draft as it is now. */

@@ -33,12 +33,11 @@ export interface RemoteReach {
  * 3. the participants apply and remove their prepared records, the locks
  *    are released, the decision is forgotten.
  *
- * Resolves once the decision is durable (the home actors' locks go when it
- * is issued); step 3 runs after the reply. A caller that got its answer
- * still reads the transaction's effects on every partition: a reader of an
- * actor still prepared waits for its apply (`ActorCell.prepared`), a writer
- * for its lock. A participant that does not answer is asked again, then
- * in the background (the reply says committed, which it is).
+ * The home actors' locks go once the decision is issued, as after a
+ * one-partition commit. Resolves once the participants applied, so a
+ * caller that got its answer reads the transaction's effects on every
+ * partition (one that still does not answer after a few tries is left to
+ * the background: the reply says committed, which it is).
  */
 export async function commitAcross(
   home: TransactionSide,
@@ -68,8 +67,6 @@ export async function commitAcross(
       ...others.map((side) => side.participant.abort(ref.id, ref.epoch).catch(() => {})),
       ...remotes.map((r, i) => r.node.finish(ref.id, ref.epoch, false, preparedThere[i]!).catch(() => {})),
     ]);
-  /** The participants' apply, after the reply (set once the decision is durable). */
-  let applying: Promise<void> | undefined;
   try {
     // Every vote is in before an abort is sent: none is still being written then.
     const votes = await Promise.allSettled([
@@ -108,17 +105,12 @@ export async function commitAcross(
       throw e;
     }
     home.testPoint("after-decision");
-    // Committed, whatever fails next. The reply goes now, the participants apply meanwhile: their
-    // writers wait for the locks, their readers for the apply (ActorCell.prepared), so the caller
-    // reads its writes on every partition.
-    applying = applyDecided(home, ref, others, remotes, preparedThere, (side) => letGo(bySide.get(side)!));
+    // Committed, whatever fails next. The reply waits for the participants' apply, so the caller reads
+    // its writes on every partition, from any reader (a reader never waits for a prepared actor).
+    await applyDecided(home, ref, others, remotes, preparedThere, (side) => letGo(bySide.get(side)!));
   } finally {
-    const done = () => {
-      home.coordinator.end(ref.id);
-      letGo(all);
-    };
-    if (applying) void applying.finally(done);
-    else done();
+    home.coordinator.end(ref.id);
+    letGo(all);
   }
 }
 
