@@ -45,4 +45,23 @@ describe("ActorLock's wait-die", () => {
     await (refused as LockConflict).released;
     expect(lock.idle).toBe(true);
   });
+
+  it("lets a transaction that holds nothing yet wait for a younger holder, through a hand-over to an older one, and keeps its age as holder", async () => {
+    const lock = new ActorLock();
+    await lock.acquire(owner(2));
+    const first = lock.acquire(owner(3), true); // younger, but holds nothing: waits
+    const older = lock.acquire(owner(1));
+    lock.release(); // FIFO: to the one that holds nothing
+    await first;
+    // It holds the lock with its age: a younger transaction holding something dies, the older one waits on.
+    const younger = await lock.acquire(owner(4)).then(() => undefined, (e: unknown) => e);
+    expect(younger).toBeInstanceOf(LockConflict);
+    const olderSeen = state(older);
+    await Promise.resolve();
+    expect(olderSeen.settled).toBe(false);
+    lock.release();
+    await older;
+    lock.release();
+    expect(lock.idle).toBe(true);
+  });
 });

@@ -25,6 +25,8 @@ export class LockConflict extends Error {
 
 interface Waiter {
   readonly owner: LockOwner | undefined;
+  /** A transaction that held no lock when it asked: it waits for anyone, as a plain writer does. */
+  readonly holdsNothing: boolean;
   readonly grant: () => void;
   readonly refuse: (e: Error) => void;
 }
@@ -35,7 +37,10 @@ interface Waiter {
  * until they commit, and avoid deadlock by wait-die: a transaction waits
  * only for a younger one (or a plain writer), never for an older one, and
  * each hand-over refuses the waiting transactions younger than the new
- * holder, so waits-for edges always point from older to younger.
+ * holder, so waits-for edges always point from older to younger. A
+ * transaction that holds no lock yet waits for anyone, as a plain writer
+ * does: nobody waits for it, so no cycle can pass through it (a retry
+ * queues for its first actor instead of dying and racing for it again).
  */
 export class ActorLock {
   #held = false;
@@ -56,16 +61,16 @@ export class ActorLock {
     return true;
   }
 
-  acquire(owner?: LockOwner): Promise<void> {
+  acquire(owner?: LockOwner, holdsNothing = false): Promise<void> {
     if (!this.#held) {
       this.#held = true;
       this.#holder = owner;
       return Promise.resolve();
     }
-    if (owner && this.#holder && isYounger(owner.age, this.#holder.age)) {
+    if (owner && !holdsNothing && this.#holder && isYounger(owner.age, this.#holder.age)) {
       return Promise.reject(new LockConflict("an older transaction holds this actor", this.#released()));
     }
-    return new Promise<void>((grant, refuse) => this.#waiters.push({ owner, grant, refuse }));
+    return new Promise<void>((grant, refuse) => this.#waiters.push({ owner, holdsNothing, grant, refuse }));
   }
 
   release(): void {
@@ -96,7 +101,7 @@ export class ActorLock {
       const holder = next.owner;
       for (let i = this.#waiters.length - 1; i >= 0; i--) {
         const w = this.#waiters[i]!;
-        if (w.owner && isYounger(w.owner.age, holder.age)) {
+        if (w.owner && !w.holdsNothing && isYounger(w.owner.age, holder.age)) {
           this.#waiters.splice(i, 1);
           w.refuse(new LockConflict("an older transaction took this actor", this.#released()));
         }

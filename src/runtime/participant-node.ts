@@ -81,7 +81,7 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
     clearTimeout(visit.timer);
     let response: Message;
     try {
-      response = await runInTransaction(this.engine, visit.txn, call, caller);
+      response = await this.#runCall(visit, call, caller);
     } catch (e) {
       // A lost wait-die: the coordinator retries from the top, so this node lets go at once
       // (and is not told to abort: a message less per retry, which two nodes under contention make often).
@@ -89,7 +89,7 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
       this.#drop(visit);
       // Answered once the lock it lost changes hands: the coordinator's retry then likely gets it,
       // where a retry at once would lose again, a round trip each time.
-      await lockHandOver(e);
+      await lockHandOver(e, this.#bounds.lockHandOverMs);
       throw e instanceof ParticipantLetGo ? e : new ParticipantLetGo(e.message);
     } finally {
       visit.busy--;
@@ -102,6 +102,27 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
     this.#visits.set(ref.id, marker);
     this.#lease(marker);
     return { response, prepared };
+  }
+
+  /**
+   * Runs a call in `visit`'s transaction. One that lost a wait-die while the transaction holds nothing here
+   * runs once more when that lock changes hands (within the wait its answer would make anyway: the
+   * transaction waits for nothing longer than it did), instead of the coordinator retrying it from the top.
+   */
+  async #runCall(visit: Visit, call: Call, caller: Caller): Promise<Message> {
+    try {
+      return await runInTransaction(this.engine, visit.txn, call, caller);
+    } catch (e) {
+      const handedOver = e instanceof LockConflict && visit.txn.holdsNothing ? lockHandOver(e, this.#bounds.lockHandOverMs) : undefined;
+      if (!handedOver) throw e;
+      await handedOver;
+    }
+    try {
+      return await runInTransaction(this.engine, visit.txn, call, caller);
+    } catch (e) {
+      // Lost again: answered at once (it waited for one hand-over already).
+      throw e instanceof LockConflict && !(e instanceof ParticipantLetGo) ? new LockConflict(e.message) : e;
+    }
   }
 
   /** Prepares what `ref` changed here, by partition (owned: the prepared records release the locks); the partitions prepared. */

@@ -31,6 +31,8 @@ export class Transaction {
   readonly #participants = new Map<string, Participant>();
   /** The other nodes its calls reached, by node. */
   readonly #remotes = new Map<RemoteTransactions, RemoteReach>();
+  /** Set while the transaction waits for its first actor holding nothing (no wait-die): it takes nothing else until then. */
+  #firstLock: Promise<void> | undefined;
   #id: string | undefined;
   /** A node prepared with a call of it, and it changed something there later: its method makes more calls there (transactOnce learns). */
   preparedTooSoon = false;
@@ -68,6 +70,7 @@ export class Transaction {
     if (!r) this.#remotes.set(side.node, (r = { node: side.node, calls: 0, undoTo: undefined, queue: Promise.resolve(), letGo: false, prepared: undefined, spoiled: false }));
     const reach = r;
     const run = reach.queue.then(async () => {
+      while (this.#firstLock) await this.#firstLock; // taking a first actor here while holding nothing
       // That node prepared with the last call and holds nothing unprepared: nothing more can run there.
       if (reach.prepared || reach.spoiled) throw this.#spoil(reach);
       const seq = reach.calls++;
@@ -104,14 +107,27 @@ export class Transaction {
   /** Locks the actor for this transaction (wait-die) and returns its draft. */
   async participant(spec: StateSpec, actorId: string, side: TransactionSide): Promise<Participant> {
     const key = Watchers.key(spec.typeName, actorId);
+    while (this.#firstLock) await this.#firstLock;
     const known = this.#participants.get(key);
     if (known) return known;
     const cell = side.states.cellOf(spec, actorId);
     cell.busy++;
+    // Holding nothing yet (its first actor), a coordinating transaction waits for it: nobody waits for it, so
+    // it cannot be in a deadlock. It takes nothing else meanwhile, here or on another node (#firstLock).
+    // (A participant node's part holds the coordinator's actors elsewhere.)
+    const first = this.coordinating && this.#participants.size === 0 && this.#remotes.size === 0;
+    let taken: (() => void) | undefined;
+    if (first) this.#firstLock = new Promise<void>((resolve) => (taken = resolve));
+    const firstTaken = () => {
+      if (!taken) return;
+      this.#firstLock = undefined;
+      taken();
+    };
     try {
-      await cell.lock.acquire(this.owner);
+      await cell.lock.acquire(this.owner, first);
     } catch (e) {
       cell.busy--;
+      firstTaken();
       throw e;
     }
     const base = side.states.latestOf(spec, actorId, cell);
@@ -126,6 +142,7 @@ export class Transaction {
       dirty: false,
     };
     this.#participants.set(key, p);
+    firstTaken();
     return p;
   }
   /** Undo for a nested transaction: restores every draft as it is now. */
@@ -171,7 +188,8 @@ export class Transaction {
   /**
    * Issues the commit, releases the locks, resolves when durable: one
    * atomic commit when every changed actor is on the home partition, else
-   * two-phase commit (the locks are kept until the participants applied).
+   * two-phase commit (resolved at its durable decision; the participants'
+   * locks are kept until they applied, after the reply).
    */
   commit(idempotency: Array<{ key: string; record: IdempotencyRecord }>): Promise<void> {
     const remotes = [...this.#remotes.values()];
@@ -207,6 +225,11 @@ export class Transaction {
     this.#remotes.clear();
     this.#id = undefined;
     return all;
+  }
+
+  /** Whether it holds no actor. */
+  get holdsNothing(): boolean {
+    return this.#participants.size === 0;
   }
 
   /** Whether it holds actors and changed every one (none only read). */
@@ -369,9 +392,9 @@ function retryAfter(conflict: LockConflict, attempt: number): Promise<void> {
   return lockHandOver(conflict) ?? new Promise<void>((r) => setTimeout(r, Math.random() * Math.min(20, attempt)));
 }
 
-/** Resolves when the lock `conflict` lost changes hands (at most RETRY_WAIT_MAX_MS); undefined when that is not known here. */
-export function lockHandOver(conflict: LockConflict): Promise<void> | undefined {
+/** Resolves when the lock `conflict` lost changes hands (at most `maxMs`); undefined when that is not known here. */
+export function lockHandOver(conflict: LockConflict, maxMs = RETRY_WAIT_MAX_MS): Promise<void> | undefined {
   if (!conflict.released) return undefined;
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([conflict.released, new Promise<void>((r) => (timer = setTimeout(r, RETRY_WAIT_MAX_MS)))]).finally(() => clearTimeout(timer));
+  return Promise.race([conflict.released, new Promise<void>((r) => (timer = setTimeout(r, maxMs)))]).finally(() => clearTimeout(timer));
 }

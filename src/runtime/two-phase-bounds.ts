@@ -13,6 +13,8 @@ export interface TwoPhaseBounds {
   readonly maxCallsPerTransaction: number;
   /** How long a prepared transaction blocks its actors before the participant asks the coordinator itself. */
   readonly askCoordinatorAfterMs: number;
+  /** How long a call that lost a wait-die here waits for that lock to change hands: then it runs once more (holding nothing here) or answers its conflict. */
+  readonly lockHandOverMs: number;
 }
 
 export const DEFAULT_TWO_PHASE_BOUNDS: TwoPhaseBounds = {
@@ -20,6 +22,7 @@ export const DEFAULT_TWO_PHASE_BOUNDS: TwoPhaseBounds = {
   maxOpenTransactions: 1024,
   maxCallsPerTransaction: 1000,
   askCoordinatorAfterMs: 10_000,
+  lockHandOverMs: 50,
 };
 
 /** The defaults with `partial` over them. */

@@ -33,10 +33,11 @@ export interface RemoteReach {
  * 3. the participants apply and remove their prepared records, the locks
  *    are released, the decision is forgotten.
  *
- * Resolves once the participants applied, so a caller that got its answer
- * reads the transaction's effects on every partition (one that still does
- * not answer after a few tries is left to the background: the reply says
- * committed, which it is).
+ * The home actors' locks go once the decision is issued, as after a
+ * one-partition commit. Resolves once the participants applied, so a
+ * caller that got its answer reads the transaction's effects on every
+ * partition (one that still does not answer after a few tries is left to
+ * the background: the reply says committed, which it is).
  */
 export async function commitAcross(
   home: TransactionSide,
@@ -86,27 +87,52 @@ export async function commitAcross(
     const mine = all.filter((p) => p.dirty && p.side === home);
     const decided = [{ txnId: ref.id, participants: [...others.map((side) => side.partition), ...preparedThere.flat()] }];
     try {
-      await home.coordinator.decide(ref.id, () =>
-        home.states.commitDrafts(mine, idempotency, effects.scheduled, effects.schedules, { decided }),
-      );
+      await home.coordinator.decide(ref.id, () => {
+        const durable = home.states.commitDrafts(mine, idempotency, effects.scheduled, effects.schedules, { decided });
+        // The home actors' locks go once the decision is issued, as after a one-partition commit: later
+        // writers build on the new versions, committed after it (a failed decision fails them too, a
+        // broken lineage); readers see them once durable. Their cells stay cached until then.
+        for (const p of mine) {
+          held.delete(p);
+          p.cell.lock.release();
+        }
+        const cached = () => mine.forEach((p) => p.cell.busy--);
+        durable.then(cached, cached);
+        return durable;
+      });
     } catch (e) {
       await abortAll();
       throw e;
     }
     home.testPoint("after-decision");
-    // The home actors' new versions are durable: their next writers need not wait for the participants.
-    letGo(mine);
-    // Committed, whatever fails next: a participant that did not answer (its answer may be lost) is asked again.
-    const applied = await Promise.allSettled([
-      ...others.map((side) => side.participant.commit(ref.id, ref.epoch).then(() => letGo(bySide.get(side)!))),
-      ...remotes.map((r, i) => (preparedThere[i]!.length > 0 ? r.node.finish(ref.id, ref.epoch, true, preparedThere[i]!) : Promise.resolve())),
-    ]);
-    const toWhom = [...others.map((side) => [side.partition]), ...preparedThere];
-    const unanswered = applied.flatMap((a, i) => (a.status === "rejected" ? toWhom[i]! : []));
-    if (unanswered.length === 0) home.coordinator.forget(ref.id);
-    else await home.coordinator.finishDecided(ref.id, unanswered);
+    // Committed, whatever fails next. The reply waits for the participants' apply, so the caller reads
+    // its writes on every partition, from any reader (a reader never waits for a prepared actor).
+    await applyDecided(home, ref, others, remotes, preparedThere, (side) => letGo(bySide.get(side)!));
   } finally {
     home.coordinator.end(ref.id);
     letGo(all);
   }
+}
+
+/**
+ * Has every participant apply a decided transaction; one that did not answer (its answer may be lost)
+ * is asked again, then in the background. Never rejects: a decision left unfinished here (a participant
+ * that cannot even be named) is finished by recovery, or by the participant asking after its bound.
+ */
+async function applyDecided(
+  home: TransactionSide,
+  ref: TransactionRef,
+  others: readonly TransactionSide[],
+  remotes: readonly RemoteReach[],
+  preparedThere: readonly number[][],
+  applied: (side: TransactionSide) => void,
+): Promise<void> {
+  const answers = await Promise.allSettled([
+    ...others.map((side) => side.participant.commit(ref.id, ref.epoch).then(() => applied(side))),
+    ...remotes.map((r, i) => (preparedThere[i]!.length > 0 ? r.node.finish(ref.id, ref.epoch, true, preparedThere[i]!) : Promise.resolve())),
+  ]);
+  const toWhom = [...others.map((side) => [side.partition]), ...preparedThere];
+  const unanswered = answers.flatMap((a, i) => (a.status === "rejected" ? toWhom[i]! : []));
+  if (unanswered.length === 0) home.coordinator.forget(ref.id);
+  else await home.coordinator.finishDecided(ref.id, unanswered).catch(() => {});
 }

@@ -7,7 +7,8 @@
 // - the bounds (two-phase-bounds.ts), shrunk for the test through the
 //   test-only CAIRN_TEST_TWO_PHASE_BOUNDS: an unprepared transaction's lease
 //   on the other node running out, the open-transactions and calls caps,
-//   and a prepared participant asking its coordinator again;
+//   a prepared participant asking its coordinator again, and a call that lost a wait-die
+//   there waiting for the lock's hand-over (lockHandOverMs) and running once more;
 // - lost answers: each node reaches the other's peer port through a proxy
 //   (test/fixtures/peer-proxy.ts) that cuts a chosen answer (run, prepare,
 //   finish) after node 1 ran it, or drops finishes or decision questions
@@ -40,7 +41,8 @@ const SERVER = fileURLToPath(new URL("../fixtures/purse-server.ts", import.meta.
 const SECRET = "two-phase-nodes-secret-0123456789";
 const CALL_TIMEOUT_MS = 60_000;
 /** The bounds both nodes run with: small, so nothing here waits long for one. */
-const BOUNDS = { participantLeaseMs: 1_500, maxOpenTransactions: 2, maxCallsPerTransaction: 60, askCoordinatorAfterMs: 1_000 };
+// lockHandOverMs: long enough that a release the test sends lands within it, even with both cores busy.
+const BOUNDS = { participantLeaseMs: 1_500, maxOpenTransactions: 2, maxCallsPerTransaction: 60, askCoordinatorAfterMs: 1_000, lockHandOverMs: 1_000 };
 
 const ownerOf = (id: string) => nodeOfPartition(partitionOf(PURSE, id, NODES), NODES);
 let fresh = 0;
@@ -226,8 +228,27 @@ describe("two-phase commit across two nodes, at its edges", () => {
     await Purse.ref(gate1!).release(ctx[1]!, { tag: "older" });
     expect(await within(CALL_TIMEOUT_MS, "the older move", older)).toBe("ok");
     expect(await within(CALL_TIMEOUT_MS, "the younger move", younger)).toBe("ok");
+    // Counted once nothing is left prepared.
+    await settled(a!, b!, c!);
     // Node 1 let go of each lost attempt itself: the one finish is the commit.
     expect(proxy.seen(`${PEER_CALL_PATH}txn-finish`) - finishes).toBe(1);
+    expect({ a: await coinsOf(a!), b: await coinsOf(b!), c: await coinsOf(c!) }).toEqual({ a: 95n, b: 104n, c: 101n });
+  });
+
+  it("a call that loses a wait-die on the other node, holding nothing there, runs there once more when the lock changes hands: no retry from the top", async () => {
+    const [a, b, c, gate1] = await purses("hand-over", 100n, 0, 1, 1, 1);
+    const heldOn1 = async () => (await Purse.ref(gate1!).release(ctx[1]!, { tag: "" })).held;
+    const older = codeOf(Purse.ref(b).move(ctx[1]!, { to: c!, amount: 1n, hold: "older-hand-over" }));
+    await waitFor(async () => (await heldOn1()) === 1, "the older move held on node 1");
+    const runs = proxy.seen(`${PEER_CALL_PATH}txn-run`);
+    // The younger loses b on node 1 and waits there (up to lockHandOverMs) for b to change hands.
+    const younger = codeOf(Purse.ref(a).move(ctx[0]!, { to: b!, amount: 5n }));
+    await waitFor(async () => proxy.seen(`${PEER_CALL_PATH}txn-run`) - runs >= 1, "the younger move's call reached node 1");
+    await Purse.ref(gate1!).release(ctx[1]!, { tag: "older-hand-over" });
+    expect(await within(CALL_TIMEOUT_MS, "the older move", older)).toBe("ok");
+    expect(await within(CALL_TIMEOUT_MS, "the younger move", younger)).toBe("ok");
+    // Its one call there ran after the hand-over: the coordinator did not retry it.
+    expect(proxy.seen(`${PEER_CALL_PATH}txn-run`) - runs).toBe(1);
     await settled(a!, b!, c!);
     expect({ a: await coinsOf(a!), b: await coinsOf(b!), c: await coinsOf(c!) }).toEqual({ a: 95n, b: 104n, c: 101n });
   });
