@@ -37,6 +37,8 @@ const NESTED_FAILS = 998n;
 const HOLD = 997n;
 /** Calls a writer that mutates and then throws its declared error; catches it and carries on. */
 const OUTER_WRITER_FAILS = 996n;
+/** Deposits 2 and 3 on `to` with two calls at once (one actor joined by two concurrent calls), withdraws 5 here. */
+const CONCURRENT_DEPOSITS = 995n;
 /** A withdraw that mutates its draft and then throws WithdrawAborted. */
 const WITHDRAW_MUTATES_THEN_ABORTS = 14n;
 
@@ -90,6 +92,12 @@ class TxAccount extends AccountServicerImpl {
       const gate = hold.gate!;
       gate.onMutated();
       await gate.released;
+      return {};
+    }
+    if (req.amount === CONCURRENT_DEPOSITS) {
+      const to = Account.ref(req.to);
+      await Promise.all([to.deposit(ctx, { amount: 2n }), to.deposit(ctx, { amount: 3n })]);
+      state.balance -= 5n;
       return {};
     }
     if (req.amount === OUTER_WRITER_FAILS) {
@@ -200,6 +208,13 @@ describe("transactions (TestApplication)", () => {
     // (DESIGN §3: nothing is persisted from a failed handler); the outer went
     // on and deposited 1.
     expect(await balanceOf("wfail-b")).toBe(101n);
+  });
+
+  it("joins an actor once when two of its calls reach it at once: both apply, nothing waits for itself", async () => {
+    await open("twice-a", 100n);
+    await open("twice-b", 100n);
+    await Account.ref("twice-a").transfer(ctx, { to: "twice-b", amount: CONCURRENT_DEPOSITS });
+    expect([await balanceOf("twice-a"), await balanceOf("twice-b")]).toEqual([95n, 105n]);
   });
 
   it("isolates: readers see the last committed state while a transaction holds an actor; writers wait for its commit", async () => {

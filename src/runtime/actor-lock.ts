@@ -110,3 +110,13 @@ export class ActorLock {
     next.grant();
   }
 }
+
+/** The longest a retry waits for the lock it lost to change hands (a holder prepared for another node may hold it long). */
+const RETRY_WAIT_MAX_MS = 50;
+
+/** Resolves when the lock `conflict` lost changes hands (at most `maxMs`); undefined when that is not known here. */
+export function lockHandOver(conflict: LockConflict, maxMs = RETRY_WAIT_MAX_MS): Promise<void> | undefined {
+  if (!conflict.released) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([conflict.released, new Promise<void>((r) => (timer = setTimeout(r, maxMs)))]).finally(() => clearTimeout(timer));
+}

@@ -1,10 +1,10 @@
 import type { Message } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { CallError, failedPrecondition } from "../api/errors.js";
-import { LockConflict } from "./actor-lock.js";
+import { LockConflict, lockHandOver } from "./actor-lock.js";
 import type { Call, Caller } from "./call.js";
 import type { Engine } from "./engine.js";
-import { hostedSide, lockHandOver, runInTransaction, Transaction } from "./transaction.js";
+import { hostedSide, runInTransaction, Transaction } from "./transaction.js";
 import { release, type Participant } from "./transaction-participant.js";
 import { ParticipantLetGo, type RemoteRun, type RemoteTransactions, type TransactionRef, type TransactionSide } from "./transaction-side.js";
 import { twoPhaseBounds, type TwoPhaseBounds } from "./two-phase-bounds.js";

@@ -23,7 +23,7 @@ import type { RetryPolicy } from "./tasks/retry-policy.js";
 import { CallTelemetry } from "./call-telemetry.js";
 import type { RuntimeMetrics } from "./metrics.js";
 import type { CronSchedules } from "./tasks/schedules.js";
-import { transact } from "./transaction.js";
+import { transact } from "./transact.js";
 import type { Watchers } from "./watchers.js";
 import type { Logger } from "../api/logger.js";
 import type { Placement } from "./partitions.js";

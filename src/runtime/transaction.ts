@@ -1,19 +1,15 @@
-import { create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
+import { create, type Message } from "@bufbuild/protobuf";
 import type { IdempotencyRecord } from "../store/store.js";
 import { LockConflict, type LockOwner } from "./actor-lock.js";
 import { copyMessage } from "./message-copy.js";
-import type { Bound, Call, Caller, WriteEffects } from "./call.js";
+import type { Call, Caller, WriteEffects } from "./call.js";
 import { CallContext, contextFor, scheduleInto, toCall } from "./context-impl.js";
 import type { TransactionContext } from "./context.js";
 import type { Engine } from "./engine.js";
 import { alreadyExists, failedPrecondition } from "../api/errors.js";
-import { declaredOutcome } from "./declared-outcome.js";
 import { runHandler } from "./handler.js";
-import { hashRequest, type CallIdentity } from "./idempotency.js";
-import { outcomeRecord, type IdempotencyTable, type Keyed } from "./idempotency-table.js";
 import type { Invocation, TaskTiming } from "../api/invocation.js";
 import type { StateSpec } from "../api/spec.js";
-import { replayed } from "./task-outcome.js";
 import type { TransactionAge } from "./transaction-age.js";
 import { ParticipantLetGo, type RemoteTransactions, type RemoteTransactionSide, type TransactionRef, type TransactionSide } from "./transaction-side.js";
 import { commitAcross, type RemoteReach } from "./two-phase-commit.js";
@@ -33,6 +29,8 @@ export class Transaction {
   readonly #remotes = new Map<RemoteTransactions, RemoteReach>();
   /** Set while the transaction waits for its first actor holding nothing (no wait-die): it takes nothing else until then. */
   #firstLock: Promise<void> | undefined;
+  /** Actors being locked for it: a second call on one of them waits for that lock instead of queueing behind itself. */
+  readonly #joining = new Map<string, Promise<Participant>>();
   #id: string | undefined;
   /** A node prepared with a call of it, and it changed something there later: its method makes more calls there (transactOnce learns). */
   preparedTooSoon = false;
@@ -104,12 +102,22 @@ export class Transaction {
     return new LockConflict("a call to a node that prepared this transaction with an earlier call: retried, prepared at its commit");
   }
 
-  /** Locks the actor for this transaction (wait-die) and returns its draft. */
+  /** Locks the actor for this transaction (wait-die) and returns its draft; calls that reach it at once join it once. */
   async participant(spec: StateSpec, actorId: string, side: TransactionSide): Promise<Participant> {
     const key = Watchers.key(spec.typeName, actorId);
     while (this.#firstLock) await this.#firstLock;
-    const known = this.#participants.get(key);
+    const known = this.#participants.get(key) ?? this.#joining.get(key);
     if (known) return known;
+    const joining = this.#join(key, spec, actorId, side);
+    this.#joining.set(key, joining);
+    try {
+      return await joining;
+    } finally {
+      this.#joining.delete(key);
+    }
+  }
+
+  async #join(key: string, spec: StateSpec, actorId: string, side: TransactionSide): Promise<Participant> {
     const cell = side.states.cellOf(spec, actorId);
     cell.busy++;
     // Holding nothing yet (its first actor), a coordinating transaction waits for it: nobody waits for it, so
@@ -315,86 +323,9 @@ export class TransactionContextImpl extends CallContext implements TransactionCo
   }
 }
 
-/**
- * Runs a transaction call, once per idempotency key if it has one,
- * retrying it from the top when wait-die makes it give way to an older one
- * (nothing of a failed attempt is kept).
- */
-export function transact(engine: Engine, table: IdempotencyTable, bound: Bound, call: Call, caller: Caller): Promise<Message> {
-  const key = call.idempotencyKey;
-  if (key === undefined) return transactOnce(engine, call, caller, undefined);
-  const identity: CallIdentity = {
-    stateType: bound.spec.typeName,
-    actorId: call.actorId,
-    method: call.method.name,
-    requestHash: hashRequest(toBinary(call.method.desc.input, call.request)),
-  };
-  const decode = (bytes: Uint8Array) => fromBinary(call.method.desc.output, bytes);
-  return table.once(
-    key,
-    identity,
-    (outcome) => replayed(outcome, decode, call.method.errors, call.method),
-    (keyed) => transactOnce(engine, call, caller, keyed),
-    caller.owner,
-  );
-}
-
 /** The side of a partition hosted here; FAILED_PRECONDITION for one another node hosts. */
 export function hostedSide(engine: Engine, partition: number): TransactionSide {
   const side = engine.transactionSide(partition);
   if ("node" in side) throw failedPrecondition(`partition ${partition} is not hosted by this node`);
   return side;
-}
-
-/**
- * Transaction methods that called a node again after it prepared with their
- * call there: their calls no longer ask other nodes to prepare with the call
- * (each such call would cost a retry). Learned once per method and process.
- */
-const callsAgain = new WeakSet<Call["method"]>();
-
-async function transactOnce(engine: Engine, call: Call, caller: Caller, keyed: Keyed | undefined): Promise<Message> {
-  const home = hostedSide(engine, engine.partition);
-  const age = home.ages.next();
-  for (let attempt = 1; ; attempt++) {
-    const txn = new Transaction(home, age, true, !callsAgain.has(call.method));
-    let committed: Promise<void> | undefined;
-    try {
-      const response = await runInTransaction(engine, txn, call, caller, false);
-      // The response's bytes are stored only under a key.
-      committed = txn.commit(keyed ? outcomeRecord(keyed, { kind: "response", bytes: toBinary(call.method.desc.output, response) }) : []);
-      await committed;
-      return response;
-    } catch (e) {
-      // A two-phase commit that a participant made abort before the decision is retried too.
-      if (committed && !(e instanceof LockConflict)) throw e;
-      if (txn.preparedTooSoon) callsAgain.add(call.method);
-      await txn.abort();
-      if (e instanceof LockConflict && attempt < 10_000) {
-        await retryAfter(e, attempt);
-        continue;
-      }
-      const outcome = declaredOutcome(e, call.method.errors);
-      if (keyed && outcome) await engine.store.commit({ states: [], idempotency: outcomeRecord(keyed, outcome) });
-      throw e;
-    }
-  }
-}
-
-/** The longest a retry waits for the lock it lost to change hands (a holder prepared for another node may hold it long). */
-const RETRY_WAIT_MAX_MS = 50;
-
-/**
- * Waits before a transaction's retry: until the lock it lost is released
- * (then it is likely to get it), else a short random backoff.
- */
-function retryAfter(conflict: LockConflict, attempt: number): Promise<void> {
-  return lockHandOver(conflict) ?? new Promise<void>((r) => setTimeout(r, Math.random() * Math.min(20, attempt)));
-}
-
-/** Resolves when the lock `conflict` lost changes hands (at most `maxMs`); undefined when that is not known here. */
-export function lockHandOver(conflict: LockConflict, maxMs = RETRY_WAIT_MAX_MS): Promise<void> | undefined {
-  if (!conflict.released) return undefined;
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([conflict.released, new Promise<void>((r) => (timer = setTimeout(r, maxMs)))]).finally(() => clearTimeout(timer));
 }
