@@ -11,7 +11,7 @@
 
 import type { MayCall, MaySchedule, MaySpawn, MayWatch, ReaderContext, Task, TaskTiming, TransactionContext, WriterContext } from "@cairn-dev/cairn";
 import { Aborted, defineState, Reactive, Ref, Scheduler, Servicer, Spawner } from "@cairn-dev/cairn";
-import type { AddCoinsRequest, AddCoinsRequestSchema, GetPurseRequest, GetPurseRequestSchema, MovePurseRequest, MovePurseRequestSchema, OpenPurseRequest, OpenPurseRequestSchema, Purse as Purse$1, PurseShort, PurseView, PurseViewSchema, ReleaseRequest, ReleaseRequestSchema, SlipRequest, SlipRequestSchema } from "./purse_pb.js";
+import type { AddCoinsRequest, AddCoinsRequestSchema, GetPurseRequest, GetPurseRequestSchema, MovePurseRequest, MovePurseRequestSchema, OpenPurseRequest, OpenPurseRequestSchema, PeekPurseRequest, PeekPurseRequestSchema, Purse as Purse$1, PurseShort, PurseView, PurseViewSchema, ReleaseRequest, ReleaseRequestSchema, SlipRequest, SlipRequestSchema } from "./purse_pb.js";
 import { PurseMethods, PurseSchema, PurseShortSchema } from "./purse_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 
@@ -49,6 +49,7 @@ export const PurseSpec = defineState({
     add: { kind: "writer", errors: [PurseShortSchema], aborted: AddAborted },
     move: { kind: "transaction", errors: [PurseShortSchema], aborted: MoveAborted },
     slip: { kind: "transaction", errors: [PurseShortSchema], aborted: SlipAborted },
+    peek: { kind: "writer" },
     release: { kind: "reader" },
   },
 });
@@ -84,6 +85,12 @@ export abstract class PurseServicer extends Servicer<typeof PurseSchema> {
    */
   abstract slip(ctx: TransactionContext, state: Purse, request: SlipRequest): Promise<MessageInitShape<typeof PurseViewSchema>>;
   /**
+   * A writer (holding this purse's lock) whose handler reads `of` with Get: answers `of`'s coins.
+   *
+   * Writer: runs alone on its actor.
+   */
+  abstract peek(ctx: WriterContext, state: Purse, request: PeekPurseRequest): Promise<MessageInitShape<typeof PurseViewSchema>>;
+  /**
    * Lets the transactions held under `tag` in this process go on (an empty tag only counts them).
    *
    * Reader: runs on the last durable state.
@@ -101,6 +108,9 @@ export class PurseSpawner extends Spawner<typeof PurseSchema> {
   add(ctx: MaySpawn, request?: MessageInitShape<typeof AddCoinsRequestSchema>): Task<PurseView> {
     return this.spawnCall<typeof PurseViewSchema>("add", ctx, request);
   }
+  peek(ctx: MaySpawn, request?: MessageInitShape<typeof PeekPurseRequestSchema>): Task<PurseView> {
+    return this.spawnCall<typeof PurseViewSchema>("peek", ctx, request);
+  }
 }
 
 /**
@@ -112,6 +122,9 @@ export class PurseScheduler extends Scheduler<typeof PurseSchema> {
   }
   add(ctx: MaySchedule, request?: MessageInitShape<typeof AddCoinsRequestSchema>): string {
     return this.scheduleCall("add", ctx, request);
+  }
+  peek(ctx: MaySchedule, request?: MessageInitShape<typeof PeekPurseRequestSchema>): string {
+    return this.scheduleCall("peek", ctx, request);
   }
 }
 
@@ -145,6 +158,9 @@ export class PurseRef extends Ref<typeof PurseSchema> {
   }
   slip(ctx: MayCall<"transaction">, request?: MessageInitShape<typeof SlipRequestSchema>): Promise<PurseView> {
     return this.call<typeof PurseViewSchema>("slip", ctx, request);
+  }
+  peek(ctx: MayCall<"writer">, request?: MessageInitShape<typeof PeekPurseRequestSchema>): Promise<PurseView> {
+    return this.call<typeof PurseViewSchema>("peek", ctx, request);
   }
   release(ctx: MayCall<"reader">, request?: MessageInitShape<typeof ReleaseRequestSchema>): Promise<PurseView> {
     return this.call<typeof PurseViewSchema>("release", ctx, request);

@@ -11,7 +11,7 @@
 
 import type { MayCall, MaySpawn, MayWatch, Task, TaskTiming } from "@cairn-dev/cairn/web";
 import { Aborted, defineState, Reactive, Ref, Spawner } from "@cairn-dev/cairn/web";
-import type { AddCoinsRequestSchema, GetPurseRequestSchema, MovePurseRequestSchema, OpenPurseRequestSchema, Purse as Purse$1, PurseShort, PurseView, PurseViewSchema, ReleaseRequestSchema, SlipRequestSchema } from "./purse_pb.js";
+import type { AddCoinsRequestSchema, GetPurseRequestSchema, MovePurseRequestSchema, OpenPurseRequestSchema, PeekPurseRequestSchema, Purse as Purse$1, PurseShort, PurseView, PurseViewSchema, ReleaseRequestSchema, SlipRequestSchema } from "./purse_pb.js";
 import { PurseMethods, PurseSchema, PurseShortSchema } from "./purse_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 
@@ -49,6 +49,7 @@ export const PurseSpec = defineState({
     add: { kind: "writer", errors: [PurseShortSchema], aborted: AddAborted },
     move: { kind: "transaction", errors: [PurseShortSchema], aborted: MoveAborted },
     slip: { kind: "transaction", errors: [PurseShortSchema], aborted: SlipAborted },
+    peek: { kind: "writer" },
     release: { kind: "reader" },
   },
 });
@@ -62,6 +63,9 @@ export class PurseSpawner extends Spawner<typeof PurseSchema> {
   }
   add(ctx: MaySpawn, request?: MessageInitShape<typeof AddCoinsRequestSchema>): Task<PurseView> {
     return this.spawnCall<typeof PurseViewSchema>("add", ctx, request);
+  }
+  peek(ctx: MaySpawn, request?: MessageInitShape<typeof PeekPurseRequestSchema>): Task<PurseView> {
+    return this.spawnCall<typeof PurseViewSchema>("peek", ctx, request);
   }
 }
 
@@ -95,6 +99,9 @@ export class PurseRef extends Ref<typeof PurseSchema> {
   }
   slip(ctx: MayCall<"transaction">, request?: MessageInitShape<typeof SlipRequestSchema>): Promise<PurseView> {
     return this.call<typeof PurseViewSchema>("slip", ctx, request);
+  }
+  peek(ctx: MayCall<"writer">, request?: MessageInitShape<typeof PeekPurseRequestSchema>): Promise<PurseView> {
+    return this.call<typeof PurseViewSchema>("peek", ctx, request);
   }
   release(ctx: MayCall<"reader">, request?: MessageInitShape<typeof ReleaseRequestSchema>): Promise<PurseView> {
     return this.call<typeof PurseViewSchema>("release", ctx, request);

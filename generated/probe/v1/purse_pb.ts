@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file probe/v1/purse.proto.
  */
 export const file_probe_v1_purse: GenFile = /*@__PURE__*/
-  fileDesc("ChRwcm9iZS92MS9wdXJzZS5wcm90bxIIcHJvYmUudjEiHAoFUHVyc2USDQoFY29pbnMYASABKAM6BMKlGQAiHgoKUHVyc2VTaG9ydBIQCghzaG9ydF9ieRgBIAEoAyIhChBPcGVuUHVyc2VSZXF1ZXN0Eg0KBWNvaW5zGAEgASgDIhEKD0dldFB1cnNlUmVxdWVzdCIhCg9BZGRDb2luc1JlcXVlc3QSDgoGYW1vdW50GAEgASgDIm8KEE1vdmVQdXJzZVJlcXVlc3QSCgoCdG8YASABKAkSDgoGYW1vdW50GAIgASgDEgwKBGhvbGQYAyABKAkSDgoGY2hhdHR5GAQgASgIEg0KBWNhbGxzGAUgASgNEhIKCm5lc3RlZF92aWEYBiABKAkiKQoLU2xpcFJlcXVlc3QSCgoCdG8YASABKAkSDgoGYW1vdW50GAIgASgDIh0KDlJlbGVhc2VSZXF1ZXN0EgsKA3RhZxgBIAEoCSIoCglQdXJzZVZpZXcSDQoFY29pbnMYASABKAMSDAoEaGVsZBgCIAEoDTKyAwoMUHVyc2VNZXRob2RzEkEKBE9wZW4SGi5wcm9iZS52MS5PcGVuUHVyc2VSZXF1ZXN0GhMucHJvYmUudjEuUHVyc2VWaWV3IgjCpRkEEgIKABI9CgNHZXQSGS5wcm9iZS52MS5HZXRQdXJzZVJlcXVlc3QaEy5wcm9iZS52MS5QdXJzZVZpZXciBsKlGQIKABJJCgNBZGQSGS5wcm9iZS52MS5BZGRDb2luc1JlcXVlc3QaEy5wcm9iZS52MS5QdXJzZVZpZXciEsKlGQ4qClB1cnNlU2hvcnQSABJLCgRNb3ZlEhoucHJvYmUudjEuTW92ZVB1cnNlUmVxdWVzdBoTLnByb2JlLnYxLlB1cnNlVmlldyISwqUZDioKUHVyc2VTaG9ydBoAEkYKBFNsaXASFS5wcm9iZS52MS5TbGlwUmVxdWVzdBoTLnByb2JlLnYxLlB1cnNlVmlldyISwqUZDioKUHVyc2VTaG9ydBoAEkAKB1JlbGVhc2USGC5wcm9iZS52MS5SZWxlYXNlUmVxdWVzdBoTLnByb2JlLnYxLlB1cnNlVmlldyIGwqUZAgoAYgZwcm90bzM", [file_cairn_v1_options]);
+  fileDesc("ChRwcm9iZS92MS9wdXJzZS5wcm90bxIIcHJvYmUudjEiHAoFUHVyc2USDQoFY29pbnMYASABKAM6BMKlGQAiHgoKUHVyc2VTaG9ydBIQCghzaG9ydF9ieRgBIAEoAyIhChBPcGVuUHVyc2VSZXF1ZXN0Eg0KBWNvaW5zGAEgASgDIhEKD0dldFB1cnNlUmVxdWVzdCIhCg9BZGRDb2luc1JlcXVlc3QSDgoGYW1vdW50GAEgASgDIm8KEE1vdmVQdXJzZVJlcXVlc3QSCgoCdG8YASABKAkSDgoGYW1vdW50GAIgASgDEgwKBGhvbGQYAyABKAkSDgoGY2hhdHR5GAQgASgIEg0KBWNhbGxzGAUgASgNEhIKCm5lc3RlZF92aWEYBiABKAkiKQoLU2xpcFJlcXVlc3QSCgoCdG8YASABKAkSDgoGYW1vdW50GAIgASgDIh0KDlJlbGVhc2VSZXF1ZXN0EgsKA3RhZxgBIAEoCSIeChBQZWVrUHVyc2VSZXF1ZXN0EgoKAm9mGAEgASgJIigKCVB1cnNlVmlldxINCgVjb2lucxgBIAEoAxIMCgRoZWxkGAIgASgNMvMDCgxQdXJzZU1ldGhvZHMSQQoET3BlbhIaLnByb2JlLnYxLk9wZW5QdXJzZVJlcXVlc3QaEy5wcm9iZS52MS5QdXJzZVZpZXciCMKlGQQSAgoAEj0KA0dldBIZLnByb2JlLnYxLkdldFB1cnNlUmVxdWVzdBoTLnByb2JlLnYxLlB1cnNlVmlldyIGwqUZAgoAEkkKA0FkZBIZLnByb2JlLnYxLkFkZENvaW5zUmVxdWVzdBoTLnByb2JlLnYxLlB1cnNlVmlldyISwqUZDioKUHVyc2VTaG9ydBIAEksKBE1vdmUSGi5wcm9iZS52MS5Nb3ZlUHVyc2VSZXF1ZXN0GhMucHJvYmUudjEuUHVyc2VWaWV3IhLCpRkOKgpQdXJzZVNob3J0GgASRgoEU2xpcBIVLnByb2JlLnYxLlNsaXBSZXF1ZXN0GhMucHJvYmUudjEuUHVyc2VWaWV3IhLCpRkOKgpQdXJzZVNob3J0GgASPwoEUGVlaxIaLnByb2JlLnYxLlBlZWtQdXJzZVJlcXVlc3QaEy5wcm9iZS52MS5QdXJzZVZpZXciBsKlGQISABJACgdSZWxlYXNlEhgucHJvYmUudjEuUmVsZWFzZVJlcXVlc3QaEy5wcm9iZS52MS5QdXJzZVZpZXciBsKlGQIKAGIGcHJvdG8z", [file_cairn_v1_options]);
 
 /**
  * @generated from message probe.v1.Purse
@@ -195,6 +195,25 @@ export const ReleaseRequestSchema: GenMessage<ReleaseRequest> = /*@__PURE__*/
   messageDesc(file_probe_v1_purse, 7);
 
 /**
+ * The purse whose coins Peek reads (a reader called inside a writer's handler).
+ *
+ * @generated from message probe.v1.PeekPurseRequest
+ */
+export type PeekPurseRequest = Message<"probe.v1.PeekPurseRequest"> & {
+  /**
+   * @generated from field: string of = 1;
+   */
+  of: string;
+};
+
+/**
+ * Describes the message probe.v1.PeekPurseRequest.
+ * Use `create(PeekPurseRequestSchema)` to create a new message.
+ */
+export const PeekPurseRequestSchema: GenMessage<PeekPurseRequest> = /*@__PURE__*/
+  messageDesc(file_probe_v1_purse, 8);
+
+/**
  * @generated from message probe.v1.PurseView
  */
 export type PurseView = Message<"probe.v1.PurseView"> & {
@@ -216,7 +235,7 @@ export type PurseView = Message<"probe.v1.PurseView"> & {
  * Use `create(PurseViewSchema)` to create a new message.
  */
 export const PurseViewSchema: GenMessage<PurseView> = /*@__PURE__*/
-  messageDesc(file_probe_v1_purse, 8);
+  messageDesc(file_probe_v1_purse, 9);
 
 /**
  * @generated from service probe.v1.PurseMethods
@@ -262,6 +281,16 @@ export const PurseMethods: GenService<{
   slip: {
     methodKind: "unary";
     input: typeof SlipRequestSchema;
+    output: typeof PurseViewSchema;
+  },
+  /**
+   * A writer (holding this purse's lock) whose handler reads `of` with Get: answers `of`'s coins.
+   *
+   * @generated from rpc probe.v1.PurseMethods.Peek
+   */
+  peek: {
+    methodKind: "unary";
+    input: typeof PeekPurseRequestSchema;
     output: typeof PurseViewSchema;
   },
   /**
