@@ -152,6 +152,21 @@ describe("two-phase commit across two nodes, at its edges", () => {
     await settled(a!, via!, b!);
   });
 
+  it("reads its writes on the other node right after the reply: a reader called in a writer's handler and a client read the new balance there", async () => {
+    const [a, b, peeker] = await purses("read-your-writes", 100n, 0, 1, 1);
+    for (let i = 1n; i <= 5n; i++) {
+      await Purse.ref(a).move(ctx[0]!, { to: b!, amount: 1n });
+      // Peek holds peeker's writer lock on node 1 and reads b from its handler (such a reader cannot wait for b).
+      expect((await within(CALL_TIMEOUT_MS, "a reader in a writer on node 1", Purse.ref(peeker!).peek(ctx[1]!, { of: b! }))).coins).toBe(100n + 2n * i - 1n);
+      expect(await coinsOf(b!)).toBe(100n + 2n * i - 1n);
+      await Purse.ref(a).move(ctx[0]!, { to: b!, amount: 1n });
+      // And a client read first, from either node.
+      expect((await Purse.ref(b!).get(ctx[0]!)).coins).toBe(100n + 2n * i);
+    }
+    await settled(a!, b!, peeker!);
+    expect([await coinsOf(a!), await coinsOf(b!)]).toEqual([90n, 110n]);
+  });
+
   it("lets go of an unprepared transaction's actors once its lease runs out, and the transaction retries at its prepare", async () => {
     const [a, b] = await purses("lease", 100n, 0, 1);
     const move = codeOf(Purse.ref(a).move(ctx[0]!, { to: b!, amount: 5n, hold: "lease" }));
