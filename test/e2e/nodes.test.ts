@@ -585,8 +585,10 @@ describe("CAIRN_NODES=2: a supervisor and two workers on one port", () => {
     }
   };
 
+  // The public port is the kernel's choice (port 0), read back from `serving on URL`: a port picked
+  // free beforehand can be taken by another test's connection during the nodes' first-start barrier.
   it("keeps serving the other node while a killed worker restarts, and loses or doubles no acknowledged write", async () => {
-    const server = await processes.spawn({ dataDir: await processes.tempDataDir("cairn-nodes-sup-"), port: await freePort(), env: { CAIRN_NODES: "2" } });
+    const server = await processes.spawn({ dataDir: await processes.tempDataDir("cairn-nodes-sup-"), port: 0, env: { CAIRN_NODES: "2" } });
     const pids = workerPids(server);
     expect(pids.size).toBe(NODES);
     const [on0, on1] = idsOnEachNode("sup", 6);
@@ -654,7 +656,7 @@ describe("CAIRN_NODES=2: a supervisor and two workers on one port", () => {
   });
 
   it("stops every worker cleanly on SIGTERM and exits 0", async () => {
-    const server = await processes.spawn({ dataDir: await processes.tempDataDir("cairn-nodes-term-"), port: await freePort(), env: { CAIRN_NODES: "2" } });
+    const server = await processes.spawn({ dataDir: await processes.tempDataDir("cairn-nodes-term-"), port: 0, env: { CAIRN_NODES: "2" } });
     const pids = [...workerPids(server).values()];
     expect(pids).toHaveLength(NODES);
     const c = processes.connect(server.url, { timeoutMs: CALL_TIMEOUT_MS });
