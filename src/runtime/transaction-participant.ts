@@ -22,3 +22,15 @@ export function release(participants: readonly Participant[]): void {
     p.cell.busy--;
   }
 }
+
+/**
+ * Releases the locks of `participants` once their commit is issued: later writers build on the new
+ * versions, committed after it (a failed commit fails them too, a broken lineage). Their cells stay
+ * cached until it settles. Returns `durable`'s outcome.
+ */
+export function releaseAtIssue(participants: readonly Participant[], durable: Promise<void>): Promise<void> {
+  for (const p of participants) p.cell.lock.release();
+  return durable.finally(() => {
+    for (const p of participants) p.cell.busy--;
+  });
+}

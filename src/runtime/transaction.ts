@@ -13,7 +13,7 @@ import type { StateSpec } from "../api/spec.js";
 import type { TransactionAge } from "./transaction-age.js";
 import { ParticipantLetGo, type RemoteTransactions, type RemoteTransactionSide, type TransactionRef, type TransactionSide } from "./transaction-side.js";
 import { commitAcross, type RemoteReach } from "./two-phase-commit.js";
-import { release, type Participant } from "./transaction-participant.js";
+import { release, releaseAtIssue, type Participant } from "./transaction-participant.js";
 import { Watchers } from "./watchers.js";
 
 /**
@@ -27,8 +27,8 @@ export class Transaction {
   readonly #participants = new Map<string, Participant>();
   /** The other nodes its calls reached, by node. */
   readonly #remotes = new Map<RemoteTransactions, RemoteReach>();
-  /** Set while the transaction waits for its first actor holding nothing (no wait-die): it takes nothing else until then. */
-  #firstLock: Promise<void> | undefined;
+  /** Its first actor's join while it waits for it holding nothing (no wait-die): it takes nothing else until then. */
+  #firstLock: Promise<Participant> | undefined;
   /** Actors being locked for it: a second call on one of them waits for that lock instead of queueing behind itself. */
   readonly #joining = new Map<string, Promise<Participant>>();
   #id: string | undefined;
@@ -68,7 +68,7 @@ export class Transaction {
     if (!r) this.#remotes.set(side.node, (r = { node: side.node, calls: 0, undoTo: undefined, queue: Promise.resolve(), letGo: false, prepared: undefined, spoiled: false }));
     const reach = r;
     const run = reach.queue.then(async () => {
-      while (this.#firstLock) await this.#firstLock; // taking a first actor here while holding nothing
+      if (this.#firstLock) await this.#firstTaken(); // not while it waits for a first actor holding nothing
       // That node prepared with the last call and holds nothing unprepared: nothing more can run there.
       if (reach.prepared || reach.spoiled) throw this.#spoil(reach);
       const seq = reach.calls++;
@@ -105,37 +105,36 @@ export class Transaction {
   /** Locks the actor for this transaction (wait-die) and returns its draft; calls that reach it at once join it once. */
   async participant(spec: StateSpec, actorId: string, side: TransactionSide): Promise<Participant> {
     const key = Watchers.key(spec.typeName, actorId);
-    while (this.#firstLock) await this.#firstLock;
+    if (this.#firstLock) await this.#firstTaken();
     const known = this.#participants.get(key) ?? this.#joining.get(key);
     if (known) return known;
-    const joining = this.#join(key, spec, actorId, side);
+    // Holding nothing yet (its first actor), a coordinating transaction waits for it: nobody waits for it, so
+    // it cannot be in a deadlock. It takes nothing else meanwhile, here or on another node (#firstLock).
+    // (A participant node's part holds the coordinator's actors elsewhere.)
+    const first = this.coordinating && this.holdsNothing && this.#remotes.size === 0;
+    const joining = this.#join(key, spec, actorId, side, first);
     this.#joining.set(key, joining);
+    if (first) this.#firstLock = joining;
     try {
       return await joining;
     } finally {
       this.#joining.delete(key);
+      if (this.#firstLock === joining) this.#firstLock = undefined;
     }
   }
 
-  async #join(key: string, spec: StateSpec, actorId: string, side: TransactionSide): Promise<Participant> {
+  /** Once no first actor is being waited for (whatever became of it). */
+  async #firstTaken(): Promise<void> {
+    while (this.#firstLock) await this.#firstLock.then(undefined, () => undefined);
+  }
+
+  async #join(key: string, spec: StateSpec, actorId: string, side: TransactionSide, first: boolean): Promise<Participant> {
     const cell = side.states.cellOf(spec, actorId);
     cell.busy++;
-    // Holding nothing yet (its first actor), a coordinating transaction waits for it: nobody waits for it, so
-    // it cannot be in a deadlock. It takes nothing else meanwhile, here or on another node (#firstLock).
-    // (A participant node's part holds the coordinator's actors elsewhere.)
-    const first = this.coordinating && this.#participants.size === 0 && this.#remotes.size === 0;
-    let taken: (() => void) | undefined;
-    if (first) this.#firstLock = new Promise<void>((resolve) => (taken = resolve));
-    const firstTaken = () => {
-      if (!taken) return;
-      this.#firstLock = undefined;
-      taken();
-    };
     try {
       await cell.lock.acquire(this.owner, first);
     } catch (e) {
       cell.busy--;
-      firstTaken();
       throw e;
     }
     const base = side.states.latestOf(spec, actorId, cell);
@@ -150,7 +149,6 @@ export class Transaction {
       dirty: false,
     };
     this.#participants.set(key, p);
-    firstTaken();
     return p;
   }
   /** Undo for a nested transaction: restores every draft as it is now. */
@@ -196,8 +194,7 @@ export class Transaction {
   /**
    * Issues the commit, releases the locks, resolves when durable: one
    * atomic commit when every changed actor is on the home partition, else
-   * two-phase commit (resolved at its durable decision; the participants'
-   * locks are kept until they applied, after the reply).
+   * two-phase commit (the other partitions' locks are kept until they applied).
    */
   commit(idempotency: Array<{ key: string; record: IdempotencyRecord }>): Promise<void> {
     const remotes = [...this.#remotes.values()];
@@ -206,11 +203,7 @@ export class Transaction {
     const all = this.#take();
     if (ref) return commitAcross(this.home, ref, this.effects, all, remotes, idempotency);
     const drafts = all.filter((p) => p.dirty);
-    const durable = this.home.states.commitDrafts(drafts, idempotency, this.effects.scheduled, this.effects.schedules);
-    for (const p of all) p.cell.lock.release();
-    return durable.finally(() => {
-      for (const p of all) p.cell.busy--;
-    });
+    return releaseAtIssue(all, this.home.states.commitDrafts(drafts, idempotency, this.effects.scheduled, this.effects.schedules));
   }
 
   /** Releases its locks here; resolves once the nodes it reached let go of theirs. */

@@ -1,7 +1,7 @@
 import type { IdempotencyRecord } from "../store/store.js";
 import { LockConflict } from "./actor-lock.js";
 import type { WriteEffects } from "./call.js";
-import { release, type Participant } from "./transaction-participant.js";
+import { release, releaseAtIssue, type Participant } from "./transaction-participant.js";
 import type { RemoteTransactions, TransactionRef, TransactionSide } from "./transaction-side.js";
 
 /** Another node a transaction's calls reached: how many, what to undo there next, the call in flight. */
@@ -87,52 +87,29 @@ export async function commitAcross(
     const mine = all.filter((p) => p.dirty && p.side === home);
     const decided = [{ txnId: ref.id, participants: [...others.map((side) => side.partition), ...preparedThere.flat()] }];
     try {
+      // The home actors' locks go once the decision is issued, as after a one-partition commit.
       await home.coordinator.decide(ref.id, () => {
-        const durable = home.states.commitDrafts(mine, idempotency, effects.scheduled, effects.schedules, { decided });
-        // The home actors' locks go once the decision is issued, as after a one-partition commit: later
-        // writers build on the new versions, committed after it (a failed decision fails them too, a
-        // broken lineage); readers see them once durable. Their cells stay cached until then.
-        for (const p of mine) {
-          held.delete(p);
-          p.cell.lock.release();
-        }
-        const cached = () => mine.forEach((p) => p.cell.busy--);
-        durable.then(cached, cached);
-        return durable;
+        for (const p of mine) held.delete(p);
+        return releaseAtIssue(mine, home.states.commitDrafts(mine, idempotency, effects.scheduled, effects.schedules, { decided }));
       });
     } catch (e) {
       await abortAll();
       throw e;
     }
     home.testPoint("after-decision");
-    // Committed, whatever fails next. The reply waits for the participants' apply, so the caller reads
-    // its writes on every partition, from any reader (a reader never waits for a prepared actor).
-    await applyDecided(home, ref, others, remotes, preparedThere, (side) => letGo(bySide.get(side)!));
+    // Committed, whatever fails next: a participant that did not answer (its answer may be lost) is asked again.
+    // The reply waits for the applies, so any reader of the caller's sees its writes (none waits for a prepared actor).
+    const applied = await Promise.allSettled([
+      ...others.map((side) => side.participant.commit(ref.id, ref.epoch).then(() => letGo(bySide.get(side)!))),
+      ...remotes.map((r, i) => (preparedThere[i]!.length > 0 ? r.node.finish(ref.id, ref.epoch, true, preparedThere[i]!) : Promise.resolve())),
+    ]);
+    const toWhom = [...others.map((side) => [side.partition]), ...preparedThere];
+    const unanswered = applied.flatMap((a, i) => (a.status === "rejected" ? toWhom[i]! : []));
+    if (unanswered.length === 0) home.coordinator.forget(ref.id);
+    else await home.coordinator.finishDecided(ref.id, unanswered);
   } finally {
     home.coordinator.end(ref.id);
     letGo(all);
   }
 }
 
-/**
- * Has every participant apply a decided transaction; one that did not answer (its answer may be lost)
- * is asked again, then in the background. Never rejects: a decision left unfinished here (a participant
- * that cannot even be named) is finished by recovery, or by the participant asking after its bound.
- */
-async function applyDecided(
-  home: TransactionSide,
-  ref: TransactionRef,
-  others: readonly TransactionSide[],
-  remotes: readonly RemoteReach[],
-  preparedThere: readonly number[][],
-  applied: (side: TransactionSide) => void,
-): Promise<void> {
-  const answers = await Promise.allSettled([
-    ...others.map((side) => side.participant.commit(ref.id, ref.epoch).then(() => applied(side))),
-    ...remotes.map((r, i) => (preparedThere[i]!.length > 0 ? r.node.finish(ref.id, ref.epoch, true, preparedThere[i]!) : Promise.resolve())),
-  ]);
-  const toWhom = [...others.map((side) => [side.partition]), ...preparedThere];
-  const unanswered = answers.flatMap((a, i) => (a.status === "rejected" ? toWhom[i]! : []));
-  if (unanswered.length === 0) home.coordinator.forget(ref.id);
-  else await home.coordinator.finishDecided(ref.id, unanswered).catch(() => {});
-}
