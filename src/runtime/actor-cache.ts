@@ -16,6 +16,20 @@ export interface Lineage {
   broken: boolean;
 }
 
+/**
+ * An actor's new version that a prepared two-phase transaction holds
+ * (DESIGN.md §9), until the participant applies or drops it. Its
+ * coordinator may have replied already: a reader reads this version once
+ * `committed` says the decision to commit is durable, the last durable one
+ * otherwise.
+ */
+export interface PreparedVersion {
+  /** The new version; null: the transaction deletes the actor. */
+  readonly snapshot: Snapshot | null;
+  /** Whether the transaction is committed; asks its coordinator (dooming nothing) while this participant does not know. */
+  committed(): Promise<boolean>;
+}
+
 /** In-memory life of one actor: its snapshots and its writer queue. */
 export class ActorCell {
   /** Its `Watchers.key`, made once (building and hashing it per call showed in profiles). */
@@ -25,6 +39,8 @@ export class ActorCell {
   durable: Snapshot | null | undefined = undefined;
   /** Newest version, possibly not yet durable; writers build on it. */
   latest: (Snapshot & { readonly lineage: Lineage }) | null | undefined = undefined;
+  /** Set while a prepared transaction holds a new version of it (and its lock). */
+  prepared: PreparedVersion | undefined = undefined;
   /** Held by one writer, or one transaction, at a time. */
   readonly lock = new ActorLock();
   /** Writers queued, running or awaiting durability: a busy cell stays cached. */

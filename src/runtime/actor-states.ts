@@ -71,12 +71,26 @@ export class ActorStates {
     return cell.durable;
   }
 
-  /** The last durable state, recorded for `until`; NOT_FOUND if absent. */
-  readState(spec: StateSpec, actorId: string): Message {
+  /**
+   * The state a reader sees, recorded for `until`; NOT_FOUND if absent. It is
+   * the last durable one, unless a prepared transaction holds the actor and
+   * is committed: then its new version, which the participant has not applied
+   * yet (the coordinator replied at its decision). Asking whether it is
+   * committed makes this a promise; an actor not prepared is read at once.
+   */
+  readState(spec: StateSpec, actorId: string): Message | Promise<Message> {
     const cell = this.cellOf(spec, actorId);
     const durable = this.#durable(spec, actorId, cell);
+    // The durable version, whatever is read: a watcher wakes again once the prepared one is applied.
     recordRead(cell.key, durable?.version ?? 0);
-    return durable?.state ?? this.absent(spec, actorId);
+    const prepared = cell.prepared;
+    if (!prepared) return durable?.state ?? this.absent(spec, actorId);
+    return prepared.committed().then((committed) => {
+      // Applied or dropped meanwhile: its decision may be forgotten already ("not committed"), so read again.
+      if (cell.prepared !== prepared) return this.readState(spec, actorId);
+      const read = committed ? prepared.snapshot : durable;
+      return read?.state ?? this.absent(spec, actorId);
+    });
   }
 
   /** Durable version of an actor (0: absent), without loading its state. */

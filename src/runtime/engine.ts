@@ -60,8 +60,8 @@ export interface Engine {
   mutate<T>(spec: StateSpec, actorId: string, mutation: Mutation<T>, key: string | undefined, owner?: KeyOwner): Promise<T>;
   /** Durably creates a task for a workflow (or writer) call; returns its id. */
   spawn(call: Call, runAt: number | undefined, proposedId: string | undefined, caller: Caller): Promise<string>;
-  /** The last durable state, recorded for `until`; NOT_FOUND if absent. */
-  readState(spec: StateSpec, actorId: string): Message;
+  /** The state a reader sees (ActorStates.readState), recorded for `until`; NOT_FOUND if absent. */
+  readState(spec: StateSpec, actorId: string): Message | Promise<Message>;
   /**
    * Durable version of an actor key (0: absent), without loading its state;
    * `seen`: the version a waiter read, for an actor another node owns.

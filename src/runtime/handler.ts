@@ -35,6 +35,11 @@ export async function runHandler(bound: Bound, call: Call, ctx: unknown, state: 
   return create(call.method.desc.output, (result ?? {}) as Record<string, unknown>);
 }
 
+/** Runs a reader on the state it reads, once read (an actor a transaction prepared may need a question first: ActorStates.readState). */
+export function runReader(bound: Bound, call: Call, ctx: unknown, state: Message | Promise<Message>): Promise<Message> {
+  return state instanceof Promise ? state.then((s) => runHandler(bound, call, ctx, s)) : runHandler(bound, call, ctx, state);
+}
+
 /** What a handler threw, as the caller sees it (DESIGN.md §3). */
 function classify(e: unknown, bound: Bound, call: Call): Error {
   const { spec } = bound;

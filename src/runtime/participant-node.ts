@@ -189,6 +189,10 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
     return hostedSide(this.engine, coordinator).coordinator.decisionOf(txnId);
   }
 
+  peekDecision(coordinator: number, txnId: string): Promise<boolean> {
+    return hostedSide(this.engine, coordinator).coordinator.peekDecision(txnId);
+  }
+
   /** Lets go of everything unprepared (the node stops). */
   stop(): void {
     for (const visit of [...this.#visits.values()]) this.#drop(visit);

@@ -2,12 +2,14 @@ import { create, fromBinary } from "@bufbuild/protobuf";
 import type { PreparedRecord, Store } from "../store/store.js";
 import type { Logger } from "../api/logger.js";
 import type { StateSpec } from "../api/spec.js";
-import { failedPrecondition } from "../api/errors.js";
+import { failedPrecondition, Unavailable } from "../api/errors.js";
 import type { ActorStates, Draft } from "./actor-states.js";
 import { encodeState } from "./state-encoder.js";
 import type { TransactionCoordinator, TransactionParticipant, TransactionRef, TwoPhasePoint } from "./transaction-side.js";
 
 const RETRY_MAX_MS = 2_000;
+/** Tries at asking a prepared transaction's coordinator for a reader before it answers UNAVAILABLE. */
+const READER_ASKS = 4;
 
 interface Entry {
   readonly record: PreparedRecord;
@@ -15,6 +17,10 @@ interface Entry {
   /** Recovered after a restart, or prepared for another node's coordinator: the participant holds the actors' locks itself (else the transaction does). */
   readonly owned: boolean;
   readonly recovered?: boolean;
+  /** Known committed here: its decision arrived, or a reader's question was answered so. */
+  committed?: boolean;
+  /** What its actors' `ActorCell.prepared` asks (it tells them apart from a later transaction's). */
+  readerAsk?: () => Promise<boolean>;
   settling?: Promise<void>;
   timer?: NodeJS.Timeout;
 }
@@ -67,10 +73,12 @@ export class PreparedTransactions implements TransactionParticipant {
     };
     const entry: Entry = { record, drafts, owned };
     this.#entries.set(txn.id, entry);
+    this.#mark(entry);
     try {
       await this.deps.store.commit({ states: [], idempotency: [], prepared: [record] });
     } catch (e) {
       this.#entries.delete(txn.id);
+      this.#unmark(entry);
       throw e;
     }
     this.deps.testPoint("participant-after-prepare");
@@ -107,7 +115,10 @@ export class PreparedTransactions implements TransactionParticipant {
         const draft = w.state ? fromBinary(spec.state, w.state.bytes) : create(spec.state);
         drafts.push({ spec, actorId: w.actorId, cell, base, draft, deleted: w.state === null });
       }
-      if (drafts.length === record.states.length) this.#entries.set(record.txnId, { record, drafts, owned: true, recovered: true });
+      if (drafts.length < record.states.length) continue;
+      const entry: Entry = { record, drafts, owned: true, recovered: true };
+      this.#entries.set(record.txnId, entry);
+      this.#mark(entry);
     }
   }
 
@@ -127,8 +138,11 @@ export class PreparedTransactions implements TransactionParticipant {
     if (epoch < entry.record.epoch) return Promise.reject(this.#stale(entry.record.coordinator, epoch));
     this.#seen(entry.record.coordinator, epoch);
     clearTimeout(entry.timer);
+    if (commit) entry.committed = true;
     return (entry.settling ??= (commit ? this.#apply(entry) : this.#drop(entry)).then(() => {
       this.#entries.delete(txnId);
+      // After the apply's durable versions: a reader finds one or the other.
+      this.#unmark(entry);
       if (entry.owned) {
         for (const d of entry.drafts) {
           d.cell.lock.release();
@@ -158,6 +172,41 @@ export class PreparedTransactions implements TransactionParticipant {
     await this.deps.store.commit({ states: [], idempotency: [], unprepared: [entry.record.txnId] }, { visibleOnly: true }).catch((e: unknown) => {
       this.deps.logger.warn({ err: e, txnId: entry.record.txnId }, "removing an aborted prepared record failed; recovery drops it");
     });
+  }
+
+  /**
+   * Shows readers the prepared versions (ActorCell.prepared): the coordinator replies once its
+   * decision is durable, before this participant applies it, so a reader must learn the decision.
+   */
+  #mark(entry: Entry): void {
+    const committed = (entry.readerAsk = () => this.#committedForReader(entry));
+    for (const d of entry.drafts) {
+      d.cell.prepared = { snapshot: d.deleted ? null : { version: (d.base?.version ?? 0) + 1, state: d.draft }, committed };
+    }
+  }
+
+  #unmark(entry: Entry): void {
+    for (const d of entry.drafts) if (d.cell.prepared && d.cell.prepared.committed === entry.readerAsk) d.cell.prepared = undefined;
+  }
+
+  /**
+   * Whether a reader reads `entry`'s versions: once known committed here, else the coordinator's
+   * answer. Each reader asks for itself: an answer to an earlier question may predate the reply.
+   */
+  async #committedForReader(entry: Entry): Promise<boolean> {
+    const { txnId, coordinator } = entry.record;
+    for (let attempt = 0; !entry.committed; attempt++) {
+      try {
+        if (await this.deps.coordinatorOf(coordinator).peekDecision(txnId)) entry.committed = true;
+        return entry.committed === true;
+      } catch (e) {
+        if (attempt + 1 >= READER_ASKS || this.#stopped) {
+          throw new Unavailable(`an actor it reads is held by prepared transaction ${txnId}, whose coordinator (partition ${coordinator}) cannot tell yet whether it committed: try again`, { cause: e });
+        }
+        await pause(attempt);
+      }
+    }
+    return true;
   }
 
   #askLater(entry: Entry, ms: number): void {

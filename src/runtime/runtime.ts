@@ -8,7 +8,7 @@ import { contextFor } from "./context-impl.js";
 import type { Engine, ReaderWatches } from "./engine.js";
 import { unimplemented } from "../api/errors.js";
 import { Gatekeeper } from "./gatekeeper.js";
-import { runHandler } from "./handler.js";
+import { runReader } from "./handler.js";
 import { IdempotencyTable } from "./idempotency-table.js";
 import type { CronTiming, TaskControl } from "../api/invocation.js";
 import { validateActorId } from "../api/actor-id.js";
@@ -169,7 +169,7 @@ export class Runtime implements Engine {
   #run(bound: Bound, call: Call, caller: Caller): Promise<Message> {
     switch (call.method.kind) {
       case "reader":
-        return runHandler(bound, call, contextFor(this, "reader", call, caller), this.readState(bound.spec, call.actorId));
+        return runReader(bound, call, contextFor(this, "reader", call, caller), this.readState(bound.spec, call.actorId));
       case "writer":
         return this.mutate(bound.spec, call.actorId, writerMutation(bound, call, this, caller), call.idempotencyKey, caller.owner);
       case "transaction":
@@ -183,7 +183,7 @@ export class Runtime implements Engine {
     return this.routing.here(spec.typeName, actorId, mutation.method).#writers.mutate(spec, actorId, mutation, key, owner);
   }
 
-  readState(spec: StateSpec, actorId: string): Message {
+  readState(spec: StateSpec, actorId: string): Message | Promise<Message> {
     return this.routing.here(spec.typeName, actorId, "state.read").states.readState(spec, actorId);
   }
 

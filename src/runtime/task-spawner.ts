@@ -50,7 +50,7 @@ export class TaskSpawner {
     // Ids proposed inside the application (a workflow's spawn) are the server's own.
     if (key === undefined && proposedId !== undefined && !caller.internal) checkProposedTaskId(proposedId);
     if (call.method.kind === "workflow" && !call.spec.defaultConstructible) {
-      states.readState(call.spec, call.actorId); // NOT_FOUND before anything is stored
+      await states.readState(call.spec, call.actorId); // NOT_FOUND before anything is stored
     }
     const task = newTaskRecord(call, runAt, clock.now(), this.parts.codeVersion, key !== undefined ? taskIdForKey(key) : (proposedId ?? this.parts.markId(newTaskId(clock.now()))));
     const existing = store.getTask(task.taskId);

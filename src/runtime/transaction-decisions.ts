@@ -4,8 +4,6 @@ import { LockConflict } from "./actor-lock.js";
 import type { TransactionParticipant, TransactionSide } from "./transaction-side.js";
 
 const RETRY_MAX_MS = 2_000;
-/** Tries at applying a decided transaction before the reply (then in the background). */
-const INLINE_FINISH_TRIES = 4;
 /**
  * Decisions every participant applied are removed together this long after
  * the first of them: one commit for many transactions, not one each (a
@@ -84,6 +82,12 @@ export class TransactionDecisions implements Pick<TransactionSide["coordinator"]
     return this.deps.store.twoPhase.getDecision(txnId) !== undefined;
   }
 
+  async peekDecision(txnId: string): Promise<boolean> {
+    const running = this.#running.get(txnId);
+    if (running) return running.deciding ?? false;
+    return this.deps.store.twoPhase.getDecision(txnId) !== undefined;
+  }
+
   forget(txnId: string): void {
     this.#forgotten.push(txnId);
     if (this.#forgetting) return;
@@ -110,21 +114,12 @@ export class TransactionDecisions implements Pick<TransactionSide["coordinator"]
 
   /**
    * Has the `participants` that did not answer the first time apply a
-   * decided transaction: a few more tries before the reply (an answer lost
-   * on the way is retried: applying twice changes nothing), then in the
-   * background until they do, so a participant that cannot be reached
-   * does not hold the reply of a committed transaction. The decision is
-   * forgotten once all applied.
+   * decided transaction, in the background until they do (an answer lost
+   * on the way is asked again: applying twice changes nothing). The
+   * decision is forgotten once all applied.
    */
-  async finishDecided(txnId: string, participants: readonly number[]): Promise<void> {
-    let left = [...participants];
-    for (let attempt = 0; attempt < INLINE_FINISH_TRIES && !this.#stopped; attempt++) {
-      await backoff(attempt);
-      const results = await Promise.allSettled(left.map((p) => this.deps.participantOf(p).commit(txnId, this.epoch)));
-      left = left.filter((_, i) => results[i]!.status === "rejected");
-      if (left.length === 0) return this.forget(txnId);
-    }
-    void this.#finish(txnId, left);
+  finishDecided(txnId: string, participants: readonly number[]): void {
+    void backoff(0).then(() => this.#finish(txnId, participants));
   }
 
   /** Stops retrying; the decisions already forgotten are removed now (the store closes after its pending commits). */

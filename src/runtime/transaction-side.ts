@@ -34,6 +34,8 @@ export interface TransactionParticipant {
 export interface TransactionCoordinator {
   /** True: committed. False: aborted (no decision record); a transaction still deciding is made to abort. */
   decisionOf(txnId: string): Promise<boolean>;
+  /** A reader's question, which dooms nothing. True: committed. False: aborted, or not decided yet (once its decision commit is issued, answered when durable). */
+  peekDecision(txnId: string): Promise<boolean>;
 }
 
 /**
@@ -58,8 +60,8 @@ export interface TransactionSide {
     decide(txnId: string, commit: () => Promise<void>): Promise<void>;
     /** Forgets a decision once every participant applied it. */
     forget(txnId: string): void;
-    /** Retries the participants that did not answer the decision (then in the background), and forgets it. */
-    finishDecided(txnId: string, participants: readonly number[]): Promise<void>;
+    /** Asks the participants that did not answer the decision again (in the background) until they apply it, then forgets it. */
+    finishDecided(txnId: string, participants: readonly number[]): void;
     end(txnId: string): void;
     readonly epoch: number;
   };
@@ -98,6 +100,8 @@ export interface RemoteTransactions {
   finish(txnId: string, epoch: number, commit: boolean, partitions: readonly number[]): Promise<void>;
   /** The decision of a transaction that partition `coordinator` (hosted there) coordinates. */
   decisionOf(coordinator: number, txnId: string): Promise<boolean>;
+  /** A reader's question about it (TransactionCoordinator.peekDecision). */
+  peekDecision(coordinator: number, txnId: string): Promise<boolean>;
 }
 
 /** A call's answer from another node: its response, and the partitions that prepared with it (none: nothing was prepared). */
@@ -120,6 +124,9 @@ export function remoteTransactionSide(partition: number, node: RemoteTransaction
       commit: (txnId, epoch) => node.finish(txnId, epoch, true, [partition]),
       abort: (txnId, epoch) => node.finish(txnId, epoch, false, [partition]),
     },
-    coordinator: { decisionOf: (txnId) => node.decisionOf(partition, txnId) },
+    coordinator: {
+      decisionOf: (txnId) => node.decisionOf(partition, txnId),
+      peekDecision: (txnId) => node.peekDecision(partition, txnId),
+    },
   };
 }

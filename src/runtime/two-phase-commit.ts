@@ -31,13 +31,14 @@ export interface RemoteReach {
  *    idempotency record, the scheduled tasks and the decision record. Once
  *    durable the transaction is committed, whatever crashes next;
  * 3. the participants apply and remove their prepared records, the locks
- *    are released, the decision is forgotten.
+ *    are released, the decision is forgotten (in the background).
  *
  * The home actors' locks go once the decision is issued, as after a
- * one-partition commit. Resolves once the participants applied, so a
- * caller that got its answer reads the transaction's effects on every
- * partition (one that still does not answer after a few tries is left to
- * the background: the reply says committed, which it is).
+ * one-partition commit. Resolves once the decision is durable: the reply
+ * does not wait for the participants. A caller that got it still reads the
+ * transaction's effects on every partition: a reader of an actor still
+ * prepared asks the coordinator (ActorCell.prepared), and a writer waits
+ * for its lock, which goes once the actor's new version is applied.
  */
 export async function commitAcross(
   home: TransactionSide,
@@ -60,6 +61,7 @@ export async function commitAcross(
   const letGo = (ps: readonly Participant[]) => release(ps.filter((p) => held.delete(p)));
   // Read-only actors: the growing phase is over, so letting go now keeps it serializable.
   letGo(all.filter((p) => !p.dirty));
+  let finishing = false;
   /** The partitions each other node prepared (none until it answers). */
   const preparedThere = remotes.map(() => [] as number[]);
   const abortAll = () =>
@@ -97,19 +99,24 @@ export async function commitAcross(
       throw e;
     }
     home.testPoint("after-decision");
-    // Committed, whatever fails next: a participant that did not answer (its answer may be lost) is asked again.
-    // The reply waits for the applies, so any reader of the caller's sees its writes (none waits for a prepared actor).
-    const applied = await Promise.allSettled([
+    // Committed, whatever fails next: the participants apply it after the reply. The other
+    // partitions' actors here stay locked until theirs is applied (their new versions are not
+    // `latest` before): they are let go then.
+    finishing = true;
+    void Promise.allSettled([
       ...others.map((side) => side.participant.commit(ref.id, ref.epoch).then(() => letGo(bySide.get(side)!))),
       ...remotes.map((r, i) => (preparedThere[i]!.length > 0 ? r.node.finish(ref.id, ref.epoch, true, preparedThere[i]!) : Promise.resolve())),
-    ]);
-    const toWhom = [...others.map((side) => [side.partition]), ...preparedThere];
-    const unanswered = applied.flatMap((a, i) => (a.status === "rejected" ? toWhom[i]! : []));
-    if (unanswered.length === 0) home.coordinator.forget(ref.id);
-    else await home.coordinator.finishDecided(ref.id, unanswered);
+    ]).then((applied) => {
+      // A participant that did not answer (its answer may be lost) is asked again, until it does.
+      const toWhom = [...others.map((side) => [side.partition]), ...preparedThere];
+      const unanswered = applied.flatMap((a, i) => (a.status === "rejected" ? toWhom[i]! : []));
+      if (unanswered.length === 0) home.coordinator.forget(ref.id);
+      else home.coordinator.finishDecided(ref.id, unanswered);
+      letGo(all);
+    });
   } finally {
     home.coordinator.end(ref.id);
-    letGo(all);
+    if (!finishing) letGo(all);
   }
 }
 

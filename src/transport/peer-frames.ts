@@ -21,7 +21,7 @@ export const MAX_PEER_ANSWER_BYTES = 64 * 1024 * 1024;
 export const CANCEL_CODE = 0xffff;
 
 /** The ops a frame's code names; the index is the code (append only: nodes of two versions talk). */
-export const FRAME_OPS = ["txn-run", "txn-prepare", "txn-finish", "txn-decision", "txn-batch"] as const;
+export const FRAME_OPS = ["txn-run", "txn-prepare", "txn-finish", "txn-decision", "txn-batch", "txn-peek"] as const;
 export type FrameOp = (typeof FRAME_OPS)[number];
 const CODES = new Map<string, number>(FRAME_OPS.map((op, i) => [op, i + 1]));
 

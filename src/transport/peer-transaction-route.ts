@@ -13,8 +13,8 @@ import { binaryDecoder } from "./binary-to-message.js";
 export type PeerAnswerInit = MessageInitShape<typeof PeerAnswerSchema>;
 
 /** The peer calls of transactions another node coordinates (peer-transactions.ts sends them). */
-export type TransactionOp = "txn-run" | "txn-prepare" | "txn-finish" | "txn-decision";
-const OPS = new Set<string>(["txn-run", "txn-prepare", "txn-finish", "txn-decision"]);
+export type TransactionOp = "txn-run" | "txn-prepare" | "txn-finish" | "txn-decision" | "txn-peek";
+const OPS = new Set<string>(["txn-run", "txn-prepare", "txn-finish", "txn-decision", "txn-peek"]);
 
 export function isTransactionOp(op: string): op is TransactionOp {
   return OPS.has(op);
@@ -62,7 +62,8 @@ export async function answerBatch(participants: ParticipantNode, body: Uint8Arra
 /**
  * The participant node's side (DESIGN.md §9): runs, prepares, commits or
  * aborts a transaction another node coordinates, or answers the decision
- * of one this node coordinates. `callOf` decodes a txn-run's call.
+ * of one this node coordinates (txn-decision, a participant's question) or
+ * peeks at it (txn-peek, a reader's). `callOf` decodes a txn-run's call.
  */
 export async function answerTransaction(participants: ParticipantNode, op: TransactionOp, m: PeerCall, callOf: () => [Call, Caller]): Promise<PeerAnswerInit> {
   switch (op) {
@@ -78,6 +79,8 @@ export async function answerTransaction(participants: ParticipantNode, op: Trans
       return {};
     case "txn-decision":
       return { committed: await participants.decisionOf(m.txnCoordinator, idOf(m)) };
+    case "txn-peek":
+      return { committed: await participants.peekDecision(m.txnCoordinator, idOf(m)) };
   }
 }
 

@@ -43,6 +43,10 @@ export class PeerTransactions implements RemoteTransactions {
   async decisionOf(coordinator: number, txnId: string): Promise<boolean> {
     return (await this.sender.send(this.node, "txn-decision", { txnId, txnCoordinator: coordinator }, undefined, undefined)).committed;
   }
+
+  async peekDecision(coordinator: number, txnId: string): Promise<boolean> {
+    return (await this.sender.send(this.node, "txn-peek", { txnId, txnCoordinator: coordinator }, undefined, undefined)).committed;
+  }
 }
 
 function refInit(txn: TransactionRef) {

@@ -114,7 +114,7 @@ export type PeerCall = Message<"cairn.v1.PeerCall"> & {
   action: string;
 
   /**
-   * A transaction another node coordinates (ops txn-run, txn-prepare, txn-finish, txn-decision):
+   * A transaction another node coordinates (ops txn-run, txn-prepare, txn-finish, txn-decision, txn-peek):
    * its id, its coordinator partition and that partition's epoch (fencing), its wait-die age.
    *
    * @generated from field: string txn_id = 15;
@@ -350,7 +350,7 @@ export type PeerAnswer = Message<"cairn.v1.PeerAnswer"> & {
   prepared: number[];
 
   /**
-   * txn-decision: whether the coordinator committed the transaction.
+   * txn-decision and txn-peek: whether the coordinator committed the transaction.
    *
    * @generated from field: bool committed = 6;
    */

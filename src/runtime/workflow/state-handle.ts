@@ -20,7 +20,7 @@ export class WorkflowState<S extends Message> {
   constructor(private readonly spec: StateSpec) {}
 
   async read(ctx: WorkflowContext): Promise<Readonly<S>> {
-    return workflowRun(ctx, "state.read").runtime.readState(this.spec, ctx.actorId) as S;
+    return (await workflowRun(ctx, "state.read").runtime.readState(this.spec, ctx.actorId)) as S;
   }
 
   /** Applies `fn` once per alias (per Loop iteration), however often the workflow re-runs. */
