@@ -106,12 +106,16 @@ export class ActorStates {
     throw notFound(`${spec.typeName} ${JSON.stringify(actorId)} does not exist; call a constructor first`);
   }
 
-  /** The newest state writers build on; reloaded after a failed commit. */
+  /**
+   * The newest state writers build on; reloaded after a failed commit, unless a committed transaction's
+   * apply is pending (its first commit failed and is retried): its version, which lands first.
+   */
   latestOf(spec: StateSpec, actorId: string, cell: ActorCell): (ActorCell["latest"] & {}) | null {
     if (cell.latest === undefined || cell.latest?.lineage.broken) {
       const loaded = this.#load(spec, actorId);
       if (cell.durable === undefined) cell.durable = loaded;
-      cell.latest = loaded && { version: loaded.version, state: loaded.state, lineage: { broken: false } };
+      const newest = cell.prepared?.applying ? cell.prepared.snapshot : loaded;
+      cell.latest = newest && { version: newest.version, state: newest.state, lineage: { broken: false } };
     }
     return cell.latest;
   }

@@ -139,20 +139,30 @@ export class PreparedTransactions implements TransactionParticipant {
     this.#seen(entry.record.coordinator, epoch);
     clearTimeout(entry.timer);
     if (commit) entry.committed = true;
-    return (entry.settling ??= (commit ? this.#apply(entry) : this.#drop(entry)).then(() => {
+    if (entry.settling) return entry.settling;
+    if (commit) for (const d of entry.drafts) if (d.cell.prepared) d.cell.prepared.applying = true;
+    const settled = commit ? this.#apply(entry) : this.#drop(entry);
+    // The locks go once the apply is issued, as after a one-partition commit: later writers build on
+    // its versions (ActorStates.latestOf), which commit first.
+    if (entry.owned && commit) for (const d of entry.drafts) d.cell.lock.release();
+    return (entry.settling = settled.then(() => {
       this.#entries.delete(txnId);
       // After the apply's durable versions: a reader finds one or the other.
       this.#unmark(entry);
       if (entry.owned) {
         for (const d of entry.drafts) {
-          d.cell.lock.release();
+          if (!commit) d.cell.lock.release();
           d.cell.busy--;
         }
       }
     }));
   }
 
-  /** The decision is durable: the states must follow, so a failed commit is retried (the actors stay locked). */
+  /**
+   * The decision is durable: the states must follow, so a failed commit is retried. The first try is
+   * issued at once (its versions are `latest` for later writers then); a writer that builds on them
+   * meanwhile fails with them (a broken lineage), and the next builds on them again until they land.
+   */
   async #apply(entry: Entry): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -181,7 +191,7 @@ export class PreparedTransactions implements TransactionParticipant {
   #mark(entry: Entry): void {
     const committed = (entry.readerAsk = () => this.#committedForReader(entry));
     for (const d of entry.drafts) {
-      d.cell.prepared = { snapshot: d.deleted ? null : { version: (d.base?.version ?? 0) + 1, state: d.draft }, committed };
+      d.cell.prepared = { snapshot: d.deleted ? null : { version: (d.base?.version ?? 0) + 1, state: d.draft }, applying: false, committed };
     }
   }
 
