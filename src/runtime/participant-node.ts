@@ -161,7 +161,7 @@ export class ParticipantNode implements Omit<RemoteTransactions, "run" | "prepar
     // Read-only: its growing phase is over, so letting go now keeps it serializable.
     release(readOnly);
     const sides = [...bySide.keys()];
-    const votes = await Promise.allSettled(sides.map((side) => side.participant.prepare(ref, bySide.get(side)!, true)));
+    const votes = await Promise.allSettled(sides.map((side) => side.participant.prepare(ref, bySide.get(side)!)));
     const no = votes.find((v) => v.status === "rejected");
     if (!no) return sides.map((side) => side.partition);
     await Promise.all(

@@ -14,8 +14,7 @@ const READER_ASKS = 4;
 interface Entry {
   readonly record: PreparedRecord;
   readonly drafts: readonly Draft[];
-  /** Recovered after a restart, or prepared for another node's coordinator: the participant holds the actors' locks itself (else the transaction does). */
-  readonly owned: boolean;
+  /** Recovered after a restart (its coordinator is asked at `resume`). */
   readonly recovered?: boolean;
   /** Known committed here: its decision arrived, or a reader's question was answered so. */
   committed?: boolean;
@@ -40,10 +39,12 @@ export interface PreparedTransactionsDeps {
 
 /**
  * A partition as a two-phase commit participant (DESIGN.md §9). `prepare`
- * stores the new versions in a prepared record, in one LMDB commit, while
- * the transaction keeps the actors locked: readers keep seeing the old
- * versions, writers wait. The coordinator's decision applies them (one
- * commit: the states and the record's removal) or drops them. After a
+ * stores the new versions in a prepared record, in one LMDB commit, and
+ * from then on holds the actors' locks: writers wait, readers read the old
+ * versions until the transaction is known committed (they ask its
+ * coordinator, which replies at its decision, before this applies it). The
+ * coordinator's decision applies them (one commit: the states and the
+ * record's removal; the locks go at its issue) or drops them. After a
  * restart every prepared record re-locks its actors before any call is
  * served, and the participant asks the coordinator (no decision: abort).
  * A prepared transaction not decided within `askCoordinatorAfterMs` is
@@ -62,7 +63,7 @@ export class PreparedTransactions implements TransactionParticipant {
     return this.#entries.size;
   }
 
-  async prepare(txn: TransactionRef, drafts: readonly Draft[], owned = false): Promise<void> {
+  async prepare(txn: TransactionRef, drafts: readonly Draft[]): Promise<void> {
     this.#checkEpoch(txn.coordinator, txn.epoch);
     const record: PreparedRecord = {
       txnId: txn.id,
@@ -71,7 +72,7 @@ export class PreparedTransactions implements TransactionParticipant {
       age: txn.age,
       states: drafts.map(stateWrite),
     };
-    const entry: Entry = { record, drafts, owned };
+    const entry: Entry = { record, drafts };
     this.#entries.set(txn.id, entry);
     this.#mark(entry);
     try {
@@ -116,7 +117,7 @@ export class PreparedTransactions implements TransactionParticipant {
         drafts.push({ spec, actorId: w.actorId, cell, base, draft, deleted: w.state === null });
       }
       if (drafts.length < record.states.length) continue;
-      const entry: Entry = { record, drafts, owned: true, recovered: true };
+      const entry: Entry = { record, drafts, recovered: true };
       this.#entries.set(record.txnId, entry);
       this.#mark(entry);
     }
@@ -144,16 +145,14 @@ export class PreparedTransactions implements TransactionParticipant {
     const settled = commit ? this.#apply(entry) : this.#drop(entry);
     // The locks go once the apply is issued, as after a one-partition commit: later writers build on
     // its versions (ActorStates.latestOf), which commit first.
-    if (entry.owned && commit) for (const d of entry.drafts) d.cell.lock.release();
+    if (commit) for (const d of entry.drafts) d.cell.lock.release();
     return (entry.settling = settled.then(() => {
       this.#entries.delete(txnId);
       // After the apply's durable versions: a reader finds one or the other.
       this.#unmark(entry);
-      if (entry.owned) {
-        for (const d of entry.drafts) {
-          if (!commit) d.cell.lock.release();
-          d.cell.busy--;
-        }
+      for (const d of entry.drafts) {
+        if (!commit) d.cell.lock.release();
+        d.cell.busy--;
       }
     }));
   }

@@ -20,10 +20,11 @@ export interface TransactionRef {
 /** A participant: keeps its actors' new versions apart until the coordinator decides. */
 export interface TransactionParticipant {
   /**
-   * Durably prepares `drafts` (actors this transaction holds locked here); rejects to vote no.
-   * `owned`: the participant releases their locks once decided (else the transaction does).
+   * Durably prepares `drafts` (actors this transaction holds locked here); rejects to vote no, and
+   * the transaction keeps their locks. Once prepared, the participant holds them: they go when it
+   * applies the transaction (at the apply's issue) or drops it.
    */
-  prepare(txn: TransactionRef, drafts: readonly Draft[], owned?: boolean): Promise<void>;
+  prepare(txn: TransactionRef, drafts: readonly Draft[]): Promise<void>;
   /** Applies a prepared transaction the coordinator committed; nothing if already applied. */
   commit(txnId: string, epoch: number): Promise<void>;
   /** Drops a prepared transaction (or one never prepared). */

@@ -61,7 +61,6 @@ export async function commitAcross(
   const letGo = (ps: readonly Participant[]) => release(ps.filter((p) => held.delete(p)));
   // Read-only actors: the growing phase is over, so letting go now keeps it serializable.
   letGo(all.filter((p) => !p.dirty));
-  let finishing = false;
   /** The partitions each other node prepared (none until it answers). */
   const preparedThere = remotes.map(() => [] as number[]);
   const abortAll = () =>
@@ -72,7 +71,8 @@ export async function commitAcross(
   try {
     // Every vote is in before an abort is sent: none is still being written then.
     const votes = await Promise.allSettled([
-      ...others.map((side) => side.participant.prepare(ref, bySide.get(side)!)),
+      // Once prepared, a partition's record holds its actors' locks (owned): they go when it applies or drops it.
+      ...others.map((side) => side.participant.prepare(ref, bySide.get(side)!).then(() => bySide.get(side)!.forEach((p) => held.delete(p)))),
       ...remotes.map(async (r, i) => {
         await r.queue;
         if (r.spoiled) throw new LockConflict(`transaction ${ref.id} changed what node ${i} prepared with its call: retried`);
@@ -99,12 +99,9 @@ export async function commitAcross(
       throw e;
     }
     home.testPoint("after-decision");
-    // Committed, whatever fails next: the participants apply it after the reply. The other
-    // partitions' actors here stay locked until theirs is applied (their new versions are not
-    // `latest` before): they are let go then.
-    finishing = true;
+    // Committed, whatever fails next: the participants apply it after the reply.
     void Promise.allSettled([
-      ...others.map((side) => side.participant.commit(ref.id, ref.epoch).then(() => letGo(bySide.get(side)!))),
+      ...others.map((side) => side.participant.commit(ref.id, ref.epoch)),
       ...remotes.map((r, i) => (preparedThere[i]!.length > 0 ? r.node.finish(ref.id, ref.epoch, true, preparedThere[i]!) : Promise.resolve())),
     ]).then((applied) => {
       // A participant that did not answer (its answer may be lost) is asked again, until it does.
@@ -112,11 +109,10 @@ export async function commitAcross(
       const unanswered = applied.flatMap((a, i) => (a.status === "rejected" ? toWhom[i]! : []));
       if (unanswered.length === 0) home.coordinator.forget(ref.id);
       else home.coordinator.finishDecided(ref.id, unanswered);
-      letGo(all);
     });
   } finally {
     home.coordinator.end(ref.id);
-    if (!finishing) letGo(all);
+    letGo(all);
   }
 }
 

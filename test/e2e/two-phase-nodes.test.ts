@@ -12,7 +12,10 @@
 // - lost answers: each node reaches the other's peer port through a proxy
 //   (test/fixtures/peer-proxy.ts) that cuts a chosen answer (run, prepare,
 //   finish) after node 1 ran it, or drops finishes or decision questions
-//   for a while.
+//   for a while;
+// - the reply at the durable decision: node 1 kept from applying (finishes
+//   and its questions refused), readers there read the new coins, asking
+//   node 0 (txn-peek), which dooms nothing while the transaction runs.
 //
 // After each: the coins are conserved, no two-phase record is left, and a
 // later writer gets through. Node 0 coordinates (the moves start at purses
@@ -142,6 +145,32 @@ describe("two-phase commit across two nodes, at its edges", () => {
     await settled(a!, b!);
   });
 
+  it("a reader of an actor prepared with the call while the move still runs reads the old coins, asking node 0 (txn-peek) without making the move abort", async () => {
+    const [a, b] = await purses("peek-running", 100n, 0, 1);
+    const asking = `${PEER_CALL_PATH}txn-decision`;
+    const peeking = `${PEER_CALL_PATH}txn-peek`;
+    // Node 1's own question would make the held move abort (the test above): refused meanwhile.
+    void proxy0.arm(asking, "refuse", Number.MAX_SAFE_INTEGER);
+    try {
+      const move = codeOf(Purse.ref(a).move(ctx[0]!, { to: b!, amount: 5n, hold: "peek-running" }));
+      await waitFor(async () => (await held()) === 1, "the move held after its call on node 1");
+      expect((await peekTwoPhase(dataDir)).prepared).toBe(1);
+      const [runs, peeks] = [proxy.seen(`${PEER_CALL_PATH}txn-run`), proxy0.seen(peeking)];
+      // Undecided: read as before the move, from a client on either node.
+      expect((await Purse.ref(b!).get(ctx[1]!)).coins).toBe(100n);
+      expect((await Purse.ref(b!).get(ctx[0]!)).coins).toBe(100n);
+      expect(proxy0.seen(peeking) - peeks).toBe(2);
+      await release("peek-running");
+      expect(await within(CALL_TIMEOUT_MS, "the move", move)).toBe("ok");
+      // Not made to abort: its call on node 1 did not run again.
+      expect(proxy.seen(`${PEER_CALL_PATH}txn-run`)).toBe(runs);
+    } finally {
+      proxy0.disarm(asking);
+    }
+    await settled(a!, b!);
+    expect([await coinsOf(a!), await coinsOf(b!)]).toEqual([95n, 105n]);
+  });
+
   it("moves coins across nodes, and a nested transaction's call on the other node is undone when it fails and is caught", async () => {
     const [a, via, b] = await purses("nest", 100n, 0, 0, 1);
     await Purse.ref(a).move(ctx[0]!, { to: b!, amount: 10n });
@@ -165,6 +194,35 @@ describe("two-phase commit across two nodes, at its edges", () => {
     }
     await settled(a!, b!, peeker!);
     expect([await coinsOf(a!), await coinsOf(b!)]).toEqual([90n, 110n]);
+  });
+
+  it("replies once its decision is durable: before node 1 applies it, clients and a reader in a writer's handler there read the new coins; a writer there waits for the apply", async () => {
+    const [a, b, peeker] = await purses("reply-at-decision", 100n, 0, 1, 1);
+    const [finishing, asking, peeking] = ["txn-finish", "txn-decision", "txn-peek"].map((op) => `${PEER_CALL_PATH}${op}`) as [string, string, string];
+    // Node 1 hears the decision neither from node 0 nor by asking: the move stays prepared there.
+    void proxy.arm(finishing, "refuse", Number.MAX_SAFE_INTEGER);
+    void proxy0.arm(asking, "refuse", Number.MAX_SAFE_INTEGER);
+    try {
+      expect(await within(CALL_TIMEOUT_MS, "the move", codeOf(Purse.ref(a).move(ctx[0]!, { to: b!, amount: 10n })))).toBe("ok");
+      expect((await peekTwoPhase(dataDir)).prepared).toBe(1);
+      const peeks = proxy0.seen(peeking);
+      expect((await Purse.ref(b!).get(ctx[1]!)).coins).toBe(110n);
+      expect((await Purse.ref(b!).get(ctx[0]!)).coins).toBe(110n);
+      expect((await within(CALL_TIMEOUT_MS, "a reader in a writer on node 1", Purse.ref(peeker!).peek(ctx[1]!, { of: b! }))).coins).toBe(110n);
+      // The first read asked node 0; node 1 kept its answer, "committed", for the others.
+      expect(proxy0.seen(peeking) - peeks).toBe(1);
+      expect((await peekTwoPhase(dataDir)).prepared).toBe(1);
+      // A writer waits for b's lock, which goes once node 1 applies the move (after the refusals end).
+      const add = Purse.ref(b!).add(ctx[1]!, { amount: 1n });
+      proxy.disarm(finishing);
+      proxy0.disarm(asking);
+      expect((await within(CALL_TIMEOUT_MS, "the writer on b", add)).coins).toBe(111n);
+    } finally {
+      proxy.disarm(finishing);
+      proxy0.disarm(asking);
+    }
+    await settled(a!, b!, peeker!);
+    expect([await coinsOf(a!), await coinsOf(b!)]).toEqual([90n, 111n]);
   });
 
   it("lets go of an unprepared transaction's actors once its lease runs out, and the transaction retries at its prepare", async () => {
