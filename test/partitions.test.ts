@@ -44,6 +44,8 @@ import { bearerTransport, taskWhen, tasksClient } from "./fixtures/tasks-client.
 import { eventually, rejectionOf, within } from "./fixtures/waiting.js";
 import { forEachLimit } from "./e2e/helpers.js";
 import { peekTwoPhase } from "./fixtures/two-phase-peek.js";
+import { DelegatingStore } from "../src/store/delegating-store.js";
+import type { CommitBatch } from "../src/store/store.js";
 
 const N = 8;
 const PROBE = "probe.v1.Probe";
@@ -115,6 +117,19 @@ defineScenario("partitionsSleep", async (ctx) => {
   return { result: "woke" };
 });
 
+/** While set, every partition's store refuses participants' applies (new states with a prepared record's removal). */
+const applies = { refuse: false, refused: 0 };
+/** With an error the store's health does not count: every other write goes through meanwhile. */
+class ApplyRefusingStore extends DelegatingStore {
+  override async commit(batch: CommitBatch, options?: { visibleOnly?: boolean }): Promise<void> {
+    if (applies.refuse && batch.states.length > 0 && (batch.unprepared?.length ?? 0) > 0) {
+      applies.refused++;
+      throw new Error("injected: this apply is refused");
+    }
+    return this.inner.commit(batch, options);
+  }
+}
+
 describe("8 partitions in one process", () => {
   let app: TestApplication;
   let ctx: ExternalContext;
@@ -128,6 +143,7 @@ describe("8 partitions in one process", () => {
       partitions: N,
       retry: { initialMs: 20, maxMs: 200 },
       tokenVerifier: hmacTokenVerifier(PROBE_TOKEN_SECRET),
+      wrapStore: (store) => new ApplyRefusingStore(store),
     });
     connect();
   });
@@ -249,6 +265,29 @@ describe("8 partitions in one process", () => {
     expect(overdrafts).toBeLessThan(transfers.length);
     // Applied everywhere: no prepared record; decisions forgotten once every participant applied.
     await eventually(async () => JSON.stringify(await peekTwoPhase(app.dataDir)) === JSON.stringify({ prepared: 0, decisions: 0 }), 30_000, "two-phase records gone");
+  });
+
+  it("a committed transfer whose apply on the other partition fails lands once the store takes it; a writer meanwhile builds on it, never on the version before", async () => {
+    const from = idOn(ACCOUNT, 2, "apply-from");
+    const to = idOn(ACCOUNT, 6, "apply-to");
+    await Account.create(ctx, from, { owner: from, initial: 100n });
+    await Account.create(ctx, to, { owner: to, initial: 0n });
+    applies.refuse = true;
+    try {
+      // The reply comes at the durable decision, and a reader reads the committed transfer before it is applied.
+      await Account.ref(from).transfer(ctx, { to, amount: 30n });
+      expect(await balanceOf(to)).toBe(30n);
+      await eventually(async () => applies.refused >= 2, 30_000, "the apply refused, and tried again");
+      // The lock went with the apply's first try: a deposit builds on 30 (not on 0), so the store refuses
+      // it while the apply has not landed (its base version is not there yet).
+      const early = await rejectionOf(Account.ref(to).deposit(ctx, { amount: 5n }));
+      expect(ConnectError.from(early).code).toBe(Code.Unavailable);
+    } finally {
+      applies.refuse = false;
+    }
+    await eventually(async () => (await peekTwoPhase(app.dataDir)).prepared === 0, 30_000, "the apply landed");
+    await Account.ref(to).deposit(ctx, { amount: 5n });
+    expect([await balanceOf(from), await balanceOf(to)]).toEqual([70n, 35n]);
   });
 
   it("a nested transfer's declared error undoes only its own changes on every partition; the outer commits the rest", async () => {
