@@ -61,36 +61,38 @@ export class ActorStates {
     return this.#cache.cell(spec.typeName, actorId);
   }
 
-  /** The last durable snapshot (null: absent), loaded once. */
-  durableOf(spec: StateSpec, actorId: string): Snapshot | null {
-    return this.#durable(spec, actorId, this.cellOf(spec, actorId));
-  }
-
   #durable(spec: StateSpec, actorId: string, cell: ActorCell): Snapshot | null {
     if (cell.durable === undefined) cell.durable = this.#load(spec, actorId);
     return cell.durable;
   }
 
   /**
-   * The state a reader sees, recorded for `until`; NOT_FOUND if absent. It is
-   * the last durable one, unless a prepared transaction holds the actor and
-   * is committed: then its new version, which the participant has not applied
-   * yet (the coordinator replied at its decision). Asking whether it is
-   * committed makes this a promise; an actor not prepared is read at once.
+   * What readers see of an actor (null: absent): the last durable snapshot,
+   * unless a prepared transaction holds the actor and is committed: then its
+   * new version, which the participant has not applied yet (the coordinator
+   * replied at its decision). Asking whether it is committed makes this a
+   * promise; an actor not prepared is read at once.
    */
-  readState(spec: StateSpec, actorId: string): Message | Promise<Message> {
+  visibleOf(spec: StateSpec, actorId: string): Snapshot | null | Promise<Snapshot | null> {
     const cell = this.cellOf(spec, actorId);
     const durable = this.#durable(spec, actorId, cell);
-    // The durable version, whatever is read: a watcher wakes again once the prepared one is applied.
-    recordRead(cell.key, durable?.version ?? 0);
     const prepared = cell.prepared;
-    if (!prepared) return durable?.state ?? this.absent(spec, actorId);
+    if (!prepared) return durable;
     return prepared.committed().then((committed) => {
-      // Applied or dropped meanwhile: its decision may be forgotten already ("not committed"), so read again.
-      if (cell.prepared !== prepared) return this.readState(spec, actorId);
-      const read = committed ? prepared.snapshot : durable;
-      return read?.state ?? this.absent(spec, actorId);
+      // Applied or dropped meanwhile: its decision may be forgotten already ("not committed"), so look again.
+      if (cell.prepared !== prepared) return this.visibleOf(spec, actorId);
+      return committed ? prepared.snapshot : durable;
     });
+  }
+
+  /** The state a reader sees (`visibleOf`), recorded for `until`; NOT_FOUND if absent. */
+  readState(spec: StateSpec, actorId: string): Message | Promise<Message> {
+    const cell = this.cellOf(spec, actorId);
+    // The durable version, whatever is read: a watcher wakes again once a prepared one is applied.
+    recordRead(cell.key, this.#durable(spec, actorId, cell)?.version ?? 0);
+    const visible = this.visibleOf(spec, actorId);
+    if (visible instanceof Promise) return visible.then((s) => s?.state ?? this.absent(spec, actorId));
+    return visible?.state ?? this.absent(spec, actorId);
   }
 
   /** Durable version of an actor (0: absent), without loading its state. */

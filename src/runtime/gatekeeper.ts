@@ -22,7 +22,8 @@ export class Gatekeeper {
   constructor(
     private readonly options: GatekeeperOptions,
     private readonly bound: (typeName: string) => Bound,
-    private readonly stateOf: (spec: StateSpec, actorId: string) => Message | undefined,
+    /** The state readers see (an actor a transaction prepared may need a question first). */
+    private readonly stateOf: (spec: StateSpec, actorId: string) => Promise<Message | undefined>,
   ) {}
 
   /** The verified claims of a caller's token; UNAUTHENTICATED if it is not valid. */
@@ -76,7 +77,7 @@ export class Gatekeeper {
       );
     }
     const rule = bound.authorizer.ruleFor(call.method.name);
-    const state = rule.kind === "allowIf" ? this.stateOf(bound.spec, call.actorId) : undefined;
+    const state = rule.kind === "allowIf" ? await this.stateOf(bound.spec, call.actorId) : undefined;
     await enforce(rule, { context, state, request: call.request });
   }
 
