@@ -1,8 +1,9 @@
-import { fromBinary, type Message } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import type { TaskRecord } from "../store/store.js";
 import { enforce, type Claims, type TokenVerifier } from "./authorization.js";
 import type { Bound, Call, Caller } from "./call.js";
+import type { Snapshot } from "./actor-cache.js";
 import { CallError, failedPrecondition, permissionDenied, unauthenticated } from "../api/errors.js";
 import type { StateSpec } from "../api/spec.js";
 
@@ -22,8 +23,8 @@ export class Gatekeeper {
   constructor(
     private readonly options: GatekeeperOptions,
     private readonly bound: (typeName: string) => Bound,
-    /** The state readers see (an actor a transaction prepared may need a question first). */
-    private readonly stateOf: (spec: StateSpec, actorId: string) => Promise<Message | undefined>,
+    /** What readers see of an actor (ActorStates.visibleOf: a promise when a prepared one needs a question first). */
+    private readonly visibleOf: (spec: StateSpec, actorId: string) => Snapshot | null | Promise<Snapshot | null>,
   ) {}
 
   /** The verified claims of a caller's token; UNAUTHENTICATED if it is not valid. */
@@ -77,8 +78,9 @@ export class Gatekeeper {
       );
     }
     const rule = bound.authorizer.ruleFor(call.method.name);
-    const state = rule.kind === "allowIf" ? await this.stateOf(bound.spec, call.actorId) : undefined;
-    await enforce(rule, { context, state, request: call.request });
+    let visible = rule.kind === "allowIf" ? this.visibleOf(bound.spec, call.actorId) : undefined;
+    if (visible instanceof Promise) visible = await visible;
+    await enforce(rule, { context, state: visible?.state, request: call.request });
   }
 
   /**

@@ -102,7 +102,7 @@ export class Runtime implements Engine {
     this.routing = new Routing<Runtime>(this, options.placement);
     this.#bound = bindServicers(servicers, this.logger);
     this.#table = new IdempotencyTable(this.store);
-    this.gatekeeper = new Gatekeeper(options, (t) => this.bound(t), async (spec, actorId) => (await this.routing.here(spec.typeName, actorId, "authorize").states.visibleOf(spec, actorId))?.state);
+    this.gatekeeper = new Gatekeeper(options, (t) => this.bound(t), (spec, actorId) => this.routing.here(spec.typeName, actorId, "authorize").states.visibleOf(spec, actorId));
     this.#writers = new Writers(this.states, this.store, this.#table, this.clock, this.tasks);
     this.#spawner = new TaskSpawner({
       store: this.store,
