@@ -27,10 +27,10 @@ export interface PreparedVersion {
   /** The new version; null: the transaction deletes the actor. */
   readonly snapshot: Snapshot | null;
   /**
-   * Set once the participant applies it (its transaction committed), when its lock goes: writers build
+   * True once the participant applies it (its transaction committed), when its lock goes: writers build
    * on it from then on, even when the apply's first commit fails (it is retried until it lands).
    */
-  applying: boolean;
+  readonly applying: boolean;
   /** Whether the transaction is committed; asks its coordinator (dooming nothing) while this participant does not know. */
   committed(): Promise<boolean>;
 }

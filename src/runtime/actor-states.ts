@@ -74,7 +74,10 @@ export class ActorStates {
    * promise; an actor not prepared is read at once.
    */
   visibleOf(spec: StateSpec, actorId: string): Snapshot | null | Promise<Snapshot | null> {
-    const cell = this.cellOf(spec, actorId);
+    return this.#visible(spec, actorId, this.cellOf(spec, actorId));
+  }
+
+  #visible(spec: StateSpec, actorId: string, cell: ActorCell): Snapshot | null | Promise<Snapshot | null> {
     const durable = this.#durable(spec, actorId, cell);
     const prepared = cell.prepared;
     if (!prepared) return durable;
@@ -90,7 +93,7 @@ export class ActorStates {
     const cell = this.cellOf(spec, actorId);
     // The durable version, whatever is read: a watcher wakes again once a prepared one is applied.
     recordRead(cell.key, this.#durable(spec, actorId, cell)?.version ?? 0);
-    const visible = this.visibleOf(spec, actorId);
+    const visible = this.#visible(spec, actorId, cell);
     if (visible instanceof Promise) return visible.then((s) => s?.state ?? this.absent(spec, actorId));
     return visible?.state ?? this.absent(spec, actorId);
   }

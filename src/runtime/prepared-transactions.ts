@@ -3,6 +3,7 @@ import type { PreparedRecord, Store } from "../store/store.js";
 import type { Logger } from "../api/logger.js";
 import type { StateSpec } from "../api/spec.js";
 import { failedPrecondition, Unavailable } from "../api/errors.js";
+import type { PreparedVersion } from "./actor-cache.js";
 import type { ActorStates, Draft } from "./actor-states.js";
 import { encodeState } from "./state-encoder.js";
 import type { TransactionCoordinator, TransactionParticipant, TransactionRef, TwoPhasePoint } from "./transaction-side.js";
@@ -18,8 +19,8 @@ interface Entry {
   readonly recovered?: boolean;
   /** Known committed here: its decision arrived, or a reader's question was answered so. */
   committed?: boolean;
-  /** What its actors' `ActorCell.prepared` asks (it tells them apart from a later transaction's). */
-  readerAsk?: () => Promise<boolean>;
+  /** What its actors' `ActorCell.prepared` are, by draft (a later transaction's replace them once the locks went). */
+  marks?: readonly PreparedVersion[];
   settling?: Promise<void>;
   timer?: NodeJS.Timeout;
 }
@@ -141,7 +142,6 @@ export class PreparedTransactions implements TransactionParticipant {
     clearTimeout(entry.timer);
     if (commit) entry.committed = true;
     if (entry.settling) return entry.settling;
-    if (commit) for (const d of entry.drafts) if (d.cell.prepared) d.cell.prepared.applying = true;
     const settled = commit ? this.#apply(entry) : this.#drop(entry);
     // The locks go once the apply is issued, as after a one-partition commit: later writers build on
     // its versions (ActorStates.latestOf), which commit first.
@@ -188,14 +188,24 @@ export class PreparedTransactions implements TransactionParticipant {
    * decision is durable, before this participant applies it, so a reader must learn the decision.
    */
   #mark(entry: Entry): void {
-    const committed = (entry.readerAsk = () => this.#committedForReader(entry));
-    for (const d of entry.drafts) {
-      d.cell.prepared = { snapshot: d.deleted ? null : { version: (d.base?.version ?? 0) + 1, state: d.draft }, applying: false, committed };
-    }
+    const committed = () => this.#committedForReader(entry);
+    entry.marks = entry.drafts.map((d) => {
+      const mark: PreparedVersion = {
+        snapshot: d.deleted ? null : { version: (d.base?.version ?? 0) + 1, state: d.draft },
+        // Its apply was issued (the locks went then).
+        get applying() {
+          return entry.committed === true && entry.settling !== undefined;
+        },
+        committed,
+      };
+      return (d.cell.prepared = mark);
+    });
   }
 
   #unmark(entry: Entry): void {
-    for (const d of entry.drafts) if (d.cell.prepared && d.cell.prepared.committed === entry.readerAsk) d.cell.prepared = undefined;
+    entry.drafts.forEach((d, i) => {
+      if (d.cell.prepared === entry.marks?.[i]) d.cell.prepared = undefined;
+    });
   }
 
   /**
